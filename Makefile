@@ -1,0 +1,58 @@
+# CareMonth — every target installs what it needs into .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test e2e lint fmt bench worker beat clean lock install
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Embedded PostgreSQL (data in .data/pg/), migrate, demo data, serve http://127.0.0.1:8000.
+run: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(PY) -m ccm.devdb run
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not e2e"
+	$(PY) -m pytest -m e2e
+
+e2e: $(STAMP)
+	$(PY) -m pytest -m e2e
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy .
+	$(PY) manage.py makemigrations --check --dry-run
+
+fmt: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: $(STAMP)
+	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+worker: $(STAMP)
+	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (without it tasks run eagerly in-process)"; exit 1; }
+	$(VENV)/bin/celery -A ccm worker --loglevel=INFO --concurrency=2
+
+beat: $(STAMP)
+	@test -n "$$REDIS_URL" || { echo "make beat needs REDIS_URL"; exit 1; }
+	$(VENV)/bin/celery -A ccm beat --loglevel=INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler
+
+# Regenerate the full pinned set from pyproject.toml's pins.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --disable-pip-version-check ".[dev]"
+	.venv-lock/bin/pip freeze --exclude caremonth > requirements.lock
+	rm -rf .venv-lock
+
+clean:
+	-test -x $(PY) && $(PY) -m ccm.devdb stop
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,99 @@
+"""API plumbing loaded by DRF's settings: Bearer tokens, the role permission, pagination,
+error shapes. (Kept apart from ccm.api, which imports DRF's views, to avoid an import cycle.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions, status
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ccm.models import Role
+from ccm.tenancy import NO_MEMBERSHIP_MESSAGE, ROLE_FORBIDDEN_MESSAGE
+
+ALL_ROLES = tuple(Role.values)
+
+
+class ApplicationError(Exception):
+    """A state conflict a client can understand (409), e.g. editing a locked month."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+    def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer cm_…`. The token was resolved by ccm.tenancy.TenantMiddleware."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header.lower().startswith("bearer "):
+            return None
+        token = getattr(request._request, "api_token", None)
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid, revoked or expired token.")
+        return token.membership.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "ccm.api_auth.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "A CareMonth API token."}
+
+
+class HasPracticeRole(BasePermission):
+    """Authenticated, with an active membership whose role is in the view's `allowed_roles`."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        membership = getattr(request._request, "membership", None)
+        if membership is None:
+            self.message = NO_MEMBERSHIP_MESSAGE
+            return False
+        if membership.role not in getattr(view, "allowed_roles", ALL_ROLES):
+            self.message = ROLE_FORBIDDEN_MESSAGE
+            return False
+        return True
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Map service errors to the contract's shapes: 400 field errors, 403, 404, 409."""
+    if isinstance(exc, DjangoValidationError):
+        detail: Any = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        if isinstance(detail, dict) and "__all__" in detail:
+            detail["detail"] = detail.pop("__all__")
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, ApplicationError):
+        return Response({"detail": exc.message, **exc.extra}, status=exc.status_code)
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    return drf_exception_handler(exc, context)

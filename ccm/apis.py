@@ -1,0 +1,102 @@
+"""Core API endpoints: who am I, and the practice's audit log (admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ccm import selectors
+from ccm.api import ApiView, Pagination
+from ccm.models import Role
+
+
+class MeApi(ApiView):
+    @extend_schema_serializer(component_name="Me")
+    class OutputSerializer(serializers.Serializer):
+        @extend_schema_serializer(component_name="MeUser")
+        class UserSerializer(serializers.Serializer):
+            id = serializers.UUIDField()
+            email = serializers.EmailField()
+            full_name = serializers.CharField()
+
+        @extend_schema_serializer(component_name="MePractice")
+        class PracticeSerializer(serializers.Serializer):
+            id = serializers.UUIDField()
+            name = serializers.CharField()
+            slug = serializers.CharField()
+            time_zone = serializers.CharField()
+
+        user = UserSerializer()
+        practice = PracticeSerializer()
+        role = serializers.ChoiceField(choices=Role.choices)
+        membership_id = serializers.UUIDField()
+        auth = serializers.ChoiceField(choices=["token", "session"])
+
+    @extend_schema(responses=OutputSerializer, summary="The caller: user, practice and role")
+    def get(self, request: Request) -> Response:
+        m = self.membership
+        data = {
+            "user": m.user,
+            "practice": m.practice,
+            "role": m.role,
+            "membership_id": m.id,
+            "auth": "token" if request._request.api_token else "session",  # type: ignore[attr-defined]
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class AuditEventListApi(ApiView):
+    allowed_roles = (Role.ADMIN,)
+
+    @extend_schema_serializer(component_name="AuditEventFilter")
+    class FilterSerializer(serializers.Serializer):
+        user = serializers.UUIDField(required=False)
+        patient = serializers.UUIDField(required=False)
+        action = serializers.CharField(required=False, max_length=64)
+        date_from = serializers.DateField(required=False)
+        date_to = serializers.DateField(required=False)
+
+    @extend_schema_serializer(component_name="AuditEvent")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        created_at = serializers.DateTimeField()
+        actor_id = serializers.UUIDField(allow_null=True)
+        actor_email = serializers.CharField()
+        role = serializers.CharField()
+        action = serializers.CharField()
+        object_type = serializers.CharField()
+        object_id = serializers.CharField()
+        patient_id = serializers.UUIDField(allow_null=True)
+        ip = serializers.IPAddressField(allow_null=True)
+        user_agent = serializers.CharField()
+        request_id = serializers.CharField()
+        changed_fields = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=OutputSerializer(many=True),
+        summary="The practice's audit log (admins), newest first",
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        f: dict[str, Any] = dict(filters.validated_data)
+        events = selectors.audit_event_list(
+            practice=self.practice,
+            actor_id=f.get("user"),
+            patient_id=f.get("patient"),
+            action=f.get("action", ""),
+            date_from=f.get("date_from"),
+            date_to=f.get("date_to"),
+        )
+        if f.get("date_from") and f.get("date_to") and f["date_from"] > f["date_to"]:
+            raise ValidationError({"date_to": ["The end date is before the start date."]})
+        paginator = Pagination()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class CcmConfig(AppConfig):
+    name = "ccm"
+    verbose_name = "CareMonth core"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ccm import receivers  # noqa: F401  (connects the audit receivers)

@@ -1,0 +1,30 @@
+"""The Celery app. JSON only, time limits, late acks; broker settings in ccm/settings.py.
+
+The whole periodic schedule is BEAT_SCHEDULE below (django-celery-beat loads it into its
+database scheduler at start, so admins can see it; this file stays the source).
+"""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccm.settings")
+
+app = Celery("ccm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+BEAT_SCHEDULE = {
+    # 03:17 UTC daily: delete expired sessions (signed-out and timed-out sessions pile up).
+    "sessions-clear-expired": {
+        "task": "ccm.tasks.sessions_clear_expired",
+        "schedule": crontab(hour=3, minute=17),
+    },
+    # 03:37 UTC daily: forget axes failure records older than the lockout window.
+    "login-failures-clean": {
+        "task": "ccm.tasks.login_failures_clean",
+        "schedule": crontab(hour=3, minute=37),
+    },
+}
+app.conf.beat_schedule = BEAT_SCHEDULE

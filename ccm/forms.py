@@ -1,0 +1,85 @@
+"""HTML forms of the core app: parsing and validation only (services save)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django import forms
+
+from ccm.models import Membership, Practice, Role
+from ccm.services import PRACTICE_FIELDS
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc"))
+    return [(z, z.replace("_", " ")) for z in zones]
+
+
+class PracticeSettingsForm(forms.ModelForm):
+    time_zone = forms.TypedChoiceField(choices=_zone_choices)
+
+    class Meta:
+        model = Practice
+        fields = PRACTICE_FIELDS
+
+    def clean_state(self) -> str:
+        return str(self.cleaned_data.get("state") or "").upper()
+
+
+class MemberInviteForm(forms.Form):
+    email = forms.EmailField()
+    full_name = forms.CharField(max_length=150, required=False, label="Full name")
+    role = forms.ChoiceField(choices=Role.choices)
+    npi = forms.CharField(
+        max_length=10, required=False, label="NPI (physicians)", help_text="10 digits."
+    )
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+    npi = forms.CharField(max_length=10, required=False, label="NPI (physicians)")
+
+
+class TokenCreateForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'EHR sync'.")
+    membership = forms.ModelChoiceField(queryset=Membership.objects.unscoped().none(), label="Acts as")
+
+    def __init__(self, *args: Any, practice: Practice, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["membership"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = (
+            Membership.objects.unscoped()
+            .filter(practice=practice, is_active=True)
+            .select_related("user")
+            .order_by("user__email")
+        )
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.ModelChoiceField(queryset=Membership.objects.unscoped().none(), required=False, label="User")
+    patient = forms.UUIDField(required=False, label="Patient id")
+    action = forms.CharField(max_length=64, required=False)
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+
+    def __init__(self, *args: Any, practice: Practice, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["actor"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = (
+            Membership.objects.unscoped().filter(practice=practice).select_related("user")
+        )
+        field.label_from_instance = lambda m: m.user.email  # type: ignore[method-assign]
+
+    def filters(self) -> dict[str, Any]:
+        data = self.cleaned_data if self.is_valid() else {}
+        actor = data.get("actor")
+        return {
+            "actor_id": actor.user_id if actor else None,
+            "patient_id": data.get("patient"),
+            "action": data.get("action") or "",
+            "date_from": data.get("date_from"),
+            "date_to": data.get("date_to"),
+        }

@@ -1,0 +1,133 @@
+"""Request context for the audit log, server-side inactivity logout, and MFA enforcement."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+
+from ccm import audit
+
+LAST_ACTIVITY_KEY = "ccm_last_activity"
+MFA_REQUIRED_MESSAGE = (
+    "Your practice requires two-factor authentication for your role. "
+    "Set up an authenticator app to continue."
+)
+TIMED_OUT_MESSAGE = "You were signed out after {minutes} minutes without activity."
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class RequestContextMiddleware:
+    """Give every request an id (X-Request-ID) and expose who/where to the audit log."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        ctx = audit.RequestContext(
+            ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", "")[:300],
+            request_id=request_id,
+        )
+        token = audit.set_request_context(ctx)
+        try:
+            response = self.get_response(request)
+        finally:
+            audit.reset_request_context(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def _is_passive(request: HttpRequest) -> bool:
+    # The inactivity warning's status poll must not count as activity.
+    return request.path == reverse("ccm:session-status")
+
+
+class InactivityTimeoutMiddleware:
+    """Sign a session out after the practice's inactivity timeout (checked on the server)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated and getattr(request, "api_token", None) is None:
+            timeout = timeout_seconds(request)
+            now = time.time()
+            last = request.session.get(LAST_ACTIVITY_KEY)
+            if last is not None and now - float(last) > timeout:
+                return self._sign_out(request, timeout)
+            if not _is_passive(request) or last is None:
+                request.session[LAST_ACTIVITY_KEY] = now
+        return self.get_response(request)
+
+    def _sign_out(self, request: HttpRequest, timeout: int) -> HttpResponse:
+        request._ccm_logout_reason = "auth.timeout"  # type: ignore[attr-defined]
+        logout(request)
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": "Your session ended after inactivity."}, status=401)
+        messages.info(request, TIMED_OUT_MESSAGE.format(minutes=timeout // 60))
+        login = reverse("account_login")
+        target = request.get_full_path()
+        if request.method == "GET" and url_has_allowed_host_and_scheme(target, None):
+            login = f"{login}?{urlencode({'next': target})}"
+        response = HttpResponseRedirect(login)
+        if request.headers.get("HX-Request"):
+            response["HX-Redirect"] = login
+        return response
+
+
+def timeout_seconds(request: HttpRequest) -> int:
+    from django.conf import settings
+
+    practice = getattr(request, "practice", None)
+    minutes = (
+        practice.inactivity_timeout_minutes
+        if practice is not None
+        else settings.DEFAULT_INACTIVITY_TIMEOUT_MINUTES
+    )
+    return int(minutes) * 60
+
+
+_MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/session/", "/healthz")
+
+
+class MfaRequiredMiddleware:
+    """Admins and billers of a practice requiring MFA set it up before anything else."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        membership = getattr(request, "membership", None)
+        if (
+            membership is not None
+            and getattr(request, "api_token", None) is None
+            and membership.needs_mfa
+            and not request.path.startswith(_MFA_EXEMPT_PREFIXES)
+            and not user_has_mfa(request.user)
+        ):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": MFA_REQUIRED_MESSAGE}, status=403)
+            messages.warning(request, MFA_REQUIRED_MESSAGE)
+            return HttpResponseRedirect(reverse("mfa_activate_totp"))
+        return self.get_response(request)
+
+
+def user_has_mfa(user: object) -> bool:
+    from allauth.mfa.models import Authenticator
+
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()

@@ -1,0 +1,220 @@
+"""Core models: users, practices, memberships (roles), API tokens, the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from ccm.tenancy import TenantManager, TenantModel
+from ccm.validators import validate_npi, validate_phone, validate_tax_id, validate_time_zone
+
+PHYSICIAN_NPI_REQUIRED = "A physician membership needs the physician's NPI."
+NPI_ONLY_FOR_PHYSICIANS = "Only physician memberships carry an NPI."
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in. Keyed by email; what they may do comes from memberships."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(Lower("email"), name="ccm_user_email_ci_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email
+
+
+class Practice(models.Model):
+    """A CCM practice: the tenant. Its time zone defines the billing month."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=50, unique=True)
+    time_zone = models.CharField(
+        max_length=64, default="America/New_York", validators=[validate_time_zone]
+    )
+    billing_npi = models.CharField("billing NPI", max_length=10, validators=[validate_npi])
+    tax_id = models.CharField("tax id (EIN)", max_length=10, blank=True, validators=[validate_tax_id])
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z]{2}$", "Use the two-letter state code, e.g. NY.")],
+    )
+    postal_code = models.CharField(
+        "ZIP code",
+        max_length=10,
+        blank=True,
+        validators=[RegexValidator(r"^\d{5}(-\d{4})?$", "Enter a ZIP code: 12345 or 12345-6789.")],
+    )
+    phone = models.CharField(max_length=32, blank=True, validators=[validate_phone])
+    mfa_required = models.BooleanField(
+        "require MFA for admins and billers",
+        default=True,
+        help_text="Admins and billers must set up an authenticator app before anything else.",
+    )
+    inactivity_timeout_minutes = models.PositiveSmallIntegerField(
+        default=15,
+        validators=[MinValueValidator(5), MaxValueValidator(240)],
+        help_text="Sign people out after this many minutes without activity (5 to 240).",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    PHYSICIAN = "physician", "Physician"
+    COORDINATOR = "coordinator", "Care coordinator"
+    BILLER = "biller", "Biller"
+
+
+MFA_ROLES = frozenset({Role.ADMIN, Role.BILLER})
+
+
+class Membership(TenantModel):
+    """A user's role in one practice. Physicians carry their individual NPI."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    is_active = models.BooleanField(default=True)
+    npi = models.CharField("NPI", max_length=10, blank=True, validators=[validate_npi])
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "user"], name="ccm_membership_once"),
+            models.UniqueConstraint(fields=["practice", "id"], name="ccm_membership_practice_id"),
+        ]
+        indexes: ClassVar = [models.Index(fields=["user", "is_active"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+    def clean(self) -> None:
+        if self.role == Role.PHYSICIAN and not self.npi:
+            raise ValidationError({"npi": PHYSICIAN_NPI_REQUIRED})
+        if self.role != Role.PHYSICIAN and self.npi:
+            raise ValidationError({"npi": NPI_ONLY_FOR_PHYSICIANS})
+
+    @property
+    def needs_mfa(self) -> bool:
+        return self.practice.mfa_required and self.role in MFA_ROLES
+
+
+class ApiToken(TenantModel):
+    """A Bearer token for one membership (fixing user, practice, role). Only its hash is kept."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "id"], name="ccm_apitoken_practice_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class AuditEvent(models.Model):
+    """Append-only record of who did what, when, from where, to which object and patient.
+
+    The database refuses UPDATE and DELETE (trigger in migration 0002). `practice` is empty
+    only for events that belong to no practice (a failed login for an unknown email).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    practice = models.ForeignKey(
+        Practice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_email = models.CharField(max_length=254, blank=True)
+    role = models.CharField(max_length=20, blank=True)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    patient_id = models.UUIDField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    changed_fields = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    # Reads are scoped like every tenant table; ccm.audit.record writes through .unscoped().
+    objects: TenantManager[AuditEvent] = TenantManager()
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "-id"]
+        indexes: ClassVar = [
+            models.Index(fields=["practice", "-created_at"]),
+            models.Index(fields=["practice", "patient_id", "-created_at"]),
+            models.Index(fields=["practice", "actor", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"

@@ -1,0 +1,54 @@
+"""Reads of the core app. Each takes the practice explicitly and has a fixed query count."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db.models import QuerySet
+
+from ccm.models import ApiToken, AuditEvent, Membership, Practice
+
+
+def member_list(*, practice: Practice) -> QuerySet[Membership]:
+    """The practice's members, active first, with their users (one query)."""
+    return (
+        Membership.objects.unscoped()
+        .filter(practice=practice)
+        .select_related("user")
+        .order_by("-is_active", "user__full_name", "user__email")
+    )
+
+
+def token_list(*, practice: Practice) -> QuerySet[ApiToken]:
+    """The practice's API tokens, live first, with member and user (one query)."""
+    return (
+        ApiToken.objects.unscoped()
+        .filter(practice=practice)
+        .select_related("membership__user")
+        .order_by("revoked_at", "-created_at")
+    )
+
+
+def audit_event_list(
+    *,
+    practice: Practice,
+    actor_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    action: str = "",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[AuditEvent]:
+    """The practice's audit events, newest first, filtered; dates are UTC calendar days."""
+    qs = AuditEvent.objects.unscoped().filter(practice=practice).select_related("actor")
+    if actor_id:
+        qs = qs.filter(actor_id=actor_id)
+    if patient_id:
+        qs = qs.filter(patient_id=patient_id)
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if date_from:
+        qs = qs.filter(created_at__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(created_at__date__lte=date_to)
+    return qs.order_by("-created_at", "-id")

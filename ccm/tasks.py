@@ -1,0 +1,26 @@
+"""Core periodic tasks (scheduled in ccm/celery.py). Thin: each calls one service."""
+
+from celery import shared_task
+
+from ccm import services
+
+
+@shared_task(acks_late=True)
+def sessions_clear_expired() -> int:
+    return services.sessions_clear_expired()
+
+
+@shared_task(acks_late=True)
+def login_failures_clean() -> int:
+    return services.login_failures_clean()
+
+
+@shared_task
+def ping(value: str) -> str:
+    """Round trip used by the health check and the real-worker test."""
+    return f"pong:{value}"
+
+
+@shared_task(acks_late=True)
+def member_invitation_send(membership_id: str) -> None:
+    services.member_invitation_send(membership_id=membership_id)

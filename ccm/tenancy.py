@@ -1,0 +1,264 @@
+"""Tenancy, in one place, failing closed (../shared/style.md §4).
+
+- `TenantModel`: abstract base adding `practice`; its default manager raises `NoPracticeScope`
+  when no practice scope is active and otherwise filters to that practice. `.unscoped()` is the
+  loud escape hatch (resolution of the practice itself, migrations, cross-practice jobs).
+- `TenantMiddleware` resolves the practice once per request (session membership for pages,
+  Bearer token for `/api/`), sets the scope and resets it in `finally`.
+- `get_for_practice_or_404`: another practice's object is 404, never 403.
+- `role_required` (pages) and `ccm.api.HasPracticeRole` (API) check roles after the lookup.
+- `practice_scope()` for tasks and commands.
+- `tenant_fk_sql()`: composite foreign keys so the database refuses cross-practice links.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import uuid
+from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from ccm.models import ApiToken, Membership, Practice
+
+SESSION_PRACTICE_KEY = "ccm_practice_id"
+TOKEN_PREFIX = "cm_"
+NO_MEMBERSHIP_MESSAGE = "Your account has no active practice membership. Ask a practice admin."
+ROLE_FORBIDDEN_MESSAGE = "Your role in this practice may not do this."
+
+_current_practice_id: ContextVar[uuid.UUID | None] = ContextVar("practice_id", default=None)
+
+M = TypeVar("M", bound=models.Model)
+V = TypeVar("V", bound=Callable[..., HttpResponse])
+
+
+class NoPracticeScope(RuntimeError):
+    """A tenant table was queried with no practice scope active (a bug: fail closed)."""
+
+
+def current_practice_id() -> uuid.UUID | None:
+    return _current_practice_id.get()
+
+
+@contextlib.contextmanager
+def practice_scope(practice: Practice | uuid.UUID | str) -> Iterator[uuid.UUID]:
+    """Run a block (task, command, request) scoped to one practice; always reset afterwards."""
+    practice_id = practice.pk if hasattr(practice, "pk") else uuid.UUID(str(practice))
+    token = _current_practice_id.set(practice_id)
+    try:
+        yield practice_id
+    finally:
+        _current_practice_id.reset(token)
+
+
+class TenantQuerySet(models.QuerySet[M], Generic[M]):
+    pass
+
+
+class TenantManager(models.Manager[M], Generic[M]):
+    """Default manager of tenant tables: scoped to the active practice, raising without one."""
+
+    def get_queryset(self) -> models.QuerySet[M]:
+        practice_id = _current_practice_id.get()
+        if practice_id is None:
+            raise NoPracticeScope(
+                f"{self.model.__name__} queried without a practice scope; "
+                "use practice_scope() or .unscoped()"
+            )
+        return TenantQuerySet(self.model, using=self._db).filter(practice_id=practice_id)
+
+    def unscoped(self) -> models.QuerySet[M]:
+        """Every practice's rows. Only for tenancy resolution, migrations, cross-practice jobs."""
+        return TenantQuerySet(self.model, using=self._db)
+
+
+class TenantModel(models.Model):
+    """Abstract base of every table holding practice data."""
+
+    practice = models.ForeignKey("ccm.Practice", on_delete=models.PROTECT, related_name="+")
+
+    objects: TenantManager[Any] = TenantManager()
+
+    class Meta:
+        abstract = True
+
+
+def parse_uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def get_for_practice_or_404(model: type[M], practice: Practice, object_id: object) -> M:
+    """The practice's object with this id, or 404 for a missing, malformed or foreign id."""
+    pk = parse_uuid(object_id)
+    if pk is None:
+        raise Http404
+    manager: Any = model._default_manager
+    queryset = manager.unscoped() if hasattr(manager, "unscoped") else manager.all()
+    obj = queryset.filter(practice_id=practice.pk, pk=pk).first()
+    if obj is None:
+        raise Http404
+    return obj  # type: ignore[no-any-return]
+
+
+# --- Resolution at the edge -----------------------------------------------------------------
+
+
+def user_memberships(user: Any) -> models.QuerySet[Membership]:
+    """A user's active memberships in active practices (for the switcher and resolution)."""
+    from ccm.models import Membership
+
+    return (
+        Membership.objects.unscoped()
+        .filter(user_id=user.pk, is_active=True)
+        .select_related("practice")
+        .order_by("practice__name")
+    )
+
+
+def resolve_session_membership(request: HttpRequest) -> Membership | None:
+    """The membership chosen in the session, else the user's first; remembered in the session."""
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    memberships = user_memberships(user)
+    wanted = parse_uuid(request.session.get(SESSION_PRACTICE_KEY))
+    membership = None
+    if wanted is not None:
+        membership = memberships.filter(practice_id=wanted).first()
+    if membership is None:
+        membership = memberships.first()
+        if membership is not None:
+            request.session[SESSION_PRACTICE_KEY] = str(membership.practice_id)
+    return membership
+
+
+def hash_token(raw: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough (no offline guessing possible).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def resolve_token(raw: str) -> ApiToken | None:
+    """The live token for this secret (not revoked, active membership and user), else None."""
+    from ccm.models import ApiToken
+
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
+    return (
+        ApiToken.objects.unscoped()
+        .filter(
+            token_hash=hash_token(raw),
+            revoked_at__isnull=True,
+            membership__is_active=True,
+            membership__user__is_active=True,
+        )
+        .select_related("membership__user", "membership__practice")
+        .first()
+    )
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+class TenantMiddleware:
+    """Resolve the practice once per request and scope everything after it to that practice."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        membership: Membership | None = None
+        request.api_token = None  # type: ignore[attr-defined]
+        raw = _bearer(request) if request.path.startswith("/api/") else None
+        if raw is not None:
+            token = resolve_token(raw)
+            if token is not None:
+                request.api_token = token  # type: ignore[attr-defined]
+                membership = token.membership
+                _record_token_use(token)
+        else:
+            membership = resolve_session_membership(request)
+        request.membership = membership  # type: ignore[attr-defined]
+        request.practice = membership.practice if membership else None  # type: ignore[attr-defined]
+        if membership is None:
+            return self.get_response(request)
+        with practice_scope(membership.practice_id):
+            return self.get_response(request)
+
+
+def _record_token_use(token: ApiToken) -> None:
+    """Stamp last use and audit it, at most once a minute per token (conditional update)."""
+    from ccm import audit
+    from ccm.models import ApiToken
+
+    now = timezone.now()
+    stale = now - timedelta(minutes=1)
+    updated = (
+        ApiToken.objects.unscoped()
+        .filter(pk=token.pk)
+        .filter(models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lt=stale))
+        .update(last_used_at=now)
+    )
+    if updated:
+        token.last_used_at = now
+        audit.record(
+            practice=token.membership.practice,
+            actor=token.membership.user,
+            role=token.membership.role,
+            action="api_token.use",
+            obj=token,
+        )
+
+
+# --- Role checks (after the lookup; 403) ------------------------------------------------------
+
+
+def role_required(*roles: str) -> Callable[[V], V]:
+    """Page decorator: an active membership with one of `roles` (any role when none given)."""
+
+    def decorator(view: V) -> V:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            membership = getattr(request, "membership", None)
+            if membership is None:
+                raise PermissionDenied(NO_MEMBERSHIP_MESSAGE)
+            if roles and membership.role not in roles:
+                raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
+            return view(request, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+# --- Composite foreign keys (database-enforced same-practice links) -------------------------
+
+
+def tenant_fk_sql(child_table: str, column: str, parent_table: str) -> tuple[str, str]:
+    """(forward, reverse) SQL for `(practice_id, column) → parent(practice_id, id)`.
+
+    Django has no composite foreign key; the single-column FK stays for the ORM, and this
+    one makes the database refuse a row linking two practices.
+    """
+    name = f"{child_table}_{column}_same_practice_fk"
+    forward = (
+        f"ALTER TABLE {child_table} ADD CONSTRAINT {name} FOREIGN KEY (practice_id, {column}) "
+        f"REFERENCES {parent_table} (practice_id, id) DEFERRABLE INITIALLY DEFERRED"
+    )
+    return forward, f"ALTER TABLE {child_table} DROP CONSTRAINT {name}"

@@ -1,0 +1,270 @@
+"""Pages of the core app: home, practice switcher, settings, members, tokens, audit, session."""
+
+from __future__ import annotations
+
+import csv
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from ccm import audit, selectors, services
+from ccm.forms import (
+    AuditFilterForm,
+    MemberInviteForm,
+    MemberRoleForm,
+    PracticeSettingsForm,
+    TokenCreateForm,
+)
+from ccm.middleware import LAST_ACTIVITY_KEY, timeout_seconds
+from ccm.models import ApiToken, Membership, Practice, Role
+from ccm.tenancy import (
+    SESSION_PRACTICE_KEY,
+    get_for_practice_or_404,
+    parse_uuid,
+    role_required,
+    user_memberships,
+)
+
+SWITCHED_MESSAGE = "You are now working in {practice}."
+SAVED_MESSAGE = "Practice settings saved."
+AUDIT_PAGE_SIZE = 50
+
+
+def _errors_to_form(form: object, exc: ValidationError) -> None:
+    """Attach a service's ValidationError to the form so the page shows it by its field."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            target = field if field in form.fields else None  # type: ignore[attr-defined]
+            for error in errors:
+                form.add_error(target, error)  # type: ignore[attr-defined]
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)  # type: ignore[attr-defined]
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness and database check for load balancers and docker-compose."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@login_required
+@role_required()
+def home(request: HttpRequest) -> HttpResponse:
+    membership = request.membership  # type: ignore[attr-defined]
+    context = {"membership": membership, "is_admin": membership.role == Role.ADMIN}
+    return render(request, "ccm/home.html", context)
+
+
+@login_required
+@require_POST
+def practice_switch(request: HttpRequest) -> HttpResponse:
+    wanted = parse_uuid(request.POST.get("practice"))
+    membership = user_memberships(request.user).filter(practice_id=wanted).first()
+    if membership is None:
+        # Not a member there (or no such practice): the same answer as any unknown id.
+        from django.http import Http404
+
+        raise Http404
+    request.session[SESSION_PRACTICE_KEY] = str(membership.practice_id)
+    audit.record_for(membership, "practice.switch", obj=membership.practice)
+    messages.success(request, SWITCHED_MESSAGE.format(practice=membership.practice.name))
+    return redirect("ccm:home")
+
+
+@login_required
+@role_required(Role.ADMIN)
+def practice_settings(request: HttpRequest) -> HttpResponse:
+    practice: Practice = request.practice  # type: ignore[attr-defined]
+    editable = Practice.objects.get(pk=practice.pk)  # the form mutates its instance
+    form = PracticeSettingsForm(request.POST or None, instance=editable)
+    if request.method == "POST" and form.is_valid():
+        services.practice_update(
+            practice=practice, actor=request.membership, data=form.cleaned_data  # type: ignore[attr-defined]
+        )
+        messages.success(request, SAVED_MESSAGE)
+        return redirect("ccm:practice-settings")
+    status = 400 if form.errors else 200
+    return render(request, "ccm/practice_settings.html", {"form": form}, status=status)
+
+
+@login_required
+@role_required(Role.ADMIN)
+def member_list(request: HttpRequest) -> HttpResponse:
+    practice = request.practice  # type: ignore[attr-defined]
+    form = MemberInviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.member_invite(
+                practice=practice, actor=request.membership, **form.cleaned_data  # type: ignore[attr-defined]
+            )
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, f"Invitation sent to {membership.user.email}.")
+            return redirect("ccm:member-list")
+    context = {
+        "form": form,
+        "members": selectors.member_list(practice=practice),
+        "role_form": MemberRoleForm(),
+    }
+    return render(request, "ccm/member_list.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def member_update(request: HttpRequest, membership_id: str) -> HttpResponse:
+    practice = request.practice  # type: ignore[attr-defined]
+    member = get_for_practice_or_404(Membership, practice, membership_id)
+    action = request.POST.get("action", "role")
+    try:
+        if action in ("deactivate", "reactivate"):
+            services.member_set_active(
+                practice=practice,
+                actor=request.membership,  # type: ignore[attr-defined]
+                membership=member,
+                active=action == "reactivate",
+            )
+            messages.success(request, f"{member.user.email}: {action}d.")
+        else:
+            form = MemberRoleForm(request.POST)
+            if not form.is_valid():
+                raise ValidationError(form.errors.as_text())
+            services.member_change_role(
+                practice=practice,
+                actor=request.membership,  # type: ignore[attr-defined]
+                membership=member,
+                **form.cleaned_data,
+            )
+            messages.success(request, f"{member.user.email} is now {member.get_role_display()}.")
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("ccm:member-list")
+    return redirect("ccm:member-list")
+
+
+@login_required
+@role_required(Role.ADMIN)
+def token_list(request: HttpRequest) -> HttpResponse:
+    practice = request.practice  # type: ignore[attr-defined]
+    form = TokenCreateForm(
+        request.POST or None,
+        practice=practice,
+        initial={"membership": request.membership},  # type: ignore[attr-defined]
+    )
+    new_secret = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, new_secret = services.token_create(
+                practice=practice,
+                actor=request.membership,  # type: ignore[attr-defined]
+                membership=form.cleaned_data["membership"],
+                name=form.cleaned_data["name"],
+            )
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            # Shown once, in this response only; never stored or shown again.
+            form = TokenCreateForm(practice=practice, initial={"membership": request.membership})  # type: ignore[attr-defined]
+            messages.success(request, f"Token '{token.name}' created. Copy it now.")
+    context = {"form": form, "tokens": selectors.token_list(practice=practice), "secret": new_secret}
+    response = render(request, "ccm/token_list.html", context, status=400 if form.errors else 200)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
+    practice = request.practice  # type: ignore[attr-defined]
+    token = get_for_practice_or_404(ApiToken, practice, token_id)
+    services.token_revoke(practice=practice, actor=request.membership, token=token)  # type: ignore[attr-defined]
+    messages.success(request, f"Token '{token.name}' revoked.")
+    return redirect("ccm:token-list")
+
+
+def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, object]:
+    practice = request.practice  # type: ignore[attr-defined]
+    form = AuditFilterForm(request.GET or None, practice=practice)
+    filters = form.filters() if request.GET else {}
+    return form, selectors.audit_event_list(practice=practice, **filters)
+
+
+@login_required
+@require_GET
+@role_required(Role.ADMIN)
+def audit_list(request: HttpRequest) -> HttpResponse:
+    form, events = _audit_events(request)
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))  # type: ignore[arg-type]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    template = "ccm/audit_rows.html" if request.htmx else "ccm/audit_list.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_INJECTION_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """Neutralise spreadsheet formulas (a leading =, +, -, @, tab or CR gets a quote)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(CSV_INJECTION_PREFIXES) else text
+
+
+@login_required
+@require_GET
+@role_required(Role.ADMIN)
+def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+    form, events = _audit_events(request)
+    audit.record_for(request.membership, "audit.export")  # type: ignore[attr-defined]
+    header = ["time_utc", "actor", "role", "action", "object_type", "object_id", "patient_id",
+              "ip", "user_agent", "request_id", "changed_fields"]  # fmt: skip
+    writer = csv.writer(_Echo())
+
+    def rows():  # type: ignore[no-untyped-def]
+        yield writer.writerow(header)
+        for e in events.iterator(chunk_size=2000):  # type: ignore[attr-defined]
+            yield writer.writerow([csv_safe(v) for v in (
+                e.created_at.isoformat(), e.actor_email, e.role, e.action, e.object_type,
+                e.object_id, e.patient_id or "", e.ip or "", e.user_agent, e.request_id,
+                " ".join(e.changed_fields),
+            )])  # fmt: skip
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
+    return response
+
+
+@login_required
+@require_POST
+def session_keepalive(request: HttpRequest) -> JsonResponse:
+    """'Stay signed in' from the inactivity warning: counts as activity (middleware did)."""
+    return JsonResponse({"remaining": timeout_seconds(request)})
+
+
+@login_required
+@require_GET
+def session_status(request: HttpRequest) -> JsonResponse:
+    """Seconds left before the inactivity logout; polling it is not activity."""
+    last = float(request.session.get(LAST_ACTIVITY_KEY, time.time()))
+    remaining = max(0, int(timeout_seconds(request) - (time.time() - last)))
+    return JsonResponse({"remaining": remaining, "warning": settings.INACTIVITY_WARNING_SECONDS})

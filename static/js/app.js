@@ -1,0 +1,60 @@
+// CareMonth page behaviour: no inline script anywhere (strict CSP), everything here.
+(function () {
+  "use strict";
+
+  // Practice switcher: submit on change (the Switch button remains for no-JS use).
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
+    el.addEventListener("change", function () { el.form.submit(); });
+  });
+
+  // Inactivity warning. The server signs the session out; this only warns before it does.
+  var body = document.body;
+  var timeout = parseInt(body.dataset.timeout || "0", 10);
+  if (!timeout) { return; }
+  var warningAt = parseInt(body.dataset.warning || "120", 10);
+  var banner = document.getElementById("inactivity-warning");
+  var countdown = banner.querySelector("[data-countdown]");
+  var deadline = Date.now() + timeout * 1000;
+  var csrf = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value ||
+    JSON.parse(body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
+
+  function signedOut() { window.location.reload(); }
+
+  function refresh(remaining) {
+    deadline = Date.now() + remaining * 1000;
+  }
+
+  function check() {
+    // Another tab may have been active: ask the server (a passive request) before warning.
+    return fetch(body.dataset.statusUrl, { credentials: "same-origin", redirect: "manual" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r); })
+      .then(function (data) { refresh(data.remaining); if (data.remaining <= 0) { signedOut(); } })
+      .catch(signedOut);
+  }
+
+  function tick() {
+    var left = Math.round((deadline - Date.now()) / 1000);
+    if (left <= warningAt && banner.hidden) {
+      check().then(function () {
+        var again = Math.round((deadline - Date.now()) / 1000);
+        if (again <= warningAt) { banner.hidden = false; banner.querySelector("button").focus(); }
+      });
+    }
+    if (!banner.hidden) {
+      var m = Math.floor(Math.max(left, 0) / 60), s = Math.max(left, 0) % 60;
+      countdown.textContent = m + ":" + (s < 10 ? "0" : "") + s;
+      if (left <= 0) { check(); }
+    }
+  }
+
+  banner.querySelector("[data-keepalive]").addEventListener("click", function () {
+    fetch(body.dataset.keepaliveUrl, {
+      method: "POST", credentials: "same-origin", redirect: "manual",
+      headers: { "X-CSRFToken": csrf }
+    }).then(function (r) { return r.ok ? r.json() : Promise.reject(r); })
+      .then(function (data) { refresh(data.remaining); banner.hidden = true; })
+      .catch(signedOut);
+  });
+
+  setInterval(tick, 1000);
+})();
