@@ -80,6 +80,8 @@ def record_for(
     action: str,
     *,
     obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: Any = "",
     patient_id: uuid.UUID | str | None = None,
     changed_fields: Iterable[str] = (),
 ) -> AuditEvent:
@@ -90,6 +92,8 @@ def record_for(
         role=membership.role,
         action=action,
         obj=obj,
+        object_type=object_type,
+        object_id=object_id,
         patient_id=patient_id,
         changed_fields=changed_fields,
     )

@@ -72,7 +72,11 @@ class InactivityTimeoutMiddleware:
                 return self._sign_out(request, timeout)
             if not _is_passive(request) or last is None:
                 request.session[LAST_ACTIVITY_KEY] = now
-        return self.get_response(request)
+        response = self.get_response(request)
+        if request.user.is_authenticated and LAST_ACTIVITY_KEY not in request.session:
+            # Signed in during this request (the session was cycled): the clock starts now.
+            request.session[LAST_ACTIVITY_KEY] = time.time()
+        return response
 
     def _sign_out(self, request: HttpRequest, timeout: int) -> HttpResponse:
         request._ccm_logout_reason = "auth.timeout"  # type: ignore[attr-defined]

@@ -254,11 +254,11 @@ def tenant_fk_sql(child_table: str, column: str, parent_table: str) -> tuple[str
     """(forward, reverse) SQL for `(practice_id, column) → parent(practice_id, id)`.
 
     Django has no composite foreign key; the single-column FK stays for the ORM, and this
-    one makes the database refuse a row linking two practices.
+    one makes the database refuse a row linking two practices, at once (not deferred).
     """
     name = f"{child_table}_{column}_same_practice_fk"
     forward = (
         f"ALTER TABLE {child_table} ADD CONSTRAINT {name} FOREIGN KEY (practice_id, {column}) "
-        f"REFERENCES {parent_table} (practice_id, id) DEFERRABLE INITIALLY DEFERRED"
+        f"REFERENCES {parent_table} (practice_id, id)"
     )
     return forward, f"ALTER TABLE {child_table} DROP CONSTRAINT {name}"

@@ -1,0 +1,122 @@
+import pytest
+from rest_framework.test import APIClient
+
+from ccm import audit, services
+from ccm.models import AuditEvent
+from ccm.tenancy import practice_scope
+
+
+def _token_for(membership):
+    with practice_scope(membership.practice):
+        _, raw = services.token_create(
+            practice=membership.practice, actor=membership, membership=membership, name="t"
+        )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def test_me_with_a_token_names_user_practice_and_role(physician):
+    body = _token_for(physician).get("/api/v1/me/").json()
+    assert body["user"]["email"] == physician.user.email
+    assert body["practice"]["slug"] == "sunrise"
+    assert body["role"] == "physician"
+    assert body["auth"] == "token"
+
+
+def test_me_with_a_browser_session(coordinator_client):
+    body = coordinator_client.get("/api/v1/me/").json()
+    assert body["role"] == "coordinator"
+    assert body["auth"] == "session"
+
+
+@pytest.mark.parametrize("header", ["Bearer cm_nope", "Bearer ", "Bearer not-even-ours", "Token x"])
+def test_bad_credentials_get_401_or_no_auth(db, client, header):
+    response = client.get("/api/v1/me/", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert "detail" in response.json()
+
+
+def test_token_of_a_deactivated_member_stops_working(coordinator, admin):
+    api = _token_for(coordinator)
+    assert api.get("/api/v1/me/").status_code == 200
+    with practice_scope(admin.practice):
+        services.member_set_active(
+            practice=admin.practice, actor=admin, membership=coordinator, active=False
+        )
+    assert api.get("/api/v1/me/").status_code == 401
+
+
+def test_token_use_is_audited_at_most_once_a_minute(coordinator):
+    api = _token_for(coordinator)
+    for _ in range(3):
+        api.get("/api/v1/me/")
+    assert AuditEvent.objects.unscoped().filter(action="api_token.use").count() == 1
+
+
+def test_token_cannot_be_used_on_pages(coordinator, client):
+    api = _token_for(coordinator)
+    header = api._credentials["HTTP_AUTHORIZATION"]
+    assert client.get("/home/", HTTP_AUTHORIZATION=header).status_code == 302
+
+
+def test_audit_events_api_is_admin_only(admin, coordinator, biller):
+    audit.record_for(coordinator, "patient.read", object_type="patients.patient")
+    body = _token_for(admin).get("/api/v1/audit-events/", {"action": "patient."}).json()
+    assert body["count"] == 1
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert body["results"][0]["actor_email"] == coordinator.user.email
+    assert _token_for(coordinator).get("/api/v1/audit-events/").status_code == 403
+    assert _token_for(biller).get("/api/v1/audit-events/").status_code == 403
+
+
+def test_audit_events_api_never_shows_another_practice(admin, outsider):
+    audit.record_for(admin, "patient.read", object_type="patients.patient")
+    body = _token_for(outsider).get("/api/v1/audit-events/", {"action": "patient."}).json()
+    assert body["count"] == 0
+
+
+def test_audit_events_api_rejects_bad_filters_with_field_errors(admin):
+    api = _token_for(admin)
+    response = api.get("/api/v1/audit-events/", {"patient": "nope", "date_from": "2026-13-01"})
+    assert response.status_code == 400
+    assert set(response.json()) == {"patient", "date_from"}
+    reversed_range = api.get(
+        "/api/v1/audit-events/", {"date_from": "2026-02-01", "date_to": "2026-01-01"}
+    )
+    assert reversed_range.status_code == 400
+    assert "date_to" in reversed_range.json()
+
+
+def test_audit_events_api_paginates(admin):
+    for _ in range(3):
+        audit.record_for(admin, "membership.read", obj=admin)
+    body = _token_for(admin).get("/api/v1/audit-events/", {"page_size": 2}).json()
+    assert len(body["results"]) == 2
+    assert body["next"]
+
+
+def test_list_api_query_count_is_fixed(admin, django_assert_max_num_queries):
+    for _ in range(60):
+        audit.record_for(admin, "membership.read", obj=admin)
+    api = _token_for(admin)
+    api.get("/api/v1/audit-events/")  # stamps the token's last use (a write, once a minute)
+    with django_assert_max_num_queries(6):
+        response = api.get("/api/v1/audit-events/", {"page_size": 50})
+    assert len(response.json()["results"]) == 50
+
+
+def test_schema_is_valid_openapi_and_describes_every_endpoint(db, client):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert {"/api/v1/me/", "/api/v1/audit-events/"} <= set(schema["paths"])
+    assert "bearerAuth" in schema["components"]["securitySchemes"]
+
+
+def test_api_docs_page_is_served_without_a_cdn(db, client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in response.content
+    assert b"cdn" not in response.content.lower()

@@ -1,0 +1,205 @@
+import pytest
+from django.core import mail
+from django.utils.html import escape
+
+from ccm import services
+from ccm.models import ApiToken, AuditEvent, Membership, Practice, Role
+from ccm.services import LAST_ADMIN_MESSAGE
+from ccm.tenancy import practice_scope
+from ccm.validators import NPI_CHECK_MESSAGE, TIME_ZONE_MESSAGE
+
+SETTINGS = {
+    "name": "Sunrise Clinic Renamed",
+    "time_zone": "America/Denver",
+    "billing_npi": "1245319599",
+    "tax_id": "12-3456789",
+    "address_line1": "1 Sun Way",
+    "address_line2": "",
+    "city": "Boulder",
+    "state": "co",
+    "postal_code": "80301",
+    "phone": "(303) 555-0100",
+    "mfa_required": "on",
+    "inactivity_timeout_minutes": "20",
+}
+
+
+def test_home_shows_practice_and_role(coordinator_client, coordinator):
+    page = coordinator_client.get("/home/")
+    assert page.status_code == 200
+    assert b"Sunrise Clinic" in page.content
+    assert b"Care coordinator" in page.content
+
+
+def test_admin_saves_practice_settings_and_the_change_is_audited(admin_client, practice):
+    response = admin_client.post("/practice/settings/", SETTINGS)
+    assert response.status_code == 302
+    practice.refresh_from_db()
+    assert practice.name == "Sunrise Clinic Renamed"
+    assert practice.time_zone == "America/Denver"
+    assert practice.state == "CO"
+    assert practice.inactivity_timeout_minutes == 20
+    event = AuditEvent.objects.unscoped().get(action="practice.update")
+    assert "time_zone" in event.changed_fields
+    assert "Sunrise" not in str(event.changed_fields)  # names only, never values
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("billing_npi", "1234567890", NPI_CHECK_MESSAGE),
+        ("time_zone", "Mars/Base", "Select a valid choice"),
+        ("inactivity_timeout_minutes", "2", "greater than or equal to 5"),
+        ("postal_code", "ABCDE", "ZIP code"),
+    ],
+)
+def test_bad_practice_settings_show_a_clear_message_and_save_nothing(
+    admin_client, practice, field, value, message
+):
+    response = admin_client.post("/practice/settings/", {**SETTINGS, field: value})
+    assert response.status_code == 400
+    assert escape(message) in response.content.decode()
+    fresh = Practice.objects.get(pk=practice.pk)
+    assert fresh.name == "Sunrise Clinic"
+    assert not AuditEvent.objects.unscoped().filter(action="practice.update").exists()
+
+
+def test_service_refuses_unknown_time_zone(admin, practice):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match=TIME_ZONE_MESSAGE), practice_scope(practice):
+        services.practice_update(practice=practice, actor=admin, data={"time_zone": "Nowhere/X"})
+
+
+@pytest.mark.parametrize("client_name", ["coordinator_client", "physician_client", "biller_client"])
+@pytest.mark.parametrize("url", ["/practice/settings/", "/practice/members/", "/practice/tokens/"])
+def test_admin_pages_are_403_for_other_roles(request, client_name, url):
+    client = request.getfixturevalue(client_name)
+    assert client.get(url).status_code == 403
+    assert client.post(url, {}).status_code == 403
+
+
+def test_admin_invites_a_new_member_who_gets_a_set_password_link(
+    admin_client, practice, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(
+            "/practice/members/",
+            {"email": "New.Nurse@Sunrise.test", "full_name": "Nia Nurse", "role": "coordinator"},
+        )
+    assert response.status_code == 302
+    assert len(callbacks) == 1  # the email task is enqueued after commit
+    membership = Membership.objects.unscoped().get(user__email="new.nurse@sunrise.test")
+    assert membership.role == Role.COORDINATOR
+    services.member_invitation_send(membership_id=str(membership.pk))
+    assert len(mail.outbox) == 1
+    assert "Sunrise Clinic" in mail.outbox[0].subject
+    assert "/accounts/password/reset/key/" in mail.outbox[0].body
+
+
+def test_inviting_a_physician_requires_a_valid_npi(admin_client):
+    response = admin_client.post(
+        "/practice/members/", {"email": "doc@sunrise.test", "role": "physician", "npi": ""}
+    )
+    assert response.status_code == 400
+    assert b"needs the physician&#x27;s NPI" in response.content
+    assert not Membership.objects.unscoped().filter(user__email="doc@sunrise.test").exists()
+
+
+def test_inviting_an_existing_member_is_refused(admin_client, coordinator):
+    response = admin_client.post(
+        "/practice/members/", {"email": coordinator.user.email, "role": "biller"}
+    )
+    assert response.status_code == 400
+    assert b"already a member" in response.content
+
+
+def test_admin_changes_a_role_and_it_is_audited(admin_client, coordinator):
+    response = admin_client.post(
+        f"/practice/members/{coordinator.pk}/", {"action": "role", "role": "biller"}
+    )
+    assert response.status_code == 302
+    coordinator.refresh_from_db()
+    assert coordinator.role == Role.BILLER
+    event = AuditEvent.objects.unscoped().get(action="membership.role_changed")
+    assert event.changed_fields == ["role"]
+
+
+def test_the_last_admin_cannot_be_demoted_or_deactivated(admin_client, admin):
+    for data in ({"action": "role", "role": "coordinator"}, {"action": "deactivate"}):
+        response = admin_client.post(f"/practice/members/{admin.pk}/", data, follow=True)
+        assert LAST_ADMIN_MESSAGE in response.content.decode()
+    admin.refresh_from_db()
+    assert admin.role == Role.ADMIN and admin.is_active
+
+
+def test_deactivated_member_loses_access_and_can_be_reactivated(admin_client, coordinator, client):
+    admin_client.post(f"/practice/members/{coordinator.pk}/", {"action": "deactivate"})
+    client.force_login(coordinator.user)
+    assert client.get("/home/").status_code == 403
+    admin_client.post(f"/practice/members/{coordinator.pk}/", {"action": "reactivate"})
+    assert client.get("/home/").status_code == 200
+
+
+def test_member_update_is_post_only(admin_client, coordinator):
+    assert admin_client.get(f"/practice/members/{coordinator.pk}/").status_code == 405
+
+
+def test_outsider_cannot_touch_another_practices_member(outsider_client, coordinator):
+    response = outsider_client.post(
+        f"/practice/members/{coordinator.pk}/", {"action": "role", "role": "admin"}
+    )
+    assert response.status_code == 404
+    coordinator.refresh_from_db()
+    assert coordinator.role == Role.COORDINATOR
+
+
+def test_token_is_shown_once_then_only_its_prefix(admin_client, admin):
+    response = admin_client.post(
+        "/practice/tokens/", {"name": "EHR sync", "membership": str(admin.pk)}
+    )
+    assert response.status_code == 200
+    secret = response.context["secret"]
+    assert secret.startswith("cm_")
+    assert response["Cache-Control"] == "no-store"
+    again = admin_client.get("/practice/tokens/")
+    assert secret.encode() not in again.content
+    assert secret[:10].encode() in again.content
+    token = ApiToken.objects.unscoped().get()
+    assert token.token_hash != secret and secret not in token.token_hash
+
+
+def test_token_form_refuses_a_member_of_another_practice(admin_client, outsider):
+    response = admin_client.post(
+        "/practice/tokens/", {"name": "sneaky", "membership": str(outsider.pk)}
+    )
+    assert response.status_code == 400
+    assert not ApiToken.objects.unscoped().exists()
+
+
+def test_revoked_token_stops_working(admin_client, admin, client):
+    with practice_scope(admin.practice):
+        token, raw = services.token_create(
+            practice=admin.practice, actor=admin, membership=admin, name="t"
+        )
+    headers = {"Authorization": f"Bearer {raw}"}
+    assert client.get("/api/v1/me/", headers=headers).status_code == 200
+    assert admin_client.post(f"/practice/tokens/{token.pk}/revoke/").status_code == 302
+    assert client.get("/api/v1/me/", headers=headers).status_code == 401
+    assert AuditEvent.objects.unscoped().filter(action="apitoken.revoke").count() == 1
+
+
+def test_practice_switcher_changes_the_active_practice(admin, other_practice, client):
+    second = Membership.objects.unscoped().create(
+        practice=other_practice, user=admin.user, role=Role.COORDINATOR
+    )
+    client.force_login(admin.user)
+    assert b"Sunrise Clinic" in client.get("/home/").content
+    response = client.post("/practice/switch/", {"practice": str(other_practice.pk)}, follow=True)
+    assert b"You are now working in Elsewhere Medical" in response.content
+    assert client.get("/home/").context["membership"] == second
+
+
+def test_switching_to_a_practice_you_do_not_belong_to_is_404(coordinator_client, other_practice):
+    response = coordinator_client.post("/practice/switch/", {"practice": str(other_practice.pk)})
+    assert response.status_code == 404

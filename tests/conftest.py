@@ -1,0 +1,97 @@
+"""The fixed cast (style.md §7): practice, other_practice, admin, physician, coordinator,
+biller, outsider — each a Membership — and a logged-in client for each."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from ccm.models import Membership, Practice, Role
+from ccm.tenancy import practice_scope
+from tests.factories import MembershipFactory, PracticeFactory, enroll_totp
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's production cost would dominate the suite; hashing itself is Django's job.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def practice(db) -> Practice:
+    return PracticeFactory(name="Sunrise Clinic", slug="sunrise", time_zone="America/New_York")
+
+
+@pytest.fixture
+def other_practice(db) -> Practice:
+    return PracticeFactory(name="Elsewhere Medical", slug="elsewhere", time_zone="America/Chicago")
+
+
+def _member(practice: Practice, role: str, email: str, *, mfa: bool = False) -> Membership:
+    membership = MembershipFactory(practice=practice, role=role, user__email=email)
+    if mfa:
+        enroll_totp(membership.user)
+    return membership
+
+
+@pytest.fixture
+def admin(practice) -> Membership:
+    return _member(practice, Role.ADMIN, "alice.admin@sunrise.test", mfa=True)
+
+
+@pytest.fixture
+def physician(practice) -> Membership:
+    return _member(practice, Role.PHYSICIAN, "pat.physician@sunrise.test")
+
+
+@pytest.fixture
+def coordinator(practice) -> Membership:
+    return _member(practice, Role.COORDINATOR, "casey.coordinator@sunrise.test")
+
+
+@pytest.fixture
+def biller(practice) -> Membership:
+    return _member(practice, Role.BILLER, "blair.biller@sunrise.test", mfa=True)
+
+
+@pytest.fixture
+def outsider(other_practice) -> Membership:
+    return _member(other_practice, Role.ADMIN, "oscar@elsewhere.test", mfa=True)
+
+
+def _client_for(membership: Membership) -> Client:
+    client = Client()
+    client.force_login(membership.user)
+    return client
+
+
+@pytest.fixture
+def admin_client(admin) -> Client:
+    return _client_for(admin)
+
+
+@pytest.fixture
+def physician_client(physician) -> Client:
+    return _client_for(physician)
+
+
+@pytest.fixture
+def coordinator_client(coordinator) -> Client:
+    return _client_for(coordinator)
+
+
+@pytest.fixture
+def biller_client(biller) -> Client:
+    return _client_for(biller)
+
+
+@pytest.fixture
+def outsider_client(outsider) -> Client:
+    return _client_for(outsider)
+
+
+@pytest.fixture
+def scope(practice):
+    """Run the test body inside the practice's scope (for direct model/service calls)."""
+    with practice_scope(practice):
+        yield practice

@@ -1,0 +1,78 @@
+"""factory_boy factories. Related objects stay in one practice (HS RosterFactory)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import factory
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+from ccm.models import ApiToken, Membership, Practice, Role, User
+
+PASSWORD = "correct-horse-battery-9"  # noqa: S105
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    """Tenant tables have a fail-closed default manager; factories write through unscoped()."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _get_manager(cls, model_class: Any) -> Any:
+        return model_class.objects.unscoped()
+
+
+class PracticeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Practice
+
+    name = factory.Sequence(lambda n: f"Practice {n}")
+    slug = factory.Sequence(lambda n: f"practice-{n}")
+    time_zone = "America/New_York"
+    billing_npi = "1234567893"
+    mfa_required = True
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.test")
+    full_name = factory.Faker("name")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def save_password(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create:
+            self.save()
+
+
+class MembershipFactory(TenantFactory):
+    class Meta:
+        model = Membership
+
+    practice = factory.SubFactory(PracticeFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.COORDINATOR
+    npi = factory.LazyAttribute(lambda m: "1679576722" if m.role == Role.PHYSICIAN else "")
+
+
+class ApiTokenFactory(TenantFactory):
+    class Meta:
+        model = ApiToken
+
+    membership = factory.SubFactory(MembershipFactory)
+    practice = factory.SelfAttribute("membership.practice")
+    name = "integration"
+    prefix = factory.Sequence(lambda n: f"cm_{n:07d}")
+    token_hash = factory.Sequence(lambda n: f"{n:064x}")
+    created_by = factory.SelfAttribute("membership.user")
+
+
+def enroll_totp(user: User) -> str:
+    """Give a user a TOTP authenticator; returns the secret (for computing codes)."""
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret

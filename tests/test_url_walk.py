@@ -1,0 +1,101 @@
+"""Walk every URL pattern (pages and API) as the outsider and as an anonymous visitor.
+
+A new endpoint is covered automatically: if it takes an object id, register a sample object
+of the victim practice in SAMPLES below, or this test fails and says so.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.factories import ApiTokenFactory
+
+# URL kwarg name → how to get an object of the *victim* practice for it.
+SAMPLES = {
+    "membership_id": lambda cast: cast["coordinator"].pk,
+    "token_id": lambda cast: cast["token"].pk,
+}
+# Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
+NON_OBJECT_KWARGS = {"uidb36": "1", "key": "x-y", "format": "json", "type": "totp", "pk": "1"}
+# Reachable without signing in (login machinery, health, API description).
+PUBLIC = re.compile(r"^/(accounts/|healthz|api/schema/|api/docs/)")
+
+
+def _walk(resolvers, prefix=""):
+    for entry in resolvers:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry
+
+
+def _kwargs(route: str) -> list[str]:
+    return re.findall(r"<(?:\w+:)?(\w+)>", route) + re.findall(r"\(\?P<(\w+)>", route)
+
+
+def _concrete(route: str, values: dict[str, str]) -> str:
+    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), route)
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: str(values[m.group(1)]), path)
+    return "/" + path.lstrip("^").rstrip("$").replace("\\", "")
+
+
+ROUTES = sorted({route for route, _ in _walk(get_resolver().url_patterns)})
+
+
+@pytest.fixture
+def cast(admin, coordinator, physician, biller, outsider):
+    return {
+        "admin": admin,
+        "coordinator": coordinator,
+        "physician": physician,
+        "biller": biller,
+        "outsider": outsider,
+        "token": ApiTokenFactory(membership=admin, name="victim-token-name"),
+    }
+
+
+def _victim_markers(cast) -> list[bytes]:
+    markers = [cast["admin"].practice.name, cast["token"].name]
+    markers += [cast[r].user.email for r in ("admin", "coordinator", "physician", "biller")]
+    return [m.encode() for m in markers]
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_outsider_never_gets_another_practices_data(route, cast):
+    names = _kwargs(route)
+    object_kwargs = [n for n in names if n not in NON_OBJECT_KWARGS]
+    unknown = [n for n in object_kwargs if n not in SAMPLES]
+    assert not unknown, f"register a victim sample for URL kwarg(s) {unknown} of {route}"
+    values = {n: SAMPLES[n](cast) if n in SAMPLES else NON_OBJECT_KWARGS[n] for n in names}
+    url = _concrete(route, values)
+    client = Client()
+    client.force_login(cast["outsider"].user)
+    for method in ("get", "post"):
+        response = getattr(client, method)(url)
+        assert response.status_code < 500, f"{method.upper()} {url}"
+        if object_kwargs:
+            allowed = {404, 405} if method == "get" else {404}
+            assert response.status_code in allowed, f"{method.upper()} {url}"
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        for marker in _victim_markers(cast):
+            assert marker not in body, f"{method.upper()} {url} leaks {marker!r}"
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_anonymous_visitor_is_sent_to_login_or_refused(route, cast):
+    names = _kwargs(route)
+    values = {n: SAMPLES[n](cast) if n in SAMPLES else NON_OBJECT_KWARGS.get(n, "x") for n in names}
+    url = _concrete(route, values)
+    if PUBLIC.match(url) or url == "/":
+        pytest.skip("public by design")
+    response = Client().get(url)
+    if url.startswith("/api/"):
+        assert response.status_code in (401, 403), url
+    else:
+        assert response.status_code in (302, 405), url
+        if response.status_code == 302:
+            assert response["Location"].startswith("/accounts/login/"), url
