@@ -28,7 +28,7 @@ e2e: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy .
+	$(PY) -m mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 fmt: $(STAMP)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
 
 from ccm.api_auth import ALL_ROLES, ApplicationError, HasPracticeRole, Pagination
@@ -20,7 +19,7 @@ class ApiView(APIView):
 
     allowed_roles: tuple[str, ...] = ALL_ROLES
 
-    def get_permissions(self) -> list[BasePermission]:
+    def get_permissions(self) -> list[Any]:
         # Subclasses may add permissions but never drop the membership/role check.
         return [HasPracticeRole(), *super().get_permissions()]
 

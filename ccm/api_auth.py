@@ -51,7 +51,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         return self.keyword
 
 
-class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class BearerTokenScheme(OpenApiAuthenticationExtension):
     target_class = "ccm.api_auth.BearerTokenAuthentication"
     name = "bearerAuth"
 

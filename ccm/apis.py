@@ -99,4 +99,3 @@ class AuditEventListApi(ApiView):
         paginator = Pagination()
         page = paginator.paginate_queryset(events, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
-

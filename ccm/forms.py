@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -12,7 +12,9 @@ from ccm.services import PRACTICE_FIELDS
 
 
 def _zone_choices() -> list[tuple[str, str]]:
-    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc"))
+    zones = sorted(
+        z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc")
+    )
     return [(z, z.replace("_", " ")) for z in zones]
 
 
@@ -43,12 +45,13 @@ class MemberRoleForm(forms.Form):
 
 class TokenCreateForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'EHR sync'.")
-    membership = forms.ModelChoiceField(queryset=Membership.objects.unscoped().none(), label="Acts as")
+    membership = forms.ModelChoiceField(
+        queryset=Membership.objects.unscoped().none(), label="Acts as"
+    )
 
     def __init__(self, *args: Any, practice: Practice, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["membership"]
-        assert isinstance(field, forms.ModelChoiceField)
+        field = cast(forms.ModelChoiceField, self.fields["membership"])
         field.queryset = (
             Membership.objects.unscoped()
             .filter(practice=practice, is_active=True)
@@ -57,21 +60,28 @@ class TokenCreateForm(forms.Form):
         )
 
 
+def _member_email(membership: Membership) -> str:
+    return membership.user.email
+
+
 class AuditFilterForm(forms.Form):
-    actor = forms.ModelChoiceField(queryset=Membership.objects.unscoped().none(), required=False, label="User")
+    actor = forms.ModelChoiceField(
+        queryset=Membership.objects.unscoped().none(), required=False, label="User"
+    )
     patient = forms.UUIDField(required=False, label="Patient id")
     action = forms.CharField(max_length=64, required=False)
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput({"type": "date"})
+    )
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
 
     def __init__(self, *args: Any, practice: Practice, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["actor"]
-        assert isinstance(field, forms.ModelChoiceField)
+        field = cast(forms.ModelChoiceField, self.fields["actor"])
         field.queryset = (
             Membership.objects.unscoped().filter(practice=practice).select_related("user")
         )
-        field.label_from_instance = lambda m: m.user.email  # type: ignore[method-assign]
+        field.label_from_instance = _member_email  # type: ignore[assignment,method-assign]
 
     def filters(self) -> dict[str, Any]:
         data = self.cleaned_data if self.is_valid() else {}

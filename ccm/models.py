@@ -77,7 +77,9 @@ class Practice(models.Model):
         max_length=64, default="America/New_York", validators=[validate_time_zone]
     )
     billing_npi = models.CharField("billing NPI", max_length=10, validators=[validate_npi])
-    tax_id = models.CharField("tax id (EIN)", max_length=10, blank=True, validators=[validate_tax_id])
+    tax_id = models.CharField(
+        "tax id (EIN)", max_length=10, blank=True, validators=[validate_tax_id]
+    )
     address_line1 = models.CharField("address", max_length=200, blank=True)
     address_line2 = models.CharField("address line 2", max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
@@ -206,7 +208,7 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     # Reads are scoped like every tenant table; ccm.audit.record writes through .unscoped().
-    objects: TenantManager[AuditEvent] = TenantManager()
+    objects: TenantManager[Any] = TenantManager()
 
     class Meta:
         ordering: ClassVar = ["-created_at", "-id"]

@@ -23,7 +23,7 @@ from ccm.tenancy import TOKEN_PREFIX, hash_token
 LAST_ADMIN_MESSAGE = "A practice needs at least one active admin; make someone else admin first."
 ALREADY_MEMBER_MESSAGE = "This person is already a member of the practice."
 INACTIVE_MEMBER_MESSAGE = "This person is a deactivated member; reactivate them instead."
-TOKEN_MEMBER_INACTIVE = "Tokens can only be created for active members."
+TOKEN_MEMBER_INACTIVE = "Tokens can only be created for active members."  # noqa: S105
 PRACTICE_FIELDS = (
     "name",
     "time_zone",
@@ -208,7 +208,11 @@ def member_invitation_send(*, membership_id: str) -> None:
             kwargs={"uidb36": user_pk_to_url_str(user), "key": key},
         )
         link = settings.SITE_URL + path
-    context = {"membership": membership, "link": link, "new_account": not user.has_usable_password()}
+    context = {
+        "membership": membership,
+        "link": link,
+        "new_account": not user.has_usable_password(),
+    }
     send_mail(
         subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}You are invited to {membership.practice}",
         message=render_to_string("ccm/email/invitation.txt", context),

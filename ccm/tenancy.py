@@ -17,28 +17,38 @@ import contextlib
 import functools
 import hashlib
 import uuid
-from datetime import timedelta
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 
 if TYPE_CHECKING:
     from ccm.models import ApiToken, Membership, Practice
 
 SESSION_PRACTICE_KEY = "ccm_practice_id"
-TOKEN_PREFIX = "cm_"
+TOKEN_PREFIX = "cm_"  # noqa: S105  (a public prefix, not a secret)
 NO_MEMBERSHIP_MESSAGE = "Your account has no active practice membership. Ask a practice admin."
 ROLE_FORBIDDEN_MESSAGE = "Your role in this practice may not do this."
 
 _current_practice_id: ContextVar[uuid.UUID | None] = ContextVar("practice_id", default=None)
 
 M = TypeVar("M", bound=models.Model)
-V = TypeVar("V", bound=Callable[..., HttpResponse])
+V = TypeVar("V", bound=Callable[..., HttpResponseBase])
+
+
+class PracticeRequest(HttpRequest):
+    """A request after TenantMiddleware (for type checkers; never instantiated)."""
+
+    practice: Practice
+    membership: Membership
+    api_token: ApiToken | None
+    request_id: str
 
 
 class NoPracticeScope(RuntimeError):
@@ -234,7 +244,7 @@ def role_required(*roles: str) -> Callable[[V], V]:
 
     def decorator(view: V) -> V:
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             membership = getattr(request, "membership", None)
             if membership is None:
                 raise PermissionDenied(NO_MEMBERSHIP_MESSAGE)

@@ -3,7 +3,6 @@ from django.views.generic import RedirectView
 
 from ccm import views
 
-
 ccm_patterns = [
     path("home/", views.home, name="home"),
     path("practice/switch/", views.practice_switch, name="practice-switch"),

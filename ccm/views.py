@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Iterator
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -24,9 +27,10 @@ from ccm.forms import (
     TokenCreateForm,
 )
 from ccm.middleware import LAST_ACTIVITY_KEY, timeout_seconds
-from ccm.models import ApiToken, Membership, Practice, Role
+from ccm.models import ApiToken, AuditEvent, Membership, Practice, Role
 from ccm.tenancy import (
     SESSION_PRACTICE_KEY,
+    PracticeRequest,
     get_for_practice_or_404,
     parse_uuid,
     role_required,
@@ -38,16 +42,16 @@ SAVED_MESSAGE = "Practice settings saved."
 AUDIT_PAGE_SIZE = 50
 
 
-def _errors_to_form(form: object, exc: ValidationError) -> None:
+def _errors_to_form(form: forms.Form, exc: ValidationError) -> None:
     """Attach a service's ValidationError to the form so the page shows it by its field."""
     if hasattr(exc, "error_dict"):
         for field, errors in exc.error_dict.items():
-            target = field if field in form.fields else None  # type: ignore[attr-defined]
+            target = field if field in form.fields else None
             for error in errors:
-                form.add_error(target, error)  # type: ignore[attr-defined]
+                form.add_error(target, error)
     else:
         for message in exc.messages:
-            form.add_error(None, message)  # type: ignore[attr-defined]
+            form.add_error(None, message)
 
 
 @require_GET
@@ -60,8 +64,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @role_required()
-def home(request: HttpRequest) -> HttpResponse:
-    membership = request.membership  # type: ignore[attr-defined]
+def home(request: PracticeRequest) -> HttpResponse:
+    membership = request.membership
     context = {"membership": membership, "is_admin": membership.role == Role.ADMIN}
     return render(request, "ccm/home.html", context)
 
@@ -70,7 +74,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_POST
 def practice_switch(request: HttpRequest) -> HttpResponse:
     wanted = parse_uuid(request.POST.get("practice"))
-    membership = user_memberships(request.user).filter(practice_id=wanted).first()
+    membership = (
+        user_memberships(request.user).filter(practice_id=wanted).first() if wanted else None
+    )
     if membership is None:
         # Not a member there (or no such practice): the same answer as any unknown id.
         from django.http import Http404
@@ -84,13 +90,15 @@ def practice_switch(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @role_required(Role.ADMIN)
-def practice_settings(request: HttpRequest) -> HttpResponse:
-    practice: Practice = request.practice  # type: ignore[attr-defined]
+def practice_settings(request: PracticeRequest) -> HttpResponse:
+    practice: Practice = request.practice
     editable = Practice.objects.get(pk=practice.pk)  # the form mutates its instance
     form = PracticeSettingsForm(request.POST or None, instance=editable)
     if request.method == "POST" and form.is_valid():
         services.practice_update(
-            practice=practice, actor=request.membership, data=form.cleaned_data  # type: ignore[attr-defined]
+            practice=practice,
+            actor=request.membership,
+            data=form.cleaned_data,
         )
         messages.success(request, SAVED_MESSAGE)
         return redirect("ccm:practice-settings")
@@ -100,13 +108,15 @@ def practice_settings(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @role_required(Role.ADMIN)
-def member_list(request: HttpRequest) -> HttpResponse:
-    practice = request.practice  # type: ignore[attr-defined]
+def member_list(request: PracticeRequest) -> HttpResponse:
+    practice = request.practice
     form = MemberInviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             membership = services.member_invite(
-                practice=practice, actor=request.membership, **form.cleaned_data  # type: ignore[attr-defined]
+                practice=practice,
+                actor=request.membership,
+                **form.cleaned_data,
             )
         except ValidationError as exc:
             _errors_to_form(form, exc)
@@ -124,15 +134,15 @@ def member_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @role_required(Role.ADMIN)
-def member_update(request: HttpRequest, membership_id: str) -> HttpResponse:
-    practice = request.practice  # type: ignore[attr-defined]
+def member_update(request: PracticeRequest, membership_id: str) -> HttpResponse:
+    practice = request.practice
     member = get_for_practice_or_404(Membership, practice, membership_id)
     action = request.POST.get("action", "role")
     try:
         if action in ("deactivate", "reactivate"):
             services.member_set_active(
                 practice=practice,
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 membership=member,
                 active=action == "reactivate",
             )
@@ -143,7 +153,7 @@ def member_update(request: HttpRequest, membership_id: str) -> HttpResponse:
                 raise ValidationError(form.errors.as_text())
             services.member_change_role(
                 practice=practice,
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 membership=member,
                 **form.cleaned_data,
             )
@@ -157,19 +167,19 @@ def member_update(request: HttpRequest, membership_id: str) -> HttpResponse:
 
 @login_required
 @role_required(Role.ADMIN)
-def token_list(request: HttpRequest) -> HttpResponse:
-    practice = request.practice  # type: ignore[attr-defined]
+def token_list(request: PracticeRequest) -> HttpResponse:
+    practice = request.practice
     form = TokenCreateForm(
         request.POST or None,
         practice=practice,
-        initial={"membership": request.membership},  # type: ignore[attr-defined]
+        initial={"membership": request.membership},
     )
     new_secret = None
     if request.method == "POST" and form.is_valid():
         try:
             token, new_secret = services.token_create(
                 practice=practice,
-                actor=request.membership,  # type: ignore[attr-defined]
+                actor=request.membership,
                 membership=form.cleaned_data["membership"],
                 name=form.cleaned_data["name"],
             )
@@ -177,9 +187,13 @@ def token_list(request: HttpRequest) -> HttpResponse:
             _errors_to_form(form, exc)
         else:
             # Shown once, in this response only; never stored or shown again.
-            form = TokenCreateForm(practice=practice, initial={"membership": request.membership})  # type: ignore[attr-defined]
+            form = TokenCreateForm(practice=practice, initial={"membership": request.membership})
             messages.success(request, f"Token '{token.name}' created. Copy it now.")
-    context = {"form": form, "tokens": selectors.token_list(practice=practice), "secret": new_secret}
+    context = {
+        "form": form,
+        "tokens": selectors.token_list(practice=practice),
+        "secret": new_secret,
+    }
     response = render(request, "ccm/token_list.html", context, status=400 if form.errors else 200)
     response["Cache-Control"] = "no-store"
     return response
@@ -188,16 +202,16 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @role_required(Role.ADMIN)
-def token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
-    practice = request.practice  # type: ignore[attr-defined]
+def token_revoke(request: PracticeRequest, token_id: str) -> HttpResponse:
+    practice = request.practice
     token = get_for_practice_or_404(ApiToken, practice, token_id)
-    services.token_revoke(practice=practice, actor=request.membership, token=token)  # type: ignore[attr-defined]
+    services.token_revoke(practice=practice, actor=request.membership, token=token)
     messages.success(request, f"Token '{token.name}' revoked.")
     return redirect("ccm:token-list")
 
 
-def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, object]:
-    practice = request.practice  # type: ignore[attr-defined]
+def _audit_events(request: PracticeRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
+    practice = request.practice
     form = AuditFilterForm(request.GET or None, practice=practice)
     filters = form.filters() if request.GET else {}
     return form, selectors.audit_event_list(practice=practice, **filters)
@@ -206,13 +220,13 @@ def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, object]:
 @login_required
 @require_GET
 @role_required(Role.ADMIN)
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: PracticeRequest) -> HttpResponse:
     form, events = _audit_events(request)
-    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))  # type: ignore[arg-type]
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}
-    template = "ccm/audit_rows.html" if request.htmx else "ccm/audit_list.html"  # type: ignore[attr-defined]
+    template = "ccm/audit_rows.html" if request.headers.get("HX-Request") else "ccm/audit_list.html"
     return render(request, template, context)
 
 
@@ -233,16 +247,16 @@ def csv_safe(value: object) -> str:
 @login_required
 @require_GET
 @role_required(Role.ADMIN)
-def audit_export(request: HttpRequest) -> StreamingHttpResponse:
-    form, events = _audit_events(request)
-    audit.record_for(request.membership, "audit.export")  # type: ignore[attr-defined]
+def audit_export(request: PracticeRequest) -> StreamingHttpResponse:
+    _form, events = _audit_events(request)
+    audit.record_for(request.membership, "audit.export")
     header = ["time_utc", "actor", "role", "action", "object_type", "object_id", "patient_id",
               "ip", "user_agent", "request_id", "changed_fields"]  # fmt: skip
     writer = csv.writer(_Echo())
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[str]:
         yield writer.writerow(header)
-        for e in events.iterator(chunk_size=2000):  # type: ignore[attr-defined]
+        for e in events.iterator(chunk_size=2000):
             yield writer.writerow([csv_safe(v) for v in (
                 e.created_at.isoformat(), e.actor_email, e.role, e.action, e.object_type,
                 e.object_id, e.patient_id or "", e.ip or "", e.user_agent, e.request_id,
@@ -256,14 +270,14 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @login_required
 @require_POST
-def session_keepalive(request: HttpRequest) -> JsonResponse:
+def session_keepalive(request: PracticeRequest) -> JsonResponse:
     """'Stay signed in' from the inactivity warning: counts as activity (middleware did)."""
     return JsonResponse({"remaining": timeout_seconds(request)})
 
 
 @login_required
 @require_GET
-def session_status(request: HttpRequest) -> JsonResponse:
+def session_status(request: PracticeRequest) -> JsonResponse:
     """Seconds left before the inactivity logout; polling it is not activity."""
     last = float(request.session.get(LAST_ACTIVITY_KEY, time.time()))
     remaining = max(0, int(timeout_seconds(request) - (time.time() - last)))

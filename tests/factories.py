@@ -9,7 +9,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 
 from ccm.models import ApiToken, Membership, Practice, Role, User
 
-PASSWORD = "correct-horse-battery-9"  # noqa: S105
+PASSWORD = "correct-horse-battery-9"
 
 
 class TenantFactory(factory.django.DjangoModelFactory):

@@ -5,7 +5,12 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 
 from ccm.models import ApiToken, AuditEvent, Membership
-from ccm.tenancy import NoPracticeScope, current_practice_id, get_for_practice_or_404, practice_scope
+from ccm.tenancy import (
+    NoPracticeScope,
+    current_practice_id,
+    get_for_practice_or_404,
+    practice_scope,
+)
 from tests.factories import ApiTokenFactory, MembershipFactory
 
 
@@ -26,9 +31,16 @@ def test_scoped_manager_sees_only_the_scoped_practice(admin, outsider):
 
 
 def test_practice_scope_is_reset_even_when_the_block_raises(practice):
-    with pytest.raises(ValueError, match="boom"), practice_scope(practice):
-        assert current_practice_id() == practice.pk
-        raise ValueError("boom")
+    seen = []
+
+    def scoped_failure():
+        with practice_scope(practice):
+            seen.append(current_practice_id())
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        scoped_failure()
+    assert seen == [practice.pk]
     assert current_practice_id() is None
 
 

@@ -130,7 +130,8 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(admin_client, admin):
         response = admin_client.post(f"/practice/members/{admin.pk}/", data, follow=True)
         assert LAST_ADMIN_MESSAGE in response.content.decode()
     admin.refresh_from_db()
-    assert admin.role == Role.ADMIN and admin.is_active
+    assert admin.role == Role.ADMIN
+    assert admin.is_active
 
 
 def test_deactivated_member_loses_access_and_can_be_reactivated(admin_client, coordinator, client):
@@ -166,7 +167,8 @@ def test_token_is_shown_once_then_only_its_prefix(admin_client, admin):
     assert secret.encode() not in again.content
     assert secret[:10].encode() in again.content
     token = ApiToken.objects.unscoped().get()
-    assert token.token_hash != secret and secret not in token.token_hash
+    assert token.token_hash != secret
+    assert secret not in token.token_hash
 
 
 def test_token_form_refuses_a_member_of_another_practice(admin_client, outsider):
