@@ -17,6 +17,7 @@ import contextlib
 import functools
 import hashlib
 import uuid
+import zoneinfo
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import timedelta
@@ -208,7 +209,9 @@ class TenantMiddleware:
         request.practice = membership.practice if membership else None  # type: ignore[attr-defined]
         if membership is None:
             return self.get_response(request)
-        with practice_scope(membership.practice_id):
+        # Times are stored in UTC and shown in the practice's zone (the billing month's zone).
+        zone = zoneinfo.ZoneInfo(membership.practice.time_zone)
+        with practice_scope(membership.practice_id), timezone.override(zone):
             return self.get_response(request)
 
 

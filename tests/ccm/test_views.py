@@ -205,3 +205,18 @@ def test_practice_switcher_changes_the_active_practice(admin, other_practice, cl
 def test_switching_to_a_practice_you_do_not_belong_to_is_404(coordinator_client, other_practice):
     response = coordinator_client.post("/practice/switch/", {"practice": str(other_practice.pk)})
     assert response.status_code == 404
+
+
+def test_times_are_shown_in_the_practices_time_zone(admin_client, admin):
+    import datetime as dt
+
+    import time_machine
+
+    from ccm import audit
+
+    with time_machine.travel(dt.datetime(2026, 3, 8, 6, 30, tzinfo=dt.UTC), tick=False):
+        # 06:30 UTC on the US spring-forward day is 01:30 EST in New York
+        audit.record_for(admin, "membership.read", obj=admin)
+    page = admin_client.get("/audit/", {"action": "membership.read"}).content.decode()
+    assert "2026-03-08 01:30:00" in page
+    assert "America/New_York" in page

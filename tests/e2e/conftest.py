@@ -1,0 +1,76 @@
+"""Browser tests: Playwright driving Debian's chromium against pytest-django's live server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ccm.management.commands.seed_demo import DEMO_PASSWORD
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test
+# body (fixtures, assertions) are still synchronous and safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """The contract's demo practices and users, in the live server's database."""
+    from django.core.management import call_command
+
+    call_command("seed_demo", verbosity=0)
+    return DEMO_PASSWORD
+
+
+@pytest.fixture
+def shot():
+    """Save a full-page screenshot as a test artefact; returns its path."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def csp_violations(page):
+    """Collect console errors about the Content Security Policy (there must be none)."""
+    seen: list[str] = []
+    page.on(
+        "console",
+        lambda msg: seen.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    return seen
