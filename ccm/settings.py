@@ -275,17 +275,36 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 24 * 60 * 60
-# A frozen or missing Redis must fail within seconds, not hang a request.
-CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# Tasks keep their outcome in the database (idempotent month-end work), so results are off by
+# default; a task that must return a value (ccm.tasks.ping) opts in.
+CELERY_TASK_IGNORE_RESULT = True
+# A frozen or missing Redis must fail within seconds, not hang a request: short socket timeouts
+# and one quick retry, for publishing and for the result backend (measured by
+# bench/bench_broker_timeout.py; celery's defaults blocked for over two minutes).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_timeout": 5,
-    "socket_connect_timeout": 3,
-    "max_retries": 2,
+    "socket_timeout": 2,
+    "socket_connect_timeout": 2,
+    "max_retries": 1,
     "visibility_timeout": 60 * 60,
 }
-CELERY_REDIS_SOCKET_TIMEOUT = 5
-CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
+CELERY_REDIS_SOCKET_TIMEOUT = 2
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "interval_max": 0.5,
+    }
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The whole periodic schedule lives in ccm/celery.py (BEAT_SCHEDULE).

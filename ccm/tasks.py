@@ -15,7 +15,7 @@ def login_failures_clean() -> int:
     return services.login_failures_clean()
 
 
-@shared_task
+@shared_task(ignore_result=False)
 def ping(value: str) -> str:
     """Round trip used by the health check and the real-worker test."""
     return f"pong:{value}"

@@ -61,7 +61,8 @@ class Command(BaseCommand):
             Membership.objects.unscoped().get_or_create(
                 practice=practices[slug], user=user, defaults={"role": role, "npi": npi}
             )
-        self.stdout.write(
-            f"Demo ready: {len(practices)} practices, {len(USERS)} users "
-            f"(password {DEMO_PASSWORD})."
-        )
+        if options["verbosity"] > 0:
+            self.stdout.write(
+                f"Demo ready: {len(practices)} practices, {len(USERS)} users "
+                f"(password {DEMO_PASSWORD})."
+            )

@@ -1,0 +1,48 @@
+# CareMonth production image: gunicorn serving ccm.wsgi, static files by WhiteNoise.
+# The same image runs the Celery worker and beat (see docker-compose.yml).
+# Runtime configuration comes from the environment (README, Configuration); DATABASE_URL and
+# SECRET_KEY are required because DEBUG is off.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DJANGO_SETTINGS_MODULE=ccm.settings
+
+# WeasyPrint (care plan and billing PDFs) needs Pango, HarfBuzz's subsetter and a font.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN groupadd --system --gid 10001 caremonth \
+    && useradd --system --uid 10001 --gid caremonth --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin caremonth
+
+WORKDIR /app
+
+# Dependencies first so a code change does not reinstall them.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
+
+COPY . .
+
+# Settings are only parsed here (no database connection). The dummy values live in this one
+# RUN line and are not part of the image's environment.
+RUN DEBUG=0 SECRET_KEY=build-only-dummy DATABASE_URL=postgres://build@localhost/build \
+    python manage.py collectstatic --no-input -v 0
+
+# The code and collected static files stay owned by root: the app user can read, not change them.
+USER caremonth
+
+EXPOSE 8000
+
+# Heartbeat files in memory (Docker's overlay filesystem can stall them); no gunicornc control
+# socket (it would be created under $HOME, which the app user cannot write).
+CMD ["gunicorn", "ccm.wsgi:application", \
+     "--bind", "0.0.0.0:8000", \
+     "--workers", "3", \
+     "--worker-tmp-dir", "/dev/shm", \
+     "--no-control-socket", \
+     "--access-logfile", "-"]
