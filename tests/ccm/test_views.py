@@ -220,3 +220,39 @@ def test_times_are_shown_in_the_practices_time_zone(admin_client, admin):
     page = admin_client.get("/audit/", {"action": "membership.read"}).content.decode()
     assert "2026-03-08 01:30:00" in page
     assert "America/New_York" in page
+
+
+def test_invited_person_sets_a_password_from_the_email_and_signs_in(admin, client):
+    import re
+
+    with practice_scope(admin.practice):
+        membership = services.member_invite(
+            practice=admin.practice, actor=admin, email="nia@sunrise.test", role="coordinator"
+        )
+    services.member_invitation_send(membership_id=str(membership.pk))
+    link = re.search(r"http://\S+", mail.outbox[-1].body).group(0)
+    path = link.removeprefix("http://127.0.0.1:8000")
+    form_page = client.get(path, follow=True)
+    assert form_page.status_code == 200
+    set_url = form_page.redirect_chain[-1][0] if form_page.redirect_chain else path
+    new_password = "a-long-new-password-2026"
+    done = client.post(set_url, {"password1": new_password, "password2": new_password})
+    assert done.status_code == 302
+    response = client.post(
+        "/accounts/login/", {"login": "nia@sunrise.test", "password": new_password}
+    )
+    assert response.status_code == 302
+    assert client.get("/home/").status_code == 200
+
+
+def test_password_reset_sends_an_email_and_is_audited(coordinator, client):
+    import re
+
+    client.post("/accounts/password/reset/", {"email": coordinator.user.email})
+    assert len(mail.outbox) == 1
+    link = re.search(r"http://testserver(\S+)", mail.outbox[0].body).group(1)
+    form_page = client.get(link, follow=True)
+    set_url = form_page.redirect_chain[-1][0]
+    new_password = "another-long-password-77"
+    client.post(set_url, {"password1": new_password, "password2": new_password})
+    assert AuditEvent.objects.unscoped().filter(action="auth.password_reset").exists()
