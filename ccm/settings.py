@@ -75,8 +75,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "ccm.middleware.InactivityTimeoutMiddleware",
     "ccm.tenancy.TenantMiddleware",
+    # After TenantMiddleware: both need the resolved practice (its timeout, its MFA rule).
+    "ccm.middleware.InactivityTimeoutMiddleware",
     "ccm.middleware.MfaRequiredMiddleware",
     # AxesMiddleware last: it turns a lockout flagged during authentication into its response.
     "axes.middleware.AxesMiddleware",

@@ -159,7 +159,8 @@ def test_post_without_csrf_token_is_refused(coordinator):
 
 
 def _production_env(**extra):
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    dev_only = {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in dev_only}
     env.update(
         DEBUG="0",
         SECRET_KEY="x" * 20 + "production-secret-key-for-the-check-only-0123456789",
@@ -198,3 +199,15 @@ def test_production_refuses_to_start_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_a_practices_longer_timeout_is_honoured(coordinator, client):
+    practice = coordinator.practice
+    practice.inactivity_timeout_minutes = 60
+    practice.save()
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        _login(client, coordinator.user.email)
+        traveller.shift(timedelta(minutes=59))
+        assert client.get("/home/").status_code == 200
+        traveller.shift(timedelta(minutes=61))
+        assert client.get("/home/").status_code == 302
