@@ -11,10 +11,15 @@ from ccm.tenancy import practice_scope
 from tests.factories import MembershipFactory, PracticeFactory, enroll_totp
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
     # PBKDF2's production cost would dominate the suite; hashing itself is Django's job.
+    # Session-scoped, so hypothesis tests see no function-scoped fixture.
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers
+
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_hashers.cache_clear()
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def main() -> None:
     ]:
         env = {**os.environ, "REDIS_URL": url}
         out = subprocess.run(
-            [sys.executable, str(here / "bench_broker_timeout.py"), CHILD, *extra],
+            [sys.executable, str(here / "broker_timeout.py"), CHILD, *extra],
             env=env,
             capture_output=True,
             text=True,
