@@ -32,17 +32,25 @@
       .catch(signedOut);
   }
 
+  function showCountdown(left) {
+    var m = Math.floor(Math.max(left, 0) / 60), s = Math.max(left, 0) % 60;
+    countdown.textContent = m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
   function tick() {
     var left = Math.round((deadline - Date.now()) / 1000);
     if (left <= warningAt && banner.hidden) {
       check().then(function () {
         var again = Math.round((deadline - Date.now()) / 1000);
-        if (again <= warningAt) { banner.hidden = false; banner.querySelector("button").focus(); }
+        if (again <= warningAt) {
+          showCountdown(again);
+          banner.hidden = false;
+          banner.querySelector("button").focus();
+        }
       });
     }
     if (!banner.hidden) {
-      var m = Math.floor(Math.max(left, 0) / 60), s = Math.max(left, 0) % 60;
-      countdown.textContent = m + ":" + (s < 10 ? "0" : "") + s;
+      showCountdown(left);
       if (left <= 0) { check(); }
     }
   }

@@ -84,3 +84,21 @@ def csp_violations(page):
         lambda msg: seen.append(msg.text) if "Content Security Policy" in msg.text else None,
     )
     return seen
+
+
+def totp_code(secret: str, used: set[str] | None = None) -> str:
+    """A TOTP code valid for a few more seconds, and not one used before (allauth refuses
+    a code twice): waits for the next 30-second step when needed."""
+    import time
+
+    import pyotp
+
+    totp = pyotp.TOTP(secret)
+    while True:
+        left = totp.interval - time.time() % totp.interval
+        code = totp.now()
+        if left > 3 and (used is None or code not in used):
+            if used is not None:
+                used.add(code)
+            return code
+        time.sleep(left + 0.1)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 
-import pyotp
 from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import totp_code
 
 
 def _sign_in(page: Page, base: str, email: str, password: str) -> None:
@@ -14,17 +14,6 @@ def _sign_in(page: Page, base: str, email: str, password: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-
-
-def _fresh_code(secret: str, used: set[str]) -> str:
-    """A TOTP code not used before (allauth refuses a code twice): wait for the next step."""
-    totp = pyotp.TOTP(secret)
-    code = totp.now()
-    while code in used:
-        time.sleep(1)
-        code = totp.now()
-    used.add(code)
-    return code
 
 
 def test_coordinator_signs_in_and_lands_on_the_app(
@@ -65,7 +54,7 @@ def test_admin_enrolls_totp_then_signs_in_with_it(
 
     secret = page.locator("#authenticator_secret").input_value()
     used: set[str] = set()
-    page.locator("input[name=code]").fill(_fresh_code(secret, used))
+    page.locator("input[name=code]").fill(totp_code(secret, used))
     page.get_by_role("button", name="Activate").click()
     expect(page).not_to_have_url(f"{base}/accounts/2fa/totp/activate/")
 
@@ -75,7 +64,7 @@ def test_admin_enrolls_totp_then_signs_in_with_it(
 
     _sign_in(page, base, "admin@demo.test", demo)
     expect(page).to_have_url(f"{base}/accounts/2fa/authenticate/")
-    page.locator("input[name=code]").fill(_fresh_code(secret, used))
+    page.locator("input[name=code]").fill(totp_code(secret, used))
     page.get_by_role("button", name="Sign In").click()
     expect(page).to_have_url(f"{base}/home/")
     nav = page.get_by_role("navigation", name="Main")
