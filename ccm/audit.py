@@ -125,3 +125,26 @@ def write(
 def changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """Names of the fields whose values differ (values themselves are never logged)."""
     return sorted(k for k in after if before.get(k) != after[k])
+
+
+def read_many(membership: Membership, objects: Iterable[models.Model], *, action: str) -> int:
+    """Audit a list page's reads: one event per patient shown, in one INSERT."""
+    ctx = _request_context.get()
+    events = [
+        AuditEvent(
+            practice=membership.practice,
+            actor=membership.user,
+            actor_email=membership.user.email,
+            role=membership.role,
+            action=action,
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            patient_id=obj.pk,
+            ip=ctx.ip if ctx else None,
+            user_agent=ctx.user_agent if ctx else "",
+            request_id=ctx.request_id if ctx else "",
+        )
+        for obj in objects
+    ]
+    AuditEvent.objects.unscoped().bulk_create(events)
+    return len(events)

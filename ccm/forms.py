@@ -6,6 +6,7 @@ import zoneinfo
 from typing import Any, cast
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from ccm.models import Membership, Practice, Role
 from ccm.services import PRACTICE_FIELDS
@@ -45,9 +46,7 @@ class MemberRoleForm(forms.Form):
 
 class TokenCreateForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'EHR sync'.")
-    membership = forms.ModelChoiceField(
-        queryset=Membership.objects.unscoped().none(), label="Acts as"
-    )
+    membership = forms.ModelChoiceField(queryset=Membership.objects.none(), label="Acts as")
 
     def __init__(self, *args: Any, practice: Practice, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,9 +64,7 @@ def _member_email(membership: Membership) -> str:
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.ModelChoiceField(
-        queryset=Membership.objects.unscoped().none(), required=False, label="User"
-    )
+    actor = forms.ModelChoiceField(queryset=Membership.objects.none(), required=False, label="User")
     patient = forms.UUIDField(required=False, label="Patient id")
     action = forms.CharField(max_length=64, required=False)
     date_from = forms.DateField(
@@ -93,3 +90,15 @@ class AuditFilterForm(forms.Form):
             "date_from": data.get("date_from"),
             "date_to": data.get("date_to"),
         }
+
+
+def attach_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Attach a service's ValidationError to the form so the page shows it by its field."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            target = field if field in form.fields else None
+            for error in errors:
+                form.add_error(target, error)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)

@@ -6,6 +6,7 @@ Safe development defaults; production (DEBUG=0 with DATABASE_URL) must set SECRE
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from csp.constants import NONCE, NONE, SELF
@@ -59,7 +60,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "phonenumber_field",
     "ccm",
+    "patients",
 ]
 
 MIDDLEWARE = [
@@ -210,7 +213,7 @@ CONTENT_SECURITY_POLICY = {
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -219,6 +222,17 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+
+# --- Uploaded files (signed consent forms): private, never served as static or media ---------
+# Served only through audited, tenant-checked views (patients.views.consent_form).
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(DATA_DIR / "media"))
+STORAGES["default"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": "/no-public-url/"},
+}
+CONSENT_FORM_MAX_BYTES = 5 * 1024 * 1024
+PATIENT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
+PHONENUMBER_DEFAULT_REGION = "US"
 
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="")

@@ -72,22 +72,76 @@ def practice_scope(practice: Practice | uuid.UUID | str) -> Iterator[uuid.UUID]:
 
 
 class TenantQuerySet(models.QuerySet[M], Generic[M]):
-    pass
+    """A queryset that refuses to run (read or write) when built without a practice scope.
 
+    Building one is allowed (Django builds querysets at import time, e.g. for form fields);
+    running it is not: that is where a missing scope would leak or write across practices.
+    """
 
-class TenantManager(models.Manager[M], Generic[M]):
-    """Default manager of tenant tables: scoped to the active practice, raising without one."""
+    _no_scope = False
 
-    def get_queryset(self) -> models.QuerySet[M]:
-        practice_id = _current_practice_id.get()
-        if practice_id is None:
+    def _clone(self) -> TenantQuerySet[M]:
+        clone: TenantQuerySet[M] = super()._clone()  # type: ignore[misc]
+        clone._no_scope = self._no_scope
+        return clone
+
+    def _guard(self) -> None:
+        if self._no_scope:
             raise NoPracticeScope(
                 f"{self.model.__name__} queried without a practice scope; "
                 "use practice_scope() or .unscoped()"
             )
-        return TenantQuerySet(self.model, using=self._db).filter(practice_id=practice_id)
 
-    def unscoped(self) -> models.QuerySet[M]:
+    def _fetch_all(self) -> None:
+        self._guard()
+        super()._fetch_all()
+
+    def count(self) -> int:
+        self._guard()
+        return super().count()
+
+    def exists(self) -> bool:
+        self._guard()
+        return super().exists()
+
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self._guard()
+        return super().aggregate(*args, **kwargs)
+
+    def iterator(self, chunk_size: int | None = None) -> Iterator[M]:
+        self._guard()
+        return super().iterator(chunk_size=chunk_size)
+
+    def update(self, **kwargs: Any) -> int:
+        self._guard()
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        self._guard()
+        return super().delete()
+
+    def create(self, **kwargs: Any) -> M:
+        self._guard()
+        return super().create(**kwargs)
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[M]:
+        self._guard()
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+class TenantManager(models.Manager[M], Generic[M]):
+    """Default manager of tenant tables: scoped to the active practice; without a scope its
+    querysets raise NoPracticeScope when run (fail closed)."""
+
+    def get_queryset(self) -> TenantQuerySet[M]:
+        queryset: TenantQuerySet[M] = TenantQuerySet(self.model, using=self._db)
+        practice_id = _current_practice_id.get()
+        if practice_id is None:
+            queryset._no_scope = True
+            return queryset
+        return queryset.filter(practice_id=practice_id)
+
+    def unscoped(self) -> TenantQuerySet[M]:
         """Every practice's rows. Only for tenancy resolution, migrations, cross-practice jobs."""
         return TenantQuerySet(self.model, using=self._db)
 

@@ -22,5 +22,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("api/", include("ccm.api_urls")),
+    path("patients/", include("patients.urls")),
     path("", include((ccm_patterns, "ccm"))),
 ]

@@ -6,7 +6,6 @@ import csv
 import time
 from collections.abc import Iterator
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,6 +24,7 @@ from ccm.forms import (
     MemberRoleForm,
     PracticeSettingsForm,
     TokenCreateForm,
+    attach_errors,
 )
 from ccm.middleware import LAST_ACTIVITY_KEY, timeout_seconds
 from ccm.models import ApiToken, AuditEvent, Membership, Practice, Role
@@ -40,18 +40,6 @@ from ccm.tenancy import (
 SWITCHED_MESSAGE = "You are now working in {practice}."
 SAVED_MESSAGE = "Practice settings saved."
 AUDIT_PAGE_SIZE = 50
-
-
-def _errors_to_form(form: forms.Form, exc: ValidationError) -> None:
-    """Attach a service's ValidationError to the form so the page shows it by its field."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            target = field if field in form.fields else None
-            for error in errors:
-                form.add_error(target, error)
-    else:
-        for message in exc.messages:
-            form.add_error(None, message)
 
 
 @require_GET
@@ -119,7 +107,7 @@ def member_list(request: PracticeRequest) -> HttpResponse:
                 **form.cleaned_data,
             )
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            attach_errors(form, exc)
         else:
             messages.success(request, f"Invitation sent to {membership.user.email}.")
             return redirect("ccm:member-list")
@@ -184,7 +172,7 @@ def token_list(request: PracticeRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
             )
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            attach_errors(form, exc)
         else:
             # Shown once, in this response only; never stored or shown again.
             form = TokenCreateForm(practice=practice, initial={"membership": request.membership})

@@ -76,3 +76,43 @@ def enroll_totp(user: User) -> str:
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
     return secret
+
+
+class PatientFactory(TenantFactory):
+    class Meta:
+        model = "patients.Patient"
+
+    practice = factory.SubFactory(PracticeFactory)
+    mrn = factory.Sequence(lambda n: f"MRN{n:06d}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    date_of_birth = factory.Faker("date_of_birth", minimum_age=65, maximum_age=95)
+    sex = "female"
+    mbi = "1EG4TE5MK73"
+
+
+class ConditionFactory(TenantFactory):
+    class Meta:
+        model = "patients.Condition"
+
+    patient = factory.SubFactory(PatientFactory)
+    practice = factory.SelfAttribute("patient.practice")
+    icd10_code = "E11.9"
+    description = "Type 2 diabetes mellitus without complications"
+
+
+class ConsentFactory(TenantFactory):
+    class Meta:
+        model = "patients.Consent"
+
+    patient = factory.SubFactory(PatientFactory)
+    practice = factory.SelfAttribute("patient.practice")
+    method = "verbal"
+    given_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 5))
+    obtained_by = factory.SubFactory(
+        MembershipFactory, practice=factory.SelfAttribute("..practice")
+    )
+    explained_service = True
+    explained_cost_sharing = True
+    explained_one_practitioner = True
+    explained_can_stop = True

@@ -12,12 +12,15 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.factories import ApiTokenFactory
+from tests.factories import ApiTokenFactory, ConditionFactory, ConsentFactory, PatientFactory
 
 # URL kwarg name → how to get an object of the *victim* practice for it.
 SAMPLES = {
     "membership_id": lambda cast: cast["coordinator"].pk,
     "token_id": lambda cast: cast["token"].pk,
+    "patient_id": lambda cast: cast["patient"].pk,
+    "condition_id": lambda cast: cast["condition"].pk,
+    "consent_id": lambda cast: cast["consent"].pk,
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {"uidb36": "1", "key": "x-y", "format": "json", "type": "totp", "pk": "1"}
@@ -55,11 +58,23 @@ def cast(admin, coordinator, physician, biller, outsider):
         "biller": biller,
         "outsider": outsider,
         "token": ApiTokenFactory(membership=admin, name="victim-token-name"),
+        **_victim_patient(admin),
+    }
+
+
+def _victim_patient(admin):
+    patient = PatientFactory(
+        practice=admin.practice, first_name="Victoria", last_name="Victimsdottir", mrn="VIC-001"
+    )
+    return {
+        "patient": patient,
+        "condition": ConditionFactory(patient=patient),
+        "consent": ConsentFactory(patient=patient, obtained_by=admin),
     }
 
 
 def _victim_markers(cast) -> list[bytes]:
-    markers = [cast["admin"].practice.name, cast["token"].name]
+    markers = [cast["admin"].practice.name, cast["token"].name, "Victimsdottir", "VIC-001"]
     markers += [cast[r].user.email for r in ("admin", "coordinator", "physician", "biller")]
     return [m.encode() for m in markers]
 
@@ -78,8 +93,8 @@ def test_outsider_never_gets_another_practices_data(route, cast):
         response = getattr(client, method)(url)
         assert response.status_code < 500, f"{method.upper()} {url}"
         if object_kwargs:
-            allowed = {404, 405} if method == "get" else {404}
-            assert response.status_code in allowed, f"{method.upper()} {url}"
+            # 405 (wrong method) is decided before any lookup, so it reveals nothing either.
+            assert response.status_code in {404, 405}, f"{method.upper()} {url}"
         body = b"".join(response.streaming_content) if response.streaming else response.content
         for marker in _victim_markers(cast):
             assert marker not in body, f"{method.upper()} {url} leaks {marker!r}"

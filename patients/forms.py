@@ -1,0 +1,114 @@
+"""HTML forms for patients: parsing and validation only (services save)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+
+from ccm.models import Membership, Practice
+from patients import selectors
+from patients.models import ConsentMethod, Patient, Status
+from patients.services import CLINICAL_FIELDS, DEMOGRAPHIC_FIELDS
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _member_label(m: Membership) -> str:
+    return m.user.full_name or m.user.email
+
+
+class PatientForm(forms.ModelForm):
+    conditions = forms.CharField(
+        required=False,
+        label="Chronic conditions (ICD-10-CM)",
+        help_text="Codes separated by ; or commas, e.g. E11.9; I10",
+    )
+
+    class Meta:
+        model = Patient
+        fields = (*DEMOGRAPHIC_FIELDS, *CLINICAL_FIELDS)
+        widgets = {
+            "date_of_birth": DATE,
+            "initiating_visit_on": DATE,
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(
+        self, *args: Any, practice: Practice, clinical: bool, creating: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        physicians = cast(forms.ModelChoiceField, self.fields["billing_practitioner"])
+        physicians.queryset = selectors.physician_choices(practice=practice)
+        physicians.label_from_instance = _member_label  # type: ignore[assignment,method-assign]
+        coordinators = cast(forms.ModelChoiceField, self.fields["coordinator"])
+        coordinators.queryset = selectors.clinician_choices(practice=practice)
+        coordinators.label_from_instance = _member_label  # type: ignore[assignment,method-assign]
+        if not clinical:
+            for name in (*CLINICAL_FIELDS, "conditions"):
+                self.fields.pop(name, None)
+        if not creating:
+            self.fields.pop("conditions", None)
+
+    def _post_clean(self) -> None:
+        # Model validation (with the practice-wide MRN rule) runs in the service.
+        pass
+
+    def condition_codes(self) -> list[str]:
+        raw = self.cleaned_data.get("conditions") or ""
+        return [c for c in raw.replace(",", ";").split(";") if c.strip()]
+
+
+class ConditionForm(forms.Form):
+    icd10_code = forms.CharField(max_length=10, label="ICD-10-CM code")
+    is_chronic = forms.BooleanField(required=False, initial=True, label="Chronic")
+    onset_date = forms.DateField(required=False, widget=DATE, label="Onset date")
+
+
+class ConsentForm(forms.Form):
+    method = forms.ChoiceField(choices=ConsentMethod.choices)
+    given_on = forms.DateField(widget=DATE, label="Consent date")
+    explained_service = forms.BooleanField(
+        required=False, label="I explained that CCM is available and what it involves."
+    )
+    explained_cost_sharing = forms.BooleanField(
+        required=False,
+        label="I explained that Part B cost sharing (coinsurance, deductible) applies.",
+    )
+    explained_one_practitioner = forms.BooleanField(
+        required=False,
+        label="I explained that only one practitioner can provide and bill CCM in a month.",
+    )
+    explained_can_stop = forms.BooleanField(
+        required=False,
+        label="I explained that they may stop at any time, effective at the end of the month.",
+    )
+    signed_form = forms.FileField(
+        required=False, label="Signed form (PDF, PNG or JPEG, up to 5 MB)"
+    )
+
+
+class RevokeForm(forms.Form):
+    revoked_on = forms.DateField(widget=DATE, label="Revocation date")
+    reason = forms.CharField(max_length=300, required=False)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=300, required=False)
+
+
+class PatientFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search", max_length=100)
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *Status.choices], label="Status"
+    )
+    coordinator = forms.ModelChoiceField(
+        queryset=Membership.objects.none(), required=False, label="Coordinator"
+    )
+
+    def __init__(self, *args: Any, practice: Practice, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ModelChoiceField, self.fields["coordinator"])
+        field.queryset = selectors.clinician_choices(practice=practice)
+        field.label_from_instance = _member_label  # type: ignore[assignment,method-assign]
+        field.empty_label = "Anyone"

@@ -1,0 +1,105 @@
+"""Reads for patients. Each takes the practice explicitly; list reads have a fixed query count."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from ccm.models import Membership, Practice, Role
+from patients.models import Condition, ConditionStatus, Consent, Patient
+
+DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y")
+
+
+def _parse_date(text: str) -> dt.date | None:
+    for fmt in DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).date()  # noqa: DTZ007 (a calendar date)
+        except ValueError:
+            continue
+    return None
+
+
+def search_filter(q: str) -> Q:
+    """Name (any order, prefix), MRN (prefix) or date of birth (several formats)."""
+    q = q.strip()
+    if not q:
+        return Q()
+    born = _parse_date(q)
+    if born is not None:
+        return Q(date_of_birth=born)
+    match = Q(mrn__istartswith=q)
+    words = q.replace(",", " ").split()
+    names = Q()
+    for word in words:
+        names &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+    return match | names
+
+
+def patient_list(
+    *,
+    practice: Practice,
+    q: str = "",
+    status: str = "",
+    coordinator_id: uuid.UUID | None = None,
+) -> QuerySet[Patient]:
+    """The practice's patients, filtered, sorted by name; coordinator and condition count
+    are joined/annotated so a page costs the same number of queries at any size."""
+    qs: QuerySet[Patient] = (
+        Patient.objects.unscoped()  # type: ignore[assignment]
+        .filter(practice=practice)
+        .filter(search_filter(q))
+        .select_related("coordinator__user", "billing_practitioner__user")
+        .annotate(
+            chronic_count=Count(
+                "conditions",
+                filter=Q(conditions__is_chronic=True, conditions__status=ConditionStatus.ACTIVE),
+            )
+        )
+        .order_by("last_name", "first_name", "mrn")
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if coordinator_id:
+        qs = qs.filter(coordinator_id=coordinator_id)
+    return qs
+
+
+def patient_get(*, practice: Practice, patient_id: object) -> Patient:
+    """One patient with conditions, consents and history prefetched (404 if not the practice's)."""
+    from ccm.tenancy import get_for_practice_or_404
+
+    patient = get_for_practice_or_404(Patient, practice, patient_id)
+    return (
+        Patient.objects.unscoped()
+        .select_related("coordinator__user", "billing_practitioner__user")
+        .prefetch_related(
+            Prefetch("conditions", queryset=Condition.objects.unscoped().order_by("position")),
+            Prefetch(
+                "consents",
+                queryset=Consent.objects.unscoped().select_related(
+                    "obtained_by__user", "revoked_by__user"
+                ),
+            ),
+            "enrollment_events__actor__user",
+        )
+        .get(pk=patient.pk)
+    )
+
+
+def clinician_choices(*, practice: Practice) -> QuerySet[Membership]:
+    """Active members who can be assigned as coordinator (any clinical role)."""
+    return (
+        Membership.objects.unscoped()
+        .filter(practice=practice, is_active=True)
+        .exclude(role=Role.BILLER)
+        .select_related("user")
+        .order_by("user__full_name", "user__email")
+    )
+
+
+def physician_choices(*, practice: Practice) -> QuerySet[Membership]:
+    """Active physicians (billing practitioners)."""
+    return clinician_choices(practice=practice).filter(role=Role.PHYSICIAN)

@@ -1,0 +1,443 @@
+"""Writes and workflows for patients: records, conditions, consent, enrollment transitions.
+
+Every service is keyword-only, transactional, validates before saving, checks that linked
+objects share the practice, and audits in the same transaction (names of fields, never values).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import filetype
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from ccm import audit
+from ccm.models import Membership, Practice, Role
+from patients import eligibility
+from patients.models import (
+    Condition,
+    ConditionStatus,
+    Consent,
+    EnrollmentEvent,
+    Patient,
+    Status,
+)
+from patients.validators import icd10_description, normalize_icd10, normalize_mbi
+
+FUTURE_DOB_MESSAGE = "The date of birth cannot be in the future."
+NOT_A_PHYSICIAN_MESSAGE = "Choose an active physician of this practice."
+NOT_A_CLINICIAN_MESSAGE = "Choose an active member of this practice."
+CONSENT_ITEMS_MESSAGE = "Each item must be explained to the patient and checked off (R6)."
+CONSENT_FUTURE_MESSAGE = "The consent date cannot be in the future."
+CONSENT_BEFORE_BIRTH_MESSAGE = "The consent date is before the patient's date of birth."
+CONSENT_FORM_TYPE_MESSAGE = "The signed form must be a PDF, PNG or JPEG file."
+CONSENT_FORM_SIZE_MESSAGE = "The signed form is larger than the 5 MB limit."
+REVOKED_ALREADY_MESSAGE = "This consent is already revoked."
+REVOKE_BEFORE_CONSENT_MESSAGE = "The revocation date is before the consent date."
+ENROLL_STATUS_MESSAGE = "Only a candidate, declined or disenrolled patient can be enrolled."
+ENROLL_NO_CONSENT_MESSAGE = "Record the patient's consent before enrolling (R5)."
+ENROLL_NEW_CONSENT_MESSAGE = (
+    "This patient declined or left CCM earlier; record a new consent before re-enrolling."
+)
+ENROLL_NO_PRACTITIONER_MESSAGE = "Choose the billing practitioner before enrolling."
+ENROLL_NOT_ELIGIBLE_MESSAGE = "The patient is not eligible for CCM: {reasons}"
+DECLINE_STATUS_MESSAGE = "Only a candidate can decline."
+DISENROLL_STATUS_MESSAGE = "Only an enrolled patient can be disenrolled."
+DUPLICATE_CONDITION_MESSAGE = "This condition is already on the problem list."
+DUPLICATE_MRN_MESSAGE = "Another patient of this practice has this MRN."
+
+# Fields a biller may change (demographics); the rest is clinical (contract §3).
+DEMOGRAPHIC_FIELDS = (
+    "mrn",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "sex",
+    "phone",
+    "phone_alt",
+    "email",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "preferred_language",
+    "mbi",
+)
+CLINICAL_FIELDS = (
+    "billing_practitioner",
+    "coordinator",
+    "initiating_visit_on",
+    "initiating_visit_code",
+    "notes",
+)
+PATIENT_FIELDS = DEMOGRAPHIC_FIELDS + CLINICAL_FIELDS
+CLINICAL_ROLES = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR})
+BILLER_EDIT_MESSAGE = "Billers may change demographics only, not clinical fields."
+
+
+def _today(practice: Practice) -> dt.date:
+    """Today in the practice's time zone (dates are the practice's local dates)."""
+    return timezone.localdate(timezone=_zone(practice))
+
+
+def _zone(practice: Practice) -> Any:
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(practice.time_zone)
+
+
+def _check_member(
+    practice: Practice, membership: Membership | None, *, field: str, physician: bool
+) -> None:
+    """Linked memberships must be active members of the same practice (and physicians)."""
+    if membership is None:
+        return
+    wrong_practice = membership.practice_id != practice.pk or not membership.is_active
+    if wrong_practice or (physician and membership.role != Role.PHYSICIAN):
+        message = NOT_A_PHYSICIAN_MESSAGE if physician else NOT_A_CLINICIAN_MESSAGE
+        raise ValidationError({field: message})
+
+
+def _validate_patient(practice: Practice, patient: Patient) -> None:
+    patient.mbi = normalize_mbi(patient.mbi)
+    patient.state = (patient.state or "").upper()
+    _check_member(
+        practice, patient.billing_practitioner, field="billing_practitioner", physician=True
+    )
+    _check_member(practice, patient.coordinator, field="coordinator", physician=False)
+    duplicate = Patient.objects.filter(mrn=patient.mrn).exclude(pk=patient.pk)
+    if patient.mrn and duplicate.exists():
+        raise ValidationError({"mrn": DUPLICATE_MRN_MESSAGE})
+    patient.full_clean()
+    if patient.date_of_birth and patient.date_of_birth > _today(practice):
+        raise ValidationError({"date_of_birth": FUTURE_DOB_MESSAGE})
+
+
+@transaction.atomic
+def patient_create(
+    *,
+    practice: Practice,
+    actor: Membership,
+    data: dict[str, Any],
+    condition_codes: list[str] | None = None,
+) -> Patient:
+    """Create a patient (a CCM candidate) with optional chronic conditions; audited."""
+    patient = Patient(practice=practice, status=Status.CANDIDATE)
+    for field in PATIENT_FIELDS:
+        if field in data:
+            setattr(patient, field, data[field])
+    _validate_patient(practice, patient)
+    patient.save()
+    audit.write(actor, patient, "create", patient_id=patient.pk, changed_fields=list(data))
+    for code in condition_codes or []:
+        condition_add(practice=practice, actor=actor, patient=patient, icd10_code=code)
+    return patient
+
+
+@transaction.atomic
+def patient_update(
+    *, practice: Practice, actor: Membership, patient: Patient, data: dict[str, Any]
+) -> Patient:
+    """Change a patient's fields; billers may change demographics only. Audited."""
+    clinical = [f for f in data if f in CLINICAL_FIELDS]
+    if clinical and actor.role not in CLINICAL_ROLES:
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied(BILLER_EDIT_MESSAGE)
+    fresh = Patient.objects.select_for_update().get(pk=patient.pk, practice=practice)
+    before = {f: getattr(fresh, f) for f in PATIENT_FIELDS}
+    for field in PATIENT_FIELDS:
+        if field in data:
+            setattr(fresh, field, data[field])
+    _validate_patient(practice, fresh)
+    changed = audit.changed(before, {f: getattr(fresh, f) for f in PATIENT_FIELDS})
+    if changed:
+        fresh.save()
+        audit.write(actor, fresh, "update", patient_id=fresh.pk, changed_fields=changed)
+    return fresh
+
+
+def _require_clinical(actor: Membership) -> None:
+    if actor.role not in CLINICAL_ROLES:
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied(BILLER_EDIT_MESSAGE)
+
+
+@transaction.atomic
+def condition_add(
+    *,
+    practice: Practice,
+    actor: Membership,
+    patient: Patient,
+    icd10_code: str,
+    is_chronic: bool = True,
+    onset_date: dt.date | None = None,
+) -> Condition:
+    """Add an ICD-10-CM condition to the problem list (billable codes only). Audited."""
+    _require_clinical(actor)
+    code = normalize_icd10(icd10_code)
+    condition = Condition(
+        practice=practice,
+        patient=patient,
+        icd10_code=code,
+        is_chronic=is_chronic,
+        onset_date=onset_date,
+        position=patient.conditions.count(),
+    )
+    condition.full_clean(exclude=["description"])
+    if Condition.objects.filter(patient=patient, icd10_code=code).exists():
+        raise ValidationError({"icd10_code": DUPLICATE_CONDITION_MESSAGE})
+    condition.description = icd10_description(code)[:300]
+    condition.save()
+    audit.write(actor, condition, "create", patient_id=patient.pk)
+    return condition
+
+
+@transaction.atomic
+def condition_resolve(
+    *, practice: Practice, actor: Membership, condition: Condition, resolved_on: dt.date
+) -> Condition:
+    """Mark a condition resolved (it stops counting toward R4). Audited."""
+    _require_clinical(actor)
+    condition.status = ConditionStatus.RESOLVED
+    condition.resolved_on = resolved_on
+    condition.save(update_fields=["status", "resolved_on"])
+    audit.write(
+        actor,
+        condition,
+        "resolve",
+        patient_id=condition.patient_id,
+        changed_fields=["status", "resolved_on"],
+    )
+    return condition
+
+
+def conditions_sync(
+    *, practice: Practice, actor: Membership, patient: Patient, codes: list[str]
+) -> None:
+    """Make the active chronic problem list equal `codes`: add missing, resolve the others."""
+    wanted = [normalize_icd10(c) for c in codes]
+    existing = {c.icd10_code: c for c in patient.conditions.all()}
+    for code in wanted:
+        current = existing.get(code)
+        if current is None:
+            condition_add(practice=practice, actor=actor, patient=patient, icd10_code=code)
+        elif current.status == ConditionStatus.RESOLVED:
+            current.status, current.resolved_on = ConditionStatus.ACTIVE, None
+            current.save(update_fields=["status", "resolved_on"])
+            audit.write(actor, current, "reactivate", patient_id=patient.pk)
+    for code, condition in existing.items():
+        if code not in wanted and condition.status == ConditionStatus.ACTIVE:
+            condition_resolve(
+                practice=practice, actor=actor, condition=condition, resolved_on=_today(practice)
+            )
+
+
+def sniff_consent_form(upload: UploadedFile) -> str:
+    """The file's real type from its bytes (never from its name); raises if not allowed."""
+    if upload.size is not None and upload.size > settings.CONSENT_FORM_MAX_BYTES:
+        raise ValidationError({"signed_form": CONSENT_FORM_SIZE_MESSAGE})
+    head = upload.read(261)
+    upload.seek(0)
+    kind = filetype.guess(head)
+    allowed = {"application/pdf", "image/png", "image/jpeg"}
+    if kind is None or kind.mime not in allowed:
+        raise ValidationError({"signed_form": CONSENT_FORM_TYPE_MESSAGE})
+    return str(kind.mime)
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    practice: Practice,
+    actor: Membership,
+    patient: Patient,
+    method: str,
+    given_on: dt.date,
+    explained_service: bool,
+    explained_cost_sharing: bool,
+    explained_one_practitioner: bool,
+    explained_can_stop: bool,
+    signed_form: UploadedFile | None = None,
+) -> Consent:
+    """Record the patient's CCM consent (R5) after the R6 items were explained. Audited."""
+    _require_clinical(actor)
+    items = (explained_service, explained_cost_sharing, explained_one_practitioner)
+    if not all((*items, explained_can_stop)):
+        raise ValidationError({"explained": CONSENT_ITEMS_MESSAGE})
+    if given_on > _today(practice):
+        raise ValidationError({"given_on": CONSENT_FUTURE_MESSAGE})
+    if given_on < patient.date_of_birth:
+        raise ValidationError({"given_on": CONSENT_BEFORE_BIRTH_MESSAGE})
+    consent = Consent(
+        practice=practice,
+        patient=patient,
+        method=method,
+        given_on=given_on,
+        obtained_by=actor,
+        billing_practitioner=patient.billing_practitioner,
+        explained_service=explained_service,
+        explained_cost_sharing=explained_cost_sharing,
+        explained_one_practitioner=explained_one_practitioner,
+        explained_can_stop=explained_can_stop,
+    )
+    if signed_form is not None:
+        consent.signed_form_type = sniff_consent_form(signed_form)
+    consent.full_clean(exclude=["signed_form"])
+    if signed_form is not None:
+        consent.signed_form.save("form", signed_form, save=False)
+    consent.save()
+    audit.write(actor, consent, "create", patient_id=patient.pk)
+    return consent
+
+
+@transaction.atomic
+def consent_revoke(
+    *,
+    practice: Practice,
+    actor: Membership,
+    consent: Consent,
+    revoked_on: dt.date,
+    reason: str = "",
+) -> Consent:
+    """Revoke consent; R7: effective at the end of that month. An enrolled patient leaves CCM."""
+    _require_clinical(actor)
+    consent = Consent.objects.select_for_update().get(pk=consent.pk, practice=practice)
+    if consent.revoked_on is not None:
+        raise ValidationError({"revoked_on": REVOKED_ALREADY_MESSAGE})
+    if revoked_on < consent.given_on:
+        raise ValidationError({"revoked_on": REVOKE_BEFORE_CONSENT_MESSAGE})
+    if revoked_on > _today(practice):
+        raise ValidationError({"revoked_on": CONSENT_FUTURE_MESSAGE})
+    consent.revoked_on, consent.revoked_reason, consent.revoked_by = revoked_on, reason, actor
+    consent.save(update_fields=["revoked_on", "revoked_reason", "revoked_by"])
+    audit.write(
+        actor,
+        consent,
+        "revoke",
+        patient_id=consent.patient_id,
+        changed_fields=["revoked_on", "revoked_reason"],
+    )
+    patient = consent.patient
+    if patient.status == Status.ENROLLED:
+        _transition(
+            actor=actor,
+            patient=patient,
+            to=Status.DISENROLLED,
+            on=consent.revocation_effective_on or revoked_on,
+            reason=reason or "Consent revoked",
+        )
+    return consent
+
+
+def current_consent(patient: Patient) -> Consent | None:
+    """The newest consent that is not revoked."""
+    return patient.consents.filter(revoked_on__isnull=True).order_by("-given_on").first()
+
+
+def patient_eligibility(patient: Patient) -> eligibility.Verdict:
+    """R4/R8/R9 verdict for the patient's active chronic conditions and current consent."""
+    codes = [
+        c.icd10_code
+        for c in patient.conditions.all()
+        if c.is_chronic and c.status == ConditionStatus.ACTIVE
+    ]
+    consent = current_consent(patient)
+    return eligibility.evaluate(
+        chronic_codes=codes,
+        initiating_visit_on=patient.initiating_visit_on,
+        initiating_visit_code=patient.initiating_visit_code,
+        consent_given_on=consent.given_on if consent else None,
+    )
+
+
+def _transition(
+    *, actor: Membership, patient: Patient, to: str, on: dt.date, reason: str
+) -> EnrollmentEvent:
+    event = EnrollmentEvent.objects.create(
+        practice_id=patient.practice_id,
+        patient=patient,
+        from_status=patient.status,
+        to_status=to,
+        effective_on=on,
+        reason=reason,
+        actor=actor,
+    )
+    patient.status, patient.status_on, patient.status_reason = to, on, reason
+    patient.save(update_fields=["status", "status_on", "status_reason", "updated_at"])
+    audit.write(
+        actor,
+        patient,
+        f"enrollment.{to}",
+        patient_id=patient.pk,
+        changed_fields=["status", "status_on", "status_reason"],
+    )
+    return event
+
+
+def _lock(practice: Practice, patient: Patient) -> Patient:
+    return Patient.objects.select_for_update().get(pk=patient.pk, practice=practice)
+
+
+@transaction.atomic
+def patient_enroll(
+    *, practice: Practice, actor: Membership, patient: Patient, on: dt.date | None = None
+) -> Patient:
+    """Enroll in CCM: needs consent (new after a decline/disenrollment) and eligibility."""
+    _require_clinical(actor)
+    patient = _lock(practice, patient)
+    on = on or _today(practice)
+    if patient.status == Status.ENROLLED:
+        raise ValidationError(ENROLL_STATUS_MESSAGE)
+    consent = current_consent(patient)
+    if consent is None:
+        raise ValidationError(ENROLL_NO_CONSENT_MESSAGE)
+    if patient.status != Status.CANDIDATE:
+        # Re-enrolling after a decline or disenrollment needs consent recorded after it.
+        left = patient.enrollment_events.filter(to_status=patient.status).first()
+        if left is not None and consent.created_at <= left.created_at:
+            raise ValidationError(ENROLL_NEW_CONSENT_MESSAGE)
+    if patient.billing_practitioner_id is None:
+        raise ValidationError({"billing_practitioner": ENROLL_NO_PRACTITIONER_MESSAGE})
+    verdict = patient_eligibility(patient)
+    if not verdict.eligible:
+        reasons = " ".join(c.sentence for c in verdict.failures)
+        raise ValidationError(ENROLL_NOT_ELIGIBLE_MESSAGE.format(reasons=reasons))
+    _transition(actor=actor, patient=patient, to=Status.ENROLLED, on=on, reason="")
+    return patient
+
+
+@transaction.atomic
+def patient_decline(
+    *, practice: Practice, actor: Membership, patient: Patient, reason: str
+) -> Patient:
+    """A candidate declines CCM (a later enrollment needs new consent). Audited."""
+    _require_clinical(actor)
+    patient = _lock(practice, patient)
+    if patient.status != Status.CANDIDATE:
+        raise ValidationError(DECLINE_STATUS_MESSAGE)
+    _transition(
+        actor=actor, patient=patient, to=Status.DECLINED, on=_today(practice), reason=reason
+    )
+    return patient
+
+
+@transaction.atomic
+def patient_disenroll(
+    *, practice: Practice, actor: Membership, patient: Patient, reason: str
+) -> Patient:
+    """Take an enrolled patient out of CCM (effective today). Audited."""
+    _require_clinical(actor)
+    patient = _lock(practice, patient)
+    if patient.status != Status.ENROLLED:
+        raise ValidationError(DISENROLL_STATUS_MESSAGE)
+    on = _today(practice)
+    _transition(actor=actor, patient=patient, to=Status.DISENROLLED, on=on, reason=reason)
+    return patient

@@ -1,0 +1,294 @@
+"""Patient pages: list and search, new/edit, chart, conditions, consent, enrollment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from ccm import audit
+from ccm.forms import attach_errors
+from ccm.models import Role
+from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
+from patients import selectors, services
+from patients.forms import (
+    ConditionForm,
+    ConsentForm,
+    PatientFilterForm,
+    PatientForm,
+    ReasonForm,
+    RevokeForm,
+)
+from patients.models import Condition, Consent, Patient
+
+PAGE_SIZE = 25
+CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
+ANY_ROLE = (*CLINICAL, Role.BILLER)
+
+
+def _is_clinical(request: PracticeRequest) -> bool:
+    return request.membership.role in CLINICAL
+
+
+@login_required
+@require_GET
+@role_required(*ANY_ROLE)
+def patient_list(request: PracticeRequest) -> HttpResponse:
+    form = PatientFilterForm(request.GET or None, practice=request.practice)
+    data = form.cleaned_data if form.is_valid() else {}
+    coordinator = data.get("coordinator")
+    patients = selectors.patient_list(
+        practice=request.practice,
+        q=data.get("q", ""),
+        status=data.get("status", ""),
+        coordinator_id=coordinator.pk if coordinator else None,
+    )
+    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    audit.read_many(request.membership, page.object_list, action="patient.list")
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    htmx = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "patient-rows"
+    template = "patients/patient_rows.html" if htmx else "patients/patient_list.html"
+    return render(request, template, context)
+
+
+@login_required
+@role_required(*CLINICAL)
+def patient_new(request: PracticeRequest) -> HttpResponse:
+    form = PatientForm(
+        request.POST or None, practice=request.practice, clinical=True, creating=True
+    )
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "conditions"}
+        try:
+            patient = services.patient_create(
+                practice=request.practice,
+                actor=request.membership,
+                data=data,
+                condition_codes=form.condition_codes(),
+            )
+        except ValidationError as exc:
+            attach_errors(form, _conditions_error(exc))
+        else:
+            messages.success(request, "Patient added as a CCM candidate.")
+            return redirect("patients:patient-detail", patient_id=patient.pk)
+    status = 400 if form.errors else 200
+    return render(request, "patients/patient_form.html", {"form": form, "new": True}, status=status)
+
+
+def _conditions_error(exc: ValidationError) -> ValidationError:
+    # A bad condition code from condition_add belongs to the form's "conditions" field.
+    if hasattr(exc, "error_dict") and "icd10_code" in exc.error_dict:
+        return ValidationError({"conditions": exc.error_dict["icd10_code"]})
+    return exc
+
+
+@login_required
+@role_required(*ANY_ROLE)
+def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
+    clinical = _is_clinical(request)
+    form = PatientForm(
+        request.POST or None,
+        instance=patient,
+        practice=request.practice,
+        clinical=clinical,
+        creating=False,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_update(
+                practice=request.practice,
+                actor=request.membership,
+                patient=patient,
+                data=form.cleaned_data,
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Patient details saved.")
+            return redirect("patients:patient-detail", patient_id=patient.pk)
+    else:
+        audit.read(request.membership, patient, patient_id=patient.pk)
+    context = {"form": form, "patient": patient, "new": False}
+    return render(
+        request, "patients/patient_form.html", context, status=400 if form.errors else 200
+    )
+
+
+@login_required
+@require_GET
+@role_required(*ANY_ROLE)
+def patient_detail(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
+    audit.read(request.membership, patient, patient_id=patient.pk)
+    context = _chart_context(request, patient)
+    return render(request, "patients/patient_detail.html", context)
+
+
+def _chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
+    return {
+        "patient": patient,
+        "verdict": services.patient_eligibility(patient),
+        "consent": services.current_consent(patient),
+        "clinical": _is_clinical(request),
+        "condition_form": extra.get("condition_form") or ConditionForm(),
+        "reason_form": ReasonForm(),
+        **extra,
+    }
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def condition_add(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
+    form = ConditionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.condition_add(
+                practice=request.practice,
+                actor=request.membership,
+                patient=patient,
+                **form.cleaned_data,
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Condition added.")
+            return redirect("patients:patient-detail", patient_id=patient.pk)
+    patient = selectors.patient_get(practice=request.practice, patient_id=patient.pk)
+    context = _chart_context(request, patient, condition_form=form)
+    return render(request, "patients/patient_detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: str) -> HttpResponse:
+    patient = get_for_practice_or_404(Patient, request.practice, patient_id)
+    condition = get_for_practice_or_404(Condition, request.practice, condition_id)
+    if condition.patient_id != patient.pk:
+        raise Http404
+    services.condition_resolve(
+        practice=request.practice,
+        actor=request.membership,
+        condition=condition,
+        resolved_on=services._today(request.practice),
+    )
+    messages.success(request, f"{condition.icd10_code} marked resolved.")
+    return redirect("patients:patient-detail", patient_id=patient.pk)
+
+
+@login_required
+@role_required(*CLINICAL)
+def consent_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
+    form = ConsentForm(
+        request.POST or None,
+        request.FILES or None,
+        initial={"given_on": services._today(request.practice), "method": "verbal"},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.consent_record(
+                practice=request.practice,
+                actor=request.membership,
+                patient=patient,
+                **form.cleaned_data,
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Consent recorded.")
+            return redirect("patients:patient-detail", patient_id=patient.pk)
+    elif request.method == "GET":
+        audit.read(request.membership, patient, patient_id=patient.pk)
+    context = {"form": form, "patient": patient, "practice": request.practice}
+    return render(
+        request, "patients/consent_form.html", context, status=400 if form.errors else 200
+    )
+
+
+def _consent_of(request: PracticeRequest, patient_id: str, consent_id: str) -> Consent:
+    patient = get_for_practice_or_404(Patient, request.practice, patient_id)
+    consent = get_for_practice_or_404(Consent, request.practice, consent_id)
+    if consent.patient_id != patient.pk:
+        raise Http404
+    return consent
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def consent_revoke(request: PracticeRequest, patient_id: str, consent_id: str) -> HttpResponse:
+    consent = _consent_of(request, patient_id, consent_id)
+    form = RevokeForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(form.errors.as_text())
+        services.consent_revoke(
+            practice=request.practice,
+            actor=request.membership,
+            consent=consent,
+            revoked_on=form.cleaned_data["revoked_on"],
+            reason=form.cleaned_data["reason"],
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, "Consent revoked; it takes effect at the end of that month (R7).")
+    return redirect("patients:patient-detail", patient_id=consent.patient_id)
+
+
+@login_required
+@require_GET
+@role_required(*ANY_ROLE)
+def consent_form_file(request: PracticeRequest, patient_id: str, consent_id: str) -> FileResponse:
+    """The signed consent form: only through this tenant-checked, audited view."""
+    consent = _consent_of(request, patient_id, consent_id)
+    if not consent.signed_form:
+        raise Http404
+    audit.read(request.membership, consent, patient_id=consent.patient_id)
+    response = FileResponse(consent.signed_form.open("rb"), content_type=consent.signed_form_type)
+    response["Content-Disposition"] = f'inline; filename="consent-{consent.pk}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def patient_transition(request: PracticeRequest, patient_id: str, action: str) -> HttpResponse:
+    patient = get_for_practice_or_404(Patient, request.practice, patient_id)
+    reason = ReasonForm(request.POST)
+    text = reason.cleaned_data["reason"] if reason.is_valid() else ""
+    kwargs: dict[str, Any] = {
+        "practice": request.practice,
+        "actor": request.membership,
+        "patient": patient,
+    }
+    try:
+        if action == "enroll":
+            services.patient_enroll(**kwargs)
+            messages.success(request, "Enrolled in CCM.")
+        elif action == "decline":
+            services.patient_decline(**kwargs, reason=text)
+            messages.success(request, "Recorded that the patient declined CCM.")
+        elif action == "disenroll":
+            services.patient_disenroll(**kwargs, reason=text)
+            messages.success(request, "Disenrolled from CCM.")
+        else:
+            raise Http404
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    return redirect("patients:patient-detail", patient_id=patient.pk)
