@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from ccm import audit
 
 LAST_ACTIVITY_KEY = "ccm_last_activity"
+ACTIVITY_WRITE_SECONDS = 30
 MFA_REQUIRED_MESSAGE = (
     "Your practice requires two-factor authentication for your role. "
     "Set up an authenticator app to continue."
@@ -70,7 +71,9 @@ class InactivityTimeoutMiddleware:
             last = request.session.get(LAST_ACTIVITY_KEY)
             if last is not None and now - float(last) > timeout:
                 return self._sign_out(request, timeout)
-            if not _is_passive(request) or last is None:
+            # Write the session at most every 30 s: each write is a commit on every request.
+            stale = last is None or now - float(last) > ACTIVITY_WRITE_SECONDS
+            if stale and (not _is_passive(request) or last is None):
                 request.session[LAST_ACTIVITY_KEY] = now
         response = self.get_response(request)
         if request.user.is_authenticated and LAST_ACTIVITY_KEY not in request.session:

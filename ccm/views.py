@@ -259,7 +259,8 @@ def audit_export(request: PracticeRequest) -> StreamingHttpResponse:
 @login_required
 @require_POST
 def session_keepalive(request: PracticeRequest) -> JsonResponse:
-    """'Stay signed in' from the inactivity warning: counts as activity (middleware did)."""
+    """'Stay signed in' from the inactivity warning: restarts the inactivity clock now."""
+    request.session[LAST_ACTIVITY_KEY] = time.time()
     return JsonResponse({"remaining": timeout_seconds(request)})
 
 

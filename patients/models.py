@@ -92,7 +92,8 @@ class Patient(TenantModel):
             _same_practice("patients_patient"),
         ]
         indexes: ClassVar = [
-            models.Index(fields=["practice", "last_name", "first_name"]),
+            models.Index(fields=["practice", "last_name", "first_name", "mrn"]),
+            # Prefix search indexes on UPPER(name) are in migration 0003 (raw SQL).
             models.Index(fields=["practice", "status"]),
             models.Index(fields=["practice", "date_of_birth"]),
             models.Index(fields=["practice", "coordinator"]),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.http import Http404
 
 from ccm.models import Membership, Practice, Role
 from patients.models import Condition, ConditionStatus, Consent, Patient
@@ -47,17 +48,22 @@ def patient_list(
 ) -> QuerySet[Patient]:
     """The practice's patients, filtered, sorted by name; coordinator and condition count
     are joined/annotated so a page costs the same number of queries at any size."""
+    # A correlated subquery, not a JOIN + GROUP BY: PostgreSQL sorts and limits first and
+    # counts conditions only for the page's rows (the GROUP BY counted all 10,000).
+    chronic = (
+        Condition.objects.unscoped()
+        .filter(patient=OuterRef("pk"), is_chronic=True, status=ConditionStatus.ACTIVE)
+        .order_by()
+        .values("patient")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     qs: QuerySet[Patient] = (
         Patient.objects.unscoped()  # type: ignore[assignment]
         .filter(practice=practice)
         .filter(search_filter(q))
-        .select_related("coordinator__user", "billing_practitioner__user")
-        .annotate(
-            chronic_count=Count(
-                "conditions",
-                filter=Q(conditions__is_chronic=True, conditions__status=ConditionStatus.ACTIVE),
-            )
-        )
+        .select_related("coordinator__user")
+        .annotate(chronic_count=Subquery(chronic, output_field=IntegerField()))
         .order_by("last_name", "first_name", "mrn")
     )
     if status:
@@ -68,12 +74,14 @@ def patient_list(
 
 
 def patient_get(*, practice: Practice, patient_id: object) -> Patient:
-    """One patient with conditions, consents and history prefetched (404 if not the practice's)."""
-    from ccm.tenancy import get_for_practice_or_404
+    """One patient with conditions, consents and history prefetched; 404 for a malformed id
+    or another practice's patient (the same answer as a missing one)."""
+    from ccm.tenancy import parse_uuid
 
-    patient = get_for_practice_or_404(Patient, practice, patient_id)
-    return (
+    pk = parse_uuid(patient_id)
+    patient = (
         Patient.objects.unscoped()
+        .filter(practice=practice, pk=pk)
         .select_related("coordinator__user", "billing_practitioner__user")
         .prefetch_related(
             Prefetch("conditions", queryset=Condition.objects.unscoped().order_by("position")),
@@ -85,8 +93,13 @@ def patient_get(*, practice: Practice, patient_id: object) -> Patient:
             ),
             "enrollment_events__actor__user",
         )
-        .get(pk=patient.pk)
+        .first()
+        if pk is not None
+        else None
     )
+    if patient is None:
+        raise Http404
+    return patient
 
 
 def clinician_choices(*, practice: Practice) -> QuerySet[Membership]:

@@ -338,8 +338,9 @@ def consent_revoke(
 
 
 def current_consent(patient: Patient) -> Consent | None:
-    """The newest consent that is not revoked."""
-    return patient.consents.filter(revoked_on__isnull=True).order_by("-given_on").first()
+    """The newest consent that is not revoked (uses the chart's prefetched consents)."""
+    live = [c for c in patient.consents.all() if c.revoked_on is None]
+    return max(live, key=lambda c: (c.given_on, c.created_at), default=None)
 
 
 def patient_eligibility(patient: Patient) -> eligibility.Verdict:

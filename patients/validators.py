@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from types import ModuleType
 
-import simple_icd_10_cm as icd
 from django.core.exceptions import ValidationError
 
 MBI_MESSAGE = (
@@ -42,8 +43,18 @@ def normalize_icd10(value: str) -> str:
     return code
 
 
+@functools.cache
+def _icd() -> ModuleType:
+    # The ICD-10-CM package loads its whole code set at import (about 3 s): load on first use,
+    # not at every process start.
+    import simple_icd_10_cm
+
+    return simple_icd_10_cm
+
+
 def validate_icd10(value: str) -> None:
     code = normalize_icd10(value)
+    icd = _icd()
     if not icd.is_valid_item(code):
         raise ValidationError(ICD10_UNKNOWN_MESSAGE, code="icd10_unknown")
     if not icd.is_leaf(code):
@@ -51,7 +62,7 @@ def validate_icd10(value: str) -> None:
 
 
 def icd10_description(code: str) -> str:
-    return str(icd.get_description(normalize_icd10(code)))
+    return str(_icd().get_description(normalize_icd10(code)))
 
 
 def validate_visit_code(value: str) -> None:

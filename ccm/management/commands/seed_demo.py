@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from ccm.models import Membership, Practice, Role, User
 
@@ -45,8 +46,24 @@ USERS = [
 ]
 
 
+# Extra clinical staff so worklists can be split between coordinators.
+EXTRA_STAFF = [
+    ("nurse@demo.test", "Noor Nurse", "demo", Role.COORDINATOR, ""),
+    ("coordinator@other.test", "Olive Other", "other", Role.COORDINATOR, ""),
+    ("physician@other.test", "Dr. Omar Other", "other", Role.PHYSICIAN, "1245319599"),
+]
+
+
 class Command(BaseCommand):
-    help = "Create or refresh the demo practices and users (safe to run again)."
+    help = (
+        "Create or refresh the demo practices, users and patients (safe to run again: "
+        "existing rows are kept, missing ones added)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--patients", type=int, default=60, help="patients in the demo practice (default 60)"
+        )
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -54,15 +71,38 @@ class Command(BaseCommand):
         for slug, fields in PRACTICES.items():
             practice, _ = Practice.objects.get_or_create(slug=slug, defaults=fields)
             practices[slug] = practice
-        for email, name, slug, role, npi in USERS:
+        memberships: dict[str, Membership] = {}
+        for email, name, slug, role, npi in USERS + EXTRA_STAFF:
             user = User.objects.filter(email=email).first()
             if user is None:
                 user = User.objects.create_user(email=email, password=DEMO_PASSWORD, full_name=name)
-            Membership.objects.unscoped().get_or_create(
+            memberships[email], _ = Membership.objects.unscoped().get_or_create(
                 practice=practices[slug], user=user, defaults={"role": role, "npi": npi}
             )
+        added = self._patients(practices, memberships, options["patients"])
         if options["verbosity"] > 0:
             self.stdout.write(
-                f"Demo ready: {len(practices)} practices, {len(USERS)} users "
-                f"(password {DEMO_PASSWORD})."
+                f"Demo ready: {len(practices)} practices, {len(USERS)} demo users "
+                f"(password {DEMO_PASSWORD}), {added} patients added."
             )
+
+    def _patients(
+        self, practices: dict[str, Practice], memberships: dict[str, Membership], count: int
+    ) -> int:
+        from patients.demo import Staff, seed_patients
+
+        today = timezone.localdate()
+        demo = Staff(
+            physician=memberships["physician@demo.test"],
+            coordinators=(memberships["coordinator@demo.test"], memberships["nurse@demo.test"]),
+        )
+        other = Staff(
+            physician=memberships["physician@other.test"],
+            coordinators=(memberships["coordinator@other.test"],),
+        )
+        # The other practice gets a smaller list: enough to prove it never shows in demo.
+        return seed_patients(
+            practice=practices["demo"], staff=demo, count=count, today=today
+        ) + seed_patients(
+            practice=practices["other"], staff=other, count=max(12, count // 5), today=today
+        )

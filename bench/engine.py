@@ -1,0 +1,140 @@
+"""Billing engine throughput: evaluate generated patient-months and print the rate.
+
+Run from the repo root: .venv/bin/python bench/engine.py [--count N] [--seed S]
+The facts are generated first (deterministic random.Random(seed), 5-30 time entries each,
+realistic mixes of staff/physician time, exclusions, gates and fee schedules); only
+`evaluate()` is timed. Target: >= 20,000 patient-months/s in one process.
+"""
+
+import argparse
+import random
+import sys
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from billing.rules import (
+    DEFAULT_POLICY,
+    CarePlan,
+    Consent,
+    FeeSchedule,
+    InitiatingVisit,
+    Month,
+    OtherService,
+    Patient,
+    PatientMonth,
+    TimeEntry,
+    evaluate,
+)
+
+ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"]
+CONDITIONS = ["E11.9", "I10", "I50.22", "N18.4", "J44.9", "F33.1", "E78.5", "M17.0", "E11.65"]
+OTHER_CODES = (
+    ["99457"] * 4 + ["99484", "99495", "99213", "99214", "G0439"] * 2 + ["99426", "G0182", "G0557"]
+)
+PRACTITIONERS = ["P1"] * 18 + ["P2"]
+VISIT_CODES = ["99214"] * 6 + ["G0438"] * 3 + ["99213"] * 6 + ["99211"]
+
+
+def _date_near(rng: random.Random, first: date, low: int, high: int) -> date:
+    return first + timedelta(days=rng.randint(low, high))
+
+
+def _patient(rng: random.Random, first: date) -> Patient:
+    # Most patient-months are established enrolments; some are new this month and a few
+    # have a gap (no consent, stale visit, revoked, no plan) so every path is exercised.
+    kind = rng.random()
+    if kind < 0.85:
+        consent_on = _date_near(rng, first, -700, -20)
+        visit_on = consent_on - timedelta(days=rng.randint(0, 300))
+        plan_on = consent_on + timedelta(days=rng.randint(0, 15))
+    else:
+        consent_on = _date_near(rng, first, 0, 27)
+        visit_on = consent_on + timedelta(days=rng.randint(-200, 5))
+        plan_on = consent_on + timedelta(days=rng.randint(0, 3))
+    gap = rng.random()
+    return Patient(
+        chronic_conditions=tuple(rng.sample(CONDITIONS, 1 if gap < 0.06 else rng.randint(2, 5))),
+        consent=Consent(
+            None if gap < 0.01 else consent_on,
+            _date_near(rng, first, -10, 27) if 0.01 <= gap < 0.03 else None,
+        ),
+        initiating_visit=InitiatingVisit(
+            None if 0.03 <= gap < 0.04 else visit_on,
+            rng.choice(VISIT_CODES) if rng.random() < 0.3 else None,
+        ),
+        care_plan=CarePlan(
+            None if 0.04 <= gap < 0.05 else plan_on,
+            _date_near(rng, first, 0, 27) if rng.random() < 0.2 else None,
+        ),
+        mdm=rng.choice([None, None, "low", "moderate", "high"]),
+    )
+
+
+def _entries(rng: random.Random, first: date) -> tuple[TimeEntry, ...]:
+    # Starts spread over the month plus a day either side, so month edges are exercised.
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC) - timedelta(days=1)
+    return tuple(
+        TimeEntry(
+            started_at=start + timedelta(minutes=rng.randrange(0, 33 * 24 * 60)),
+            minutes=min(60, 1 + int(rng.expovariate(1 / 2))),
+            performer="physician" if rng.random() < 0.2 else "clinical_staff",
+            practitioner=rng.choice(PRACTITIONERS),
+            face_to_face=rng.random() < 0.05,
+        )
+        for _ in range(rng.randint(5, 30))
+    )
+
+
+def generate(rng: random.Random) -> PatientMonth:
+    """One random but plausible patient-month."""
+    year, month = rng.choice([2025, 2026]), rng.randint(1, 12)
+    first = date(year, month, 1)
+    others = tuple(
+        OtherService(rng.choice(OTHER_CODES), rng.choice(PRACTITIONERS))
+        for _ in range(rng.choice([0, 0, 0, 1, 2]))
+    )
+    fees = FeeSchedule({"99487": Decimal("180.00")}) if rng.random() < 0.1 else FeeSchedule()
+    return PatientMonth(
+        month=Month(year, month),
+        timezone=rng.choice(ZONES),
+        billing_practitioner="P1",
+        patient=_patient(rng, first),
+        time_entries=_entries(rng, first),
+        other_services=others,
+        ccm_billed_elsewhere=rng.random() < 0.01,
+        fee_schedule=fees,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=20260301)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    months = [generate(rng) for _ in range(args.count)]
+    entries = sum(len(m.time_entries) for m in months)
+
+    started = time.perf_counter()
+    results = [evaluate(m, DEFAULT_POLICY) for m in months]
+    elapsed = time.perf_counter() - started
+
+    codes = Counter(line.code for result in results for line in result.lines)
+    billable = sum(result.billable for result in results)
+    print(f"patient-months evaluated : {args.count:,} (seed {args.seed})")
+    print(f"time entries             : {entries:,} ({entries / args.count:.1f} per month)")
+    print(f"billable                 : {billable:,} ({100 * billable / args.count:.1f} %)")
+    print(f"lines by code            : {dict(sorted(codes.items()))}")
+    print(f"elapsed                  : {elapsed:.3f} s")
+    print(f"patient-months per second: {args.count / elapsed:,.0f}")
+    print(f"microseconds per month   : {1e6 * elapsed / args.count:.1f}")
+    print(f"target >= 20,000/s       : {'met' if args.count / elapsed >= 20_000 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+"""Synthetic demo patients (seed_demo and benchmarks): realistic, deterministic, bulk-inserted.
+
+Everything here is invented: names from short lists, MBIs in CMS's format, dates relative to
+the given `today`. Patients are keyed by MRN, so running it again only adds what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+
+from ccm.models import Membership, Practice
+from patients.models import Condition, Consent, ConsentMethod, EnrollmentEvent, Patient, Status
+from patients.validators import icd10_description
+
+FIRST = (
+    "Mary",
+    "Patricia",
+    "Linda",
+    "Barbara",
+    "Elizabeth",
+    "Jennifer",
+    "Maria",
+    "Susan",
+    "Margaret",
+    "Dorothy",
+    "Lisa",
+    "Nancy",
+    "Karen",
+    "Betty",
+    "Helen",
+    "Sandra",
+    "Donna",
+    "Carol",
+    "Ruth",
+    "Sharon",
+    "James",
+    "John",
+    "Robert",
+    "Michael",
+    "William",
+    "David",
+    "Richard",
+    "Charles",
+    "Joseph",
+    "Thomas",
+    "Christopher",
+    "Daniel",
+    "Paul",
+    "Mark",
+    "Donald",
+    "George",
+    "Kenneth",
+    "Steven",
+    "Edward",
+    "Brian",
+    "Ronald",
+    "Anthony",
+    "Kevin",
+    "Jason",
+    "Rosa",
+    "Wei",
+    "Aisha",
+    "Jamal",
+    "Mei",
+    "Carlos",
+    "Fatima",
+    "Hiroshi",
+)
+LAST = (
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Roberts",
+    "Chen",
+    "Patel",
+    "Kim",
+)
+CITIES = (("Springfield", "NY", "12345"), ("Riverton", "NY", "12401"), ("Lakeside", "NY", "12550"))
+# Common CCM pairs (and a few triples), ICD-10-CM billable codes.
+CONDITION_SETS = (
+    ("E11.9", "I10"),
+    ("E11.65", "I10", "E78.5"),
+    ("I50.22", "I10"),
+    ("J44.9", "I50.9"),
+    ("N18.30", "E11.22"),
+    ("F33.1", "E11.9"),
+    ("I48.91", "I10"),
+    ("J44.9", "F32.A"),
+    ("I25.10", "E78.5"),
+    ("N18.4", "I10", "E03.9"),
+    ("G30.9", "I10"),
+    ("M81.0", "E03.9", "J45.40"),
+)
+_MBI_LETTERS = "ACDEFGHJKMNPQRTUVWXY"  # CMS never uses S, L, O, I, B, Z
+
+
+def fake_mbi(rng: random.Random) -> str:
+    """An MBI in CMS's format (C A AN N A AN N A A N N); invented, not a real beneficiary."""
+    an = _MBI_LETTERS + "0123456789"
+    parts = [
+        rng.choice("123456789"),
+        rng.choice(_MBI_LETTERS),
+        rng.choice(an),
+        rng.choice("0123456789"),
+        rng.choice(_MBI_LETTERS),
+        rng.choice(an),
+        rng.choice("0123456789"),
+        rng.choice(_MBI_LETTERS),
+        rng.choice(_MBI_LETTERS),
+        rng.choice("0123456789"),
+        rng.choice("0123456789"),
+    ]
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Staff:
+    physician: Membership
+    coordinators: tuple[Membership, ...]
+
+
+def seed_patients(
+    *, practice: Practice, staff: Staff, count: int, today: dt.date, prefix: str = "DEMO"
+) -> int:
+    """Make sure the practice has `count` demo patients (MRNs PREFIX-00001…). Returns how many
+    were added. Bulk inserts: 10,000 patients take seconds."""
+    rng = random.Random(f"{practice.slug}-{prefix}")  # noqa: S311 (demo data, not security)
+    wanted = [f"{prefix}-{i:05d}" for i in range(1, count + 1)]
+    existing = set(
+        Patient.objects.unscoped()
+        .filter(practice=practice, mrn__in=wanted)
+        .values_list("mrn", flat=True)
+    )
+    descriptions: dict[str, str] = {}
+    patients, conditions, consents, events = [], [], [], []
+    for mrn in wanted:
+        spec = _patient_spec(rng, practice, staff, mrn, today)  # drawn even if it exists
+        if mrn in existing:
+            continue
+        patient, codes, status, enrolled_on = spec
+        patients.append(patient)
+        for position, code in enumerate(codes):
+            if code not in descriptions:
+                descriptions[code] = icd10_description(code)
+            conditions.append(
+                Condition(
+                    practice=practice,
+                    patient=patient,
+                    icd10_code=code,
+                    description=descriptions[code],
+                    position=position,
+                    onset_date=patient.date_of_birth.replace(year=today.year - 8 + position),
+                )
+            )
+        consents += _consents(practice, staff, patient, status, enrolled_on)
+        events += _events(practice, staff, patient, status, enrolled_on)
+    Patient.objects.unscoped().bulk_create(patients, batch_size=2000)
+    Condition.objects.unscoped().bulk_create(conditions, batch_size=2000)
+    Consent.objects.unscoped().bulk_create(consents, batch_size=2000)
+    EnrollmentEvent.objects.unscoped().bulk_create(events, batch_size=2000)
+    return len(patients)
+
+
+def _patient_spec(
+    rng: random.Random, practice: Practice, staff: Staff, mrn: str, today: dt.date
+) -> tuple[Patient, tuple[str, ...], str, dt.date]:
+    roll = rng.random()
+    status = (
+        Status.ENROLLED
+        if roll < 0.72
+        else Status.CANDIDATE
+        if roll < 0.87
+        else Status.DECLINED
+        if roll < 0.94
+        else Status.DISENROLLED
+    )
+    born = dt.date(today.year - rng.randint(66, 94), rng.randint(1, 12), rng.randint(1, 28))
+    city, state, zip_code = rng.choice(CITIES)
+    enrolled_on = today - dt.timedelta(days=rng.randint(20, 400))
+    # A disenrolled patient left about three months after enrolling (never in the future).
+    status_on = {
+        Status.CANDIDATE: None,
+        Status.DISENROLLED: min(today, enrolled_on + dt.timedelta(days=90)),
+    }.get(status, enrolled_on)
+    patient = Patient(
+        practice=practice,
+        mrn=mrn,
+        first_name=rng.choice(FIRST),
+        last_name=rng.choice(LAST),
+        date_of_birth=born,
+        sex=rng.choice(("female", "male")),
+        phone=f"+1518555{rng.randint(0, 9999):04d}",
+        address_line1=f"{rng.randint(1, 999)} {rng.choice(LAST)} Street",
+        city=city,
+        state=state,
+        postal_code=zip_code,
+        preferred_language=rng.choice(("English",) * 8 + ("Spanish", "Chinese")),
+        mbi=fake_mbi(rng),
+        billing_practitioner=staff.physician,
+        coordinator=rng.choice(staff.coordinators),
+        status=status,
+        status_on=status_on,
+        status_reason="Consent revoked" if status == Status.DISENROLLED else "",
+        initiating_visit_on=enrolled_on - dt.timedelta(days=rng.randint(1, 60)),
+        initiating_visit_code=rng.choice(("99214", "99215", "G0439", "99213")),
+    )
+    return patient, rng.choice(CONDITION_SETS), status, enrolled_on
+
+
+def _consents(
+    practice: Practice, staff: Staff, patient: Patient, status: str, enrolled_on: dt.date
+) -> list[Consent]:
+    if status in (Status.CANDIDATE, Status.DECLINED):
+        return []
+    consent = Consent(
+        practice=practice,
+        patient=patient,
+        method=ConsentMethod.VERBAL,
+        given_on=enrolled_on,
+        obtained_by=patient.coordinator or staff.coordinators[0],
+        billing_practitioner=staff.physician,
+        explained_service=True,
+        explained_cost_sharing=True,
+        explained_one_practitioner=True,
+        explained_can_stop=True,
+    )
+    if status == Status.DISENROLLED:
+        consent.revoked_on = patient.status_on
+        consent.revoked_reason = "Patient asked to stop"
+        consent.revoked_by = consent.obtained_by
+    return [consent]
+
+
+def _events(
+    practice: Practice, staff: Staff, patient: Patient, status: str, enrolled_on: dt.date
+) -> list[EnrollmentEvent]:
+    if status == Status.CANDIDATE:
+        return []
+    actor = patient.coordinator or staff.coordinators[0]
+    first = Status.DECLINED if status == Status.DECLINED else Status.ENROLLED
+    events = [
+        EnrollmentEvent(
+            practice=practice,
+            patient=patient,
+            from_status=Status.CANDIDATE,
+            to_status=first,
+            effective_on=enrolled_on,
+            actor=actor,
+        )
+    ]
+    if status == Status.DISENROLLED and patient.status_on is not None:
+        events.append(
+            EnrollmentEvent(
+                practice=practice,
+                patient=patient,
+                from_status=Status.ENROLLED,
+                to_status=Status.DISENROLLED,
+                effective_on=patient.status_on,
+                reason="Consent revoked",
+                actor=actor,
+            )
+        )
+    return events
