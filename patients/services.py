@@ -41,9 +41,6 @@ REVOKED_ALREADY_MESSAGE = "This consent is already revoked."
 REVOKE_BEFORE_CONSENT_MESSAGE = "The revocation date is before the consent date."
 ENROLL_STATUS_MESSAGE = "Only a candidate, declined or disenrolled patient can be enrolled."
 ENROLL_NO_CONSENT_MESSAGE = "Record the patient's consent before enrolling (R5)."
-ENROLL_NEW_CONSENT_MESSAGE = (
-    "This patient declined or left CCM earlier; record a new consent before re-enrolling."
-)
 ENROLL_NO_PRACTITIONER_MESSAGE = "Choose the billing practitioner before enrolling."
 ENROLL_NOT_ELIGIBLE_MESSAGE = "The patient is not eligible for CCM: {reasons}"
 DECLINE_STATUS_MESSAGE = "Only a candidate can decline."
@@ -391,7 +388,8 @@ def _lock(practice: Practice, patient: Patient) -> Patient:
 def patient_enroll(
     *, practice: Practice, actor: Membership, patient: Patient, on: dt.date | None = None
 ) -> Patient:
-    """Enroll in CCM: needs consent (new after a decline/disenrollment) and eligibility."""
+    """Enroll in CCM: needs live consent (a decline or disenrollment ended the old one) and
+    eligibility (R4, R8, R9)."""
     _require_clinical(actor)
     patient = _lock(practice, patient)
     on = on or _today(practice)
@@ -400,11 +398,6 @@ def patient_enroll(
     consent = current_consent(patient)
     if consent is None:
         raise ValidationError(ENROLL_NO_CONSENT_MESSAGE)
-    if patient.status != Status.CANDIDATE:
-        # Re-enrolling after a decline or disenrollment needs consent recorded after it.
-        left = patient.enrollment_events.filter(to_status=patient.status).first()
-        if left is not None and consent.created_at <= left.created_at:
-            raise ValidationError(ENROLL_NEW_CONSENT_MESSAGE)
     if patient.billing_practitioner_id is None:
         raise ValidationError({"billing_practitioner": ENROLL_NO_PRACTITIONER_MESSAGE})
     verdict = patient_eligibility(patient)
@@ -424,10 +417,19 @@ def patient_decline(
     patient = _lock(practice, patient)
     if patient.status != Status.CANDIDATE:
         raise ValidationError(DECLINE_STATUS_MESSAGE)
-    _transition(
-        actor=actor, patient=patient, to=Status.DECLINED, on=_today(practice), reason=reason
-    )
+    today = _today(practice)
+    _end_consents(actor=actor, patient=patient, on=today, reason=reason or "Declined CCM")
+    _transition(actor=actor, patient=patient, to=Status.DECLINED, on=today, reason=reason)
     return patient
+
+
+def _end_consents(*, actor: Membership, patient: Patient, on: dt.date, reason: str) -> None:
+    """Declining or leaving CCM ends any live consent, so re-enrolling needs a new one (R5)."""
+    for consent in Consent.objects.filter(patient=patient, revoked_on__isnull=True):
+        consent.revoked_on = max(on, consent.given_on)
+        consent.revoked_reason, consent.revoked_by = reason[:300], actor
+        consent.save(update_fields=["revoked_on", "revoked_reason", "revoked_by"])
+        audit.write(actor, consent, "revoke", patient_id=patient.pk, changed_fields=["revoked_on"])
 
 
 @transaction.atomic
@@ -440,5 +442,6 @@ def patient_disenroll(
     if patient.status != Status.ENROLLED:
         raise ValidationError(DISENROLL_STATUS_MESSAGE)
     on = _today(practice)
+    _end_consents(actor=actor, patient=patient, on=on, reason=reason or "Disenrolled")
     _transition(actor=actor, patient=patient, to=Status.DISENROLLED, on=on, reason=reason)
     return patient
