@@ -53,8 +53,14 @@ def healthz(request: HttpRequest) -> HttpResponse:
 @login_required
 @role_required()
 def home(request: PracticeRequest) -> HttpResponse:
+    from patients.selectors import status_counts
+
     membership = request.membership
-    context = {"membership": membership, "is_admin": membership.role == Role.ADMIN}
+    context = {
+        "membership": membership,
+        "is_admin": membership.role == Role.ADMIN,
+        "census": status_counts(practice=request.practice),
+    }
     return render(request, "ccm/home.html", context)
 
 

@@ -116,3 +116,18 @@ def clinician_choices(*, practice: Practice) -> QuerySet[Membership]:
 def physician_choices(*, practice: Practice) -> QuerySet[Membership]:
     """Active physicians (billing practitioners)."""
     return clinician_choices(practice=practice).filter(role=Role.PHYSICIAN)
+
+
+def status_counts(*, practice: Practice) -> list[tuple[str, str, int]]:
+    """(status, label, count) for every enrollment status, one query (home page census)."""
+    from patients.models import Status
+
+    counts = dict(
+        Patient.objects.unscoped()
+        .filter(practice=practice)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    return [(value, label, counts.get(value, 0)) for value, label in Status.choices]

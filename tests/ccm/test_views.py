@@ -256,3 +256,13 @@ def test_password_reset_sends_an_email_and_is_audited(coordinator, client):
     new_password = "another-long-password-77"
     client.post(set_url, {"password1": new_password, "password2": new_password})
     assert AuditEvent.objects.unscoped().filter(action="auth.password_reset").exists()
+
+
+def test_home_shows_the_ccm_census_of_this_practice_only(coordinator_client, practice, outsider):
+    from tests.factories import PatientFactory
+
+    PatientFactory.create_batch(2, practice=practice, status="enrolled")
+    PatientFactory(practice=outsider.practice, status="enrolled")
+    census = coordinator_client.get("/home/").context["census"]
+    assert ("enrolled", "Enrolled", 2) in census
+    assert ("candidate", "Candidate", 0) in census
