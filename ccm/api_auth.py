@@ -84,10 +84,15 @@ class Pagination(PageNumberPagination):
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map service errors to the contract's shapes: 400 field errors, 403, 404, 409."""
     if isinstance(exc, DjangoValidationError):
-        detail: Any = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-        if isinstance(detail, dict) and "__all__" in detail:
-            detail["detail"] = detail.pop("__all__")
-        exc = exceptions.ValidationError(detail)
+        # Field errors stay lists ({"field": ["message"]}); an error of no single field is
+        # the contract's {"detail": "..."} string.
+        if hasattr(exc, "error_dict"):
+            detail: dict[str, Any] = dict(exc.message_dict)
+            if "__all__" in detail:
+                detail["detail"] = " ".join(detail.pop("__all__"))
+        else:
+            detail = {"detail": " ".join(exc.messages)}
+        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, Http404):

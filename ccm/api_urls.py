@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ccm import apis
+from patients import apis as patient_apis
 
 app_name = "api"
 
@@ -12,4 +13,30 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("v1/me/", apis.MeApi.as_view(), name="me"),
     path("v1/audit-events/", apis.AuditEventListApi.as_view(), name="audit-event-list"),
+    path("v1/patients/", patient_apis.PatientListApi.as_view(), name="patient-list"),
+    path(
+        "v1/patients/<uuid:patient_id>/",
+        patient_apis.PatientDetailApi.as_view(),
+        name="patient-detail",
+    ),
+    path(
+        "v1/patients/<uuid:patient_id>/consent/",
+        patient_apis.PatientConsentApi.as_view(),
+        name="patient-consent",
+    ),
+    path(
+        "v1/patients/<uuid:patient_id>/consent/revoke/",
+        patient_apis.PatientConsentRevokeApi.as_view(),
+        name="patient-consent-revoke",
+    ),
+    path(
+        "v1/patients/<uuid:patient_id>/enroll/",
+        patient_apis.PatientEnrollApi.as_view(),
+        name="patient-enroll",
+    ),
+    path(
+        "v1/patients/<uuid:patient_id>/fhir/",
+        patient_apis.PatientFhirApi.as_view(),
+        name="patient-fhir",
+    ),
 ]

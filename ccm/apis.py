@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ccm import selectors
-from ccm.api import ApiView, Pagination
+from ccm.api import ApiView, Pagination, error_responses, page_of
 from ccm.models import Role
 
 
@@ -77,9 +77,11 @@ class AuditEventListApi(ApiView):
         request_id = serializers.CharField()
         changed_fields = serializers.ListField(child=serializers.CharField())
 
+    PageSerializer = page_of(OutputSerializer, "AuditEventPage")
+
     @extend_schema(
         parameters=[FilterSerializer],
-        responses=OutputSerializer(many=True),
+        responses={200: PageSerializer, **error_responses(400, 403)},
         summary="The practice's audit log (admins), newest first",
     )
     def get(self, request: Request) -> Response:

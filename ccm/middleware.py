@@ -76,7 +76,12 @@ class InactivityTimeoutMiddleware:
             if stale and (not _is_passive(request) or last is None):
                 request.session[LAST_ACTIVITY_KEY] = now
         response = self.get_response(request)
-        if request.user.is_authenticated and LAST_ACTIVITY_KEY not in request.session:
+        session_user = getattr(request, "api_token", None) is None  # tokens have no session
+        if (
+            session_user
+            and request.user.is_authenticated
+            and LAST_ACTIVITY_KEY not in request.session
+        ):
             # Signed in during this request (the session was cycled): the clock starts now.
             request.session[LAST_ACTIVITY_KEY] = time.time()
         return response

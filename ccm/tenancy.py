@@ -263,8 +263,9 @@ class TenantMiddleware:
         request.practice = membership.practice if membership else None  # type: ignore[attr-defined]
         if membership is None:
             return self.get_response(request)
-        # Times are stored in UTC and shown in the practice's zone (the billing month's zone).
-        zone = zoneinfo.ZoneInfo(membership.practice.time_zone)
+        # Times are stored in UTC and shown in the practice's zone on pages; the API speaks UTC.
+        api = request.path.startswith("/api/")
+        zone = zoneinfo.ZoneInfo("UTC" if api else membership.practice.time_zone)
         with practice_scope(membership.practice_id), timezone.override(zone):
             return self.get_response(request)
 

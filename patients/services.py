@@ -41,6 +41,7 @@ REVOKED_ALREADY_MESSAGE = "This consent is already revoked."
 REVOKE_BEFORE_CONSENT_MESSAGE = "The revocation date is before the consent date."
 ENROLL_STATUS_MESSAGE = "Only a candidate, declined or disenrolled patient can be enrolled."
 ENROLL_NO_CONSENT_MESSAGE = "Record the patient's consent before enrolling (R5)."
+ENROLL_DATE_MESSAGE = "The enrollment date must be on or after consent and not in the future."
 ENROLL_NO_PRACTITIONER_MESSAGE = "Choose the billing practitioner before enrolling."
 ENROLL_NOT_ELIGIBLE_MESSAGE = "The patient is not eligible for CCM: {reasons}"
 DECLINE_STATUS_MESSAGE = "Only a candidate can decline."
@@ -188,9 +189,9 @@ def condition_add(
         onset_date=onset_date,
         position=patient.conditions.count(),
     )
-    condition.full_clean(exclude=["description"])
     if Condition.objects.filter(patient=patient, icd10_code=code).exists():
         raise ValidationError({"icd10_code": DUPLICATE_CONDITION_MESSAGE})
+    condition.full_clean(exclude=["description"])
     condition.description = icd10_description(code)[:300]
     condition.save()
     audit.write(actor, condition, "create", patient_id=patient.pk)
@@ -216,22 +217,34 @@ def condition_resolve(
     return condition
 
 
+@transaction.atomic
 def conditions_sync(
     *, practice: Practice, actor: Membership, patient: Patient, codes: list[str]
 ) -> None:
-    """Make the active chronic problem list equal `codes`: add missing, resolve the others."""
+    """Make the active chronic problem list equal `codes`: add missing, reactivate resolved,
+    resolve chronic ones not listed (non-chronic conditions are left alone). Audited."""
+    _require_clinical(actor)
     wanted = [normalize_icd10(c) for c in codes]
-    existing = {c.icd10_code: c for c in patient.conditions.all()}
+    if len(set(wanted)) != len(wanted):
+        raise ValidationError({"icd10_code": DUPLICATE_CONDITION_MESSAGE})
+    existing = {c.icd10_code: c for c in Condition.objects.filter(patient=patient)}
     for code in wanted:
         current = existing.get(code)
         if current is None:
             condition_add(practice=practice, actor=actor, patient=patient, icd10_code=code)
-        elif current.status == ConditionStatus.RESOLVED:
-            current.status, current.resolved_on = ConditionStatus.ACTIVE, None
-            current.save(update_fields=["status", "resolved_on"])
-            audit.write(actor, current, "reactivate", patient_id=patient.pk)
+        elif current.status == ConditionStatus.RESOLVED or not current.is_chronic:
+            current.status, current.resolved_on, current.is_chronic = (
+                ConditionStatus.ACTIVE,
+                None,
+                True,
+            )
+            current.save(update_fields=["status", "resolved_on", "is_chronic"])
+            audit.write(
+                actor, current, "reactivate", patient_id=patient.pk, changed_fields=["status"]
+            )
     for code, condition in existing.items():
-        if code not in wanted and condition.status == ConditionStatus.ACTIVE:
+        listed = code in wanted
+        if not listed and condition.is_chronic and condition.status == ConditionStatus.ACTIVE:
             condition_resolve(
                 practice=practice, actor=actor, condition=condition, resolved_on=_today(practice)
             )
@@ -266,9 +279,15 @@ def consent_record(
 ) -> Consent:
     """Record the patient's CCM consent (R5) after the R6 items were explained. Audited."""
     _require_clinical(actor)
-    items = (explained_service, explained_cost_sharing, explained_one_practitioner)
-    if not all((*items, explained_can_stop)):
-        raise ValidationError({"explained": CONSENT_ITEMS_MESSAGE})
+    items = {
+        "explained_service": explained_service,
+        "explained_cost_sharing": explained_cost_sharing,
+        "explained_one_practitioner": explained_one_practitioner,
+        "explained_can_stop": explained_can_stop,
+    }
+    missing = [name for name, done in items.items() if not done]
+    if missing:
+        raise ValidationError({name: CONSENT_ITEMS_MESSAGE for name in missing})
     if given_on > _today(practice):
         raise ValidationError({"given_on": CONSENT_FUTURE_MESSAGE})
     if given_on < patient.date_of_birth:
@@ -392,12 +411,15 @@ def patient_enroll(
     eligibility (R4, R8, R9)."""
     _require_clinical(actor)
     patient = _lock(practice, patient)
-    on = on or _today(practice)
+    today = _today(practice)
+    on = on or today
     if patient.status == Status.ENROLLED:
         raise ValidationError(ENROLL_STATUS_MESSAGE)
     consent = current_consent(patient)
     if consent is None:
         raise ValidationError(ENROLL_NO_CONSENT_MESSAGE)
+    if on > today or on < consent.given_on:
+        raise ValidationError({"on": ENROLL_DATE_MESSAGE})
     if patient.billing_practitioner_id is None:
         raise ValidationError({"billing_practitioner": ENROLL_NO_PRACTITIONER_MESSAGE})
     verdict = patient_eligibility(patient)

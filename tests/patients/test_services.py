@@ -124,7 +124,7 @@ def test_update_audits_field_names_not_values(practice, coordinator, patient):
 def test_consent_requires_every_r6_item(practice, coordinator, patient):
     with pytest.raises(ValidationError) as exc:
         _consent(practice, coordinator, patient, explained_cost_sharing=False)
-    assert exc.value.message_dict == {"explained": [services.CONSENT_ITEMS_MESSAGE]}
+    assert exc.value.message_dict == {"explained_cost_sharing": [services.CONSENT_ITEMS_MESSAGE]}
     assert not Consent.objects.exists()
 
 

@@ -1,0 +1,440 @@
+"""Patients JSON API (contract §4): list and create, read and update, consent, revocation,
+enrollment and the FHIR R4 export. Rules live in patients.services; these views parse input,
+look objects up within the caller's practice (another practice's patient is 404), call one
+service and shape the answer. Every response carrying a patient's data is audited as a read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ccm import audit
+from ccm.api import ApiView, EnumField, Pagination, error_responses, page_of
+from ccm.models import Practice, Role
+from patients import fhir, selectors, services
+from patients.models import ConditionStatus, Consent, ConsentMethod, Patient, Sex, Status
+from patients.validators import normalize_icd10
+
+CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
+NO_CURRENT_CONSENT_MESSAGE = "The patient has no current consent to revoke."
+FHIR_MEDIA_TYPE = "application/fhir+json"
+
+
+# --- Shared shapes ----------------------------------------------------------------------------
+
+
+@extend_schema_serializer(component_name="PatientMember")
+class MemberSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    full_name = serializers.CharField(source="user.full_name")
+
+
+@extend_schema_serializer(component_name="PatientCondition")
+class ConditionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    icd10_code = serializers.CharField()
+    description = serializers.CharField()
+    is_chronic = serializers.BooleanField()
+    onset_date = serializers.DateField(allow_null=True)
+    status = EnumField(ConditionStatus.choices, enum_name="ConditionStatusEnum")
+    resolved_on = serializers.DateField(allow_null=True)
+
+
+@extend_schema_serializer(component_name="PatientConsent")
+class ConsentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    method = EnumField(ConsentMethod.choices, enum_name="ConsentMethodEnum")
+    given_on = serializers.DateField()
+    obtained_by = serializers.UUIDField(source="obtained_by_id")
+    explained_service = serializers.BooleanField()
+    explained_cost_sharing = serializers.BooleanField()
+    explained_one_practitioner = serializers.BooleanField()
+    explained_can_stop = serializers.BooleanField()
+    has_signed_form = serializers.SerializerMethodField()
+    revoked_on = serializers.DateField(allow_null=True)
+    revoked_reason = serializers.CharField()
+    revocation_effective_on = serializers.DateField(allow_null=True)
+    created_at = serializers.DateTimeField(default_timezone=dt.UTC)
+
+    def get_has_signed_form(self, consent: Consent) -> bool:
+        return bool(consent.signed_form)
+
+
+@extend_schema_serializer(component_name="PatientEligibilityCheck")
+class CheckSerializer(serializers.Serializer):
+    rule = serializers.CharField(help_text="Rule id of the billing spec, e.g. R4.")
+    ok = serializers.BooleanField()
+    sentence = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="PatientEligibility")
+class EligibilitySerializer(serializers.Serializer):
+    eligible = serializers.BooleanField()
+    checks = CheckSerializer(many=True)
+
+
+@extend_schema_serializer(component_name="PatientDetail")
+class PatientDetailSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    mrn = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    date_of_birth = serializers.DateField()
+    sex = EnumField(Sex.choices, enum_name="PatientSexEnum")
+    phone = serializers.CharField(help_text="E.164, or empty.")
+    phone_alt = serializers.CharField(help_text="E.164, or empty.")
+    email = serializers.CharField()
+    address_line1 = serializers.CharField()
+    address_line2 = serializers.CharField()
+    city = serializers.CharField()
+    state = serializers.CharField()
+    postal_code = serializers.CharField()
+    preferred_language = serializers.CharField()
+    mbi = serializers.CharField()
+    billing_practitioner = MemberSerializer(allow_null=True)
+    coordinator = MemberSerializer(allow_null=True)
+    initiating_visit_on = serializers.DateField(allow_null=True)
+    initiating_visit_code = serializers.CharField()
+    notes = serializers.CharField()
+    status = EnumField(Status.choices, enum_name="PatientStatusEnum")
+    status_on = serializers.DateField(allow_null=True)
+    status_reason = serializers.CharField()
+    conditions = ConditionSerializer(many=True)
+    consent = serializers.SerializerMethodField(help_text="The current (unrevoked) consent.")
+    eligibility = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(default_timezone=dt.UTC)
+    updated_at = serializers.DateTimeField(default_timezone=dt.UTC)
+
+    @extend_schema_field(ConsentSerializer(allow_null=True))
+    def get_consent(self, patient: Patient) -> dict[str, Any] | None:
+        consent = services.current_consent(patient)
+        return ConsentSerializer(consent).data if consent else None
+
+    @extend_schema_field(EligibilitySerializer)
+    def get_eligibility(self, patient: Patient) -> dict[str, Any]:
+        verdict = services.patient_eligibility(patient)
+        return EligibilitySerializer({"eligible": verdict.eligible, "checks": verdict.checks}).data
+
+
+@extend_schema_serializer(component_name="PatientInput")
+class PatientInputSerializer(serializers.Serializer):
+    """Create (full) and update (partial). Memberships are UUIDs of this practice's members."""
+
+    mrn = serializers.CharField(max_length=32)
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    date_of_birth = serializers.DateField()
+    sex = EnumField(Sex.choices, enum_name="PatientSexEnum", required=False)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phone_alt = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    address_line1 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    address_line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    state = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    preferred_language = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    mbi = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    billing_practitioner = serializers.UUIDField(required=False, allow_null=True)
+    coordinator = serializers.UUIDField(required=False, allow_null=True)
+    initiating_visit_on = serializers.DateField(required=False, allow_null=True)
+    initiating_visit_code = serializers.CharField(max_length=5, required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True)
+    conditions = serializers.ListField(
+        child=serializers.CharField(max_length=10),
+        required=False,
+        max_length=50,
+        help_text="ICD-10-CM codes. On update: the whole active chronic problem list.",
+    )
+
+    def validate_conditions(self, codes: list[str]) -> list[str]:
+        # Repeats would reach the unique constraint as an error of no field; name the field.
+        if len({normalize_icd10(c) for c in codes}) != len(codes):
+            raise serializers.ValidationError(services.DUPLICATE_CONDITION_MESSAGE)
+        return codes
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+
+def _resolve_members(practice: Practice, data: dict[str, Any]) -> None:
+    """Swap membership UUIDs for the practice's active members; 400 naming the field."""
+    lookups = (
+        ("billing_practitioner", selectors.physician_choices, services.NOT_A_PHYSICIAN_MESSAGE),
+        ("coordinator", selectors.clinician_choices, services.NOT_A_CLINICIAN_MESSAGE),
+    )
+    for field, choices, message in lookups:
+        if data.get(field) is None:  # absent, or null to unassign
+            continue
+        member = choices(practice=practice).filter(pk=data[field]).first()
+        if member is None:
+            raise ValidationError({field: message})
+        data[field] = member
+
+
+def _conditions_error(exc: ValidationError) -> ValidationError:
+    # condition_add names its own field; in this API the codes arrive as "conditions".
+    if hasattr(exc, "error_dict") and "icd10_code" in exc.error_dict:
+        return ValidationError({"conditions": exc.error_dict["icd10_code"]})
+    return exc
+
+
+def _validated(serializer_class: type[serializers.Serializer], request: Request, **kw: Any) -> Any:
+    serializer = serializer_class(data=request.data, **kw)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+# --- Endpoints --------------------------------------------------------------------------------
+
+
+class PatientListApi(ApiView):
+    """GET: any role. POST: clinical roles (a biller gets 403)."""
+
+    @extend_schema_serializer(component_name="PatientFilter")
+    class FilterSerializer(serializers.Serializer):
+        q = serializers.CharField(
+            required=False, allow_blank=True, max_length=100, help_text="Name, MRN or birth date."
+        )
+        status = EnumField(
+            Status.choices, enum_name="PatientStatusEnum", required=False, allow_blank=True
+        )
+        coordinator = serializers.UUIDField(required=False, help_text="Membership id.")
+
+    @extend_schema_serializer(component_name="PatientListItem")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        mrn = serializers.CharField()
+        first_name = serializers.CharField()
+        last_name = serializers.CharField()
+        date_of_birth = serializers.DateField()
+        sex = EnumField(Sex.choices, enum_name="PatientSexEnum")
+        status = EnumField(Status.choices, enum_name="PatientStatusEnum")
+        status_on = serializers.DateField(allow_null=True)
+        coordinator = MemberSerializer(allow_null=True)
+        chronic_condition_count = serializers.SerializerMethodField()
+
+        def get_chronic_condition_count(self, patient: Patient) -> int:
+            return getattr(patient, "chronic_count", None) or 0  # annotated by patient_list
+
+    PageSerializer = page_of(OutputSerializer, "PatientPage")
+
+    def get_permissions(self) -> list[Any]:
+        # Any role reads the list; adding a patient is clinical work (contract §3).
+        if self.request.method == "POST":
+            self.allowed_roles = CLINICAL
+        return super().get_permissions()
+
+    @extend_schema(
+        operation_id="patients_list",
+        summary="The practice's patients, by name (each one listed is audited as read)",
+        parameters=[
+            FilterSerializer,
+            OpenApiParameter("page", int, description="1-based page number."),
+            OpenApiParameter("page_size", int, description="At most 200 (default 50)."),
+        ],
+        responses={200: PageSerializer, **error_responses(400, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        f: dict[str, Any] = dict(filters.validated_data)
+        patients = selectors.patient_list(
+            practice=self.practice,
+            q=f.get("q", ""),
+            status=f.get("status", ""),
+            coordinator_id=f.get("coordinator"),
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(patients, request, view=self) or []
+        audit.read_many(self.membership, page, action="patient.list")
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="patients_create",
+        summary="Add a patient as a CCM candidate, with optional chronic conditions",
+        request=PatientInputSerializer,
+        responses={201: PatientDetailSerializer, **error_responses(400, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(PatientInputSerializer, request)
+        codes = data.pop("conditions", [])
+        _resolve_members(self.practice, data)
+        try:
+            patient = services.patient_create(
+                practice=self.practice, actor=self.membership, data=data, condition_codes=codes
+            )
+        except ValidationError as exc:
+            raise _conditions_error(exc) from exc
+        patient = selectors.patient_get(practice=self.practice, patient_id=patient.pk)
+        return Response(PatientDetailSerializer(patient).data, status=status.HTTP_201_CREATED)
+
+
+class PatientDetailApi(ApiView):
+    """GET: any role. PATCH: any role, but a biller may change demographics only (403)."""
+
+    @extend_schema(
+        operation_id="patients_retrieve",
+        summary="A patient with conditions, current consent and eligibility (audited)",
+        responses={200: PatientDetailSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request: Request, patient_id: str) -> Response:
+        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        audit.read(self.membership, patient, patient_id=patient.pk)
+        return Response(PatientDetailSerializer(patient).data)
+
+    @extend_schema(
+        operation_id="patients_partial_update",
+        summary="Change demographics, clinical fields or the chronic problem list",
+        request=PatientInputSerializer,
+        responses={200: PatientDetailSerializer, **error_responses(400, 403, 404)},
+    )
+    def patch(self, request: Request, patient_id: str) -> Response:
+        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        data = _validated(PatientInputSerializer, request, partial=True)
+        codes = data.pop("conditions", None)
+        if codes is not None and self.membership.role not in CLINICAL:
+            raise PermissionDenied(services.BILLER_EDIT_MESSAGE)
+        _resolve_members(self.practice, data)
+        self._update(patient, data, codes)
+        patient = selectors.patient_get(practice=self.practice, patient_id=patient.pk)
+        audit.read(self.membership, patient, patient_id=patient.pk)
+        return Response(PatientDetailSerializer(patient).data)
+
+    def _update(self, patient: Patient, data: dict[str, Any], codes: list[str] | None) -> None:
+        # One transaction: a bad code in `conditions` must also undo the field changes.
+        with transaction.atomic():
+            if data:
+                services.patient_update(
+                    practice=self.practice, actor=self.membership, patient=patient, data=data
+                )
+            if codes is not None:
+                try:
+                    services.conditions_sync(
+                        practice=self.practice, actor=self.membership, patient=patient, codes=codes
+                    )
+                except ValidationError as exc:
+                    raise _conditions_error(exc) from exc
+
+
+class PatientConsentApi(ApiView):
+    """Clinical roles record consent (a biller gets 403)."""
+
+    allowed_roles = CLINICAL
+
+    @extend_schema_serializer(component_name="PatientConsentInput")
+    class InputSerializer(serializers.Serializer):
+        method = EnumField(ConsentMethod.choices, enum_name="ConsentMethodEnum")
+        given_on = serializers.DateField()
+        explained_service = serializers.BooleanField()
+        explained_cost_sharing = serializers.BooleanField()
+        explained_one_practitioner = serializers.BooleanField()
+        explained_can_stop = serializers.BooleanField()
+
+    @extend_schema(
+        operation_id="patients_consent_create",
+        summary="Record the patient's CCM consent after the four R6 items were explained",
+        request=InputSerializer,
+        responses={201: ConsentSerializer, **error_responses(400, 403, 404)},
+    )
+    def post(self, request: Request, patient_id: str) -> Response:
+        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        data = _validated(self.InputSerializer, request)
+        consent = services.consent_record(
+            practice=self.practice, actor=self.membership, patient=patient, **data
+        )
+        return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+class PatientConsentRevokeApi(ApiView):
+    """Clinical roles revoke the current consent; 400 when there is none."""
+
+    allowed_roles = CLINICAL
+
+    @extend_schema_serializer(component_name="PatientConsentRevokeInput")
+    class InputSerializer(serializers.Serializer):
+        revoked_on = serializers.DateField()
+        reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+    @extend_schema(
+        operation_id="patients_consent_revoke",
+        summary="Revoke the current consent (R7: effective at the end of that month)",
+        request=InputSerializer,
+        responses={200: ConsentSerializer, **error_responses(400, 403, 404)},
+    )
+    def post(self, request: Request, patient_id: str) -> Response:
+        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        data = _validated(self.InputSerializer, request)
+        consent = services.current_consent(patient)
+        if consent is None:
+            raise ValidationError(NO_CURRENT_CONSENT_MESSAGE)
+        consent = services.consent_revoke(
+            practice=self.practice,
+            actor=self.membership,
+            consent=consent,
+            revoked_on=data["revoked_on"],
+            reason=data.get("reason", ""),
+        )
+        return Response(ConsentSerializer(consent).data)
+
+
+class PatientEnrollApi(ApiView):
+    """Clinical roles enroll; unmet requirements answer 400 naming the rule or field."""
+
+    allowed_roles = CLINICAL
+
+    @extend_schema(
+        operation_id="patients_enroll",
+        summary="Enroll in CCM today (needs current consent, a billing practitioner, R4/R8/R9)",
+        request=None,
+        responses={200: PatientDetailSerializer, **error_responses(400, 403, 404)},
+    )
+    def post(self, request: Request, patient_id: str) -> Response:
+        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        services.patient_enroll(practice=self.practice, actor=self.membership, patient=patient)
+        patient = selectors.patient_get(practice=self.practice, patient_id=patient.pk)
+        audit.read(self.membership, patient, patient_id=patient.pk)
+        return Response(PatientDetailSerializer(patient).data)
+
+
+class FhirJsonRenderer(JSONRenderer):
+    media_type = FHIR_MEDIA_TYPE
+    format = "fhir"
+
+
+class PatientFhirApi(ApiView):
+    """Any role; served as application/fhir+json (or JSON when only that is accepted)."""
+
+    # FHIR's own media type first; plain JSON for clients that only accept that.
+    renderer_classes = (FhirJsonRenderer, JSONRenderer)
+
+    @extend_schema(
+        operation_id="patients_fhir",
+        summary="The patient as a FHIR R4 Bundle (collection): Patient, Condition, Consent",
+        responses={
+            (200, FHIR_MEDIA_TYPE): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="A FHIR R4 Bundle of type collection."
+            ),
+            **error_responses(403, 404),
+        },
+    )
+    def get(self, request: Request, patient_id: str) -> Response:
+        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        audit.read(self.membership, patient, patient_id=patient.pk)
+        return Response(fhir.patient_bundle(patient))
