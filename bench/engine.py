@@ -1,13 +1,17 @@
 """Billing engine throughput: evaluate generated patient-months and print the rate.
 
-Run from the repo root: .venv/bin/python bench/engine.py [--count N] [--seed S]
-The facts are generated first (deterministic random.Random(seed), 5-30 time entries each,
-realistic mixes of staff/physician time, exclusions, gates and fee schedules); only
-`evaluate()` is timed. Target: >= 20,000 patient-months/s in one process.
+Run from the repo root: .venv/bin/python bench/engine.py [--count N] [--seed S] [--batch B]
+Patient-months are generated with a deterministic random.Random(seed): 5-30 time entries
+each, mostly established patients with some new enrolments and gaps, staff and physician
+time, entries just outside the month, other practitioners, face-to-face minutes, other
+services and fee schedules. They are generated in batches (as a month close loads them) and
+only `evaluate()` is timed. Target: >= 20,000 patient-months/s in one process. The figure
+moves with whatever else runs on the machine; the median batch is printed to show that.
 """
 
 import argparse
 import random
+import statistics
 import sys
 import time
 from collections import Counter
@@ -37,6 +41,7 @@ OTHER_CODES = (
     ["99457"] * 4 + ["99484", "99495", "99213", "99214", "G0439"] * 2 + ["99426", "G0182", "G0557"]
 )
 PRACTITIONERS = ["P1"] * 18 + ["P2"]
+BATCH = 1_000
 VISIT_CODES = ["99214"] * 6 + ["G0438"] * 3 + ["99213"] * 6 + ["99211"]
 
 
@@ -115,25 +120,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=20260301)
+    parser.add_argument("--batch", type=int, default=BATCH)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    months = [generate(rng) for _ in range(args.count)]
-    entries = sum(len(m.time_entries) for m in months)
-
-    started = time.perf_counter()
-    results = [evaluate(m, DEFAULT_POLICY) for m in months]
-    elapsed = time.perf_counter() - started
-
-    codes = Counter(line.code for result in results for line in result.lines)
-    billable = sum(result.billable for result in results)
-    print(f"patient-months evaluated : {args.count:,} (seed {args.seed})")
+    codes: Counter[str] = Counter()
+    billable = entries = done = 0
+    batch_seconds: list[float] = []
+    while done < args.count:
+        # Like a month close: load a batch of patient-months, then evaluate them.
+        months = [generate(rng) for _ in range(min(args.batch, args.count - done))]
+        started = time.perf_counter()
+        results = [evaluate(month, DEFAULT_POLICY) for month in months]
+        batch_seconds.append((time.perf_counter() - started) / len(months))
+        done += len(months)
+        entries += sum(len(month.time_entries) for month in months)
+        billable += sum(result.billable for result in results)
+        codes.update(line.code for result in results for line in result.lines)
+    elapsed = sum(batch_seconds) * args.count / len(batch_seconds)
+    median = statistics.median(batch_seconds)
+    rate = args.count / elapsed
+    print(f"patient-months evaluated : {args.count:,} (seed {args.seed}, batches of {args.batch})")
     print(f"time entries             : {entries:,} ({entries / args.count:.1f} per month)")
     print(f"billable                 : {billable:,} ({100 * billable / args.count:.1f} %)")
     print(f"lines by code            : {dict(sorted(codes.items()))}")
-    print(f"elapsed                  : {elapsed:.3f} s")
-    print(f"patient-months per second: {args.count / elapsed:,.0f}")
+    print(f"evaluate() time, total   : {elapsed:.3f} s (generation not timed)")
+    print(f"patient-months per second: {rate:,.0f}")
     print(f"microseconds per month   : {1e6 * elapsed / args.count:.1f}")
-    print(f"target >= 20,000/s       : {'met' if args.count / elapsed >= 20_000 else 'NOT met'}")
+    print(f"median batch             : {1 / median:,.0f}/s, {1e6 * median:.1f} us per month")
+    print(f"target >= 20,000/s       : {'met' if rate >= 20_000 else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ def _forbidden(module: str) -> bool:
     if root in FORBIDDEN_ROOTS:
         return True
     # Only the engine itself may be imported from the billing app.
-    return root == "billing" and module != "billing" and not module.startswith("billing.rules")
+    inside = module == "billing.rules" or module.startswith("billing.rules.")
+    return root == "billing" and not inside
 
 
 def _clock_calls(tree: ast.AST) -> list[str]:

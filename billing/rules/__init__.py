@@ -1,0 +1,39 @@
+"""Pure-Python CCM billing engine (no Django): facts in, claim lines with explanations out."""
+
+from billing.rules.engine import evaluate
+from billing.rules.types import (
+    DEFAULT_POLICY,
+    CarePlan,
+    Consent,
+    FeeSchedule,
+    InitiatingVisit,
+    Line,
+    Minutes,
+    Month,
+    NextThreshold,
+    OtherService,
+    Patient,
+    PatientMonth,
+    Policy,
+    Result,
+    TimeEntry,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "CarePlan",
+    "Consent",
+    "FeeSchedule",
+    "InitiatingVisit",
+    "Line",
+    "Minutes",
+    "Month",
+    "NextThreshold",
+    "OtherService",
+    "Patient",
+    "PatientMonth",
+    "Policy",
+    "Result",
+    "TimeEntry",
+    "evaluate",
+]

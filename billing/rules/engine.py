@@ -1,0 +1,703 @@
+"""The billing engine: one pure function from a patient-month's facts to claim lines.
+
+`evaluate(facts, policy)` follows the spec's normative evaluation order: month bounds (R1),
+gates (R3-R30), per-entry exclusions (R5, R7, R8, R11, R14, R15), pools (R16), options and
+choice (R19-R26), then claim fields (R32-R36). Rule ids refer to
+../shared/spec/billing-rules.md. No clock, database or settings are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from operator import attrgetter
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from billing.rules.codes import (
+    APCM_CODES,
+    CCM_CODES,
+    COMPLEX_MDM_LEVELS,
+    COMPLEX_TRACK,
+    MAX_DIAGNOSIS_POINTERS,
+    MIN_CHRONIC_CONDITIONS,
+    OVERSIGHT_CODES,
+    PCM_CODES,
+    STAFF_TRACK,
+    TRACKS,
+    CapSource,
+    Pool,
+    Track,
+)
+from billing.rules.types import (
+    DEFAULT_POLICY,
+    NO_AMOUNT,
+    Line,
+    Minutes,
+    Month,
+    NextThreshold,
+    PatientMonth,
+    Policy,
+    Result,
+    TimeEntry,
+)
+
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The service month resolved in the practice time zone (R1)."""
+
+    zone_name: str
+    first_day: date
+    last_day: date
+    start: datetime  # first instant of first_day, UTC
+    end: datetime  # first instant of the next month, UTC
+
+    def instant(self, day: date) -> datetime:
+        """First instant of a local day, clamped to the month (only in-month entries matter)."""
+        if day <= self.first_day:
+            return self.start
+        if day > self.last_day:
+            return self.end
+        return _day_start(day, self.zone_name)
+
+    def instant_after(self, day: date) -> datetime:
+        """First instant of the local day after `day`, clamped to the month."""
+        if day >= self.last_day:
+            return self.end
+        return self.instant(day + ONE_DAY)
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=8192)
+def _day_start(day: date, zone_name: str) -> datetime:
+    # fold=0 maps a local midnight skipped by a DST gap onto the transition instant, which
+    # is exactly the first instant of that local day; a property test checks this.
+    return datetime(day.year, day.month, day.day, tzinfo=_zone(zone_name)).astimezone(UTC)
+
+
+def month_frame(month: Month, zone_name: str) -> Frame:
+    """Month bounds in UTC for a practice time zone; raises ZoneInfoNotFoundError if unknown."""
+    return _frame(month.year, month.month, zone_name)
+
+
+@lru_cache(maxsize=4096)
+def _frame(year: int, month: int, zone_name: str) -> Frame:
+    # Keyed on plain ints: hashing them is cheaper than hashing the Month dataclass.
+    first = date(year, month, 1)
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return Frame(
+        zone_name=zone_name,
+        first_day=first,
+        last_day=following - ONE_DAY,
+        start=_day_start(first, zone_name),
+        end=_day_start(following, zone_name),
+    )
+
+
+def local_date(instant: datetime, zone_name: str) -> date:
+    """The calendar date of an instant in the practice time zone (R1)."""
+    return instant.astimezone(_zone(zone_name)).date()
+
+
+# --- Gates (evaluation order step 2). Each returns a reason clause or None. ---
+
+Gate = Callable[[PatientMonth, Policy, Frame], "str | None"]
+
+
+def _gate_r3(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    if facts.ccm_billed_elsewhere:
+        return "another practitioner has already billed CCM for this patient this month"
+    for service in facts.other_services:
+        # R3: our own CCM codes in other_services are this engine's earlier output.
+        if service.code in CCM_CODES and service.practitioner != facts.billing_practitioner:
+            return f"{service.code} was billed by another practitioner this month"
+    return None
+
+
+def condition_count(conditions: tuple[str, ...], by_category: bool) -> int:
+    """R4: distinct chronic conditions, by ICD-10-CM 3-character category when by_category."""
+    # Patient has already stripped and upper-cased the codes.
+    if by_category:
+        return len({code[:3] for code in conditions})
+    return len({code.replace(".", "") for code in conditions})
+
+
+def _gate_r4(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    count = condition_count(facts.patient.chronic_conditions, policy.conditions_by_category)
+    if count >= MIN_CHRONIC_CONDITIONS:
+        return None
+    how = "ICD-10-CM categories" if policy.conditions_by_category else "distinct codes"
+    return f"{_count(count, 'chronic condition')} counted by {how}; CCM needs at least 2"
+
+
+def _gate_r5(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    given_on = facts.patient.consent.given_on
+    if given_on is None:
+        return "no CCM consent is on file"
+    if given_on > frame.last_day:
+        return f"consent is dated {given_on}, after this month"
+    return None
+
+
+def _gate_r7(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    revoked_on = facts.patient.consent.revoked_on
+    if revoked_on is not None and revoked_on < frame.first_day:
+        return f"consent was revoked on {revoked_on}, before this month"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def one_year_before(day: date) -> date:
+    """R8: the same month and day one year earlier; Feb 29 becomes Feb 28."""
+    if day.year == 1:
+        return date.min
+    if day.month == 2 and day.day == 29:
+        return date(day.year - 1, 2, 28)
+    return day.replace(year=day.year - 1)
+
+
+def _gate_r8(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    visit_on = facts.patient.initiating_visit.on
+    given_on = facts.patient.consent.given_on
+    if visit_on is None:
+        return "no initiating or recent qualifying visit is on record"
+    if visit_on > frame.last_day:
+        return f"the initiating visit ({visit_on}) is after this month"
+    if given_on is None:
+        return None  # R5 reports the missing consent
+    limit = one_year_before(given_on)
+    too_old = visit_on < limit if policy.visit_year_inclusive else visit_on <= limit
+    if too_old:
+        return (
+            f"the last qualifying visit ({visit_on}) is more than one year before consent "
+            f"({given_on}); an initiating visit is needed"
+        )
+    return None
+
+
+def _gate_r9(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    code = facts.patient.initiating_visit.code
+    if code is not None and code not in policy.qualifying_visit_codes:
+        return f"the initiating visit code {code} is not a qualifying visit type"
+    return None
+
+
+def _gate_r11(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    plan = facts.patient.care_plan
+    if plan.established_on is None:
+        return "no comprehensive care plan is on file"
+    if plan.established_on > frame.last_day:
+        return f"the care plan was established on {plan.established_on}, after this month"
+    if not plan.shared_with_patient:
+        return "the care plan has not been shared with the patient"
+    return None
+
+
+def _gate_r28(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    for service in facts.other_services:
+        if service.code not in OVERSIGHT_CODES:
+            continue
+        # R28 POLICY: by default it blocks whoever billed it.
+        if policy.oversight_blocks_any_practitioner or (
+            service.practitioner == facts.billing_practitioner
+        ):
+            return f"{service.code} (care plan oversight or ESRD) was billed this month"
+    return None
+
+
+def _gate_r29(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    for service in facts.other_services:
+        if service.code in PCM_CODES and service.practitioner == facts.billing_practitioner:
+            return f"PCM {service.code} was billed by the same practitioner this month"
+    return None
+
+
+def _gate_r30(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    for service in facts.other_services:
+        if service.code not in APCM_CODES:
+            continue
+        if service.practitioner == facts.billing_practitioner:
+            return f"APCM {service.code} was billed by the same practitioner this month"
+        if policy.apcm_by_other_practitioner_blocks:
+            return f"APCM {service.code} was billed by another practitioner this month"
+    return None
+
+
+PATIENT_GATES: tuple[tuple[str, Gate], ...] = (
+    ("R3", _gate_r3),
+    ("R4", _gate_r4),
+    ("R5", _gate_r5),
+    ("R7", _gate_r7),
+    ("R8", _gate_r8),
+    ("R9", _gate_r9),
+    ("R11", _gate_r11),
+)
+# Only consulted when other services were billed this month.
+SERVICE_GATES: tuple[tuple[str, Gate], ...] = (
+    ("R28", _gate_r28),
+    ("R29", _gate_r29),
+    ("R30", _gate_r30),
+)
+GATES = PATIENT_GATES + SERVICE_GATES
+
+
+# --- Entries (steps 1 and 3). ---
+
+
+class Windows(NamedTuple):
+    """Instants (UTC) bounding which in-month entries count (R5, R7, R8, R11)."""
+
+    consent_from: datetime  # R5: earlier entries do not count
+    revoked_after: datetime  # R7: entries at or after this instant do not count
+    visit_from: datetime  # R8: earlier entries do not count
+    plan_from: datetime  # R11 POLICY: earlier entries do not count
+
+
+def _windows(facts: PatientMonth, policy: Policy, frame: Frame) -> Windows:
+    consent = facts.patient.consent
+    visit_on = facts.patient.initiating_visit.on
+    established_on = facts.patient.care_plan.established_on
+    if consent.given_on is None:
+        consent_from = frame.end  # R5: no consent, nothing counts
+    elif policy.count_minutes_on_consent_date:
+        consent_from = frame.instant(consent.given_on)
+    else:
+        consent_from = frame.instant_after(consent.given_on)
+    if consent.revoked_on is None:
+        revoked_after = frame.end
+    elif policy.count_minutes_on_revocation_date:
+        revoked_after = frame.instant_after(consent.revoked_on)
+    else:
+        revoked_after = frame.instant(consent.revoked_on)
+    # R8: only a visit after consent (consent by phone, visit later) withholds minutes.
+    visit_from = frame.start
+    if visit_on is not None and consent.given_on is not None and visit_on > consent.given_on:
+        visit_from = frame.instant(visit_on)
+    plan_from = frame.start
+    if not policy.count_minutes_before_care_plan:
+        plan_from = frame.end if established_on is None else frame.instant(established_on)
+    return Windows(consent_from, revoked_after, visit_from, plan_from)
+
+
+class Tally(NamedTuple):
+    """Countable minutes per performer and withheld minutes per rule id (None: nothing)."""
+
+    clinical_staff: int
+    physician: int
+    excluded: dict[str, int] | None
+
+
+def _exclusions(entry: TimeEntry, practitioner: str, policy: Policy, windows: Windows) -> list[str]:
+    """Step 3: every rule that withholds this in-month entry (R14, R15, R5, R7, R8, R11)."""
+    started = entry.started_at
+    rules = []
+    if entry.practitioner != practitioner:
+        rules.append("R14")
+    if entry.face_to_face and (policy.exclude_all_face_to_face or entry.in_billed_visit):
+        rules.append("R15")
+    if started < windows.consent_from:
+        rules.append("R5")
+    if started >= windows.revoked_after:
+        rules.append("R7")
+    if started < windows.visit_from:
+        rules.append("R8")
+    if started < windows.plan_from:
+        rules.append("R11")
+    return rules
+
+
+def _tally(facts: PatientMonth, policy: Policy, frame: Frame, windows: Windows) -> Tally:
+    """Sum countable minutes; the engine's hot loop, so the common entry takes a fast path."""
+    # The windows lie inside the month, so two comparisons place the common entry.
+    count_from = max(windows.consent_from, windows.visit_from, windows.plan_from)
+    count_until = windows.revoked_after
+    practitioner = facts.billing_practitioner
+    clinical_staff = physician = 0
+    excluded: dict[str, int] = {}
+    for entry in facts.time_entries:
+        started = entry.started_at
+        if not (
+            started < count_from
+            or started >= count_until
+            or entry.face_to_face
+            or entry.practitioner != practitioner
+        ):
+            if entry.performer == "physician":
+                physician += entry.minutes
+            else:
+                clinical_staff += entry.minutes
+            continue
+        # R1: another month's entry is ignored silently; R18: so is a zero-minute one.
+        if started < frame.start or started >= frame.end or entry.minutes == 0:
+            continue
+        rules = _exclusions(entry, practitioner, policy, windows)
+        for rule in rules:
+            excluded[rule] = excluded.get(rule, 0) + entry.minutes
+        if not rules:  # e.g. face-to-face outside a billed visit under the R15 switch
+            if entry.performer == "physician":
+                physician += entry.minutes
+            else:
+                clinical_staff += entry.minutes
+    return Tally(clinical_staff, physician, excluded or None)
+
+
+def _counted_entries(facts: PatientMonth, policy: Policy, frame: Frame) -> list[TimeEntry]:
+    """The entries `_tally` counts, one by one (for R32's threshold date; off the hot path)."""
+    windows = _windows(facts, policy, frame)
+    return [
+        entry
+        for entry in facts.time_entries
+        if entry.minutes > 0
+        and frame.start <= entry.started_at < frame.end
+        and not _exclusions(entry, facts.billing_practitioner, policy, windows)
+    ]
+
+
+# --- Options and choice (steps 5 and 6). ---
+
+
+class Choice(NamedTuple):
+    """The best option of one track (R26): its base code plus `units` add-on units."""
+
+    track: Track
+    pool: int  # minutes in the track's pool
+    earned: int  # add-on units the pool earns before the cap
+    cap: int
+    units: int
+    base_fee: Decimal
+    addon_fee: Decimal
+    total: Decimal
+    key: tuple[Decimal, int, int, int]  # R26 ordering, smallest wins
+
+    @property
+    def label(self) -> str:
+        """E.g. "99490 + 99439 x 2"."""
+        if self.units == 0:
+            return self.track.base
+        return f"{self.track.base} + {self.track.addon} x {self.units}"
+
+
+def _cap(track: Track, policy: Policy) -> int:
+    if track.cap_source is CapSource.POLICY_99437:
+        return policy.cap_99437  # R22
+    if track.cap_source is CapSource.POLICY_99489:
+        return policy.cap_99489  # R24
+    return track.fixed_cap  # R20
+
+
+def _complex_allowed(facts: PatientMonth, policy: Policy, frame: Frame) -> bool:
+    # R23: the R11 plan is already on file when we get here; MDM decides.
+    if facts.patient.mdm not in COMPLEX_MDM_LEVELS:
+        return False
+    if not policy.complex_requires_plan_change_in_month:
+        return True
+    plan = facts.patient.care_plan
+    return any(
+        day is not None and frame.first_day <= day <= frame.last_day
+        for day in (plan.established_on, plan.substantially_revised_on)
+    )
+
+
+def _best_units(base_fee: Decimal, addon_fee: Decimal, most: int) -> tuple[int, Decimal]:
+    """R26 within one track: try every k from 0 to `most` add-on units, keep the best."""
+    best_units, best_total = 0, base_fee
+    total = base_fee
+    for units in range(1, most + 1):
+        total += addon_fee
+        # Strictly more: a tie goes to fewer lines, then fewer units, i.e. the smaller k.
+        if total > best_total:
+            best_units, best_total = units, total
+    return best_units, best_total
+
+
+def _best_per_track(
+    facts: PatientMonth, policy: Policy, frame: Frame, minutes: Minutes
+) -> list[Choice]:
+    """R19-R26: the best option of every track whose base threshold is met."""
+    best: list[Choice] = []
+    prices = facts.fee_schedule.prices
+    staff_pool, physician_pool = minutes.staff_pool, minutes.physician
+    for index, track in enumerate(TRACKS):
+        pool = staff_pool if track.pool is Pool.STAFF else physician_pool
+        if pool < track.threshold:
+            continue  # R18: thresholds are met only in full
+        if track is COMPLEX_TRACK and not _complex_allowed(facts, policy, frame):
+            continue
+        earned = (pool - track.threshold) // track.increment
+        cap = _cap(track, policy)
+        base_fee = prices.get(track.base, NO_AMOUNT)
+        addon_fee = prices.get(track.addon, NO_AMOUNT)
+        units, total = _best_units(base_fee, addon_fee, min(earned, cap))
+        # R26 order: highest total, then fewer lines, fewer units, table order.
+        key = (-total, 1 if units == 0 else 2, 1 + units, index)
+        best.append(Choice(track, pool, earned, cap, units, base_fee, addon_fee, total, key))
+    return best
+
+
+# --- Result building. ---
+
+
+def _word(count: int, noun: str) -> str:
+    return noun if count == 1 else noun + "s"
+
+
+def _count(count: int, noun: str) -> str:
+    """E.g. "1 minute", "7 minutes", so explanations read aloud naturally."""
+    return f"{count} {_word(count, noun)}"
+
+
+# Step 3's exclusion rules, in rule-number order.
+EXCLUSION_RULES = ("R5", "R7", "R8", "R11", "R14", "R15")
+_choice_key = attrgetter("key")
+_started_at = attrgetter("started_at")
+# Rule id -> number, for sorting blocked_by in ascending rule number.
+RULE_NUMBERS = {f"R{number}": number for number in range(1, 37)}
+_rule_number = RULE_NUMBERS.__getitem__
+
+
+def _money(amount: Decimal) -> str:
+    return f"${amount}"  # fee schedules hold whole cents with two decimals
+
+
+def _pool_detail(track: Track, minutes: Minutes) -> str:
+    if track.pool is Pool.PHYSICIAN:
+        return (
+            f"{minutes.physician} minutes spent personally by the billing practitioner "
+            f"(clinical-staff minutes never count for {track.base})"
+        )
+    if not minutes.physician:
+        who = f"clinical staff {minutes.clinical_staff}"
+    elif not minutes.clinical_staff:
+        who = f"billing practitioner {minutes.physician}"
+    else:
+        who = f"clinical staff {minutes.clinical_staff}, billing practitioner {minutes.physician}"
+    return f"{minutes.staff_pool} countable staff-pool minutes ({who})"
+
+
+def _tie_reason(chosen: Choice, other: Choice) -> str:
+    if chosen.key[1] != other.key[1]:
+        return "fewer lines win"
+    if chosen.key[2] != other.key[2]:
+        return "fewer units win"
+    return "table order decides"
+
+
+def _comparison(chosen: Choice, others: list[Choice]) -> str:
+    if not others:
+        return ""
+    parts = [
+        f"the same as {other.label}, and {_tie_reason(chosen, other)}"
+        if other.total == chosen.total
+        else f"more than {other.label} ({_money(other.total)})"
+        for other in others
+    ]
+    return f" R25, R26: pays {_money(chosen.total)}, " + "; ".join(parts) + "."
+
+
+def _leftover(chosen: Choice) -> str:
+    """What happened to the minutes beyond the base threshold when no add-on line is billed."""
+    track = chosen.track
+    capped = min(chosen.earned, chosen.cap)
+    if capped > 0:
+        return (
+            f" R26: {_count(capped, 'earned ' + track.addon + ' unit')} left off: more "
+            "units do not raise the payment under the practice's fee schedule."
+        )
+    left = chosen.pool - track.threshold
+    if left > 0:
+        return (
+            f" {track.addon_rule}: the other {_count(left, 'minute')} do not reach a "
+            f"{track.addon} unit ({track.increment} needed)."
+        )
+    return ""
+
+
+def _not_counted(excluded: dict[str, int] | None) -> str:
+    if not excluded:
+        return ""
+    parts = [f"{excluded[rule]} min ({rule})" for rule in EXCLUSION_RULES if rule in excluded]
+    return " Not counted: " + ", ".join(parts) + "."
+
+
+def _base_explanation(
+    chosen: Choice, others: list[Choice], facts: PatientMonth, minutes: Minutes, tally: Tally
+) -> str:
+    track = chosen.track
+    extra = f", {facts.patient.mdm} MDM and a care plan on file" if track is COMPLEX_TRACK else ""
+    text = (
+        f"R16, {track.base_rule}: {_pool_detail(track, minutes)}{extra} "
+        f"→ {track.base} for the first {track.threshold}."
+    )
+    if chosen.units == 0:
+        text += _leftover(chosen)
+    return text + _comparison(chosen, others) + _not_counted(tally.excluded)
+
+
+def _addon_explanation(chosen: Choice) -> str:
+    track = chosen.track
+    units = chosen.units
+    used = track.threshold + track.increment * units
+    text = (
+        f"{track.addon_rule}: {track.addon} x {units} for {units} full "
+        f"{track.increment}-minute {_word(units, 'increment')} after the first "
+        f"{track.threshold} (minutes {track.threshold + 1}-{used})"
+    )
+    if chosen.earned > chosen.cap:
+        text += f"; {chosen.earned} units earned but at most {chosen.cap} may be billed"
+    elif units == chosen.earned and chosen.pool > used:
+        text += f"; {_count(chosen.pool - used, 'minute')} do not reach another unit"
+    if units < min(chosen.earned, chosen.cap):
+        text += (
+            f"; R26: {units} of {min(chosen.earned, chosen.cap)} earned units billed "
+            "because more do not raise the payment under the practice's fee schedule"
+        )
+    return text + "."
+
+
+def _lines(
+    chosen: Choice, others: list[Choice], facts: PatientMonth, minutes: Minutes, tally: Tally
+) -> tuple[Line, ...]:
+    track = chosen.track
+    addon_minutes = track.increment * chosen.units
+    # R17/R35: the add-on line carries its increments, the base line the rest of the pool,
+    # so no minute sits in two lines.
+    base = Line(
+        track.base,
+        1,
+        chosen.pool - addon_minutes,
+        chosen.base_fee,
+        _base_explanation(chosen, others, facts, minutes, tally),
+    )
+    if chosen.units == 0:
+        return (base,)
+    addon_amount = chosen.addon_fee * chosen.units
+    addon = Line(track.addon, chosen.units, addon_minutes, addon_amount, _addon_explanation(chosen))
+    return (base, addon)
+
+
+def _next_threshold(chosen: Choice) -> NextThreshold | None:
+    """R27: in a billable month, the chosen track's next add-on increment, if below the cap."""
+    if chosen.earned >= chosen.cap:
+        return None
+    track = chosen.track
+    needed = track.threshold + track.increment * (chosen.earned + 1) - chosen.pool
+    return NextThreshold(track.addon, needed)
+
+
+def _exclusion_reason(rule: str, minutes: int, facts: PatientMonth) -> str:
+    patient = facts.patient
+    if rule == "R5":
+        given_on = patient.consent.given_on
+        what = (
+            "logged without consent" if given_on is None else f"logged before consent ({given_on})"
+        )
+    elif rule == "R7":
+        what = f"logged after consent was revoked on {patient.consent.revoked_on}"
+    elif rule == "R8":
+        what = f"logged before the initiating visit on {patient.initiating_visit.on}"
+    elif rule == "R11":
+        established_on = patient.care_plan.established_on or "none on file"
+        what = f"logged before the care plan was established ({established_on})"
+    elif rule == "R14":
+        what = "logged under another practitioner"
+    else:
+        what = "face-to-face"  # R15
+    return f"{_count(minutes, 'minute')} {what} do not count"
+
+
+def _date_of_service(chosen: Choice, facts: PatientMonth, policy: Policy, frame: Frame) -> date:
+    """R32: last day of the month, or the local date the highest billed threshold was met."""
+    if policy.date_of_service_mode == "last_day_of_month":
+        return frame.last_day
+    target = chosen.track.threshold + chosen.track.increment * chosen.units
+    physician_only = chosen.track.pool is Pool.PHYSICIAN
+    running = 0
+    # Sorted by start, so the answer does not depend on entry order.
+    for entry in sorted(_counted_entries(facts, policy, frame), key=_started_at):
+        if physician_only and entry.performer != "physician":
+            continue
+        running += entry.minutes
+        if running >= target:
+            return local_date(entry.started_at, frame.zone_name)
+    return frame.last_day  # not reached: the chosen track's threshold was met
+
+
+def diagnosis_pointers(conditions: tuple[str, ...]) -> tuple[str, ...]:
+    """R34: the first four distinct codes of the condition list, in the order given."""
+    return tuple(dict.fromkeys(conditions))[:MAX_DIAGNOSIS_POINTERS]
+
+
+def _gate_clauses(facts: PatientMonth, policy: Policy, frame: Frame) -> dict[str, list[str]]:
+    clauses: dict[str, list[str]] = {}
+    for rule, gate in GATES if facts.other_services else PATIENT_GATES:
+        failure = gate(facts, policy, frame)
+        if failure is not None:
+            clauses[rule] = [failure]
+    return clauses
+
+
+def _result(
+    clauses: dict[str, list[str]],
+    minutes: Minutes,
+    next_threshold: NextThreshold | None,
+    claim: tuple[tuple[Line, ...], date, str, tuple[str, ...]] | None = None,
+) -> Result:
+    rules: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    if clauses:
+        rules = tuple(sorted(clauses, key=_rule_number)) if len(clauses) > 1 else tuple(clauses)
+        reasons = tuple(f"{rule}: " + "; ".join(clauses[rule]) + "." for rule in rules)
+    if claim is None:
+        return Result((), rules, reasons, next_threshold, minutes, None, None, ())
+    lines, date_of_service, place_of_service, pointers = claim
+    return Result(
+        lines, rules, reasons, next_threshold, minutes, date_of_service, place_of_service, pointers
+    )
+
+
+def evaluate(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> Result:
+    """Decide the CCM claim lines for one patient-month (pure: same facts, same result)."""
+    frame = _frame(facts.month.year, facts.month.month, facts.timezone)  # step 1, R1
+    clauses = _gate_clauses(facts, policy, frame)  # step 2
+    gate_failed = bool(clauses)
+    windows = _windows(facts, policy, frame)
+    tally = _tally(facts, policy, frame, windows)  # step 3
+    for rule, withheld in (tally.excluded or {}).items():
+        clauses.setdefault(rule, []).append(_exclusion_reason(rule, withheld, facts))
+    minutes = Minutes(tally.clinical_staff, tally.physician)
+    if gate_failed:
+        # Step 4: no number of minutes makes the month billable, so no next threshold.
+        return _result(clauses, minutes, None)
+    options = _best_per_track(facts, policy, frame, minutes)  # step 5
+    if not options:
+        needed = STAFF_TRACK.threshold - minutes.staff_pool
+        pool = _count(minutes.staff_pool, "countable staff-pool minute")
+        clauses["R27"] = [
+            f"{pool} fall {needed} short of the {STAFF_TRACK.threshold} needed for "
+            f"{STAFF_TRACK.base}"
+        ]
+        return _result(clauses, minutes, NextThreshold(STAFF_TRACK.base, needed))
+    chosen = min(options, key=_choice_key)  # R26
+    if chosen.earned > chosen.cap:  # step 6: the cap withheld a unit of the billed track
+        clauses[chosen.track.addon_rule] = [
+            f"the pool earns {_count(chosen.earned, chosen.track.addon + ' unit')}; "
+            f"at most {chosen.cap} may be billed"
+        ]
+    others = [option for option in options if option is not chosen]
+    claim = (
+        _lines(chosen, others, facts, minutes, tally),
+        _date_of_service(chosen, facts, policy, frame),
+        policy.place_of_service,  # R33
+        diagnosis_pointers(facts.patient.chronic_conditions),  # R34
+    )
+    return _result(clauses, minutes, _next_threshold(chosen), claim)

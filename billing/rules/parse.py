@@ -1,0 +1,312 @@
+"""JSON case input (spec "Case format") to engine dataclasses, and results back to JSON.
+
+Every problem raises InputError naming the field, e.g. `input.time_entries[2].performer`,
+so the command line can report it without a traceback (api-contract §5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, cast
+from zoneinfo import ZoneInfoNotFoundError
+
+from billing.rules.engine import month_frame
+from billing.rules.types import (
+    CENT,
+    DATE_OF_SERVICE_MODES,
+    MDM_LEVELS,
+    PERFORMERS,
+    CarePlan,
+    Consent,
+    FeeSchedule,
+    InitiatingVisit,
+    Mdm,
+    Month,
+    OtherService,
+    Patient,
+    PatientMonth,
+    Performer,
+    Policy,
+    Result,
+    TimeEntry,
+)
+
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MISSING = object()
+
+
+class InputError(ValueError):
+    """Malformed case input; `field` is the dotted path of the offending value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _get(obj: dict[str, Any], key: str, path: str, default: object = MISSING) -> Any:
+    if key in obj:
+        return obj[key]
+    if default is MISSING:
+        raise InputError(f"{path}.{key}", "missing")
+    return default
+
+
+def _object(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(path, "must be an object")
+    return value
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InputError(path, "must be a list")
+    return value
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(path, "must be a non-empty string")
+    return value
+
+
+def _bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(path, "must be true or false")
+    return value
+
+
+def _date(value: Any, path: str) -> date | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not DATE_RE.fullmatch(value):
+        raise InputError(path, f"must be a date YYYY-MM-DD or null, got {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(path, f"not a calendar date: {value!r}") from None
+
+
+def _instant(value: Any, path: str) -> datetime:
+    if not isinstance(value, str):
+        raise InputError(path, "must be an ISO 8601 instant such as 2026-03-04T15:00:00Z")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(path, f"not an ISO 8601 instant: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise InputError(path, f"needs a UTC offset or Z: {value!r}")
+    return parsed.astimezone(UTC)
+
+
+def _minutes(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(path, f"must be a whole number of minutes, got {value!r}")
+    if value < 0:
+        raise InputError(path, f"must not be negative, got {value}")
+    return value
+
+
+def _month(value: Any, path: str) -> Month:
+    try:
+        return Month.parse(_text(value, path))
+    except ValueError:
+        raise InputError(path, f"must be YYYY-MM with month 01-12, got {value!r}") from None
+
+
+def _timezone(value: Any, path: str, month: Month) -> str:
+    name = _text(value, path)
+    try:
+        month_frame(month, name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InputError(path, f"unknown IANA time zone {name!r}") from None
+    return name
+
+
+def _consent(value: Any, path: str) -> Consent:
+    obj = _object(value, path)
+    return Consent(
+        given_on=_date(_get(obj, "given_on", path), f"{path}.given_on"),
+        revoked_on=_date(_get(obj, "revoked_on", path), f"{path}.revoked_on"),
+    )
+
+
+def _care_plan(value: Any, path: str) -> CarePlan:
+    obj = _object(value, path)
+    return CarePlan(
+        established_on=_date(_get(obj, "established_on", path), f"{path}.established_on"),
+        substantially_revised_on=_date(
+            _get(obj, "substantially_revised_on", path), f"{path}.substantially_revised_on"
+        ),
+        shared_with_patient=_bool(
+            _get(obj, "shared_with_patient", path, True), f"{path}.shared_with_patient"
+        ),
+    )
+
+
+def _conditions(value: Any, path: str) -> tuple[str, ...]:
+    return tuple(_text(code, f"{path}[{i}]") for i, code in enumerate(_list(value, path)))
+
+
+def _mdm(value: Any, path: str) -> Mdm | None:
+    if value is None:
+        return None
+    if value not in MDM_LEVELS:
+        raise InputError(path, f"must be null, low, moderate or high, got {value!r}")
+    return cast(Mdm, value)
+
+
+def _patient(value: Any, path: str) -> Patient:
+    obj = _object(value, path)
+    code = _get(obj, "initiating_visit_code", path, None)
+    return Patient(
+        chronic_conditions=_conditions(
+            _get(obj, "chronic_conditions", path), f"{path}.chronic_conditions"
+        ),
+        consent=_consent(_get(obj, "consent", path), f"{path}.consent"),
+        initiating_visit=InitiatingVisit(
+            on=_date(_get(obj, "initiating_visit_on", path), f"{path}.initiating_visit_on"),
+            code=None if code is None else _text(code, f"{path}.initiating_visit_code"),
+        ),
+        care_plan=_care_plan(_get(obj, "care_plan", path), f"{path}.care_plan"),
+        mdm=_mdm(_get(obj, "mdm", path), f"{path}.mdm"),
+    )
+
+
+def _performer(value: Any, path: str) -> Performer:
+    if value not in PERFORMERS:
+        raise InputError(path, f"unknown performer {value!r} (clinical_staff or physician)")
+    return cast(Performer, value)
+
+
+def _time_entry(value: Any, path: str) -> TimeEntry:
+    obj = _object(value, path)
+    return TimeEntry(
+        started_at=_instant(_get(obj, "started_at", path), f"{path}.started_at"),
+        minutes=_minutes(_get(obj, "minutes", path), f"{path}.minutes"),
+        performer=_performer(_get(obj, "performer", path), f"{path}.performer"),
+        practitioner=_text(_get(obj, "practitioner", path), f"{path}.practitioner"),
+        face_to_face=_bool(_get(obj, "face_to_face", path), f"{path}.face_to_face"),
+        in_billed_visit=_bool(_get(obj, "in_billed_visit", path, True), f"{path}.in_billed_visit"),
+    )
+
+
+def _other_service(value: Any, path: str) -> OtherService:
+    obj = _object(value, path)
+    return OtherService(
+        code=_text(_get(obj, "code", path), f"{path}.code"),
+        practitioner=_text(_get(obj, "practitioner", path), f"{path}.practitioner"),
+    )
+
+
+def _fee(value: Any, path: str) -> Decimal:
+    # Amounts arrive as Decimal (json parse_float=Decimal); whole numbers arrive as int.
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise InputError(path, f"must be a number of dollars, got {value!r}")
+    amount = Decimal(value)
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(CENT):
+        raise InputError(path, f"must be >= 0 in whole cents, got {value}")
+    return amount
+
+
+def _fee_schedule(value: Any, path: str) -> FeeSchedule:
+    obj = _object(value, path)
+    return FeeSchedule({code: _fee(amount, f"{path}.{code}") for code, amount in obj.items()})
+
+
+def _policy_value(field: dataclasses.Field[Any], value: Any, path: str) -> Any:
+    default = field.default
+    if isinstance(default, bool):
+        return _bool(value, path)
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InputError(path, "must be a whole number >= 0")
+        return value
+    if isinstance(default, frozenset):
+        return frozenset(_conditions(value, path))
+    if field.name == "date_of_service_mode" and value not in DATE_OF_SERVICE_MODES:
+        raise InputError(path, f"must be one of {sorted(DATE_OF_SERVICE_MODES)}")
+    return _text(value, path)
+
+
+def parse_policy(value: Any, path: str = "input.policy") -> Policy:
+    """An optional POLICY override object; unknown keys are errors, absent keys keep defaults."""
+    obj = _object(value, path)
+    fields = {field.name: field for field in dataclasses.fields(Policy)}
+    changes: dict[str, Any] = {}
+    for key, item in obj.items():
+        if key not in fields:
+            raise InputError(f"{path}.{key}", "unknown POLICY setting")
+        changes[key] = _policy_value(fields[key], item, f"{path}.{key}")
+    return Policy(**changes)
+
+
+def parse_input(value: Any, path: str = "input") -> tuple[PatientMonth, Policy]:
+    """A case's `input` object as engine facts plus the POLICY settings to use."""
+    obj = _object(value, path)
+    month = _month(_get(obj, "month", path), f"{path}.month")
+    facts = PatientMonth(
+        month=month,
+        timezone=_timezone(_get(obj, "timezone", path), f"{path}.timezone", month),
+        billing_practitioner=_text(
+            _get(obj, "billing_practitioner", path), f"{path}.billing_practitioner"
+        ),
+        patient=_patient(_get(obj, "patient", path), f"{path}.patient"),
+        time_entries=tuple(
+            _time_entry(entry, f"{path}.time_entries[{i}]")
+            for i, entry in enumerate(
+                _list(_get(obj, "time_entries", path), f"{path}.time_entries")
+            )
+        ),
+        other_services=tuple(
+            _other_service(item, f"{path}.other_services[{i}]")
+            for i, item in enumerate(
+                _list(_get(obj, "other_services", path), f"{path}.other_services")
+            )
+        ),
+        ccm_billed_elsewhere=_bool(
+            _get(obj, "ccm_billed_elsewhere", path), f"{path}.ccm_billed_elsewhere"
+        ),
+        fee_schedule=_fee_schedule(_get(obj, "fee_schedule", path, {}), f"{path}.fee_schedule"),
+    )
+    policy = parse_policy(obj["policy"], f"{path}.policy") if "policy" in obj else Policy()
+    return facts, policy
+
+
+def result_to_json(case_id: str, result: Result) -> dict[str, Any]:
+    """The contract's output object (api-contract §5) plus the claim fields and pool minutes."""
+    next_threshold = result.next_threshold
+    return {
+        "id": case_id,
+        "billable": result.billable,
+        "lines": [
+            {
+                "code": line.code,
+                "units": line.units,
+                "minutes": line.minutes,
+                "amount": str(line.amount),
+                "explanation": line.explanation,
+            }
+            for line in result.lines
+        ],
+        "blocked_by": list(result.blocked_by),
+        "reasons": list(result.reasons),
+        "next_threshold": None
+        if next_threshold is None
+        else {"code": next_threshold.code, "minutes_needed": next_threshold.minutes_needed},
+        "date_of_service": None
+        if result.date_of_service is None
+        else result.date_of_service.isoformat(),
+        "place_of_service": result.place_of_service,
+        "diagnosis_pointers": list(result.diagnosis_pointers),
+        "total": str(result.total.quantize(CENT)),
+        "minutes": {
+            "clinical_staff": result.minutes.clinical_staff,
+            "physician": result.minutes.physician,
+            "staff_pool": result.minutes.staff_pool,
+            "physician_pool": result.minutes.physician_pool,
+        },
+    }

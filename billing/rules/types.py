@@ -1,0 +1,255 @@
+"""Frozen dataclasses in and out of the billing engine: facts, POLICY settings and the result.
+
+Constructors check the few invariants the engine relies on and raise ValueError; the command
+line (`parse.py`) validates JSON first so that its messages can name the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Literal, get_args
+
+from billing.rules.codes import QUALIFYING_VISIT_CODES, REFERENCE_AMOUNTS
+
+Performer = Literal["clinical_staff", "physician"]
+Mdm = Literal["low", "moderate", "high"]
+DateOfServiceMode = Literal["last_day_of_month", "threshold_date"]
+
+PERFORMERS: frozenset[str] = frozenset(get_args(Performer))
+MDM_LEVELS: frozenset[str] = frozenset(get_args(Mdm))
+DATE_OF_SERVICE_MODES: frozenset[str] = frozenset(get_args(DateOfServiceMode))
+CENT = Decimal("0.01")
+NO_AMOUNT = Decimal("0.00")  # codes the spec gives no verified amount for
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    """A calendar month; which instants belong to it depends on the practice time zone (R1)."""
+
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.month <= 12 and 1 <= self.year <= 9998):
+            raise ValueError(f"month out of range: {self.year}-{self.month}")
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """Parse "YYYY-MM"."""
+        if len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit():
+            raise ValueError(f"month must be YYYY-MM, got {text!r}")
+        return cls(int(text[:4]), int(text[5:]))
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """R5/R7: consent date and optional revocation date (local dates)."""
+
+    given_on: date | None
+    revoked_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InitiatingVisit:
+    """R8/R9: the initiating (or most recent qualifying) visit with the billing practitioner."""
+
+    on: date | None
+    code: str | None = None  # None: visit type not checked (R9)
+
+
+@dataclass(frozen=True, slots=True)
+class CarePlan:
+    """R11/R23: the comprehensive care plan."""
+
+    established_on: date | None
+    substantially_revised_on: date | None = None
+    shared_with_patient: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """Facts about the patient that hold for the month."""
+
+    chronic_conditions: tuple[str, ...]  # ICD-10-CM, care-plan priority order (R34)
+    consent: Consent
+    initiating_visit: InitiatingVisit
+    care_plan: CarePlan
+    mdm: Mdm | None = None
+
+    def __post_init__(self) -> None:
+        if self.mdm is not None and self.mdm not in MDM_LEVELS:
+            raise ValueError(f"unknown mdm {self.mdm!r}")
+        # R4/R34 compare codes exactly, so normalise them once here.
+        codes = tuple(code.strip().upper() for code in self.chronic_conditions)
+        if not all(codes):
+            raise ValueError("chronic condition codes must not be empty")
+        object.__setattr__(self, "chronic_conditions", codes)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeEntry:
+    """One logged stretch of CCM work; `started_at` is an aware instant (UTC from the app)."""
+
+    started_at: datetime
+    minutes: int
+    performer: Performer
+    practitioner: str  # the billing practitioner the entry is logged under (R14)
+    face_to_face: bool = False
+    # R15 POLICY: only read when Policy.exclude_all_face_to_face is off. Unknown = assume the
+    # face-to-face minutes belong to a billed visit, the safe side.
+    in_billed_visit: bool = True
+
+    def __post_init__(self) -> None:
+        if self.started_at.tzinfo is None or self.started_at.utcoffset() is None:
+            raise ValueError("started_at must be timezone-aware")
+        if self.minutes < 0:
+            raise ValueError("minutes must be >= 0")
+        if self.performer not in PERFORMERS:
+            raise ValueError(f"unknown performer {self.performer!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OtherService:
+    """A non-CCM-engine service billed for the patient with a date of service in the month."""
+
+    code: str
+    practitioner: str
+
+
+def _no_fees() -> Mapping[str, Decimal]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """R26: the practice's amounts in USD; codes not listed use the spec's reference amounts."""
+
+    amounts: Mapping[str, Decimal] = field(default_factory=_no_fees)
+    # Reference amounts overlaid with the practice's, resolved once (the engine's hot path).
+    prices: Mapping[str, Decimal] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for code, amount in self.amounts.items():
+            if not isinstance(amount, Decimal) or not amount.is_finite():
+                raise ValueError(f"fee for {code} must be a finite Decimal")
+            if amount < 0 or amount != amount.quantize(CENT):
+                raise ValueError(f"fee for {code} must be >= 0 in whole cents")
+        # Two decimals everywhere, so sums and products print as cents ("10.00", not "10.0").
+        cents = {code: amount.quantize(CENT) for code, amount in self.amounts.items()}
+        object.__setattr__(self, "amounts", MappingProxyType(cents))
+        object.__setattr__(self, "prices", MappingProxyType({**REFERENCE_AMOUNTS, **cents}))
+
+    def amount(self, code: str) -> Decimal:
+        """The practice's amount for a code, else the reference amount, else zero."""
+        return self.prices.get(code, NO_AMOUNT)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientMonth:
+    """Everything the engine needs for one patient, one billing practitioner, one month."""
+
+    month: Month
+    timezone: str  # IANA name of the practice time zone (R1)
+    billing_practitioner: str
+    patient: Patient
+    time_entries: tuple[TimeEntry, ...] = ()
+    other_services: tuple[OtherService, ...] = ()
+    ccm_billed_elsewhere: bool = False
+    fee_schedule: FeeSchedule = field(default_factory=FeeSchedule)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The spec's POLICY points, with the spec's defaults; a practice may change any of them."""
+
+    conditions_by_category: bool = True  # R4: count ICD-10-CM 3-character categories
+    count_minutes_on_consent_date: bool = True  # R5
+    count_minutes_on_revocation_date: bool = True  # R7
+    visit_year_inclusive: bool = True  # R8: a visit exactly one year before consent is in time
+    qualifying_visit_codes: frozenset[str] = QUALIFYING_VISIT_CODES  # R9
+    count_minutes_before_care_plan: bool = True  # R11
+    exclude_all_face_to_face: bool = True  # R15: off = only face-to-face in a billed visit
+    cap_99437: int = 2  # R22
+    complex_requires_plan_change_in_month: bool = False  # R23
+    cap_99489: int = 10  # R24
+    oversight_blocks_any_practitioner: bool = True  # R28: off = same practitioner only
+    apcm_by_other_practitioner_blocks: bool = True  # R30
+    date_of_service_mode: DateOfServiceMode = "last_day_of_month"  # R32
+    place_of_service: str = "11"  # R33
+
+    def __post_init__(self) -> None:
+        if self.cap_99437 < 0 or self.cap_99489 < 0:
+            raise ValueError("unit caps must be >= 0")
+        if self.date_of_service_mode not in DATE_OF_SERVICE_MODES:
+            raise ValueError(f"unknown date_of_service_mode {self.date_of_service_mode!r}")
+
+
+DEFAULT_POLICY = Policy()
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One claim line (R35) with the minutes it rests on and a biller-readable explanation."""
+
+    code: str
+    units: int
+    minutes: int
+    amount: Decimal  # units x the practice's fee, in cents
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class NextThreshold:
+    """R27: the next code within reach and the minutes it still needs."""
+
+    code: str
+    minutes_needed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Minutes:
+    """Countable minutes per pool after every exclusion (R16)."""
+
+    clinical_staff: int
+    physician: int
+
+    @property
+    def staff_pool(self) -> int:
+        """R16: clinical-staff minutes plus the billing practitioner's own minutes."""
+        return self.clinical_staff + self.physician
+
+    @property
+    def physician_pool(self) -> int:
+        """R16: the billing practitioner's own minutes only."""
+        return self.physician
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The engine's answer for one patient-month."""
+
+    lines: tuple[Line, ...]
+    blocked_by: tuple[str, ...]  # rule ids, ascending rule number
+    reasons: tuple[str, ...]  # one sentence per blocked_by id, same order
+    next_threshold: NextThreshold | None
+    minutes: Minutes
+    date_of_service: date | None  # R32; None when nothing is billed
+    place_of_service: str | None  # R33; None when nothing is billed
+    diagnosis_pointers: tuple[str, ...]  # R34; empty when nothing is billed
+
+    @property
+    def billable(self) -> bool:
+        """True exactly when there is at least one line."""
+        return bool(self.lines)
+
+    @property
+    def total(self) -> Decimal:
+        """Sum of the line amounts."""
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
