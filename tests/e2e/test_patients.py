@@ -10,11 +10,11 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from ccm.models import Membership
-from patients.models import Patient
+from patients.models import Consent, Patient
 
 CSV = """MRN,First Name,Last Name,DOB,Sex,Phone,MBI,ICD10
 E2E-001,Rosalind,Franklin,1940-07-25,F,518-555-0101,1EG4-TE5-MK73,E11.9;I10
-E2E-002,Alan,Turing,06/23/1942,M,518-555-0102,2AB3-CD4-EF56,I50.22;J44.9
+E2E-002,Alan,Turing,06/23/1942,M,518-555-0102,2AC3-DE4-FG56,I50.22;J44.9
 E2E-003,Bad,Code,1950-01-01,F,,,NOT.A.CODE
 """
 
@@ -75,5 +75,5 @@ def test_coordinator_imports_consents_and_enrolls(
     patient = Patient.objects.unscoped().get(mrn="E2E-001")
     assert patient.status == "enrolled"
     coordinator = Membership.objects.unscoped().get(user__email="coordinator@demo.test")
-    assert patient.consents.get().obtained_by_id == coordinator.pk
+    assert Consent.objects.unscoped().get(patient=patient).obtained_by_id == coordinator.pk
     assert csp_violations == []
