@@ -112,3 +112,22 @@ class PatientFilterForm(forms.Form):
         field.queryset = selectors.clinician_choices(practice=practice)
         field.label_from_instance = _member_label  # type: ignore[assignment,method-assign]
         field.empty_label = "Anyone"
+
+
+class PatientImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file exported from the EHR",
+        help_text="Up to 10 MB. One patient per row; ICD-10-CM codes separated by ;",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def clean_file(self) -> Any:
+        from django.conf import settings
+
+        from patients.imports import too_big_message
+
+        upload = self.cleaned_data["file"]
+        # Refused before reading it into memory.
+        if upload.size is not None and upload.size > settings.PATIENT_IMPORT_MAX_BYTES:
+            raise forms.ValidationError(too_big_message())
+        return upload

@@ -1,31 +1,33 @@
-"""Patient pages: list and search, new/edit, chart, conditions, consent, enrollment."""
+"""Patient pages: list and search, new/edit, chart, conditions, consent, enrollment, EHR import."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ccm import audit
 from ccm.forms import attach_errors
 from ccm.models import Role
 from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
-from patients import selectors, services
+from patients import imports, selectors, services
 from patients.forms import (
     ConditionForm,
     ConsentForm,
     PatientFilterForm,
     PatientForm,
+    PatientImportForm,
     ReasonForm,
     RevokeForm,
 )
-from patients.models import Condition, Consent, Patient
+from patients.models import Condition, Consent, Patient, PatientImport
 
 PAGE_SIZE = 25
 CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
@@ -292,3 +294,62 @@ def patient_transition(request: PracticeRequest, patient_id: str, action: str) -
         for message in exc.messages:
             messages.error(request, message)
     return redirect("patients:patient-detail", patient_id=patient.pk)
+
+
+# --- EHR candidate-list import ----------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(*CLINICAL)
+def import_upload(request: PracticeRequest) -> HttpResponse:
+    form = PatientImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            record = imports.import_preview(
+                practice=request.practice,
+                actor=request.membership,
+                content=form.cleaned_data["file"].read(),
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            return redirect("patients:import-detail", import_id=record.pk)
+    context = {
+        "form": form,
+        "recent": imports.import_recent(practice=request.practice),
+        "columns": imports.LABELS.values(),
+        "max_mb": settings.PATIENT_IMPORT_MAX_BYTES // (1024 * 1024),
+    }
+    status = 400 if form.errors else 200
+    return render(request, "patients/import_upload.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(*CLINICAL)
+def import_detail(request: PracticeRequest, import_id: str) -> HttpResponse:
+    record = get_for_practice_or_404(PatientImport, request.practice, import_id)
+    if request.method == "POST":
+        try:
+            record = imports.import_apply(
+                practice=request.practice, actor=request.membership, patient_import=record
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        # The applied page states the result itself (no flash message repeating it).
+        return redirect("patients:import-detail", import_id=record.pk)
+    recognised, ignored = imports.file_columns(record.content)
+    labels = imports.LABELS
+    context = {
+        "record": record,
+        "applied": record.state == PatientImport.State.APPLIED,
+        "uploader": record.uploaded_by.user,
+        "errors": [{**e, "label": labels.get(e["field"], e["field"])} for e in record.errors],
+        "invalid_count": record.row_count - record.valid_count,
+        "recognised": recognised,
+        "ignored": ignored,
+        "errors_capped": len(record.errors) >= imports.MAX_STORED_ERRORS,
+    }
+    return render(request, "patients/import_detail.html", context)

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from patients.models import PatientImport
 from tests.factories import ApiTokenFactory, ConditionFactory, ConsentFactory, PatientFactory
 
 # URL kwarg name → how to get an object of the *victim* practice for it.
@@ -21,6 +22,7 @@ SAMPLES = {
     "patient_id": lambda cast: cast["patient"].pk,
     "condition_id": lambda cast: cast["condition"].pk,
     "consent_id": lambda cast: cast["consent"].pk,
+    "import_id": lambda cast: cast["import"].pk,
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {"uidb36": "1", "key": "x-y", "format": "json", "type": "totp", "pk": "1"}
@@ -70,6 +72,12 @@ def _victim_patient(admin):
         "patient": patient,
         "condition": ConditionFactory(patient=patient),
         "consent": ConsentFactory(patient=patient, obtained_by=admin),
+        "import": PatientImport.objects.unscoped().create(
+            practice=admin.practice,
+            uploaded_by=admin,
+            content="MRN,First name,Last name,DOB\nVIC-001,Victoria,Victimsdottir,1950-01-01\n",
+            row_count=1,
+        ),
     }
 
 
