@@ -9,13 +9,20 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from ccm.tenancy import TenantManager, TenantModel
-from ccm.validators import validate_npi, validate_phone, validate_tax_id, validate_time_zone
+from ccm.validators import (
+    state_validator,
+    validate_npi,
+    validate_phone,
+    validate_tax_id,
+    validate_time_zone,
+    zip_validator,
+)
 
 PHYSICIAN_NPI_REQUIRED = "A physician membership needs the physician's NPI."
 NPI_ONLY_FOR_PHYSICIANS = "Only physician memberships carry an NPI."
@@ -86,13 +93,13 @@ class Practice(models.Model):
     state = models.CharField(
         max_length=2,
         blank=True,
-        validators=[RegexValidator(r"^[A-Z]{2}$", "Use the two-letter state code, e.g. NY.")],
+        validators=[state_validator],
     )
     postal_code = models.CharField(
         "ZIP code",
         max_length=10,
         blank=True,
-        validators=[RegexValidator(r"^\d{5}(-\d{4})?$", "Enter a ZIP code: 12345 or 12345-6789.")],
+        validators=[zip_validator],
     )
     phone = models.CharField(max_length=32, blank=True, validators=[validate_phone])
     mfa_required = models.BooleanField(

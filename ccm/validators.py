@@ -4,6 +4,7 @@ import re
 import zoneinfo
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 
 NPI_FORMAT_MESSAGE = "An NPI is exactly 10 digits."
 NPI_CHECK_MESSAGE = "This NPI's check digit is wrong; please re-check the number."
@@ -49,3 +50,8 @@ def validate_phone(value: str) -> None:
     digits = re.sub(r"\D", "", value or "")
     if value and not 10 <= len(digits) <= 15:
         raise ValidationError(PHONE_MESSAGE, code="phone")
+
+
+# US postal address parts, shared by practices and patients.
+state_validator = RegexValidator(r"^[A-Z]{2}$", "Use the two-letter state code, e.g. NY.")
+zip_validator = RegexValidator(r"^\d{5}(-\d{4})?$", "Enter a ZIP code: 12345 or 12345-6789.")

@@ -13,6 +13,7 @@ from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
 from ccm.tenancy import TenantModel
+from ccm.validators import state_validator, zip_validator
 from patients.validators import validate_icd10, validate_mbi, validate_visit_code
 
 
@@ -57,13 +58,13 @@ class Patient(TenantModel):
     state = models.CharField(
         max_length=2,
         blank=True,
-        validators=[RegexValidator(r"^[A-Z]{2}$", "Use the two-letter state code, e.g. NY.")],
+        validators=[state_validator],
     )
     postal_code = models.CharField(
         "ZIP code",
         max_length=10,
         blank=True,
-        validators=[RegexValidator(r"^\d{5}(-\d{4})?$", "Enter a ZIP code: 12345 or 12345-6789.")],
+        validators=[zip_validator],
     )
     preferred_language = models.CharField(max_length=50, default="English", blank=True)
     mbi = models.CharField(
