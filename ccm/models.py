@@ -74,7 +74,22 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name or self.email
 
 
-class Practice(models.Model):
+class PostalAddress(models.Model):
+    """A US postal address (practices and patients)."""
+
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True, validators=[state_validator])
+    postal_code = models.CharField(
+        "ZIP code", max_length=10, blank=True, validators=[zip_validator]
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Practice(PostalAddress):
     """A CCM practice: the tenant. Its time zone defines the billing month."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -86,20 +101,6 @@ class Practice(models.Model):
     billing_npi = models.CharField("billing NPI", max_length=10, validators=[validate_npi])
     tax_id = models.CharField(
         "tax id (EIN)", max_length=10, blank=True, validators=[validate_tax_id]
-    )
-    address_line1 = models.CharField("address", max_length=200, blank=True)
-    address_line2 = models.CharField("address line 2", max_length=200, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    state = models.CharField(
-        max_length=2,
-        blank=True,
-        validators=[state_validator],
-    )
-    postal_code = models.CharField(
-        "ZIP code",
-        max_length=10,
-        blank=True,
-        validators=[zip_validator],
     )
     phone = models.CharField(max_length=32, blank=True, validators=[validate_phone])
     mfa_required = models.BooleanField(

@@ -12,8 +12,8 @@ from django.db import models
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
+from ccm.models import PostalAddress
 from ccm.tenancy import TenantModel
-from ccm.validators import state_validator, zip_validator
 from patients.validators import validate_icd10, validate_mbi, validate_visit_code
 
 
@@ -36,7 +36,7 @@ def _same_practice(name: str) -> models.UniqueConstraint:
     return models.UniqueConstraint(fields=["practice", "id"], name=f"{name}_practice_id")
 
 
-class Patient(TenantModel):
+class Patient(TenantModel, PostalAddress):
     """A patient of the practice: a CCM candidate, enrolled, declined or disenrolled."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -52,20 +52,6 @@ class Patient(TenantModel):
     phone = PhoneNumberField(blank=True)
     phone_alt = PhoneNumberField("other phone", blank=True)
     email = models.EmailField(blank=True)
-    address_line1 = models.CharField("address", max_length=200, blank=True)
-    address_line2 = models.CharField("address line 2", max_length=200, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    state = models.CharField(
-        max_length=2,
-        blank=True,
-        validators=[state_validator],
-    )
-    postal_code = models.CharField(
-        "ZIP code",
-        max_length=10,
-        blank=True,
-        validators=[zip_validator],
-    )
     preferred_language = models.CharField(max_length=50, default="English", blank=True)
     mbi = models.CharField(
         "Medicare Beneficiary Identifier", max_length=11, blank=True, validators=[validate_mbi]

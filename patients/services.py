@@ -435,23 +435,14 @@ def patient_decline(
     *, practice: Practice, actor: Membership, patient: Patient, reason: str
 ) -> Patient:
     """A candidate declines CCM (a later enrollment needs new consent). Audited."""
-    _require_clinical(actor)
-    patient = _lock(practice, patient)
-    if patient.status != Status.CANDIDATE:
-        raise ValidationError(DECLINE_STATUS_MESSAGE)
-    today = _today(practice)
-    _end_consents(actor=actor, patient=patient, on=today, reason=reason or "Declined CCM")
-    _transition(actor=actor, patient=patient, to=Status.DECLINED, on=today, reason=reason)
-    return patient
-
-
-def _end_consents(*, actor: Membership, patient: Patient, on: dt.date, reason: str) -> None:
-    """Declining or leaving CCM ends any live consent, so re-enrolling needs a new one (R5)."""
-    for consent in Consent.objects.filter(patient=patient, revoked_on__isnull=True):
-        consent.revoked_on = max(on, consent.given_on)
-        consent.revoked_reason, consent.revoked_by = reason[:300], actor
-        consent.save(update_fields=["revoked_on", "revoked_reason", "revoked_by"])
-        audit.write(actor, consent, "revoke", patient_id=patient.pk, changed_fields=["revoked_on"])
+    return _leave(
+        practice=practice,
+        actor=actor,
+        patient=patient,
+        reason=reason,
+        when=(Status.CANDIDATE, DECLINE_STATUS_MESSAGE),
+        to=(Status.DECLINED, "Declined CCM"),
+    )
 
 
 @transaction.atomic
@@ -459,11 +450,42 @@ def patient_disenroll(
     *, practice: Practice, actor: Membership, patient: Patient, reason: str
 ) -> Patient:
     """Take an enrolled patient out of CCM (effective today). Audited."""
+    return _leave(
+        practice=practice,
+        actor=actor,
+        patient=patient,
+        reason=reason,
+        when=(Status.ENROLLED, DISENROLL_STATUS_MESSAGE),
+        to=(Status.DISENROLLED, "Disenrolled"),
+    )
+
+
+def _leave(
+    *,
+    practice: Practice,
+    actor: Membership,
+    patient: Patient,
+    reason: str,
+    when: tuple[str, str],
+    to: tuple[str, str],
+) -> Patient:
+    """Decline or disenroll: end live consent (re-enrolling needs a new one, R5), record it."""
     _require_clinical(actor)
     patient = _lock(practice, patient)
-    if patient.status != Status.ENROLLED:
-        raise ValidationError(DISENROLL_STATUS_MESSAGE)
-    on = _today(practice)
-    _end_consents(actor=actor, patient=patient, on=on, reason=reason or "Disenrolled")
-    _transition(actor=actor, patient=patient, to=Status.DISENROLLED, on=on, reason=reason)
+    required, message = when
+    if patient.status != required:
+        raise ValidationError(message)
+    status, default_reason = to
+    today = _today(practice)
+    _end_consents(actor=actor, patient=patient, on=today, reason=reason or default_reason)
+    _transition(actor=actor, patient=patient, to=status, on=today, reason=reason)
     return patient
+
+
+def _end_consents(*, actor: Membership, patient: Patient, on: dt.date, reason: str) -> None:
+    """Every live consent of the patient ends on `on` (audited as revocations)."""
+    for consent in Consent.objects.filter(patient=patient, revoked_on__isnull=True):
+        consent.revoked_on = max(on, consent.given_on)
+        consent.revoked_reason, consent.revoked_by = reason[:300], actor
+        consent.save(update_fields=["revoked_on", "revoked_reason", "revoked_by"])
+        audit.write(actor, consent, "revoke", patient_id=patient.pk, changed_fields=["revoked_on"])

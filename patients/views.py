@@ -167,6 +167,7 @@ def condition_add(request: PracticeRequest, patient_id: str) -> HttpResponse:
             messages.success(request, "Condition added.")
             return redirect("patients:patient-detail", patient_id=patient.pk)
     patient = selectors.patient_get(practice=request.practice, patient_id=patient.pk)
+    audit.read(request.membership, patient, patient_id=patient.pk)  # the chart is shown again
     context = _chart_context(request, patient, condition_form=form)
     return render(request, "patients/patient_detail.html", context, status=400)
 
