@@ -12,8 +12,12 @@ def practice(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if membership is None or user is None or not user.is_authenticated:
         return {}
+    from timelog.services import timer_get
+
     return {
         "current_membership": membership,
+        # The running timer shows in the header on every page (its start lives on the server).
+        "running_timer": timer_get(membership=membership),
         "current_practice": membership.practice,
         "switchable_memberships": user_memberships(user),
         "inactivity_timeout_seconds": membership.practice.inactivity_timeout_minutes * 60,

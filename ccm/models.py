@@ -113,6 +113,12 @@ class Practice(PostalAddress):
         validators=[MinValueValidator(5), MaxValueValidator(240)],
         help_text="Sign people out after this many minutes without activity (5 to 240).",
     )
+    timer_confirm_minutes = models.PositiveSmallIntegerField(
+        "confirm timers running longer than (minutes)",
+        default=120,
+        validators=[MinValueValidator(15), MaxValueValidator(240)],
+        help_text="A timer left running longer than this asks for confirmation before saving.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -37,6 +37,7 @@ PRACTICE_FIELDS = (
     "phone",
     "mfa_required",
     "inactivity_timeout_minutes",
+    "timer_confirm_minutes",
 )
 
 

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "ccm",
     "patients",
+    "timelog",
 ]
 
 MIDDLEWARE = [
@@ -140,7 +141,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "ccm:home"
+LOGIN_REDIRECT_URL = "start"  # coordinators land on the worklist
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_ADAPTER = "ccm.adapters.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}

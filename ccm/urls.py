@@ -1,5 +1,4 @@
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from ccm import views
 
@@ -18,10 +17,11 @@ ccm_patterns = [
 ]
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="ccm:home", permanent=False)),
+    path("", views.start, name="start"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("api/", include("ccm.api_urls")),
     path("patients/", include("patients.urls")),
+    path("", include("timelog.urls")),
     path("", include((ccm_patterns, "ccm"))),
 ]

@@ -51,6 +51,16 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
+def start(request: PracticeRequest) -> HttpResponse:
+    """Where sign-in lands: coordinators start their day on the worklist, others at home."""
+    membership = getattr(request, "membership", None)
+    if membership is not None and membership.role == Role.COORDINATOR:
+        return redirect("timelog:worklist")
+    return redirect("ccm:home")
+
+
+@login_required
 @role_required()
 def home(request: PracticeRequest) -> HttpResponse:
     from patients.selectors import status_counts

@@ -136,8 +136,15 @@ def patient_detail(request: PracticeRequest, patient_id: str) -> HttpResponse:
 
 
 def _chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
+    from billing.months import current_month
+    from timelog.models import Activity
+    from timelog.selectors import chart_time
+
+    month = current_month(request.practice.time_zone)
     return {
         "patient": patient,
+        "time": chart_time(practice=request.practice, patient=patient, month=month),
+        "activity_choices": [("", "Activity: pick later"), *Activity.choices],
         "verdict": services.patient_eligibility(patient),
         "consent": services.current_consent(patient),
         "clinical": _is_clinical(request),

@@ -116,3 +116,40 @@ class ConsentFactory(TenantFactory):
     explained_cost_sharing = True
     explained_one_practitioner = True
     explained_can_stop = True
+
+
+def _utc(*args: int) -> Any:
+    import datetime as dt
+
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+class TimeEntryFactory(TenantFactory):
+    """Written straight to the table (no service rules); use services to test the rules."""
+
+    class Meta:
+        model = "timelog.TimeEntry"
+
+    patient = factory.SubFactory(PatientFactory)
+    practice = factory.SelfAttribute("patient.practice")
+    performer = factory.SubFactory(MembershipFactory, practice=factory.SelfAttribute("..practice"))
+    performer_kind = "clinical_staff"
+    practitioner = None
+    started_at = factory.LazyFunction(lambda: _utc(2026, 1, 12, 15, 0))
+    minutes = 10
+    ended_at = factory.LazyAttribute(
+        lambda e: e.started_at + __import__("datetime").timedelta(minutes=e.minutes)
+    )
+    activity = "call_patient"
+    billing_month = factory.LazyAttribute(lambda e: e.started_at.date().replace(day=1))
+
+
+class TaskFactory(TenantFactory):
+    class Meta:
+        model = "timelog.Task"
+
+    patient = factory.SubFactory(PatientFactory)
+    practice = factory.SelfAttribute("patient.practice")
+    kind = "follow_up_call"
+    due_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 15))
+    month = factory.LazyAttribute(lambda t: t.due_on.replace(day=1))

@@ -13,7 +13,14 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from patients.models import PatientImport
-from tests.factories import ApiTokenFactory, ConditionFactory, ConsentFactory, PatientFactory
+from tests.factories import (
+    ApiTokenFactory,
+    ConditionFactory,
+    ConsentFactory,
+    PatientFactory,
+    TaskFactory,
+    TimeEntryFactory,
+)
 
 # URL kwarg name → how to get an object of the *victim* practice for it.
 SAMPLES = {
@@ -23,6 +30,8 @@ SAMPLES = {
     "condition_id": lambda cast: cast["condition"].pk,
     "consent_id": lambda cast: cast["consent"].pk,
     "import_id": lambda cast: cast["import"].pk,
+    "entry_id": lambda cast: cast["entry"].pk,
+    "task_id": lambda cast: cast["task"].pk,
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {"uidb36": "1", "key": "x-y", "format": "json", "type": "totp", "pk": "1"}
@@ -78,11 +87,14 @@ def _victim_patient(admin):
             content="MRN,First name,Last name,DOB\nVIC-001,Victoria,Victimsdottir,1950-01-01\n",
             row_count=1,
         ),
+        "entry": TimeEntryFactory(patient=patient, performer=admin, note="victim-note"),
+        "task": TaskFactory(patient=patient, assignee=admin, title="victim-task-title"),
     }
 
 
 def _victim_markers(cast) -> list[bytes]:
     markers = [cast["admin"].practice.name, cast["token"].name, "Victimsdottir", "VIC-001"]
+    markers += ["victim-note", "victim-task-title"]
     markers += [cast[r].user.email for r in ("admin", "coordinator", "physician", "biller")]
     return [m.encode() for m in markers]
 

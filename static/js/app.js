@@ -7,6 +7,18 @@
     el.addEventListener("change", function () { el.form.submit(); });
   });
 
+  // Running timer: the start instant comes from the server, so reloads and tabs agree.
+  document.querySelectorAll("[data-timer-start]").forEach(function (el) {
+    var start = parseInt(el.dataset.timerStart, 10) * 1000;
+    function show() {
+      var seconds = Math.max(0, Math.floor((Date.now() - start) / 1000));
+      var m = Math.floor(seconds / 60), s = seconds % 60;
+      el.textContent = m + ":" + (s < 10 ? "0" : "") + s + " (" + m + " min)";
+    }
+    show();
+    setInterval(show, 1000);
+  });
+
   // Inactivity warning. The server signs the session out; this only warns before it does.
   var body = document.body;
   var timeout = parseInt(body.dataset.timeout || "0", 10);

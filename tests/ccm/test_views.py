@@ -21,6 +21,7 @@ SETTINGS = {
     "phone": "(303) 555-0100",
     "mfa_required": "on",
     "inactivity_timeout_minutes": "20",
+    "timer_confirm_minutes": "90",
 }
 
 
@@ -39,6 +40,7 @@ def test_admin_saves_practice_settings_and_the_change_is_audited(admin_client, p
     assert practice.time_zone == "America/Denver"
     assert practice.state == "CO"
     assert practice.inactivity_timeout_minutes == 20
+    assert practice.timer_confirm_minutes == 90
     event = AuditEvent.objects.unscoped().get(action="practice.update")
     assert "time_zone" in event.changed_fields
     assert "Sunrise" not in str(event.changed_fields)  # names only, never values
@@ -51,6 +53,7 @@ def test_admin_saves_practice_settings_and_the_change_is_audited(admin_client, p
         ("time_zone", "Mars/Base", "Select a valid choice"),
         ("inactivity_timeout_minutes", "2", "greater than or equal to 5"),
         ("postal_code", "ABCDE", "ZIP code"),
+        ("timer_confirm_minutes", "5", "greater than or equal to 15"),
     ],
 )
 def test_bad_practice_settings_show_a_clear_message_and_save_nothing(

@@ -20,7 +20,9 @@ def test_coordinator_signs_in_and_lands_on_the_app(
     page: Page, live_server, demo, shot, csp_violations
 ):
     _sign_in(page, live_server.url, "coordinator@demo.test", demo)
-    expect(page).to_have_url(f"{live_server.url}/home/")
+    # a coordinator's day starts on the worklist
+    expect(page).to_have_url(f"{live_server.url}/worklist/")
+    page.get_by_role("link", name="Home").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Welcome, Casey Coordinator")
     expect(page.locator(".topbar")).to_contain_text("Demo Family Medicine")
     expect(page.locator(".topbar")).to_contain_text("Care coordinator")

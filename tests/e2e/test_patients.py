@@ -24,7 +24,7 @@ def _sign_in(page: Page, base: str, password: str) -> None:
     page.get_by_label("Email").fill("coordinator@demo.test")
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/home/")
+    expect(page).to_have_url(f"{base}/worklist/")
 
 
 def test_coordinator_imports_consents_and_enrolls(

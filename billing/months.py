@@ -1,0 +1,60 @@
+"""Billing months in a practice's time zone (R1): parsing, bounds, the month of an instant.
+
+A billing month is the calendar month in the practice's zone; instants are stored in UTC.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+MONTH_FORMAT_MESSAGE = "Give the month as YYYY-MM, e.g. 2026-10."
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_month(text: str) -> dt.date:
+    """'2026-10' → date(2026, 10, 1); anything else raises ValidationError."""
+    match = _MONTH.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+        raise ValidationError({"month": MONTH_FORMAT_MESSAGE})
+    return dt.date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def month_label(month: dt.date) -> str:
+    return f"{month:%Y-%m}"
+
+
+def month_of(instant: dt.datetime, zone_name: str) -> dt.date:
+    """First day of the billing month an instant falls in, in the practice's zone."""
+    local = instant.astimezone(zoneinfo.ZoneInfo(zone_name))
+    return dt.date(local.year, local.month, 1)
+
+
+def current_month(zone_name: str) -> dt.date:
+    return month_of(timezone.now(), zone_name)
+
+
+def next_month(month: dt.date) -> dt.date:
+    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def previous_month(month: dt.date) -> dt.date:
+    return dt.date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+
+
+def last_day(month: dt.date) -> dt.date:
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
+def month_bounds(month: dt.date, zone_name: str) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of a billing month as aware UTC instants (DST-safe: local midnights)."""
+    zone = zoneinfo.ZoneInfo(zone_name)
+    start = dt.datetime(month.year, month.month, 1, tzinfo=zone)
+    following = next_month(month)
+    end = dt.datetime(following.year, following.month, 1, tzinfo=zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)

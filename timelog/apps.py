@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TimelogConfig(AppConfig):
+    name = "timelog"
+    verbose_name = "Time and outreach"
+    default_auto_field = "django.db.models.BigAutoField"

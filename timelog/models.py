@@ -1,0 +1,279 @@
+"""Time entries (CCM minutes), month locks, running timers, outreach tasks, reminder digests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import ClassVar
+
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Func, Q
+from django.utils import timezone
+
+from ccm.tenancy import TenantModel
+
+MAX_ENTRY_MINUTES = 240
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+class Activity(models.TextChoices):
+    CALL_PATIENT = "call_patient", "Phone call with patient or caregiver"
+    COORDINATION = "coordination", "Care coordination with other providers"
+    MEDICATION = "medication", "Medication reconciliation"
+    CARE_PLAN = "care_plan", "Care plan review or revision"
+    CHART_REVIEW = "chart_review", "Chart or result review"
+    REFERRAL = "referral", "Referral"
+    EDUCATION = "education", "Patient education"
+    OTHER = "other", "Other"
+    # R5: outreach to a candidate happens before consent and never counts toward billing.
+    ENROLLMENT_OUTREACH = "enrollment_outreach", "Enrollment outreach (not billable)"
+
+
+# Activities in which the care team reached the patient (the worklist's "last contact").
+CONTACT_ACTIVITIES = frozenset({Activity.CALL_PATIENT, Activity.EDUCATION})
+
+
+class PerformerKind(models.TextChoices):
+    # Contract §3: minutes logged by a physician are physician time, anyone else's staff time.
+    CLINICAL_STAFF = "clinical_staff", "Clinical staff"
+    PHYSICIAN = "physician", "Physician"
+
+
+class Source(models.TextChoices):
+    TIMER = "timer", "Timer"
+    MANUAL = "manual", "Entered by hand"
+
+
+class TimeEntry(TenantModel):
+    """Minutes of non-face-to-face care for one patient by one member, in one billing month."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="time_entries"
+    )
+    performer = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    performer_kind = models.CharField(max_length=16, choices=PerformerKind.choices)
+    # R14: the billing practitioner the work was done under (the patient's, when logged).
+    practitioner = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    minutes = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ENTRY_MINUTES)]
+    )
+    ended_at = models.DateTimeField(editable=False)  # started_at + minutes (for the overlap rule)
+    activity = models.CharField(max_length=24, choices=Activity.choices)
+    note = models.TextField(blank=True)
+    # R15: face-to-face time is never CCM time; the engine drops entries flagged so.
+    face_to_face = models.BooleanField(default=False)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANUAL)
+    billing_month = models.DateField(help_text="First day of the month, in the practice's zone.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar = ["-started_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "id"], name="timelog_timeentry_practice_id"
+            ),
+            models.CheckConstraint(
+                condition=Q(minutes__gte=1) & Q(minutes__lte=MAX_ENTRY_MINUTES),
+                name="timelog_timeentry_minutes_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__gt=models.F("started_at")),
+                name="timelog_timeentry_ends_after_start",
+            ),
+            # One person cannot log two overlapping stretches of time (races included).
+            ExclusionConstraint(
+                name="timelog_timeentry_no_overlap",
+                expressions=[
+                    ("performer", RangeOperators.EQUAL),
+                    (TsTzRange("started_at", "ended_at", RangeBoundary()), RangeOperators.OVERLAPS),
+                ],
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["practice", "billing_month", "patient"]),
+            models.Index(fields=["practice", "patient", "started_at"]),
+            models.Index(fields=["practice", "performer", "started_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minutes} min on {self.started_at:%Y-%m-%d}"
+
+    @property
+    def counts_toward_billing(self) -> bool:
+        return self.activity != Activity.ENROLLMENT_OUTREACH and not self.face_to_face
+
+
+class TimeAdjustment(TenantModel):
+    """An audited correction of an entry in a closed (locked) month: minutes added or removed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    entry = models.ForeignKey(TimeEntry, on_delete=models.PROTECT, related_name="adjustments")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    minutes_delta = models.SmallIntegerField()
+    reason = models.CharField(max_length=500)
+    actor = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["created_at"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=~Q(minutes_delta=0), name="timelog_adjustment_nonzero"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minutes_delta:+d} min"
+
+
+class MonthLock(TenantModel):
+    """A closed billing month: its time entries are read-only (set by the month close)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    month = models.DateField(help_text="First day of the locked month.")
+    locked_at = models.DateTimeField(default=timezone.now)
+    locked_by = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "month"], name="timelog_month_lock_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} locked"
+
+
+class RunningTimer(TenantModel):
+    """A member's running timer (one per membership); the start instant lives on the server."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    membership = models.ForeignKey("ccm.Membership", on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    activity = models.CharField(max_length=24, choices=Activity.choices, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "membership"], name="timelog_one_timer_per_member"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"timer since {self.started_at:%H:%M}"
+
+    def elapsed_minutes(self, now: dt.datetime | None = None) -> int:
+        """Whole minutes so far, never rounded up."""
+        seconds = ((now or timezone.now()) - self.started_at).total_seconds()
+        return max(0, int(seconds // 60))
+
+
+class TaskKind(models.TextChoices):
+    CHECK_IN = "check_in", "Monthly check-in"
+    FOLLOW_UP_CALL = "follow_up_call", "Follow-up call"
+    CARE_PLAN_REVIEW = "care_plan_review", "Care plan review"
+    CONSENT_RENEWAL = "consent_renewal", "Consent renewal"
+    CUSTOM = "custom", "Custom"
+
+
+# Completing one of these offers to log the call's minutes in the same step.
+CALL_KINDS = frozenset({TaskKind.CHECK_IN, TaskKind.FOLLOW_UP_CALL, TaskKind.CONSENT_RENEWAL})
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TaskOrigin(models.TextChoices):
+    MANUAL = "manual", "Created by a person"
+    REMINDER = "reminder", "Daily reminder job"
+
+
+class Task(TenantModel):
+    """An outreach task for one patient, assigned to a member, due on a local date."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="tasks")
+    assignee = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=20, choices=TaskKind.choices)
+    title = models.CharField(max_length=200, blank=True)
+    due_on = models.DateField()
+    month = models.DateField(help_text="First day of the billing month the task belongs to.")
+    status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    origin = models.CharField(max_length=10, choices=TaskOrigin.choices, default=TaskOrigin.MANUAL)
+    reason = models.CharField(max_length=200, blank=True)
+    completion_note = models.TextField(blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    time_entry = models.ForeignKey(
+        TimeEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["due_on", "created_at"]
+        constraints: ClassVar = [
+            # Never two open tasks of one kind for a patient and month (custom tasks aside):
+            # the reminder job relies on this to be idempotent under concurrent runs.
+            models.UniqueConstraint(
+                fields=["practice", "patient", "kind", "month"],
+                condition=Q(status="open") & ~Q(kind="custom"),
+                name="timelog_one_open_task_per_kind_month",
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["practice", "status", "assignee", "due_on"]),
+            models.Index(fields=["practice", "patient", "status", "due_on"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.get_kind_display()
+
+    @property
+    def label(self) -> str:
+        return self.title or self.get_kind_display()
+
+
+class ReminderDigest(TenantModel):
+    """One daily digest per member and local date; inserting the row claims the send."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    membership = models.ForeignKey("ccm.Membership", on_delete=models.CASCADE, related_name="+")
+    sent_on = models.DateField()
+    counts = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "membership", "sent_on"], name="timelog_one_digest_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"digest of {self.sent_on}"

@@ -1,0 +1,535 @@
+"""Writes for time and outreach: time entries, adjustments, month locks, timers, tasks.
+
+Every service is keyword-only and transactional, validates before saving (nothing is saved on
+an error), checks that linked objects share the practice, and audits in the same transaction.
+Messages are constants (tests assert them) and never carry PHI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.months import month_label, month_of
+from ccm import audit
+from ccm.api_auth import ApplicationError
+from ccm.models import Membership, Practice, Role
+from patients.models import Patient, Status
+from timelog.models import (
+    MAX_ENTRY_MINUTES,
+    Activity,
+    MonthLock,
+    PerformerKind,
+    RunningTimer,
+    Source,
+    Task,
+    TaskKind,
+    TaskOrigin,
+    TaskStatus,
+    TimeAdjustment,
+    TimeEntry,
+)
+
+MINUTES_MESSAGE = f"Enter whole minutes from 1 to {MAX_ENTRY_MINUTES}."
+FUTURE_MESSAGE = "The start time cannot be in the future."
+BEFORE_PATIENT_MESSAGE = "The start is before this patient was added to CareMonth ({day})."
+CANDIDATE_ACTIVITY_MESSAGE = (
+    "This patient is not enrolled in CCM: only enrollment outreach can be logged, and it never "
+    "counts toward billing (R5)."
+)
+OUTREACH_ENROLLED_MESSAGE = "Enrollment outreach is for candidates; pick the activity you did."
+NOT_ENROLLED_MESSAGE = "Time can only be logged for enrolled patients (and candidates' outreach)."
+AFTER_LEAVING_MESSAGE = "The patient left CCM on {day}; time after that date cannot be logged."
+OVERLAP_MESSAGE = "This overlaps your entry of {start} to {end} ({minutes} min). Fix one of them."
+LOCKED_MESSAGE = (
+    "{month} is closed for billing: its time is read-only. Use an adjustment with a reason."
+)
+NOT_LOCKED_MESSAGE = "{month} is still open: edit the entry itself instead of adjusting it."
+ADJUST_REASON_MESSAGE = "Give the reason for this correction."
+ADJUST_RANGE_MESSAGE = "The corrected minutes must be from 0 to {limit}, and differ from now."
+NOT_YOURS_MESSAGE = "Only the person who logged this time or a practice admin may change it."
+CLINICAL_ONLY_MESSAGE = "Only clinical staff, physicians and admins log time and work tasks."
+TIMER_RUNNING_MESSAGE = "Your timer is already running. Stop it before starting another."
+NO_TIMER_MESSAGE = "No timer is running."
+TIMER_CONFIRM_MESSAGE = (
+    "The timer ran {minutes} minutes, longer than the practice's {limit}-minute limit. "
+    "Check the minutes and confirm."
+)
+TIMER_SHORT_MESSAGE = "Less than a minute was timed: nothing to save. Discard the timer."
+TASK_DUPLICATE_MESSAGE = "An open task of this kind already exists for this patient this month."
+TASK_CLOSED_MESSAGE = "This task is already closed."
+TASK_DUE_MESSAGE = "The due date must be within a year from today."
+TASK_TITLE_MESSAGE = "Give a custom task a title."
+
+CLINICAL_ROLES = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR})
+ENTRY_FIELDS = ("started_at", "minutes", "activity", "note", "face_to_face")
+
+
+class MonthLocked(ApplicationError):
+    """A write to a closed month's time (pages show the message; the API answers 409)."""
+
+
+def _zone(practice: Practice) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(practice.time_zone)
+
+
+def _local(instant: dt.datetime, practice: Practice) -> dt.datetime:
+    return instant.astimezone(_zone(practice))
+
+
+def require_clinical(actor: Membership) -> None:
+    if actor.role not in CLINICAL_ROLES:
+        raise PermissionDenied(CLINICAL_ONLY_MESSAGE)
+
+
+# --- Month lock ------------------------------------------------------------------------------
+
+
+def month_is_locked(*, practice: Practice, month: dt.date) -> bool:
+    return MonthLock.objects.unscoped().filter(practice=practice, month=month).exists()
+
+
+def month_lock(*, practice: Practice, month: dt.date, actor: Membership | None = None) -> MonthLock:
+    """Lock a billing month's time (idempotent: a second call returns the first lock). Audited."""
+    lock, created = MonthLock.objects.unscoped().get_or_create(
+        practice=practice, month=month.replace(day=1), defaults={"locked_by": actor}
+    )
+    if created:
+        audit.record(
+            practice=practice,
+            actor=actor.user if actor else None,
+            role=actor.role if actor else "",
+            action="month.lock",
+            obj=lock,
+        )
+    return lock
+
+
+def _check_unlocked(practice: Practice, month: dt.date) -> None:
+    if month_is_locked(practice=practice, month=month):
+        raise MonthLocked(LOCKED_MESSAGE.format(month=month_label(month)))
+
+
+# --- Time entries ----------------------------------------------------------------------------
+
+
+def performer_kind(membership: Membership) -> str:
+    """Contract §3: a physician's minutes are physician time, anyone else's staff time."""
+    return (
+        PerformerKind.PHYSICIAN
+        if membership.role == Role.PHYSICIAN
+        else PerformerKind.CLINICAL_STAFF
+    )
+
+
+def _validate_entry(practice: Practice, entry: TimeEntry, patient: Patient) -> None:
+    """Field rules with clear messages; raises ValidationError, saves nothing."""
+    if not isinstance(entry.minutes, int) or not 1 <= entry.minutes <= MAX_ENTRY_MINUTES:
+        raise ValidationError({"minutes": MINUTES_MESSAGE})
+    start = entry.started_at
+    if timezone.is_naive(start):
+        start = entry.started_at = timezone.make_aware(start, _zone(practice))
+    if start > timezone.now():
+        raise ValidationError({"started_at": FUTURE_MESSAGE})
+    created_on = _local(patient.created_at, practice).date()
+    if _local(start, practice).date() < created_on:
+        raise ValidationError({"started_at": BEFORE_PATIENT_MESSAGE.format(day=created_on)})
+    _validate_status(practice, entry, patient)
+    entry.ended_at = start + dt.timedelta(minutes=entry.minutes)
+    entry.billing_month = month_of(start, practice.time_zone)
+    entry.full_clean(exclude=["patient", "performer", "practitioner", "practice"])
+
+
+def _validate_status(practice: Practice, entry: TimeEntry, patient: Patient) -> None:
+    outreach = entry.activity == Activity.ENROLLMENT_OUTREACH
+    if patient.status == Status.CANDIDATE:
+        if not outreach:
+            raise ValidationError({"activity": CANDIDATE_ACTIVITY_MESSAGE})
+        return
+    if outreach:
+        raise ValidationError({"activity": OUTREACH_ENROLLED_MESSAGE})
+    if patient.status == Status.ENROLLED:
+        return
+    # Declined or disenrolled: time done before the patient left may still be logged.
+    left_on = patient.status_on
+    if left_on is None or patient.status == Status.DECLINED:
+        raise ValidationError(NOT_ENROLLED_MESSAGE)
+    if _local(entry.started_at, practice).date() > left_on:
+        raise ValidationError({"started_at": AFTER_LEAVING_MESSAGE.format(day=left_on)})
+
+
+def _check_overlap(practice: Practice, entry: TimeEntry) -> None:
+    """Name the clashing entry (the exclusion constraint is the race-proof backstop)."""
+    clash = (
+        TimeEntry.objects.filter(
+            performer_id=entry.performer_id,
+            started_at__lt=entry.ended_at,
+            ended_at__gt=entry.started_at,
+        )
+        .exclude(pk=entry.pk)
+        .order_by("started_at")
+        .first()
+    )
+    if clash is not None:
+        raise ValidationError(_overlap_message(practice, clash))
+
+
+def _overlap_message(practice: Practice, clash: TimeEntry) -> str:
+    start, end = _local(clash.started_at, practice), _local(clash.ended_at, practice)
+    return OVERLAP_MESSAGE.format(
+        start=f"{start:%Y-%m-%d %H:%M}", end=f"{end:%H:%M}", minutes=clash.minutes
+    )
+
+
+def _save_entry(practice: Practice, entry: TimeEntry) -> None:
+    _check_overlap(practice, entry)
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError as exc:
+        if "timelog_timeentry_no_overlap" in str(exc):
+            raise ValidationError(OVERLAP_MESSAGE.format(start="?", end="?", minutes="?")) from None
+        raise
+
+
+@transaction.atomic
+def time_entry_create(
+    *,
+    practice: Practice,
+    actor: Membership,
+    patient: Patient,
+    started_at: dt.datetime,
+    minutes: int,
+    activity: str,
+    note: str = "",
+    face_to_face: bool = False,
+    source: str = Source.MANUAL,
+    performer: Membership | None = None,
+) -> TimeEntry:
+    """Log minutes for a patient (performer: the actor unless an admin logs for a member).
+    Refuses a closed month (MonthLocked). Audited."""
+    require_clinical(actor)
+    performer = performer or actor
+    if performer.pk != actor.pk and actor.role != Role.ADMIN:
+        raise PermissionDenied(NOT_YOURS_MESSAGE)
+    if performer.practice_id != practice.pk or patient.practice_id != practice.pk:
+        raise ValidationError("The patient and the performer must belong to this practice.")
+    entry = TimeEntry(
+        practice=practice,
+        patient=patient,
+        performer=performer,
+        performer_kind=performer_kind(performer),
+        practitioner_id=patient.billing_practitioner_id,
+        started_at=started_at,
+        minutes=minutes,
+        activity=activity,
+        note=note,
+        face_to_face=face_to_face,
+        source=source,
+    )
+    _validate_entry(practice, entry, patient)
+    _check_unlocked(practice, entry.billing_month)
+    _save_entry(practice, entry)
+    audit.write(actor, entry, "create", patient_id=patient.pk)
+    return entry
+
+
+def can_change(actor: Membership, entry: TimeEntry) -> bool:
+    return actor.role == Role.ADMIN or entry.performer_id == actor.pk
+
+
+def _lock_entry(practice: Practice, entry: TimeEntry) -> TimeEntry:
+    return (
+        TimeEntry.objects.select_for_update()
+        .select_related("patient")
+        .get(pk=entry.pk, practice=practice)
+    )
+
+
+@transaction.atomic
+def time_entry_update(
+    *, practice: Practice, actor: Membership, entry: TimeEntry, data: dict[str, Any]
+) -> TimeEntry:
+    """Change an entry of an open month (its old and new month must both be open). Audited."""
+    require_clinical(actor)
+    if not can_change(actor, entry):
+        raise PermissionDenied(NOT_YOURS_MESSAGE)
+    entry = _lock_entry(practice, entry)
+    _check_unlocked(practice, entry.billing_month)
+    before = {f: getattr(entry, f) for f in ENTRY_FIELDS}
+    for field in ENTRY_FIELDS:
+        if field in data:
+            setattr(entry, field, data[field])
+    _validate_entry(practice, entry, entry.patient)
+    _check_unlocked(practice, entry.billing_month)
+    _save_entry(practice, entry)
+    changed = audit.changed(before, {f: getattr(entry, f) for f in ENTRY_FIELDS})
+    audit.write(actor, entry, "update", patient_id=entry.patient_id, changed_fields=changed)
+    return entry
+
+
+@transaction.atomic
+def time_entry_delete(*, practice: Practice, actor: Membership, entry: TimeEntry) -> None:
+    """Delete an entry of an open month (audited; a closed month needs an adjustment)."""
+    require_clinical(actor)
+    if not can_change(actor, entry):
+        raise PermissionDenied(NOT_YOURS_MESSAGE)
+    entry = _lock_entry(practice, entry)
+    _check_unlocked(practice, entry.billing_month)
+    audit.write(actor, entry, "delete", patient_id=entry.patient_id)
+    Task.objects.filter(time_entry=entry).update(time_entry=None)
+    entry.delete()
+
+
+def effective_minutes(entry: TimeEntry) -> int:
+    """The entry's minutes after its adjustments (uses prefetched adjustments when present)."""
+    return entry.minutes + sum(a.minutes_delta for a in entry.adjustments.all())
+
+
+@transaction.atomic
+def time_adjust(
+    *, practice: Practice, actor: Membership, entry: TimeEntry, corrected_minutes: int, reason: str
+) -> TimeAdjustment:
+    """Correct an entry of a closed month to `corrected_minutes` (0 voids it), with a reason."""
+    require_clinical(actor)
+    if not can_change(actor, entry):
+        raise PermissionDenied(NOT_YOURS_MESSAGE)
+    entry = _lock_entry(practice, entry)
+    if not month_is_locked(practice=practice, month=entry.billing_month):
+        raise ValidationError(NOT_LOCKED_MESSAGE.format(month=month_label(entry.billing_month)))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ADJUST_REASON_MESSAGE})
+    current = effective_minutes(entry)
+    valid = isinstance(corrected_minutes, int) and 0 <= corrected_minutes <= MAX_ENTRY_MINUTES
+    if not valid or corrected_minutes == current:
+        raise ValidationError(
+            {"corrected_minutes": ADJUST_RANGE_MESSAGE.format(limit=MAX_ENTRY_MINUTES)}
+        )
+    adjustment = TimeAdjustment.objects.create(
+        practice=practice,
+        entry=entry,
+        patient_id=entry.patient_id,
+        minutes_delta=corrected_minutes - current,
+        reason=reason[:500],
+        actor=actor,
+    )
+    audit.write(actor, adjustment, "create", patient_id=entry.patient_id)
+    return adjustment
+
+
+# --- Timer -----------------------------------------------------------------------------------
+
+
+def timer_get(*, membership: Membership) -> RunningTimer | None:
+    return (
+        RunningTimer.objects.unscoped()
+        .filter(practice_id=membership.practice_id, membership=membership)
+        .select_related("patient")
+        .first()
+    )
+
+
+@transaction.atomic
+def timer_start(
+    *, practice: Practice, actor: Membership, patient: Patient, activity: str = "", note: str = ""
+) -> RunningTimer:
+    """Start the actor's timer for a patient (one per member; the start is server time)."""
+    require_clinical(actor)
+    if patient.practice_id != practice.pk:
+        raise ValidationError("The patient must belong to this practice.")
+    if patient.status not in (Status.ENROLLED, Status.CANDIDATE):
+        raise ValidationError(NOT_ENROLLED_MESSAGE)
+    if activity and activity not in Activity.values:
+        raise ValidationError({"activity": "Choose an activity from the list."})
+    try:
+        with transaction.atomic():
+            timer = RunningTimer.objects.create(
+                practice=practice, membership=actor, patient=patient, activity=activity, note=note
+            )
+    except IntegrityError:
+        raise ValidationError(TIMER_RUNNING_MESSAGE) from None
+    audit.write(actor, timer, "start", patient_id=patient.pk)
+    return timer
+
+
+@transaction.atomic
+def timer_stop(
+    *,
+    practice: Practice,
+    actor: Membership,
+    activity: str,
+    note: str = "",
+    minutes: int | None = None,
+    confirmed: bool = False,
+) -> TimeEntry:
+    """Turn the running timer into a time entry (whole minutes, never rounded up) and end it.
+
+    A timer past the practice's limit needs `confirmed` (the person checks the minutes)."""
+    timer = (
+        RunningTimer.objects.select_for_update()
+        .select_related("patient")
+        .filter(membership=actor)
+        .first()
+    )
+    if timer is None:
+        raise ValidationError(NO_TIMER_MESSAGE)
+    stopped_at = timezone.now()
+    elapsed = timer.elapsed_minutes(stopped_at)
+    limit = practice.timer_confirm_minutes
+    if elapsed > limit and not confirmed:
+        raise ValidationError(TIMER_CONFIRM_MESSAGE.format(minutes=elapsed, limit=limit))
+    if elapsed < 1:
+        raise ValidationError(TIMER_SHORT_MESSAGE)
+    # Past the limit the person may lower the minutes (a forgotten timer), never raise them.
+    chosen = elapsed if minutes is None or not confirmed else min(minutes, elapsed)
+    entry = time_entry_create(
+        practice=practice,
+        actor=actor,
+        patient=timer.patient,
+        started_at=timer.started_at,
+        minutes=chosen,
+        activity=activity,
+        note=note,
+        source=Source.TIMER,
+    )
+    audit.write(actor, timer, "stop", patient_id=timer.patient_id)
+    timer.delete()
+    return entry
+
+
+@transaction.atomic
+def timer_discard(*, practice: Practice, actor: Membership) -> None:
+    """Stop the actor's timer without logging anything."""
+    timer = RunningTimer.objects.filter(membership=actor).first()
+    if timer is None:
+        raise ValidationError(NO_TIMER_MESSAGE)
+    audit.write(actor, timer, "discard", patient_id=timer.patient_id)
+    timer.delete()
+
+
+# --- Tasks -----------------------------------------------------------------------------------
+
+
+def _today(practice: Practice) -> dt.date:
+    return timezone.localdate(timezone=_zone(practice))
+
+
+def _check_assignee(practice: Practice, assignee: Membership | None) -> None:
+    if assignee is None:
+        return
+    if (
+        assignee.practice_id != practice.pk
+        or not assignee.is_active
+        or assignee.role == Role.BILLER
+    ):
+        raise ValidationError({"assignee": "Choose an active clinical member of this practice."})
+
+
+@transaction.atomic
+def task_create(
+    *,
+    practice: Practice,
+    actor: Membership,
+    patient: Patient,
+    kind: str,
+    due_on: dt.date,
+    assignee: Membership | None = None,
+    title: str = "",
+    reason: str = "",
+) -> Task:
+    """Create an outreach task (one open task per patient, kind and month). Audited."""
+    require_clinical(actor)
+    if patient.practice_id != practice.pk:
+        raise ValidationError("The patient must belong to this practice.")
+    _check_assignee(practice, assignee)
+    today = _today(practice)
+    if not today - dt.timedelta(days=365) <= due_on <= today + dt.timedelta(days=365):
+        raise ValidationError({"due_on": TASK_DUE_MESSAGE})
+    if kind == TaskKind.CUSTOM and not title.strip():
+        raise ValidationError({"title": TASK_TITLE_MESSAGE})
+    task = Task(
+        practice=practice,
+        patient=patient,
+        kind=kind,
+        title=title.strip(),
+        due_on=due_on,
+        month=due_on.replace(day=1),
+        assignee=assignee,
+        reason=reason,
+        origin=TaskOrigin.MANUAL,
+        created_by=actor,
+    )
+    task.full_clean(exclude=["patient", "assignee", "created_by", "practice", "completed_by"])
+    try:
+        with transaction.atomic():
+            task.save()
+    except IntegrityError:
+        raise ValidationError(TASK_DUPLICATE_MESSAGE) from None
+    audit.write(actor, task, "create", patient_id=patient.pk)
+    return task
+
+
+def _lock_task(practice: Practice, task: Task) -> Task:
+    task = Task.objects.select_for_update().select_related("patient").get(pk=task.pk)
+    if task.status != TaskStatus.OPEN:
+        raise ApplicationError(TASK_CLOSED_MESSAGE)
+    return task
+
+
+@transaction.atomic
+def task_reassign(
+    *, practice: Practice, actor: Membership, task: Task, assignee: Membership | None
+) -> Task:
+    """Give an open task to another clinical member (or nobody). Audited."""
+    require_clinical(actor)
+    task = _lock_task(practice, task)
+    _check_assignee(practice, assignee)
+    task.assignee = assignee
+    task.save(update_fields=["assignee"])
+    audit.write(actor, task, "reassign", patient_id=task.patient_id, changed_fields=["assignee"])
+    return task
+
+
+@transaction.atomic
+def task_complete(
+    *,
+    practice: Practice,
+    actor: Membership,
+    task: Task,
+    note: str = "",
+    cancel: bool = False,
+    log_minutes: int | None = None,
+    log_activity: str = Activity.CALL_PATIENT,
+) -> Task:
+    """Close an open task (done or cancelled); a call may log its minutes in the same step,
+    ending now. The entry and the task stand or fall together. Audited."""
+    require_clinical(actor)
+    task = _lock_task(practice, task)
+    if log_minutes is not None and not cancel:
+        if not isinstance(log_minutes, int) or not 1 <= log_minutes <= MAX_ENTRY_MINUTES:
+            raise ValidationError({"log_minutes": MINUTES_MESSAGE})
+        started = timezone.now() - dt.timedelta(minutes=log_minutes)
+        entry = time_entry_create(
+            practice=practice,
+            actor=actor,
+            patient=task.patient,
+            started_at=started.replace(second=0, microsecond=0),
+            minutes=log_minutes,
+            activity=log_activity,
+            note=note,
+        )
+        task.time_entry = entry
+    task.status = TaskStatus.CANCELLED if cancel else TaskStatus.DONE
+    task.completion_note = note
+    task.completed_at = timezone.now()
+    task.completed_by = actor
+    task.save()
+    verb = "cancel" if cancel else "complete"
+    audit.write(actor, task, verb, patient_id=task.patient_id, changed_fields=["status"])
+    return task

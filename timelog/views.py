@@ -1,0 +1,461 @@
+"""Pages for the coordinator's day: worklist, time entries, timer, outreach tasks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from billing.months import current_month, month_label, next_month, parse_month, previous_month
+from ccm import audit
+from ccm.forms import attach_errors
+from ccm.models import Role
+from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
+from patients.models import Patient
+from timelog import selectors, services
+from timelog.forms import (
+    AdjustmentForm,
+    TaskCompleteForm,
+    TaskFilterForm,
+    TaskForm,
+    TaskReassignForm,
+    TimeEntryForm,
+    TimerStartForm,
+    TimerStopForm,
+    WorklistFilterForm,
+    default_start,
+)
+from timelog.models import CALL_KINDS, Task, TaskStatus
+
+PAGE_SIZE = 25
+CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
+ANY_ROLE = (*CLINICAL, Role.BILLER)
+
+
+def _month(request: PracticeRequest, text: str | None) -> dt.date:
+    """The month asked for, else the current one in the practice's zone."""
+    if text:
+        try:
+            return parse_month(text)
+        except ValidationError:
+            messages.error(request, "Months are written YYYY-MM; showing this month.")
+    return current_month(request.practice.time_zone)
+
+
+# --- Worklist --------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+@role_required(*ANY_ROLE)
+def worklist(request: PracticeRequest) -> HttpResponse:
+    form = WorklistFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    month = _month(request, data.get("month"))
+    default_who = "mine" if request.membership.role == Role.COORDINATOR else "all"
+    who = data.get("who") or default_who
+    rows = selectors.worklist(
+        practice=request.practice,
+        month=month,
+        coordinator=request.membership if who == "mine" else None,
+        show=data.get("show", ""),
+        sort=data.get("sort") or "name",
+        today=timezone.localdate(),
+    )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    selectors.attach_next_tasks(list(page.object_list))
+    audit.read_many(
+        request.membership, [row.patient for row in page.object_list], action="worklist.list"
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "month": month,
+        "month_label": month_label(month),
+        "previous": month_label(previous_month(month)),
+        "next": month_label(next_month(month)),
+        "who": who,
+        "is_current": month == current_month(request.practice.time_zone),
+        "today": timezone.localdate(),
+        "clinical": request.membership.role in CLINICAL,
+    }
+    htmx = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "worklist"
+    template = "timelog/worklist_rows.html" if htmx else "timelog/worklist.html"
+    return render(request, template, context)
+
+
+# --- Time entries ----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+@role_required(*ANY_ROLE)
+def time_entry_list(request: PracticeRequest) -> HttpResponse:
+    month = _month(request, request.GET.get("month"))
+    mine = request.GET.get("who", "mine") == "mine" and request.membership.role in CLINICAL
+    entries = selectors.time_entry_list(
+        practice=request.practice,
+        month=month,
+        performer_id=request.membership.pk if mine else None,
+    )
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    audit.read_many(request.membership, [e.patient for e in page.object_list], action="time.list")
+    context = {
+        "page": page,
+        "month": month,
+        "month_label": month_label(month),
+        "previous": month_label(previous_month(month)),
+        "next": month_label(next_month(month)),
+        "mine": mine,
+        "locked": services.month_is_locked(practice=request.practice, month=month),
+    }
+    return render(request, "timelog/time_entry_list.html", context)
+
+
+def _chart(patient: Patient) -> str:
+    return reverse("patients:patient-detail", kwargs={"patient_id": patient.pk}) + "#time"
+
+
+@login_required
+@role_required(*CLINICAL)
+def time_entry_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    patient = get_for_practice_or_404(Patient, request.practice, patient_id)
+    initial = {"started_at": default_start(timezone.localtime())}
+    form = TimeEntryForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.time_entry_create(
+                practice=request.practice,
+                actor=request.membership,
+                patient=patient,
+                **form.cleaned_data,
+            )
+        except services.MonthLocked as exc:
+            form.add_error(None, exc.message)
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"{form.cleaned_data['minutes']} minutes logged.")
+            return redirect(_chart(patient))
+    else:
+        audit.read(request.membership, patient, patient_id=patient.pk)
+    context = {"form": form, "patient": patient, "entry": None}
+    status = 400 if form.errors else 200
+    return render(request, "timelog/time_entry_form.html", context, status=status)
+
+
+def _entry_or_404(request: PracticeRequest, entry_id: str) -> Any:
+    return selectors.time_entry_get(practice=request.practice, entry_id=entry_id)
+
+
+@login_required
+@role_required(*CLINICAL)
+def time_entry_edit(request: PracticeRequest, entry_id: str) -> HttpResponse:
+    entry = _entry_or_404(request, entry_id)
+    locked = services.month_is_locked(practice=request.practice, month=entry.billing_month)
+    if not services.can_change(request.membership, entry):
+        raise PermissionDenied(services.NOT_YOURS_MESSAGE)
+    initial = {
+        "started_at": default_start(timezone.localtime(entry.started_at)),
+        "minutes": entry.minutes,
+        "activity": entry.activity,
+        "note": entry.note,
+        "face_to_face": entry.face_to_face,
+    }
+    form = TimeEntryForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST" and locked:
+        form.add_error(None, services.LOCKED_MESSAGE.format(month=month_label(entry.billing_month)))
+        status = 409
+    elif request.method == "POST" and form.is_valid():
+        try:
+            services.time_entry_update(
+                practice=request.practice,
+                actor=request.membership,
+                entry=entry,
+                data=form.cleaned_data,
+            )
+        except services.MonthLocked as exc:
+            form.add_error(None, exc.message)
+            status = 409
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Time entry saved.")
+            return redirect(_chart(entry.patient))
+    else:
+        audit.read(request.membership, entry, patient_id=entry.patient_id)
+    if form.errors and status == 200:
+        status = 400
+    context = {"form": form, "patient": entry.patient, "entry": entry, "locked": locked}
+    return render(request, "timelog/time_entry_form.html", context, status=status)
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def time_entry_delete(request: PracticeRequest, entry_id: str) -> HttpResponse:
+    entry = _entry_or_404(request, entry_id)
+    try:
+        services.time_entry_delete(practice=request.practice, actor=request.membership, entry=entry)
+    except services.MonthLocked as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Time entry deleted.")
+    return redirect(_chart(entry.patient))
+
+
+@login_required
+@role_required(*CLINICAL)
+def time_entry_adjust(request: PracticeRequest, entry_id: str) -> HttpResponse:
+    entry = _entry_or_404(request, entry_id)
+    form = AdjustmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.time_adjust(
+                practice=request.practice,
+                actor=request.membership,
+                entry=entry,
+                corrected_minutes=form.cleaned_data["corrected_minutes"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Correction recorded.")
+            return redirect(_chart(entry.patient))
+    else:
+        audit.read(request.membership, entry, patient_id=entry.patient_id)
+    context = {"form": form, "entry": entry, "patient": entry.patient}
+    status = 400 if form.errors else 200
+    return render(request, "timelog/time_entry_adjust.html", context, status=status)
+
+
+# --- Timer -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def timer_start(request: PracticeRequest) -> HttpResponse:
+    form = TimerStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a patient to time.")
+        return redirect("timelog:worklist")
+    patient = get_for_practice_or_404(Patient, request.practice, form.cleaned_data["patient"])
+    try:
+        services.timer_start(
+            practice=request.practice,
+            actor=request.membership,
+            patient=patient,
+            activity=form.cleaned_data.get("activity") or "",
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Timer started. It keeps running if you leave this page.")
+    return redirect(request.POST.get("next") or _chart(patient))
+
+
+@login_required
+@role_required(*CLINICAL)
+def timer_stop(request: PracticeRequest) -> HttpResponse:
+    timer = services.timer_get(membership=request.membership)
+    if timer is None:
+        messages.info(request, services.NO_TIMER_MESSAGE)
+        return redirect("timelog:worklist")
+    elapsed = timer.elapsed_minutes()
+    over_limit = elapsed > request.practice.timer_confirm_minutes
+    form = TimerStopForm(
+        request.POST or None, initial={"activity": timer.activity, "note": timer.note}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            entry = services.timer_stop(
+                practice=request.practice,
+                actor=request.membership,
+                activity=data["activity"],
+                note=data["note"],
+                minutes=data.get("minutes"),
+                confirmed=bool(data.get("confirm")),
+            )
+        except services.MonthLocked as exc:
+            form.add_error(None, exc.message)
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"{entry.minutes} minutes logged from the timer.")
+            return redirect(_chart(entry.patient))
+    else:
+        audit.read(request.membership, timer.patient, patient_id=timer.patient_id)
+    context = {
+        "form": form,
+        "timer": timer,
+        "elapsed": elapsed,
+        "over_limit": over_limit,
+        "limit": request.practice.timer_confirm_minutes,
+    }
+    return render(request, "timelog/timer_stop.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def timer_discard(request: PracticeRequest) -> HttpResponse:
+    try:
+        services.timer_discard(practice=request.practice, actor=request.membership)
+    except ValidationError as exc:
+        messages.info(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Timer discarded; nothing was logged.")
+    return redirect("timelog:worklist")
+
+
+# --- Tasks -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+@role_required(*ANY_ROLE)
+def task_list(request: PracticeRequest) -> HttpResponse:
+    form = TaskFilterForm(request.GET or None)
+    view = (form.cleaned_data.get("view") if form.is_valid() else "") or "mine"
+    tasks = selectors.task_list(
+        practice=request.practice,
+        view=view,
+        membership=request.membership,
+        today=timezone.localdate(),
+    )
+    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    audit.read_many(request.membership, [t.patient for t in page.object_list], action="task.list")
+    context = {
+        "form": form,
+        "page": page,
+        "view": view,
+        "views": selectors.TASK_VIEWS,
+        "today": timezone.localdate(),
+        "clinical": request.membership.role in CLINICAL,
+    }
+    return render(request, "timelog/task_list.html", context)
+
+
+@login_required
+@role_required(*CLINICAL)
+def task_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    patient = get_for_practice_or_404(Patient, request.practice, patient_id)
+    initial = {"due_on": timezone.localdate(), "assignee": patient.coordinator_id}
+    form = TaskForm(request.POST or None, practice=request.practice, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.task_create(
+                practice=request.practice,
+                actor=request.membership,
+                patient=patient,
+                **form.cleaned_data,
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Task created.")
+            return redirect(_chart(patient))
+    else:
+        audit.read(request.membership, patient, patient_id=patient.pk)
+    context = {"form": form, "patient": patient}
+    return render(request, "timelog/task_form.html", context, status=400 if form.errors else 200)
+
+
+def _task_or_404(request: PracticeRequest, task_id: str) -> Task:
+    task = get_for_practice_or_404(Task, request.practice, task_id)
+    return selectors.task_list(practice=request.practice, view="all").get(pk=task.pk)
+
+
+def _task_page(
+    request: PracticeRequest, task: Task, status: int = 200, **forms: Any
+) -> HttpResponse:
+    context = {
+        "task": task,
+        "reassign_form": forms.get("reassign_form")
+        or TaskReassignForm(practice=request.practice, initial={"assignee": task.assignee_id}),
+        "complete_form": forms.get("complete_form") or TaskCompleteForm(),
+        "is_call": task.kind in CALL_KINDS,
+        "clinical": request.membership.role in CLINICAL,
+        "is_open": task.status == TaskStatus.OPEN,
+    }
+    return render(request, "timelog/task_detail.html", context, status=status)
+
+
+@login_required
+@require_GET
+@role_required(*ANY_ROLE)
+def task_detail(request: PracticeRequest, task_id: str) -> HttpResponse:
+    task = _task_or_404(request, task_id)
+    audit.read(request.membership, task, patient_id=task.patient_id)
+    return _task_page(request, task)
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def task_reassign(request: PracticeRequest, task_id: str) -> HttpResponse:
+    task = _task_or_404(request, task_id)
+    form = TaskReassignForm(request.POST, practice=request.practice)
+    if form.is_valid():
+        try:
+            services.task_reassign(
+                practice=request.practice,
+                actor=request.membership,
+                task=task,
+                assignee=form.cleaned_data["assignee"],
+            )
+        except (ValidationError, services.ApplicationError) as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, "Task reassigned.")
+            return redirect("timelog:task-detail", task_id=task.pk)
+    return _task_page(request, task, status=400, reassign_form=form)
+
+
+def _form_error(form: Any, exc: Exception) -> None:
+    if isinstance(exc, ValidationError):
+        attach_errors(form, exc)
+    else:
+        form.add_error(None, getattr(exc, "message", str(exc)))
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def task_complete(request: PracticeRequest, task_id: str) -> HttpResponse:
+    task = _task_or_404(request, task_id)
+    form = TaskCompleteForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.task_complete(
+                practice=request.practice,
+                actor=request.membership,
+                task=task,
+                note=data["note"],
+                cancel=bool(data["cancel"]),
+                log_minutes=data.get("log_minutes") if task.kind in CALL_KINDS else None,
+            )
+        except (ValidationError, services.ApplicationError) as exc:
+            _form_error(form, exc)
+        else:
+            done = "cancelled" if data["cancel"] else "done"
+            messages.success(request, f"Task marked {done}.")
+            return redirect("timelog:task-list")
+    return _task_page(request, task, status=400, complete_form=form)
