@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from ccm import apis
 from patients import apis as patient_apis
+from timelog import apis as time_apis
 
 app_name = "api"
 
@@ -39,4 +40,13 @@ urlpatterns = [
         patient_apis.PatientFhirApi.as_view(),
         name="patient-fhir",
     ),
+    path("v1/time-entries/", time_apis.TimeEntryListApi.as_view(), name="time-entry-list"),
+    path(
+        "v1/time-entries/<uuid:entry_id>/",
+        time_apis.TimeEntryDetailApi.as_view(),
+        name="time-entry-detail",
+    ),
+    path("v1/worklist/", time_apis.WorklistApi.as_view(), name="worklist"),
+    path("v1/tasks/", time_apis.TaskListApi.as_view(), name="task-list"),
+    path("v1/tasks/<uuid:task_id>/", time_apis.TaskDetailApi.as_view(), name="task-detail"),
 ]

@@ -26,5 +26,11 @@ BEAT_SCHEDULE = {
         "task": "ccm.tasks.login_failures_clean",
         "schedule": crontab(hour=3, minute=37),
     },
+    # 11:05 UTC daily (06:05 in New York, 03:05 in Honolulu): outreach tasks and digests, one
+    # Celery task per practice; idempotent, so a re-run or a second beat changes nothing.
+    "outreach-reminders": {
+        "task": "timelog.tasks.send_reminders",
+        "schedule": crontab(hour=11, minute=5),
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

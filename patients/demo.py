@@ -251,6 +251,11 @@ def _patient_spec(
         status_reason="Consent revoked" if status == Status.DISENROLLED else "",
         initiating_visit_on=enrolled_on - dt.timedelta(days=rng.randint(1, 60)),
         initiating_visit_code=rng.choice(("99214", "99215", "G0439", "99213")),
+        # On the practice's list well before enrolment (the EHR import), so back-dated time
+        # entries of the demo are valid edits.
+        created_at=dt.datetime.combine(
+            min(enrolled_on, today) - dt.timedelta(days=120), dt.time(12), tzinfo=dt.UTC
+        ),
     )
     return patient, rng.choice(CONDITION_SETS), status, enrolled_on
 

@@ -64,6 +64,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--patients", type=int, default=60, help="patients in the demo practice (default 60)"
         )
+        parser.add_argument(
+            "--months", type=int, default=3, help="months of time entries (default 3)"
+        )
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -80,11 +83,48 @@ class Command(BaseCommand):
                 practice=practices[slug], user=user, defaults={"role": role, "npi": npi}
             )
         added = self._patients(practices, memberships, options["patients"])
+        entries, tasks = self._time(practices, memberships, options["patients"], options["months"])
         if options["verbosity"] > 0:
             self.stdout.write(
                 f"Demo ready: {len(practices)} practices, {len(USERS)} demo users "
-                f"(password {DEMO_PASSWORD}), {added} patients added."
+                f"(password {DEMO_PASSWORD}), {added} patients, {entries} time entries and "
+                f"{tasks} tasks added."
             )
+
+    def _time(
+        self,
+        practices: dict[str, Practice],
+        memberships: dict[str, Membership],
+        patients: int,
+        months: int,
+    ) -> tuple[int, int]:
+        """Time entries by the coordinators and the physician (more staff for big demos,
+        about one coordinator per 400 patients), then the daily job's outreach tasks."""
+        from timelog.demo import seed_time
+        from timelog.reminders import create_due_tasks
+
+        demo = practices["demo"]
+        performers = [
+            memberships[e]
+            for e in ("coordinator@demo.test", "nurse@demo.test", "physician@demo.test")
+        ]
+        for n in range(1, patients // 400 + 1):
+            user = User.objects.filter(email=f"staff{n}@demo.test").first() or (
+                User.objects.create_user(
+                    email=f"staff{n}@demo.test",
+                    password=DEMO_PASSWORD,
+                    full_name=f"Staff Nurse {n}",
+                )
+            )
+            member, _ = Membership.objects.unscoped().get_or_create(
+                practice=demo, user=user, defaults={"role": Role.COORDINATOR}
+            )
+            performers.append(member)
+        other = [memberships["coordinator@other.test"], memberships["physician@other.test"]]
+        entries = seed_time(practice=demo, performers=performers, months=months)
+        entries += seed_time(practice=practices["other"], performers=other, months=months)
+        tasks = sum(create_due_tasks(practice=p) for p in practices.values())
+        return entries, tasks
 
     def _patients(
         self, practices: dict[str, Practice], memberships: dict[str, Membership], count: int

@@ -1,0 +1,520 @@
+"""Time, worklist and task API (contract §4). Rules live in timelog.services; these views
+parse input, look objects up in the caller's practice (another practice's object is 404),
+call one service and shape the answer. A closed month's time answers 409.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing.months import current_month, month_label, parse_month
+from ccm import audit
+from ccm.api import ApiView, EnumField, Pagination, error_responses, page_of
+from ccm.models import Membership, Role
+from ccm.tenancy import get_for_practice_or_404
+from patients.models import Patient
+from patients.selectors import clinician_choices
+from timelog import selectors, services
+from timelog.models import (
+    MAX_ENTRY_MINUTES,
+    Activity,
+    MonthLock,
+    PerformerKind,
+    Source,
+    Task,
+    TaskKind,
+    TaskOrigin,
+    TaskStatus,
+    TimeEntry,
+)
+
+CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
+UTC = dt.UTC
+
+
+def _clinical_for_writes(view: ApiView) -> None:
+    if view.request.method not in ("GET", "HEAD", "OPTIONS"):
+        view.allowed_roles = CLINICAL
+
+
+def _month_param(value: str | None, zone: str) -> dt.date:
+    return parse_month(value) if value else current_month(zone)
+
+
+def _member(practice: Any, member_id: Any, field: str) -> Membership | None:
+    if member_id is None:
+        return None
+    member = clinician_choices(practice=practice).filter(pk=member_id).first()
+    if member is None:
+        raise ValidationError({field: "Choose an active clinical member of this practice."})
+    return member
+
+
+# --- Shapes ------------------------------------------------------------------------------------
+
+
+@extend_schema_serializer(component_name="TimeMember")
+class MemberSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    full_name = serializers.CharField(source="user.full_name")
+
+
+@extend_schema_serializer(component_name="TimeAdjustment")
+class AdjustmentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    minutes_delta = serializers.IntegerField()
+    reason = serializers.CharField()
+    actor = serializers.UUIDField(source="actor_id")
+    created_at = serializers.DateTimeField(default_timezone=UTC)
+
+
+@extend_schema_serializer(component_name="TimeEntry")
+class TimeEntrySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    patient = serializers.UUIDField(source="patient_id")
+    performer = MemberSerializer()
+    performer_kind = EnumField(PerformerKind.choices, enum_name="PerformerKindEnum")
+    practitioner = serializers.UUIDField(
+        source="practitioner_id", allow_null=True, help_text="Billing practitioner (R14)."
+    )
+    started_at = serializers.DateTimeField(default_timezone=UTC)
+    ended_at = serializers.DateTimeField(default_timezone=UTC)
+    minutes = serializers.IntegerField(help_text="As logged.")
+    effective_minutes = serializers.IntegerField(help_text="After audited adjustments.")
+    activity = EnumField(Activity.choices, enum_name="TimeActivityEnum")
+    note = serializers.CharField()
+    face_to_face = serializers.BooleanField(help_text="Never counts toward CCM (R15).")
+    source = EnumField(Source.choices, enum_name="TimeSourceEnum")  # type: ignore[assignment]
+    billing_month = serializers.SerializerMethodField(help_text="YYYY-MM, practice time zone.")
+    locked = serializers.SerializerMethodField(help_text="The month is closed: read-only.")
+    adjustments = AdjustmentSerializer(many=True)
+    created_at = serializers.DateTimeField(default_timezone=UTC)
+
+    def get_billing_month(self, entry: TimeEntry) -> str:
+        return month_label(entry.billing_month)
+
+    def get_locked(self, entry: TimeEntry) -> bool:
+        return entry.billing_month in self.context.get("locked_months", set())
+
+
+@extend_schema_serializer(component_name="TimeEntryInput")
+class TimeEntryInputSerializer(serializers.Serializer):
+    patient = serializers.UUIDField()
+    started_at = serializers.DateTimeField(help_text="ISO 8601 with offset.")
+    minutes = serializers.IntegerField(min_value=1, max_value=MAX_ENTRY_MINUTES)
+    activity = EnumField(Activity.choices, enum_name="TimeActivityEnum")
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    face_to_face = serializers.BooleanField(required=False, default=False)
+
+    def validate_started_at(self, value: dt.datetime) -> dt.datetime:
+        if timezone.is_naive(value):
+            raise serializers.ValidationError("Give the time with its UTC offset.")
+        return value
+
+
+def _locked_months(practice: Any, entries: list[TimeEntry]) -> set[dt.date]:
+    months = {e.billing_month for e in entries}
+    return set(
+        MonthLock.objects.unscoped()
+        .filter(practice=practice, month__in=months)
+        .values_list("month", flat=True)
+    )
+
+
+def _entry_response(view: ApiView, entry: TimeEntry, code: int = 200) -> Response:
+    entry = selectors.time_entry_get(practice=view.practice, entry_id=entry.pk)
+    context = {"locked_months": _locked_months(view.practice, [entry])}
+    return Response(TimeEntrySerializer(entry, context=context).data, status=code)
+
+
+# --- Time entries ------------------------------------------------------------------------------
+
+
+class TimeEntryListApi(ApiView):
+    """GET: any role. POST: clinical roles; the caller is the performer."""
+
+    @extend_schema_serializer(component_name="TimeEntryFilter")
+    class FilterSerializer(serializers.Serializer):
+        patient = serializers.UUIDField(required=False)
+        month = serializers.CharField(required=False, help_text="YYYY-MM (practice time zone).")
+        user = serializers.UUIDField(required=False, help_text="Membership id of the performer.")
+
+    PageSerializer = page_of(TimeEntrySerializer, "TimeEntryPage")
+
+    def get_permissions(self) -> list[Any]:
+        _clinical_for_writes(self)
+        return super().get_permissions()
+
+    @extend_schema(
+        operation_id="time_entries_list",
+        summary="Time entries, newest first (each patient shown is audited as read)",
+        parameters=[FilterSerializer, OpenApiParameter("page", int)],
+        responses={200: PageSerializer, **error_responses(400, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        f: dict[str, Any] = dict(filters.validated_data)
+        month = parse_month(f["month"]) if f.get("month") else None
+        entries = selectors.time_entry_list(
+            practice=self.practice,
+            patient_id=f.get("patient"),
+            month=month,
+            performer_id=f.get("user"),
+        )
+        paginator = Pagination()
+        page = list(paginator.paginate_queryset(entries, request, view=self) or [])
+        audit.read_many(self.membership, [e.patient for e in page], action="time.list")
+        context = {"locked_months": _locked_months(self.practice, page)}
+        data = TimeEntrySerializer(page, many=True, context=context).data
+        return paginator.get_paginated_response(data)
+
+    @extend_schema(
+        operation_id="time_entries_create",
+        summary="Log minutes for a patient (409 when the month is closed)",
+        request=TimeEntryInputSerializer,
+        responses={201: TimeEntrySerializer, **error_responses(400, 403, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TimeEntryInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        patient = _patient_or_400(self, data.pop("patient"))
+        entry = services.time_entry_create(
+            practice=self.practice, actor=self.membership, patient=patient, **data
+        )
+        return _entry_response(self, entry, status.HTTP_201_CREATED)
+
+
+def _patient_or_400(view: ApiView, patient_id: Any) -> Patient:
+    # A body field naming another practice's patient reads as "no such patient" (400).
+    patient = Patient.objects.unscoped().filter(practice=view.practice, pk=patient_id).first()
+    if patient is None:
+        raise ValidationError({"patient": "No such patient in this practice."})
+    return patient
+
+
+class TimeEntryDetailApi(ApiView):
+    """GET: any role. PATCH/DELETE: the performer or an admin; a closed month answers 409."""
+
+    @extend_schema_serializer(component_name="TimeEntryPatch")
+    class PatchSerializer(serializers.Serializer):
+        started_at = serializers.DateTimeField(required=False)
+        minutes = serializers.IntegerField(min_value=1, max_value=MAX_ENTRY_MINUTES, required=False)
+        activity = EnumField(Activity.choices, enum_name="TimeActivityEnum", required=False)
+        note = serializers.CharField(required=False, allow_blank=True)
+        face_to_face = serializers.BooleanField(required=False)
+
+    def get_permissions(self) -> list[Any]:
+        _clinical_for_writes(self)
+        return super().get_permissions()
+
+    @extend_schema(
+        operation_id="time_entries_retrieve",
+        summary="One time entry with its adjustments (audited)",
+        responses={200: TimeEntrySerializer, **error_responses(403, 404)},
+    )
+    def get(self, request: Request, entry_id: str) -> Response:
+        entry = selectors.time_entry_get(practice=self.practice, entry_id=entry_id)
+        audit.read(self.membership, entry, patient_id=entry.patient_id)
+        return _entry_response(self, entry)
+
+    @extend_schema(
+        operation_id="time_entries_partial_update",
+        summary="Change an entry of an open month",
+        request=PatchSerializer,
+        responses={200: TimeEntrySerializer, **error_responses(400, 403, 404, 409)},
+    )
+    def patch(self, request: Request, entry_id: str) -> Response:
+        entry = selectors.time_entry_get(practice=self.practice, entry_id=entry_id)
+        serializer = self.PatchSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        entry = services.time_entry_update(
+            practice=self.practice,
+            actor=self.membership,
+            entry=entry,
+            data=dict(serializer.validated_data),
+        )
+        return _entry_response(self, entry)
+
+    @extend_schema(
+        operation_id="time_entries_destroy",
+        summary="Delete an entry of an open month",
+        responses={204: None, **error_responses(403, 404, 409)},
+    )
+    def delete(self, request: Request, entry_id: str) -> Response:
+        entry = selectors.time_entry_get(practice=self.practice, entry_id=entry_id)
+        services.time_entry_delete(practice=self.practice, actor=self.membership, entry=entry)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Worklist ----------------------------------------------------------------------------------
+
+
+@extend_schema_serializer(component_name="WorklistTask")
+class WorklistTaskSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = EnumField(TaskKind.choices, enum_name="TaskKindEnum")
+    label = serializers.CharField()  # type: ignore[assignment]
+    due_on = serializers.DateField()
+
+
+@extend_schema_serializer(component_name="WorklistRow")
+class WorklistRowSerializer(serializers.Serializer):
+    patient = serializers.SerializerMethodField()
+    clinical_staff_minutes = serializers.IntegerField(help_text="Countable (R16).")
+    physician_minutes = serializers.IntegerField(help_text="Countable (R16).")
+    staff_pool_minutes = serializers.IntegerField(source="staff_pool")
+    next_threshold = serializers.SerializerMethodField()
+    days_left = serializers.IntegerField()
+    behind_pace = serializers.BooleanField()
+    last_contact = serializers.DateTimeField(default_timezone=UTC, allow_null=True)
+    open_tasks = serializers.IntegerField()
+    next_task = WorklistTaskSerializer(allow_null=True)
+    flags = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "mrn": {"type": "string"},
+                "first_name": {"type": "string"},
+                "last_name": {"type": "string"},
+            },
+        }
+    )
+    def get_patient(self, row: selectors.WorklistRow) -> dict[str, Any]:
+        p = row.patient
+        return {"id": str(p.pk), "mrn": p.mrn, "first_name": p.first_name, "last_name": p.last_name}
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "description": "The engine's next threshold (R27); null when every unit is reached.",
+            "properties": {"code": {"type": "string"}, "minutes_needed": {"type": "integer"}},
+        }
+    )
+    def get_next_threshold(self, row: selectors.WorklistRow) -> dict[str, Any] | None:
+        if row.next_code is None:
+            return None
+        return {"code": row.next_code, "minutes_needed": row.minutes_needed}
+
+
+class WorklistApi(ApiView):
+    """Any role: every enrolled patient's month with the engine's progress."""
+
+    @extend_schema_serializer(component_name="WorklistFilter")
+    class FilterSerializer(serializers.Serializer):
+        month = serializers.CharField(required=False, help_text="YYYY-MM; default this month.")
+        coordinator = serializers.UUIDField(required=False, help_text="Membership id.")
+        show = serializers.ChoiceField(
+            choices=[k for k in selectors.WORKLIST_FILTERS if k], required=False
+        )
+        sort = serializers.ChoiceField(choices=list(selectors.WORKLIST_SORTS), required=False)
+
+    PageSerializer = page_of(WorklistRowSerializer, "WorklistPage")
+
+    @extend_schema(
+        operation_id="worklist",
+        summary="Enrolled patients' minutes, next threshold, pace, last contact and tasks",
+        parameters=[FilterSerializer, OpenApiParameter("page", int)],
+        responses={200: PageSerializer, **error_responses(400, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        f: dict[str, Any] = dict(filters.validated_data)
+        month = _month_param(f.get("month"), self.practice.time_zone)
+        coordinator = None
+        if f.get("coordinator"):
+            coordinator = get_for_practice_or_404(Membership, self.practice, f["coordinator"])
+        rows = selectors.worklist(
+            practice=self.practice,
+            month=month,
+            coordinator=coordinator,
+            show=f.get("show", ""),
+            sort=f.get("sort", "name"),
+            today=timezone.localdate(timezone=_zone(self.practice)),
+        )
+        paginator = Pagination()
+        page = list(paginator.paginate_queryset(rows, request, view=self) or [])
+        selectors.attach_next_tasks(page)
+        audit.read_many(self.membership, [r.patient for r in page], action="worklist.list")
+        return paginator.get_paginated_response(WorklistRowSerializer(page, many=True).data)
+
+
+def _zone(practice: Any) -> Any:
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(practice.time_zone)
+
+
+# --- Tasks -------------------------------------------------------------------------------------
+
+
+@extend_schema_serializer(component_name="Task")
+class TaskSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    patient = serializers.UUIDField(source="patient_id")
+    assignee = MemberSerializer(allow_null=True)
+    kind = EnumField(TaskKind.choices, enum_name="TaskKindEnum")
+    title = serializers.CharField()
+    due_on = serializers.DateField()
+    month = serializers.SerializerMethodField()
+    status = EnumField(TaskStatus.choices, enum_name="TaskStatusEnum")
+    origin = EnumField(TaskOrigin.choices, enum_name="TaskOriginEnum")
+    reason = serializers.CharField()
+    completion_note = serializers.CharField()
+    completed_at = serializers.DateTimeField(default_timezone=UTC, allow_null=True)
+    time_entry = serializers.UUIDField(source="time_entry_id", allow_null=True)
+    created_at = serializers.DateTimeField(default_timezone=UTC)
+
+    def get_month(self, task: Task) -> str:
+        return month_label(task.month)
+
+
+class TaskListApi(ApiView):
+    """GET: any role. POST: clinical roles."""
+
+    @extend_schema_serializer(component_name="TaskFilter")
+    class FilterSerializer(serializers.Serializer):
+        view = serializers.ChoiceField(
+            choices=[*selectors.TASK_VIEWS, "all"], required=False, default="open"
+        )
+        patient = serializers.UUIDField(required=False)
+
+    @extend_schema_serializer(component_name="TaskInput")
+    class InputSerializer(serializers.Serializer):
+        patient = serializers.UUIDField()
+        kind = EnumField(TaskKind.choices, enum_name="TaskKindEnum")
+        title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        due_on = serializers.DateField()
+        assignee = serializers.UUIDField(required=False, allow_null=True)
+
+    PageSerializer = page_of(TaskSerializer, "TaskPage")
+
+    def get_permissions(self) -> list[Any]:
+        _clinical_for_writes(self)
+        return super().get_permissions()
+
+    @extend_schema(
+        operation_id="tasks_list",
+        summary="Outreach tasks by view: mine, today, overdue, open (default), closed, all",
+        parameters=[FilterSerializer, OpenApiParameter("page", int)],
+        responses={200: PageSerializer, **error_responses(400, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        f: dict[str, Any] = dict(filters.validated_data)
+        tasks = selectors.task_list(
+            practice=self.practice,
+            view=f["view"],
+            membership=self.membership,
+            patient_id=f.get("patient"),
+            today=timezone.localdate(timezone=_zone(self.practice)),
+        )
+        paginator = Pagination()
+        page = list(paginator.paginate_queryset(tasks, request, view=self) or [])
+        audit.read_many(self.membership, [t.patient for t in page], action="task.list")
+        return paginator.get_paginated_response(TaskSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="tasks_create",
+        summary="Create an outreach task (one open task per patient, kind and month)",
+        request=InputSerializer,
+        responses={201: TaskSerializer, **error_responses(400, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        patient = _patient_or_400(self, data.pop("patient"))
+        data["assignee"] = _member(self.practice, data.get("assignee"), "assignee")
+        task = services.task_create(
+            practice=self.practice, actor=self.membership, patient=patient, **data
+        )
+        return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
+
+
+class TaskDetailApi(ApiView):
+    """GET: any role. PATCH: clinical roles reassign, complete or cancel an open task."""
+
+    @extend_schema_serializer(component_name="TaskPatch")
+    class PatchSerializer(serializers.Serializer):
+        assignee = serializers.UUIDField(required=False, allow_null=True)
+        status = serializers.ChoiceField(
+            choices=[TaskStatus.DONE, TaskStatus.CANCELLED], required=False
+        )
+        completion_note = serializers.CharField(required=False, allow_blank=True, default="")
+        log_minutes = serializers.IntegerField(
+            min_value=1,
+            max_value=MAX_ENTRY_MINUTES,
+            required=False,
+            help_text="With status=done on a call task: log the call's minutes, ending now.",
+        )
+
+    def get_permissions(self) -> list[Any]:
+        _clinical_for_writes(self)
+        return super().get_permissions()
+
+    def _task(self, task_id: str) -> Task:
+        task = get_for_practice_or_404(Task, self.practice, task_id)
+        return selectors.task_list(practice=self.practice, view="all").get(pk=task.pk)
+
+    @extend_schema(
+        operation_id="tasks_retrieve",
+        summary="One task (audited)",
+        responses={200: TaskSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request: Request, task_id: str) -> Response:
+        task = self._task(task_id)
+        audit.read(self.membership, task, patient_id=task.patient_id)
+        return Response(TaskSerializer(task).data)
+
+    @extend_schema(
+        operation_id="tasks_partial_update",
+        summary="Reassign, complete (optionally logging the call) or cancel an open task",
+        request=PatchSerializer,
+        responses={200: TaskSerializer, **error_responses(400, 403, 404, 409)},
+    )
+    def patch(self, request: Request, task_id: str) -> Response:
+        task = self._task(task_id)
+        serializer = self.PatchSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if "assignee" not in data and "status" not in data:
+            raise ValidationError("Give an assignee or a status.")
+        from django.db import transaction
+
+        with transaction.atomic():  # reassign and complete together, or neither
+            if "assignee" in data:
+                assignee = _member(self.practice, data["assignee"], "assignee")
+                task = services.task_reassign(
+                    practice=self.practice, actor=self.membership, task=task, assignee=assignee
+                )
+            if "status" in data:
+                task = services.task_complete(
+                    practice=self.practice,
+                    actor=self.membership,
+                    task=task,
+                    note=data.get("completion_note", ""),
+                    cancel=data["status"] == TaskStatus.CANCELLED,
+                    log_minutes=data.get("log_minutes"),
+                )
+        return Response(TaskSerializer(self._task(str(task.pk))).data)

@@ -1,0 +1,150 @@
+"""Demo time entries and tasks (seed_demo and benchmarks): deterministic, bulk-inserted.
+
+Each performer's entries are packed one after another in working hours (08:00-18:00 in the
+practice's zone), after that performer's latest existing entry, so they never overlap and a
+re-run adds only what is missing. Minutes vary so the worklist shows every state: done,
+close, behind pace, nothing yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import zoneinfo
+from collections.abc import Sequence
+
+from django.db.models import Max
+from django.utils import timezone
+
+from billing.months import month_bounds, next_month, previous_month
+from ccm.models import Membership, Practice, Role
+from patients.models import Patient, Status
+from timelog.models import Activity, PerformerKind, TimeEntry
+
+WORK_START, WORK_END = 8, 18  # local hours
+ACTIVITIES = [a for a in Activity.values if a != Activity.ENROLLMENT_OUTREACH]
+NOTES: dict[str, str] = {
+    Activity.CALL_PATIENT: "Monthly check-in call; symptoms stable, reviewed goals.",
+    Activity.COORDINATION: "Coordinated with specialist office about upcoming results.",
+    Activity.MEDICATION: "Reconciled medication list after pharmacy refill.",
+    Activity.CARE_PLAN: "Updated care plan goals with the patient.",
+    Activity.CHART_REVIEW: "Reviewed recent labs and outside records.",
+    Activity.REFERRAL: "Sent referral and confirmed the appointment.",
+    Activity.EDUCATION: "Diet and medication education by phone.",
+    Activity.OTHER: "Arranged transportation for the next visit.",
+}
+
+
+class _Packer:
+    """Hands out non-overlapping start times per performer inside working hours."""
+
+    def __init__(self, zone: zoneinfo.ZoneInfo, start: dt.datetime, stop: dt.datetime) -> None:
+        self.zone, self.stop = zone, stop
+        self.cursor: dict[object, dt.datetime] = {}
+        self.start = start
+
+    def take(self, performer: Membership, minutes: int) -> dt.datetime | None:
+        at = self._working(self.cursor.get(performer.pk, self.start))
+        if at + dt.timedelta(minutes=minutes) > self.stop:
+            return None
+        self.cursor[performer.pk] = at + dt.timedelta(minutes=minutes + 7)
+        return at
+
+    def _working(self, at: dt.datetime) -> dt.datetime:
+        local = at.astimezone(self.zone)
+        if local.hour < WORK_START:
+            local = local.replace(hour=WORK_START, minute=0)
+        if local.hour >= WORK_END - 1:
+            day = local.date() + dt.timedelta(days=1)
+            local = dt.datetime(day.year, day.month, day.day, WORK_START, tzinfo=self.zone)
+        return local.astimezone(dt.UTC)
+
+
+def _minutes_plan(rng: random.Random, fraction: float) -> list[int]:
+    """A patient-month's entries: most reach 20 minutes, some 40+, some fall short."""
+    goal = rng.choice((8, 14, 18, 22, 25, 28, 31, 35, 44, 47, 62))
+    goal = max(3, int(goal * fraction))
+    plan: list[int] = []
+    while sum(plan) < goal:
+        plan.append(min(rng.choice((3, 5, 6, 8, 10, 12, 15, 20)), goal - sum(plan) + 2))
+    return plan
+
+
+def seed_time(
+    *,
+    practice: Practice,
+    performers: Sequence[Membership],
+    months: int,
+    now: dt.datetime | None = None,
+) -> int:
+    """Entries for every enrolled patient over the last `months` months (this one so far).
+    Returns how many were added; patient-months that already have time are skipped."""
+    now = now or timezone.now()
+    zone = zoneinfo.ZoneInfo(practice.time_zone)
+    month = now.astimezone(zone).date().replace(day=1)
+    for _ in range(months - 1):
+        month = previous_month(month)
+    added = 0
+    while month <= now.astimezone(zone).date():
+        added += _seed_month(practice, performers, month, now, zone)
+        month = next_month(month)
+    return added
+
+
+def _seed_month(
+    practice: Practice,
+    performers: Sequence[Membership],
+    month: dt.date,
+    now: dt.datetime,
+    zone: zoneinfo.ZoneInfo,
+) -> int:
+    start, end = month_bounds(month, practice.time_zone)
+    stop = min(end, now - dt.timedelta(minutes=1))
+    fraction = min(1.0, (stop - start) / (end - start))
+    rng = random.Random(f"{practice.slug}-time-{month}")  # noqa: S311 (demo data)
+    patients = list(
+        Patient.objects.unscoped()
+        .filter(
+            practice=practice, status=Status.ENROLLED, status_on__lt=month + dt.timedelta(days=27)
+        )
+        .exclude(time_entries__billing_month=month)
+        .order_by("mrn")
+    )
+    packer = _Packer(zone, start, stop)
+    latest = (
+        TimeEntry.objects.unscoped()
+        .filter(practice=practice, billing_month=month)
+        .values("performer_id")
+        .annotate(last=Max("ended_at"))
+    )
+    for row in latest:
+        packer.cursor[row["performer_id"]] = row["last"] + dt.timedelta(minutes=7)
+    entries = []
+    for patient in patients:
+        for minutes in _minutes_plan(rng, fraction):
+            performer = rng.choice(performers)
+            started = packer.take(performer, minutes)
+            if started is None:
+                continue
+            activity = rng.choice(ACTIVITIES)
+            entries.append(
+                TimeEntry(
+                    practice=practice,
+                    patient=patient,
+                    performer=performer,
+                    performer_kind=PerformerKind.PHYSICIAN
+                    if performer.role == Role.PHYSICIAN
+                    else PerformerKind.CLINICAL_STAFF,
+                    practitioner_id=patient.billing_practitioner_id,
+                    started_at=started,
+                    minutes=minutes,
+                    ended_at=started + dt.timedelta(minutes=minutes),
+                    activity=activity,
+                    note=NOTES[activity],
+                    billing_month=month,
+                    created_at=started + dt.timedelta(minutes=minutes),
+                )
+            )
+    # ON CONFLICT DO NOTHING: the no-overlap constraint is the backstop for a concurrent run.
+    TimeEntry.objects.unscoped().bulk_create(entries, batch_size=2000, ignore_conflicts=True)
+    return len(entries)

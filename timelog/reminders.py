@@ -1,0 +1,193 @@
+"""The daily outreach job: create due tasks idempotently, then one digest email per member.
+
+Safe to run twice or in two workers at once: tasks are inserted with ON CONFLICT DO NOTHING
+against the partial unique index "one open task per patient, kind and month", and a digest is
+claimed by inserting its (practice, member, day) row before the email is sent. Emails carry
+counts and links only: no names, no PHI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.months import month_of
+from ccm import audit
+from ccm.models import Membership, Practice, Role
+from ccm.tenancy import practice_scope
+from timelog.models import ReminderDigest, Task, TaskKind, TaskOrigin, TaskStatus
+from timelog.selectors import FIRST_THRESHOLD, NO_CONTACT_DAYS, WorklistRow, worklist
+
+BEHIND_PACE_AFTER_DAY = 10  # the issue: chase patients behind pace after the 10th
+DIGEST_SUBJECT = "Your CareMonth outreach for {day}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    tasks_created: int
+    digests_sent: int
+
+
+def _wanted_tasks(rows: list[WorklistRow], today: dt.date, month: dt.date) -> list[Task]:
+    """One task per (patient, kind) that a row calls for (reasons carry no PHI)."""
+    tasks = []
+    for row in rows:
+        patient = row.patient
+        reasons = []
+        if today.day > BEHIND_PACE_AFTER_DAY and row.behind_pace:
+            reasons.append(
+                (
+                    TaskKind.CHECK_IN,
+                    f"Behind pace: {row.staff_pool} of {FIRST_THRESHOLD} minutes, "
+                    f"{row.days_left} days left",
+                )
+            )
+        if f"No contact in {NO_CONTACT_DAYS} days" in row.flags:
+            reasons.append((TaskKind.FOLLOW_UP_CALL, f"No contact in {NO_CONTACT_DAYS} days"))
+        if "No consent on file" in row.flags:
+            reasons.append((TaskKind.CONSENT_RENEWAL, "Enrolled without consent on file (R5)"))
+        tasks += [
+            Task(
+                practice_id=patient.practice_id,
+                patient=patient,
+                assignee_id=patient.coordinator_id,
+                kind=kind,
+                due_on=today,
+                month=month,
+                origin=TaskOrigin.REMINDER,
+                reason=reason,
+            )
+            for kind, reason in reasons
+        ]
+    return tasks
+
+
+def send_reminders(*, practice_id: str, now: dt.datetime | None = None) -> Outcome:
+    """Create today's outreach tasks for one practice, then send the digests (ids only in)."""
+    practice = Practice.objects.get(pk=practice_id)
+    now = now or timezone.now()
+    zone = zoneinfo.ZoneInfo(practice.time_zone)
+    today = now.astimezone(zone).date()
+    month = month_of(now, practice.time_zone)
+    with practice_scope(practice), timezone.override(zone):
+        created = _create_tasks(practice, month, today)
+        sent = sum(
+            _send_digest(practice, member, today, created) for member in _recipients(practice)
+        )
+    return Outcome(tasks_created=sum(created.values()), digests_sent=sent)
+
+
+def create_due_tasks(*, practice: Practice, now: dt.datetime | None = None) -> int:
+    """Create today's outreach tasks for one practice without sending digests (demo data)."""
+    now = now or timezone.now()
+    zone = zoneinfo.ZoneInfo(practice.time_zone)
+    with practice_scope(practice), timezone.override(zone):
+        created = _create_tasks(
+            practice, month_of(now, practice.time_zone), now.astimezone(zone).date()
+        )
+    return sum(created.values())
+
+
+def _create_tasks(practice: Practice, month: dt.date, today: dt.date) -> dict[object, int]:
+    """Insert the wanted tasks; returns the number created per assignee id."""
+    rows = worklist(practice=practice, month=month, today=today)
+    wanted = _wanted_tasks(rows, today, month)
+    before = _open_reminder_ids(practice, month)
+    with transaction.atomic():
+        # ON CONFLICT DO NOTHING: an open task of that kind and month already exists.
+        Task.objects.bulk_create(wanted, ignore_conflicts=True)
+    new = (
+        Task.objects.filter(origin=TaskOrigin.REMINDER, month=month, status=TaskStatus.OPEN)
+        .exclude(pk__in=before)
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+    )
+    counts = {row["assignee_id"]: row["n"] for row in new}
+    if counts:
+        audit.record(
+            practice=practice,
+            actor=None,
+            action="reminders.tasks_created",
+            object_type="timelog.task",
+            object_id=str(sum(counts.values())),
+        )
+    return counts
+
+
+def _open_reminder_ids(practice: Practice, month: dt.date) -> list[object]:
+    return list(
+        Task.objects.filter(
+            origin=TaskOrigin.REMINDER, month=month, status=TaskStatus.OPEN
+        ).values_list("pk", flat=True)
+    )
+
+
+def _recipients(practice: Practice) -> list[Membership]:
+    """Active coordinators, and any other clinical member with open tasks."""
+    with_tasks = Task.objects.filter(status=TaskStatus.OPEN).values("assignee_id")
+    return list(
+        Membership.objects.filter(is_active=True, user__is_active=True)
+        .filter(
+            Q(role=Role.COORDINATOR) | Q(pk__in=with_tasks, role__in=[Role.ADMIN, Role.PHYSICIAN])
+        )
+        .select_related("user")
+        .order_by("pk")
+    )
+
+
+def _digest_counts(
+    member: Membership, today: dt.date, created: dict[object, int]
+) -> dict[str, int]:
+    mine = Task.objects.filter(status=TaskStatus.OPEN, assignee=member)
+    counts = mine.aggregate(
+        open=Count("pk"),
+        due_today=Count("pk", filter=Q(due_on=today)),
+        overdue=Count("pk", filter=Q(due_on__lt=today)),
+    )
+    counts["new_today"] = created.get(member.pk, 0)
+    return counts
+
+
+def _send_digest(
+    practice: Practice, member: Membership, today: dt.date, created: dict[object, int]
+) -> int:
+    """Claim (practice, member, day) by inserting its row, then send; 0 when already claimed."""
+    counts = _digest_counts(member, today, created)
+    if not counts["open"]:
+        return 0
+    try:
+        with transaction.atomic():
+            digest = ReminderDigest.objects.create(
+                practice=practice, membership=member, sent_on=today, counts=counts
+            )
+    except IntegrityError:
+        return 0  # another run sent today's digest
+    context = {
+        "practice": practice,
+        "counts": counts,
+        "day": today,
+        "tasks_url": settings.SITE_URL + reverse("timelog:task-list") + "?view=mine",
+        "worklist_url": settings.SITE_URL + reverse("timelog:worklist"),
+    }
+    send_mail(
+        subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + DIGEST_SUBJECT.format(day=today),
+        message=render_to_string("timelog/email/digest.txt", context),
+        from_email=None,
+        recipient_list=[member.user.email],
+    )
+    ReminderDigest.objects.filter(pk=digest.pk).update(sent_at=timezone.now())
+    return 1
+
+
+def practices_to_remind() -> list[str]:
+    """Ids of every practice (the job fans out one task per practice)."""
+    return [str(pk) for pk in Practice.objects.order_by("pk").values_list("pk", flat=True)]
