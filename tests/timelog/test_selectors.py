@@ -42,7 +42,8 @@ def test_minutes_and_next_threshold_come_from_the_billing_engine(
     assert (row.clinical_staff_minutes, row.physician_minutes) == (12, 10)
     # R16: 22 staff-pool minutes bill 99490; the next unit, 99439, needs 40 (R20).
     assert (row.next_code, row.minutes_needed) == ("99439", 18)
-    assert row.target == 40 and row.percent == 55
+    assert row.target == 40
+    assert row.percent == 55
 
 
 def test_minutes_before_consent_do_not_count(practice, physician, coordinator):
@@ -73,7 +74,8 @@ def test_pace_flags_patients_behind_given_the_days_left(practice, coordinator, p
             )
             if r.patient.pk == ahead.pk
         )
-    assert row.behind_pace and row.days_left == 0
+    assert row.behind_pace
+    assert row.days_left == 0
 
 
 def test_flags_for_missing_consent_and_no_recent_contact(practice, coordinator, enrolled):
@@ -104,7 +106,8 @@ def test_the_next_task_is_the_soonest_open_one(practice, coordinator, enrolled):
     TaskFactory(patient=enrolled, due_on=dt.date(2026, 10, 1), kind="custom", status="done")
     rows = selectors.worklist(practice=practice, month=OCTOBER, today=NOW.date())
     selectors.attach_next_tasks(rows)
-    assert rows[0].next_task == soon and rows[0].open_tasks == 2
+    assert rows[0].next_task == soon
+    assert rows[0].open_tasks == 2
 
 
 def _queries(practice) -> int:

@@ -143,7 +143,8 @@ def test_month_lock_is_idempotent_and_makes_the_months_time_read_only(
     entry = _log(practice, coordinator, enrolled)
     first = services.month_lock(practice=practice, month=dt.date(2026, 10, 1), actor=admin)
     again = services.month_lock(practice=practice, month=dt.date(2026, 10, 15), actor=admin)
-    assert first.pk == again.pk and MonthLock.objects.count() == 1
+    assert first.pk == again.pk
+    assert MonthLock.objects.count() == 1
     assert AuditEvent.objects.unscoped().filter(action="month.lock").count() == 1
     with pytest.raises(services.MonthLocked, match="2026-10 is closed"):
         _log(practice, coordinator, enrolled, start=NOW - dt.timedelta(hours=8))
@@ -154,7 +155,8 @@ def test_month_lock_is_idempotent_and_makes_the_months_time_read_only(
     with pytest.raises(services.MonthLocked):
         services.time_entry_delete(practice=practice, actor=coordinator, entry=entry)
     entry.refresh_from_db()
-    assert entry.minutes == 15 and TimeEntry.objects.count() == 1
+    assert entry.minutes == 15
+    assert TimeEntry.objects.count() == 1
 
 
 def test_an_entry_cannot_be_moved_into_a_closed_month(practice, coordinator, enrolled):
@@ -227,7 +229,8 @@ def test_the_timer_turns_into_an_entry_of_whole_minutes_never_rounded_up(
         practice=practice, actor=coordinator, activity=Activity.MEDICATION, note="Reconciled"
     )
     assert entry.minutes == 12
-    assert entry.source == "timer" and entry.started_at == NOW
+    assert entry.source == "timer"
+    assert entry.started_at == NOW
     assert not RunningTimer.objects.exists()
 
 
@@ -238,7 +241,8 @@ def test_a_timer_past_the_practice_limit_needs_confirmation_and_may_be_lowered(
     frozen.shift(dt.timedelta(minutes=practice.timer_confirm_minutes + 30))
     with pytest.raises(ValidationError, match="longer than the practice's 120-minute limit"):
         services.timer_stop(practice=practice, actor=coordinator, activity=Activity.OTHER)
-    assert RunningTimer.objects.exists() and not TimeEntry.objects.exists()
+    assert RunningTimer.objects.exists()
+    assert not TimeEntry.objects.exists()
     entry = services.timer_stop(
         practice=practice, actor=coordinator, activity=Activity.OTHER, minutes=35, confirmed=True
     )
@@ -253,7 +257,8 @@ def test_a_timer_under_a_minute_logs_nothing_and_can_be_discarded(
     with pytest.raises(ValidationError, match="Less than a minute"):
         services.timer_stop(practice=practice, actor=coordinator, activity=Activity.OTHER)
     services.timer_discard(practice=practice, actor=coordinator)
-    assert not RunningTimer.objects.exists() and not TimeEntry.objects.exists()
+    assert not RunningTimer.objects.exists()
+    assert not TimeEntry.objects.exists()
 
 
 # --- Tasks ---------------------------------------------------------------------------------
@@ -288,7 +293,8 @@ def test_completing_a_call_task_logs_its_minutes_in_the_same_step(practice, coor
     done = services.task_complete(
         practice=practice, actor=coordinator, task=task, note="Doing well", log_minutes=14
     )
-    assert done.status == TaskStatus.DONE and done.time_entry.minutes == 14
+    assert done.status == TaskStatus.DONE
+    assert done.time_entry.minutes == 14
     assert done.time_entry.activity == Activity.CALL_PATIENT
     with pytest.raises(ApplicationError, match="already closed"):
         services.task_complete(practice=practice, actor=coordinator, task=task)
@@ -305,7 +311,8 @@ def test_a_failed_time_entry_leaves_the_task_open(practice, coordinator, enrolle
     with pytest.raises(ValidationError), transaction.atomic():
         services.task_complete(practice=practice, actor=coordinator, task=task, log_minutes=500)
     task.refresh_from_db()
-    assert task.status == TaskStatus.OPEN and not TimeEntry.objects.exists()
+    assert task.status == TaskStatus.OPEN
+    assert not TimeEntry.objects.exists()
 
 
 def test_tasks_go_only_to_clinical_members_of_the_practice(

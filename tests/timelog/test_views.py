@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+
 from ccm.models import AuditEvent
 from tests.factories import TaskFactory, TimeEntryFactory
 from timelog import services
@@ -29,7 +30,8 @@ def test_coordinator_sees_their_worklist_and_each_patient_shown_is_audited(
     response = coordinator_client.get("/worklist/")
     assert response.status_code == 200
     body = response.content.decode()
-    assert enrolled.last_name in body and "8 min to 99490" in body
+    assert enrolled.last_name in body
+    assert "8 min to 99490" in body
     assert (
         AuditEvent.objects.unscoped()
         .filter(action="worklist.list", patient_id=enrolled.pk)
@@ -123,7 +125,8 @@ def test_a_closed_months_entry_is_read_only_and_says_why(coordinator_client, enr
     )
     assert adjust.status_code == 302
     chart = coordinator_client.get(adjust["Location"]).content.decode()
-    assert "Call ended early" in chart and "Corrected -2 min" in chart
+    assert "Call ended early" in chart
+    assert "Corrected -2 min" in chart
 
 
 def test_the_timer_survives_navigation_and_shows_in_the_header(
@@ -179,7 +182,8 @@ def test_tasks_are_listed_created_reassigned_and_completed_with_time(
     )
     assert done.status_code == 302
     task.refresh_from_db()
-    assert task.status == TaskStatus.DONE and task.assignee == physician
+    assert task.status == TaskStatus.DONE
+    assert task.assignee == physician
     assert task.time_entry.minutes == 9
 
 
