@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
@@ -43,6 +44,7 @@ from timelog.models import (
 
 CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
 UTC = dt.UTC
+NAIVE_MESSAGE = "Give the time with its UTC offset, e.g. 2026-10-20T13:00:00Z."
 
 
 def _clinical_for_writes(view: ApiView) -> None:
@@ -110,19 +112,24 @@ class TimeEntrySerializer(serializers.Serializer):
         return entry.billing_month in self.context.get("locked_months", set())
 
 
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with a UTC offset (contract §4); a time without one is refused, not guessed."""
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is not None and timezone.is_naive(parsed):
+            raise serializers.ValidationError(NAIVE_MESSAGE)
+        return super().to_internal_value(value)
+
+
 @extend_schema_serializer(component_name="TimeEntryInput")
 class TimeEntryInputSerializer(serializers.Serializer):
     patient = serializers.UUIDField()
-    started_at = serializers.DateTimeField(help_text="ISO 8601 with offset.")
+    started_at = AwareDateTimeField(help_text="ISO 8601 with offset.")
     minutes = serializers.IntegerField(min_value=1, max_value=MAX_ENTRY_MINUTES)
     activity = EnumField(Activity.choices, enum_name="TimeActivityEnum")
     note = serializers.CharField(required=False, allow_blank=True, default="")
     face_to_face = serializers.BooleanField(required=False, default=False)
-
-    def validate_started_at(self, value: dt.datetime) -> dt.datetime:
-        if timezone.is_naive(value):
-            raise serializers.ValidationError("Give the time with its UTC offset.")
-        return value
 
 
 def _locked_months(practice: Any, entries: list[TimeEntry]) -> set[dt.date]:
@@ -212,7 +219,7 @@ class TimeEntryDetailApi(ApiView):
 
     @extend_schema_serializer(component_name="TimeEntryPatch")
     class PatchSerializer(serializers.Serializer):
-        started_at = serializers.DateTimeField(required=False)
+        started_at = AwareDateTimeField(required=False)
         minutes = serializers.IntegerField(min_value=1, max_value=MAX_ENTRY_MINUTES, required=False)
         activity = EnumField(Activity.choices, enum_name="TimeActivityEnum", required=False)
         note = serializers.CharField(required=False, allow_blank=True)
