@@ -14,6 +14,7 @@ import zoneinfo
 from collections.abc import Sequence
 
 from django.db.models import Max
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from billing.months import month_bounds, next_month, previous_month
@@ -36,28 +37,25 @@ NOTES: dict[str, str] = {
 
 
 class _Packer:
-    """Hands out non-overlapping start times per performer inside working hours."""
+    """Hands out non-overlapping start times per performer and day, inside working hours."""
 
     def __init__(self, zone: zoneinfo.ZoneInfo, start: dt.datetime, stop: dt.datetime) -> None:
-        self.zone, self.stop = zone, stop
-        self.cursor: dict[object, dt.datetime] = {}
-        self.start = start
+        self.zone, self.start, self.stop = zone, start, stop
+        self.cursor: dict[tuple[object, dt.date], dt.datetime] = {}
+        self.days = (stop.astimezone(zone).date() - start.astimezone(zone).date()).days + 1
 
-    def take(self, performer: Membership, minutes: int) -> dt.datetime | None:
-        at = self._working(self.cursor.get(performer.pk, self.start))
-        if at + dt.timedelta(minutes=minutes) > self.stop:
-            return None
-        self.cursor[performer.pk] = at + dt.timedelta(minutes=minutes + 7)
-        return at
-
-    def _working(self, at: dt.datetime) -> dt.datetime:
-        local = at.astimezone(self.zone)
-        if local.hour < WORK_START:
-            local = local.replace(hour=WORK_START, minute=0)
-        if local.hour >= WORK_END - 1:
-            day = local.date() + dt.timedelta(days=1)
-            local = dt.datetime(day.year, day.month, day.day, WORK_START, tzinfo=self.zone)
-        return local.astimezone(dt.UTC)
+    def take(self, performer: Membership, minutes: int, day_index: int) -> dt.datetime | None:
+        """The first free start on that day of the month (or a later day) for the performer."""
+        first_day = self.start.astimezone(self.zone).date()
+        for offset in range(day_index, self.days):
+            day = first_day + dt.timedelta(days=offset)
+            opening = dt.datetime(day.year, day.month, day.day, WORK_START, tzinfo=self.zone)
+            closing = opening.replace(hour=WORK_END)
+            at = max(self.cursor.get((performer.pk, day), opening), opening, self.start)
+            if at + dt.timedelta(minutes=minutes) <= min(closing, self.stop):
+                self.cursor[(performer.pk, day)] = at + dt.timedelta(minutes=minutes + 7)
+                return at.astimezone(dt.UTC)
+        return None
 
 
 def _minutes_plan(rng: random.Random, fraction: float) -> list[int]:
@@ -114,16 +112,18 @@ def _seed_month(
     latest = (
         TimeEntry.objects.unscoped()
         .filter(practice=practice, billing_month=month)
-        .values("performer_id")
+        .annotate(day=TruncDate("started_at", tzinfo=zone))
+        .values("performer_id", "day")
         .annotate(last=Max("ended_at"))
     )
     for row in latest:
-        packer.cursor[row["performer_id"]] = row["last"] + dt.timedelta(minutes=7)
+        # A re-run adds after what is there (same performer, same local day).
+        packer.cursor[(row["performer_id"], row["day"])] = row["last"] + dt.timedelta(minutes=7)
     entries = []
     for patient in patients:
         for minutes in _minutes_plan(rng, fraction):
             performer = rng.choice(performers)
-            started = packer.take(performer, minutes)
+            started = packer.take(performer, minutes, rng.randrange(packer.days))
             if started is None:
                 continue
             activity = rng.choice(ACTIVITIES)

@@ -9,7 +9,7 @@ choice (R19-R26), then claim fields (R32-R36). Rule ids refer to
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -43,9 +43,30 @@ from billing.rules.types import (
     Policy,
     Result,
     TimeEntry,
+    new_line,
+    new_minutes,
+    new_next_threshold,
+    new_result,
 )
 
 ONE_DAY = timedelta(days=1)
+# Enum members as plain names: `Pool.STAFF` is a class-attribute lookup through the enum
+# machinery, several times slower than a global, and the hot path asks for them per month.
+STAFF_POOL = Pool.STAFF
+PHYSICIAN_POOL = Pool.PHYSICIAN
+CAP_99437 = CapSource.POLICY_99437
+CAP_99489 = CapSource.POLICY_99489
+# Builds a NamedTuple from a ready tuple without the Python-level __new__ (hot path only).
+_new_tuple = tuple.__new__
+
+
+class Windows(NamedTuple):
+    """Instants (UTC) bounding which in-month entries count (R5, R7, R8, R11)."""
+
+    consent_from: datetime  # R5: earlier entries do not count
+    revoked_after: datetime  # R7: entries at or after this instant do not count
+    visit_from: datetime  # R8: earlier entries do not count
+    plan_from: datetime  # R11 POLICY: earlier entries do not count
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +78,11 @@ class Frame:
     last_day: date
     start: datetime  # first instant of first_day, UTC
     end: datetime  # first instant of the next month, UTC
+    # First instant (UTC) of every local day of the month, index day - 1, resolved once.
+    day_starts: tuple[datetime, ...] = field(repr=False, compare=False)
+    # The windows of the common patient, whose consent, visit and plan all lie before the
+    # month: every in-month entry is inside them (see `_windows`).
+    open_windows: Windows = field(repr=False, compare=False)
 
     def instant(self, day: date) -> datetime:
         """First instant of a local day, clamped to the month (only in-month entries matter)."""
@@ -64,13 +90,15 @@ class Frame:
             return self.start
         if day > self.last_day:
             return self.end
-        return _day_start(day, self.zone_name)
+        return self.day_starts[day.day - 1]
 
     def instant_after(self, day: date) -> datetime:
         """First instant of the local day after `day`, clamped to the month."""
         if day >= self.last_day:
             return self.end
-        return self.instant(day + ONE_DAY)
+        if day < self.first_day:
+            return self.start
+        return self.day_starts[day.day]  # the next day, in the same month
 
 
 @lru_cache(maxsize=64)
@@ -95,12 +123,19 @@ def _frame(year: int, month: int, zone_name: str) -> Frame:
     # Keyed on plain ints: hashing them is cheaper than hashing the Month dataclass.
     first = date(year, month, 1)
     following = date(year + month // 12, month % 12 + 1, 1)
+    last = following - ONE_DAY
+    day_starts = tuple(
+        _day_start(date(year, month, day), zone_name) for day in range(1, last.day + 1)
+    )
+    start, end = day_starts[0], _day_start(following, zone_name)
     return Frame(
         zone_name=zone_name,
         first_day=first,
-        last_day=following - ONE_DAY,
-        start=_day_start(first, zone_name),
-        end=_day_start(following, zone_name),
+        last_day=last,
+        start=start,
+        end=end,
+        day_starts=day_starts,
+        open_windows=Windows(start, end, start, start),
     )
 
 
@@ -249,24 +284,74 @@ SERVICE_GATES: tuple[tuple[str, Gate], ...] = (
     ("R30", _gate_r30),
 )
 GATES = PATIENT_GATES + SERVICE_GATES
+# Only these codes can fail a service gate (R3, R28, R29, R30); any other service never blocks.
+BLOCKING_SERVICE_CODES = CCM_CODES | OVERSIGHT_CODES | PCM_CODES | APCM_CODES
+
+
+def _gates_pass(facts: PatientMonth, policy: Policy, frame: Frame) -> bool:
+    """True only if every gate passes: a quick test for the common month, no messages.
+
+    False means "run the gate functions", which decide and explain; so this may be stricter
+    than the gates (e.g. R4 only looks at the first two codes) but never more lenient.
+    """
+    if facts.ccm_billed_elsewhere:  # R3
+        return False
+    for service in facts.other_services:  # R3, R28, R29, R30
+        if service.code in BLOCKING_SERVICE_CODES:
+            return False
+    patient = facts.patient
+    conditions = patient.chronic_conditions
+    if len(conditions) < 2:  # R4
+        return False
+    if policy.conditions_by_category:
+        if conditions[0][:3] == conditions[1][:3]:
+            return False
+    elif conditions[0].replace(".", "") == conditions[1].replace(".", ""):
+        return False
+    last_day = frame.last_day
+    consent = patient.consent
+    given_on = consent.given_on
+    if given_on is None or given_on > last_day:  # R5
+        return False
+    revoked_on = consent.revoked_on
+    if revoked_on is not None and revoked_on < frame.first_day:  # R7
+        return False
+    visit = patient.initiating_visit
+    visit_on = visit.on
+    if visit_on is None or visit_on > last_day:  # R8
+        return False
+    if visit_on <= given_on:  # a visit after consent is never more than a year before it
+        limit = one_year_before(given_on)
+        if visit_on < limit if policy.visit_year_inclusive else visit_on <= limit:
+            return False
+    code = visit.code
+    if code is not None and code not in policy.qualifying_visit_codes:  # R9
+        return False
+    plan = patient.care_plan
+    established_on = plan.established_on
+    # R11
+    return established_on is not None and established_on <= last_day and plan.shared_with_patient
 
 
 # --- Entries (steps 1 and 3). ---
 
 
-class Windows(NamedTuple):
-    """Instants (UTC) bounding which in-month entries count (R5, R7, R8, R11)."""
-
-    consent_from: datetime  # R5: earlier entries do not count
-    revoked_after: datetime  # R7: entries at or after this instant do not count
-    visit_from: datetime  # R8: earlier entries do not count
-    plan_from: datetime  # R11 POLICY: earlier entries do not count
-
-
 def _windows(facts: PatientMonth, policy: Policy, frame: Frame) -> Windows:
-    consent = facts.patient.consent
-    visit_on = facts.patient.initiating_visit.on
-    established_on = facts.patient.care_plan.established_on
+    patient = facts.patient
+    consent = patient.consent
+    given_on = consent.given_on
+    visit_on = patient.initiating_visit.on
+    # The common patient: consent before the month, not revoked, no visit after consent
+    # inside the month, plan time counted. Every window then opens at the month start.
+    if (
+        given_on is not None
+        and given_on < frame.first_day
+        and consent.revoked_on is None
+        and policy.count_minutes_before_care_plan
+        and (visit_on is None or visit_on <= given_on or visit_on <= frame.first_day)
+    ):
+        return frame.open_windows
+    established_on = patient.care_plan.established_on
     if consent.given_on is None:
         consent_from = frame.end  # R5: no consent, nothing counts
     elif policy.count_minutes_on_consent_date:
@@ -298,7 +383,11 @@ class Tally(NamedTuple):
 
 
 def _exclusions(entry: TimeEntry, practitioner: str, policy: Policy, windows: Windows) -> list[str]:
-    """Step 3: every rule that withholds this in-month entry (R14, R15, R5, R7, R8, R11)."""
+    """Step 3: every rule that withholds this in-month entry (R14, R15, R5, R7, R8, R11).
+
+    `_tally` inlines these same tests in its slow path (a call per entry costs too much
+    there); change both together.
+    """
     started = entry.started_at
     rules = []
     if entry.practitioner != practitioner:
@@ -319,18 +408,21 @@ def _exclusions(entry: TimeEntry, practitioner: str, policy: Policy, windows: Wi
 def _tally(facts: PatientMonth, policy: Policy, frame: Frame, windows: Windows) -> Tally:
     """Sum countable minutes; the engine's hot loop, so the common entry takes a fast path."""
     # The windows lie inside the month, so two comparisons place the common entry.
-    count_from = max(windows.consent_from, windows.visit_from, windows.plan_from)
-    count_until = windows.revoked_after
+    month_start, month_end = frame.start, frame.end
+    if windows is frame.open_windows:
+        count_from, count_until = month_start, month_end
+    else:
+        count_from = max(windows.consent_from, windows.visit_from, windows.plan_from)
+        count_until = windows.revoked_after
     practitioner = facts.billing_practitioner
     clinical_staff = physician = 0
     excluded: dict[str, int] = {}
     for entry in facts.time_entries:
         started = entry.started_at
-        if not (
-            started < count_from
-            or started >= count_until
-            or entry.face_to_face
-            or entry.practitioner != practitioner
+        if (
+            count_from <= started < count_until
+            and not entry.face_to_face
+            and entry.practitioner == practitioner
         ):
             if entry.performer == "physician":
                 physician += entry.minutes
@@ -338,17 +430,35 @@ def _tally(facts: PatientMonth, policy: Policy, frame: Frame, windows: Windows) 
                 clinical_staff += entry.minutes
             continue
         # R1: another month's entry is ignored silently; R18: so is a zero-minute one.
-        if started < frame.start or started >= frame.end or entry.minutes == 0:
+        minutes = entry.minutes
+        if not minutes or started < month_start or started >= month_end:
             continue
-        rules = _exclusions(entry, practitioner, policy, windows)
-        for rule in rules:
-            excluded[rule] = excluded.get(rule, 0) + entry.minutes
-        if not rules:  # e.g. face-to-face outside a billed visit under the R15 switch
+        # `_exclusions`, inlined: every rule that withholds the entry gets its minutes.
+        counted = True
+        if entry.practitioner != practitioner:
+            excluded["R14"] = excluded.get("R14", 0) + minutes
+            counted = False
+        if entry.face_to_face and (policy.exclude_all_face_to_face or entry.in_billed_visit):
+            excluded["R15"] = excluded.get("R15", 0) + minutes
+            counted = False
+        if started < windows.consent_from:
+            excluded["R5"] = excluded.get("R5", 0) + minutes
+            counted = False
+        if started >= windows.revoked_after:
+            excluded["R7"] = excluded.get("R7", 0) + minutes
+            counted = False
+        if started < windows.visit_from:
+            excluded["R8"] = excluded.get("R8", 0) + minutes
+            counted = False
+        if started < windows.plan_from:
+            excluded["R11"] = excluded.get("R11", 0) + minutes
+            counted = False
+        if counted:  # e.g. face-to-face outside a billed visit under the R15 switch
             if entry.performer == "physician":
-                physician += entry.minutes
+                physician += minutes
             else:
-                clinical_staff += entry.minutes
-    return Tally(clinical_staff, physician, excluded or None)
+                clinical_staff += minutes
+    return _new_tuple(Tally, (clinical_staff, physician, excluded or None))
 
 
 def _counted_entries(facts: PatientMonth, policy: Policy, frame: Frame) -> list[TimeEntry]:
@@ -388,9 +498,10 @@ class Choice(NamedTuple):
 
 
 def _cap(track: Track, policy: Policy) -> int:
-    if track.cap_source is CapSource.POLICY_99437:
+    cap_source = track.cap_source
+    if cap_source is CAP_99437:
         return policy.cap_99437  # R22
-    if track.cap_source is CapSource.POLICY_99489:
+    if cap_source is CAP_99489:
         return policy.cap_99489  # R24
     return track.fixed_cap  # R20
 
@@ -420,31 +531,54 @@ def _best_units(base_fee: Decimal, addon_fee: Decimal, most: int) -> tuple[int, 
     return best_units, best_total
 
 
+# The smallest base threshold of any track, so short months skip the tracks.
+LOWEST_THRESHOLD = min(track.threshold for track in TRACKS)
+
+
 def _best_per_track(
     facts: PatientMonth, policy: Policy, frame: Frame, minutes: Minutes
 ) -> list[Choice]:
     """R19-R26: the best option of every track whose base threshold is met."""
     best: list[Choice] = []
+    physician_pool = minutes.physician
+    staff_pool = minutes.clinical_staff + physician_pool
+    if staff_pool < LOWEST_THRESHOLD:
+        return best  # R18: no track's threshold is met (the physician pool is never larger)
     prices = facts.fee_schedule.prices
-    staff_pool, physician_pool = minutes.staff_pool, minutes.physician
     for index, track in enumerate(TRACKS):
-        pool = staff_pool if track.pool is Pool.STAFF else physician_pool
-        if pool < track.threshold:
+        pool = staff_pool if track.pool is STAFF_POOL else physician_pool
+        threshold = track.threshold
+        if pool < threshold:
             continue  # R18: thresholds are met only in full
         if track is COMPLEX_TRACK and not _complex_allowed(facts, policy, frame):
             continue
-        earned = (pool - track.threshold) // track.increment
+        earned = (pool - threshold) // track.increment
         cap = _cap(track, policy)
         base_fee = prices.get(track.base, NO_AMOUNT)
         addon_fee = prices.get(track.addon, NO_AMOUNT)
         units, total = _best_units(base_fee, addon_fee, min(earned, cap))
         # R26 order: highest total, then fewer lines, fewer units, table order.
         key = (-total, 1 if units == 0 else 2, 1 + units, index)
-        best.append(Choice(track, pool, earned, cap, units, base_fee, addon_fee, total, key))
+        best.append(
+            _new_tuple(Choice, (track, pool, earned, cap, units, base_fee, addon_fee, total, key))
+        )
     return best
 
 
 # --- Result building. ---
+
+
+class _Numerals(dict[int, str]):
+    """int -> str(int). An f-string formats an int several times slower than it looks one up
+    here, and explanations hold many small numbers; other numbers are formatted on demand.
+    Only for values the engine computes (sums, constants): a POLICY cap may be a bool, which
+    an f-string prints as "True", so caps and what is taken from them are formatted as is."""
+
+    def __missing__(self, number: int) -> str:
+        return str(number)
+
+
+NUMERALS = _Numerals((number, str(number)) for number in range(1000))
 
 
 def _word(count: int, noun: str) -> str:
@@ -469,19 +603,22 @@ def _money(amount: Decimal) -> str:
     return f"${amount}"  # fee schedules hold whole cents with two decimals
 
 
-def _pool_detail(track: Track, minutes: Minutes) -> str:
-    if track.pool is Pool.PHYSICIAN:
+def _pool_detail(track: Track, clinical_staff: int, physician: int) -> str:
+    if track.pool is PHYSICIAN_POOL:
         return (
-            f"{minutes.physician} minutes spent personally by the billing practitioner "
+            f"{NUMERALS[physician]} minutes spent personally by the billing practitioner "
             f"(clinical-staff minutes never count for {track.base})"
         )
-    if not minutes.physician:
-        who = f"clinical staff {minutes.clinical_staff}"
-    elif not minutes.clinical_staff:
-        who = f"billing practitioner {minutes.physician}"
+    numerals = NUMERALS
+    if not physician:
+        who = f"clinical staff {numerals[clinical_staff]}"
+    elif not clinical_staff:
+        who = f"billing practitioner {numerals[physician]}"
     else:
-        who = f"clinical staff {minutes.clinical_staff}, billing practitioner {minutes.physician}"
-    return f"{minutes.staff_pool} countable staff-pool minutes ({who})"
+        who = (
+            f"clinical staff {numerals[clinical_staff]}, billing practitioner {numerals[physician]}"
+        )
+    return f"{numerals[clinical_staff + physician]} countable staff-pool minutes ({who})"
 
 
 def _tie_reason(chosen: Choice, other: Choice) -> str:
@@ -504,20 +641,19 @@ def _comparison(chosen: Choice, others: list[Choice]) -> str:
     return f" R25, R26: pays {_money(chosen.total)}, " + "; ".join(parts) + "."
 
 
-def _leftover(chosen: Choice) -> str:
+def _leftover(track: Track, pool: int, earned: int, cap: int) -> str:
     """What happened to the minutes beyond the base threshold when no add-on line is billed."""
-    track = chosen.track
-    capped = min(chosen.earned, chosen.cap)
+    capped = min(earned, cap)
     if capped > 0:
         return (
             f" R26: {_count(capped, 'earned ' + track.addon + ' unit')} left off: more "
             "units do not raise the payment under the practice's fee schedule."
         )
-    left = chosen.pool - track.threshold
+    left = pool - track.threshold
     if left > 0:
         return (
             f" {track.addon_rule}: the other {_count(left, 'minute')} do not reach a "
-            f"{track.addon} unit ({track.increment} needed)."
+            f"{track.addon} unit ({NUMERALS[track.increment]} needed)."
         )
     return ""
 
@@ -525,63 +661,116 @@ def _leftover(chosen: Choice) -> str:
 def _not_counted(excluded: dict[str, int] | None) -> str:
     if not excluded:
         return ""
-    parts = [f"{excluded[rule]} min ({rule})" for rule in EXCLUSION_RULES if rule in excluded]
+    parts = [
+        f"{NUMERALS[excluded[rule]]} min ({rule})" for rule in EXCLUSION_RULES if rule in excluded
+    ]
     return " Not counted: " + ", ".join(parts) + "."
 
 
+# Per base code, the fixed end of its line's first sentence, e.g. " → 99490 for the first 20."
+BASE_CONCLUSIONS = {
+    track.base: f" → {track.base} for the first {track.threshold}." for track in TRACKS
+}
+TRACKS_BY_BASE = {track.base: track for track in TRACKS}
+
+# The two texts below depend on a few small numbers only, which repeat from patient to
+# patient, so they are memoised (pure functions of their arguments). Keyed on the base code,
+# not the Track, whose dataclass hash is slow; typed, so a bool POLICY cap (printed "True")
+# never shares an entry with the int 1.
+EXPLANATION_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=EXPLANATION_CACHE_SIZE, typed=True)
+def _base_text(
+    base: str, clinical_staff: int, physician: int, mdm: str | None, units: int, cap: int
+) -> str:
+    """The base line's explanation before the R26 comparison and the minutes not counted."""
+    track = TRACKS_BY_BASE[base]
+    extra = f", {mdm} MDM and a care plan on file" if track is COMPLEX_TRACK else ""
+    text = (
+        f"R16, {track.base_rule}: {_pool_detail(track, clinical_staff, physician)}{extra}"
+        f"{BASE_CONCLUSIONS[base]}"
+    )
+    if units == 0:
+        pool = physician if track.pool is PHYSICIAN_POOL else clinical_staff + physician
+        text += _leftover(track, pool, (pool - track.threshold) // track.increment, cap)
+    return text
+
+
 def _base_explanation(
-    chosen: Choice, others: list[Choice], facts: PatientMonth, minutes: Minutes, tally: Tally
+    chosen: Choice,
+    others: list[Choice],
+    facts: PatientMonth,
+    minutes: Minutes,
+    excluded: dict[str, int] | None,
 ) -> str:
     track = chosen.track
-    extra = f", {facts.patient.mdm} MDM and a care plan on file" if track is COMPLEX_TRACK else ""
-    text = (
-        f"R16, {track.base_rule}: {_pool_detail(track, minutes)}{extra} "
-        f"→ {track.base} for the first {track.threshold}."
+    text = _base_text(
+        track.base,
+        minutes.clinical_staff,
+        minutes.physician,
+        facts.patient.mdm if track is COMPLEX_TRACK else None,
+        chosen.units,
+        chosen.cap,
     )
-    if chosen.units == 0:
-        text += _leftover(chosen)
-    return text + _comparison(chosen, others) + _not_counted(tally.excluded)
+    if others:
+        text += _comparison(chosen, others)
+    if excluded:
+        text += _not_counted(excluded)
+    return text
 
 
 def _addon_explanation(chosen: Choice) -> str:
-    track = chosen.track
-    units = chosen.units
-    used = track.threshold + track.increment * units
+    return _addon_text(chosen.track.base, chosen.pool, chosen.units, chosen.earned, chosen.cap)
+
+
+@lru_cache(maxsize=EXPLANATION_CACHE_SIZE, typed=True)
+def _addon_text(base: str, pool: int, units: int, earned: int, cap: int) -> str:
+    track = TRACKS_BY_BASE[base]
+    threshold = track.threshold
+    used = threshold + track.increment * units
+    numerals = NUMERALS
     text = (
-        f"{track.addon_rule}: {track.addon} x {units} for {units} full "
-        f"{track.increment}-minute {_word(units, 'increment')} after the first "
-        f"{track.threshold} (minutes {track.threshold + 1}-{used})"
+        f"{track.addon_rule}: {track.addon} x {numerals[units]} for {numerals[units]} full "
+        f"{numerals[track.increment]}-minute {'increment' if units == 1 else 'increments'} "
+        f"after the first {numerals[threshold]} (minutes {numerals[threshold + 1]}-"
+        f"{numerals[used]})"
     )
-    if chosen.earned > chosen.cap:
-        text += f"; {chosen.earned} units earned but at most {chosen.cap} may be billed"
-    elif units == chosen.earned and chosen.pool > used:
-        text += f"; {_count(chosen.pool - used, 'minute')} do not reach another unit"
-    if units < min(chosen.earned, chosen.cap):
+    if earned > cap:
+        text += f"; {numerals[earned]} units earned but at most {cap} may be billed"
+    elif units == earned and pool > used:
+        text += f"; {_count(pool - used, 'minute')} do not reach another unit"
+    if units < min(earned, cap):
         text += (
-            f"; R26: {units} of {min(chosen.earned, chosen.cap)} earned units billed "
+            f"; R26: {numerals[units]} of {min(earned, cap)} earned units billed "
             "because more do not raise the payment under the practice's fee schedule"
         )
     return text + "."
 
 
 def _lines(
-    chosen: Choice, others: list[Choice], facts: PatientMonth, minutes: Minutes, tally: Tally
+    chosen: Choice,
+    others: list[Choice],
+    facts: PatientMonth,
+    minutes: Minutes,
+    excluded: dict[str, int] | None,
 ) -> tuple[Line, ...]:
     track = chosen.track
-    addon_minutes = track.increment * chosen.units
+    units = chosen.units
+    addon_minutes = track.increment * units
     # R17/R35: the add-on line carries its increments, the base line the rest of the pool,
     # so no minute sits in two lines.
-    base = Line(
+    base = new_line(
         track.base,
         1,
         chosen.pool - addon_minutes,
         chosen.base_fee,
-        _base_explanation(chosen, others, facts, minutes, tally),
+        _base_explanation(chosen, others, facts, minutes, excluded),
     )
-    if chosen.units == 0:
+    if units == 0:
         return (base,)
-    addon_amount = chosen.addon_fee * chosen.units
-    addon = Line(track.addon, chosen.units, addon_minutes, addon_amount, _addon_explanation(chosen))
+    addon_amount = chosen.addon_fee * units
+    addon = new_line(track.addon, units, addon_minutes, addon_amount, _addon_explanation(chosen))
     return (base, addon)
 
 
@@ -591,7 +780,7 @@ def _next_threshold(chosen: Choice) -> NextThreshold | None:
         return None
     track = chosen.track
     needed = track.threshold + track.increment * (chosen.earned + 1) - chosen.pool
-    return NextThreshold(track.addon, needed)
+    return new_next_threshold(track.addon, needed)
 
 
 def _exclusion_reason(rule: str, minutes: int, facts: PatientMonth) -> str:
@@ -612,7 +801,7 @@ def _exclusion_reason(rule: str, minutes: int, facts: PatientMonth) -> str:
         what = "logged under another practitioner"
     else:
         what = "face-to-face"  # R15
-    return f"{_count(minutes, 'minute')} {what} do not count"
+    return f"{NUMERALS[minutes]} {'minute' if minutes == 1 else 'minutes'} {what} do not count"
 
 
 def _date_of_service(chosen: Choice, facts: PatientMonth, policy: Policy, frame: Frame) -> date:
@@ -620,7 +809,7 @@ def _date_of_service(chosen: Choice, facts: PatientMonth, policy: Policy, frame:
     if policy.date_of_service_mode == "last_day_of_month":
         return frame.last_day
     target = chosen.track.threshold + chosen.track.increment * chosen.units
-    physician_only = chosen.track.pool is Pool.PHYSICIAN
+    physician_only = chosen.track.pool is PHYSICIAN_POOL
     running = 0
     # Sorted by start, so the answer does not depend on entry order.
     for entry in sorted(_counted_entries(facts, policy, frame), key=_started_at):
@@ -634,70 +823,89 @@ def _date_of_service(chosen: Choice, facts: PatientMonth, policy: Policy, frame:
 
 def diagnosis_pointers(conditions: tuple[str, ...]) -> tuple[str, ...]:
     """R34: the first four distinct codes of the condition list, in the order given."""
+    if len(conditions) <= MAX_DIAGNOSIS_POINTERS and len(set(conditions)) == len(conditions):
+        return conditions  # already distinct and short enough (tuples are immutable)
     return tuple(dict.fromkeys(conditions))[:MAX_DIAGNOSIS_POINTERS]
 
 
-def _gate_clauses(facts: PatientMonth, policy: Policy, frame: Frame) -> dict[str, list[str]]:
-    clauses: dict[str, list[str]] = {}
+def _gate_clauses(facts: PatientMonth, policy: Policy, frame: Frame) -> dict[str, str]:
+    """Rule id -> the reason clause of every gate that fails."""
+    clauses: dict[str, str] = {}
     for rule, gate in GATES if facts.other_services else PATIENT_GATES:
         failure = gate(facts, policy, frame)
         if failure is not None:
-            clauses[rule] = [failure]
+            clauses[rule] = failure
     return clauses
 
 
 def _result(
-    clauses: dict[str, list[str]],
+    clauses: dict[str, str],
     minutes: Minutes,
     next_threshold: NextThreshold | None,
-    claim: tuple[tuple[Line, ...], date, str, tuple[str, ...]] | None = None,
+    lines: tuple[Line, ...] = (),
+    date_of_service: date | None = None,
+    place_of_service: str | None = None,
+    pointers: tuple[str, ...] = (),
 ) -> Result:
     rules: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
     if clauses:
         rules = tuple(sorted(clauses, key=_rule_number)) if len(clauses) > 1 else tuple(clauses)
-        reasons = tuple(f"{rule}: " + "; ".join(clauses[rule]) + "." for rule in rules)
-    if claim is None:
-        return Result((), rules, reasons, next_threshold, minutes, None, None, ())
-    lines, date_of_service, place_of_service, pointers = claim
-    return Result(
+        reasons = tuple([f"{rule}: {clauses[rule]}." for rule in rules])
+    return new_result(
         lines, rules, reasons, next_threshold, minutes, date_of_service, place_of_service, pointers
     )
 
 
 def evaluate(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> Result:
     """Decide the CCM claim lines for one patient-month (pure: same facts, same result)."""
-    frame = _frame(facts.month.year, facts.month.month, facts.timezone)  # step 1, R1
-    clauses = _gate_clauses(facts, policy, frame)  # step 2
+    month = facts.month
+    frame = _frame(month.year, month.month, facts.timezone)  # step 1, R1
+    # Step 2. Rule id -> reason clauses, joined by "; " (a gate's first, then its exclusion's).
+    clauses = {} if _gates_pass(facts, policy, frame) else _gate_clauses(facts, policy, frame)
     gate_failed = bool(clauses)
-    windows = _windows(facts, policy, frame)
-    tally = _tally(facts, policy, frame, windows)  # step 3
-    for rule, withheld in (tally.excluded or {}).items():
-        clauses.setdefault(rule, []).append(_exclusion_reason(rule, withheld, facts))
-    minutes = Minutes(tally.clinical_staff, tally.physician)
+    clinical_staff, physician, excluded = _tally(
+        facts, policy, frame, _windows(facts, policy, frame)
+    )  # step 3
+    if excluded is not None:
+        for rule, withheld in excluded.items():
+            reason = _exclusion_reason(rule, withheld, facts)
+            clauses[rule] = f"{clauses[rule]}; {reason}" if rule in clauses else reason
+    minutes = new_minutes(clinical_staff, physician)
     if gate_failed:
         # Step 4: no number of minutes makes the month billable, so no next threshold.
         return _result(clauses, minutes, None)
     options = _best_per_track(facts, policy, frame, minutes)  # step 5
     if not options:
-        needed = STAFF_TRACK.threshold - minutes.staff_pool
-        pool = _count(minutes.staff_pool, "countable staff-pool minute")
-        clauses["R27"] = [
-            f"{pool} fall {needed} short of the {STAFF_TRACK.threshold} needed for "
+        staff_pool = clinical_staff + physician
+        needed = STAFF_TRACK.threshold - staff_pool
+        pool = (
+            f"{NUMERALS[staff_pool]} countable staff-pool "
+            f"{'minute' if staff_pool == 1 else 'minutes'}"
+        )
+        clauses["R27"] = (
+            f"{pool} fall {NUMERALS[needed]} short of the {STAFF_TRACK.threshold} needed for "
             f"{STAFF_TRACK.base}"
-        ]
-        return _result(clauses, minutes, NextThreshold(STAFF_TRACK.base, needed))
-    chosen = min(options, key=_choice_key)  # R26
+        )
+        return _result(clauses, minutes, new_next_threshold(STAFF_TRACK.base, needed))
+    if len(options) == 1:
+        chosen, others = options[0], []
+    else:
+        chosen = min(options, key=_choice_key)  # R26
+        others = [option for option in options if option is not chosen]
     if chosen.earned > chosen.cap:  # step 6: the cap withheld a unit of the billed track
-        clauses[chosen.track.addon_rule] = [
+        clauses[chosen.track.addon_rule] = (
             f"the pool earns {_count(chosen.earned, chosen.track.addon + ' unit')}; "
             f"at most {chosen.cap} may be billed"
-        ]
-    others = [option for option in options if option is not chosen]
-    claim = (
-        _lines(chosen, others, facts, minutes, tally),
-        _date_of_service(chosen, facts, policy, frame),
+        )
+    return _result(
+        clauses,
+        minutes,
+        _next_threshold(chosen),
+        _lines(chosen, others, facts, minutes, excluded),
+        frame.last_day
+        if policy.date_of_service_mode == "last_day_of_month"
+        else _date_of_service(chosen, facts, policy, frame),  # R32
         policy.place_of_service,  # R33
         diagnosis_pointers(facts.patient.chronic_conditions),  # R34
     )
-    return _result(clauses, minutes, _next_threshold(chosen), claim)
