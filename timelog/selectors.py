@@ -171,6 +171,20 @@ WORKLIST_SORTS = {
 }
 
 
+def _worklist_base(
+    practice: Practice, month: dt.date, coordinator: Membership | None
+) -> QuerySet[Patient]:
+    """Enrolled now, or left CCM during or after this month (still billable for it, R7)."""
+    queryset: QuerySet[Patient] = (
+        Patient.objects.unscoped()
+        .filter(practice=practice)
+        .filter(Q(status=Status.ENROLLED) | Q(status=Status.DISENROLLED, status_on__gte=month))
+    )
+    if coordinator is not None:
+        queryset = queryset.filter(coordinator=coordinator)
+    return queryset
+
+
 def _worklist_patients(
     practice: Practice, month: dt.date, coordinator: Membership | None
 ) -> QuerySet[Patient]:
@@ -184,11 +198,8 @@ def _worklist_patients(
         .values("last")
     )
     open_tasks = Task.objects.unscoped().filter(patient=OuterRef("pk"), status=TaskStatus.OPEN)
-    queryset: QuerySet[Patient] = (
-        Patient.objects.unscoped()  # type: ignore[assignment]
-        .filter(practice=practice)
-        # Enrolled now, or left CCM during or after this month (still billable for it, R7).
-        .filter(Q(status=Status.ENROLLED) | Q(status=Status.DISENROLLED, status_on__gte=month))
+    return (
+        _worklist_base(practice, month, coordinator)
         .select_related("coordinator__user")
         .annotate(
             last_contact=Subquery(contacts),
@@ -204,9 +215,6 @@ def _worklist_patients(
         )
         .order_by("last_name", "first_name", "mrn")
     )
-    if coordinator is not None:
-        queryset = queryset.filter(coordinator=coordinator)
-    return queryset
 
 
 def worklist(
@@ -224,32 +232,37 @@ def worklist(
     now = timezone.now()
     contact_cutoff = now - dt.timedelta(days=NO_CONTACT_DAYS)
     patients = list(_worklist_patients(practice, month, coordinator))
-    ids = [p.pk for p in patients]
+    # Light named rows (no model instances): a large practice has tens of thousands.
+    ids = [p.pk for p in patients]  # an IN list plans far better here than a subquery
+    month_entries: QuerySet[Any] = _adjusted(
+        TimeEntry.objects.unscoped().filter(
+            practice=practice, billing_month=month, patient_id__in=ids
+        )
+    )
     entries = _by_patient(
-        _adjusted(
-            TimeEntry.objects.unscoped().filter(
-                practice=practice, billing_month=month, patient_id__in=ids
-            )
-        ).only(
+        month_entries.order_by().values_list(
             "patient_id",
             "started_at",
             "minutes",
+            "effective_minutes",
             "performer_kind",
             "practitioner_id",
             "face_to_face",
             "activity",
+            named=True,
         )
     )
     conditions = _by_patient(
         Condition.objects.unscoped()
         .filter(practice=practice, patient_id__in=ids)
-        .only("patient_id", "icd10_code", "is_chronic", "status", "position")
         .order_by("position", "created_at")
+        .values_list("patient_id", "icd10_code", "is_chronic", "status", named=True)
     )
     consents = _by_patient(
         Consent.objects.unscoped()
         .filter(practice=practice, patient_id__in=ids)
-        .only("patient_id", "given_on", "revoked_on", "created_at")
+        .order_by()
+        .values_list("patient_id", "given_on", "revoked_on", "created_at", named=True)
     )
     pace = month_pace(month, today)
     rows = [
