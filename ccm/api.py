@@ -29,8 +29,12 @@ class ApiView(APIView):
     """Base of every API view: tenant-scoped, role-checked. Use `self.practice`/`membership`."""
 
     allowed_roles: tuple[str, ...] = ALL_ROLES
+    # Roles for writes (anything but GET/HEAD/OPTIONS), when narrower than `allowed_roles`.
+    write_roles: tuple[str, ...] | None = None
 
     def get_permissions(self) -> list[Any]:
+        if self.write_roles is not None and self.request.method not in ("GET", "HEAD", "OPTIONS"):
+            self.allowed_roles = self.write_roles
         # Subclasses may add permissions but never drop the membership/role check.
         return [HasPracticeRole(), *super().get_permissions()]
 

@@ -235,11 +235,8 @@ class PatientListApi(ApiView):
 
     PageSerializer = page_of(OutputSerializer, "PatientPage")
 
-    def get_permissions(self) -> list[Any]:
-        # Any role reads the list; adding a patient is clinical work (contract §3).
-        if self.request.method == "POST":
-            self.allowed_roles = CLINICAL
-        return super().get_permissions()
+    # Any role reads the list; adding a patient is clinical work (contract §3).
+    write_roles = CLINICAL
 
     @extend_schema(
         operation_id="patients_list",

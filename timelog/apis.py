@@ -47,11 +47,6 @@ UTC = dt.UTC
 NAIVE_MESSAGE = "Give the time with its UTC offset, e.g. 2026-10-20T13:00:00Z."
 
 
-def _clinical_for_writes(view: ApiView) -> None:
-    if view.request.method not in ("GET", "HEAD", "OPTIONS"):
-        view.allowed_roles = CLINICAL
-
-
 def _month_param(value: str | None, zone: str) -> dt.date:
     return parse_month(value) if value else current_month(zone)
 
@@ -161,9 +156,7 @@ class TimeEntryListApi(ApiView):
 
     PageSerializer = page_of(TimeEntrySerializer, "TimeEntryPage")
 
-    def get_permissions(self) -> list[Any]:
-        _clinical_for_writes(self)
-        return super().get_permissions()
+    write_roles = CLINICAL
 
     @extend_schema(
         operation_id="time_entries_list",
@@ -225,9 +218,7 @@ class TimeEntryDetailApi(ApiView):
         note = serializers.CharField(required=False, allow_blank=True)
         face_to_face = serializers.BooleanField(required=False)
 
-    def get_permissions(self) -> list[Any]:
-        _clinical_for_writes(self)
-        return super().get_permissions()
+    write_roles = CLINICAL
 
     @extend_schema(
         operation_id="time_entries_retrieve",
@@ -415,9 +406,7 @@ class TaskListApi(ApiView):
 
     PageSerializer = page_of(TaskSerializer, "TaskPage")
 
-    def get_permissions(self) -> list[Any]:
-        _clinical_for_writes(self)
-        return super().get_permissions()
+    write_roles = CLINICAL
 
     @extend_schema(
         operation_id="tasks_list",
@@ -476,9 +465,7 @@ class TaskDetailApi(ApiView):
             help_text="With status=done on a call task: log the call's minutes, ending now.",
         )
 
-    def get_permissions(self) -> list[Any]:
-        _clinical_for_writes(self)
-        return super().get_permissions()
+    write_roles = CLINICAL
 
     def _task(self, task_id: str) -> Task:
         task = get_for_practice_or_404(Task, self.practice, task_id)

@@ -353,7 +353,8 @@ def _sorted(rows: list[WorklistRow], sort: str) -> list[WorklistRow]:
 def attach_next_tasks(rows: list[WorklistRow]) -> None:
     """Load the next open task of the rows shown (one query), e.g. after pagination."""
     wanted = [r.patient.next_task_id for r in rows if r.patient.next_task_id]  # type: ignore[attr-defined]
-    tasks = {t.pk: t for t in Task.objects.unscoped().filter(pk__in=wanted)}
+    # The scoped manager: runs only inside the request's (or job's) practice scope.
+    tasks = {t.pk: t for t in Task.objects.filter(pk__in=wanted)}
     for row in rows:
         row.next_task = tasks.get(row.patient.next_task_id)  # type: ignore[attr-defined]
 
