@@ -32,5 +32,18 @@ BEAT_SCHEDULE = {
         "task": "timelog.tasks.send_reminders",
         "schedule": crontab(hour=11, minute=5),
     },
+    # Hourly at :23: add the worklist's missing progress rows (a new month's first hours in
+    # each zone, new patients); cheap when nothing is missing.
+    "progress-fill": {
+        "task": "timelog.tasks.progress_reconcile",
+        "schedule": crontab(minute=23),
+        "kwargs": {"missing_only": True},
+    },
+    # 04:43 UTC daily: check every progress row of this month and the last against the
+    # engine; a correction means a write path forgot to refresh (logged as a warning).
+    "progress-reconcile": {
+        "task": "timelog.tasks.progress_reconcile",
+        "schedule": crontab(hour=4, minute=43),
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

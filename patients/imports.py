@@ -34,6 +34,7 @@ from ccm.models import AuditEvent, Membership, Practice
 from patients.models import Condition, Patient, PatientImport, Status
 from patients.services import CLINICAL_ROLES, FUTURE_DOB_MESSAGE, _today
 from patients.validators import icd10_description, normalize_icd10, normalize_mbi, validate_icd10
+from timelog.services import progress_refresh
 
 NOT_CSV_MESSAGE = (
     "The file is not a CSV text file. Export the list from the EHR as CSV "
@@ -455,6 +456,9 @@ def _write_rows(
         verb = "patient.import_create" if found is None else "patient.import_update"
         events.append((verb, patient.pk, fields + (["conditions"] if added else [])))
     _bulk_write(new, changed, conditions, now)
+    # Conditions are the billing engine's input: the worklist's stored progress follows.
+    with_conditions = {c.patient_id for c in conditions} & {p.pk for p in existing.values()}
+    progress_refresh(practice=practice, patient_ids=with_conditions)
     _audit_patients(actor, events)
     return len(new), len(rows) - len(new)
 

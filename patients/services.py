@@ -28,6 +28,7 @@ from patients.models import (
     Status,
 )
 from patients.validators import icd10_description, normalize_icd10, normalize_mbi
+from timelog.services import progress_refresh
 
 FUTURE_DOB_MESSAGE = "The date of birth cannot be in the future."
 NOT_A_PHYSICIAN_MESSAGE = "Choose an active physician of this practice."
@@ -157,6 +158,8 @@ def patient_update(
     changed = audit.changed(before, {f: getattr(fresh, f) for f in PATIENT_FIELDS})
     if changed:
         fresh.save()
+        if PROGRESS_FIELDS.intersection(changed):
+            _refresh_progress(practice, fresh.pk)
         audit.write(actor, fresh, "update", patient_id=fresh.pk, changed_fields=changed)
     return fresh
 
@@ -166,6 +169,17 @@ def _require_clinical(actor: Membership) -> None:
         from django.core.exceptions import PermissionDenied
 
         raise PermissionDenied(BILLER_EDIT_MESSAGE)
+
+
+# The billing engine's input about the patient (with conditions and consents): the
+# worklist's stored progress is recomputed in the same transaction when one changes.
+PROGRESS_FIELDS = frozenset(
+    {"billing_practitioner", "initiating_visit_on", "initiating_visit_code"}
+)
+
+
+def _refresh_progress(practice: Practice, patient_id: Any) -> None:
+    progress_refresh(practice=practice, patient_ids=[patient_id])
 
 
 @transaction.atomic
@@ -194,6 +208,7 @@ def condition_add(
     condition.full_clean(exclude=["description"])
     condition.description = icd10_description(code)[:300]
     condition.save()
+    _refresh_progress(practice, patient.pk)
     audit.write(actor, condition, "create", patient_id=patient.pk)
     return condition
 
@@ -207,6 +222,7 @@ def condition_resolve(
     condition.status = ConditionStatus.RESOLVED
     condition.resolved_on = resolved_on
     condition.save(update_fields=["status", "resolved_on"])
+    _refresh_progress(practice, condition.patient_id)
     audit.write(
         actor,
         condition,
@@ -239,6 +255,7 @@ def conditions_sync(
                 True,
             )
             current.save(update_fields=["status", "resolved_on", "is_chronic"])
+            _refresh_progress(practice, patient.pk)
             audit.write(
                 actor, current, "reactivate", patient_id=patient.pk, changed_fields=["status"]
             )
@@ -310,6 +327,7 @@ def consent_record(
     if signed_form is not None:
         consent.signed_form.save("form", signed_form, save=False)
     consent.save()
+    _refresh_progress(practice, patient.pk)
     audit.write(actor, consent, "create", patient_id=patient.pk)
     return consent
 
@@ -334,6 +352,7 @@ def consent_revoke(
         raise ValidationError({"revoked_on": CONSENT_FUTURE_MESSAGE})
     consent.revoked_on, consent.revoked_reason, consent.revoked_by = revoked_on, reason, actor
     consent.save(update_fields=["revoked_on", "revoked_reason", "revoked_by"])
+    _refresh_progress(practice, consent.patient_id)
     audit.write(
         actor,
         consent,
@@ -427,6 +446,8 @@ def patient_enroll(
         reasons = " ".join(c.sentence for c in verdict.failures)
         raise ValidationError(ENROLL_NOT_ELIGIBLE_MESSAGE.format(reasons=reasons))
     _transition(actor=actor, patient=patient, to=Status.ENROLLED, on=on, reason="")
+    # This month's worklist row at once (zero minutes, last contact), not at the hourly fill.
+    progress_refresh(practice=practice, patient_ids=[patient.pk], months=[today.replace(day=1)])
     return patient
 
 
@@ -478,6 +499,7 @@ def _leave(
     status, default_reason = to
     today = _today(practice)
     _end_consents(actor=actor, patient=patient, on=today, reason=reason or default_reason)
+    _refresh_progress(practice, patient.pk)
     _transition(actor=actor, patient=patient, to=status, on=today, reason=reason)
     return patient
 

@@ -23,6 +23,23 @@ class TenantFactory(factory.django.DjangoModelFactory):
         return model_class.objects.unscoped()
 
 
+class EngineInputFactory(TenantFactory):
+    """Rows the billing engine reads: written straight to the table, then the worklist's
+    stored progress is refreshed, as every service that writes them does."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        from timelog.services import progress_refresh
+
+        obj = super()._create(model_class, *args, **kwargs)
+        months = [obj.billing_month] if hasattr(obj, "billing_month") else []
+        progress_refresh(practice=obj.practice, patient_ids=[obj.patient_id], months=months)
+        return obj
+
+
 class PracticeFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Practice
@@ -91,7 +108,7 @@ class PatientFactory(TenantFactory):
     mbi = "1EG4TE5MK73"
 
 
-class ConditionFactory(TenantFactory):
+class ConditionFactory(EngineInputFactory):
     class Meta:
         model = "patients.Condition"
 
@@ -101,7 +118,7 @@ class ConditionFactory(TenantFactory):
     description = "Type 2 diabetes mellitus without complications"
 
 
-class ConsentFactory(TenantFactory):
+class ConsentFactory(EngineInputFactory):
     class Meta:
         model = "patients.Consent"
 
@@ -124,7 +141,7 @@ def _utc(*args: int) -> Any:
     return dt.datetime(*args, tzinfo=dt.UTC)
 
 
-class TimeEntryFactory(TenantFactory):
+class TimeEntryFactory(EngineInputFactory):
     """Written straight to the table (no service rules); use services to test the rules."""
 
     class Meta:

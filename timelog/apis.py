@@ -341,19 +341,20 @@ class WorklistApi(ApiView):
         coordinator = None
         if f.get("coordinator"):
             coordinator = get_for_practice_or_404(Membership, self.practice, f["coordinator"])
-        rows = selectors.worklist(
+        today = timezone.localdate(timezone=_zone(self.practice))
+        patients = selectors.worklist(
             practice=self.practice,
             month=month,
             coordinator=coordinator,
             show=f.get("show", ""),
             sort=f.get("sort", "name"),
-            today=timezone.localdate(timezone=_zone(self.practice)),
+            today=today,
         )
         paginator = Pagination()
-        page = list(paginator.paginate_queryset(rows, request, view=self) or [])
-        selectors.attach_next_tasks(page)
-        audit.read_many(self.membership, [r.patient for r in page], action="worklist.list")
-        return paginator.get_paginated_response(WorklistRowSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(patients, request, view=self) or []
+        rows = selectors.worklist_rows(page, month=month, today=today)
+        audit.read_many(self.membership, [r.patient for r in rows], action="worklist.list")
+        return paginator.get_paginated_response(WorklistRowSerializer(rows, many=True).data)
 
 
 def _zone(practice: Any) -> Any:

@@ -17,7 +17,7 @@ from django.db.models import Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from billing.months import month_bounds, next_month, previous_month
+from billing.months import month_bounds, month_of, previous_month
 from ccm.models import Membership, Practice, Role
 from patients.models import Patient, Status
 from timelog.models import Activity, PerformerKind, TimeEntry
@@ -79,14 +79,19 @@ def seed_time(
     Returns how many were added; patient-months that already have time are skipped."""
     now = now or timezone.now()
     zone = zoneinfo.ZoneInfo(practice.time_zone)
-    month = now.astimezone(zone).date().replace(day=1)
+    return sum(
+        _seed_month(practice, performers, month, now, zone)
+        for month in recent_months(practice, months, now)
+    )
+
+
+def recent_months(practice: Practice, months: int, now: dt.datetime | None = None) -> list[dt.date]:
+    """The last `months` billing months in the practice's zone, oldest first, this one last."""
+    month = month_of(now or timezone.now(), practice.time_zone)
+    wanted = [month]
     for _ in range(months - 1):
-        month = previous_month(month)
-    added = 0
-    while month <= now.astimezone(zone).date():
-        added += _seed_month(practice, performers, month, now, zone)
-        month = next_month(month)
-    return added
+        wanted.insert(0, previous_month(wanted[0]))
+    return wanted
 
 
 def _seed_month(

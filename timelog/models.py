@@ -277,3 +277,49 @@ class ReminderDigest(TenantModel):
 
     def __str__(self) -> str:
         return f"digest of {self.sent_on}"
+
+
+class MonthProgress(TenantModel):
+    """The billing engine's progress for one patient-month, kept for the worklist.
+
+    Derived data: `timelog.services.progress_refresh` recomputes it (with the engine, never a
+    second copy of the rules) in the same transaction as every write that changes the
+    engine's input (time, adjustments, consent, conditions, billing practitioner, initiating
+    visit), and the reconcile job checks it against the engine every night. A missing row
+    means the patient has no time in that month (the worklist shows zero minutes)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="month_progress"
+    )
+    month = models.DateField(help_text="First day of the billing month.")
+    clinical_staff_minutes = models.PositiveIntegerField(default=0)  # countable (R16)
+    physician_minutes = models.PositiveIntegerField(default=0)  # countable (R16)
+    staff_pool = models.PositiveIntegerField(default=0)  # R16: both count toward 99490
+    next_code = models.CharField(max_length=8, blank=True)  # blank: every unit reached (R27)
+    minutes_needed = models.PositiveIntegerField(null=True, blank=True)
+    # The latest contact (call, education) before the month's end, in any month.
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "month", "patient"], name="timelog_progress_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: {self.staff_pool} min"
+
+    VALUE_FIELDS: ClassVar = (
+        "clinical_staff_minutes",
+        "physician_minutes",
+        "staff_pool",
+        "next_code",
+        "minutes_needed",
+        "last_contact_at",
+    )
+
+    def values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.VALUE_FIELDS)

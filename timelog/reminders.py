@@ -25,7 +25,13 @@ from ccm import audit
 from ccm.models import Membership, Practice, Role
 from ccm.tenancy import practice_scope
 from timelog.models import ReminderDigest, Task, TaskKind, TaskOrigin, TaskStatus
-from timelog.selectors import FIRST_THRESHOLD, NO_CONTACT_DAYS, WorklistRow, worklist
+from timelog.selectors import (
+    FIRST_THRESHOLD,
+    NO_CONTACT_DAYS,
+    WorklistRow,
+    worklist,
+    worklist_rows,
+)
 
 BEHIND_PACE_AFTER_DAY = 10  # the issue: chase patients behind pace after the 10th
 DIGEST_SUBJECT = "Your CareMonth outreach for {day}"
@@ -99,7 +105,9 @@ def create_due_tasks(*, practice: Practice, now: dt.datetime | None = None) -> i
 
 def _create_tasks(practice: Practice, month: dt.date, today: dt.date) -> dict[object, int]:
     """Insert the wanted tasks; returns the number created per assignee id."""
-    rows = worklist(practice=practice, month=month, today=today)
+    rows = worklist_rows(
+        worklist(practice=practice, month=month, today=today), month=month, today=today
+    )
     wanted = _wanted_tasks(rows, today, month)
     before = _open_reminder_ids(practice, month)
     with transaction.atomic():

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import (
+    Case,
+    CharField,
     Count,
+    DateTimeField,
+    Exists,
     F,
+    FilteredRelation,
     IntegerField,
     Max,
     OuterRef,
@@ -24,6 +29,7 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -34,14 +40,14 @@ from billing.rules import DEFAULT_POLICY
 from billing.rules.codes import STAFF_TRACK
 from billing.rules.progress import progress
 from ccm.models import Membership, Practice
-from patients.models import Condition, Consent, Patient, Status
+from patients.models import Consent, Patient, Status
 from timelog.models import CONTACT_ACTIVITIES, Task, TaskStatus, TimeAdjustment, TimeEntry
 
 NO_CONTACT_DAYS = 30
 FIRST_THRESHOLD = STAFF_TRACK.threshold  # R19: 20 staff-pool minutes for 99490
 
 
-def _adjusted(queryset: QuerySet[TimeEntry]) -> QuerySet[TimeEntry]:
+def adjusted(queryset: QuerySet[TimeEntry]) -> QuerySet[TimeEntry]:
     """Annotate `effective_minutes`: minutes after audited adjustments (closed months)."""
     deltas = (
         TimeAdjustment.objects.unscoped()
@@ -83,7 +89,7 @@ def time_entry_list(
         queryset = queryset.filter(billing_month=month)
     if performer_id is not None:
         queryset = queryset.filter(performer_id=performer_id)
-    return _adjusted(queryset)
+    return adjusted(queryset)
 
 
 def time_entry_get(*, practice: Practice, entry_id: Any) -> TimeEntry:
@@ -146,6 +152,10 @@ class Pace:
         """Staff-pool minutes a patient should have by now to reach 20 by month end."""
         return math.ceil(FIRST_THRESHOLD * self.days_elapsed / self.days_in_month)
 
+    def behind_below(self) -> int:
+        """A staff pool under this is behind pace (a month that is over needed all 20)."""
+        return FIRST_THRESHOLD if self.days_left == 0 else self.expected_minutes()
+
 
 def month_pace(month: dt.date, today: dt.date) -> Pace:
     days = last_day(month).day
@@ -171,7 +181,7 @@ WORKLIST_SORTS = {
 }
 
 
-def _worklist_base(
+def worklist_base(
     practice: Practice, month: dt.date, coordinator: Membership | None
 ) -> QuerySet[Patient]:
     """Enrolled now, or left CCM during or after this month (still billable for it, R7)."""
@@ -185,9 +195,12 @@ def _worklist_base(
     return queryset
 
 
-def _worklist_patients(
-    practice: Practice, month: dt.date, coordinator: Membership | None
-) -> QuerySet[Patient]:
+def _no_row(value: Any) -> When:
+    # No progress row: the patient has no time this month (see MonthProgress).
+    return When(wl__id__isnull=True, then=value)
+
+
+def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membership | None) -> Any:
     month_end = month_bounds(month, practice.time_zone)[1]
     contacts = (
         TimeEntry.objects.unscoped()
@@ -198,11 +211,36 @@ def _worklist_patients(
         .values("last")
     )
     open_tasks = Task.objects.unscoped().filter(patient=OuterRef("pk"), status=TaskStatus.OPEN)
+    consents = Consent.objects.unscoped().filter(
+        patient=OuterRef("pk"), given_on__lte=last_day(month)
+    )
     return (
-        _worklist_base(practice, month, coordinator)
+        worklist_base(practice, month, coordinator)
+        .annotate(wl=FilteredRelation("month_progress", condition=Q(month_progress__month=month)))
         .select_related("coordinator__user")
         .annotate(
-            last_contact=Subquery(contacts),
+            wl_staff=Coalesce("wl__clinical_staff_minutes", 0, output_field=IntegerField()),
+            wl_physician=Coalesce("wl__physician_minutes", 0, output_field=IntegerField()),
+            wl_pool=Coalesce("wl__staff_pool", 0, output_field=IntegerField()),
+            # R27 with no countable minutes: 99490 needs its 20.
+            wl_next_code=Case(
+                _no_row(Value(STAFF_TRACK.base)),
+                default=F("wl__next_code"),
+                output_field=CharField(),
+            ),
+            wl_needed=Case(
+                _no_row(Value(FIRST_THRESHOLD)),
+                default=F("wl__minutes_needed"),
+                output_field=IntegerField(),
+            ),
+            # The row keeps the last contact; without one (a month's first hours, before the
+            # hourly job adds rows) it is looked up.
+            last_contact=Case(
+                _no_row(Subquery(contacts)),
+                default=F("wl__last_contact_at"),
+                output_field=DateTimeField(),
+            ),
+            consent_on_file=Exists(consents),
             next_task_id=Subquery(open_tasks.order_by("due_on", "created_at").values("id")[:1]),
             next_task_due=Subquery(open_tasks.order_by("due_on").values("due_on")[:1]),
             open_task_count=Coalesce(
@@ -213,8 +251,17 @@ def _worklist_patients(
                 Value(0),
             ),
         )
-        .order_by("last_name", "first_name", "mrn")
     )
+
+
+_SORTS = {
+    "name": (),
+    "minutes": (F("wl_pool").asc(),),
+    "needed": (F("wl_needed").asc(nulls_last=True),),
+    "contact": (F("last_contact").asc(nulls_first=True),),
+    "due": (F("next_task_due").asc(nulls_last=True),),
+}
+_NAME_ORDER = ("last_name", "first_name", "mrn", "pk")
 
 
 def worklist(
@@ -225,97 +272,48 @@ def worklist(
     show: str = "",
     sort: str = "name",
     today: dt.date | None = None,
-) -> list[WorklistRow]:
-    """Every enrolled patient's month (five queries whatever the count): the engine's
-    minutes and next threshold (R16-R27), pace, last contact, open tasks, flags."""
+) -> QuerySet[Patient]:
+    """The month's enrolled patients, filtered and sorted in SQL by the stored engine
+    progress (MonthProgress, R16-R27), pace, contact and tasks. Page it, then turn the page
+    into rows with `worklist_rows` (a fixed number of queries whatever the page size)."""
     today = today or timezone.localdate()
-    now = timezone.now()
-    contact_cutoff = now - dt.timedelta(days=NO_CONTACT_DAYS)
-    patients = list(_worklist_patients(practice, month, coordinator))
-    # Light named rows (no model instances): a large practice has tens of thousands.
-    ids = [p.pk for p in patients]  # an IN list plans far better here than a subquery
-    month_entries: QuerySet[Any] = _adjusted(
-        TimeEntry.objects.unscoped().filter(
-            practice=practice, billing_month=month, patient_id__in=ids
-        )
-    )
-    entries = _by_patient(
-        month_entries.order_by().values_list(
-            "patient_id",
-            "started_at",
-            "minutes",
-            "effective_minutes",
-            "performer_kind",
-            "practitioner_id",
-            "face_to_face",
-            "activity",
-            named=True,
-        )
-    )
-    conditions = _by_patient(
-        Condition.objects.unscoped()
-        .filter(practice=practice, patient_id__in=ids)
-        .order_by("position", "created_at")
-        .values_list("patient_id", "icd10_code", "is_chronic", "status", named=True)
-    )
-    consents = _by_patient(
-        Consent.objects.unscoped()
-        .filter(practice=practice, patient_id__in=ids)
-        .order_by()
-        .values_list("patient_id", "given_on", "revoked_on", "created_at", named=True)
-    )
+    queryset = _worklist_queryset(practice, month, coordinator)
+    if show == "below":
+        queryset = queryset.filter(wl_pool__lt=FIRST_THRESHOLD)
+    elif show == "behind":
+        queryset = queryset.filter(wl_pool__lt=month_pace(month, today).behind_below())
+    elif show == "no_contact":
+        cutoff = timezone.now() - dt.timedelta(days=NO_CONTACT_DAYS)
+        queryset = queryset.filter(Q(last_contact__isnull=True) | Q(last_contact__lt=cutoff))
+    return queryset.order_by(*_SORTS.get(sort, ()), *_NAME_ORDER)
+
+
+def worklist_rows(
+    patients: Iterable[Patient], *, month: dt.date, today: dt.date | None = None
+) -> list[WorklistRow]:
+    """Rows for the patients of a `worklist` page (one more query: their next tasks)."""
+    today = today or timezone.localdate()
     pace = month_pace(month, today)
-    rows = [
-        _row(practice, month, patient, entries, conditions, consents, pace, contact_cutoff)
-        for patient in patients
-    ]
-    return _sorted(_filtered(rows, show), sort)
+    contact_cutoff = timezone.now() - dt.timedelta(days=NO_CONTACT_DAYS)
+    rows = [_row(patient, pace, contact_cutoff) for patient in patients]
+    _attach_next_tasks(rows)
+    return rows
 
 
-def _by_patient(queryset: QuerySet[Any]) -> dict[Any, list[Any]]:
-    grouped: dict[Any, list[Any]] = defaultdict(list)
-    for obj in queryset:
-        grouped[obj.patient_id].append(obj)
-    return grouped
-
-
-def _row(
-    practice: Practice,
-    month: dt.date,
-    patient: Patient,
-    entries: dict[Any, list[Any]],
-    conditions: dict[Any, list[Any]],
-    consents: dict[Any, list[Any]],
-    pace: Pace,
-    contact_cutoff: dt.datetime,
-) -> WorklistRow:
-    patient_consents = consents.get(patient.pk, [])
-    month_facts = facts.patient_month(
-        zone_name=practice.time_zone,
-        month=month,
-        patient=patient,
-        conditions=conditions.get(patient.pk, []),
-        consents=patient_consents,
-        entries=entries.get(patient.pk, []),
-    )
-    minutes, next_threshold = progress(month_facts, DEFAULT_POLICY)
-    pool = minutes.staff_pool
-    behind = pool < FIRST_THRESHOLD and pool < (
-        FIRST_THRESHOLD if pace.days_left == 0 else pace.expected_minutes()
-    )
-    last_contact = patient.last_contact  # type: ignore[attr-defined]
+def _row(patient: Any, pace: Pace, contact_cutoff: dt.datetime) -> WorklistRow:
+    last_contact = patient.last_contact
     row = WorklistRow(
         patient=patient,
-        clinical_staff_minutes=minutes.clinical_staff,
-        physician_minutes=minutes.physician,
-        next_code=next_threshold.code if next_threshold else None,
-        minutes_needed=next_threshold.minutes_needed if next_threshold else None,
+        clinical_staff_minutes=patient.wl_staff,
+        physician_minutes=patient.wl_physician,
+        next_code=patient.wl_next_code or None,
+        minutes_needed=patient.wl_needed,
         days_left=pace.days_left,
-        behind_pace=behind,
+        behind_pace=patient.wl_pool < pace.behind_below(),
         last_contact=last_contact,
-        open_tasks=patient.open_task_count,  # type: ignore[attr-defined]
+        open_tasks=patient.open_task_count,
     )
-    if month_facts.patient.consent.given_on is None:
+    if not patient.consent_on_file:
         row.flags.append("No consent on file")
     if patient.billing_practitioner_id is None:
         row.flags.append("No billing practitioner")
@@ -324,35 +322,10 @@ def _row(
     return row
 
 
-def _filtered(rows: list[WorklistRow], show: str) -> list[WorklistRow]:
-    if show == "below":
-        return [r for r in rows if r.staff_pool < FIRST_THRESHOLD]
-    if show == "behind":
-        return [r for r in rows if r.behind_pace]
-    if show == "no_contact":
-        return [r for r in rows if f"No contact in {NO_CONTACT_DAYS} days" in r.flags]
-    return rows
-
-
-_FAR_PAST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
-
-
-def _sorted(rows: list[WorklistRow], sort: str) -> list[WorklistRow]:
-    # Python's sort is stable, so ties keep the name order of the query.
-    if sort == "minutes":
-        rows.sort(key=lambda r: r.staff_pool)
-    elif sort == "needed":
-        rows.sort(key=lambda r: (r.minutes_needed is None, r.minutes_needed or 0))
-    elif sort == "contact":
-        rows.sort(key=lambda r: r.last_contact or _FAR_PAST)
-    elif sort == "due":
-        rows.sort(key=lambda r: r.patient.next_task_due or dt.date.max)  # type: ignore[attr-defined]
-    return rows
-
-
-def attach_next_tasks(rows: list[WorklistRow]) -> None:
-    """Load the next open task of the rows shown (one query), e.g. after pagination."""
+def _attach_next_tasks(rows: list[WorklistRow]) -> None:
     wanted = [r.patient.next_task_id for r in rows if r.patient.next_task_id]  # type: ignore[attr-defined]
+    if not wanted:
+        return
     # The scoped manager: runs only inside the request's (or job's) practice scope.
     tasks = {t.pk: t for t in Task.objects.filter(pk__in=wanted)}
     for row in rows:

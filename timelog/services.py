@@ -8,22 +8,33 @@ Messages are constants (tests assert them) and never carry PHI.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zoneinfo
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from billing.months import month_label, month_of
+from billing import facts
+from billing.months import month_label, month_of, previous_month
+from billing.rules import DEFAULT_POLICY
+from billing.rules.progress import progress
 from ccm import audit
 from ccm.api_auth import ApplicationError
 from ccm.models import Membership, Practice, Role
-from patients.models import Patient, Status
+from patients.models import Condition, Consent, Patient, Status
 from timelog.models import (
+    CONTACT_ACTIVITIES,
     MAX_ENTRY_MINUTES,
     Activity,
     MonthLock,
+    MonthProgress,
     PerformerKind,
     RunningTimer,
     Source,
@@ -34,6 +45,7 @@ from timelog.models import (
     TimeAdjustment,
     TimeEntry,
 )
+from timelog.selectors import adjusted, worklist_base
 
 MINUTES_MESSAGE = f"Enter whole minutes from 1 to {MAX_ENTRY_MINUTES}."
 FUTURE_MESSAGE = "The start time cannot be in the future."
@@ -66,6 +78,7 @@ TASK_CLOSED_MESSAGE = "This task is already closed."
 TASK_DUE_MESSAGE = "The due date must be within a year from today."
 TASK_TITLE_MESSAGE = "Give a custom task a title."
 
+logger = logging.getLogger(__name__)
 CLINICAL_ROLES = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR})
 ENTRY_FIELDS = ("started_at", "minutes", "activity", "note", "face_to_face")
 
@@ -113,6 +126,232 @@ def month_lock(*, practice: Practice, month: dt.date, actor: Membership | None =
 def _check_unlocked(practice: Practice, month: dt.date) -> None:
     if month_is_locked(practice=practice, month=month):
         raise MonthLocked(LOCKED_MESSAGE.format(month=month_label(month)))
+
+
+# --- Progress (the worklist's engine results) ------------------------------------------------
+
+
+def _grouped(rows: Iterable[Any], *key: str) -> dict[Any, list[Any]]:
+    """Named rows by one field, or by a tuple of fields."""
+    grouped: dict[Any, list[Any]] = defaultdict(list)
+    get = attrgetter(*key)
+    for row in rows:
+        grouped[get(row)].append(row)
+    return grouped
+
+
+def progress_compute(
+    *, practice: Practice, patient_ids: Collection[Any], months: Collection[dt.date]
+) -> list[MonthProgress]:
+    """The engine's progress for each (patient, month) asked for (five queries, no writes):
+    countable minutes and the next threshold (R16-R27, via billing.rules.progress) and the
+    last contact before each month's end."""
+    if not patient_ids or not months:
+        return []
+    patients = list(
+        Patient.objects.unscoped()
+        .filter(practice=practice, pk__in=patient_ids)
+        .only("pk", "billing_practitioner_id", "initiating_visit_on", "initiating_visit_code")
+    )
+    ids = [p.pk for p in patients]
+    entries = _grouped(
+        adjusted(
+            TimeEntry.objects.unscoped().filter(
+                practice=practice, patient_id__in=ids, billing_month__in=months
+            )
+        )
+        .order_by()
+        .values_list(
+            "patient_id",
+            "billing_month",
+            "started_at",
+            "minutes",
+            "effective_minutes",
+            "performer_kind",
+            "practitioner_id",
+            "face_to_face",
+            "activity",
+            named=True,
+        ),
+        "patient_id",
+        "billing_month",
+    )
+    conditions = _grouped(
+        Condition.objects.unscoped()
+        .filter(practice=practice, patient_id__in=ids)
+        .order_by("position", "created_at")
+        .values_list("patient_id", "icd10_code", "is_chronic", "status", named=True),
+        "patient_id",
+    )
+    consents = _grouped(
+        Consent.objects.unscoped()
+        .filter(practice=practice, patient_id__in=ids)
+        .order_by()
+        .values_list("patient_id", "given_on", "revoked_on", "created_at", named=True),
+        "patient_id",
+    )
+    # Latest contact per patient and month: a month's last contact is the newest of its own
+    # month and every earlier one (billing_month <= M is "before M's end" in the zone, R1).
+    contacts = _grouped(
+        TimeEntry.objects.unscoped()
+        .filter(
+            practice=practice,
+            patient_id__in=ids,
+            activity__in=CONTACT_ACTIVITIES,
+            billing_month__lte=max(months),
+        )
+        .order_by()
+        .values("patient_id", "billing_month")
+        .annotate(last=Max("started_at"))
+        .values_list("patient_id", "billing_month", "last", named=True),
+        "patient_id",
+    )
+    now = timezone.now()
+    rows = []
+    for patient in patients:
+        for month in months:
+            month_facts = facts.patient_month(
+                zone_name=practice.time_zone,
+                month=month,
+                patient=patient,
+                conditions=conditions.get(patient.pk, []),
+                consents=consents.get(patient.pk, []),
+                entries=entries.get((patient.pk, month), []),
+            )
+            minutes, next_threshold = progress(month_facts, DEFAULT_POLICY)
+            last = [c.last for c in contacts.get(patient.pk, []) if c.billing_month <= month]
+            rows.append(
+                MonthProgress(
+                    practice=practice,
+                    patient_id=patient.pk,
+                    month=month,
+                    clinical_staff_minutes=minutes.clinical_staff,
+                    physician_minutes=minutes.physician,
+                    staff_pool=minutes.staff_pool,
+                    next_code=next_threshold.code if next_threshold else "",
+                    minutes_needed=next_threshold.minutes_needed if next_threshold else None,
+                    last_contact_at=max(last, default=None),
+                    computed_at=now,
+                )
+            )
+    return rows
+
+
+def _progress_save(rows: list[MonthProgress]) -> None:
+    # INSERT … ON CONFLICT (practice, month, patient) DO UPDATE: one statement per batch.
+    MonthProgress.objects.unscoped().bulk_create(
+        rows,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["practice", "month", "patient"],
+        update_fields=[*MonthProgress.VALUE_FIELDS, "computed_at"],
+    )
+
+
+@transaction.atomic
+def progress_refresh(
+    *, practice: Practice, patient_ids: Collection[Any], months: Collection[dt.date] = ()
+) -> None:
+    """Recompute the patients' progress rows (writes MonthProgress, in the caller's
+    transaction): the months given, and every month with a row from the earliest of them on
+    (a contact changes later months' last contact); no months: every month with a row."""
+    if not patient_ids:
+        return
+    # The patient row lock orders concurrent writers: the second recomputes after the first
+    # commits and sees both writes (READ COMMITTED takes a fresh snapshot per statement).
+    locked = list(
+        Patient.objects.unscoped()
+        .select_for_update()
+        .filter(practice=practice, pk__in=patient_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    existing = MonthProgress.objects.unscoped().filter(practice=practice, patient_id__in=locked)
+    if months:
+        existing = existing.filter(month__gt=min(months))
+    wanted = {m.replace(day=1) for m in months} | set(existing.values_list("month", flat=True))
+    _progress_save(progress_compute(practice=practice, patient_ids=locked, months=wanted))
+
+
+@dataclass(frozen=True)
+class ReconcileOutcome:
+    checked: int  # patient-months compared with the engine
+    added: int  # rows that were missing (a month's first day, a patient without time)
+    corrected: int  # rows that differed: a write path that forgot to refresh (logged)
+
+
+RECONCILE_BATCH = 1000
+
+
+def progress_reconcile(
+    *, practice_id: Any, months: Collection[dt.date] = (), missing_only: bool = False
+) -> ReconcileOutcome:
+    """Compare the practice's progress rows with the engine for the months (default: this
+    one and the last, in the practice's zone) and write the missing and differing ones.
+    `missing_only` adds missing rows and checks nothing else (the hourly run). Ids only in;
+    safe beside live writes and a second run (patients being written are skipped: their
+    writer refreshes them)."""
+    practice = Practice.objects.get(pk=practice_id)
+    if not months:
+        this = month_of(timezone.now(), practice.time_zone)
+        months = (previous_month(this), this)
+    totals = [0, 0, 0]
+    for month in sorted({m.replace(day=1) for m in months}):
+        ids = _reconcile_candidates(practice, month, missing_only=missing_only)
+        for start in range(0, len(ids), RECONCILE_BATCH):
+            counts = _reconcile_batch(practice, month, ids[start : start + RECONCILE_BATCH])
+            totals = [a + b for a, b in zip(totals, counts, strict=True)]
+    checked, added, corrected = totals
+    log = logger.warning if corrected else logger.info
+    log(
+        "progress reconcile practice=%s checked=%d added=%d corrected=%d",
+        practice.pk,
+        checked,
+        added,
+        corrected,
+    )
+    return ReconcileOutcome(checked, added, corrected)
+
+
+def _reconcile_candidates(practice: Practice, month: dt.date, *, missing_only: bool) -> list[Any]:
+    """The month's worklist patients, and anyone with time or a row in it, in id order."""
+    on_list = set(worklist_base(practice, month, None).values_list("pk", flat=True))
+    rows = set(
+        MonthProgress.objects.unscoped()
+        .filter(practice=practice, month=month)
+        .values_list("patient_id", flat=True)
+    )
+    with_time = set(
+        TimeEntry.objects.unscoped()
+        .filter(practice=practice, billing_month=month)
+        .values_list("patient_id", flat=True)
+        .distinct()
+    )
+    wanted = (on_list | with_time) - rows if missing_only else on_list | with_time | rows
+    return sorted(wanted)
+
+
+@transaction.atomic
+def _reconcile_batch(practice: Practice, month: dt.date, ids: list[Any]) -> tuple[int, int, int]:
+    # SKIP LOCKED: a patient locked by a live write is being refreshed by that write.
+    locked = list(
+        Patient.objects.unscoped()
+        .select_for_update(skip_locked=True)
+        .filter(practice=practice, pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    stored = {
+        row.patient_id: row.values()
+        for row in MonthProgress.objects.unscoped().filter(
+            practice=practice, month=month, patient_id__in=locked
+        )
+    }
+    fresh = progress_compute(practice=practice, patient_ids=locked, months=[month])
+    changed = [row for row in fresh if stored.get(row.patient_id) != row.values()]
+    _progress_save(changed)
+    missing = sum(1 for row in changed if row.patient_id not in stored)
+    return len(fresh), missing, len(changed) - missing
 
 
 # --- Time entries ----------------------------------------------------------------------------
@@ -186,6 +425,13 @@ def _overlap_message(practice: Practice, clash: TimeEntry) -> str:
     )
 
 
+def _refresh_entry(practice: Practice, entry: TimeEntry, *also: dt.date) -> None:
+    """The entry's month (and the one it moved from) on the worklist (MonthProgress)."""
+    progress_refresh(
+        practice=practice, patient_ids=[entry.patient_id], months=[entry.billing_month, *also]
+    )
+
+
 def _save_entry(practice: Practice, entry: TimeEntry) -> None:
     _check_overlap(practice, entry)
     try:
@@ -235,6 +481,7 @@ def time_entry_create(
     _validate_entry(practice, entry, patient)
     _check_unlocked(practice, entry.billing_month)
     _save_entry(practice, entry)
+    _refresh_entry(practice, entry)
     audit.write(actor, entry, "create", patient_id=patient.pk)
     return entry
 
@@ -262,12 +509,14 @@ def time_entry_update(
     entry = _lock_entry(practice, entry)
     _check_unlocked(practice, entry.billing_month)
     before = {f: getattr(entry, f) for f in ENTRY_FIELDS}
+    old_month = entry.billing_month
     for field in ENTRY_FIELDS:
         if field in data:
             setattr(entry, field, data[field])
     _validate_entry(practice, entry, entry.patient)
     _check_unlocked(practice, entry.billing_month)
     _save_entry(practice, entry)
+    _refresh_entry(practice, entry, old_month)
     changed = audit.changed(before, {f: getattr(entry, f) for f in ENTRY_FIELDS})
     audit.write(actor, entry, "update", patient_id=entry.patient_id, changed_fields=changed)
     return entry
@@ -284,6 +533,7 @@ def time_entry_delete(*, practice: Practice, actor: Membership, entry: TimeEntry
     audit.write(actor, entry, "delete", patient_id=entry.patient_id)
     Task.objects.filter(time_entry=entry).update(time_entry=None)
     entry.delete()
+    _refresh_entry(practice, entry)
 
 
 def effective_minutes(entry: TimeEntry) -> int:
@@ -319,6 +569,7 @@ def time_adjust(
         reason=reason[:500],
         actor=actor,
     )
+    _refresh_entry(practice, entry)
     audit.write(actor, adjustment, "create", patient_id=entry.patient_id)
     return adjustment
 

@@ -63,7 +63,7 @@ def worklist(request: PracticeRequest) -> HttpResponse:
     month = _month(request, data.get("month"))
     default_who = "mine" if request.membership.role == Role.COORDINATOR else "all"
     who = data.get("who") or default_who
-    rows = selectors.worklist(
+    patients = selectors.worklist(
         practice=request.practice,
         month=month,
         coordinator=request.membership if who == "mine" else None,
@@ -71,16 +71,15 @@ def worklist(request: PracticeRequest) -> HttpResponse:
         sort=data.get("sort") or "name",
         today=timezone.localdate(),
     )
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    selectors.attach_next_tasks(list(page.object_list))
-    audit.read_many(
-        request.membership, [row.patient for row in page.object_list], action="worklist.list"
-    )
+    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = selectors.worklist_rows(page.object_list, month=month, today=timezone.localdate())
+    audit.read_many(request.membership, [row.patient for row in rows], action="worklist.list")
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "form": form,
         "page": page,
+        "rows": rows,
         "query": query.urlencode(),
         "month": month,
         "month_label": month_label(month),

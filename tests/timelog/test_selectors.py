@@ -26,9 +26,13 @@ def _entry(patient, performer, day, minutes, **kw):
     )
 
 
+def _rows(practice, month=OCTOBER, today=NOW.date(), **kw):
+    patients = selectors.worklist(practice=practice, month=month, today=today, **kw)
+    return selectors.worklist_rows(patients, month=month, today=today)
+
+
 def _row(practice, patient, **kw):
-    rows = selectors.worklist(practice=practice, month=OCTOBER, today=NOW.date(), **kw)
-    return next(r for r in rows if r.patient.pk == patient.pk)
+    return next(r for r in _rows(practice, **kw) if r.patient.pk == patient.pk)
 
 
 def test_minutes_and_next_threshold_come_from_the_billing_engine(
@@ -67,13 +71,7 @@ def test_pace_flags_patients_behind_given_the_days_left(practice, coordinator, p
     assert _row(practice, enrolled).days_left == 11
     # A past month: anyone under 20 is behind, no days are left.
     with time_machine.travel(dt.datetime(2026, 11, 3, 15, tzinfo=UTC)):
-        row = next(
-            r
-            for r in selectors.worklist(
-                practice=practice, month=OCTOBER, today=dt.date(2026, 11, 3)
-            )
-            if r.patient.pk == ahead.pk
-        )
+        row = _row(practice, ahead, today=dt.date(2026, 11, 3))
     assert row.behind_pace
     assert row.days_left == 0
 
@@ -91,29 +89,26 @@ def test_filters_and_sorts(practice, coordinator, physician, enrolled):
     done = make_enrolled(practice, physician, coordinator, mrn="T-9")
     _entry(done, coordinator, 2, 25)
     _entry(enrolled, coordinator, 2, 5, at=60)
-    below = selectors.worklist(practice=practice, month=OCTOBER, show="below", today=NOW.date())
+    below = _rows(practice, show="below")
     assert [r.patient.pk for r in below] == [enrolled.pk]
-    by_minutes = selectors.worklist(
-        practice=practice, month=OCTOBER, sort="minutes", today=NOW.date()
-    )
+    by_minutes = _rows(practice, sort="minutes")
     assert [r.patient.pk for r in by_minutes] == [enrolled.pk, done.pk]
-    assert selectors.worklist(practice=practice, month=OCTOBER, coordinator=physician) == []
+    assert _rows(practice, coordinator=physician) == []
 
 
 def test_the_next_task_is_the_soonest_open_one(practice, coordinator, enrolled):
     TaskFactory(patient=enrolled, due_on=dt.date(2026, 10, 25), kind="check_in")
     soon = TaskFactory(patient=enrolled, due_on=dt.date(2026, 10, 21), kind="follow_up_call")
     TaskFactory(patient=enrolled, due_on=dt.date(2026, 10, 1), kind="custom", status="done")
-    rows = selectors.worklist(practice=practice, month=OCTOBER, today=NOW.date())
-    selectors.attach_next_tasks(rows)
+    rows = _rows(practice)
     assert rows[0].next_task == soon
     assert rows[0].open_tasks == 2
 
 
 def _queries(practice) -> int:
     with CaptureQueriesContext(connection) as ctx:
-        rows = selectors.worklist(practice=practice, month=OCTOBER, today=NOW.date())
-        selectors.attach_next_tasks(rows[:25])
+        patients = selectors.worklist(practice=practice, month=OCTOBER, today=NOW.date())
+        selectors.worklist_rows(patients[:25], month=OCTOBER, today=NOW.date())
     return len(ctx.captured_queries)
 
 
@@ -127,4 +122,4 @@ def test_the_worklist_runs_a_fixed_number_of_queries(practice, coordinator, phys
     grow(0, 3)
     few = _queries(practice)
     grow(3, 27)
-    assert _queries(practice) == few == 5
+    assert _queries(practice) == few == 2

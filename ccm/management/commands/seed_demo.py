@@ -100,8 +100,9 @@ class Command(BaseCommand):
     ) -> tuple[int, int]:
         """Time entries by the coordinators and the physician (more staff for big demos,
         about one coordinator per 400 patients), then the daily job's outreach tasks."""
-        from timelog.demo import seed_time
+        from timelog.demo import recent_months, seed_time
         from timelog.reminders import create_due_tasks
+        from timelog.services import progress_reconcile
 
         demo = practices["demo"]
         performers = [
@@ -123,6 +124,9 @@ class Command(BaseCommand):
         other = [memberships["coordinator@other.test"], memberships["physician@other.test"]]
         entries = seed_time(practice=demo, performers=performers, months=months)
         entries += seed_time(practice=practices["other"], performers=other, months=months)
+        for practice in practices.values():
+            # Bulk inserts skip the services: compute the worklist's progress rows once.
+            progress_reconcile(practice_id=practice.pk, months=recent_months(practice, months))
         tasks = sum(create_due_tasks(practice=p) for p in practices.values())
         return entries, tasks
 
