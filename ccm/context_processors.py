@@ -19,7 +19,8 @@ def practice(request: HttpRequest) -> dict[str, Any]:
         # The running timer shows in the header on every page (its start lives on the server).
         "running_timer": timer_get(membership=membership),
         "current_practice": membership.practice,
-        "switchable_memberships": user_memberships(user),
+        "switchable_memberships": getattr(request, "user_memberships", None)
+        or user_memberships(user),
         "inactivity_timeout_seconds": membership.practice.inactivity_timeout_minutes * 60,
         "inactivity_warning_seconds": settings.INACTIVITY_WARNING_SECONDS,
     }

@@ -197,15 +197,16 @@ def resolve_session_membership(request: HttpRequest) -> Membership | None:
     user = request.user
     if not user.is_authenticated:
         return None
-    memberships = user_memberships(user)
+    # One query for the choice and the header's practice switcher (context processor).
+    memberships = list(user_memberships(user))
+    request.user_memberships = memberships  # type: ignore[attr-defined]
+    for choice in memberships:
+        choice.user = user  # the same row: audit events read it without a query
     wanted = parse_uuid(request.session.get(SESSION_PRACTICE_KEY))
-    membership = None
-    if wanted is not None:
-        membership = memberships.filter(practice_id=wanted).first()
-    if membership is None:
-        membership = memberships.first()
-        if membership is not None:
-            request.session[SESSION_PRACTICE_KEY] = str(membership.practice_id)
+    membership = next((m for m in memberships if m.practice_id == wanted), None)
+    if membership is None and memberships:
+        membership = memberships[0]
+        request.session[SESSION_PRACTICE_KEY] = str(membership.practice_id)
     return membership
 
 

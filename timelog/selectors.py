@@ -200,24 +200,52 @@ def _no_row(value: Any) -> When:
     return When(wl__id__isnull=True, then=value)
 
 
+# What the rows show and the reminder job needs (a patient has many more columns).
+ROW_FIELDS = (
+    "id",
+    "practice_id",
+    "mrn",
+    "first_name",
+    "last_name",
+    "status",
+    "coordinator_id",
+    "billing_practitioner_id",
+)
+
+
 def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membership | None) -> Any:
     month_end = month_bounds(month, practice.time_zone)[1]
     contacts = (
         TimeEntry.objects.unscoped()
-        .filter(patient=OuterRef("pk"), activity__in=CONTACT_ACTIVITIES, started_at__lt=month_end)
+        .filter(
+            practice=practice,
+            patient=OuterRef("pk"),
+            activity__in=CONTACT_ACTIVITIES,
+            started_at__lt=month_end,
+        )
         .order_by()
         .values("patient")
         .annotate(last=Max("started_at"))
         .values("last")
     )
-    open_tasks = Task.objects.unscoped().filter(patient=OuterRef("pk"), status=TaskStatus.OPEN)
+    # The practice in each subquery lets it probe the (practice, patient, …) indexes.
+    open_tasks = Task.objects.unscoped().filter(
+        practice=practice, patient=OuterRef("pk"), status=TaskStatus.OPEN
+    )
     consents = Consent.objects.unscoped().filter(
-        patient=OuterRef("pk"), given_on__lte=last_day(month)
+        practice=practice, patient=OuterRef("pk"), given_on__lte=last_day(month)
     )
     return (
         worklist_base(practice, month, coordinator)
-        .annotate(wl=FilteredRelation("month_progress", condition=Q(month_progress__month=month)))
-        .select_related("coordinator__user")
+        .only(*ROW_FIELDS)
+        # All three columns of the unique key: PostgreSQL drops the join where no column of
+        # it is used (the page count) and probes the key where one is.
+        .annotate(
+            wl=FilteredRelation(
+                "month_progress",
+                condition=Q(month_progress__practice=practice, month_progress__month=month),
+            )
+        )
         .annotate(
             wl_staff=Coalesce("wl__clinical_staff_minutes", 0, output_field=IntegerField()),
             wl_physician=Coalesce("wl__physician_minutes", 0, output_field=IntegerField()),

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from billing import facts
@@ -154,14 +154,13 @@ def progress_compute(
         .only("pk", "billing_practitioner_id", "initiating_visit_on", "initiating_visit_code")
     )
     ids = [p.pk for p in patients]
-    entries = _grouped(
-        adjusted(
-            TimeEntry.objects.unscoped().filter(
-                practice=practice, patient_id__in=ids, billing_month__in=months
-            )
+    month_entries: QuerySet[Any] = adjusted(  # Any: the stubs cannot see the annotation
+        TimeEntry.objects.unscoped().filter(
+            practice=practice, patient_id__in=ids, billing_month__in=months
         )
-        .order_by()
-        .values_list(
+    )
+    entries = _grouped(
+        month_entries.order_by().values_list(
             "patient_id",
             "billing_month",
             "started_at",

@@ -35,6 +35,8 @@ def test_coordinator_times_a_call_from_the_worklist_and_logs_it(
     # One click starts the timer; it follows the coordinator to other pages and tabs.
     first = rows.first.locator("a").first
     name = first.inner_text()
+    staff_before = int(rows.first.locator("td").nth(1).inner_text())
+    bar_before = int(rows.first.locator("progress").get_attribute("value") or "0")
     rows.first.get_by_role("button", name=re.compile("Start timer")).click()
     expect(page.locator(".timerbar")).to_contain_text("Timer running for")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
@@ -63,6 +65,17 @@ def test_coordinator_times_a_call_from_the_worklist_and_logs_it(
     entry = TimeEntry.objects.unscoped().filter(source="timer").get()
     assert entry.minutes == 9
     assert name.split(",")[0] in page.get_by_role("heading", level=1).inner_text()
+
+    # Back on the worklist (every patient of the coordinator fits on page 1), the row's
+    # staff minutes and its progress bar have moved by the 9 minutes.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Worklist").click()
+    row = page.locator("#worklist tbody tr").filter(
+        has=page.get_by_role("link", name=name, exact=True)
+    )
+    expect(row.locator("td").nth(1)).to_have_text(str(staff_before + 9))
+    expect(row.locator("progress")).to_have_attribute("value", str(bar_before + 9))
+    shot(page, "worklist-after-timer")
+    page.go_back()
 
     # A follow-up task from the chart, completed with its call's minutes.
     page.get_by_role("link", name="New task").click()

@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from patients.models import Consent
 from tests.factories import TaskFactory, TimeEntryFactory
 from tests.timelog.conftest import NOW, make_enrolled
-from timelog import selectors
-from timelog.models import Activity
+from timelog import selectors, services
+from timelog.models import Activity, MonthProgress
 
 pytestmark = pytest.mark.usefixtures("frozen", "scoped")
 OCTOBER = dt.date(2026, 10, 1)
@@ -26,7 +26,8 @@ def _entry(patient, performer, day, minutes, **kw):
     )
 
 
-def _rows(practice, month=OCTOBER, today=NOW.date(), **kw):
+def _rows(practice, month=OCTOBER, today=None, **kw):
+    today = today or NOW.date()
     patients = selectors.worklist(practice=practice, month=month, today=today, **kw)
     return selectors.worklist_rows(patients, month=month, today=today)
 
@@ -123,3 +124,73 @@ def test_the_worklist_runs_a_fixed_number_of_queries(practice, coordinator, phys
     few = _queries(practice)
     grow(3, 27)
     assert _queries(practice) == few == 2
+
+
+def test_a_patient_without_time_this_month_shows_zero_and_the_last_call_before_it(
+    practice, coordinator, enrolled
+):
+    call = dt.datetime(2026, 9, 28, 15, 0, tzinfo=UTC)
+    TimeEntryFactory(
+        patient=enrolled, performer=coordinator, started_at=call, minutes=5, activity="call_patient"
+    )
+    # No October row (before the hourly job adds one): zero minutes, the call looked up.
+    MonthProgress.objects.unscoped().filter(month=OCTOBER).delete()
+    row = _row(practice, enrolled)
+    assert (row.staff_pool, row.next_code, row.minutes_needed) == (0, "99490", 20)
+    assert row.last_contact == call
+    # With the row the page reads the same from it.
+    services.progress_reconcile(practice_id=practice.pk, months=[OCTOBER])
+    assert MonthProgress.objects.unscoped().filter(month=OCTOBER).exists()
+    stored = _row(practice, enrolled)
+    assert (stored.staff_pool, stored.minutes_needed, stored.last_contact) == (0, 20, call)
+
+
+def test_no_contact_filter_and_contact_sort_put_the_never_contacted_first(
+    practice, coordinator, physician, enrolled
+):
+    recent = make_enrolled(practice, physician, coordinator, mrn="T-4")
+    _entry(recent, coordinator, 15, 5, activity=Activity.CALL_PATIENT)
+    old = make_enrolled(practice, physician, coordinator, mrn="T-5")
+    TimeEntryFactory(
+        patient=old,
+        performer=coordinator,
+        started_at=dt.datetime(2026, 9, 2, 15, tzinfo=UTC),
+        activity=Activity.CALL_PATIENT,
+    )
+    by_contact = [r.patient.pk for r in _rows(practice, sort="contact")]
+    assert by_contact == [enrolled.pk, old.pk, recent.pk]
+    no_contact = [r.patient.pk for r in _rows(practice, show="no_contact")]
+    assert no_contact == [enrolled.pk, old.pk]  # alphabetical: Lovelace-T-1, Lovelace-T-5
+
+
+def test_sorting_by_next_threshold_and_by_due_task_puts_nothing_last(
+    practice, coordinator, physician, enrolled
+):
+    finished = make_enrolled(practice, physician, coordinator, mrn="T-6")
+    for day, minutes in ((2, 60), (3, 60), (4, 60)):
+        _entry(finished, coordinator, day, minutes)  # R27: past every 99439 unit
+    close = make_enrolled(practice, physician, coordinator, mrn="T-7")
+    _entry(close, coordinator, 5, 18)
+    needed = [(r.patient.pk, r.minutes_needed) for r in _rows(practice, sort="needed")]
+    assert needed == [(close.pk, 2), (enrolled.pk, 20), (finished.pk, None)]
+    TaskFactory(patient=finished, due_on=dt.date(2026, 10, 22))
+    TaskFactory(patient=close, due_on=dt.date(2026, 10, 21))
+    by_due = [r.patient.pk for r in _rows(practice, sort="due")]
+    assert by_due == [close.pk, finished.pk, enrolled.pk]
+
+
+def test_the_worklist_never_shows_or_counts_another_practices_patients(
+    practice, other_practice, coordinator, physician, enrolled
+):
+    from tests.factories import MembershipFactory
+
+    foreign = make_enrolled(
+        other_practice,
+        MembershipFactory(practice=other_practice, role="physician"),
+        MembershipFactory(practice=other_practice, role="coordinator"),
+        mrn="T-1",
+    )
+    assert [r.patient.pk for r in _rows(practice)] == [enrolled.pk]
+    patients = selectors.worklist(practice=practice, month=OCTOBER, today=NOW.date())
+    assert patients.count() == 1
+    assert foreign.pk not in {p.pk for p in patients}

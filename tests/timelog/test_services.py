@@ -355,3 +355,33 @@ def test_entries_at_month_ends_and_dst_land_in_the_local_month(
         entry = _log(practice, coordinator, enrolled, start=instant, minutes=5)
     assert entry.billing_month == month
     assert TimeAdjustment.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("zone", "instant", "month"),
+    [
+        # 23:30 on the last day of the month, local time, lands in that month.
+        ("America/New_York", (2026, 10, 31, 23, 30), dt.date(2026, 10, 1)),
+        ("America/New_York", (2026, 11, 30, 23, 30), dt.date(2026, 11, 1)),
+        ("America/Los_Angeles", (2026, 10, 31, 23, 30), dt.date(2026, 10, 1)),
+        ("America/Los_Angeles", (2026, 11, 30, 23, 30), dt.date(2026, 11, 1)),
+        # ...and midnight is the next month's first minute.
+        ("America/Los_Angeles", (2026, 12, 1, 0, 0), dt.date(2026, 12, 1)),
+    ],
+)
+def test_half_past_eleven_on_the_last_day_counts_in_that_month_on_the_worklist(
+    practice, coordinator, enrolled, zone, instant, month
+):
+    import zoneinfo
+
+    from timelog.models import MonthProgress
+
+    practice.time_zone = zone
+    practice.save(update_fields=["time_zone"])
+    start = dt.datetime(*instant, tzinfo=zoneinfo.ZoneInfo(zone))
+    with time_machine.travel(start + dt.timedelta(hours=2), tick=False):
+        entry = _log(practice, coordinator, enrolled, start=start, minutes=20)
+    assert entry.billing_month == month
+    progress = MonthProgress.objects.unscoped().get(patient=enrolled, month=month)
+    assert progress.staff_pool == 20  # R1: the practice's calendar month
+    assert not MonthProgress.objects.unscoped().exclude(month=month).exists()

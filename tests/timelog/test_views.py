@@ -14,12 +14,9 @@ GOOD = {"started_at": "2026-10-20 09:30", "minutes": "15", "activity": "call_pat
 
 
 def _entry(patient, performer, **kw):
+    kw.setdefault("started_at", dt.datetime(2026, 10, 19, 14, tzinfo=dt.UTC))
     return TimeEntryFactory(
-        patient=patient,
-        performer=performer,
-        practitioner=patient.billing_practitioner,
-        started_at=dt.datetime(2026, 10, 19, 14, tzinfo=dt.UTC),
-        **kw,
+        patient=patient, performer=performer, practitioner=patient.billing_practitioner, **kw
     )
 
 
@@ -207,3 +204,32 @@ def test_a_biller_cannot_work_tasks(biller_client, enrolled):
 def test_coordinators_land_on_the_worklist_and_others_at_home(coordinator_client, admin_client):
     assert coordinator_client.get("/")["Location"] == "/worklist/"
     assert admin_client.get("/")["Location"] == "/home/"
+
+
+def test_the_worklist_page_has_a_fixed_query_count(coordinator_client, coordinator, physician):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.timelog.conftest import make_enrolled
+
+    def grow(first, count):
+        for n in range(first, first + count):
+            patient = make_enrolled(coordinator.practice, physician, coordinator, mrn=f"V-{n}")
+            TaskFactory(patient=patient, due_on=dt.date(2026, 10, 21))
+            _entry(
+                patient,
+                coordinator,
+                minutes=5,
+                started_at=dt.datetime(2026, 10, 2, 14, tzinfo=dt.UTC)
+                + dt.timedelta(minutes=10 * n),
+            )
+
+    grow(0, 2)
+    coordinator_client.get("/worklist/")  # the session's activity stamp: at most every 30 s
+    with CaptureQueriesContext(connection) as few:
+        assert coordinator_client.get("/worklist/?who=all").status_code == 200
+    grow(2, 30)  # more than a page (25)
+    with CaptureQueriesContext(connection) as many:
+        response = coordinator_client.get("/worklist/?who=all&sort=contact")
+    assert response.content.decode().count("Start timer</button>") == 25
+    assert len(many.captured_queries) == len(few.captured_queries) <= 10
