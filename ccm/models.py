@@ -119,6 +119,12 @@ class Practice(PostalAddress):
         validators=[MinValueValidator(15), MaxValueValidator(240)],
         help_text="A timer left running longer than this asks for confirmation before saving.",
     )
+    care_plan_review_months = models.PositiveSmallIntegerField(
+        "review care plans every (months)",
+        default=12,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text="A signed care plan is due for review this many months after signing.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -38,6 +38,7 @@ PRACTICE_FIELDS = (
     "mfa_required",
     "inactivity_timeout_minutes",
     "timer_confirm_minutes",
+    "care_plan_review_months",
 )
 
 

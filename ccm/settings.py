@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "ccm",
     "patients",
     "timelog",
+    "careplans",
 ]
 
 MIDDLEWARE = [

@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/", include("ccm.api_urls")),
     path("patients/", include("patients.urls")),
+    path("care-plans/", include("careplans.urls")),
     path("", include("timelog.urls")),
     path("", include((ccm_patterns, "ccm"))),
 ]

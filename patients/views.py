@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ccm import audit
@@ -137,12 +138,17 @@ def patient_detail(request: PracticeRequest, patient_id: str) -> HttpResponse:
 
 def _chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
     from billing.months import current_month
+    from careplans.forms import DischargeForm
+    from careplans.selectors import chart_plan
     from timelog.models import Activity
     from timelog.selectors import chart_time
 
     month = current_month(request.practice.time_zone)
     return {
         "patient": patient,
+        "care_plan": chart_plan(practice=request.practice, patient_id=patient.pk),
+        "discharge_form": DischargeForm(),
+        "today": timezone.localdate(),
         "time": chart_time(practice=request.practice, patient=patient, month=month),
         "activity_choices": [("", "Activity: pick later"), *Activity.choices],
         "verdict": services.patient_eligibility(patient),

@@ -1,0 +1,29 @@
+"""The patient's copy of a care plan as a PDF (WeasyPrint): plain language, large print,
+the practice's name and its 24/7 number. Rendering one plan takes well under a second
+(bench/careplan_pdf.py); nothing is stored, the PDF is built per download."""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+
+from careplans import content as plan_content
+from careplans.models import CarePlanVersion
+from ccm.models import Practice
+
+
+def render_pdf(*, practice: Practice, version: CarePlanVersion) -> bytes:
+    """PDF bytes of one version for the patient (no side effects)."""
+    from weasyprint import HTML
+
+    html = render_to_string(
+        "careplans/careplan_pdf.html",
+        {
+            "practice": practice,
+            "version": version,
+            "patient": version.patient,
+            "sections": plan_content.sections(version.content),
+            "goals": version.content.get("goals", []),
+            "statuses": plan_content.GOAL_STATUSES,
+        },
+    )
+    return bytes(HTML(string=html).write_pdf())

@@ -1,0 +1,400 @@
+"""Care plan pages: start a draft, the editor (htmx rows), a version, signing with
+re-authentication, the patient's copy (PDF and its record), the diff, the physicians' queue,
+discharges, and the admins' templates."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from careplans import content as plan_content
+from careplans import pdf, selectors, services
+from careplans.forms import (
+    CopyForm,
+    DischargeForm,
+    DraftStartForm,
+    SignForm,
+    TemplateForm,
+    content_from_post,
+)
+from careplans.models import CarePlanTemplate, CarePlanVersion
+from ccm import audit
+from ccm.forms import attach_errors
+from ccm.models import Role
+from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
+from patients.models import Patient
+
+CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
+ANY_ROLE = (*CLINICAL, Role.BILLER)
+BLANK_ROWS = 1  # an empty row per section, so the editor works without JavaScript
+
+
+def _version(request: PracticeRequest, version_id: Any) -> CarePlanVersion:
+    return selectors.version_get(practice=request.practice, version_id=version_id)
+
+
+def _error(form: Any, exc: Exception) -> None:
+    if isinstance(exc, ValidationError):
+        attach_errors(form, exc)
+    else:
+        form.add_error(None, str(exc))
+
+
+# --- Drafts ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(*CLINICAL)
+def draft_start(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    patient = get_for_practice_or_404(Patient, request.practice, patient_id)
+    services.templates_ensure(practice=request.practice)
+    templates = selectors.template_list(practice=request.practice).filter(is_active=True)
+    form = DraftStartForm(request.POST or None, templates=templates)
+    if request.method == "POST" and form.is_valid():
+        chosen = form.cleaned_data["templates"] or None
+        try:
+            version = services.draft_start(
+                practice=request.practice,
+                actor=request.membership,
+                patient=patient,
+                template_ids=chosen,
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Draft started. Fill in what is missing, then send it.")
+            return redirect("careplans:version-edit", version.id)
+    status = 400 if request.method == "POST" else 200
+    audit.read(request.membership, patient, patient_id=patient.pk)
+    context = {"patient": patient, "form": form}
+    return render(request, "careplans/draft_start.html", context, status=status)
+
+
+def _labelled(exc: ValidationError) -> list[str]:
+    """Errors named by their section's label (a plain error as it is)."""
+    if not hasattr(exc, "error_dict"):
+        return list(exc.messages)
+    return [
+        f"{plan_content.LABELS.get(key, key)}: {message}"
+        for key, errors in exc.message_dict.items()
+        for message in errors
+    ]
+
+
+def _editor_rows(version_content: dict[str, Any]) -> dict[str, list[tuple[str, dict[str, str]]]]:
+    """Each row section's rows with a key for their field names, plus blank rows."""
+    rows = {}
+    for section, fields in plan_content.ROWS.items():
+        existing = version_content.get(section) or []
+        blank = [dict.fromkeys(fields, "") for _ in range(BLANK_ROWS)]
+        rows[section] = [
+            (uuid.uuid4().hex[:8], {f: row.get(f, "") for f in fields})
+            for row in [*existing, *blank]
+        ]
+    return rows
+
+
+def _editor(
+    request: PracticeRequest, version: CarePlanVersion, data: dict[str, Any], **extra: Any
+) -> HttpResponse:
+    context = {
+        "version": version,
+        "patient": version.patient,
+        "data": data,
+        "rows": _editor_rows(data),
+        "labels": plan_content.LABELS,
+        "statuses": plan_content.GOAL_STATUSES,
+        "gaps": plan_content.missing(plan_content.clean(data)) if not extra.get("errors") else [],
+        **extra,
+    }
+    status = 400 if extra.get("errors") else 200
+    return render(request, "careplans/version_edit.html", context, status=status)
+
+
+def _signed_refusal(request: PracticeRequest, version: CarePlanVersion) -> HttpResponse:
+    messages.error(request, services.SIGNED_MESSAGE)
+    return _detail(request, version, status=409)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(*CLINICAL)
+def version_edit(request: PracticeRequest, version_id: str) -> HttpResponse:
+    version = _version(request, version_id)
+    if not version.is_draft:
+        return _signed_refusal(request, version)
+    if request.method == "GET":
+        audit.read(request.membership, version, patient_id=version.patient_id)
+        return _editor(request, version, version.content)
+    data = content_from_post(request.POST)
+    try:
+        version = services.draft_update(
+            practice=request.practice, actor=request.membership, version=version, data=data
+        )
+    except ValidationError as exc:
+        return _editor(request, version, data, errors=_labelled(exc))
+    except services.VersionSigned:
+        return _signed_refusal(request, version)
+    if request.POST.get("then") == "submit":
+        return version_submit(request, str(version.pk))
+    messages.success(request, "Draft saved.")
+    return redirect("careplans:version-edit", version.id)
+
+
+@login_required
+@require_GET
+@role_required(*CLINICAL)
+def editor_row(request: PracticeRequest, version_id: str, section: str) -> HttpResponse:
+    """One blank editor row (htmx appends it to the section's table)."""
+    version = _version(request, version_id)
+    if section not in plan_content.ROWS:
+        raise Http404
+    context = {
+        "section": section,
+        "key": uuid.uuid4().hex[:8],
+        "row": dict.fromkeys(plan_content.ROWS[section], ""),
+        "statuses": plan_content.GOAL_STATUSES,
+        "version": version,
+    }
+    return render(request, "careplans/editor_row.html", context)
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def version_submit(request: PracticeRequest, version_id: str) -> HttpResponse:
+    version = _version(request, version_id)
+    try:
+        services.draft_submit(practice=request.practice, actor=request.membership, version=version)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("careplans:version-edit", version.id)
+    except services.VersionSigned:
+        return _signed_refusal(request, version)
+    messages.success(request, "Sent to the physicians for signature.")
+    return redirect("careplans:version-detail", version.id)
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def version_discard(request: PracticeRequest, version_id: str) -> HttpResponse:
+    version = _version(request, version_id)
+    try:
+        services.draft_discard(practice=request.practice, actor=request.membership, version=version)
+    except services.VersionSigned:
+        return _signed_refusal(request, version)
+    messages.success(request, "Draft discarded.")
+    return redirect("patients:patient-detail", version.patient_id)
+
+
+# --- A version, signing, the patient's copy --------------------------------------------------
+
+
+def _detail(
+    request: PracticeRequest, version: CarePlanVersion, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    audit.read(request.membership, version, patient_id=version.patient_id)
+    chart = selectors.chart_plan(practice=request.practice, patient_id=version.patient_id)
+    context = {
+        "version": version,
+        "patient": version.patient,
+        "sections": plan_content.sections(version.content),
+        "gaps": plan_content.missing(version.content) if version.is_draft else [],
+        "is_physician": request.membership.role == Role.PHYSICIAN,
+        "clinical": request.membership.role in CLINICAL,
+        "sign_form": extra.pop("sign_form", None) or SignForm(),
+        "copy_form": extra.pop("copy_form", None)
+        or CopyForm(initial={"given_on": timezone.localdate(), "method": "in_person"}),
+        "copies": [c for c in chart.copies if c.version_id == version.pk],
+        "chart": chart,
+        **extra,
+    }
+    return render(request, "careplans/version_detail.html", context, status=status)
+
+
+@login_required
+@require_GET
+@role_required(*ANY_ROLE)
+def version_detail(request: PracticeRequest, version_id: str) -> HttpResponse:
+    return _detail(request, _version(request, version_id))
+
+
+@login_required
+@require_POST
+@role_required(Role.PHYSICIAN)
+def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
+    version = _version(request, version_id)
+    form = SignForm(request.POST)
+    if form.is_valid():
+        try:
+            services.version_sign(
+                practice=request.practice,
+                actor=request.membership,
+                version=version,
+                password=form.cleaned_data["password"],
+                code=form.cleaned_data["code"],
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        except services.VersionSigned:
+            return _signed_refusal(request, version)
+        else:
+            messages.success(request, f"Care plan version {version.number} signed.")
+            return redirect("careplans:version-detail", version.id)
+    return _detail(request, version, status=400, sign_form=form)
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def copy_record(request: PracticeRequest, version_id: str) -> HttpResponse:
+    version = _version(request, version_id)
+    form = CopyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.copy_record(
+                practice=request.practice,
+                actor=request.membership,
+                version=version,
+                given_on=form.cleaned_data["given_on"],
+                method=form.cleaned_data["method"],
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Recorded: the patient has a copy.")
+            return redirect("careplans:version-detail", version.id)
+    return _detail(request, version, status=400, copy_form=form)
+
+
+@login_required
+@require_GET
+@role_required(*ANY_ROLE)
+def version_pdf(request: PracticeRequest, version_id: str) -> HttpResponse:
+    version = _version(request, version_id)
+    body = pdf.render_pdf(practice=request.practice, version=version)
+    audit.record_for(
+        request.membership,
+        "careplanversion.pdf",
+        obj=version,
+        patient_id=version.patient_id,
+    )
+    response = HttpResponse(body, content_type="application/pdf")
+    # The file name carries no PHI: the version's UUID only.
+    response["Content-Disposition"] = f'attachment; filename="care-plan-{version.pk}.pdf"'
+    return response
+
+
+@login_required
+@require_GET
+@role_required(*ANY_ROLE)
+def version_diff(request: PracticeRequest, version_id: str) -> HttpResponse:
+    version = _version(request, version_id)
+    against_id = request.GET.get("against") or version.based_on_id
+    if against_id is None:
+        older = (
+            selectors.version_list(practice=request.practice, patient_id=version.patient_id)
+            .filter(number__lt=version.number)
+            .first()
+        )
+        if older is None:
+            raise Http404
+        against_id = older.pk
+    against = _version(request, against_id)
+    if against.patient_id != version.patient_id:
+        raise Http404
+    audit.read(request.membership, version, patient_id=version.patient_id)
+    context = {
+        "version": version,
+        "against": against,
+        "patient": version.patient,
+        "diff": selectors.version_diff(against, version),
+        "others": selectors.version_list(
+            practice=request.practice, patient_id=version.patient_id
+        ).exclude(pk=version.pk),
+    }
+    return render(request, "careplans/version_diff.html", context)
+
+
+@login_required
+@require_GET
+@role_required(*CLINICAL)
+def signing_queue(request: PracticeRequest) -> HttpResponse:
+    queue = list(selectors.signing_queue(practice=request.practice))
+    audit.read_many(request.membership, [v.patient for v in queue], action="careplan.queue")
+    context = {"queue": queue, "is_physician": request.membership.role == Role.PHYSICIAN}
+    return render(request, "careplans/signing_queue.html", context)
+
+
+# --- Discharges ------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+@role_required(*CLINICAL)
+def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    patient = get_for_practice_or_404(Patient, request.practice, patient_id)
+    form = DischargeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.discharge_record(
+                practice=request.practice,
+                actor=request.membership,
+                patient=patient,
+                **form.cleaned_data,
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Discharge recorded; the care plan review is due soon.")
+            return redirect("patients:patient-detail", patient.id)
+    messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
+    return redirect("patients:patient-detail", patient.id)
+
+
+# --- Templates (admins) ----------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+@role_required(Role.ADMIN)
+def template_list(request: PracticeRequest) -> HttpResponse:
+    services.templates_ensure(practice=request.practice)
+    templates = selectors.template_list(practice=request.practice)
+    return render(request, "careplans/template_list.html", {"templates": templates})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(Role.ADMIN)
+def template_edit(request: PracticeRequest, template_id: str) -> HttpResponse:
+    template = get_for_practice_or_404(CarePlanTemplate, request.practice, template_id)
+    if request.method == "GET":
+        form = TemplateForm(initial=TemplateForm.initial_for(template))
+        return render(request, "careplans/template_form.html", {"form": form, "template": template})
+    form = TemplateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.template_update(
+                practice=request.practice,
+                actor=request.membership,
+                template=template,
+                data=form.service_data(),
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"Template “{template.name}” saved.")
+            return redirect("careplans:template-list")
+    context = {"form": form, "template": template}
+    return render(request, "careplans/template_form.html", context, status=400)

@@ -1,0 +1,62 @@
+import datetime as dt
+
+import pytest
+
+from careplans import services
+from ccm.tenancy import practice_scope
+from tests.factories import PASSWORD
+from tests.timelog.conftest import NOW, frozen, make_enrolled  # noqa: F401 (fixture)
+
+COMPLETE = {
+    "expected_outcome": "Blood sugar in range without lows.",
+    "prognosis": "Good with steady treatment.",
+    "goals": [{"goal": "Lower HbA1c", "target": "Below 7.5%", "measure": "HbA1c every 3 months"}],
+    "symptom_management": "Treat readings under 70 with 15 g of sugar.",
+    "interventions": [{"intervention": "Monthly call", "responsible": "Care coordinator"}],
+    "medications": [{"name": "Metformin", "dose": "500 mg", "instructions": "twice a day"}],
+    "medications_reconciled_on": "2026-10-02",
+    "community_services": "Meals on Wheels referral declined.",
+    "coordination": [{"name": "Dr. Eye", "role": "Ophthalmology", "contact": "", "purpose": ""}],
+    "caregiver": "Daughter helps with medicines.",
+    "preferences": "Prefers calls after 10 am.",
+    "barriers": "No car.",
+    "review_schedule": "Every 12 months and after any hospital stay.",
+}
+
+
+@pytest.fixture
+def scoped(practice):
+    with practice_scope(practice):
+        yield practice
+
+
+@pytest.fixture
+def patient(practice, physician, coordinator):
+    with practice_scope(practice):
+        return make_enrolled(practice, physician, coordinator)
+
+
+@pytest.fixture
+def draft(practice, coordinator, patient):
+    with practice_scope(practice):
+        return services.draft_start(practice=practice, actor=coordinator, patient=patient)
+
+
+@pytest.fixture
+def complete_draft(practice, coordinator, draft):
+    with practice_scope(practice):
+        return services.draft_update(
+            practice=practice, actor=coordinator, version=draft, data=COMPLETE
+        )
+
+
+@pytest.fixture
+def signed(practice, physician, complete_draft):
+    with practice_scope(practice):
+        return services.version_sign(
+            practice=practice, actor=physician, version=complete_draft, password=PASSWORD
+        )
+
+
+TODAY = NOW.date()
+ONE_DAY = dt.timedelta(days=1)
