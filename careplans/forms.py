@@ -3,7 +3,7 @@ row with a fresh key), signing, the patient's copy, discharges, templates."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.http import QueryDict
@@ -70,7 +70,8 @@ class DraftStartForm(forms.Form):
 
     def __init__(self, *args: Any, templates: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["templates"].choices = [(str(t.pk), t.name) for t in templates]
+        field = cast("forms.MultipleChoiceField", self.fields["templates"])
+        field.choices = [(str(t.pk), t.name) for t in templates]
 
 
 def _lines(rows: list[dict[str, str]], fields: tuple[str, ...]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -58,7 +58,7 @@ def draft_start(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     services.templates_ensure(practice=request.practice)
     templates = selectors.template_list(practice=request.practice).filter(is_active=True)
-    form = DraftStartForm(request.POST or None, templates=templates)
+    form = DraftStartForm(request.POST if request.method == "POST" else None, templates=templates)
     if request.method == "POST" and form.is_valid():
         chosen = form.cleaned_data["templates"] or None
         try:
@@ -231,9 +231,11 @@ def version_detail(request: PracticeRequest, version_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(Role.PHYSICIAN)
+@role_required(*CLINICAL)
 def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
-    version = _version(request, version_id)
+    version = _version(request, version_id)  # another practice's version: 404 before 403
+    if request.membership.role != Role.PHYSICIAN:
+        raise PermissionDenied(services.PHYSICIAN_ONLY_MESSAGE)
     form = SignForm(request.POST)
     if form.is_valid():
         try:
@@ -358,8 +360,14 @@ def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
         else:
             messages.success(request, "Discharge recorded; the care plan review is due soon.")
             return redirect("patients:patient-detail", patient.id)
-    messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
-    return redirect("patients:patient-detail", patient.id)
+    # The chart again, the form with its errors (nothing was saved).
+    from patients import selectors as patient_selectors
+    from patients.views import _chart_context
+
+    patient = patient_selectors.patient_get(practice=request.practice, patient_id=patient.pk)
+    audit.read(request.membership, patient, patient_id=patient.pk)
+    context = _chart_context(request, patient, discharge_form=form)
+    return render(request, "patients/patient_detail.html", context, status=400)
 
 
 # --- Templates (admins) ----------------------------------------------------------------------

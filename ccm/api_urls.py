@@ -3,6 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from careplans import apis as plan_apis
 from ccm import apis
 from patients import apis as patient_apis
 from timelog import apis as time_apis
@@ -39,6 +40,34 @@ urlpatterns = [
         "v1/patients/<uuid:patient_id>/fhir/",
         patient_apis.PatientFhirApi.as_view(),
         name="patient-fhir",
+    ),
+    path(
+        "v1/patients/<uuid:patient_id>/care-plans/",
+        plan_apis.PatientCarePlanListApi.as_view(),
+        name="patient-care-plans",
+    ),
+    path(
+        "v1/care-plans/<uuid:version_id>/", plan_apis.CarePlanDetailApi.as_view(), name="care-plan"
+    ),
+    path(
+        "v1/care-plans/<uuid:version_id>/submit/",
+        plan_apis.CarePlanSubmitApi.as_view(),
+        name="care-plan-submit",
+    ),
+    path(
+        "v1/care-plans/<uuid:version_id>/sign/",
+        plan_apis.CarePlanSignApi.as_view(),
+        name="care-plan-sign",
+    ),
+    path(
+        "v1/care-plans/<uuid:version_id>/copies/",
+        plan_apis.CarePlanCopyApi.as_view(),
+        name="care-plan-copies",
+    ),
+    path(
+        "v1/care-plans/<uuid:version_id>/pdf/",
+        plan_apis.CarePlanPdfApi.as_view(),
+        name="care-plan-pdf",
     ),
     path("v1/time-entries/", time_apis.TimeEntryListApi.as_view(), name="time-entry-list"),
     path(

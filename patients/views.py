@@ -147,7 +147,7 @@ def _chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> 
     return {
         "patient": patient,
         "care_plan": chart_plan(practice=request.practice, patient_id=patient.pk),
-        "discharge_form": DischargeForm(),
+        "discharge_form": extra.pop("discharge_form", None) or DischargeForm(),
         "today": timezone.localdate(),
         "time": chart_time(practice=request.practice, patient=patient, month=month),
         "activity_choices": [("", "Activity: pick later"), *Activity.choices],

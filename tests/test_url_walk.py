@@ -32,9 +32,18 @@ SAMPLES = {
     "import_id": lambda cast: cast["import"].pk,
     "entry_id": lambda cast: cast["entry"].pk,
     "task_id": lambda cast: cast["task"].pk,
+    "version_id": lambda cast: cast["version"].pk,
+    "template_id": lambda cast: cast["template"].pk,
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
-NON_OBJECT_KWARGS = {"uidb36": "1", "key": "x-y", "format": "json", "type": "totp", "pk": "1"}
+NON_OBJECT_KWARGS = {
+    "uidb36": "1",
+    "key": "x-y",
+    "format": "json",
+    "type": "totp",
+    "pk": "1",
+    "section": "goals",
+}
 # Reachable without signing in (login machinery, health, API description).
 PUBLIC = re.compile(r"^/(accounts/|healthz|api/schema/|api/docs/)")
 
@@ -89,12 +98,31 @@ def _victim_patient(admin):
         ),
         "entry": TimeEntryFactory(patient=patient, performer=admin, note="victim-note"),
         "task": TaskFactory(patient=patient, assignee=admin, title="victim-task-title"),
+        **_victim_plan(admin, patient),
     }
+
+
+def _victim_plan(admin, patient):
+    from careplans.models import CarePlan, CarePlanTemplate, CarePlanVersion
+
+    plan = CarePlan.objects.unscoped().create(practice=admin.practice, patient=patient)
+    version = CarePlanVersion.objects.unscoped().create(
+        practice=admin.practice,
+        plan=plan,
+        patient=patient,
+        number=1,
+        content={"goals": [{"goal": "victim-plan-goal"}]},
+        created_by=admin,
+    )
+    template = CarePlanTemplate.objects.unscoped().create(
+        practice=admin.practice, name="victim-template", icd10_prefixes="E11"
+    )
+    return {"version": version, "template": template}
 
 
 def _victim_markers(cast) -> list[bytes]:
     markers = [cast["admin"].practice.name, cast["token"].name, "Victimsdottir", "VIC-001"]
-    markers += ["victim-note", "victim-task-title"]
+    markers += ["victim-note", "victim-task-title", "victim-plan-goal", "victim-template"]
     markers += [cast[r].user.email for r in ("admin", "coordinator", "physician", "biller")]
     return [m.encode() for m in markers]
 
