@@ -277,14 +277,22 @@ class CarePlanCopyApi(ApiView):
 
 
 class PdfRenderer(renderers.BaseRenderer):
+    """Lets `Accept: application/pdf` through negotiation; the PDF itself is returned as a
+    plain HttpResponse, so this only ever renders an error body (as JSON)."""
+
     media_type = "application/pdf"
     format = "pdf"
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> bytes:
+        return renderers.JSONRenderer().render(data)
 
 
 class CarePlanPdfApi(ApiView):
     """Any role: the patient's copy as PDF (audited)."""
 
-    renderer_classes = (PdfRenderer, renderers.JSONRenderer)
+    renderer_classes = (renderers.JSONRenderer, PdfRenderer)
 
     @extend_schema(
         operation_id="care_plans_pdf",

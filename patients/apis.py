@@ -423,7 +423,8 @@ class PatientFhirApi(ApiView):
 
     @extend_schema(
         operation_id="patients_fhir",
-        summary="The patient as a FHIR R4 Bundle (collection): Patient, Condition, Consent",
+        summary="The patient as a FHIR R4 Bundle (collection): Patient, Condition, Consent, "
+        "CarePlan and Goal",
         responses={
             (200, FHIR_MEDIA_TYPE): OpenApiResponse(
                 OpenApiTypes.OBJECT, description="A FHIR R4 Bundle of type collection."
@@ -432,6 +433,10 @@ class PatientFhirApi(ApiView):
         },
     )
     def get(self, request: Request, patient_id: str) -> Response:
+        from careplans.selectors import chart_plan
+
         patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
         audit.read(self.membership, patient, patient_id=patient.pk)
-        return Response(fhir.patient_bundle(patient))
+        plan = chart_plan(practice=self.practice, patient_id=patient.pk)
+        versions = [v for v in (plan.signed, plan.draft) if v is not None]
+        return Response(fhir.patient_bundle(patient, care_plans=versions))

@@ -1,4 +1,5 @@
-"""FHIR R4 export of a patient: a `collection` Bundle of Patient, Condition and Consent.
+"""FHIR R4 export of a patient: a `collection` Bundle of Patient, Condition, Consent and
+CarePlan (with its Goals; built in careplans/fhir.py).
 
 Each resource is validated by the fhir.resources R4B models before it leaves; ids are our
 UUIDs and references are `urn:uuid:` so the bundle resolves on its own. FHIR strings may not
@@ -7,6 +8,7 @@ be empty, so blank fields are left out rather than sent as "".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.utils import timezone
@@ -56,14 +58,20 @@ LANGUAGES = {
 }
 
 
-def patient_bundle(patient: Patient) -> dict[str, Any]:
+def patient_bundle(patient: Patient, care_plans: Iterable[Any] = ()) -> dict[str, Any]:
     """The patient's record as a validated FHIR R4 Bundle (JSON-ready dict). No side effects;
-    uses the conditions and consents prefetched by `selectors.patient_get`."""
+    uses the conditions and consents prefetched by `selectors.patient_get`; `care_plans`:
+    the versions to include (the current signed one and a draft), with their Goals."""
+    from careplans.fhir import care_plan_resources
+
+    conditions = list(patient.conditions.all())
     resources: list[Resource] = [
         _patient(patient),
-        *(_condition(c) for c in patient.conditions.all()),
+        *(_condition(c) for c in conditions),
         *(_consent(c) for c in patient.consents.all()),
     ]
+    for version in care_plans:
+        resources += care_plan_resources(version, conditions)
     bundle = Bundle.model_validate(
         {
             "type": "collection",

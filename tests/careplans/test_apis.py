@@ -1,0 +1,128 @@
+"""Care plan API: versions and drafts, edit, send, sign (409 twice), copies, PDF; roles,
+outsiders, bad input, tokens."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from careplans.models import CarePlanVersion, VersionStatus
+from ccm import services as ccm_services
+from ccm.tenancy import practice_scope
+from tests.careplans.conftest import COMPLETE
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.usefixtures("frozen")
+
+
+def _api(membership) -> APIClient:
+    """A Bearer-token client, as an integrator calls us."""
+    with practice_scope(membership.practice):
+        _, raw = ccm_services.token_create(
+            practice=membership.practice, actor=membership, membership=membership, name="t"
+        )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def test_a_draft_is_created_edited_sent_and_signed_over_the_api(coordinator, physician, patient):
+    api = _api(coordinator)
+    created = api.post(f"/api/v1/patients/{patient.pk}/care-plans/", {}, format="json")
+    assert created.status_code == 201
+    version_id = created.json()["id"]
+    assert created.json()["status"] == "draft"
+    assert "The problem list is empty." not in created.json()["missing"]
+    patched = api.patch(f"/api/v1/care-plans/{version_id}/", {"content": COMPLETE}, format="json")
+    assert patched.status_code == 200
+    assert patched.json()["missing"] == []
+    assert api.post(f"/api/v1/care-plans/{version_id}/submit/").status_code == 200
+    doctor = _api(physician)
+    refused = doctor.post(
+        f"/api/v1/care-plans/{version_id}/sign/", {"password": "no"}, format="json"
+    )
+    assert refused.status_code == 400
+    assert "password" in refused.json()
+    signed = doctor.post(
+        f"/api/v1/care-plans/{version_id}/sign/", {"password": PASSWORD}, format="json"
+    )
+    assert signed.status_code == 200
+    assert signed.json()["status"] == "signed"
+    assert len(signed.json()["content_sha256"]) == 64
+    again = doctor.post(
+        f"/api/v1/care-plans/{version_id}/sign/", {"password": PASSWORD}, format="json"
+    )
+    assert again.status_code == 409
+    listed = api.get(f"/api/v1/patients/{patient.pk}/care-plans/").json()
+    assert listed["count"] == 1
+
+
+def test_a_signed_version_answers_409_to_every_write(coordinator, signed):
+    api = _api(coordinator)
+    url = f"/api/v1/care-plans/{signed.pk}/"
+    assert api.patch(url, {"content": {"caregiver": "x"}}, format="json").status_code == 409
+    assert api.post(f"{url}submit/").status_code == 409
+    signed.refresh_from_db()
+    assert signed.content["caregiver"] == COMPLETE["caregiver"]
+
+
+def test_a_coordinator_may_not_sign(coordinator, complete_draft):
+    response = _api(coordinator).post(
+        f"/api/v1/care-plans/{complete_draft.pk}/sign/", {"password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 403
+    assert CarePlanVersion.objects.unscoped().get().status == VersionStatus.DRAFT
+
+
+def test_bad_input_is_a_400_with_the_field_and_nothing_saved(coordinator, draft):
+    api = _api(coordinator)
+    before = dict(draft.content)
+    response = api.patch(
+        f"/api/v1/care-plans/{draft.pk}/",
+        {"content": {"goals": [{"goal": "Walk", "due_on": "whenever"}]}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"goals": ["Give dates as YYYY-MM-DD."]}
+    draft.refresh_from_db()
+    assert draft.content == before
+    shape = api.patch(f"/api/v1/care-plans/{draft.pk}/", {"content": "x"}, format="json")
+    assert shape.status_code == 400
+
+
+def test_the_copy_and_the_pdf(coordinator, biller, signed):
+    api = _api(coordinator)
+    copy = api.post(
+        f"/api/v1/care-plans/{signed.pk}/copies/",
+        {"given_on": "2026-10-20", "method": "email"},
+        format="json",
+    )
+    assert copy.status_code == 201
+    pdf = _api(biller).get(f"/api/v1/care-plans/{signed.pk}/pdf/")
+    assert pdf.status_code == 200
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert (
+        _api(biller)
+        .post(
+            f"/api/v1/care-plans/{signed.pk}/copies/", {"given_on": "2026-10-20", "method": "mail"}
+        )
+        .status_code
+        == 403
+    )
+
+
+def test_a_biller_reads_but_may_not_start_a_draft(biller, patient):
+    api = _api(biller)
+    assert api.get(f"/api/v1/patients/{patient.pk}/care-plans/").status_code == 200
+    assert api.post(f"/api/v1/patients/{patient.pk}/care-plans/", {}).status_code == 403
+    assert not CarePlanVersion.objects.unscoped().exists()
+
+
+def test_the_outsider_gets_404_everywhere(outsider, signed, patient):
+    api = _api(outsider)
+    assert api.get(f"/api/v1/patients/{patient.pk}/care-plans/").status_code == 404
+    assert api.post(f"/api/v1/patients/{patient.pk}/care-plans/", {}).status_code == 404
+    for suffix in ("", "pdf/"):
+        assert api.get(f"/api/v1/care-plans/{signed.pk}/{suffix}").status_code == 404
+    for suffix in ("sign/", "submit/", "copies/"):
+        assert api.post(f"/api/v1/care-plans/{signed.pk}/{suffix}", {}).status_code == 404
+    assert api.patch(f"/api/v1/care-plans/{signed.pk}/", {}, format="json").status_code == 404
