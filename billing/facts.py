@@ -30,6 +30,23 @@ def consent_for_month(consents: Iterable[Any], month: dt.date) -> rules.Consent:
     return rules.Consent(newest.given_on, newest.revoked_on)
 
 
+def care_plan_for_month(
+    signed_on: Iterable[dt.date], copies_given_on: Iterable[dt.date], month: dt.date
+) -> rules.CarePlan:
+    """R11: established when a version was first signed; revised when a later version was
+    signed by the month's end; shared once the patient got a copy by the month's end."""
+    end = last_day(month)
+    days = sorted(signed_on)
+    if not days:
+        return rules.CarePlan(None, shared_with_patient=False)
+    revisions = [day for day in days[1:] if day <= end]
+    return rules.CarePlan(
+        established_on=days[0],
+        substantially_revised_on=revisions[-1] if revisions else None,
+        shared_with_patient=any(day <= end for day in copies_given_on),
+    )
+
+
 def chronic_codes(conditions: Iterable[Any]) -> tuple[str, ...]:
     """R4/R34: active chronic conditions in problem-list order."""
     return tuple(c.icd10_code for c in conditions if c.is_chronic and c.status == "active")
@@ -57,7 +74,7 @@ def patient_month(
     entries: Iterable[Any],
     care_plan: rules.CarePlan | None = None,
 ) -> rules.PatientMonth:
-    """The engine's input for one patient-month (care plan: none on file until care plans)."""
+    """The engine's input for one patient-month (care plan: `care_plan_for_month`)."""
     facts_patient = rules.Patient(
         chronic_conditions=chronic_codes(conditions),
         consent=consent_for_month(consents, month),

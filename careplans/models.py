@@ -82,13 +82,19 @@ class CarePlanVersion(TenantModel):
             models.UniqueConstraint(
                 fields=["practice", "id"], name="careplans_version_practice_id"
             ),
-            models.UniqueConstraint(fields=["plan", "number"], name="careplans_version_number"),
+            models.UniqueConstraint(
+                fields=["practice", "plan", "number"], name="careplans_version_number"
+            ),
             # One draft and one current signed version per plan, even under races.
             models.UniqueConstraint(
-                fields=["plan"], condition=Q(status="draft"), name="careplans_one_draft"
+                fields=["practice", "plan"],
+                condition=Q(status="draft"),
+                name="careplans_one_draft",
             ),
             models.UniqueConstraint(
-                fields=["plan"], condition=Q(status="signed"), name="careplans_one_signed"
+                fields=["practice", "plan"],
+                condition=Q(status="signed"),
+                name="careplans_one_signed",
             ),
             models.CheckConstraint(
                 condition=Q(status="draft")

@@ -160,12 +160,17 @@ def _prefilled(practice: Practice, patient: Patient, template_ids: Any) -> dict[
         for c in patient.conditions.order_by("position", "created_at")
         if c.is_chronic and c.status == ConditionStatus.ACTIVE
     ]
-    codes = [c.icd10_code for c in conditions]
+    templates = _matching_templates(practice, [c.icd10_code for c in conditions], template_ids)
+    return prefill(conditions, templates, practice.care_plan_review_months)
+
+
+def prefill(conditions: list[Any], templates: list[Any], review_months: int) -> dict[str, Any]:
+    """Draft content from active chronic conditions (code, description) and templates."""
     data = plan_content.empty()
     data["problems"] = [
         {"code": c.icd10_code, "description": c.description, "notes": ""} for c in conditions
     ]
-    for template in _matching_templates(practice, codes, template_ids):
+    for template in templates:
         data["goals"] += [{**g, "due_on": "", "status": "not_started"} for g in template.goals]
         data["interventions"] += template.interventions
         for field in ("expected_outcome", "symptom_management"):
@@ -173,7 +178,7 @@ def _prefilled(practice: Practice, patient: Patient, template_ids: Any) -> dict[
             if text and text not in data[field]:
                 data[field] = f"{data[field]}\n{template.name}: {text}".strip()
     data["review_schedule"] = (
-        f"Reviewed with the patient at least every {practice.care_plan_review_months} months, "
+        f"Reviewed with the patient at least every {review_months} months, "
         "after any hospital stay, and whenever goals change."
     )
     return plan_content.clean(data)

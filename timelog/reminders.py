@@ -28,6 +28,8 @@ from timelog.models import ReminderDigest, Task, TaskKind, TaskOrigin, TaskStatu
 from timelog.selectors import (
     FIRST_THRESHOLD,
     NO_CONTACT_DAYS,
+    NO_PLAN_FLAG,
+    REVIEW_DUE_FLAG,
     WorklistRow,
     worklist,
     worklist_rows,
@@ -61,6 +63,11 @@ def _wanted_tasks(rows: list[WorklistRow], today: dt.date, month: dt.date) -> li
             reasons.append((TaskKind.FOLLOW_UP_CALL, f"No contact in {NO_CONTACT_DAYS} days"))
         if "No consent on file" in row.flags:
             reasons.append((TaskKind.CONSENT_RENEWAL, "Enrolled without consent on file (R5)"))
+        # One care plan task a month: a missing plan first, else a due review.
+        if NO_PLAN_FLAG in row.flags:
+            reasons.append((TaskKind.CARE_PLAN_REVIEW, "No signed care plan on file (R11)"))
+        elif REVIEW_DUE_FLAG in row.flags:
+            reasons.append((TaskKind.CARE_PLAN_REVIEW, "Care plan review due"))
         tasks += [
             Task(
                 practice_id=patient.practice_id,

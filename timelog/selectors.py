@@ -39,11 +39,14 @@ from billing.months import last_day, month_bounds
 from billing.rules import DEFAULT_POLICY
 from billing.rules.codes import STAFF_TRACK
 from billing.rules.progress import progress
+from careplans.models import CarePlan, CarePlanVersion
 from ccm.models import Membership, Practice
 from patients.models import Consent, Patient, Status
 from timelog.models import CONTACT_ACTIVITIES, Task, TaskStatus, TimeAdjustment, TimeEntry
 
 NO_CONTACT_DAYS = 30
+NO_PLAN_FLAG = "No signed care plan"
+REVIEW_DUE_FLAG = "Care plan review due"
 FIRST_THRESHOLD = STAFF_TRACK.threshold  # R19: 20 staff-pool minutes for 99490
 
 
@@ -269,6 +272,17 @@ def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membersh
                 output_field=DateTimeField(),
             ),
             consent_on_file=Exists(consents),
+            # R11: a version signed by the month's end (a later revision supersedes it).
+            care_plan_signed=Exists(
+                CarePlanVersion.objects.unscoped().filter(
+                    practice=practice, patient=OuterRef("pk"), signed_on__lte=last_day(month)
+                )
+            ),
+            care_plan_review_on=Subquery(
+                CarePlan.objects.unscoped()
+                .filter(practice=practice, patient=OuterRef("pk"))
+                .values("next_review_on")[:1]
+            ),
             next_task_id=Subquery(open_tasks.order_by("due_on", "created_at").values("id")[:1]),
             next_task_due=Subquery(open_tasks.order_by("due_on").values("due_on")[:1]),
             open_task_count=Coalesce(
@@ -323,12 +337,12 @@ def worklist_rows(
     today = today or timezone.localdate()
     pace = month_pace(month, today)
     contact_cutoff = timezone.now() - dt.timedelta(days=NO_CONTACT_DAYS)
-    rows = [_row(patient, pace, contact_cutoff) for patient in patients]
+    rows = [_row(patient, pace, contact_cutoff, today) for patient in patients]
     _attach_next_tasks(rows)
     return rows
 
 
-def _row(patient: Any, pace: Pace, contact_cutoff: dt.datetime) -> WorklistRow:
+def _row(patient: Any, pace: Pace, contact_cutoff: dt.datetime, today: dt.date) -> WorklistRow:
     last_contact = patient.last_contact
     row = WorklistRow(
         patient=patient,
@@ -347,6 +361,10 @@ def _row(patient: Any, pace: Pace, contact_cutoff: dt.datetime) -> WorklistRow:
         row.flags.append("No billing practitioner")
     if last_contact is None or last_contact < contact_cutoff:
         row.flags.append(f"No contact in {NO_CONTACT_DAYS} days")
+    if not patient.care_plan_signed:
+        row.flags.append(NO_PLAN_FLAG)
+    elif patient.care_plan_review_on is not None and patient.care_plan_review_on <= today:
+        row.flags.append(REVIEW_DUE_FLAG)
     return row
 
 

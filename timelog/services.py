@@ -143,7 +143,7 @@ def _grouped(rows: Iterable[Any], *key: str) -> dict[Any, list[Any]]:
 def progress_compute(
     *, practice: Practice, patient_ids: Collection[Any], months: Collection[dt.date]
 ) -> list[MonthProgress]:
-    """The engine's progress for each (patient, month) asked for (five queries, no writes):
+    """The engine's progress for each (patient, month) asked for (seven queries, no writes):
     countable minutes and the next threshold (R16-R27, via billing.rules.progress) and the
     last contact before each month's end."""
     if not patient_ids or not months:
@@ -205,6 +205,7 @@ def progress_compute(
         .values_list("patient_id", "billing_month", "last", named=True),
         "patient_id",
     )
+    signed, copies = _care_plan_days(practice, ids)
     now = timezone.now()
     rows = []
     for patient in patients:
@@ -216,6 +217,9 @@ def progress_compute(
                 conditions=conditions.get(patient.pk, []),
                 consents=consents.get(patient.pk, []),
                 entries=entries.get((patient.pk, month), []),
+                care_plan=facts.care_plan_for_month(
+                    signed.get(patient.pk, []), copies.get(patient.pk, []), month
+                ),
             )
             minutes, next_threshold = progress(month_facts, DEFAULT_POLICY)
             last = [c.last for c in contacts.get(patient.pk, []) if c.billing_month <= month]
@@ -234,6 +238,25 @@ def progress_compute(
                 )
             )
     return rows
+
+
+def _care_plan_days(
+    practice: Practice, ids: list[Any]
+) -> tuple[dict[Any, list[dt.date]], dict[Any, list[dt.date]]]:
+    """Per patient: the days care plan versions were signed, and copies were given (R11)."""
+    from careplans.models import CarePlanCopy, CarePlanVersion
+
+    signed: dict[Any, list[dt.date]] = defaultdict(list)
+    versions = CarePlanVersion.objects.unscoped().filter(
+        practice=practice, patient_id__in=ids, signed_on__isnull=False
+    )
+    for patient_id, day in versions.values_list("patient_id", "signed_on"):
+        signed[patient_id].append(day)
+    copies: dict[Any, list[dt.date]] = defaultdict(list)
+    given = CarePlanCopy.objects.unscoped().filter(practice=practice, patient_id__in=ids)
+    for patient_id, day in given.values_list("patient_id", "given_on"):
+        copies[patient_id].append(day)
+    return signed, copies
 
 
 def _progress_save(rows: list[MonthProgress]) -> None:

@@ -60,3 +60,13 @@ def signed(practice, physician, complete_draft):
 
 TODAY = NOW.date()
 ONE_DAY = dt.timedelta(days=1)
+
+
+def sign_plan(practice, coordinator, physician, patient):
+    """A complete, signed care plan for the patient (through the services)."""
+    with practice_scope(practice):
+        draft = services.draft_start(practice=practice, actor=coordinator, patient=patient)
+        services.draft_update(practice=practice, actor=coordinator, version=draft, data=COMPLETE)
+        return services.version_sign(
+            practice=practice, actor=physician, version=draft, password=PASSWORD
+        )

@@ -22,6 +22,7 @@ SETTINGS = {
     "mfa_required": "on",
     "inactivity_timeout_minutes": "20",
     "timer_confirm_minutes": "90",
+    "care_plan_review_months": "6",
 }
 
 

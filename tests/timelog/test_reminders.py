@@ -13,6 +13,7 @@ from django.db import connection
 
 from ccm.tenancy import practice_scope
 from patients.models import Consent
+from tests.careplans.conftest import sign_plan
 from tests.factories import TimeEntryFactory
 from tests.timelog.conftest import NOW, make_enrolled
 from timelog import reminders, tasks
@@ -34,6 +35,8 @@ def cast(practice, physician, coordinator):
         behind = make_enrolled(practice, physician, coordinator, mrn="R-BEHIND")
         no_consent = make_enrolled(practice, physician, coordinator, mrn="R-NOCONSENT")
         Consent.objects.filter(patient=no_consent).delete()
+        for patient in (on_pace, behind, no_consent):
+            sign_plan(practice, coordinator, physician, patient)
         TimeEntryFactory(
             patient=on_pace,
             performer=coordinator,
@@ -102,7 +105,10 @@ def test_each_member_gets_one_digest_a_day_with_counts_and_links_but_no_phi(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_running_the_job_at_once_create_each_task_and_digest_once(practice, cast):
+def test_two_workers_running_the_job_at_once_create_each_task_and_digest_once(practice, request):
+    # The cast (and its care plans) as of NOW, the day both workers run the job.
+    with time_machine.travel(NOW, tick=False):
+        request.getfixturevalue("cast")
     barrier = threading.Barrier(2)
     errors = []
 
@@ -144,3 +150,21 @@ def test_the_command_runs_the_job_once_now(practice, cast):
     out = StringIO()
     call_command("send_reminders", stdout=out)
     assert "0 task(s) created, 0 digest(s) sent" in out.getvalue()
+
+
+@pytest.mark.usefixtures("frozen")
+def test_a_missing_plan_or_a_due_review_makes_one_care_plan_task(
+    practice, physician, coordinator, cast
+):
+    from careplans.models import CarePlan
+
+    with practice_scope(practice):
+        bare = make_enrolled(practice, physician, coordinator, mrn="R-NOPLAN")
+        CarePlan.objects.filter(patient=cast["on_pace"]).update(next_review_on=NOW.date())
+    reminders.send_reminders(practice_id=str(practice.pk))
+    with practice_scope(practice):
+        reviews = Task.objects.filter(kind=TaskKind.CARE_PLAN_REVIEW).order_by("patient__mrn")
+        assert [(t.patient, t.reason) for t in reviews] == [
+            (bare, "No signed care plan on file (R11)"),
+            (cast["on_pace"], "Care plan review due"),
+        ]

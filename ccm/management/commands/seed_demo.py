@@ -124,11 +124,27 @@ class Command(BaseCommand):
         other = [memberships["coordinator@other.test"], memberships["physician@other.test"]]
         entries = seed_time(practice=demo, performers=performers, months=months)
         entries += seed_time(practice=practices["other"], performers=other, months=months)
+        self._care_plans(practices, memberships)
         for practice in practices.values():
             # Bulk inserts skip the services: compute the worklist's progress rows once.
             progress_reconcile(practice_id=practice.pk, months=recent_months(practice, months))
         tasks = sum(create_due_tasks(practice=p) for p in practices.values())
         return entries, tasks
+
+    def _care_plans(
+        self, practices: dict[str, Practice], memberships: dict[str, Membership]
+    ) -> None:
+        from careplans.demo import seed_care_plans
+
+        for slug, physician, coordinators in (
+            ("demo", "physician@demo.test", ("coordinator@demo.test", "nurse@demo.test")),
+            ("other", "physician@other.test", ("coordinator@other.test",)),
+        ):
+            seed_care_plans(
+                practice=practices[slug],
+                physician=memberships[physician],
+                coordinators=[memberships[e] for e in coordinators],
+            )
 
     def _patients(
         self, practices: dict[str, Practice], memberships: dict[str, Membership], count: int
