@@ -105,8 +105,8 @@ def _rows(section: str, value: Any) -> list[dict[str, str]]:
     rows = []
     for row in value:
         clean = {name: _text(row.get(name), section) for name in ROWS[section]}
-        if not any(clean.values()):
-            continue  # a blank row of the editor
+        if not any(v for k, v in clean.items() if k != "status"):
+            continue  # a blank row of the editor (its status menu always has a value)
         if section == "goals":
             clean["due_on"] = _date(clean["due_on"], section)
             clean["status"] = clean["status"] or "not_started"

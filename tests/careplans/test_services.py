@@ -286,3 +286,8 @@ def test_admins_edit_templates_with_clean_prefixes(practice, admin, coordinator)
 def test_default_templates_are_added_once(practice):
     assert services.templates_ensure(practice=practice) == 6
     assert services.templates_ensure(practice=practice) == 0
+
+
+def test_a_blank_editor_row_is_dropped_even_with_its_status_picked():
+    cleaned = content.clean({"goals": [{"goal": "", "target": "", "status": "in_progress"}]})
+    assert cleaned["goals"] == []
