@@ -80,7 +80,12 @@ def main() -> None:
     practice, coordinator, version = signed_version()
     goals, interventions = len(version.content["goals"]), len(version.content["interventions"])
     body = pdf.render_pdf(practice=practice, version=version)  # warm-up (fonts)
-    info = subprocess.run(["pdfinfo", "-"], input=body, capture_output=True, check=False).stdout
+    info = subprocess.run(
+        ["pdfinfo", "-"],  # noqa: S607 (poppler-utils, installed by .ci/run)
+        input=body,
+        capture_output=True,
+        check=False,
+    ).stdout
     found = re.search(rb"Pages:\s+(\d+)", info)
     pages = found.group(1).decode() if found else "?"
     print(f"== {N} renders; plan with {goals} goals, {interventions} interventions, {pages} pages")
