@@ -126,3 +126,34 @@ def test_the_outsider_gets_404_everywhere(outsider, signed, patient):
     for suffix in ("sign/", "submit/", "copies/"):
         assert api.post(f"/api/v1/care-plans/{signed.pk}/{suffix}", {}).status_code == 404
     assert api.patch(f"/api/v1/care-plans/{signed.pk}/", {}, format="json").status_code == 404
+
+
+def test_the_versions_list_has_a_fixed_query_count(practice, coordinator, physician, patient):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from careplans import services
+
+    api = APIClient()
+    api.force_login(coordinator.user)
+
+    def revise():
+        with practice_scope(practice):
+            draft = services.draft_start(practice=practice, actor=coordinator, patient=patient)
+            services.draft_update(
+                practice=practice, actor=coordinator, version=draft, data=COMPLETE
+            )
+            services.version_sign(
+                practice=practice, actor=physician, version=draft, password=PASSWORD
+            )
+
+    revise()
+    url = f"/api/v1/patients/{patient.pk}/care-plans/"
+    api.get("/api/v1/me/")  # the session's activity stamp is written at most every 30 s
+    with CaptureQueriesContext(connection) as few:
+        api.get(url)
+    for _ in range(6):
+        revise()
+    with CaptureQueriesContext(connection) as many:
+        assert api.get(url).json()["count"] == 7
+    assert len(many.captured_queries) == len(few.captured_queries)

@@ -239,3 +239,32 @@ def test_the_outsider_gets_404(client, outsider, signed, patient):
     for url in (f"/care-plans/{signed.pk}/", f"/care-plans/{signed.pk}/pdf/"):
         assert client.get(url).status_code == 404
     assert client.get(f"/care-plans/patient/{patient.pk}/start/").status_code == 404
+
+
+def test_the_signing_queue_has_a_fixed_query_count(
+    practice, physician, coordinator, physician_client
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.careplans.conftest import make_enrolled
+
+    def grow(first, count):
+        for n in range(first, first + count):
+            with practice_scope(practice):
+                patient = make_enrolled(practice, physician, coordinator, mrn=f"Q-{n}")
+                draft = services.draft_start(practice=practice, actor=coordinator, patient=patient)
+                services.draft_update(
+                    practice=practice, actor=coordinator, version=draft, data=COMPLETE
+                )
+                services.draft_submit(practice=practice, actor=coordinator, version=draft)
+
+    grow(0, 2)
+    physician_client.get("/care-plans/queue/")  # the session's activity stamp
+    with CaptureQueriesContext(connection) as few:
+        physician_client.get("/care-plans/queue/")
+    grow(2, 12)
+    with CaptureQueriesContext(connection) as many:
+        body = physician_client.get("/care-plans/queue/").content.decode()
+    assert body.count("Open and sign") == 14
+    assert len(many.captured_queries) == len(few.captured_queries)

@@ -51,6 +51,9 @@ def test_coordinator_drafts_physician_signs_and_the_pdf_downloads(
     before = goals.count()
     page.get_by_role("button", name="Add a goal").click()  # htmx appends a blank row
     expect(goals).to_have_count(before + 1)
+    # The editor's own blank row goes away with one click (htmx, no reload).
+    goals.nth(before - 1).get_by_role("button", name="Remove this row").click()
+    expect(goals).to_have_count(before)
     last = goals.last
     last.get_by_placeholder("Goal").fill("Walk every day")
     last.get_by_placeholder("Target").fill("30 minutes")
