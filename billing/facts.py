@@ -73,6 +73,10 @@ def patient_month(
     consents: Iterable[Any],
     entries: Iterable[Any],
     care_plan: rules.CarePlan | None = None,
+    other_services: Iterable[rules.OtherService] = (),
+    ccm_billed_elsewhere: bool = False,
+    mdm: Any = None,
+    fee_schedule: rules.FeeSchedule | None = None,
 ) -> rules.PatientMonth:
     """The engine's input for one patient-month (care plan: `care_plan_for_month`)."""
     facts_patient = rules.Patient(
@@ -82,6 +86,7 @@ def patient_month(
             patient.initiating_visit_on, patient.initiating_visit_code or None
         ),
         care_plan=care_plan or rules.CarePlan(None),
+        mdm=mdm,
     )
     return rules.PatientMonth(
         month=rules.Month(month.year, month.month),
@@ -90,4 +95,7 @@ def patient_month(
         patient=facts_patient,
         # R5: enrollment outreach happens before consent and is never CCM time.
         time_entries=tuple(entry_fact(e) for e in entries if e.activity != "enrollment_outreach"),
+        other_services=tuple(other_services),
+        ccm_billed_elsewhere=ccm_billed_elsewhere,
+        fee_schedule=fee_schedule or rules.FeeSchedule(),
     )

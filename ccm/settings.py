@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "patients",
     "timelog",
     "careplans",
+    "billing",
 ]
 
 MIDDLEWARE = [

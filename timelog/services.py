@@ -10,25 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
-from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max
 from django.utils import timezone
 
-from billing import facts
+from billing.loading import grouped, load_patient_months
 from billing.months import month_label, month_of, previous_month
 from billing.rules import DEFAULT_POLICY
 from billing.rules.progress import progress
 from ccm import audit
 from ccm.api_auth import ApplicationError
 from ccm.models import Membership, Practice, Role
-from patients.models import Condition, Consent, Patient, Status
+from patients.models import Patient, Status
 from timelog.models import (
     CONTACT_ACTIVITIES,
     MAX_ENTRY_MINUTES,
@@ -45,7 +43,7 @@ from timelog.models import (
     TimeAdjustment,
     TimeEntry,
 )
-from timelog.selectors import adjusted, worklist_base
+from timelog.selectors import worklist_base
 
 MINUTES_MESSAGE = f"Enter whole minutes from 1 to {MAX_ENTRY_MINUTES}."
 FUTURE_MESSAGE = "The start time cannot be in the future."
@@ -131,71 +129,24 @@ def _check_unlocked(practice: Practice, month: dt.date) -> None:
 # --- Progress (the worklist's engine results) ------------------------------------------------
 
 
-def _grouped(rows: Iterable[Any], *key: str) -> dict[Any, list[Any]]:
-    """Named rows by one field, or by a tuple of fields."""
-    grouped: dict[Any, list[Any]] = defaultdict(list)
-    get = attrgetter(*key)
-    for row in rows:
-        grouped[get(row)].append(row)
-    return grouped
-
-
 def progress_compute(
     *, practice: Practice, patient_ids: Collection[Any], months: Collection[dt.date]
 ) -> list[MonthProgress]:
-    """The engine's progress for each (patient, month) asked for (seven queries, no writes):
-    countable minutes and the next threshold (R16-R27, via billing.rules.progress) and the
-    last contact before each month's end."""
-    if not patient_ids or not months:
+    """The engine's progress for each (patient, month) asked for (eleven queries, no
+    writes): countable minutes and the next threshold (R16-R27, via billing.rules.progress)
+    and the last contact before each month's end."""
+    patients, month_facts = load_patient_months(
+        practice=practice, patient_ids=patient_ids, months=months
+    )
+    if not patients:
         return []
-    patients = list(
-        Patient.objects.unscoped()
-        .filter(practice=practice, pk__in=patient_ids)
-        .only("pk", "billing_practitioner_id", "initiating_visit_on", "initiating_visit_code")
-    )
-    ids = [p.pk for p in patients]
-    month_entries: QuerySet[Any] = adjusted(  # Any: the stubs cannot see the annotation
-        TimeEntry.objects.unscoped().filter(
-            practice=practice, patient_id__in=ids, billing_month__in=months
-        )
-    )
-    entries = _grouped(
-        month_entries.order_by().values_list(
-            "patient_id",
-            "billing_month",
-            "started_at",
-            "minutes",
-            "effective_minutes",
-            "performer_kind",
-            "practitioner_id",
-            "face_to_face",
-            "activity",
-            named=True,
-        ),
-        "patient_id",
-        "billing_month",
-    )
-    conditions = _grouped(
-        Condition.objects.unscoped()
-        .filter(practice=practice, patient_id__in=ids)
-        .order_by("position", "created_at")
-        .values_list("patient_id", "icd10_code", "is_chronic", "status", named=True),
-        "patient_id",
-    )
-    consents = _grouped(
-        Consent.objects.unscoped()
-        .filter(practice=practice, patient_id__in=ids)
-        .order_by()
-        .values_list("patient_id", "given_on", "revoked_on", "created_at", named=True),
-        "patient_id",
-    )
     # Latest contact per patient and month: a month's last contact is the newest of its own
     # month and every earlier one (billing_month <= M is "before M's end" in the zone, R1).
-    contacts = _grouped(
+    contacts = grouped(
         TimeEntry.objects.unscoped()
         .filter(
             practice=practice,
-            patient_id__in=ids,
+            patient_id__in=[p.pk for p in patients],
             activity__in=CONTACT_ACTIVITIES,
             billing_month__lte=max(months),
         )
@@ -205,23 +156,11 @@ def progress_compute(
         .values_list("patient_id", "billing_month", "last", named=True),
         "patient_id",
     )
-    signed, copies = _care_plan_days(practice, ids)
     now = timezone.now()
     rows = []
     for patient in patients:
         for month in months:
-            month_facts = facts.patient_month(
-                zone_name=practice.time_zone,
-                month=month,
-                patient=patient,
-                conditions=conditions.get(patient.pk, []),
-                consents=consents.get(patient.pk, []),
-                entries=entries.get((patient.pk, month), []),
-                care_plan=facts.care_plan_for_month(
-                    signed.get(patient.pk, []), copies.get(patient.pk, []), month
-                ),
-            )
-            minutes, next_threshold = progress(month_facts, DEFAULT_POLICY)
+            minutes, next_threshold = progress(month_facts[(patient.pk, month)], DEFAULT_POLICY)
             last = [c.last for c in contacts.get(patient.pk, []) if c.billing_month <= month]
             rows.append(
                 MonthProgress(
@@ -238,25 +177,6 @@ def progress_compute(
                 )
             )
     return rows
-
-
-def _care_plan_days(
-    practice: Practice, ids: list[Any]
-) -> tuple[dict[Any, list[dt.date]], dict[Any, list[dt.date]]]:
-    """Per patient: the days care plan versions were signed, and copies were given (R11)."""
-    from careplans.models import CarePlanCopy, CarePlanVersion
-
-    signed: dict[Any, list[dt.date]] = defaultdict(list)
-    versions = CarePlanVersion.objects.unscoped().filter(
-        practice=practice, patient_id__in=ids, signed_on__isnull=False
-    )
-    for patient_id, day in versions.values_list("patient_id", "signed_on"):
-        signed[patient_id].append(day)
-    copies: dict[Any, list[dt.date]] = defaultdict(list)
-    given = CarePlanCopy.objects.unscoped().filter(practice=practice, patient_id__in=ids)
-    for patient_id, day in given.values_list("patient_id", "given_on"):
-        copies[patient_id].append(day)
-    return signed, copies
 
 
 def _progress_save(rows: list[MonthProgress]) -> None:

@@ -1,0 +1,221 @@
+"""Month close and claims: the facts the engine needs beyond time and the chart (other
+services, CCM billed elsewhere, MDM), the practice's fee schedule, the month's close run,
+each evaluated patient-month's outcome, and the claims with their lines."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from ccm.tenancy import TenantModel
+
+
+class FeeSchedule(TenantModel):
+    """R26: the practice's amount for a code (codes not listed use the spec's amounts)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.CharField(max_length=8)
+    amount = models.DecimalField(max_digits=8, decimal_places=2)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "code"], name="billing_fee_once"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="billing_fee_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.amount}"
+
+
+class OtherService(TenantModel):
+    """A service billed for the patient that interacts with CCM (R28-R31): PCM, APCM,
+    care plan oversight, ESRD, TCM... with its practitioner and date of service."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="other_services"
+    )
+    code = models.CharField(max_length=8)
+    service_on = models.DateField()
+    # This practice's member, or another practice's practitioner by NPI (blank: unknown).
+    practitioner = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    outside_npi = models.CharField(max_length=10, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["-service_on"]
+        indexes: ClassVar = [models.Index(fields=["practice", "patient", "service_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} on {self.service_on}"
+
+
+class MdmLevel(models.TextChoices):
+    LOW = "low", "Low"
+    MODERATE = "moderate", "Moderate"
+    HIGH = "high", "High"
+
+
+class PatientMonthFacts(TenantModel):
+    """R3 and R23 for one patient-month: CCM billed by another practice; the billing
+    practitioner's medical decision making level (complex CCM)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()
+    ccm_billed_elsewhere = models.BooleanField(default=False)
+    mdm = models.CharField(max_length=10, choices=MdmLevel.choices, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "patient", "month"], name="billing_month_facts_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"facts {self.month:%Y-%m}"
+
+
+class CloseStatus(models.TextChoices):
+    RUNNING = "running", "Closing"
+    CLOSED = "closed", "Closed"
+    REOPENED = "reopened", "Reopened"
+
+
+class MonthClose(TenantModel):
+    """A practice's billing month being closed or closed; the row serialises close batches."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    month = models.DateField()
+    status = models.CharField(max_length=10, choices=CloseStatus.choices)
+    patients_total = models.PositiveIntegerField(default=0)
+    patients_done = models.PositiveIntegerField(default=0)
+    claims = models.PositiveIntegerField(default=0)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    started_by = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "month"], name="billing_close_once"),
+            models.UniqueConstraint(fields=["practice", "id"], name="billing_close_practice_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.status}"
+
+    @property
+    def percent(self) -> int:
+        if not self.patients_total:
+            return 100 if self.status == CloseStatus.CLOSED else 0
+        return min(100, round(100 * self.patients_done / self.patients_total))
+
+
+class Outcome(TenantModel):
+    """The engine's decision for one patient-month of a close: billable or not, why, and
+    the minutes (a claim holds the lines when billable)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    close = models.ForeignKey(MonthClose, on_delete=models.CASCADE, related_name="outcomes")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()
+    billable = models.BooleanField()
+    blocked_by = models.JSONField(default=list)
+    reasons = models.JSONField(default=list)
+    clinical_staff_minutes = models.PositiveIntegerField(default=0)
+    physician_minutes = models.PositiveIntegerField(default=0)
+    next_code = models.CharField(max_length=8, blank=True)
+    minutes_needed = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            # One decision per patient-month: a re-run or a second worker inserts nothing new.
+            models.UniqueConstraint(
+                fields=["practice", "patient", "month"], name="billing_outcome_once"
+            ),
+        ]
+        indexes: ClassVar = [models.Index(fields=["practice", "month", "billable"])]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {'billable' if self.billable else 'not billable'}"
+
+
+class ClaimStatus(models.TextChoices):
+    READY = "ready", "Ready"
+    SUBMITTED = "submitted", "Submitted"
+    PAID = "paid", "Paid"
+    DENIED = "denied", "Denied"
+
+
+class Claim(TenantModel):
+    """One patient-month's CCM claim under one billing practitioner (never two: unique)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    close = models.ForeignKey(MonthClose, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()
+    billing_practitioner = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, related_name="+"
+    )
+    date_of_service = models.DateField()
+    place_of_service = models.CharField(max_length=2)
+    diagnosis_codes = models.JSONField(default=list)  # R34, in pointer order
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    status = models.CharField(max_length=10, choices=ClaimStatus.choices, default="ready")
+    denial_reason = models.CharField(max_length=300, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["month", "created_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "id"], name="billing_claim_practice_id"),
+            # Idempotency (style §6): one claim per practice, patient, month and practitioner.
+            models.UniqueConstraint(
+                fields=["practice", "patient", "month", "billing_practitioner"],
+                name="billing_claim_once",
+            ),
+        ]
+        indexes: ClassVar = [models.Index(fields=["practice", "month", "status"])]
+
+    def __str__(self) -> str:
+        return f"claim {self.month:%Y-%m}"
+
+
+class ClaimLine(TenantModel):
+    """A claim line (R35): code, units, the minutes it rests on, charge, explanation."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    code = models.CharField(max_length=8)
+    units = models.PositiveSmallIntegerField()
+    minutes = models.PositiveIntegerField()
+    charge = models.DecimalField(max_digits=10, decimal_places=2)
+    explanation = models.TextField()
+
+    class Meta:
+        ordering: ClassVar = ["position"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "claim", "position"], name="billing_line_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} x{self.units}"

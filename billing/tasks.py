@@ -1,0 +1,15 @@
+"""Celery tasks for billing (ids only). Month close acks late: a killed worker's task is
+redelivered, and the close resumes where the last committed batch ended."""
+
+from celery import shared_task
+
+from billing import services
+from billing.months import parse_month
+
+
+@shared_task(acks_late=True, task_reject_on_worker_lost=True)
+def month_close(practice_id: str, month: str, actor_id: str | None = None) -> str:
+    close = services.month_close(
+        practice_id=practice_id, month=parse_month(month), actor_id=actor_id
+    )
+    return str(close.pk)
