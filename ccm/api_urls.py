@@ -3,6 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from billing import apis as billing_apis
 from careplans import apis as plan_apis
 from ccm import apis
 from patients import apis as patient_apis
@@ -78,4 +79,19 @@ urlpatterns = [
     path("v1/worklist/", time_apis.WorklistApi.as_view(), name="worklist"),
     path("v1/tasks/", time_apis.TaskListApi.as_view(), name="task-list"),
     path("v1/tasks/<uuid:task_id>/", time_apis.TaskDetailApi.as_view(), name="task-detail"),
+    path(
+        "v1/billing/months/<str:month>/",
+        billing_apis.BillingMonthApi.as_view(),
+        name="billing-month",
+    ),
+    path(
+        "v1/billing/months/<str:month>/close/",
+        billing_apis.BillingMonthCloseApi.as_view(),
+        name="billing-month-close",
+    ),
+    path(
+        "v1/billing/months/<str:month>/claims/",
+        billing_apis.BillingMonthClaimsApi.as_view(),
+        name="billing-month-claims",
+    ),
 ]

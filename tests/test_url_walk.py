@@ -43,6 +43,7 @@ NON_OBJECT_KWARGS = {
     "type": "totp",
     "pk": "1",
     "section": "goals",
+    "month": "2026-10",
 }
 # Reachable without signing in (login machinery, health, API description).
 PUBLIC = re.compile(r"^/(accounts/|healthz|api/schema/|api/docs/)")
@@ -67,6 +68,16 @@ def _concrete(route: str, values: dict[str, str]) -> str:
 
 
 ROUTES = sorted({route for route, _ in _walk(get_resolver().url_patterns)})
+
+
+@pytest.fixture(autouse=True)
+def _nothing_reaches_the_broker():
+    # POSTing every URL would queue month closes in a real Redis (CI sets REDIS_URL).
+    from unittest import mock
+
+    with mock.patch("billing.tasks.month_close.delay") as delay:
+        delay.return_value.id = "walk"
+        yield
 
 
 @pytest.fixture
