@@ -304,10 +304,4 @@ class CarePlanPdfApi(ApiView):
     )
     def get(self, request: Request, version_id: str) -> HttpResponse:
         version = _version(self, version_id)
-        body = pdf.render_pdf(practice=self.practice, version=version)
-        audit.record_for(
-            self.membership, "careplanversion.pdf", obj=version, patient_id=version.patient_id
-        )
-        response = HttpResponse(body, content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="care-plan-{version.pk}.pdf"'
-        return response
+        return pdf.download(membership=self.membership, version=version)

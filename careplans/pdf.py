@@ -4,11 +4,13 @@ the practice's name and its 24/7 number. Rendering one plan takes well under a s
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 
 from careplans import content as plan_content
 from careplans.models import CarePlanVersion
-from ccm.models import Practice
+from ccm import audit
+from ccm.models import Membership, Practice
 
 
 def render_pdf(*, practice: Practice, version: CarePlanVersion) -> bytes:
@@ -27,3 +29,13 @@ def render_pdf(*, practice: Practice, version: CarePlanVersion) -> bytes:
         },
     )
     return bytes(HTML(string=html).write_pdf())
+
+
+def download(*, membership: Membership, version: CarePlanVersion) -> HttpResponse:
+    """The PDF as an attachment, audited as a read of the patient's plan (pages and API)."""
+    body = render_pdf(practice=membership.practice, version=version)
+    audit.record_for(membership, "careplanversion.pdf", obj=version, patient_id=version.patient_id)
+    response = HttpResponse(body, content_type="application/pdf")
+    # The file name carries no PHI: the version's UUID only.
+    response["Content-Disposition"] = f'attachment; filename="care-plan-{version.pk}.pdf"'
+    return response

@@ -284,17 +284,7 @@ def copy_record(request: PracticeRequest, version_id: str) -> HttpResponse:
 @role_required(*ANY_ROLE)
 def version_pdf(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
-    body = pdf.render_pdf(practice=request.practice, version=version)
-    audit.record_for(
-        request.membership,
-        "careplanversion.pdf",
-        obj=version,
-        patient_id=version.patient_id,
-    )
-    response = HttpResponse(body, content_type="application/pdf")
-    # The file name carries no PHI: the version's UUID only.
-    response["Content-Disposition"] = f'attachment; filename="care-plan-{version.pk}.pdf"'
-    return response
+    return pdf.download(membership=request.membership, version=version)
 
 
 @login_required
