@@ -39,6 +39,30 @@ def fee_schedule(practice: Practice) -> rules.FeeSchedule:
     return rules.FeeSchedule({code: Decimal(amount) for code, amount in amounts})
 
 
+def policy(practice: Practice) -> rules.Policy:
+    """The practice's POLICY choices (billing.models.BillingPolicy), or the spec's defaults."""
+    from billing.models import BillingPolicy
+
+    row = BillingPolicy.objects.unscoped().filter(practice=practice).first()
+    if row is None:
+        return rules.DEFAULT_POLICY
+    return rules.Policy(
+        conditions_by_category=row.conditions_by_category,
+        count_minutes_on_consent_date=row.count_minutes_on_consent_date,
+        count_minutes_on_revocation_date=row.count_minutes_on_revocation_date,
+        visit_year_inclusive=row.visit_year_inclusive,
+        count_minutes_before_care_plan=row.count_minutes_before_care_plan,
+        exclude_all_face_to_face=row.exclude_all_face_to_face,
+        cap_99437=row.cap_99437,
+        complex_requires_plan_change_in_month=row.complex_requires_plan_change_in_month,
+        cap_99489=row.cap_99489,
+        oversight_blocks_any_practitioner=row.oversight_blocks_any_practitioner,
+        apcm_by_other_practitioner_blocks=row.apcm_by_other_practitioner_blocks,
+        date_of_service_mode=row.date_of_service_mode,  # type: ignore[arg-type]
+        place_of_service=row.place_of_service,
+    )
+
+
 def _other_services(practice: Practice, ids: list[Any], months: Collection[dt.date]) -> Any:
     from billing.models import OtherService
 

@@ -108,6 +108,13 @@ class MonthClose(TenantModel):
         "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The latest reopening (admins, with a reason; audited): the month's time is unlocked.
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    reopened_by = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reopen_reason = models.CharField(max_length=300, blank=True)
+    times_closed = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints: ClassVar = [
@@ -179,6 +186,8 @@ class Claim(TenantModel):
     status = models.CharField(max_length=10, choices=ClaimStatus.choices, default="ready")
     denial_reason = models.CharField(max_length=300, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Set when a confirmed re-close changed this claim after it had been submitted.
+    corrected_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -219,3 +228,122 @@ class ClaimLine(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.code} x{self.units}"
+
+
+class BillingPolicy(TenantModel):
+    """The practice's choices at the spec's POLICY points (admins edit; audited). A practice
+    without a row uses the spec's defaults (`billing.rules.DEFAULT_POLICY`)."""
+
+    class DateOfService(models.TextChoices):
+        LAST_DAY = "last_day_of_month", "Last day of the month"
+        THRESHOLD = "threshold_day", "Day the 20-minute threshold was reached"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conditions_by_category = models.BooleanField(
+        "R4: count conditions by ICD-10-CM 3-character category", default=True
+    )
+    count_minutes_on_consent_date = models.BooleanField(
+        "R5: count minutes on the consent date", default=True
+    )
+    count_minutes_on_revocation_date = models.BooleanField(
+        "R7: count minutes on the revocation date", default=True
+    )
+    visit_year_inclusive = models.BooleanField(
+        "R8: a visit exactly one year before consent is in time", default=True
+    )
+    count_minutes_before_care_plan = models.BooleanField(
+        "R11: count minutes before the care plan is signed", default=True
+    )
+    exclude_all_face_to_face = models.BooleanField(
+        "R15: exclude all face-to-face minutes (off: only those inside a billed visit)",
+        default=True,
+    )
+    cap_99437 = models.PositiveSmallIntegerField("R22: most 99437 units a month", default=2)
+    complex_requires_plan_change_in_month = models.BooleanField(
+        "R23: complex CCM needs a care plan change in the month", default=False
+    )
+    cap_99489 = models.PositiveSmallIntegerField("R24: most 99489 units a month", default=10)
+    oversight_blocks_any_practitioner = models.BooleanField(
+        "R28: care plan oversight by any practitioner blocks CCM (off: same practitioner)",
+        default=True,
+    )
+    apcm_by_other_practitioner_blocks = models.BooleanField(
+        "R30: APCM billed by another practitioner blocks CCM", default=True
+    )
+    date_of_service_mode = models.CharField(
+        "R32: date of service",
+        max_length=20,
+        choices=DateOfService.choices,
+        default=DateOfService.LAST_DAY,
+    )
+    place_of_service = models.CharField("R33: place of service code", max_length=2, default="11")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice"], name="billing_policy_once"),
+            models.CheckConstraint(
+                condition=Q(place_of_service__regex=r"^[0-9]{2}$"), name="billing_policy_pos"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "billing policy"
+
+
+class ExportKind(models.TextChoices):
+    CSV = "csv", "CSV"
+    X12 = "837", "X12 837P"
+    PDF = "pdf", "PDF summary"
+
+
+class Export(TenantModel):
+    """One download of a closed month's claims (audited too). For the 837P the row carries
+    the interchange control number: unique and increasing per practice."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    month = models.DateField()
+    kind = models.CharField(max_length=3, choices=ExportKind.choices)
+    control_number = models.PositiveIntegerField(null=True, blank=True)
+    claims = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "control_number"],
+                condition=Q(control_number__isnull=False),
+                name="billing_export_control_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} export {self.month:%Y-%m}"
+
+
+class OtherServiceImport(TenantModel):
+    """An uploaded practice-management export of other services: previewed (row errors
+    shown, nothing saved) before it is applied."""
+
+    class State(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed"
+        APPLIED = "applied", "Applied"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    uploaded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    content = models.TextField()  # the CSV as uploaded (PHI at rest, like the patients table)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PREVIEWED)
+    row_count = models.PositiveIntegerField(default=0)
+    valid_count = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)  # [{row, field, message}], no values
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"other services import ({self.row_count} rows)"

@@ -23,7 +23,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from billing import rules
-from billing.loading import load_patient_months
+from billing.loading import load_patient_months, policy
 from billing.models import Claim, ClaimLine, CloseStatus, MonthClose, Outcome
 from billing.months import current_month, month_label
 from ccm import audit
@@ -108,9 +108,10 @@ def _close_batch(practice: Practice, close_id: Any, month: dt.date, ids: list[An
     if not todo:
         return 0
     patients, facts = load_patient_months(practice=practice, patient_ids=todo, months=[month])
+    rules_policy = policy(practice)
     outcomes, claims, lines = [], [], []
     for patient in patients:
-        result = rules.evaluate(facts[(patient.pk, month)])
+        result = rules.evaluate(facts[(patient.pk, month)], rules_policy)
         outcomes.append(_outcome(practice, close, patient.pk, month, result))
         if result.billable and patient.billing_practitioner_id:
             claim = _claim(practice, close, patient, month, result)

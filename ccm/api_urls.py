@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from billing import apis as billing_apis
+from billing import facts_api_urls, settings_api_urls
 from careplans import apis as plan_apis
 from ccm import apis
 from patients import apis as patient_apis
@@ -95,3 +96,5 @@ urlpatterns = [
         name="billing-month-claims",
     ),
 ]
+
+urlpatterns += [*facts_api_urls.urlpatterns, *settings_api_urls.urlpatterns]

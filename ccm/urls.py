@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/", include("ccm.api_urls")),
     path("patients/", include("patients.urls")),
     path("care-plans/", include("careplans.urls")),
+    path("billing/", include("billing.urls")),
     path("", include("timelog.urls")),
     path("", include((ccm_patterns, "ccm"))),
 ]

@@ -35,8 +35,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing import facts
+from billing.loading import policy as billing_policy
 from billing.months import last_day, month_bounds
-from billing.rules import DEFAULT_POLICY
 from billing.rules.codes import STAFF_TRACK
 from billing.rules.progress import progress
 from careplans.models import CarePlan, CarePlanVersion
@@ -485,7 +485,7 @@ def chart_time(*, practice: Practice, patient: Patient, month: dt.date) -> Chart
         consents=patient.consents.all(),
         entries=[e for e in entries if e.billing_month == month],
     )
-    minutes, next_threshold = progress(month_facts, DEFAULT_POLICY)
+    minutes, next_threshold = progress(month_facts, billing_policy(practice))
     months = []
     cursor = month
     for _ in range(CHART_MONTHS):

@@ -20,8 +20,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from billing.loading import grouped, load_patient_months
+from billing.loading import policy as billing_policy
 from billing.months import month_label, month_of, previous_month
-from billing.rules import DEFAULT_POLICY
 from billing.rules.progress import progress
 from ccm import audit
 from ccm.api_auth import ApplicationError
@@ -157,10 +157,11 @@ def progress_compute(
         "patient_id",
     )
     now = timezone.now()
+    rules_policy = billing_policy(practice)
     rows = []
     for patient in patients:
         for month in months:
-            minutes, next_threshold = progress(month_facts[(patient.pk, month)], DEFAULT_POLICY)
+            minutes, next_threshold = progress(month_facts[(patient.pk, month)], rules_policy)
             last = [c.last for c in contacts.get(patient.pk, []) if c.billing_month <= month]
             rows.append(
                 MonthProgress(

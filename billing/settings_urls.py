@@ -1,0 +1,5 @@
+"""Routes (filled by the module's views)."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []
