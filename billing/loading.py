@@ -58,7 +58,7 @@ def policy(practice: Practice) -> rules.Policy:
         cap_99489=row.cap_99489,
         oversight_blocks_any_practitioner=row.oversight_blocks_any_practitioner,
         apcm_by_other_practitioner_blocks=row.apcm_by_other_practitioner_blocks,
-        date_of_service_mode=row.date_of_service_mode,  # type: ignore[arg-type]
+        date_of_service_mode=row.date_of_service_mode,
         place_of_service=row.place_of_service,
     )
 

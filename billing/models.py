@@ -115,6 +115,8 @@ class MonthClose(TenantModel):
     )
     reopen_reason = models.CharField(max_length=300, blank=True)
     times_closed = models.PositiveSmallIntegerField(default=0)
+    # A re-close after reopening may change claims already submitted only when confirmed.
+    changes_confirmed = models.BooleanField(default=False)
 
     class Meta:
         constraints: ClassVar = [
@@ -347,3 +349,19 @@ class OtherServiceImport(TenantModel):
 
     def __str__(self) -> str:
         return f"other services import ({self.row_count} rows)"
+
+
+class MonthReopening(TenantModel):
+    """Every reopening of a closed month: who, when and why (the audit event points here)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    close = models.ForeignKey(MonthClose, on_delete=models.PROTECT, related_name="reopenings")
+    reason = models.CharField(max_length=300)
+    reopened_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    reopened_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["-reopened_at"]
+
+    def __str__(self) -> str:
+        return f"reopened {self.reopened_at:%Y-%m-%d}"

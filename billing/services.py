@@ -8,6 +8,11 @@ outcomes and claims stored, the month's time locked. Idempotent and resumable.
   uncommitted batch and a re-run finishes the rest.
 - Unique constraints back this up: one outcome per patient-month, one claim per (practice,
   patient, month, billing practitioner).
+- Reopening (admins, with a reason) unlocks the month's time; the next close replaces the
+  month's outcomes and its claims still `ready`. A claim already submitted (or paid, or
+  denied) is kept as is unless the new result differs AND the closer confirmed the
+  differences (`submitted_changes` lists them first); then it is corrected in place and goes
+  back to `ready`, or withdrawn when the month no longer bills. Every change is audited.
 """
 
 from __future__ import annotations
@@ -17,25 +22,41 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Prefetch, Sum
 from django.utils import timezone
 
 from billing import rules
 from billing.loading import load_patient_months, policy
-from billing.models import Claim, ClaimLine, CloseStatus, MonthClose, Outcome
+from billing.models import (
+    Claim,
+    ClaimLine,
+    ClaimStatus,
+    CloseStatus,
+    MonthClose,
+    MonthReopening,
+    Outcome,
+)
 from billing.months import current_month, month_label
 from ccm import audit
-from ccm.models import Membership, Practice
+from ccm.models import Membership, Practice, Role
 from ccm.tenancy import practice_scope
-from timelog.models import TimeEntry
+from timelog.models import MonthLock, TimeEntry
 from timelog.selectors import worklist_base
 from timelog.services import month_lock
 
 logger = logging.getLogger(__name__)
 BATCH = 500
 NOT_OVER_MESSAGE = "{month} has not ended yet in the practice's time zone: it cannot be closed."
+CHANGES_MESSAGE = (
+    "Re-closing changes {count} claim(s) already submitted. Review the differences and "
+    "confirm to correct them."
+)
+REOPEN_REASON_MESSAGE = "Give the reason for reopening the month (it is kept in the audit log)."
+NOT_CLOSED_MESSAGE = "Only a closed month can be reopened; {month} is {status}."
+ADMIN_ONLY_MESSAGE = "Only a practice admin can reopen a closed month."
+DENIAL_REASON_MESSAGE = "Give the denial reason."
 
 
 def _candidates(practice: Practice, month: dt.date) -> list[Any]:
@@ -72,10 +93,14 @@ def _start(practice: Practice, month: dt.date, actor: Membership | None) -> Mont
     return close
 
 
-def month_close(*, practice_id: Any, month: dt.date, actor_id: Any = None) -> MonthClose:
+def month_close(
+    *, practice_id: Any, month: dt.date, actor_id: Any = None, confirm_changes: bool = False
+) -> MonthClose:
     """Close a billing month (ids in; safe to re-run and to run twice at once): lock its
     time (month_lock), evaluate every patient-month with the engine, store outcomes and
-    claims, mark the month closed with its totals. A closed month is returned unchanged."""
+    claims, mark the month closed with its totals. A closed month is returned unchanged.
+    A reopened month is re-closed; if that would change submitted claims, `confirm_changes`
+    must be given (ValidationError otherwise, nothing changed)."""
     practice = Practice.objects.get(pk=practice_id)
     month = month.replace(day=1)
     if month >= current_month(practice.time_zone):
@@ -85,16 +110,152 @@ def month_close(*, practice_id: Any, month: dt.date, actor_id: Any = None) -> Mo
         close = _start(practice, month, actor)
         if close.status == CloseStatus.CLOSED:
             return close
+        if close.status == CloseStatus.REOPENED:
+            changes = submitted_changes(practice=practice, month=month)
+            if changes and not confirm_changes:
+                raise ValidationError({"confirm": CHANGES_MESSAGE.format(count=len(changes))})
+            close = _restart(practice, close.pk, actor, confirmed=bool(changes))
         month_lock(practice=practice, month=month, actor=actor)
         ids = _candidates(practice, month)
         MonthClose.objects.unscoped().filter(pk=close.pk).update(patients_total=len(ids))
-        while _close_batch(practice, close.pk, month, ids):
+        while _close_batch(practice, close.pk, month, ids, actor):
             pass
         return _finish(practice, close.pk, actor)
 
 
 @transaction.atomic
-def _close_batch(practice: Practice, close_id: Any, month: dt.date, ids: list[Any]) -> int:
+def _restart(
+    practice: Practice, close_id: Any, actor: Membership | None, *, confirmed: bool
+) -> MonthClose:
+    """Reopened → running (once, under the row lock): drop the month's outcomes and its
+    claims still `ready`; submitted ones stay for the batches to compare."""
+    close = MonthClose.objects.unscoped().select_for_update().get(pk=close_id)
+    if close.status != CloseStatus.REOPENED:
+        return close
+    Outcome.objects.unscoped().filter(practice=practice, month=close.month).delete()
+    ready = Claim.objects.unscoped().filter(
+        practice=practice, month=close.month, status=ClaimStatus.READY
+    )
+    ClaimLine.objects.unscoped().filter(practice=practice, claim__in=ready).delete()
+    ready.delete()
+    close.status, close.patients_done, close.finished_at = CloseStatus.RUNNING, 0, None
+    close.changes_confirmed, close.started_at, close.started_by = confirmed, timezone.now(), actor
+    close.save()
+    _audit(practice, actor, "month.reclose_start", close)
+    return close
+
+
+def _audit(
+    practice: Practice,
+    actor: Membership | None,
+    action: str,
+    obj: Any,
+    *,
+    patient_id: Any = None,
+    changed_fields: Any = (),
+) -> None:
+    audit.record(
+        practice=practice,
+        actor=actor.user if actor else None,
+        role=actor.role if actor else "",
+        action=action,
+        obj=obj,
+        patient_id=patient_id,
+        changed_fields=changed_fields,
+    )
+
+
+def _lines(practice: Practice, claim: Claim, result: Any) -> list[ClaimLine]:
+    return [
+        ClaimLine(
+            practice=practice,
+            claim=claim,
+            position=i,
+            code=line.code,
+            units=line.units,
+            minutes=line.minutes,
+            charge=line.amount,
+            explanation=line.explanation,
+        )
+        for i, line in enumerate(result.lines)
+    ]
+
+
+def _kept_claims(practice: Practice, month: dt.date, patient_ids: list[Any]) -> dict[Any, Claim]:
+    """The month's claims no longer `ready` (submitted, paid, denied) for these patients."""
+    rows = (
+        Claim.objects.unscoped()
+        .filter(practice=practice, month=month, patient_id__in=patient_ids)
+        .exclude(status=ClaimStatus.READY)
+        .prefetch_related(lines_prefetch())
+    )
+    return {claim.patient_id: claim for claim in rows}
+
+
+def lines_prefetch() -> Prefetch:
+    return Prefetch("lines", queryset=ClaimLine.objects.unscoped().order_by("position"))
+
+
+def claim_differences(claim: Claim, result: Any, practitioner_id: Any) -> list[str]:
+    """What a new engine result would change in a stored claim (empty: nothing)."""
+    if not result.billable or not practitioner_id:
+        reason = "; ".join(result.reasons) or "the patient has no billing practitioner"
+        return [f"The month no longer bills: {reason}"]
+    out = []
+    if claim.billing_practitioner_id != practitioner_id:
+        out.append("Billing practitioner changed.")
+    if claim.date_of_service != result.date_of_service:
+        out.append(f"Date of service {claim.date_of_service} → {result.date_of_service}.")
+    if claim.place_of_service != result.place_of_service:
+        out.append(f"Place of service {claim.place_of_service} → {result.place_of_service}.")
+    if list(claim.diagnosis_codes) != list(result.diagnosis_pointers):
+        out.append(
+            f"Diagnoses {', '.join(claim.diagnosis_codes)} → "
+            f"{', '.join(result.diagnosis_pointers)}."
+        )
+    before = [(line.code, line.units, line.charge) for line in claim.lines.all()]
+    after = [(line.code, line.units, line.amount) for line in result.lines]
+    if before != after:
+
+        def show(rows: list[Any]) -> str:
+            return ", ".join(f"{code} x{units} ${charge}" for code, units, charge in rows)
+
+        out.append(f"Lines {show(before)} → {show(after)}.")
+    return out
+
+
+def submitted_changes(*, practice: Practice, month: dt.date) -> list[tuple[Claim, list[str]]]:
+    """The month's submitted (paid, denied) claims a re-close would change, with what
+    changes: the engine on today's facts for those patients. No writes."""
+    claims = list(
+        Claim.objects.unscoped()
+        .filter(practice=practice, month=month)
+        .exclude(status=ClaimStatus.READY)
+        .select_related("patient")
+        .prefetch_related(lines_prefetch())
+        .order_by("patient__last_name", "patient__first_name", "pk")
+    )
+    if not claims:
+        return []
+    patients, facts = load_patient_months(
+        practice=practice, patient_ids=[c.patient_id for c in claims], months=[month]
+    )
+    by_id = {p.pk: p for p in patients}
+    rules_policy = policy(practice)
+    out = []
+    for claim in claims:
+        patient = by_id[claim.patient_id]
+        result = rules.evaluate(facts[(patient.pk, month)], rules_policy)
+        differences = claim_differences(claim, result, patient.billing_practitioner_id)
+        if differences:
+            out.append((claim, differences))
+    return out
+
+
+@transaction.atomic
+def _close_batch(
+    practice: Practice, close_id: Any, month: dt.date, ids: list[Any], actor: Membership | None
+) -> int:
     """Evaluate the next batch of patients without an outcome; returns how many (0: done)."""
     close = MonthClose.objects.unscoped().select_for_update().get(pk=close_id)
     if close.status == CloseStatus.CLOSED:
@@ -108,27 +269,19 @@ def _close_batch(practice: Practice, close_id: Any, month: dt.date, ids: list[An
     if not todo:
         return 0
     patients, facts = load_patient_months(practice=practice, patient_ids=todo, months=[month])
+    kept = _kept_claims(practice, month, todo) if close.times_closed else {}
     rules_policy = policy(practice)
     outcomes, claims, lines = [], [], []
     for patient in patients:
         result = rules.evaluate(facts[(patient.pk, month)], rules_policy)
         outcomes.append(_outcome(practice, close, patient.pk, month, result))
-        if result.billable and patient.billing_practitioner_id:
+        old = kept.get(patient.pk)
+        if old is not None:
+            lines += _reconcile_kept(practice, close, old, patient, result, actor)
+        elif result.billable and patient.billing_practitioner_id:
             claim = _claim(practice, close, patient, month, result)
             claims.append(claim)
-            lines += [
-                ClaimLine(
-                    practice=practice,
-                    claim=claim,
-                    position=i,
-                    code=line.code,
-                    units=line.units,
-                    minutes=line.minutes,
-                    charge=line.amount,
-                    explanation=line.explanation,
-                )
-                for i, line in enumerate(result.lines)
-            ]
+            lines += _lines(practice, claim, result)
     Outcome.objects.unscoped().bulk_create(outcomes)
     Claim.objects.unscoped().bulk_create(claims)
     ClaimLine.objects.unscoped().bulk_create(lines)
@@ -136,6 +289,50 @@ def _close_batch(practice: Practice, close_id: Any, month: dt.date, ids: list[An
         patients_done=len(done) + len(outcomes)
     )
     return len(outcomes)
+
+
+CLAIM_FIELDS = (
+    "billing_practitioner_id",
+    "date_of_service",
+    "place_of_service",
+    "diagnosis_codes",
+    "amount",
+)
+
+
+def _reconcile_kept(
+    practice: Practice,
+    close: MonthClose,
+    claim: Claim,
+    patient: Any,
+    result: Any,
+    actor: Membership | None,
+) -> list[ClaimLine]:
+    """A submitted claim on re-close: unchanged when the result is the same; corrected (or
+    withdrawn) only when the closer confirmed the differences; otherwise kept and audited."""
+    differences = claim_differences(claim, result, patient.billing_practitioner_id)
+    if not differences:
+        return []
+    if not close.changes_confirmed:
+        _audit(practice, actor, "claim.difference_kept", claim, patient_id=patient.pk)
+        return []
+    if not result.billable or not patient.billing_practitioner_id:
+        _audit(practice, actor, "claim.withdraw", claim, patient_id=patient.pk)
+        ClaimLine.objects.unscoped().filter(practice=practice, claim=claim).delete()
+        claim.delete()
+        return []
+    fresh = _claim(practice, close, patient, claim.month, result)
+    changed = [name for name in CLAIM_FIELDS if getattr(claim, name) != getattr(fresh, name)]
+    for name in CLAIM_FIELDS:
+        setattr(claim, name, getattr(fresh, name))
+    now = timezone.now()
+    claim.status, claim.denial_reason = ClaimStatus.READY, ""
+    claim.status_changed_at = claim.corrected_at = now
+    claim.save()
+    ClaimLine.objects.unscoped().filter(practice=practice, claim=claim).delete()
+    fields = [*changed, "lines", "status"]
+    _audit(practice, actor, "claim.correct", claim, patient_id=patient.pk, changed_fields=fields)
+    return _lines(practice, claim, result)
 
 
 def _outcome(
@@ -185,7 +382,8 @@ def _finish(practice: Practice, close_id: Any, actor: Membership | None) -> Mont
     )
     close.status, close.finished_at = CloseStatus.CLOSED, timezone.now()
     close.claims, close.amount = totals["n"], totals["amount"] or Decimal("0.00")
-    close.save(update_fields=["status", "finished_at", "claims", "amount"])
+    close.times_closed += 1
+    close.save(update_fields=["status", "finished_at", "claims", "amount", "times_closed"])
     audit.record(
         practice=practice,
         actor=actor.user if actor else None,
@@ -197,3 +395,189 @@ def _finish(practice: Practice, close_id: Any, actor: Membership | None) -> Mont
         "month close practice=%s month=%s claims=%d", practice.pk, close.month, close.claims
     )
     return close
+
+
+# --- Reopen ----------------------------------------------------------------------------------
+
+
+def month_reopen(
+    *, practice: Practice, month: dt.date, actor: Membership, reason: str
+) -> MonthClose:
+    """Admins: reopen a closed month with a reason (kept in MonthReopening and audited).
+    The month's time is unlocked for corrections; its claims stay until the next close."""
+    if actor.role != Role.ADMIN:
+        raise PermissionDenied(ADMIN_ONLY_MESSAGE)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": REOPEN_REASON_MESSAGE})
+    month = month.replace(day=1)
+    with transaction.atomic():
+        close = (
+            MonthClose.objects.unscoped()
+            .select_for_update()
+            .filter(practice=practice, month=month)
+            .first()
+        )
+        if close is None or close.status != CloseStatus.CLOSED:
+            status = close.get_status_display().lower() if close else "open"
+            raise ValidationError(
+                {"month": NOT_CLOSED_MESSAGE.format(month=month_label(month), status=status)}
+            )
+        now = timezone.now()
+        reopening = MonthReopening.objects.unscoped().create(
+            practice=practice, close=close, reason=reason[:300], reopened_by=actor, reopened_at=now
+        )
+        close.status, close.reopened_at, close.reopened_by = CloseStatus.REOPENED, now, actor
+        close.reopen_reason = reason[:300]
+        close.save(update_fields=["status", "reopened_at", "reopened_by", "reopen_reason"])
+        MonthLock.objects.unscoped().filter(practice=practice, month=month).delete()
+        audit.record_for(actor, "month.reopen", obj=reopening, changed_fields=["status"])
+        audit.record_for(actor, "month.unlock", obj=close)
+    return close
+
+
+# --- Claim status ----------------------------------------------------------------------------
+
+# The biller's tracking: which status may follow which (a denied claim may be resubmitted).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    ClaimStatus.READY: frozenset({ClaimStatus.SUBMITTED}),
+    ClaimStatus.SUBMITTED: frozenset({ClaimStatus.READY, ClaimStatus.PAID, ClaimStatus.DENIED}),
+    ClaimStatus.DENIED: frozenset({ClaimStatus.SUBMITTED, ClaimStatus.PAID}),
+    ClaimStatus.PAID: frozenset({ClaimStatus.DENIED}),
+}
+CLAIM_ROLES = (Role.ADMIN, Role.BILLER)
+
+
+def claims_status_set(
+    *,
+    practice: Practice,
+    actor: Membership,
+    claim_ids: list[Any],
+    status: str,
+    denial_reason: str = "",
+) -> int:
+    """Set the status of one or many claims of a closed month (all or nothing: any claim
+    that cannot move to the status refuses the whole change). Audited per claim."""
+    if actor.role not in CLAIM_ROLES:
+        raise PermissionDenied("Only admins and billers update claim status.")
+    if status not in ClaimStatus.values:
+        raise ValidationError({"status": f"Choose one of: {', '.join(ClaimStatus.values)}."})
+    denial_reason = (denial_reason or "").strip()
+    if status == ClaimStatus.DENIED and not denial_reason:
+        raise ValidationError({"denial_reason": DENIAL_REASON_MESSAGE})
+    if not claim_ids:
+        raise ValidationError({"claims": "Choose at least one claim."})
+    with transaction.atomic():
+        claims = list(
+            Claim.objects.unscoped()
+            .select_for_update()
+            .filter(practice=practice, pk__in=claim_ids)
+            .order_by("pk")
+        )
+        if len(claims) != len(set(claim_ids)):
+            raise Claim.DoesNotExist("No such claim.")
+        months = {c.month for c in claims}
+        open_months = MonthClose.objects.unscoped().filter(practice=practice, month__in=months)
+        if open_months.exclude(status=CloseStatus.CLOSED).exists() or len(months) != (
+            open_months.count()
+        ):
+            raise ValidationError({"status": "Claims change status only in a closed month."})
+        refused = [c for c in claims if status != c.status and status not in TRANSITIONS[c.status]]
+        if refused:
+            label = ClaimStatus(status).label.lower()
+            raise ValidationError(
+                {
+                    "status": f"{len(refused)} of the chosen claims cannot be marked {label} "
+                    f"from their current status (e.g. {refused[0].get_status_display().lower()})."
+                    " Nothing was changed."
+                }
+            )
+        now = timezone.now()
+        changed = [c for c in claims if c.status != status or c.denial_reason != denial_reason]
+        for claim in changed:
+            claim.status, claim.status_changed_at = status, now
+            claim.denial_reason = denial_reason if status == ClaimStatus.DENIED else ""
+        Claim.objects.unscoped().bulk_update(
+            changed, ["status", "status_changed_at", "denial_reason"]
+        )
+        audit.record_many(
+            actor,
+            [(claim, claim.patient_id) for claim in changed],
+            action="claim.status",
+            changed_fields=["status", "denial_reason"],
+        )
+    return len(changed)
+
+
+# --- Pre-close check -------------------------------------------------------------------------
+
+# Problems a practice can fix before closing, by the engine's gate rule ids.
+CHECKS: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("consent", "Minutes but no valid consent", frozenset({"R5", "R6", "R7"})),
+    ("care_plan", "No signed care plan shared with the patient", frozenset({"R11"})),
+    ("visit", "Missing or late initiating visit", frozenset({"R8", "R9"})),
+    ("conditions", "Fewer than two chronic conditions", frozenset({"R4"})),
+    (
+        "conflicts",
+        "Conflicts with other services or CCM billed elsewhere",
+        frozenset({"R3", "R28", "R29", "R30"}),
+    ),
+)
+
+
+def preclose_check(*, practice: Practice, month: dt.date) -> dict[str, Any]:
+    """What would not bill if the month closed now and can still be fixed: every candidate
+    patient-month with minutes whose engine result is blocked, grouped by problem, plus
+    billable months without a billing practitioner and months under the first threshold.
+    The engine on today's facts, in batches; no writes."""
+    month = month.replace(day=1)
+    ids = _candidates(practice, month)
+    groups: dict[str, list[dict[str, Any]]] = {key: [] for key, _label, _ids in CHECKS}
+    groups["practitioner"], groups["under"] = [], []
+    billable = 0
+    amount = Decimal("0.00")
+    rules_policy = policy(practice)
+    from patients.models import Patient
+
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        _patients, facts = load_patient_months(practice=practice, patient_ids=chunk, months=[month])
+        names = {
+            p.pk: p
+            for p in Patient.objects.unscoped()
+            .filter(practice=practice, pk__in=chunk)
+            .only("pk", "first_name", "last_name", "mrn", "billing_practitioner_id")
+        }
+        for pk in chunk:
+            result = rules.evaluate(facts[(pk, month)], rules_policy)
+            patient = names[pk]
+            minutes = result.minutes.clinical_staff + result.minutes.physician
+            entered = sum(e.minutes for e in facts[(pk, month)].time_entries)
+            row = {"patient": patient, "result": result, "minutes": minutes, "entered": entered}
+            if result.billable:
+                if patient.billing_practitioner_id:
+                    billable += 1
+                    amount += result.total
+                else:
+                    groups["practitioner"].append(row)
+                continue
+            if not entered:
+                continue
+            blocked = set(result.blocked_by)
+            placed = False
+            for key, _label, rule_ids in CHECKS:
+                if blocked & rule_ids:
+                    groups[key].append(row)
+                    placed = True
+            if not placed:
+                groups["under"].append(row)
+    labels = {key: label for key, label, _ids in CHECKS}
+    labels["practitioner"] = "Billable but no billing practitioner on the chart"
+    labels["under"] = "Minutes logged but under the first threshold (R27)"
+    return {
+        "candidates": len(ids),
+        "billable": billable,
+        "amount": amount,
+        "groups": [(key, labels[key], rows) for key, rows in groups.items()],
+        "problems": sum(len(rows) for key, rows in groups.items() if key != "under"),
+    }

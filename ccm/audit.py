@@ -148,3 +148,34 @@ def read_many(membership: Membership, objects: Iterable[models.Model], *, action
     ]
     AuditEvent.objects.unscoped().bulk_create(events)
     return len(events)
+
+
+def record_many(
+    membership: Membership,
+    pairs: Iterable[tuple[models.Model, Any]],
+    *,
+    action: str,
+    changed_fields: Iterable[str] = (),
+) -> int:
+    """Audit one action on many objects (each with its patient's id), in one INSERT."""
+    ctx = _request_context.get()
+    fields = list(changed_fields)
+    events = [
+        AuditEvent(
+            practice=membership.practice,
+            actor=membership.user,
+            actor_email=membership.user.email,
+            role=membership.role,
+            action=action,
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            patient_id=patient_id,
+            ip=ctx.ip if ctx else None,
+            user_agent=ctx.user_agent if ctx else "",
+            request_id=ctx.request_id if ctx else "",
+            changed_fields=fields,
+        )
+        for obj, patient_id in pairs
+    ]
+    AuditEvent.objects.unscoped().bulk_create(events)
+    return len(events)
