@@ -40,6 +40,7 @@ from billing.models import (
 )
 from billing.months import current_month, month_label
 from ccm import audit
+from ccm.api_auth import ApplicationError
 from ccm.models import Membership, Practice, Role
 from ccm.tenancy import practice_scope
 from timelog.models import MonthLock, TimeEntry
@@ -47,6 +48,11 @@ from timelog.selectors import worklist_base
 from timelog.services import month_lock
 
 logger = logging.getLogger(__name__)
+
+
+class MonthState(ApplicationError):
+    """The month's close status forbids this (pages show the message; the API answers 409)."""
+
 BATCH = 500
 NOT_OVER_MESSAGE = "{month} has not ended yet in the practice's time zone: it cannot be closed."
 CHANGES_MESSAGE = (
@@ -420,9 +426,7 @@ def month_reopen(
         )
         if close is None or close.status != CloseStatus.CLOSED:
             status = close.get_status_display().lower() if close else "open"
-            raise ValidationError(
-                {"month": NOT_CLOSED_MESSAGE.format(month=month_label(month), status=status)}
-            )
+            raise MonthState(NOT_CLOSED_MESSAGE.format(month=month_label(month), status=status))
         now = timezone.now()
         reopening = MonthReopening.objects.unscoped().create(
             practice=practice, close=close, reason=reason[:300], reopened_by=actor, reopened_at=now
@@ -481,7 +485,7 @@ def claims_status_set(
         if open_months.exclude(status=CloseStatus.CLOSED).exists() or len(months) != (
             open_months.count()
         ):
-            raise ValidationError({"status": "Claims change status only in a closed month."})
+            raise MonthState("Claims change status only in a closed month.")
         refused = [c for c in claims if status != c.status and status not in TRANSITIONS[c.status]]
         if refused:
             label = ClaimStatus(status).label.lower()

@@ -97,4 +97,31 @@ urlpatterns = [
     ),
 ]
 
+_month = "v1/billing/months/<str:month>/"
+urlpatterns += [
+    path(
+        f"{_month}reopen/",
+        billing_apis.BillingMonthReopenApi.as_view(),
+        name="billing-month-reopen",
+    ),
+    path(
+        f"{_month}submitted-changes/",
+        billing_apis.SubmittedChangesApi.as_view(),
+        name="billing-month-submitted-changes",
+    ),
+    path(
+        f"{_month}not-billable/",
+        billing_apis.NotBillableApi.as_view(),
+        name="billing-month-not-billable",
+    ),
+    path(
+        f"{_month}claims/status/",
+        billing_apis.ClaimStatusBulkApi.as_view(),
+        name="billing-month-claims-status",
+    ),
+    path(f"{_month}export.csv", billing_apis.ExportCsvApi.as_view(), name="billing-export-csv"),
+    path(f"{_month}export.837", billing_apis.Export837Api.as_view(), name="billing-export-837"),
+    path(f"{_month}export.pdf", billing_apis.ExportPdfApi.as_view(), name="billing-export-pdf"),
+    path("v1/claims/<uuid:claim_id>/", billing_apis.ClaimStatusApi.as_view(), name="claim-detail"),
+]
 urlpatterns += [*facts_api_urls.urlpatterns, *settings_api_urls.urlpatterns]

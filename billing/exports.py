@@ -1,0 +1,164 @@
+"""Exports of a closed month: CSV (one row per claim line), X12 837P (billing.x12) and the
+PDF month summary (WeasyPrint). Every download is an `Export` row (the 837's interchange
+control number comes from it) and audited once per patient on the file."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max, Prefetch, QuerySet
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from billing.models import Claim, ClaimLine, CloseStatus, Export, ExportKind, MonthClose
+from billing.months import month_label
+from billing.services import MonthState
+from ccm import audit
+from ccm.models import Membership, Practice
+from ccm.views import csv_safe
+
+CSV_HEADER = [
+    "claim_id", "mrn", "mbi", "last_name", "first_name", "date_of_birth", "practitioner_npi",
+    "practitioner_name", "date_of_service", "place_of_service", "line", "code", "units",
+    "minutes", "charge", "diagnosis_codes", "status",
+]  # fmt: skip
+NOT_CLOSED = "{month} is not closed: only a closed month's claims can be exported."
+
+
+def closed_month(practice: Practice, month: dt.date) -> MonthClose:
+    close = MonthClose.objects.unscoped().filter(practice=practice, month=month).first()
+    if close is None or close.status != CloseStatus.CLOSED:
+        raise MonthState(NOT_CLOSED.format(month=month_label(month)))
+    return close
+
+
+def month_claims(practice: Practice, month: dt.date) -> QuerySet[Claim]:
+    """The month's claims with patient, practitioner and lines (four queries)."""
+    return (
+        Claim.objects.unscoped()
+        .filter(practice=practice, month=month)
+        .select_related("patient", "billing_practitioner__user")
+        .prefetch_related(
+            Prefetch("lines", queryset=ClaimLine.objects.unscoped().order_by("position"))
+        )
+        .order_by("patient__last_name", "patient__first_name", "patient_id")
+    )
+
+
+@transaction.atomic
+def record(membership: Membership, month: dt.date, kind: str, claims: list[Claim]) -> Export:
+    """One download: its row (837: the next control number, under the practice row lock) and
+    its audit events (the export, and one read per patient on the file)."""
+    control = None
+    if kind == ExportKind.X12:
+        Practice.objects.select_for_update().filter(pk=membership.practice_id).first()
+        last = (
+            Export.objects.unscoped()
+            .filter(practice=membership.practice)
+            .aggregate(n=Max("control_number"))["n"]
+        )
+        control = (last or 0) + 1
+    export = Export.objects.unscoped().create(
+        practice=membership.practice,
+        month=month,
+        kind=kind,
+        control_number=control,
+        claims=len(claims),
+        created_by=membership,
+    )
+    audit.record_for(membership, f"month.export_{kind}", obj=export)
+    audit.record_many(membership, [(export, c.patient_id) for c in claims], action="claim.export")
+    return export
+
+
+def practitioner_name(membership: Membership) -> str:
+    user = membership.user
+    return user.full_name or user.email
+
+
+def csv_lines(claims: list[Claim]) -> Iterator[str]:
+    """The CSV export, one row per claim line (formula-neutralised cells)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_HEADER)
+    yield flush()
+    for claim in claims:
+        patient, doctor = claim.patient, claim.billing_practitioner
+        for line in claim.lines.all():
+            writer.writerow([csv_safe(v) for v in (
+                claim.pk, patient.mrn, patient.mbi, patient.last_name, patient.first_name,
+                patient.date_of_birth.isoformat(), doctor.npi, practitioner_name(doctor),
+                claim.date_of_service.isoformat(), claim.place_of_service, line.position + 1,
+                line.code, line.units, line.minutes, f"{line.charge:.2f}",
+                " ".join(claim.diagnosis_codes), claim.status,
+            )])  # fmt: skip
+        yield flush()
+
+
+def summary(claims: list[Claim]) -> dict[str, Any]:
+    """Totals by code and by practitioner for the month page and the PDF."""
+    by_code: dict[str, list[Any]] = defaultdict(lambda: [0, 0, Decimal("0.00")])
+    by_doctor: dict[Any, list[Any]] = defaultdict(lambda: [None, 0, Decimal("0.00")])
+    for claim in claims:
+        row = by_doctor[claim.billing_practitioner_id]
+        row[0] = claim.billing_practitioner
+        row[1] += 1
+        row[2] += claim.amount
+        for line in claim.lines.all():
+            code = by_code[line.code]
+            code[0] += 1
+            code[1] += line.units
+            code[2] += line.charge
+    return {
+        "by_code": [
+            {"code": code, "lines": v[0], "units": v[1], "amount": v[2]}
+            for code, v in sorted(by_code.items())
+        ],
+        "by_practitioner": sorted(
+            (
+                {
+                    "practitioner": v[0],
+                    "name": practitioner_name(v[0]),
+                    "claims": v[1],
+                    "amount": v[2],
+                }
+                for v in by_doctor.values()
+            ),
+            key=lambda row: row["name"],
+        ),
+        "claims": len(claims),
+        "amount": sum((c.amount for c in claims), Decimal("0.00")),
+    }
+
+
+def render_pdf(practice: Practice, close: MonthClose, claims: list[Claim]) -> bytes:
+    """The month summary for the practice: totals by code and practitioner, the claim list;
+    paginated with page numbers (CSS @page counters)."""
+    from weasyprint import HTML
+
+    html = render_to_string(
+        "billing/month_pdf.html",
+        {
+            "practice": practice,
+            "close": close,
+            "month": close.month,
+            "claims": claims,
+            "summary": summary(claims),
+            "generated_at": timezone.now(),
+        },
+    )
+    return bytes(HTML(string=html).write_pdf())

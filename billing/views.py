@@ -1,0 +1,366 @@
+"""Billing pages: months, the pre-close check, closing with a progress bar (htmx polling),
+reopening, claims review with explanations and status tracking, and the exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Sum
+from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from billing import exports, services, tasks
+from billing.models import (
+    Claim,
+    ClaimLine,
+    ClaimStatus,
+    CloseStatus,
+    ExportKind,
+    MonthClose,
+    Outcome,
+)
+from billing.months import current_month, month_label, parse_month, previous_month
+from ccm import audit
+from ccm.api_auth import ApplicationError
+from ccm.models import Membership, Role
+from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
+
+Download = HttpResponse | StreamingHttpResponse
+READERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)
+CLOSERS = (Role.ADMIN, Role.BILLER)
+PAGE_SIZE = 100
+MONTHS_LISTED = 13
+
+
+def _month(text: str) -> dt.date:
+    try:
+        return parse_month(text)
+    except ValidationError:
+        raise Http404("No such month.") from None
+
+
+def _close(request: PracticeRequest, month: dt.date) -> MonthClose | None:
+    return MonthClose.objects.filter(month=month).first()
+
+
+def _state(close: MonthClose | None) -> str:
+    return close.status if close else "open"
+
+
+@login_required
+@require_GET
+@role_required(*READERS)
+def month_list(request: PracticeRequest) -> HttpResponse:
+    this = current_month(request.practice.time_zone)
+    closes = {c.month: c for c in MonthClose.objects.all()}
+    months, cursor = [], this
+    for _ in range(MONTHS_LISTED):
+        months.append({"month": cursor, "label": month_label(cursor), "close": closes.get(cursor)})
+        cursor = previous_month(cursor)
+    return render(request, "billing/month_list.html", {"months": months, "this_month": this})
+
+
+def _month_context(request: PracticeRequest, month: dt.date) -> dict[str, Any]:
+    close = _close(request, month)
+    this = current_month(request.practice.time_zone)
+    context: dict[str, Any] = {
+        "month": month,
+        "label": month_label(month),
+        "close": close,
+        "state": _state(close),
+        "is_past": month < this,
+        "can_close": request.membership.role in CLOSERS,
+        "is_admin": request.membership.role == Role.ADMIN,
+    }
+    if close and close.status == CloseStatus.CLOSED:
+        claims = list(exports.month_claims(request.practice, month))
+        context["summary"] = exports.summary(claims)
+        context["not_billable"] = Outcome.objects.filter(month=month, billable=False).count()
+        context["statuses"] = dict(
+            Claim.objects.filter(month=month)
+            .values_list("status")
+            .annotate(n=Count("pk"))
+            .values_list("status", "n")
+        )
+        context["reopenings"] = list(close.reopenings.select_related("reopened_by__user"))
+    if close and close.status == CloseStatus.REOPENED and context["can_close"]:
+        changes = services.submitted_changes(practice=request.practice, month=month)
+        audit.record_many(
+            request.membership, [(c, c.patient_id) for c, _d in changes], action="claim.read"
+        )
+        context["changes"] = changes
+    return context
+
+
+@login_required
+@require_GET
+@role_required(*READERS)
+def month_detail(request: PracticeRequest, month: str) -> HttpResponse:
+    day = _month(month)
+    return render(request, "billing/month_detail.html", _month_context(request, day))
+
+
+@login_required
+@require_GET
+@role_required(*READERS)
+def month_progress(request: PracticeRequest, month: str) -> HttpResponse:
+    """The htmx fragment polled while a close runs (stops polling once it is closed)."""
+    day = _month(month)
+    return render(
+        request,
+        "billing/month_progress.html",
+        {"close": _close(request, day), "label": month_label(day)},
+    )
+
+
+@login_required
+@require_POST
+@role_required(*CLOSERS)
+def month_close(request: PracticeRequest, month: str) -> HttpResponse:
+    day = _month(month)
+    confirm = request.POST.get("confirm_changes") == "on"
+    if day >= current_month(request.practice.time_zone):
+        messages.error(request, services.NOT_OVER_MESSAGE.format(month=month_label(day)))
+        return redirect("billing:month-detail", month=month_label(day))
+    close = _close(request, day)
+    if close and close.status == CloseStatus.REOPENED and not confirm:
+        changes = services.submitted_changes(practice=request.practice, month=day)
+        if changes:
+            messages.error(request, services.CHANGES_MESSAGE.format(count=len(changes)))
+            return redirect("billing:month-detail", month=month_label(day))
+    tasks.month_close.delay(
+        str(request.practice.pk), month_label(day), str(request.membership.pk), confirm
+    )
+    audit.record_for(request.membership, "month.close_requested", object_id=month_label(day))
+    messages.success(request, f"Closing {day:%B %Y}.")
+    return redirect("billing:month-detail", month=month_label(day))
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def month_reopen(request: PracticeRequest, month: str) -> HttpResponse:
+    day = _month(month)
+    try:
+        services.month_reopen(
+            practice=request.practice,
+            month=day,
+            actor=request.membership,
+            reason=request.POST.get("reason", ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except ApplicationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{day:%B %Y} is reopened: its time can be corrected.")
+    return redirect("billing:month-detail", month=month_label(day))
+
+
+@login_required
+@require_GET
+@role_required(*CLOSERS)
+def preclose_check(request: PracticeRequest, month: str) -> HttpResponse:
+    day = _month(month)
+    check = services.preclose_check(practice=request.practice, month=day)
+    shown = [row["patient"] for _k, _l, rows in check["groups"] for row in rows]
+    audit.read_many(request.membership, shown, action="patient.preclose_check")
+    return render(
+        request,
+        "billing/preclose_check.html",
+        {"month": day, "label": month_label(day), "check": check, "close": _close(request, day)},
+    )
+
+
+def _practitioners(request: PracticeRequest) -> list[Membership]:
+    ids = Claim.objects.values_list("billing_practitioner_id", flat=True).distinct()
+    return list(Membership.objects.filter(pk__in=ids).select_related("user"))
+
+
+@login_required
+@require_GET
+@role_required(*READERS)
+def claim_list(request: PracticeRequest, month: str) -> HttpResponse:
+    """Claims with lines and explanations, or the not-billable patient-months with reasons;
+    filters: practitioner, code, status, billable or not."""
+    day = _month(month)
+    show = "not_billable" if request.GET.get("billable") == "no" else "claims"
+    practitioner = request.GET.get("practitioner", "")
+    code = request.GET.get("code", "").strip().upper()
+    status = request.GET.get("status", "")
+    if show == "claims":
+        rows: Any = exports.month_claims(request.practice, day)
+        if practitioner:
+            rows = rows.filter(billing_practitioner_id=_uuid_or_404(practitioner))
+        if code:
+            rows = rows.filter(Exists(ClaimLine.objects.filter(claim=OuterRef("pk"), code=code)))
+        if status in ClaimStatus.values:
+            rows = rows.filter(status=status)
+    else:
+        rows = (
+            Outcome.objects.filter(month=day, billable=False)
+            .select_related("patient")
+            .order_by("patient__last_name", "patient__first_name", "patient_id")
+        )
+        if practitioner:
+            rows = rows.filter(patient__billing_practitioner_id=_uuid_or_404(practitioner))
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    audit.read_many(request.membership, [r.patient for r in page], action="claim.list")
+    totals = Claim.objects.filter(month=day).aggregate(n=Count("pk"), amount=Sum("amount"))
+    return render(
+        request,
+        "billing/claim_list.html",
+        {
+            "month": day,
+            "label": month_label(day),
+            "close": _close(request, day),
+            "show": show,
+            "page": page,
+            "practitioners": _practitioners(request),
+            "filters": {"practitioner": practitioner, "code": code, "status": status},
+            "statuses": ClaimStatus.choices,
+            "totals": totals,
+            "not_billable": Outcome.objects.filter(month=day, billable=False).count(),
+            "can_update": request.membership.role in CLOSERS,
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+def _uuid_or_404(text: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise Http404("No such practitioner.") from None
+
+
+@login_required
+@require_GET
+@role_required(*READERS)
+def claim_detail(request: PracticeRequest, claim_id: str) -> HttpResponse:
+    claim = get_for_practice_or_404(Claim, request.practice, claim_id)
+    outcome = Outcome.objects.filter(patient_id=claim.patient_id, month=claim.month).first()
+    audit.read(request.membership, claim, patient_id=claim.patient_id)
+    return render(
+        request,
+        "billing/claim_detail.html",
+        {
+            "claim": claim,
+            "lines": list(claim.lines.all()),
+            "outcome": outcome,
+            "label": month_label(claim.month),
+            "statuses": ClaimStatus.choices,
+            "next_statuses": sorted(services.TRANSITIONS[claim.status]),
+            "can_update": request.membership.role in CLOSERS,
+        },
+    )
+
+
+def _set_status(request: PracticeRequest, ids: list[Any]) -> int | None:
+    try:
+        return services.claims_status_set(
+            practice=request.practice,
+            actor=request.membership,
+            claim_ids=ids,
+            status=request.POST.get("status", ""),
+            denial_reason=request.POST.get("denial_reason", ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except ApplicationError as exc:
+        messages.error(request, str(exc))
+    except Claim.DoesNotExist:
+        raise Http404("No such claim.") from None
+    except PermissionDenied:
+        raise
+    return None
+
+
+@login_required
+@require_POST
+@role_required(*CLOSERS)
+def claim_status(request: PracticeRequest, claim_id: str) -> HttpResponse:
+    claim = get_for_practice_or_404(Claim, request.practice, claim_id)
+    if _set_status(request, [claim.pk]) is not None:
+        messages.success(request, f"Claim marked {request.POST['status']}.")
+    return redirect("billing:claim-detail", claim_id=claim.pk)
+
+
+@login_required
+@require_POST
+@role_required(*CLOSERS)
+def claim_status_bulk(request: PracticeRequest, month: str) -> HttpResponse:
+    day = _month(month)
+    ids = [_uuid_or_404(v) for v in request.POST.getlist("claims")]
+    if not ids:
+        messages.error(request, "Choose at least one claim.")
+    else:
+        n = _set_status(request, ids)
+        if n is not None:
+            messages.success(request, f"{n} claim(s) marked {request.POST['status']}.")
+    url = reverse("billing:claim-list", kwargs={"month": month_label(day)})
+    back = QueryDict(request.POST.get("next_query", "")).urlencode()
+    return redirect(f"{url}?{back}" if back else url)
+
+
+def export_response(membership: Membership, month: dt.date, kind: str) -> Download:
+    """One export of a closed month (pages and API): recorded, audited, no PHI in the name."""
+    practice = membership.practice
+    close = exports.closed_month(practice, month)
+    claims = list(exports.month_claims(practice, month))
+    export = exports.record(membership, month, kind, claims)
+    name = f"caremonth-{practice.slug}-{month_label(month)}"
+    response: Download
+    if kind == ExportKind.CSV:
+        response = StreamingHttpResponse(exports.csv_lines(claims), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    elif kind == ExportKind.X12:
+        from billing import x12
+
+        body = x12.month_837(practice, month, control_number=export.control_number or 0)
+        response = HttpResponse(body, content_type="application/edi-x12")
+        response["Content-Disposition"] = f'attachment; filename="{name}.837"'
+    else:
+        body_pdf = exports.render_pdf(practice, close, claims)
+        response = HttpResponse(body_pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+    return response
+
+
+def _export(request: PracticeRequest, month: str, kind: str) -> Download:
+    day = _month(month)
+    try:
+        return export_response(request.membership, day, kind)
+    except ApplicationError as exc:
+        messages.error(request, str(exc))
+        return redirect("billing:month-detail", month=month_label(day))
+
+
+@login_required
+@require_GET
+@role_required(*CLOSERS)
+def export_csv(request: PracticeRequest, month: str) -> Download:
+    return _export(request, month, ExportKind.CSV)
+
+
+@login_required
+@require_GET
+@role_required(*CLOSERS)
+def export_837(request: PracticeRequest, month: str) -> Download:
+    return _export(request, month, ExportKind.X12)
+
+
+@login_required
+@require_GET
+@role_required(*CLOSERS)
+def export_pdf(request: PracticeRequest, month: str) -> Download:
+    return _export(request, month, ExportKind.PDF)

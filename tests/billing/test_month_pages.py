@@ -1,0 +1,197 @@
+"""Billing pages: months, close with progress, pre-close check, claims review, claim status
+(one and bulk), reopen; roles (coordinator 403, outsider 404), bad input saves nothing."""
+
+import datetime as dt
+from unittest import mock
+
+import pytest
+import time_machine
+
+from billing import services, tasks
+from billing.models import Claim, ClaimStatus, CloseStatus, MonthClose, MonthReopening
+from ccm.models import AuditEvent
+from tests.billing.test_month_close import AFTER, OCTOBER, _cast
+from tests.factories import TimeEntryFactory
+from timelog.services import month_is_locked
+
+
+@pytest.fixture(autouse=True)
+def _worker_here():
+    def run_now(*args):
+        return tasks.month_close.apply(args=args)
+
+    with mock.patch.object(tasks.month_close, "delay", side_effect=run_now) as delay:
+        yield delay
+
+
+@pytest.fixture
+def later():
+    with time_machine.travel(AFTER, tick=False):
+        yield
+
+
+def _closed(practice, physician, coordinator):
+    patients = _cast(practice, physician, coordinator)
+    with time_machine.travel(AFTER, tick=False):
+        services.month_close(practice_id=practice.pk, month=OCTOBER)
+    return patients
+
+
+def test_month_list_and_an_open_month(biller_client, later):
+    page = biller_client.get("/billing/months/")
+    assert page.status_code == 200
+    assert b"October 2026" in page.content
+    detail = biller_client.get("/billing/months/2026-10/")
+    assert b"Close October 2026" in detail.content
+    assert b"pre-close check" in detail.content
+
+
+def test_preclose_check_lists_problems_with_links(
+    biller_client, practice, physician, coordinator, later
+):
+    from tests.timelog.conftest import make_enrolled
+
+    with time_machine.travel(dt.datetime(2026, 9, 20, 15, tzinfo=dt.UTC), tick=False):
+        no_plan = make_enrolled(practice, physician, coordinator, mrn="NP-1")
+    TimeEntryFactory(
+        patient=no_plan,
+        performer=coordinator,
+        practitioner=physician,
+        started_at=dt.datetime(2026, 10, 6, 14, tzinfo=dt.UTC),
+        minutes=30,
+    )
+    _cast(practice, physician, coordinator, count=2)
+    page = biller_client.get("/billing/months/2026-10/check/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "No signed care plan" in text
+    assert f"/care-plans/patient/{no_plan.pk}/start/" in text
+    assert "1 would bill" in text
+    # The check reads patient data: audited, and changes nothing.
+    assert AuditEvent.objects.unscoped().filter(
+        action="patient.preclose_check", patient_id=no_plan.pk
+    )
+    assert not MonthClose.objects.unscoped().exists()
+
+
+def test_a_biller_closes_from_the_page_and_sees_totals(
+    biller_client, practice, physician, coordinator, later
+):
+    _cast(practice, physician, coordinator)
+    response = biller_client.post("/billing/months/2026-10/close/")
+    assert response.status_code == 302
+    close = MonthClose.objects.unscoped().get(practice=practice)
+    assert close.status == CloseStatus.CLOSED
+    detail = biller_client.get("/billing/months/2026-10/").content.decode()
+    assert "2 claims" in detail
+    assert "99490" in detail
+    assert "Download X12 837P" in detail
+    progress = biller_client.get("/billing/months/2026-10/progress/").content.decode()
+    assert "Closed" in progress and "hx-trigger" not in progress
+
+
+def test_progress_polls_while_running(biller_client, practice, later):
+    MonthClose.objects.unscoped().create(
+        practice=practice, month=OCTOBER, status=CloseStatus.RUNNING, patients_total=10,
+        patients_done=4,
+    )  # fmt: skip
+    fragment = biller_client.get("/billing/months/2026-10/progress/").content.decode()
+    assert 'hx-trigger="every 2s"' in fragment
+    assert 'value="4"' in fragment and "4 of 10" in fragment
+
+
+def test_this_month_cannot_be_closed_from_the_page(biller_client, practice, later):
+    response = biller_client.post("/billing/months/2026-11/close/", follow=True)
+    assert b"has not ended yet" in response.content
+    assert not MonthClose.objects.unscoped().exists()
+
+
+def test_roles_and_outsiders(coordinator_client, outsider_client, physician_client, later):
+    assert coordinator_client.get("/billing/months/").status_code == 403
+    assert coordinator_client.post("/billing/months/2026-10/close/").status_code == 403
+    assert physician_client.post("/billing/months/2026-10/close/").status_code == 403
+    assert physician_client.get("/billing/months/2026-10/").status_code == 200
+    assert coordinator_client.get("/billing/months/2026-10/export.csv").status_code == 403
+    assert not MonthClose.objects.unscoped().exists()
+    assert physician_client.get("/billing/months/2026-13/").status_code == 404
+
+
+def test_claim_pages_and_status(
+    biller_client, outsider_client, practice, physician, coordinator, later
+):
+    _closed(practice, physician, coordinator)
+    claims = list(Claim.objects.unscoped().filter(practice=practice))
+    listing = biller_client.get("/billing/months/2026-10/claims/").content.decode()
+    assert "R19" in listing  # the explanation cites the rule
+    not_billable = biller_client.get("/billing/months/2026-10/claims/?billable=no")
+    assert b"20 minutes" in not_billable.content or b"R27" in not_billable.content
+    claim = claims[0]
+    detail = biller_client.get(f"/billing/claims/{claim.pk}/")
+    assert detail.status_code == 200 and b"Lines and explanations" in detail.content
+    assert outsider_client.get(f"/billing/claims/{claim.pk}/").status_code == 404
+    assert (
+        outsider_client.post(
+            f"/billing/claims/{claim.pk}/status/", {"status": "submitted"}
+        ).status_code
+        == 404
+    )
+    biller_client.post(f"/billing/claims/{claim.pk}/status/", {"status": "submitted"})
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.SUBMITTED
+    # Denied needs a reason: nothing saved without one.
+    page = biller_client.post(
+        f"/billing/claims/{claim.pk}/status/", {"status": "denied"}, follow=True
+    )
+    assert b"Give the denial reason" in page.content
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.SUBMITTED
+    assert (
+        AuditEvent.objects.unscoped()
+        .filter(action="claim.status", patient_id=claim.patient_id)
+        .count()
+        == 1
+    )
+
+
+def test_bulk_status_is_all_or_nothing(biller_client, practice, physician, coordinator, later):
+    _closed(practice, physician, coordinator)
+    a, b = Claim.objects.unscoped().filter(practice=practice)
+    biller_client.post(
+        "/billing/months/2026-10/claims/status/", {"claims": [a.pk, b.pk], "status": "submitted"}
+    )
+    assert set(Claim.objects.unscoped().values_list("status", flat=True)) == {"submitted"}
+    biller_client.post(f"/billing/claims/{a.pk}/status/", {"status": "paid"})
+    # b may go to paid, but a paid claim may not go back to submitted: nothing changes.
+    page = biller_client.post(
+        "/billing/months/2026-10/claims/status/",
+        {"claims": [a.pk, b.pk], "status": "ready"},
+        follow=True,
+    )
+    assert b"cannot be marked ready" in page.content
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.status, b.status) == ("paid", "submitted")
+
+
+def test_reopen_needs_an_admin_and_a_reason(
+    admin_client, biller_client, practice, physician, coordinator, later
+):
+    _closed(practice, physician, coordinator)
+    assert biller_client.post("/billing/months/2026-10/reopen/", {"reason": "x"}).status_code == 403
+    page = admin_client.post("/billing/months/2026-10/reopen/", {"reason": "  "}, follow=True)
+    assert b"Give the reason" in page.content
+    assert MonthClose.objects.unscoped().get().status == CloseStatus.CLOSED
+    admin_client.post("/billing/months/2026-10/reopen/", {"reason": "Late physician minutes"})
+    close = MonthClose.objects.unscoped().get()
+    assert close.status == CloseStatus.REOPENED
+    assert not month_is_locked(practice=practice, month=OCTOBER)
+    reopening = MonthReopening.objects.unscoped().get()
+    assert reopening.reason == "Late physician minutes"
+    assert (
+        AuditEvent.objects.unscoped()
+        .filter(action="month.reopen", object_id=str(reopening.pk))
+        .exists()
+    )
+    # Reopening twice: the month is not closed any more.
+    page = admin_client.post("/billing/months/2026-10/reopen/", {"reason": "again"}, follow=True)
+    assert b"Only a closed month can be reopened" in page.content
