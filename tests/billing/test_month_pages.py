@@ -87,7 +87,8 @@ def test_a_biller_closes_from_the_page_and_sees_totals(
     assert "99490" in detail
     assert "Download X12 837P" in detail
     progress = biller_client.get("/billing/months/2026-10/progress/").content.decode()
-    assert "Closed" in progress and "hx-trigger" not in progress
+    assert "Closed" in progress
+    assert "hx-trigger" not in progress
 
 
 def test_progress_polls_while_running(biller_client, practice, later):
@@ -97,7 +98,8 @@ def test_progress_polls_while_running(biller_client, practice, later):
     )  # fmt: skip
     fragment = biller_client.get("/billing/months/2026-10/progress/").content.decode()
     assert 'hx-trigger="every 2s"' in fragment
-    assert 'value="4"' in fragment and "4 of 10" in fragment
+    assert 'value="4"' in fragment
+    assert "4 of 10" in fragment
 
 
 def test_this_month_cannot_be_closed_from_the_page(biller_client, practice, later):
@@ -127,7 +129,8 @@ def test_claim_pages_and_status(
     assert b"20 minutes" in not_billable.content or b"R27" in not_billable.content
     claim = claims[0]
     detail = biller_client.get(f"/billing/claims/{claim.pk}/")
-    assert detail.status_code == 200 and b"Lines and explanations" in detail.content
+    assert detail.status_code == 200
+    assert b"Lines and explanations" in detail.content
     assert outsider_client.get(f"/billing/claims/{claim.pk}/").status_code == 404
     assert (
         outsider_client.post(

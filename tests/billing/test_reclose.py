@@ -46,7 +46,8 @@ def test_reclose_without_changes_gives_the_same_claims(practice, admin, closed):
     before = _snapshot(practice)
     _reopen(practice, admin)
     close = _reclose(practice)
-    assert close.status == CloseStatus.CLOSED and close.times_closed == 2
+    assert close.status == CloseStatus.CLOSED
+    assert close.times_closed == 2
     assert _snapshot(practice) == before
 
 
@@ -85,7 +86,8 @@ def test_submitted_claim_changes_need_confirmation(
     assert ClaimLine.objects.unscoped().filter(claim=claim).count() == 1
     _reclose(practice, confirm_changes=True)
     claim.refresh_from_db()
-    assert claim.status == ClaimStatus.READY and claim.corrected_at is not None
+    assert claim.status == ClaimStatus.READY
+    assert claim.corrected_at is not None
     lines = ClaimLine.objects.unscoped().filter(claim=claim).order_by("position")
     assert [line.code for line in lines] == ["99490", "99439"]
     assert (
