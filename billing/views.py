@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Sum
 from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -314,6 +315,11 @@ def claim_status_bulk(request: PracticeRequest, month: str) -> HttpResponse:
 
 def export_response(membership: Membership, month: dt.date, kind: str) -> Download:
     """One export of a closed month (pages and API): recorded, audited, no PHI in the name."""
+    with transaction.atomic():  # a refused 837 (missing billing data) records nothing
+        return _export_built(membership, month, kind)
+
+
+def _export_built(membership: Membership, month: dt.date, kind: str) -> Download:
     practice = membership.practice
     close = exports.closed_month(practice, month)
     claims = list(exports.month_claims(practice, month))
@@ -342,7 +348,9 @@ def _export(request: PracticeRequest, month: str, kind: str) -> Download:
         return export_response(request.membership, day, kind)
     except ApplicationError as exc:
         messages.error(request, str(exc))
-        return redirect("billing:month-detail", month=month_label(day))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("billing:month-detail", month=month_label(day))
 
 
 @login_required

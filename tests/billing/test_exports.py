@@ -1,0 +1,215 @@
+"""Exports of a closed month: CSV columns and formula neutralising, the PDF summary's text
+(pdftotext) and page numbers, downloads recorded and audited, 837 control numbers
+increasing; an open month refuses; roles; the contract's API paths."""
+
+import csv
+import io
+import shutil
+import subprocess
+from unittest import mock
+
+import pytest
+import time_machine
+from rest_framework.test import APIClient
+
+from billing import services, tasks
+from billing.models import Claim, Export
+from ccm.models import AuditEvent
+from patients.models import Patient
+from tests.billing.test_month_close import AFTER, OCTOBER, _cast
+
+
+@pytest.fixture(autouse=True)
+def _later():
+    with time_machine.travel(AFTER, tick=False):
+        yield
+
+
+BILLING_ADDRESS = {
+    "address_line1": "12 Main Street",
+    "city": "Springfield",
+    "state": "IL",
+    "postal_code": "62701",
+}
+
+
+@pytest.fixture
+def closed(practice, physician, coordinator):
+    """October closed: two claims; practice and patients with their billing details."""
+    from ccm.models import Practice
+
+    Practice.objects.filter(pk=practice.pk).update(
+        tax_id="12-3456789", phone="2175550100", **BILLING_ADDRESS
+    )
+    practice.refresh_from_db()
+    patients = _cast(practice, physician, coordinator)
+    Patient.objects.unscoped().filter(practice=practice).update(**BILLING_ADDRESS)
+    services.month_close(practice_id=practice.pk, month=OCTOBER)
+    return patients
+
+
+def _body(response):
+    if response.streaming:
+        return b"".join(response.streaming_content)
+    return response.content
+
+
+def test_csv_has_one_row_per_line_with_billing_identifiers(biller_client, practice, closed):
+    Patient.objects.unscoped().filter(pk=closed[0].pk).update(last_name="=HYPERLINK(1)")
+    response = biller_client.get("/billing/months/2026-10/export.csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv"
+    assert "2026-10" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(_body(response).decode())))
+    assert len(rows) == 2  # two billable patients, one 99490 line each
+    assert set(rows[0]) >= {
+        "mrn", "mbi", "last_name", "first_name", "date_of_birth", "practitioner_npi",
+        "date_of_service", "place_of_service", "code", "units", "charge", "diagnosis_codes",
+    }  # fmt: skip
+    assert {r["code"] for r in rows} == {"99490"}
+    assert {r["date_of_service"] for r in rows} == {"2026-10-31"}
+    assert rows[0]["diagnosis_codes"]
+    assert "'=HYPERLINK(1)" in {r["last_name"] for r in rows}
+    export = Export.objects.unscoped().get()
+    assert (export.kind, export.claims) == ("csv", 2)
+    assert AuditEvent.objects.unscoped().filter(action="month.export_csv").count() == 1
+    assert AuditEvent.objects.unscoped().filter(action="claim.export").count() == 2
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils not installed")
+def test_pdf_summary_has_totals_claims_and_page_numbers(biller_client, practice, closed):
+    response = biller_client.get("/billing/months/2026-10/export.pdf")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=response.content, capture_output=True,
+        check=True,
+    ).stdout.decode()  # fmt: skip
+    assert "CCM claims, October 2026" in text
+    assert "Totals by code" in text
+    assert "99490" in text
+    assert "Page 1 of 1" in text
+    assert "Lovelace-C-0" in text
+    assert "$" in text
+
+
+def test_837_control_numbers_increase_per_download(biller_client, practice, closed):
+    first = biller_client.get("/billing/months/2026-10/export.837")
+    second = biller_client.get("/billing/months/2026-10/export.837")
+    assert first.status_code == second.status_code == 200
+    numbers = sorted(
+        Export.objects.unscoped().filter(kind="837").values_list("control_number", flat=True)
+    )
+    assert numbers == [1, 2]
+    assert b"ISA*" in first.content
+    assert b"000000002" in second.content
+    from billing import x12
+
+    assert x12.validate_837(second.content.decode()) == []
+
+
+def test_an_open_month_cannot_be_exported(biller_client, practice, physician, coordinator):
+    _cast(practice, physician, coordinator)
+    page = biller_client.get("/billing/months/2026-10/export.csv", follow=True)
+    assert b"is not closed" in page.content
+    assert not Export.objects.unscoped().exists()
+
+
+def test_export_roles(coordinator_client, physician_client, outsider_client, closed):
+    for path in ("export.csv", "export.837", "export.pdf"):
+        assert coordinator_client.get(f"/billing/months/2026-10/{path}").status_code == 403
+        assert physician_client.get(f"/billing/months/2026-10/{path}").status_code == 403
+        # Another practice's user sees their own (open) month, never this practice's claims.
+        page = outsider_client.get(f"/billing/months/2026-10/{path}", follow=True)
+        assert b"is not closed" in page.content or page.status_code == 403
+    assert not Export.objects.unscoped().exists()
+
+
+def _api(membership):
+    client = APIClient()
+    client.force_login(membership.user)
+    return client
+
+
+def test_api_export_paths(biller, coordinator, closed):
+    api = _api(biller)
+    csv_response = api.get("/api/v1/billing/months/2026-10/export.csv")
+    assert csv_response.status_code == 200
+    assert b"99490" in _body(csv_response)
+    x12 = api.get("/api/v1/billing/months/2026-10/export.837")
+    assert x12.status_code == 200
+    assert x12.content.startswith(b"ISA*")
+    pdf = api.get("/api/v1/billing/months/2026-10/export.pdf")
+    assert pdf.content.startswith(b"%PDF")
+    assert _api(coordinator).get("/api/v1/billing/months/2026-10/export.csv").status_code == 403
+    assert api.get("/api/v1/billing/months/2026-11/export.csv").status_code == 409
+    assert api.get("/api/v1/billing/months/20-11/export.csv").status_code == 400
+
+
+@pytest.fixture
+def _worker_here():
+    def run_now(*args):
+        return tasks.month_close.apply(args=args)
+
+    with mock.patch.object(tasks.month_close, "delay", side_effect=run_now) as delay:
+        yield delay
+
+
+@pytest.mark.usefixtures("_worker_here")
+def test_api_claim_status_reopen_and_not_billable(
+    admin, biller, coordinator, outsider, practice, closed
+):
+    api = _api(biller)
+    claim = Claim.objects.unscoped().filter(practice=practice).first()
+    got = api.get(f"/api/v1/claims/{claim.pk}/")
+    assert got.status_code == 200
+    assert got.json()["lines"][0]["explanation"]
+    assert _api(outsider).get(f"/api/v1/claims/{claim.pk}/").status_code == 404
+    assert (
+        _api(coordinator)
+        .patch(f"/api/v1/claims/{claim.pk}/", {"status": "submitted"}, format="json")
+        .status_code
+        == 403
+    )
+    bad = api.patch(f"/api/v1/claims/{claim.pk}/", {"status": "denied"}, format="json")
+    assert bad.status_code == 400
+    assert "denial_reason" in bad.json()
+    ok = api.patch(f"/api/v1/claims/{claim.pk}/", {"status": "submitted"}, format="json")
+    assert ok.json()["status"] == "submitted"
+    others = [str(c.pk) for c in Claim.objects.unscoped().filter(practice=practice)]
+    bulk = api.post(
+        "/api/v1/billing/months/2026-10/claims/status/",
+        {"claims": others, "status": "paid"},
+        format="json",
+    )
+    assert bulk.status_code == 400  # the ready claim cannot go straight to paid
+    assert set(Claim.objects.unscoped().values_list("status", flat=True)) == {"ready", "submitted"}
+    missing = api.post(
+        "/api/v1/billing/months/2026-10/claims/status/",
+        {"claims": [str(claim.pk), "00000000-0000-4000-8000-000000000000"], "status": "paid"},
+        format="json",
+    )
+    assert missing.status_code == 404
+    nb = api.get("/api/v1/billing/months/2026-10/not-billable/").json()
+    assert nb["count"] == 2
+    assert nb["results"][0]["reasons"]
+    assert api.post("/api/v1/billing/months/2026-10/reopen/", {"reason": "x"}).status_code == 403
+    admin_api = _api(admin)
+    assert admin_api.post("/api/v1/billing/months/2026-10/reopen/", {}).status_code == 400
+    reopened = admin_api.post("/api/v1/billing/months/2026-10/reopen/", {"reason": "late notes"})
+    assert reopened.json()["status"] == "reopened"
+    assert (
+        admin_api.post("/api/v1/billing/months/2026-10/reopen/", {"reason": "x"}).status_code == 409
+    )
+    changes = api.get("/api/v1/billing/months/2026-10/submitted-changes/")
+    assert changes.json() == []
+    again = api.post("/api/v1/billing/months/2026-10/close/", {}, format="json")
+    assert again.status_code == 202
+    assert again.json()["month"]["status"] == "closed"
+
+
+def test_an_837_with_missing_billing_data_records_nothing(biller_client, practice, closed):
+    Patient.objects.unscoped().filter(pk=closed[0].pk).update(postal_code="")
+    page = biller_client.get("/billing/months/2026-10/export.837", follow=True)
+    assert b"ZIP code" in page.content
+    assert not Export.objects.unscoped().exists()
