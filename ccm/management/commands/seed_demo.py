@@ -129,7 +129,16 @@ class Command(BaseCommand):
             # Bulk inserts skip the services: compute the worklist's progress rows once.
             progress_reconcile(practice_id=practice.pk, months=recent_months(practice, months))
         tasks = sum(create_due_tasks(practice=p) for p in practices.values())
+        self._close_old_months(demo, recent_months(demo, months))
         return entries, tasks
+
+    def _close_old_months(self, demo: Practice, months: list[Any]) -> None:
+        """Close the demo's older months (idempotent), so billing has a history; last month
+        stays open for the biller to close, this month is still running."""
+        from billing.services import month_close
+
+        for month in months[:-2]:
+            month_close(practice_id=demo.pk, month=month)
 
     def _care_plans(
         self, practices: dict[str, Practice], memberships: dict[str, Membership]

@@ -1,0 +1,337 @@
+"""The 837P export: envelope counts and control numbers, the HL tree, HI and SV1 content,
+sanitised text, pyx12 accepting a closed month, the demo's last month and 10,000 claims, and
+pyx12 refusing a corrupted file."""
+
+import datetime as dt
+import os
+import time
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.management import call_command
+
+from billing import x12
+from billing.models import Claim, ClaimLine, MonthClose, Outcome
+from ccm.models import Practice, Role
+from patients.models import Patient
+from tests.billing.test_month_close import OCTOBER, _cast, _close
+from tests.factories import MembershipFactory
+
+CREATED = dt.datetime(2026, 11, 3, 15, 30, tzinfo=dt.UTC)
+STREET = x12.Address(line1="100 Main Street", city="Springfield", state="NY", postal_code="12345")
+PROVIDER = x12.BillingProvider(
+    name="Sunrise Clinic",
+    npi="1234567893",
+    tax_id="12-3456789",
+    address=STREET,
+    phone="(555) 010-0100",
+)
+
+
+def _claim(n=0, *, lines=None, codes=("E11.9", "I10"), last="Lovelace", first="Ada"):
+    return x12.ClaimData(
+        patient_control_number=f"{n:020x}",
+        subscriber=x12.Subscriber(
+            member_id="1EG4TE5MK73",
+            last_name=last,
+            first_name=first,
+            date_of_birth=dt.date(1950, 1, 2),
+            sex="F",
+            address=STREET,
+        ),
+        rendering_provider=x12.RenderingProvider(
+            last_name="Physician", first_name="Pat", npi="1679576722"
+        ),
+        date_of_service=dt.date(2026, 10, 31),
+        place_of_service="11",
+        diagnosis_codes=codes,
+        lines=lines or (x12.ServiceLine(code="99490", charge=Decimal("62.00"), units=1),),
+    )
+
+
+def _build(*claims, control_number=42):
+    submission = x12.Submission(billing_provider=PROVIDER, payer=x12.Payer(), claims=claims)
+    return x12.build_837(submission, control_number=control_number, created_at=CREATED)
+
+
+def _segments(document):
+    assert document.endswith("~")
+    return [segment.split("*") for segment in document[:-1].split("~")]
+
+
+def _all(document, segment_id):
+    return [s for s in _segments(document) if s[0] == segment_id]
+
+
+def test_envelope_counts_and_control_numbers_match():
+    document = _build(_claim(1), _claim(2), _claim(3), control_number=42)
+    segments = _segments(document)
+    isa, gs, st = segments[0], segments[1], segments[2]
+    se, ge, iea = segments[-3], segments[-2], segments[-1]
+    assert len(document.split("~")[0]) + 1 == 106  # the fixed-length ISA, terminator included
+    assert isa[13] == iea[2] == "000000042"
+    assert isa[11:13] == ["^", "00501"]
+    assert isa[16] == ":"
+    assert gs[6] == ge[2] == "42"
+    assert gs[1] == "HC"
+    assert gs[8] == st[3] == "005010X222A1"
+    assert st[1] == "837"
+    assert st[2] == se[2]
+    assert int(se[1]) == len(segments) - 4  # ST through SE, without ISA, GS, GE, IEA
+    assert ge[1] == iea[1] == "1"
+    bht = segments[3]
+    assert bht[:3] == ["BHT", "0019", "00"]
+    assert bht[4:] == ["20261103", "1530", "CH"]
+
+
+def test_the_control_number_must_fit_nine_digits():
+    with pytest.raises(ValueError, match="control number"):
+        _build(_claim(), control_number=10**9)
+    with pytest.raises(ValueError, match="control number"):
+        _build(_claim(), control_number=0)
+
+
+def test_subscribers_hang_under_the_one_billing_provider():
+    hls = _all(_build(_claim(1), _claim(2), _claim(3)), "HL")
+    assert hls[0] == ["HL", "1", "", "20", "1"]
+    assert hls[1:] == [["HL", str(n), "1", "22", "0"] for n in (2, 3, 4)]
+
+
+def test_a_claim_with_99490_and_two_99439_units():
+    lines = (
+        x12.ServiceLine(code="99490", charge=Decimal("62.00"), units=1),
+        x12.ServiceLine(code="99439", charge=Decimal("95.50"), units=2),
+    )
+    document = _build(_claim(7, lines=lines, codes=("E11.9", "I10", "E78.5")))
+    assert _all(document, "SBR") == [["SBR", "P", "18", "", "", "", "", "", "", "MB"]]
+    assert _all(document, "HI") == [["HI", "ABK:E119", "ABF:I10", "ABF:E785"]]
+    clm = _all(document, "CLM")[0]
+    assert clm[1] == f"{7:020x}"
+    assert clm[2] == "157.5"  # the lines' total
+    assert clm[5] == "11:B:1"  # POS 11, professional, original claim
+    assert _all(document, "LX") == [["LX", "1"], ["LX", "2"]]
+    assert _all(document, "SV1") == [
+        ["SV1", "HC:99490", "62", "UN", "1", "", "", "1:2:3"],
+        ["SV1", "HC:99439", "95.5", "UN", "2", "", "", "1:2:3"],
+    ]
+    assert _all(document, "DTP") == [["DTP", "472", "D8", "20261031"]] * 2
+    names = {s[1]: s for s in _all(document, "NM1")}
+    assert names["IL"][3:5] == ["LOVELACE", "ADA"]
+    assert names["IL"][8:] == ["MI", "1EG4TE5MK73"]
+    assert names["82"][3:5] == ["PHYSICIAN", "PAT"]
+    assert names["82"][8:] == ["XX", "1679576722"]
+    assert names["85"][8:] == ["XX", "1234567893"]
+    assert names["PR"][3] == "MEDICARE"
+
+
+def test_lines_point_at_most_at_four_diagnoses():
+    codes = ("E11.9", "I10", "E78.5", "N18.30", "J44.9")
+    document = _build(_claim(codes=codes))
+    assert _all(document, "HI")[0][1:] == [
+        "ABK:E119",
+        "ABF:I10",
+        "ABF:E785",
+        "ABF:N1830",
+        "ABF:J449",
+    ]
+    assert _all(document, "SV1")[0][7] == "1:2:3:4"
+
+
+def test_text_is_upper_case_without_delimiters_or_foreign_characters():
+    document = _build(_claim(last="O'Brien*~Núñez:^", first="  José\tMaría  "))
+    name = next(s for s in _all(document, "NM1") if s[1] == "IL")
+    assert name[3:5] == ["O'BRIENNUNEZ", "JOSE MARIA"]
+    assert x12.text("Zoë & Co. <ltd> {x} ü") == "ZOE & CO. LTD X U"
+    assert document.isascii()
+    # A delimiter left in a name would have split it into more elements above.
+    assert all(len(s) == 17 for s in _segments(document) if s[0] == "ISA")
+
+
+def test_practitioner_names_lose_titles_and_credentials():
+    assert x12.split_name("Dr. Pat Q. Physician, MD") == ("Physician", "Pat")
+    assert x12.split_name("Omar Other MD") == ("Other", "Omar")
+    assert x12.split_name("Prince") == ("Prince", "")
+    assert x12.split_name("") == ("", "")
+
+
+def test_pyx12_accepts_the_built_claim():
+    lines = (
+        x12.ServiceLine(code="99490", charge=Decimal("62.00"), units=1),
+        x12.ServiceLine(code="99439", charge=Decimal("95.50"), units=2),
+    )
+    assert x12.validate_837(_build(_claim(1, lines=lines), _claim(2))) == []
+
+
+def test_pyx12_reports_a_wrong_segment_count():
+    document = _build(_claim(1))
+    se = _all(document, "SE")[0]
+    broken = document.replace(f"SE*{se[1]}*", f"SE*{int(se[1]) + 1}*")
+    errors = x12.validate_837(broken)
+    assert any("SE count" in e for e in errors)
+
+
+def test_pyx12_reports_a_missing_billing_provider_without_showing_data():
+    document = _build(_claim(1, last="Lovelace", first="Ada"))
+    name = next("*".join(s) + "~" for s in _segments(document) if s[:2] == ["NM1", "85"])
+    errors = x12.validate_837(document.replace(name, ""))
+    assert any("2010AA" in e for e in errors)
+    # The loop's N3 is then out of place; its street address is not repeated.
+    assert not any("MAIN STREET" in e for e in errors)
+
+
+def test_pyx12_reports_a_too_long_name_without_the_name():
+    errors = x12.validate_837(_build(_claim(1, last="Lovelace" * 10)))
+    assert any("NM103" in e and "too long" in e for e in errors)
+    assert not any("LOVELACE" in e for e in errors)
+
+
+def test_pyx12_rejects_what_is_not_an_interchange():
+    assert x12.validate_837("hello") != []
+    assert x12.validate_837(_build(_claim()).replace("005010X222A1", "005010X999")) != []
+
+
+def test_validation_is_quiet(capsys, caplog, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    document = _build(_claim(1))
+    x12.validate_837(document.replace("GE*1*42", "GE*1*43"))
+    x12.validate_837(document)
+    captured = capsys.readouterr()
+    assert captured.out == captured.err == ""
+    assert caplog.records == []
+    assert os.listdir(tmp_path) == []
+
+
+def test_pyx12_accepts_10000_claims_in_one_transaction_set():
+    lines = (
+        x12.ServiceLine(code="99490", charge=Decimal("62.00"), units=1),
+        x12.ServiceLine(code="99439", charge=Decimal("95.50"), units=2),
+    )
+    claims = tuple(_claim(n, lines=lines if n % 2 else None) for n in range(10_000))
+    started = time.perf_counter()
+    document = _build(*claims, control_number=999_999_999)
+    built = time.perf_counter() - started
+    assert built < 5
+    assert document.count("~CLM*") == 10_000
+    assert _all(document, "HL")[-1][1] == "10001"
+    assert x12.validate_837(document) == []  # about 20 s on a shared 2-core machine
+
+
+# --- a closed month from the database ------------------------------------------------------
+
+
+def _complete_demographics(practice):
+    Practice.objects.filter(pk=practice.pk).update(
+        tax_id="12-3456789",
+        phone="(555) 010-0100",
+        address_line1="1 Sunrise Way",
+        city="Albany",
+        state="NY",
+        postal_code="12207",
+    )
+    Patient.objects.unscoped().filter(practice=practice).update(
+        address_line1="5 Elm Street", city="Albany", state="NY", postal_code="12208-1234"
+    )
+    practice.refresh_from_db()
+
+
+@pytest.fixture
+def closed(practice, physician, coordinator):
+    physician.user.full_name = "Dr. Pat Physician"
+    physician.user.save(update_fields=["full_name"])
+    _cast(practice, physician, coordinator, count=6)
+    _complete_demographics(practice)
+    _close(practice)
+    return practice
+
+
+def test_a_closed_month_exports_a_valid_837(closed):
+    document = x12.month_837(closed, OCTOBER, control_number=7, created_at=CREATED)
+    assert x12.validate_837(document) == []
+    claims = Claim.objects.unscoped().filter(practice=closed, month=OCTOBER)
+    assert claims.count() == 3
+    assert {s[1] for s in _all(document, "CLM")} == {c.pk.hex[:20].upper() for c in claims}
+    assert {s[3] for s in _all(document, "NM1") if s[1] == "82"} == {"PHYSICIAN"}
+    assert _all(document, "HI")[0][1:] == ["ABK:E119", "ABF:I10"]
+    assert _all(document, "DTP")[0][3] == "20261031"  # R32: the month's last day
+    assert _segments(document)[0][13] == "000000007"
+
+
+def test_the_export_reads_a_fixed_number_of_queries(closed, django_assert_num_queries):
+    with django_assert_num_queries(3):  # the close, the claims with patients, the lines
+        x12.month_837(closed, OCTOBER, control_number=1, created_at=CREATED)
+
+
+def test_payer_and_receiver_ids_come_from_settings(closed, settings):
+    settings.X12_PAYER_ID = "12202"
+    settings.X12_RECEIVER_ID = "12202"
+    document = x12.month_837(closed, OCTOBER, control_number=1, created_at=CREATED)
+    assert next(s for s in _all(document, "NM1") if s[1] == "PR")[8:] == ["PI", "12202"]
+    assert _segments(document)[0][8] == "12202".ljust(15)
+    assert x12.validate_837(document) == []
+    settings.X12_RECEIVER_ID = "A-RECEIVER-ID-LONGER-THAN-15"
+    with pytest.raises(ImproperlyConfigured, match="X12_RECEIVER_ID"):
+        x12.month_837(closed, OCTOBER, control_number=1, created_at=CREATED)
+
+
+def test_an_open_month_is_refused(practice, physician, coordinator):
+    _cast(practice, physician, coordinator, count=2)
+    _complete_demographics(practice)
+    with pytest.raises(ValidationError, match="2026-10 is not closed"):
+        x12.month_837(practice, OCTOBER, control_number=1, created_at=CREATED)
+
+
+def test_missing_demographics_are_named_without_patient_data(closed):
+    patient = Patient.objects.unscoped().filter(practice=closed).first()
+    Patient.objects.unscoped().filter(practice=closed).update(address_line1="", mbi="")
+    with pytest.raises(ValidationError) as raised:
+        x12.month_837(closed, OCTOBER, control_number=1, created_at=CREATED)
+    message = " ".join(raised.value.messages)
+    assert "3 claim(s)" in message
+    assert "MBI" in message
+    assert "patient address" in message
+    assert patient.last_name not in message
+    Practice.objects.filter(pk=closed.pk).update(tax_id="")
+    closed.refresh_from_db()
+    with pytest.raises(ValidationError, match="tax id"):
+        x12.month_837(closed, OCTOBER, control_number=1, created_at=CREATED)
+
+
+def test_another_practices_claims_are_never_exported(closed, other_practice):
+    physician = MembershipFactory(practice=other_practice, role=Role.PHYSICIAN)
+    coordinator = MembershipFactory(practice=other_practice, role=Role.COORDINATOR)
+    _cast(other_practice, physician, coordinator, count=2)
+    _complete_demographics(other_practice)
+    _close(other_practice)
+    ours = x12.month_837(closed, OCTOBER, control_number=1, created_at=CREATED)
+    theirs = x12.month_837(other_practice, OCTOBER, control_number=1, created_at=CREATED)
+    assert len(_all(ours, "CLM")) == 3
+    assert len(_all(theirs, "CLM")) == 1
+    assert not {s[1] for s in _all(ours, "CLM")} & {s[1] for s in _all(theirs, "CLM")}
+
+
+def test_the_demo_practices_last_month_exports_a_valid_837(db):
+    # seed_demo dates everything from "now"; October is then the last complete month.
+    with time_machine.travel(dt.datetime(2026, 11, 10, 15, tzinfo=dt.UTC), tick=False):
+        call_command("seed_demo", verbosity=0)
+        out = StringIO()
+        call_command("close_month", "--practice", "demo", "--month", "2026-10", stdout=out)
+        demo = Practice.objects.get(slug="demo")
+        document = x12.month_837(demo, OCTOBER, control_number=1)
+    claims = Claim.objects.unscoped().filter(practice=demo, month=OCTOBER).count()
+    assert claims > 10
+    assert f"{claims} claims" in out.getvalue()
+    assert len(_all(document, "CLM")) == claims
+    assert x12.validate_837(document) == []
+    # A realistic mix: billable and not, for several reasons, base codes and add-ons.
+    outcomes = Outcome.objects.unscoped().filter(practice=demo, month=OCTOBER)
+    assert outcomes.filter(billable=False).count() >= 5
+    reasons = {rule for row in outcomes.values_list("blocked_by", flat=True) for rule in row}
+    assert {"R11", "R27"} <= reasons
+    codes = set(ClaimLine.objects.unscoped().filter(practice=demo).values_list("code", flat=True))
+    assert {"99490", "99439"} <= codes
+    # seed_demo closed the months before the last complete one (the billing history).
+    september = MonthClose.objects.unscoped().get(practice=demo, month=dt.date(2026, 9, 1))
+    assert september.status == "closed"
