@@ -19,12 +19,11 @@ from billing.models import (
     Claim,
     ClaimLine,
     ClaimStatus,
-    CloseStatus,
     ExportKind,
     MonthClose,
     Outcome,
 )
-from billing.months import current_month, month_label, parse_month
+from billing.months import month_label, parse_month
 from ccm import audit
 from ccm.api import ApiView, EnumField, Pagination, error_responses, page_of
 from ccm.models import Role
@@ -103,18 +102,17 @@ class BillingMonthCloseApi(ApiView):
     )
     def post(self, request: Request, month: str) -> Response:
         day = _month(month)
-        if day >= current_month(self.practice.time_zone):
-            raise ValidationError({"month": "Only a month that has ended can be closed."})
         body = self.CloseSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         confirm = body.validated_data["confirm_changes"]
-        close = MonthClose.objects.filter(month=day).first()
-        if close and close.status == CloseStatus.REOPENED and not confirm:
-            changes = services.submitted_changes(practice=self.practice, month=day)
-            if changes:
-                raise ValidationError(
-                    {"confirm_changes": services.CHANGES_MESSAGE.format(count=len(changes))}
-                )
+        try:
+            services.month_close_start(
+                practice=self.practice, month=day, actor=self.membership, confirm_changes=confirm
+            )
+        except ValidationError as exc:
+            if "confirm" in getattr(exc, "error_dict", {}):
+                raise ValidationError({"confirm_changes": exc.message_dict["confirm"]}) from None
+            raise
         job = tasks.month_close.delay(
             str(self.practice.pk), month_label(day), str(self.membership.pk), confirm
         )

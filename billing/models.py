@@ -238,7 +238,7 @@ class BillingPolicy(TenantModel):
 
     class DateOfService(models.TextChoices):
         LAST_DAY = "last_day_of_month", "Last day of the month"
-        THRESHOLD = "threshold_day", "Day the 20-minute threshold was reached"
+        THRESHOLD = "threshold_date", "Date the highest billed threshold was reached"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     conditions_by_category = models.BooleanField(

@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 class MonthState(ApplicationError):
     """The month's close status forbids this (pages show the message; the API answers 409)."""
 
+
 BATCH = 500
 NOT_OVER_MESSAGE = "{month} has not ended yet in the practice's time zone: it cannot be closed."
 CHANGES_MESSAGE = (
@@ -99,6 +100,29 @@ def _start(practice: Practice, month: dt.date, actor: Membership | None) -> Mont
     return close
 
 
+def month_close_start(
+    *,
+    practice: Practice,
+    month: dt.date,
+    actor: Membership | None,
+    confirm_changes: bool = False,
+) -> MonthClose:
+    """The close's first step, also taken by the page and the API before queueing the job
+    (so the month shows as closing at once): refuse a month not over, create the running
+    close (or return the existing one), and restart a reopened month — refused when it would
+    change submitted claims without `confirm_changes`."""
+    month = month.replace(day=1)
+    if month >= current_month(practice.time_zone):
+        raise ValidationError({"month": NOT_OVER_MESSAGE.format(month=month_label(month))})
+    close = _start(practice, month, actor)
+    if close.status == CloseStatus.REOPENED:
+        changes = submitted_changes(practice=practice, month=month)
+        if changes and not confirm_changes:
+            raise ValidationError({"confirm": CHANGES_MESSAGE.format(count=len(changes))})
+        close = _restart(practice, close.pk, actor, confirmed=bool(changes))
+    return close
+
+
 def month_close(
     *, practice_id: Any, month: dt.date, actor_id: Any = None, confirm_changes: bool = False
 ) -> MonthClose:
@@ -108,19 +132,14 @@ def month_close(
     A reopened month is re-closed; if that would change submitted claims, `confirm_changes`
     must be given (ValidationError otherwise, nothing changed)."""
     practice = Practice.objects.get(pk=practice_id)
-    month = month.replace(day=1)
-    if month >= current_month(practice.time_zone):
-        raise ValidationError({"month": NOT_OVER_MESSAGE.format(month=month_label(month))})
     actor = Membership.objects.unscoped().filter(pk=actor_id, practice=practice).first()
     with practice_scope(practice):
-        close = _start(practice, month, actor)
+        close = month_close_start(
+            practice=practice, month=month, actor=actor, confirm_changes=confirm_changes
+        )
         if close.status == CloseStatus.CLOSED:
             return close
-        if close.status == CloseStatus.REOPENED:
-            changes = submitted_changes(practice=practice, month=month)
-            if changes and not confirm_changes:
-                raise ValidationError({"confirm": CHANGES_MESSAGE.format(count=len(changes))})
-            close = _restart(practice, close.pk, actor, confirmed=bool(changes))
+        month = close.month
         month_lock(practice=practice, month=month, actor=actor)
         ids = _candidates(practice, month)
         MonthClose.objects.unscoped().filter(pk=close.pk).update(patients_total=len(ids))

@@ -1,5 +1,12 @@
-"""Routes (filled by the module's views)."""
+"""Fee schedule and POLICY API routes (in the `api` namespace, under /api/)."""
 
 from typing import Any
 
-urlpatterns: list[Any] = []
+from django.urls import path
+
+from billing import settings_apis as apis
+
+urlpatterns: list[Any] = [
+    path("v1/billing/fee-schedule/", apis.FeeScheduleApi.as_view(), name="billing-fee-schedule"),
+    path("v1/billing/policy/", apis.BillingPolicyApi.as_view(), name="billing-policy"),
+]

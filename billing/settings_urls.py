@@ -1,5 +1,13 @@
-"""Routes (filled by the module's views)."""
+"""Fee schedule and POLICY pages (/billing/…), in the `billing` namespace."""
 
 from typing import Any
 
-urlpatterns: list[Any] = []
+from django.urls import path
+
+from billing import settings_views as views
+
+urlpatterns: list[Any] = [
+    path("fees/", views.fee_schedule, name="fee-schedule"),
+    path("policy/", views.policy, name="policy"),
+    path("policy/reset/", views.policy_reset, name="policy-reset"),
+]

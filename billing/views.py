@@ -117,7 +117,11 @@ def month_progress(request: PracticeRequest, month: str) -> HttpResponse:
     return render(
         request,
         "billing/month_progress.html",
-        {"close": _close(request, day), "label": month_label(day)},
+        {
+            "close": _close(request, day),
+            "label": month_label(day),
+            "can_close": request.membership.role in CLOSERS,
+        },
     )
 
 
@@ -127,15 +131,13 @@ def month_progress(request: PracticeRequest, month: str) -> HttpResponse:
 def month_close(request: PracticeRequest, month: str) -> HttpResponse:
     day = _month(month)
     confirm = request.POST.get("confirm_changes") == "on"
-    if day >= current_month(request.practice.time_zone):
-        messages.error(request, services.NOT_OVER_MESSAGE.format(month=month_label(day)))
+    try:
+        services.month_close_start(
+            practice=request.practice, month=day, actor=request.membership, confirm_changes=confirm
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
         return redirect("billing:month-detail", month=month_label(day))
-    close = _close(request, day)
-    if close and close.status == CloseStatus.REOPENED and not confirm:
-        changes = services.submitted_changes(practice=request.practice, month=day)
-        if changes:
-            messages.error(request, services.CHANGES_MESSAGE.format(count=len(changes)))
-            return redirect("billing:month-detail", month=month_label(day))
     tasks.month_close.delay(
         str(request.practice.pk), month_label(day), str(request.membership.pk), confirm
     )
@@ -176,7 +178,13 @@ def preclose_check(request: PracticeRequest, month: str) -> HttpResponse:
     return render(
         request,
         "billing/preclose_check.html",
-        {"month": day, "label": month_label(day), "check": check, "close": _close(request, day)},
+        {
+            "month": day,
+            "label": month_label(day),
+            "check": check,
+            "close": _close(request, day),
+            "clinical": request.membership.role == Role.ADMIN,
+        },
     )
 
 

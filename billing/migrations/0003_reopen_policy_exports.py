@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
                 ('cap_99489', models.PositiveSmallIntegerField(default=10, verbose_name='R24: most 99489 units a month')),
                 ('oversight_blocks_any_practitioner', models.BooleanField(default=True, verbose_name='R28: care plan oversight by any practitioner blocks CCM (off: same practitioner)')),
                 ('apcm_by_other_practitioner_blocks', models.BooleanField(default=True, verbose_name='R30: APCM billed by another practitioner blocks CCM')),
-                ('date_of_service_mode', models.CharField(choices=[('last_day_of_month', 'Last day of the month'), ('threshold_day', 'Day the 20-minute threshold was reached')], default='last_day_of_month', max_length=20, verbose_name='R32: date of service')),
+                ('date_of_service_mode', models.CharField(choices=[('last_day_of_month', 'Last day of the month'), ('threshold_date', 'Date the highest billed threshold was reached')], default='last_day_of_month', max_length=20, verbose_name='R32: date of service')),
                 ('place_of_service', models.CharField(default='11', max_length=2, verbose_name='R33: place of service code')),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('practice', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ccm.practice')),

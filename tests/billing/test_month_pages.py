@@ -47,7 +47,7 @@ def test_month_list_and_an_open_month(biller_client, later):
 
 
 def test_preclose_check_lists_problems_with_links(
-    biller_client, practice, physician, coordinator, later
+    admin_client, biller_client, practice, physician, coordinator, later
 ):
     from tests.timelog.conftest import make_enrolled
 
@@ -65,7 +65,10 @@ def test_preclose_check_lists_problems_with_links(
     assert page.status_code == 200
     text = page.content.decode()
     assert "No signed care plan" in text
-    assert f"/care-plans/patient/{no_plan.pk}/start/" in text
+    assert "for the care team to fix" in text  # billers make no clinical edits
+    assert f"/care-plans/patient/{no_plan.pk}/start/" in admin_client.get(
+        "/billing/months/2026-10/check/"
+    ).content.decode()
     assert "1 would bill" in text
     # The check reads patient data: audited, and changes nothing.
     assert AuditEvent.objects.unscoped().filter(

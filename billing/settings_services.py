@@ -1,0 +1,244 @@
+"""The practice's fee schedule (R26) and POLICY switches: reads for the pages and the API,
+and the admins' writes (audited with old and new values, worklist progress recomputed).
+
+Closed months are not touched: their outcomes and claims were stored when they closed. A
+change reaches open months through the worklist's stored progress (this month and the
+last, recomputed by timelog's reconcile task after commit) and the next month close.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, cast
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from billing import loading
+from billing.models import BillingPolicy, FeeSchedule
+from billing.rules import codes
+from ccm import audit
+from ccm.models import Membership, Practice
+
+UNKNOWN_CODE_MESSAGE = "{code} is not a code the billing engine bills."
+AMOUNT_MESSAGE = "Enter an amount of at least 0.00 with at most two decimals, e.g. 66.13."
+AMOUNT_TOO_LARGE_MESSAGE = "Enter an amount below 1,000,000.00."
+ENGINE_REFUSED_MESSAGE = (
+    "The billing engine cannot use these settings ({reason}); nothing was saved."
+)
+POS_MESSAGE = "Enter the two-digit place of service code, e.g. 11 (office) (R33)."
+POS_PATTERN = re.compile(r"[0-9]{2}")  # BillingPolicy's check constraint, with a clear message
+REFERENCE = "reference"  # the audit's word for "no practice amount: the spec's is used"
+MAX_AMOUNT = Decimal("999999.99")  # FeeSchedule.amount: 8 digits, 2 decimals
+CENT = Decimal("0.01")
+
+# Every code a track bills (R19-R25), in table order (R35); a new track appears here itself.
+_TRACK_CODES = {code for track in codes.TRACKS for code in (track.base, track.addon)}
+FEE_CODES: tuple[codes.CodeRow, ...] = tuple(
+    row for row in codes.CODE_TABLE if row.code in _TRACK_CODES
+)
+FEE_CODE_NAMES: tuple[str, ...] = tuple(row.code for row in FEE_CODES)
+
+# BillingPolicy's POLICY fields, in model order (their verbose names cite the rule ids).
+POLICY_FIELDS: tuple[str, ...] = tuple(
+    f.name
+    for f in BillingPolicy._meta.concrete_fields
+    if f.name not in ("id", "practice", "updated_at")
+)
+
+
+@dataclass(frozen=True)
+class FeeRow:
+    """One code of the fee schedule page: the spec's amount, the practice's, the one used."""
+
+    code: str
+    description: str
+    reference_amount: Decimal
+    amount: Decimal | None  # None: the practice uses the reference amount
+
+    @property
+    def effective_amount(self) -> Decimal:
+        return self.reference_amount if self.amount is None else self.amount
+
+
+def _practice_amounts(practice: Practice) -> dict[str, Decimal]:
+    rows = FeeSchedule.objects.unscoped().filter(practice=practice)
+    return {code: Decimal(amount) for code, amount in rows.values_list("code", "amount")}
+
+
+def fee_schedule_list(*, practice: Practice) -> list[FeeRow]:
+    """Every billed code with its reference and practice amounts (one query, no writes)."""
+    amounts = _practice_amounts(practice)
+    return [
+        FeeRow(
+            code=row.code,
+            description=row.description,
+            reference_amount=row.reference_amount or Decimal("0.00"),
+            amount=amounts.get(row.code),
+        )
+        for row in FEE_CODES
+    ]
+
+
+def _clean_amount(value: Any) -> Decimal | None:
+    """None/blank → None (reference); else a Decimal >= 0 in whole cents, or ValueError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool | float):
+        raise ValueError(AMOUNT_MESSAGE)  # binary floats are not money
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ValueError(AMOUNT_MESSAGE) from exc
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(CENT):
+        raise ValueError(AMOUNT_MESSAGE)
+    if amount > MAX_AMOUNT:
+        raise ValueError(AMOUNT_TOO_LARGE_MESSAGE)
+    return amount.quantize(CENT)
+
+
+def _clean_amounts(amounts: Mapping[str, Any]) -> dict[str, Decimal | None]:
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Decimal | None] = {}
+    for code, value in amounts.items():
+        if code not in FEE_CODE_NAMES:
+            errors[code] = UNKNOWN_CODE_MESSAGE.format(code=code)
+            continue
+        try:
+            cleaned[code] = _clean_amount(value)
+        except ValueError as exc:
+            errors[code] = str(exc)
+    if errors:
+        raise ValidationError(errors)
+    return {code: cleaned.get(code) for code in FEE_CODE_NAMES}
+
+
+def _text(value: Any) -> str:
+    return REFERENCE if value is None else str(value)
+
+
+def _reconcile_after_commit(practice: Practice) -> None:
+    from timelog.tasks import progress_reconcile_practice
+
+    practice_id = str(practice.pk)
+    # This month's and last month's stored worklist progress use the new fees or POLICY.
+    transaction.on_commit(lambda: progress_reconcile_practice.delay(practice_id))
+
+
+@transaction.atomic
+def fee_schedule_update(
+    *, practice: Practice, actor: Membership, amounts: Mapping[str, Any]
+) -> list[str]:
+    """Replace the practice's amounts (missing or blank = reference amount: the row is
+    deleted). Validates everything before writing; audits "code:old->new"; enqueues the
+    progress reconcile on commit. Returns the audit's change list (empty: nothing changed)."""
+    wanted = _clean_amounts(amounts)
+    # One editor at a time per practice: two first saves of a code cannot both insert it.
+    Practice.objects.select_for_update().only("pk").get(pk=practice.pk)
+    rows = {row.code: row for row in FeeSchedule.objects.unscoped().filter(practice=practice)}
+    changes: list[str] = []
+    for code, amount in wanted.items():
+        row = rows.get(code)
+        old = None if row is None else row.amount
+        if old == amount:
+            continue
+        changes.append(f"{code}:{_text(old)}->{_text(amount)}")
+        if amount is None:
+            FeeSchedule.objects.unscoped().filter(practice=practice, code=code).delete()
+            continue
+        row = row or FeeSchedule(practice=practice, code=code)
+        row.amount, row.updated_at = amount, timezone.now()
+        row.full_clean()
+        row.save()
+    if changes:
+        audit.record_for(
+            actor, "fee_schedule.update", object_type="billing.feeschedule", changed_fields=changes
+        )
+        _reconcile_after_commit(practice)
+    return changes
+
+
+def policy_field(name: str) -> models.Field[Any, Any]:
+    """BillingPolicy's model field (its verbose name cites the rule id)."""
+    return cast("models.Field[Any, Any]", BillingPolicy._meta.get_field(name))
+
+
+def policy_defaults() -> dict[str, Any]:
+    """The spec's POLICY defaults (BillingPolicy's field defaults)."""
+    return {name: policy_field(name).get_default() for name in POLICY_FIELDS}
+
+
+def policy_get(*, practice: Practice) -> BillingPolicy:
+    """The practice's POLICY row, or an unsaved one holding the defaults (never creates)."""
+    row = BillingPolicy.objects.unscoped().filter(practice=practice).first()
+    return row if row is not None else BillingPolicy(practice=practice)
+
+
+def policy_values(row: BillingPolicy) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in POLICY_FIELDS}
+
+
+def _policy_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return [f"{name}:{before[name]}->{after[name]}" for name in audit.changed(before, after)]
+
+
+def _check_engine_accepts(practice: Practice) -> None:
+    """The engine must be able to load what was just written (inside the transaction)."""
+    try:
+        loading.policy(practice)
+    except ValueError as exc:
+        raise ValidationError(ENGINE_REFUSED_MESSAGE.format(reason=exc)) from exc
+
+
+@transaction.atomic
+def policy_update(*, practice: Practice, actor: Membership, data: Mapping[str, Any]) -> list[str]:
+    """Store the practice's POLICY choices (fields not given keep their value). Validates,
+    audits "field:old->new", enqueues the progress reconcile on commit; creates the row on
+    the first change. Returns the change list (empty: nothing changed)."""
+    unknown = sorted(set(data) - set(POLICY_FIELDS))
+    if unknown:
+        raise ValidationError({name: "Not a POLICY setting." for name in unknown})
+    Practice.objects.select_for_update().only("pk").get(pk=practice.pk)
+    row = policy_get(practice=practice)
+    before = policy_values(row)
+    if "place_of_service" in data and not POS_PATTERN.fullmatch(str(data["place_of_service"])):
+        raise ValidationError({"place_of_service": POS_MESSAGE})
+    for name, value in data.items():
+        setattr(row, name, value)
+    row.full_clean()
+    changes = _policy_changes(before, policy_values(row))
+    if not changes:
+        return []
+    row.updated_at = timezone.now()
+    row.save()
+    _check_engine_accepts(practice)
+    audit.record_for(actor, "billing_policy.update", obj=row, changed_fields=changes)
+    _reconcile_after_commit(practice)
+    return changes
+
+
+@transaction.atomic
+def policy_reset(*, practice: Practice, actor: Membership) -> list[str]:
+    """Back to the spec's defaults: the practice's row is deleted (no row = defaults).
+    Audits the fields that change; enqueues the progress reconcile on commit."""
+    Practice.objects.select_for_update().only("pk").get(pk=practice.pk)
+    row = BillingPolicy.objects.unscoped().filter(practice=practice).first()
+    if row is None:
+        return []
+    changes = _policy_changes(policy_values(row), policy_defaults())
+    row_id = row.pk
+    BillingPolicy.objects.unscoped().filter(practice=practice).delete()
+    audit.record_for(
+        actor,
+        "billing_policy.reset",
+        object_type="billing.billingpolicy",
+        object_id=row_id,
+        changed_fields=changes,
+    )
+    if changes:
+        _reconcile_after_commit(practice)
+    return changes

@@ -1,0 +1,100 @@
+"""The biller's month end in a real browser: pre-close check, close, the progress bar
+(htmx polling), a claim's explanation, and the 837 download (valid per pyx12)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from unittest import mock
+
+import pytest
+from django.db import connection
+from playwright.sync_api import Page, expect
+
+from billing import services, tasks, x12
+from billing.months import current_month, month_label, previous_month
+from ccm.models import Practice, User
+from tests.e2e.conftest import totp_code
+from tests.factories import enroll_totp
+
+
+@pytest.fixture
+def slow_worker():
+    """The queued close runs in a background thread in small, slowed batches, as a worker
+    would, so the page shows it running and polls its progress."""
+    real_batch = services._close_batch
+    threads = []
+
+    def slow_batch(*args, **kwargs):
+        time.sleep(0.4)
+        return real_batch(*args, **kwargs)
+
+    def run(*args):
+        def work():
+            try:
+                tasks.month_close.apply(args=args)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        threads.append(thread)
+        return mock.Mock(id="e2e-job")
+
+    with (
+        mock.patch.object(services, "BATCH", 4),
+        mock.patch.object(services, "_close_batch", slow_batch),
+        mock.patch.object(tasks.month_close, "delay", side_effect=run),
+    ):
+        yield
+        for thread in threads:
+            thread.join(timeout=60)
+
+
+def test_a_biller_closes_last_month_and_downloads_the_837(
+    page: Page, live_server, demo, shot, csp_violations, slow_worker, tmp_path
+):
+    base = live_server.url
+    practice = Practice.objects.get(slug="demo")
+    label = month_label(previous_month(current_month(practice.time_zone)))
+    secret = enroll_totp(User.objects.get(email="biller@demo.test"))
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Email").fill("biller@demo.test")
+    page.get_by_label("Password").fill(demo)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("input[name=code]").fill(totp_code(secret))
+    page.get_by_role("button", name="Sign In").click()
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Billing months")
+    page.locator(f"a[href='/billing/months/{label}/']").click()
+    page.get_by_role("link", name="pre-close check").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Pre-close check")
+    expect(page.locator("#check-care_plan")).to_contain_text("for the care team to fix")
+    shot(page, "preclose-check")
+
+    page.get_by_role("link", name="Back to the month").click()
+    page.get_by_role("button", name=re.compile(r"^Close ")).click()
+    progress = page.locator("#close-progress progress")
+    expect(progress).to_be_visible()
+    shot(page, "close-progress")
+    expect(page.locator("#close-progress")).to_contain_text("Closed", timeout=60_000)
+    page.get_by_role("link", name="Show the totals").click()
+    expect(page.locator("main")).to_contain_text("By code")
+    shot(page, "month-closed")
+
+    page.get_by_role("link", name="Review claims").click()
+    page.locator("table tbody tr a[href^='/billing/claims/']").first.click()
+    expect(page.locator(".explanation").first).to_contain_text("R19")
+    shot(page, "claim-explanation")
+
+    page.locator("a", has_text="All claims of the month").click()
+    page.get_by_role("link", name="Back to the month").click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download X12 837P").click()
+    path = tmp_path / "month.837"
+    download.value.save_as(path)
+    assert download.value.suggested_filename == f"caremonth-demo-{label}.837"
+    assert x12.validate_837(path.read_text()) == []
+    assert csp_violations == []
