@@ -81,8 +81,7 @@ def _month_context(request: PracticeRequest, month: dt.date) -> dict[str, Any]:
         "is_admin": request.membership.role == Role.ADMIN,
     }
     if close and close.status == CloseStatus.CLOSED:
-        claims = list(exports.month_claims(request.practice, month))
-        context["summary"] = exports.summary(claims)
+        context["summary"] = exports.summary(request.practice, month)
         context["not_billable"] = Outcome.objects.filter(month=month, billable=False).count()
         context["statuses"] = dict(
             Claim.objects.filter(month=month)

@@ -34,6 +34,7 @@ SAMPLES = {
     "task_id": lambda cast: cast["task"].pk,
     "version_id": lambda cast: cast["version"].pk,
     "template_id": lambda cast: cast["template"].pk,
+    "claim_id": lambda cast: cast["claim"].pk,
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -128,7 +129,28 @@ def _victim_plan(admin, patient):
     template = CarePlanTemplate.objects.unscoped().create(
         practice=admin.practice, name="victim-template", icd10_prefixes="E11"
     )
-    return {"version": version, "template": template}
+    return {"version": version, "template": template, "claim": _victim_claim(admin, patient)}
+
+
+def _victim_claim(admin, patient):
+    import datetime as dt
+
+    from billing.models import Claim, MonthClose
+
+    close = MonthClose.objects.unscoped().create(
+        practice=admin.practice, month=dt.date(2026, 9, 1), status="closed"
+    )
+    return Claim.objects.unscoped().create(
+        practice=admin.practice,
+        close=close,
+        patient=patient,
+        month=close.month,
+        billing_practitioner=admin,
+        date_of_service=dt.date(2026, 9, 30),
+        place_of_service="11",
+        diagnosis_codes=["E11.9"],
+        amount="66.13",
+    )
 
 
 def _victim_markers(cast) -> list[bytes]:
