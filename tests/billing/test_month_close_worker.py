@@ -1,0 +1,319 @@
+"""Month close on a real Celery worker, SIGKILLed half-way: a new worker given the same task
+finishes it, and the month's outcomes, claims and lines equal an uninterrupted close's.
+
+The kill is made deterministic with a table lock: once the first batch has committed, the
+test takes `LOCK TABLE billing_claimline IN SHARE MODE`, so the worker's next batch blocks
+inside its transaction (outcomes and claims inserted, not committed) and is killed there.
+The killed worker's message stays unacked in Redis for the visibility timeout (an hour,
+ccm/settings.py), so the recovery is the documented one: enqueue the same task again.
+"""
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from billing import services, tasks
+from billing.models import Claim, ClaimLine, CloseStatus, MonthClose, Outcome
+from billing.months import month_bounds, month_label, month_of, previous_month
+from careplans.demo import seed_care_plans
+from ccm.models import Role
+from patients.demo import Staff, seed_patients
+from patients.models import Patient, Status
+from tests.factories import MembershipFactory
+from timelog.models import MonthLock, PerformerKind, TimeEntry
+
+pytestmark = [
+    pytest.mark.celery_worker,
+    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (a real broker)"),
+    pytest.mark.django_db(transaction=True),  # the worker must see committed rows
+]
+
+PATIENTS = 2_200  # about 1,600 enrolled: four batches of up to 500 (services.BATCH)
+WAIT = 40  # seconds for any one step; the test takes about 30 s on a busy 2-core machine
+
+
+def _month(practice):
+    return previous_month(month_of(timezone.now(), practice.time_zone))
+
+
+def _seed(practice, physician, coordinator, month):
+    """Demo patients and plans (some plans missing or unsigned, some consents dated in the
+    month); per enrolled patient 1-4 entries of 2-30 minutes, some by the physician, so some
+    months fall short of 20 minutes, most bill 99490 and some add 99439."""
+    seed_patients(
+        practice=practice,
+        staff=Staff(physician=physician, coordinators=(coordinator,)),
+        count=PATIENTS,
+        today=timezone.localdate(),
+        prefix="W",
+    )
+    seed_care_plans(practice=practice, physician=physician, coordinators=[coordinator])
+    staff = [MembershipFactory(practice=practice, role=Role.COORDINATOR) for _ in range(8)]
+    rng = random.Random("month-close-worker")
+    cursor = dict.fromkeys(
+        [physician.pk] + [m.pk for m in staff], month_bounds(month, practice.time_zone)[0]
+    )
+    entries = []
+    patients = Patient.objects.unscoped().filter(practice=practice, status=Status.ENROLLED)
+    for n, patient in enumerate(patients.order_by("mrn")):
+        for k in range(rng.randint(1, 4)):
+            performer = physician if k == 0 and n % 9 == 0 else staff[(n + k) % len(staff)]
+            minutes, started = rng.randint(2, 30), cursor[performer.pk]
+            cursor[performer.pk] = started + dt.timedelta(minutes=31)  # entries never overlap
+            assert month_of(started, practice.time_zone) == month, "add performers"
+            entries.append(
+                TimeEntry(
+                    practice=practice,
+                    patient=patient,
+                    performer=performer,
+                    performer_kind=PerformerKind.PHYSICIAN
+                    if performer == physician
+                    else PerformerKind.CLINICAL_STAFF,
+                    practitioner=physician,
+                    started_at=started,
+                    minutes=minutes,
+                    ended_at=started + dt.timedelta(minutes=minutes),
+                    activity="call_patient",
+                    billing_month=month,
+                    created_at=started,
+                )
+            )
+    TimeEntry.objects.unscoped().bulk_create(entries, batch_size=2000)
+
+
+def _snapshot(practice, month):
+    outcomes = sorted(
+        (
+            str(o.patient_id),
+            o.billable,
+            tuple(o.blocked_by),
+            tuple(o.reasons),
+            o.clinical_staff_minutes,
+            o.physician_minutes,
+            o.next_code,
+            o.minutes_needed,
+        )
+        for o in Outcome.objects.unscoped().filter(practice=practice, month=month)
+    )
+    claims = sorted(
+        (
+            str(c.patient_id),
+            str(c.billing_practitioner_id),
+            c.date_of_service,
+            c.place_of_service,
+            tuple(c.diagnosis_codes),
+            c.amount,
+        )
+        for c in Claim.objects.unscoped().filter(practice=practice, month=month)
+    )
+    lines = sorted(
+        (
+            str(line.claim.patient_id),
+            line.position,
+            line.code,
+            line.units,
+            line.minutes,
+            line.charge,
+            line.explanation,
+        )
+        for line in ClaimLine.objects.unscoped()
+        .filter(practice=practice, claim__month=month)
+        .select_related("claim")
+    )
+    close = MonthClose.objects.unscoped().get(practice=practice, month=month)
+    totals = (close.status, close.patients_total, close.patients_done, close.claims, close.amount)
+    return outcomes, claims, lines, totals
+
+
+def _reset(practice, month):
+    """Forget the reference close, so the worker closes the month from scratch."""
+    ClaimLine.objects.unscoped().filter(practice=practice).delete()
+    Claim.objects.unscoped().filter(practice=practice).delete()
+    Outcome.objects.unscoped().filter(practice=practice).delete()
+    MonthClose.objects.unscoped().filter(practice=practice).delete()
+    MonthLock.objects.unscoped().filter(practice=practice).delete()
+
+
+def _database_url():
+    db = connection.settings_dict  # the test database
+    auth = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    host = quote(db["HOST"] or "", safe="")
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{auth}@{host}{port}/{db['NAME']}"
+
+
+class Workers:
+    """Celery worker processes on one private queue; every one is killed at teardown."""
+
+    def __init__(self, queue):
+        self.queue, self.procs, self.logs = queue, [], []
+
+    def start(self):
+        # A file, not a pipe: a pipe nobody reads could fill and stall the worker.
+        log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ccm.settings"}
+        env["DATABASE_URL"] = _database_url()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "ccm", "worker", "-Q", self.queue,
+             "-n", f"{self.queue}-{len(self.procs)}@%h", "--pool=solo", "--loglevel=WARNING",
+             "--without-heartbeat", "--without-gossip", "--without-mingle"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )  # fmt: skip
+        self.procs.append(proc)
+        self.logs.append(log)
+        return proc
+
+    def output(self):
+        text = []
+        for log in self.logs:
+            log.seek(0)
+            text.append(log.read().decode(errors="replace")[-3000:])
+        return "\n---\n".join(text)
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # an idle worker exits at once
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in self.logs:
+            log.close()
+
+
+def _forget_unacked(queue):
+    """Drop the killed worker's unacked message and the queue's keys from our Redis db, so
+    nothing is restored to a queue nobody reads an hour from now (kombu's Redis layout)."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    for tag, raw in client.hgetall("unacked").items():
+        if json.loads(raw)[2] == queue:  # [message, exchange, routing key]
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    client.close()
+
+
+@pytest.fixture
+def workers():
+    pool = Workers(f"test-month-close-{os.getpid()}")
+    try:
+        yield pool
+    finally:
+        pool.stop()
+        _forget_unacked(pool.queue)
+
+
+def _wait_for(what, check, workers):
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    pytest.fail(f"timed out waiting for {what}; worker output:\n{workers.output()}")
+
+
+def _blocked_by(pid):
+    """Backends waiting for a lock the backend `pid` holds (the live lock table)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE backend_type = 'client backend' AND %s = ANY(pg_blocking_pids(pid))",
+            [pid],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _backend_alive(pid):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone()[0] > 0
+
+
+def _outcomes(practice):
+    return Outcome.objects.unscoped().filter(practice=practice).count()
+
+
+def _status(practice):
+    close = MonthClose.objects.unscoped().filter(practice=practice).first()
+    return close.status if close else None
+
+
+def test_a_worker_killed_mid_close_is_finished_by_another_with_the_same_result(
+    practice, physician, coordinator, workers
+):
+    assert settings.CELERY_TASK_ALWAYS_EAGER is False
+    month = _month(practice)
+    _seed(practice, physician, coordinator, month)
+
+    # The uninterrupted result, in-process, then the month from scratch for the workers.
+    services.month_close(practice_id=practice.pk, month=month)
+    expected = _snapshot(practice, month)
+    outcomes, claims, lines, totals = expected
+    assert totals[1] > 3 * services.BATCH  # several batches, so a kill can land between them
+    assert 0 < len(claims) < len(outcomes)  # billable and not billable months
+    assert {"99490", "99439"} <= {line[2] for line in lines}
+    _reset(practice, month)
+
+    first = workers.start()
+    tasks.month_close.apply_async(args=[str(practice.pk), month_label(month)], queue=workers.queue)
+    _wait_for("the first batch", lambda: _outcomes(practice) > 0, workers)
+
+    blocker = connection.get_new_connection(connection.get_connection_params())
+    try:
+        # Autocommit off: the lock lasts until rollback. Waits for a batch in flight.
+        blocker.autocommit = False
+        blocker.execute("LOCK TABLE billing_claimline IN SHARE MODE")
+        lock_pid = blocker.info.backend_pid
+        stuck = _wait_for(
+            "the worker to block",
+            lambda: _blocked_by(lock_pid) or _status(practice) == CloseStatus.CLOSED,
+            workers,
+        )
+        assert _status(practice) == CloseStatus.RUNNING, "closed before the lock: add patients"
+        assert len(stuck) == 1  # the worker's one connection
+        committed = _outcomes(practice)
+        assert committed % services.BATCH == 0
+        assert 0 < committed < totals[1]
+        os.kill(first.pid, signal.SIGKILL)  # mid-batch: its outcomes and claims uncommitted
+        first.wait(timeout=WAIT)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    # PostgreSQL finds the client gone once the insert gets its lock: it rolls back and exits.
+    _wait_for(
+        "the dead worker's backend to end", lambda: not any(map(_backend_alive, stuck)), workers
+    )
+    assert _outcomes(practice) == committed
+    assert _status(practice) == CloseStatus.RUNNING
+
+    workers.start()
+    tasks.month_close.apply_async(args=[str(practice.pk), month_label(month)], queue=workers.queue)
+    _wait_for("the close", lambda: _status(practice) == CloseStatus.CLOSED, workers)
+
+    assert _snapshot(practice, month) == expected
+    close = MonthClose.objects.unscoped().get(practice=practice, month=month)
+    assert set(Outcome.objects.unscoped().values_list("close_id", flat=True)) == {close.pk}
+    assert MonthClose.objects.unscoped().count() == 1
