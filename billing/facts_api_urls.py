@@ -1,5 +1,25 @@
-"""Routes (filled by the module's views)."""
+"""API routes of the billing facts (/api/v1/…): other services and patient-month facts."""
 
 from typing import Any
 
-urlpatterns: list[Any] = []
+from django.urls import path
+
+from billing import facts_apis as apis
+
+urlpatterns: list[Any] = [
+    path(
+        "v1/patients/<uuid:patient_id>/other-services/",
+        apis.PatientOtherServiceListApi.as_view(),
+        name="patient-other-services",
+    ),
+    path(
+        "v1/other-services/<uuid:other_service_id>/",
+        apis.OtherServiceDetailApi.as_view(),
+        name="other-service-detail",
+    ),
+    path(
+        "v1/patients/<uuid:patient_id>/month-facts/<str:month>/",
+        apis.PatientMonthFactsApi.as_view(),
+        name="patient-month-facts",
+    ),
+]

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from billing.models import OtherService, OtherServiceImport
 from patients.models import PatientImport
 from tests.factories import (
     ApiTokenFactory,
@@ -35,6 +36,8 @@ SAMPLES = {
     "version_id": lambda cast: cast["version"].pk,
     "template_id": lambda cast: cast["template"].pk,
     "claim_id": lambda cast: cast["claim"].pk,
+    "other_service_id": lambda cast: cast["other_service"].pk,
+    "service_import_id": lambda cast: cast["service_import"].pk,
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -110,6 +113,21 @@ def _victim_patient(admin):
         ),
         "entry": TimeEntryFactory(patient=patient, performer=admin, note="victim-note"),
         "task": TaskFactory(patient=patient, assignee=admin, title="victim-task-title"),
+        "other_service": OtherService.objects.unscoped().create(
+            practice=admin.practice,
+            patient=patient,
+            code="G0556",
+            service_on="2026-01-12",
+            outside_npi="1234567893",
+            note="victim-service-note",
+            created_by=admin,
+        ),
+        "service_import": OtherServiceImport.objects.unscoped().create(
+            practice=admin.practice,
+            uploaded_by=admin,
+            content="mrn,code,service_date,practitioner_npi\nVIC-001,G0556,2026-01-12,1234567893\n",
+            row_count=1,
+        ),
         **_victim_plan(admin, patient),
     }
 
@@ -156,6 +174,7 @@ def _victim_claim(admin, patient):
 def _victim_markers(cast) -> list[bytes]:
     markers = [cast["admin"].practice.name, cast["token"].name, "Victimsdottir", "VIC-001"]
     markers += ["victim-note", "victim-task-title", "victim-plan-goal", "victim-template"]
+    markers += ["victim-service-note"]
     markers += [cast[r].user.email for r in ("admin", "coordinator", "physician", "biller")]
     return [m.encode() for m in markers]
 

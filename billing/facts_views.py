@@ -1,0 +1,285 @@
+"""Pages for the billing facts beyond time and the chart: a patient's other services
+(R3, R28-R31), the patient-month facts (R3, R23) and the CSV import of other services.
+
+Every role reads; admins, billers and physicians write (coordinators get 403); only admins
+and physicians change the MDM level; admins and billers import. A closed month answers 409
+with the reason on the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from billing import facts_services as services
+from billing import imports
+from billing.facts_forms import (
+    MonthChoiceForm,
+    MonthFactsForm,
+    OtherServiceForm,
+    OtherServiceImportForm,
+)
+from billing.models import OtherServiceImport
+from billing.months import current_month, month_label, next_month, parse_month, previous_month
+from ccm import audit
+from ccm.forms import attach_errors
+from ccm.models import Role
+from ccm.tenancy import (
+    ROLE_FORBIDDEN_MESSAGE,
+    PracticeRequest,
+    get_for_practice_or_404,
+    role_required,
+)
+from patients.models import Patient
+from timelog.services import MonthLocked
+
+ANY_ROLE = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR, Role.BILLER)
+WRITERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)
+IMPORTERS = (Role.ADMIN, Role.BILLER)
+
+
+def _can_write(request: PracticeRequest) -> bool:
+    return request.membership.role in services.WRITER_ROLES
+
+
+def _patient(request: PracticeRequest, patient_id: str) -> Patient:
+    return get_for_practice_or_404(Patient, request.practice, patient_id)
+
+
+# --- Other services --------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(*ANY_ROLE)
+def other_service_list(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    """The patient's other services, and the form to add one (POST: writers only)."""
+    patient = _patient(request, patient_id)
+    if request.method == "POST" and not _can_write(request):
+        raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
+    form = OtherServiceForm(request.POST or None, practice=request.practice)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.other_service_create(
+                    practice=request.practice,
+                    actor=request.membership,
+                    patient=patient,
+                    **form.cleaned_data,
+                )
+            except MonthLocked as exc:
+                form.add_error(None, exc.message)
+                status = 409
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                messages.success(request, f"{form.cleaned_data['code']} recorded.")
+                return redirect("billing:other-service-list", patient_id=patient.pk)
+    return _list_page(request, patient, form, status)
+
+
+def _list_page(
+    request: PracticeRequest, patient: Patient, form: OtherServiceForm, status: int
+) -> HttpResponse:
+    rows = list(services.other_service_list(practice=request.practice, patient=patient))
+    audit.record_for(
+        request.membership,
+        "otherservice.list",
+        object_type=Patient._meta.label_lower,
+        object_id=patient.pk,
+        patient_id=patient.pk,
+    )
+    month = current_month(request.practice.time_zone)
+    context = {
+        "patient": patient,
+        "services": [(s, services.code_label(s.code)) for s in rows],
+        "form": form,
+        "can_write": _can_write(request),
+        "can_import": request.membership.role in IMPORTERS,
+        "month_label": month_label(month),
+    }
+    return render(request, "billing/other_service_list.html", context, status=status)
+
+
+@login_required
+@require_POST
+@role_required(*WRITERS)
+def other_service_delete(request: PracticeRequest, other_service_id: str) -> HttpResponse:
+    service = services.other_service_get(practice=request.practice, service_id=other_service_id)
+    try:
+        services.other_service_delete(
+            practice=request.practice, actor=request.membership, service=service
+        )
+    except MonthLocked as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{service.code} of {service.service_on:%Y-%m-%d} deleted.")
+    return redirect("billing:other-service-list", patient_id=service.patient_id)
+
+
+# --- Month facts -----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+@role_required(*ANY_ROLE)
+def month_facts_current(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    """Redirect to the month asked for (?month=YYYY-MM), else the current month."""
+    patient = _patient(request, patient_id)
+    month = current_month(request.practice.time_zone)
+    choice = MonthChoiceForm(request.GET or None)
+    if choice.is_valid():
+        try:
+            month = parse_month(choice.cleaned_data["month"])
+        except ValidationError:
+            messages.error(request, "Months are written YYYY-MM; showing this month.")
+    return redirect(_facts_url(patient, month))
+
+
+def _facts_url(patient: Patient, month: dt.date) -> str:
+    kwargs = {"patient_id": patient.pk, "month": month_label(month)}
+    return reverse("billing:month-facts-edit", kwargs=kwargs)
+
+
+def _parse_url_month(text: str) -> dt.date:
+    try:
+        return parse_month(text)
+    except ValidationError:
+        raise Http404 from None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(*ANY_ROLE)
+def month_facts_edit(request: PracticeRequest, patient_id: str, month: str) -> HttpResponse:
+    """The patient-month's R3 flag and R23 MDM level (POST: writers; MDM: admin, physician)."""
+    patient = _patient(request, patient_id)
+    day = _parse_url_month(month)
+    if request.method == "POST" and not _can_write(request):
+        raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
+    facts = services.month_facts_get(practice=request.practice, patient=patient, month=day)
+    can_set_mdm = request.membership.role in services.MDM_ROLES
+    initial = {"ccm_billed_elsewhere": facts.ccm_billed_elsewhere, "mdm": facts.mdm}
+    form = MonthFactsForm(request.POST or None, initial=initial, can_set_mdm=can_set_mdm)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.month_facts_set(
+                    practice=request.practice,
+                    actor=request.membership,
+                    patient=patient,
+                    month=day,
+                    **form.cleaned_data,
+                )
+            except MonthLocked as exc:
+                form.add_error(None, exc.message)
+                status = 409
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                messages.success(request, f"Month facts for {month_label(day)} saved.")
+                return redirect(_facts_url(patient, day))
+    return _facts_page(request, patient, day, form, status, facts=facts)
+
+
+def _facts_page(
+    request: PracticeRequest,
+    patient: Patient,
+    month: dt.date,
+    form: MonthFactsForm,
+    status: int,
+    *,
+    facts: Any,
+) -> HttpResponse:
+    practice = request.practice
+    services.month_facts_read(request.membership, facts)
+    in_month = [
+        (s, services.code_label(s.code))
+        for s in services.other_service_list(practice=practice, patient=patient).filter(
+            service_on__year=month.year, service_on__month=month.month
+        )
+    ]
+    context = {
+        "patient": patient,
+        "month": month,
+        "month_label": month_label(month),
+        "previous": month_label(previous_month(month)),
+        "next": month_label(next_month(month)),
+        "is_future": month > current_month(practice.time_zone),
+        "facts": facts,
+        "facts_saved": not facts._state.adding,
+        "form": form,
+        "choice_form": MonthChoiceForm(initial={"month": month_label(month)}),
+        "locked": services.month_locked(practice=practice, month=month),
+        "can_write": _can_write(request),
+        "services": in_month,
+        "verdict": services.month_verdict(practice=practice, patient=patient, month=month),
+    }
+    return render(request, "billing/month_facts_form.html", context, status=status)
+
+
+# --- CSV import of other services ------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(*IMPORTERS)
+def import_upload(request: PracticeRequest) -> HttpResponse:
+    form = OtherServiceImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            record = imports.import_preview(
+                practice=request.practice,
+                actor=request.membership,
+                content=form.cleaned_data["file"].read(),
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            return redirect("billing:other-service-import-detail", service_import_id=record.pk)
+    context = {
+        "form": form,
+        "recent": imports.import_recent(practice=request.practice),
+        "labels": imports.LABELS,
+    }
+    status = 400 if form.errors else 200
+    return render(request, "billing/import_upload.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(*IMPORTERS)
+def import_detail(request: PracticeRequest, service_import_id: str) -> HttpResponse:
+    record = get_for_practice_or_404(OtherServiceImport, request.practice, service_import_id)
+    if request.method == "POST":
+        try:
+            record = imports.import_apply(
+                practice=request.practice, actor=request.membership, service_import=record
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        return redirect("billing:other-service-import-detail", service_import_id=record.pk)
+    labels = imports.LABELS
+    context = {
+        "record": record,
+        "applied": record.state == OtherServiceImport.State.APPLIED,
+        "uploader": record.uploaded_by.user,
+        "errors": [{**e, "label": labels.get(e["field"], e["field"])} for e in record.errors],
+        "invalid_count": record.row_count - record.valid_count,
+        "already_count": record.valid_count - record.created_count,
+        "errors_capped": len(record.errors) >= imports.MAX_STORED_ERRORS,
+    }
+    return render(request, "billing/import_detail.html", context)
