@@ -65,7 +65,12 @@ def month_list(request: PracticeRequest) -> HttpResponse:
     for _ in range(MONTHS_LISTED):
         months.append({"month": cursor, "label": month_label(cursor), "close": closes.get(cursor)})
         cursor = previous_month(cursor)
-    return render(request, "billing/month_list.html", {"months": months, "this_month": this})
+    context = {
+        "months": months,
+        "this_month": this,
+        "can_import": request.membership.role in CLOSERS,
+    }
+    return render(request, "billing/month_list.html", context)
 
 
 def _month_context(request: PracticeRequest, month: dt.date) -> dict[str, Any]:
