@@ -60,9 +60,14 @@ def start(request: PracticeRequest) -> HttpResponse:
     return redirect("ccm:home")
 
 
+DASHBOARD_ROLES = frozenset({Role.ADMIN, Role.BILLER})
+
+
 @login_required
 @role_required()
 def home(request: PracticeRequest) -> HttpResponse:
+    """Home: admins and billers see the billing dashboard on top (aggregates only)."""
+    from billing.dashboard import dashboard
     from patients.selectors import status_counts
 
     membership = request.membership
@@ -71,6 +76,10 @@ def home(request: PracticeRequest) -> HttpResponse:
         "is_admin": membership.role == Role.ADMIN,
         "census": status_counts(practice=request.practice),
     }
+    if membership.role in DASHBOARD_ROLES:
+        # The chart's inline <style> carries this request's CSP nonce.
+        nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
+        context["dashboard"] = dashboard(practice=request.practice, nonce=nonce)
     return render(request, "ccm/home.html", context)
 
 

@@ -286,7 +286,11 @@ class MonthProgress(TenantModel):
     second copy of the rules) in the same transaction as every write that changes the
     engine's input (time, adjustments, consent, conditions, billing practitioner, initiating
     visit), and the reconcile job checks it against the engine every night. A missing row
-    means the patient has no time in that month (the worklist shows zero minutes)."""
+    means the patient has no time in that month (the worklist shows zero minutes).
+
+    `billable` and `projected_amount` are `billing.rules.evaluate`'s answer on the current
+    facts (the claim if the month closed now), summed by the billing dashboard. NULL: not
+    computed yet (rows from before these columns); the hourly reconcile fills them."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(
@@ -300,6 +304,8 @@ class MonthProgress(TenantModel):
     minutes_needed = models.PositiveIntegerField(null=True, blank=True)
     # The latest contact (call, education) before the month's end, in any month.
     last_contact_at = models.DateTimeField(null=True, blank=True)
+    billable = models.BooleanField(null=True)
+    projected_amount = models.DecimalField(max_digits=10, decimal_places=2, null=True)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -319,6 +325,8 @@ class MonthProgress(TenantModel):
         "next_code",
         "minutes_needed",
         "last_contact_at",
+        "billable",
+        "projected_amount",
     )
 
     def values(self) -> tuple[object, ...]:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from billing.loading import grouped, load_patient_months
 from billing.loading import policy as billing_policy
 from billing.months import month_label, month_of, previous_month
+from billing.rules import evaluate
 from billing.rules.progress import progress
 from ccm import audit
 from ccm.api_auth import ApplicationError
@@ -133,8 +134,9 @@ def progress_compute(
     *, practice: Practice, patient_ids: Collection[Any], months: Collection[dt.date]
 ) -> list[MonthProgress]:
     """The engine's progress for each (patient, month) asked for (eleven queries, no
-    writes): countable minutes and the next threshold (R16-R27, via billing.rules.progress)
-    and the last contact before each month's end."""
+    writes): countable minutes and the next threshold (R16-R27, via billing.rules.progress),
+    the last contact before each month's end, and the engine's claim on today's facts
+    (billing.rules.evaluate with the practice's policy; the facts carry its fee schedule)."""
     patients, month_facts = load_patient_months(
         practice=practice, patient_ids=patient_ids, months=months
     )
@@ -161,7 +163,9 @@ def progress_compute(
     rows = []
     for patient in patients:
         for month in months:
-            minutes, next_threshold = progress(month_facts[(patient.pk, month)], rules_policy)
+            patient_month = month_facts[(patient.pk, month)]
+            minutes, next_threshold = progress(patient_month, rules_policy)
+            result = evaluate(patient_month, rules_policy)
             last = [c.last for c in contacts.get(patient.pk, []) if c.billing_month <= month]
             rows.append(
                 MonthProgress(
@@ -174,6 +178,8 @@ def progress_compute(
                     next_code=next_threshold.code if next_threshold else "",
                     minutes_needed=next_threshold.minutes_needed if next_threshold else None,
                     last_contact_at=max(last, default=None),
+                    billable=result.billable,
+                    projected_amount=result.total,
                     computed_at=now,
                 )
             )
@@ -257,12 +263,13 @@ def progress_reconcile(
 
 
 def _reconcile_candidates(practice: Practice, month: dt.date, *, missing_only: bool) -> list[Any]:
-    """The month's worklist patients, and anyone with time or a row in it, in id order."""
+    """The month's worklist patients, and anyone with time or a row in it, in id order;
+    `missing_only`: those without a row, or with a row lacking the engine's claim."""
     on_list = set(worklist_base(practice, month, None).values_list("pk", flat=True))
-    rows = set(
+    rows = dict(
         MonthProgress.objects.unscoped()
         .filter(practice=practice, month=month)
-        .values_list("patient_id", flat=True)
+        .values_list("patient_id", "billable")
     )
     with_time = set(
         TimeEntry.objects.unscoped()
@@ -270,8 +277,11 @@ def _reconcile_candidates(practice: Practice, month: dt.date, *, missing_only: b
         .values_list("patient_id", flat=True)
         .distinct()
     )
-    wanted = (on_list | with_time) - rows if missing_only else on_list | with_time | rows
-    return sorted(wanted)
+    if not missing_only:
+        return sorted(on_list | with_time | rows.keys())
+    # Rows written before `billable` existed hold NULL: the hourly run completes them too.
+    incomplete = {patient_id for patient_id, billable in rows.items() if billable is None}
+    return sorted((on_list | with_time) - rows.keys() | incomplete)
 
 
 @transaction.atomic
@@ -284,10 +294,12 @@ def _reconcile_batch(practice: Practice, month: dt.date, ids: list[Any]) -> tupl
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    # A row without the engine's claim (billable NULL) predates those columns: filling it
+    # counts as adding, not as a correction (no write path forgot anything).
     stored = {
         row.patient_id: row.values()
         for row in MonthProgress.objects.unscoped().filter(
-            practice=practice, month=month, patient_id__in=locked
+            practice=practice, month=month, patient_id__in=locked, billable__isnull=False
         )
     }
     fresh = progress_compute(practice=practice, patient_ids=locked, months=[month])

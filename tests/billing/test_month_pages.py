@@ -66,9 +66,10 @@ def test_preclose_check_lists_problems_with_links(
     text = page.content.decode()
     assert "No signed care plan" in text
     assert "for the care team to fix" in text  # billers make no clinical edits
-    assert f"/care-plans/patient/{no_plan.pk}/start/" in admin_client.get(
-        "/billing/months/2026-10/check/"
-    ).content.decode()
+    assert (
+        f"/care-plans/patient/{no_plan.pk}/start/"
+        in admin_client.get("/billing/months/2026-10/check/").content.decode()
+    )
     assert "1 would bill" in text
     # The check reads patient data: audited, and changes nothing.
     assert AuditEvent.objects.unscoped().filter(
