@@ -172,6 +172,7 @@ def month_pace(month: dt.date, today: dt.date) -> Pace:
 WORKLIST_FILTERS = {
     "": "All patients",
     "below": f"Below {FIRST_THRESHOLD} minutes",
+    "reached": f"{FIRST_THRESHOLD} minutes or more",
     "behind": "Behind pace",
     "no_contact": f"No contact in {NO_CONTACT_DAYS} days",
 }
@@ -322,6 +323,8 @@ def worklist(
     queryset = _worklist_queryset(practice, month, coordinator)
     if show == "below":
         queryset = queryset.filter(wl_pool__lt=FIRST_THRESHOLD)
+    elif show == "reached":
+        queryset = queryset.filter(wl_pool__gte=FIRST_THRESHOLD)
     elif show == "behind":
         queryset = queryset.filter(wl_pool__lt=month_pace(month, today).behind_below())
     elif show == "no_contact":

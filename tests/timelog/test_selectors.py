@@ -92,6 +92,8 @@ def test_filters_and_sorts(practice, coordinator, physician, enrolled):
     _entry(enrolled, coordinator, 2, 5, at=60)
     below = _rows(practice, show="below")
     assert [r.patient.pk for r in below] == [enrolled.pk]
+    reached = _rows(practice, show="reached")
+    assert [r.patient.pk for r in reached] == [done.pk]
     by_minutes = _rows(practice, sort="minutes")
     assert [r.patient.pk for r in by_minutes] == [enrolled.pk, done.pk]
     assert _rows(practice, coordinator=physician) == []
