@@ -149,18 +149,56 @@ def summary(practice: Practice, month: dt.date) -> dict[str, Any]:
     }
 
 
+# The PDF's claim list: fixed-width columns in a monospace font, one line per claim. A
+# WeasyPrint table lays out ~10x slower (25 s for 4,000 claims against 2 s), too slow for a
+# download of a large practice's month.
+PDF_COLUMNS = (
+    ("Patient", 26), ("MRN", 12), ("DOB", 10), ("Practitioner", 20), ("DOS", 10),
+    ("POS", 3), ("Lines", 22), ("Diagnoses", 24), ("Amount", 10), ("Status", 9),
+)  # fmt: skip
+
+
+def _fixed(values: list[str]) -> str:
+    out = []
+    for (_name, width), value in zip(PDF_COLUMNS, values, strict=True):
+        text = value if len(value) <= width else value[: width - 1] + "…"
+        out.append(text.ljust(width))
+    return " ".join(out).rstrip()
+
+
+def pdf_claim_rows(claims: list[Claim]) -> tuple[str, list[str]]:
+    """The claim list's header and one fixed-width line per claim."""
+    header = _fixed([name for name, _width in PDF_COLUMNS])
+    rows = []
+    for c in claims:
+        patient = c.patient
+        lines = ", ".join(f"{line.code}x{line.units}" for line in c.lines.all())
+        rows.append(
+            _fixed([
+                f"{patient.last_name}, {patient.first_name}", patient.mrn,
+                f"{patient.date_of_birth:%Y-%m-%d}", practitioner_name(c.billing_practitioner),
+                f"{c.date_of_service:%Y-%m-%d}", c.place_of_service, lines,
+                " ".join(c.diagnosis_codes), f"${c.amount:,.2f}".rjust(10),
+                c.get_status_display(),
+            ])
+        )  # fmt: skip
+    return header, rows
+
+
 def render_pdf(practice: Practice, close: MonthClose, claims: list[Claim]) -> bytes:
     """The month summary for the practice: totals by code and practitioner, the claim list;
     paginated with page numbers (CSS @page counters)."""
     from weasyprint import HTML
 
+    header, rows = pdf_claim_rows(claims)
     html = render_to_string(
         "billing/month_pdf.html",
         {
             "practice": practice,
             "close": close,
             "month": close.month,
-            "claims": claims,
+            "claim_header": header,
+            "claim_rows": rows,
             "summary": summary(practice, close.month),
             "generated_at": timezone.now(),
         },
