@@ -38,6 +38,7 @@ READERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)
 CLOSERS = (Role.ADMIN, Role.BILLER)
 PAGE_SIZE = 100
 MONTHS_LISTED = 13
+PRECLOSE_ROWS = 250  # per problem on the page (templates/billing/preclose_check.html)
 
 
 def _month(text: str) -> dt.date:
@@ -177,7 +178,7 @@ def month_reopen(request: PracticeRequest, month: str) -> HttpResponse:
 def preclose_check(request: PracticeRequest, month: str) -> HttpResponse:
     day = _month(month)
     check = services.preclose_check(practice=request.practice, month=day)
-    shown = [row["patient"] for _k, _l, rows in check["groups"] for row in rows]
+    shown = [row["patient"] for _k, _l, rows in check["groups"] for row in rows[:PRECLOSE_ROWS]]
     audit.read_many(request.membership, shown, action="patient.preclose_check")
     return render(
         request,
