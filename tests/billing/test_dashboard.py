@@ -167,7 +167,7 @@ class TestNumbers:
         html = _page(biller_client).content.decode()
         patients = html.split('id="dash-patients"')[1].split("</ul>")[0]
         assert '<a href="/patients/?status=enrolled"><strong>5</strong> enrolled' in patients
-        assert "show=reached\"><strong>2</strong> reached 20" in patients
+        assert 'show=reached"><strong>2</strong> reached 20' in patients
         assert '?month=2026-10&amp;who=all&amp;show=below"><strong>3</strong>' in patients
         assert '?month=2026-10&amp;who=all&amp;show=behind"><strong>2</strong>' in patients
         projected = html.split('id="dash-projected"')[1].split("</ul>")[0]
