@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from billing.months import current_month, month_label, next_month, parse_month, previous_month
 from ccm import audit
 from ccm.forms import attach_errors
-from ccm.models import Role
+from ccm.models import Membership, Role
 from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
 from patients.models import Patient
 from timelog import selectors, services
@@ -103,11 +103,18 @@ def worklist(request: PracticeRequest) -> HttpResponse:
 @role_required(*ANY_ROLE)
 def time_entry_list(request: PracticeRequest) -> HttpResponse:
     month = _month(request, request.GET.get("month"))
-    mine = request.GET.get("who", "mine") == "mine" and request.membership.role in CLINICAL
+    performer = None
+    if request.GET.get("performer"):  # one member's time (the dashboard's minutes link here)
+        performer = get_for_practice_or_404(Membership, request.practice, request.GET["performer"])
+    mine = (
+        performer is None
+        and request.GET.get("who", "mine") == "mine"
+        and request.membership.role in CLINICAL
+    )
     entries = selectors.time_entry_list(
         practice=request.practice,
         month=month,
-        performer_id=request.membership.pk if mine else None,
+        performer_id=performer.pk if performer else (request.membership.pk if mine else None),
     )
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     audit.read_many(request.membership, [e.patient for e in page.object_list], action="time.list")
@@ -118,6 +125,7 @@ def time_entry_list(request: PracticeRequest) -> HttpResponse:
         "previous": month_label(previous_month(month)),
         "next": month_label(next_month(month)),
         "mine": mine,
+        "performer": performer,
         "locked": services.month_is_locked(practice=request.practice, month=month),
     }
     return render(request, "timelog/time_entry_list.html", context)

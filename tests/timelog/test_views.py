@@ -233,3 +233,17 @@ def test_the_worklist_page_has_a_fixed_query_count(coordinator_client, coordinat
         response = coordinator_client.get("/worklist/?who=all&sort=contact")
     assert response.content.decode().count("Start timer</button>") == 25
     assert len(many.captured_queries) == len(few.captured_queries) <= 10
+
+
+def test_one_members_time_and_another_practices_member(
+    biller_client, enrolled, coordinator, physician, outsider
+):
+    _entry(enrolled, coordinator)
+    page = biller_client.get(f"/time/?month=2026-10&performer={coordinator.pk}")
+    assert page.status_code == 200
+    assert b"Time logged by" in page.content
+    assert b"Lovelace" in page.content
+    assert biller_client.get(f"/time/?performer={outsider.pk}").status_code == 404
+    assert biller_client.get("/time/?performer=nope").status_code == 404
+    none = biller_client.get(f"/time/?month=2026-10&performer={physician.pk}")
+    assert b"Lovelace" not in none.content
