@@ -54,6 +54,12 @@ class OtherService(TenantModel):
     class Meta:
         ordering: ClassVar = ["-service_on"]
         indexes: ClassVar = [models.Index(fields=["practice", "patient", "service_on"])]
+        constraints: ClassVar = [
+            # A code billed once a day per patient (the pages, API and import say so first).
+            models.UniqueConstraint(
+                fields=["practice", "patient", "code", "service_on"], name="billing_other_once"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} on {self.service_on}"
