@@ -36,6 +36,7 @@ from billing.models import Claim, ClaimLine, Outcome
 from billing.months import month_bounds, month_label, month_of, previous_month
 from careplans.demo import seed_care_plans
 from ccm.models import Membership, Practice, Role, User
+from ccm.tenancy import practice_scope
 from patients.demo import Staff, seed_patients
 from patients.models import Consent, Patient, Status
 from timelog.demo import ACTIVITIES, NOTES
@@ -303,6 +304,23 @@ def export_837(practice: Practice, month: dt.date) -> None:
         print(f"  {problem}")
 
 
+def export_csv_pdf(practice: Practice, month: dt.date) -> None:
+    """The two other downloads of the closed month, built as the view builds them."""
+    from billing import exports
+    from billing.models import MonthClose
+
+    with practice_scope(practice):
+        start = time.perf_counter()
+        claims = list(exports.month_claims(practice, month))
+        size = sum(len(chunk) for chunk in exports.csv_lines(claims))
+        print(f"CSV export: {time.perf_counter() - start:.2f} s, {size:,} bytes")
+        close = MonthClose.objects.get(month=month)
+        start = time.perf_counter()
+        claims = list(exports.month_claims(practice, month))
+        pdf = exports.render_pdf(practice, close, claims)
+        print(f"PDF summary: {time.perf_counter() - start:.2f} s, {len(pdf):,} bytes")
+
+
 def run() -> None:
     start = time.perf_counter()
     practice, physician, staff = bench_practice()
@@ -346,6 +364,7 @@ def run() -> None:
     assert (again.pk, again.claims, again.amount) == (close.pk, close.claims, close.amount)
 
     export_837(practice, month)
+    export_csv_pdf(practice, month)
     if elapsed > CLOSE_TARGET:
         profile_close(practice, month)
 
