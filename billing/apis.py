@@ -106,7 +106,7 @@ class BillingMonthCloseApi(ApiView):
         body.is_valid(raise_exception=True)
         confirm = body.validated_data["confirm_changes"]
         try:
-            services.month_close_start(
+            close = services.month_close_start(
                 practice=self.practice, month=day, actor=self.membership, confirm_changes=confirm
             )
         except ValidationError as exc:
@@ -114,7 +114,11 @@ class BillingMonthCloseApi(ApiView):
                 raise ValidationError({"confirm_changes": exc.message_dict["confirm"]}) from None
             raise
         job = tasks.month_close.delay(
-            str(self.practice.pk), month_label(day), str(self.membership.pk), confirm
+            str(self.practice.pk),
+            month_label(day),
+            str(self.membership.pk),
+            confirm,
+            close.times_closed,
         )
         audit.record_for(self.membership, "month.close_requested", object_id=month_label(day))
         answer = {"job": str(job.id), "month": _month_data(self.practice, day)}

@@ -16,7 +16,15 @@ from django.db.models import Count, Max, Prefetch, QuerySet, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from billing.models import Claim, ClaimLine, CloseStatus, Export, ExportKind, MonthClose
+from billing.models import (
+    Claim,
+    ClaimLine,
+    ClaimStatus,
+    CloseStatus,
+    Export,
+    ExportKind,
+    MonthClose,
+)
 from billing.months import month_label
 from billing.services import MonthState
 from ccm import audit
@@ -38,17 +46,18 @@ def closed_month(practice: Practice, month: dt.date) -> MonthClose:
     return close
 
 
-def month_claims(practice: Practice, month: dt.date) -> QuerySet[Claim]:
-    """The month's claims with patient, practitioner and lines (four queries)."""
-    return (
+def month_claims(practice: Practice, month: dt.date, *, withdrawn: bool = False) -> QuerySet[Claim]:
+    """The month's claims with patient, practitioner and lines (four queries); withdrawn
+    claims only when asked (the review page shows them, exports and totals do not)."""
+    lines = ClaimLine.objects.unscoped().filter(practice=practice).order_by("position")
+    claims = (
         Claim.objects.unscoped()
         .filter(practice=practice, month=month)
         .select_related("patient", "billing_practitioner__user")
-        .prefetch_related(
-            Prefetch("lines", queryset=ClaimLine.objects.unscoped().order_by("position"))
-        )
+        .prefetch_related(Prefetch("lines", queryset=lines))
         .order_by("patient__last_name", "patient__first_name", "patient_id")
     )
+    return claims if withdrawn else claims.exclude(status=ClaimStatus.WITHDRAWN)
 
 
 @transaction.atomic
@@ -111,13 +120,21 @@ def csv_lines(claims: list[Claim]) -> Iterator[str]:
 def summary(practice: Practice, month: dt.date) -> dict[str, Any]:
     """Totals by code and by billing practitioner (SQL aggregates: three queries whatever
     the number of claims) for the month page and the PDF."""
-    lines = ClaimLine.objects.unscoped().filter(practice=practice, claim__month=month)
+    lines = (
+        ClaimLine.objects.unscoped()
+        .filter(practice=practice, claim__month=month)
+        .exclude(claim__status=ClaimStatus.WITHDRAWN)
+    )
     by_code = (
         lines.values("code")
         .annotate(lines=Count("pk"), units=Sum("units"), amount=Sum("charge"))
         .order_by("code")
     )
-    claims = Claim.objects.unscoped().filter(practice=practice, month=month)
+    claims = (
+        Claim.objects.unscoped()
+        .filter(practice=practice, month=month)
+        .exclude(status=ClaimStatus.WITHDRAWN)
+    )
     per_doctor = list(
         claims.values("billing_practitioner_id")
         .annotate(claims=Count("pk"), amount=Sum("amount"))

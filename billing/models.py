@@ -175,6 +175,9 @@ class ClaimStatus(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
     PAID = "paid", "Paid"
     DENIED = "denied", "Denied"
+    # A claim a confirmed re-close found no longer billable: kept (never deleted) for the
+    # record of what was sent and paid; it counts in no total and no 837.
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 class Claim(TenantModel):
@@ -196,6 +199,9 @@ class Claim(TenantModel):
     status_changed_at = models.DateTimeField(null=True, blank=True)
     # Set when a confirmed re-close changed this claim after it had been submitted.
     corrected_at = models.DateTimeField(null=True, blank=True)
+    # The last 837P download that carried it: a re-close treats it as sent (never replaced
+    # without confirmation) even before the biller marks it submitted.
+    exported_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Prefetch, Sum
+from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
 from billing import rules
@@ -49,6 +49,9 @@ from timelog.selectors import worklist_base
 from timelog.services import month_lock
 
 logger = logging.getLogger(__name__)
+# Claims a re-close never replaces silently: marked submitted, paid, denied or withdrawn, or
+# carried by an 837P download even if not marked submitted yet.
+KEPT = ~Q(status=ClaimStatus.READY, exported_at__isnull=True)
 
 
 class MonthState(ApplicationError):
@@ -77,7 +80,13 @@ def _candidates(practice: Practice, month: dt.date) -> list[Any]:
         .values_list("patient_id", flat=True)
         .distinct()
     )
-    return sorted(on_list | with_time)
+    sent = set(
+        Claim.objects.unscoped()
+        .filter(practice=practice, month=month)
+        .filter(KEPT)
+        .values_list("patient_id", flat=True)
+    )
+    return sorted(on_list | with_time | sent)
 
 
 def _start(practice: Practice, month: dt.date, actor: Membership | None) -> MonthClose:
@@ -107,6 +116,7 @@ def month_close_start(
     month: dt.date,
     actor: Membership | None,
     confirm_changes: bool = False,
+    generation: int | None = None,
 ) -> MonthClose:
     """The close's first step, also taken by the page and the API before queueing the job
     (so the month shows as closing at once): refuse a month not over, create the running
@@ -116,6 +126,8 @@ def month_close_start(
     if month >= current_month(practice.time_zone):
         raise ValidationError({"month": NOT_OVER_MESSAGE.format(month=month_label(month))})
     close = _start(practice, month, actor)
+    if generation is not None and close.times_closed != generation:
+        return close  # a job queued before the month was closed (and reopened) since: stale
     if close.status == CloseStatus.REOPENED:
         changes = submitted_changes(practice=practice, month=month)
         if changes and not confirm_changes:
@@ -125,25 +137,37 @@ def month_close_start(
 
 
 def month_close(
-    *, practice_id: Any, month: dt.date, actor_id: Any = None, confirm_changes: bool = False
+    *,
+    practice_id: Any,
+    month: dt.date,
+    actor_id: Any = None,
+    confirm_changes: bool = False,
+    generation: int | None = None,
 ) -> MonthClose:
     """Close a billing month (ids in; safe to re-run and to run twice at once): lock its
     time (month_lock), evaluate every patient-month with the engine, store outcomes and
     claims, mark the month closed with its totals. A closed month is returned unchanged.
     A reopened month is re-closed; if that would change submitted claims, `confirm_changes`
-    must be given (ValidationError otherwise, nothing changed)."""
+    must be given (ValidationError otherwise, nothing changed). `generation` (the close's
+    `times_closed` when the job was queued) makes a stale job a no-op."""
     practice = Practice.objects.get(pk=practice_id)
     actor = Membership.objects.unscoped().filter(pk=actor_id, practice=practice).first()
     with practice_scope(practice):
         close = month_close_start(
-            practice=practice, month=month, actor=actor, confirm_changes=confirm_changes
+            practice=practice,
+            month=month,
+            actor=actor,
+            confirm_changes=confirm_changes,
+            generation=generation,
         )
-        if close.status == CloseStatus.CLOSED:
+        if close.status != CloseStatus.RUNNING:
             return close
         month = close.month
         month_lock(practice=practice, month=month, actor=actor)
         ids = _candidates(practice, month)
-        MonthClose.objects.unscoped().filter(pk=close.pk).update(patients_total=len(ids))
+        MonthClose.objects.unscoped().filter(practice=practice, pk=close.pk).update(
+            patients_total=len(ids)
+        )
         # Each batch makes ~50k short-lived objects; the cyclic GC's passes over them cost a
         # third of the close's Python time (bench/month_close.py). Cycles go once re-enabled.
         enabled = gc.isenabled()
@@ -163,12 +187,12 @@ def _restart(
 ) -> MonthClose:
     """Reopened → running (once, under the row lock): drop the month's outcomes and its
     claims still `ready`; submitted ones stay for the batches to compare."""
-    close = MonthClose.objects.unscoped().select_for_update().get(pk=close_id)
+    close = MonthClose.objects.unscoped().select_for_update().get(practice=practice, pk=close_id)
     if close.status != CloseStatus.REOPENED:
         return close
     Outcome.objects.unscoped().filter(practice=practice, month=close.month).delete()
     ready = Claim.objects.unscoped().filter(
-        practice=practice, month=close.month, status=ClaimStatus.READY
+        practice=practice, month=close.month, status=ClaimStatus.READY, exported_at__isnull=True
     )
     ClaimLine.objects.unscoped().filter(practice=practice, claim__in=ready).delete()
     ready.delete()
@@ -216,23 +240,30 @@ def _lines(practice: Practice, claim: Claim, result: Any) -> list[ClaimLine]:
 
 
 def _kept_claims(practice: Practice, month: dt.date, patient_ids: list[Any]) -> dict[Any, Claim]:
-    """The month's claims no longer `ready` (submitted, paid, denied) for these patients."""
+    """The month's kept claims (submitted, paid, denied, withdrawn, or sent in an 837P)
+    for these patients."""
     rows = (
         Claim.objects.unscoped()
         .filter(practice=practice, month=month, patient_id__in=patient_ids)
-        .exclude(status=ClaimStatus.READY)
-        .prefetch_related(lines_prefetch())
+        .filter(KEPT)
+        .prefetch_related(lines_prefetch(practice))
     )
     return {claim.patient_id: claim for claim in rows}
 
 
-def lines_prefetch() -> Prefetch:
-    return Prefetch("lines", queryset=ClaimLine.objects.unscoped().order_by("position"))
+def lines_prefetch(practice: Practice) -> Prefetch:
+    return Prefetch(
+        "lines",
+        queryset=ClaimLine.objects.unscoped().filter(practice=practice).order_by("position"),
+    )
 
 
 def claim_differences(claim: Claim, result: Any, practitioner_id: Any) -> list[str]:
     """What a new engine result would change in a stored claim (empty: nothing)."""
-    if not result.billable or not practitioner_id:
+    bills = bool(result.billable and practitioner_id)
+    if claim.status == ClaimStatus.WITHDRAWN:
+        return ["The month bills again: the withdrawn claim is restored."] if bills else []
+    if not bills:
         reason = "; ".join(result.reasons) or "the patient has no billing practitioner"
         return [f"The month no longer bills: {reason}"]
     out = []
@@ -264,9 +295,9 @@ def submitted_changes(*, practice: Practice, month: dt.date) -> list[tuple[Claim
     claims = list(
         Claim.objects.unscoped()
         .filter(practice=practice, month=month)
-        .exclude(status=ClaimStatus.READY)
+        .filter(KEPT)
         .select_related("patient")
-        .prefetch_related(lines_prefetch())
+        .prefetch_related(lines_prefetch(practice))
         .order_by("patient__last_name", "patient__first_name", "pk")
     )
     if not claims:
@@ -291,9 +322,9 @@ def _close_batch(
     practice: Practice, close_id: Any, month: dt.date, ids: list[Any], actor: Membership | None
 ) -> int:
     """Evaluate the next batch of patients without an outcome; returns how many (0: done)."""
-    close = MonthClose.objects.unscoped().select_for_update().get(pk=close_id)
-    if close.status == CloseStatus.CLOSED:
-        return 0
+    close = MonthClose.objects.unscoped().select_for_update().get(practice=practice, pk=close_id)
+    if close.status != CloseStatus.RUNNING:
+        return 0  # closed by another worker, or reopened since this job started
     done = set(
         Outcome.objects.unscoped()
         .filter(practice=practice, month=month)
@@ -302,6 +333,17 @@ def _close_batch(
     todo = [pk for pk in ids if pk not in done][:BATCH]
     if not todo:
         return 0
+    # Writers of engine inputs lock the patient row (progress_refresh): wait for those in
+    # flight, so their entries are in the facts or refused by the month's lock.
+    from patients.models import Patient
+
+    list(
+        Patient.objects.unscoped()
+        .select_for_update()
+        .filter(practice=practice, pk__in=todo)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     patients, facts = load_patient_months(practice=practice, patient_ids=todo, months=[month])
     kept = _kept_claims(practice, month, todo) if close.times_closed else {}
     rules_policy = policy(practice)
@@ -319,7 +361,7 @@ def _close_batch(
     Outcome.objects.unscoped().bulk_create(outcomes)
     Claim.objects.unscoped().bulk_create(claims)
     ClaimLine.objects.unscoped().bulk_create(lines)
-    MonthClose.objects.unscoped().filter(pk=close_id).update(
+    MonthClose.objects.unscoped().filter(practice=practice, pk=close_id).update(
         patients_done=len(done) + len(outcomes)
     )
     return len(outcomes)
@@ -351,9 +393,12 @@ def _reconcile_kept(
         _audit(practice, actor, "claim.difference_kept", claim, patient_id=patient.pk)
         return []
     if not result.billable or not patient.billing_practitioner_id:
-        _audit(practice, actor, "claim.withdraw", claim, patient_id=patient.pk)
-        ClaimLine.objects.unscoped().filter(practice=practice, claim=claim).delete()
-        claim.delete()
+        claim.status, claim.status_changed_at = ClaimStatus.WITHDRAWN, timezone.now()
+        claim.save(update_fields=["status", "status_changed_at"])
+        fields = ["status"]
+        _audit(
+            practice, actor, "claim.withdraw", claim, patient_id=patient.pk, changed_fields=fields
+        )
         return []
     fresh = _claim(practice, close, patient, claim.month, result)
     changed = [name for name in CLAIM_FIELDS if getattr(claim, name) != getattr(fresh, name)]
@@ -406,25 +451,21 @@ def _claim(
 
 @transaction.atomic
 def _finish(practice: Practice, close_id: Any, actor: Membership | None) -> MonthClose:
-    close = MonthClose.objects.unscoped().select_for_update().get(pk=close_id)
-    if close.status == CloseStatus.CLOSED:
-        return close
+    close = MonthClose.objects.unscoped().select_for_update().get(practice=practice, pk=close_id)
+    if close.status != CloseStatus.RUNNING:
+        return close  # closed by another worker, or reopened while this one ran
+    month_lock(practice=practice, month=close.month, actor=actor)  # idempotent
     totals = (
         Claim.objects.unscoped()
         .filter(practice=practice, month=close.month)
+        .exclude(status=ClaimStatus.WITHDRAWN)
         .aggregate(n=Count("pk"), amount=Sum("amount"))
     )
     close.status, close.finished_at = CloseStatus.CLOSED, timezone.now()
     close.claims, close.amount = totals["n"], totals["amount"] or Decimal("0.00")
     close.times_closed += 1
     close.save(update_fields=["status", "finished_at", "claims", "amount", "times_closed"])
-    audit.record(
-        practice=practice,
-        actor=actor.user if actor else None,
-        role=actor.role if actor else "",
-        action="month.close",
-        obj=close,
-    )
+    _audit(practice, actor, "month.close", close)
     logger.info(
         "month close practice=%s month=%s claims=%d", practice.pk, close.month, close.claims
     )
@@ -444,6 +485,8 @@ def month_reopen(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": REOPEN_REASON_MESSAGE})
+    if len(reason) > 300:
+        raise ValidationError({"reason": "Keep the reason to 300 characters or fewer."})
     month = month.replace(day=1)
     with transaction.atomic():
         close = (
@@ -457,10 +500,10 @@ def month_reopen(
             raise MonthState(NOT_CLOSED_MESSAGE.format(month=month_label(month), status=status))
         now = timezone.now()
         reopening = MonthReopening.objects.unscoped().create(
-            practice=practice, close=close, reason=reason[:300], reopened_by=actor, reopened_at=now
+            practice=practice, close=close, reason=reason, reopened_by=actor, reopened_at=now
         )
         close.status, close.reopened_at, close.reopened_by = CloseStatus.REOPENED, now, actor
-        close.reopen_reason = reason[:300]
+        close.reopen_reason = reason
         close.save(update_fields=["status", "reopened_at", "reopened_by", "reopen_reason"])
         MonthLock.objects.unscoped().filter(practice=practice, month=month).delete()
         audit.record_for(actor, "month.reopen", obj=reopening, changed_fields=["status"])
@@ -476,6 +519,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ClaimStatus.SUBMITTED: frozenset({ClaimStatus.READY, ClaimStatus.PAID, ClaimStatus.DENIED}),
     ClaimStatus.DENIED: frozenset({ClaimStatus.SUBMITTED, ClaimStatus.PAID}),
     ClaimStatus.PAID: frozenset({ClaimStatus.DENIED}),
+    ClaimStatus.WITHDRAWN: frozenset(),  # only a re-close withdraws or restores a claim
 }
 CLAIM_ROLES = (Role.ADMIN, Role.BILLER)
 
@@ -492,14 +536,29 @@ def claims_status_set(
     that cannot move to the status refuses the whole change). Audited per claim."""
     if actor.role not in CLAIM_ROLES:
         raise PermissionDenied("Only admins and billers update claim status.")
-    if status not in ClaimStatus.values:
-        raise ValidationError({"status": f"Choose one of: {', '.join(ClaimStatus.values)}."})
+    settable = [s for s in ClaimStatus.values if s != ClaimStatus.WITHDRAWN]
+    if status not in settable:
+        raise ValidationError({"status": f"Choose one of: {', '.join(settable)}."})
     denial_reason = (denial_reason or "").strip()
     if status == ClaimStatus.DENIED and not denial_reason:
         raise ValidationError({"denial_reason": DENIAL_REASON_MESSAGE})
     if not claim_ids:
         raise ValidationError({"claims": "Choose at least one claim."})
     with transaction.atomic():
+        months = set(
+            Claim.objects.unscoped()
+            .filter(practice=practice, pk__in=claim_ids)
+            .values_list("month", flat=True)
+        )
+        # The close rows first (as a reopen does): no status change while a month reopens.
+        closes = list(
+            MonthClose.objects.unscoped()
+            .select_for_update()
+            .filter(practice=practice, month__in=months)
+            .order_by("month")
+        )
+        if len(closes) != len(months) or any(c.status != CloseStatus.CLOSED for c in closes):
+            raise MonthState("Claims change status only in a closed month.")
         claims = list(
             Claim.objects.unscoped()
             .select_for_update()
@@ -508,12 +567,6 @@ def claims_status_set(
         )
         if len(claims) != len(set(claim_ids)):
             raise Claim.DoesNotExist("No such claim.")
-        months = {c.month for c in claims}
-        open_months = MonthClose.objects.unscoped().filter(practice=practice, month__in=months)
-        if open_months.exclude(status=CloseStatus.CLOSED).exists() or len(months) != (
-            open_months.count()
-        ):
-            raise MonthState("Claims change status only in a closed month.")
         refused = [c for c in claims if status != c.status and status not in TRANSITIONS[c.status]]
         if refused:
             label = ClaimStatus(status).label.lower()

@@ -9,12 +9,17 @@ from billing.months import parse_month
 
 @shared_task(acks_late=True, task_reject_on_worker_lost=True)
 def month_close(
-    practice_id: str, month: str, actor_id: str | None = None, confirm_changes: bool = False
+    practice_id: str,
+    month: str,
+    actor_id: str | None = None,
+    confirm_changes: bool = False,
+    generation: int | None = None,
 ) -> str:
     close = services.month_close(
         practice_id=practice_id,
         month=parse_month(month),
         actor_id=actor_id,
         confirm_changes=confirm_changes,
+        generation=generation,
     )
     return str(close.pk)

@@ -137,14 +137,18 @@ def month_close(request: PracticeRequest, month: str) -> HttpResponse:
     day = _month(month)
     confirm = request.POST.get("confirm_changes") == "on"
     try:
-        services.month_close_start(
+        close = services.month_close_start(
             practice=request.practice, month=day, actor=request.membership, confirm_changes=confirm
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("billing:month-detail", month=month_label(day))
     tasks.month_close.delay(
-        str(request.practice.pk), month_label(day), str(request.membership.pk), confirm
+        str(request.practice.pk),
+        month_label(day),
+        str(request.membership.pk),
+        confirm,
+        close.times_closed,
     )
     audit.record_for(request.membership, "month.close_requested", object_id=month_label(day))
     messages.success(request, f"Closing {day:%B %Y}.")
@@ -210,7 +214,7 @@ def claim_list(request: PracticeRequest, month: str) -> HttpResponse:
     code = request.GET.get("code", "").strip().upper()
     status = request.GET.get("status", "")
     if show == "claims":
-        rows: Any = exports.month_claims(request.practice, day)
+        rows: Any = exports.month_claims(request.practice, day, withdrawn=True)
         if practitioner:
             rows = rows.filter(billing_practitioner_id=_uuid_or_404(practitioner))
         if code:
@@ -227,7 +231,11 @@ def claim_list(request: PracticeRequest, month: str) -> HttpResponse:
             rows = rows.filter(patient__billing_practitioner_id=_uuid_or_404(practitioner))
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     audit.read_many(request.membership, [r.patient for r in page], action="claim.list")
-    totals = Claim.objects.filter(month=day).aggregate(n=Count("pk"), amount=Sum("amount"))
+    totals = (
+        Claim.objects.filter(month=day)
+        .exclude(status=ClaimStatus.WITHDRAWN)
+        .aggregate(n=Count("pk"), amount=Sum("amount"))
+    )
     return render(
         request,
         "billing/claim_list.html",
@@ -315,6 +323,8 @@ def claim_status(request: PracticeRequest, claim_id: str) -> HttpResponse:
 def claim_status_bulk(request: PracticeRequest, month: str) -> HttpResponse:
     day = _month(month)
     ids = [_uuid_or_404(v) for v in request.POST.getlist("claims")]
+    if Claim.objects.filter(pk__in=ids, month=day).count() != len(set(ids)):
+        raise Http404("No such claim in this month.")
     if not ids:
         messages.error(request, "Choose at least one claim.")
     else:
@@ -336,6 +346,8 @@ def _export_built(membership: Membership, month: dt.date, kind: str) -> Download
     practice = membership.practice
     close = exports.closed_month(practice, month)
     claims = list(exports.month_claims(practice, month))
+    if kind == ExportKind.X12:  # the 837 carries the claims still to send
+        claims = [c for c in claims if c.status == ClaimStatus.READY]
     export = exports.record(membership, month, kind, claims)
     name = f"caremonth-{practice.slug}-{month_label(month)}"
     response: Download
@@ -346,6 +358,10 @@ def _export_built(membership: Membership, month: dt.date, kind: str) -> Download
         from billing import x12
 
         body = x12.month_837(practice, month, control_number=export.control_number or 0)
+        # Sent from now on: a re-close keeps these claims unless the closer confirms.
+        Claim.objects.unscoped().filter(practice=practice, pk__in=[c.pk for c in claims]).update(
+            exported_at=export.created_at
+        )
         response = HttpResponse(body, content_type="application/edi-x12")
         response["Content-Disposition"] = f'attachment; filename="{name}.837"'
     else:

@@ -30,7 +30,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils import timezone
 
-from billing.models import Claim, ClaimLine, CloseStatus, MonthClose
+from billing.models import Claim, ClaimLine, ClaimStatus, CloseStatus, MonthClose
 from billing.months import month_label
 from ccm.models import Practice
 
@@ -42,6 +42,9 @@ MAX_POINTERS = 4  # R34: a line points to at most four diagnoses
 MAX_DIAGNOSES = 12  # one HI segment holds twelve
 
 NOT_CLOSED_MESSAGE = "{month} is not closed: close it before exporting the 837P."
+NOTHING_READY_MESSAGE = (
+    "{month} has no claim ready to send: the 837P carries the claims still marked ready."
+)
 MISSING_PRACTICE_MESSAGE = "The practice's {fields} must be filled in before exporting the 837P."
 MISSING_CLAIMS_MESSAGE = (
     "{count} claim(s) cannot be exported: {fields} missing. Complete the patients' "
@@ -379,18 +382,19 @@ def _claim_data(row: dict[str, Any], lines: tuple[ServiceLine, ...]) -> ClaimDat
 
 
 def _month_claims(practice: Practice, month: dt.date) -> tuple[ClaimData, ...]:
-    """The month's claims with their lines, in two queries whatever their number."""
+    """The month's claims ready to send (not yet marked submitted, paid, denied or
+    withdrawn) with their lines, in two queries whatever their number."""
     lines: dict[Any, list[ServiceLine]] = defaultdict(list)
     for claim_id, code, charge, units in (
         ClaimLine.objects.unscoped()
-        .filter(practice=practice, claim__month=month)
+        .filter(practice=practice, claim__month=month, claim__status=ClaimStatus.READY)
         .order_by("claim_id", "position")
         .values_list("claim_id", "code", "charge", "units")
     ):
         lines[claim_id].append(ServiceLine(code=code, charge=charge, units=units))
     rows = (
         Claim.objects.unscoped()
-        .filter(practice=practice, month=month)
+        .filter(practice=practice, month=month, status=ClaimStatus.READY)
         .order_by("created_at", "id")
         .values(*_CLAIM_FIELDS)
     )
@@ -425,6 +429,8 @@ def month_submission(practice: Practice, month: dt.date) -> Submission:
         raise ValidationError({"month": NOT_CLOSED_MESSAGE.format(month=month_label(month))})
     provider = billing_provider(practice)
     data = _month_claims(practice, month)
+    if not data:
+        raise ValidationError({"month": NOTHING_READY_MESSAGE.format(month=month_label(month))})
     gaps = [_gaps(claim) for claim in data]
     incomplete = [gap for gap in gaps if gap]
     if incomplete:
@@ -527,7 +533,7 @@ def validate_837(document: str) -> list[str]:
             )
         except (pyx12.errors.EngineError, pyx12.errors.X12Error, pyx12.errors.X12PathError) as exc:
             # e.g. an unknown GS08 version: no map to validate against.
-            return [f"pyx12 could not process the document: {type(exc).__name__}: {exc}"]
+            return [f"pyx12 could not process the document: {type(exc).__name__}."]
     findings = _findings(json.loads(report.getvalue())) if report.getvalue() else []
     if not valid and not findings:
         findings = ["pyx12 rejected the document: it does not start with a valid ISA segment."]

@@ -127,7 +127,8 @@ def test_a_withdrawn_consent_withdraws_a_confirmed_submitted_claim(practice, adm
     changes = services.submitted_changes(practice=practice, month=OCTOBER)
     assert "no longer bills" in changes[0][1][0]
     _reclose(practice, confirm_changes=True)
-    assert not Claim.objects.unscoped().filter(pk=claim.pk).exists()
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.WITHDRAWN
     assert (
         AuditEvent.objects.unscoped()
         .filter(action="claim.withdraw", object_id=str(claim.pk))
@@ -145,3 +146,56 @@ def test_reopen_rules(practice, admin, biller, closed):
     with pytest.raises(services.MonthState):
         services.month_reopen(practice=practice, month=dt.date(2026, 9, 1), actor=admin, reason="x")
     assert MonthClose.objects.unscoped().get().status == CloseStatus.CLOSED
+
+
+def test_a_withdrawn_claim_is_kept_and_counts_nowhere(practice, admin, biller, closed):
+    from patients.models import Consent
+    from timelog.services import progress_refresh
+
+    billed = closed[0]
+    claim = Claim.objects.unscoped().get(patient=billed)
+    with time_machine.travel(AFTER, tick=False):
+        services.claims_status_set(
+            practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted"
+        )
+    _reopen(practice, admin)
+    Consent.objects.unscoped().filter(patient=billed).delete()
+    progress_refresh(practice=practice, patient_ids=[billed.pk], months=[OCTOBER])
+    close = _reclose(practice, confirm_changes=True)
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.WITHDRAWN
+    assert ClaimLine.objects.unscoped().filter(claim=claim).exists()  # the record stays
+    assert close.claims == 1  # only the other billable patient
+    with pytest.raises(ValidationError):
+        services.claims_status_set(
+            practice=practice, actor=biller, claim_ids=[claim.pk], status="withdrawn"
+        )
+
+
+def test_claims_carried_by_an_837_are_kept_like_submitted_ones(
+    practice, admin, physician, coordinator, closed
+):
+    from django.utils import timezone
+
+    billed = closed[0]
+    claim = Claim.objects.unscoped().get(patient=billed)
+    Claim.objects.unscoped().filter(pk=claim.pk).update(exported_at=timezone.now())
+    _reopen(practice, admin)
+    _add_minutes(billed, physician, coordinator, 20)
+    assert [c.pk for c, _d in services.submitted_changes(practice=practice, month=OCTOBER)] == [
+        claim.pk
+    ]
+    with pytest.raises(ValidationError, match="confirm"):
+        _reclose(practice)
+    assert Claim.objects.unscoped().filter(pk=claim.pk).exists()  # not replaced
+
+
+def test_a_stale_close_job_does_not_undo_a_reopen(practice, admin, closed):
+    _reopen(practice, admin)
+    # A job queued for the first close (generation 0) arrives after the reopen: no-op.
+    close = _reclose(practice, generation=0)
+    assert close.status == CloseStatus.REOPENED
+    from timelog.services import month_is_locked
+
+    assert not month_is_locked(practice=practice, month=OCTOBER)
+    assert _reclose(practice, generation=1).status == CloseStatus.CLOSED
