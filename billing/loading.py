@@ -106,7 +106,11 @@ def _care_plan_days(practice: Practice, ids: list[Any]) -> tuple[Any, Any]:
 
 
 def load_patient_months(
-    *, practice: Practice, patient_ids: Collection[Any], months: Collection[dt.date]
+    *,
+    practice: Practice,
+    patient_ids: Collection[Any],
+    months: Collection[dt.date],
+    fees: rules.FeeSchedule | None = None,
 ) -> tuple[list[Any], dict[Key, rules.PatientMonth]]:
     """The patients (billing practitioner, visit) and the engine's facts for every
     (patient, month) asked for. Ten queries, no writes."""
@@ -161,7 +165,7 @@ def load_patient_months(
     signed, copies = _care_plan_days(practice, ids)
     others = _other_services(practice, ids, months)
     month_facts = _month_facts(practice, ids, months)
-    fees = fee_schedule(practice)
+    fees = fees if fees is not None else fee_schedule(practice)
     out: dict[Key, rules.PatientMonth] = {}
     for patient in patients:
         for month in months:

@@ -29,7 +29,7 @@ from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
 from billing import rules
-from billing.loading import load_patient_months, policy
+from billing.loading import fee_schedule, load_patient_months, policy
 from billing.models import (
     Claim,
     ClaimLine,
@@ -173,7 +173,9 @@ def month_close(
         enabled = gc.isenabled()
         gc.disable()
         try:
-            while _close_batch(practice, close.pk, month, ids, actor):
+            # One fee schedule and POLICY for the whole close, even if an admin edits them.
+            rates = (fee_schedule(practice), policy(practice))
+            while _close_batch(practice, close.pk, month, ids, actor, rates):
                 pass
         finally:
             if enabled:
@@ -319,7 +321,12 @@ def submitted_changes(*, practice: Practice, month: dt.date) -> list[tuple[Claim
 
 @transaction.atomic
 def _close_batch(
-    practice: Practice, close_id: Any, month: dt.date, ids: list[Any], actor: Membership | None
+    practice: Practice,
+    close_id: Any,
+    month: dt.date,
+    ids: list[Any],
+    actor: Membership | None,
+    rates: tuple[rules.FeeSchedule, rules.Policy],
 ) -> int:
     """Evaluate the next batch of patients without an outcome; returns how many (0: done)."""
     close = MonthClose.objects.unscoped().select_for_update().get(practice=practice, pk=close_id)
@@ -344,9 +351,11 @@ def _close_batch(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    patients, facts = load_patient_months(practice=practice, patient_ids=todo, months=[month])
+    fees, rules_policy = rates
+    patients, facts = load_patient_months(
+        practice=practice, patient_ids=todo, months=[month], fees=fees
+    )
     kept = _kept_claims(practice, month, todo) if close.times_closed else {}
-    rules_policy = policy(practice)
     outcomes, claims, lines = [], [], []
     for patient in patients:
         result = rules.evaluate(facts[(patient.pk, month)], rules_policy)

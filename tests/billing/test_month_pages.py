@@ -25,6 +25,11 @@ def _worker_here():
 
 
 @pytest.fixture
+def queue(_worker_here):
+    return _worker_here
+
+
+@pytest.fixture
 def later():
     with time_machine.travel(AFTER, tick=False):
         yield
@@ -202,3 +207,19 @@ def test_reopen_needs_an_admin_and_a_reason(
     # Reopening twice: the month is not closed any more.
     page = admin_client.post("/billing/months/2026-10/reopen/", {"reason": "again"}, follow=True)
     assert b"Only a closed month can be reopened" in page.content
+
+
+def test_a_broker_outage_leaves_a_resumable_close(
+    biller_client, practice, physician, coordinator, later, queue
+):
+    from kombu.exceptions import OperationalError
+
+    _cast(practice, physician, coordinator)
+    queue.side_effect = OperationalError("down")
+    page = biller_client.post("/billing/months/2026-10/close/", follow=True).content.decode()
+    assert "could not be queued" in page
+    assert "Resume the close" in page
+    assert MonthClose.objects.unscoped().get().status == CloseStatus.RUNNING
+    queue.side_effect = lambda *args: tasks.month_close.apply(args=args)
+    biller_client.post("/billing/months/2026-10/close/")
+    assert MonthClose.objects.unscoped().get().status == CloseStatus.CLOSED
