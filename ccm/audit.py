@@ -127,37 +127,13 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return sorted(k for k in after if before.get(k) != after[k])
 
 
-def read_many(membership: Membership, objects: Iterable[models.Model], *, action: str) -> int:
-    """Audit a list page's reads: one event per patient shown, in one INSERT."""
-    ctx = _request_context.get()
-    events = [
-        AuditEvent(
-            practice=membership.practice,
-            actor=membership.user,
-            actor_email=membership.user.email,
-            role=membership.role,
-            action=action,
-            object_type=obj._meta.label_lower,
-            object_id=str(obj.pk),
-            patient_id=obj.pk,
-            ip=ctx.ip if ctx else None,
-            user_agent=ctx.user_agent if ctx else "",
-            request_id=ctx.request_id if ctx else "",
-        )
-        for obj in objects
-    ]
-    AuditEvent.objects.unscoped().bulk_create(events)
-    return len(events)
-
-
-def record_many(
+def _bulk(
     membership: Membership,
     pairs: Iterable[tuple[models.Model, Any]],
-    *,
     action: str,
     changed_fields: Iterable[str] = (),
 ) -> int:
-    """Audit one action on many objects (each with its patient's id), in one INSERT."""
+    """One event per (object, patient id), in one INSERT."""
     ctx = _request_context.get()
     fields = list(changed_fields)
     events = [
@@ -179,3 +155,19 @@ def record_many(
     ]
     AuditEvent.objects.unscoped().bulk_create(events)
     return len(events)
+
+
+def read_many(membership: Membership, objects: Iterable[models.Model], *, action: str) -> int:
+    """Audit a list page's reads: one event per patient shown, in one INSERT."""
+    return _bulk(membership, ((obj, obj.pk) for obj in objects), action)
+
+
+def record_many(
+    membership: Membership,
+    pairs: Iterable[tuple[models.Model, Any]],
+    *,
+    action: str,
+    changed_fields: Iterable[str] = (),
+) -> int:
+    """Audit one action on many objects (each with its patient's id), in one INSERT."""
+    return _bulk(membership, pairs, action, changed_fields)
