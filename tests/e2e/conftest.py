@@ -102,3 +102,15 @@ def totp_code(secret: str, used: set[str] | None = None) -> str:
                 used.add(code)
             return code
         time.sleep(left + 0.1)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process():
+    """Tasks queued by the live server run in it, as in development: nothing reaches a real
+    broker (CI sets REDIS_URL) where no worker would take them."""
+    from ccm.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
