@@ -11,37 +11,28 @@ created service (ids only).
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import filetype
-import tablib
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
-from tablib.exceptions import InvalidDimensions
 
 from billing import facts_services
 from billing.models import OtherService, OtherServiceImport
 from ccm import audit
 from ccm.models import AuditEvent, Membership, Practice, Role
+from patients.imports import (  # the EHR import's file handling, shared (re-exported)
+    MALFORMED_MESSAGE as MALFORMED_MESSAGE,
+)
+from patients.imports import NOT_CSV_MESSAGE as NOT_CSV_MESSAGE
+from patients.imports import decode, header_key, load_csv
+from patients.imports import too_big_message as too_big_message
 from patients.models import Patient
 from timelog.models import MonthLock
 from timelog.services import progress_refresh
 
-NOT_CSV_MESSAGE = (
-    "The file is not a CSV text file. Export the services from the practice-management "
-    "system as CSV (comma-separated values) and upload that file."
-)
-TOO_BIG_MESSAGE = "The file is larger than the {limit} MB limit; split it into smaller files."
-MALFORMED_MESSAGE = (
-    "The file could not be read as CSV: a row has more cells than the header has columns."
-)
 EMPTY_MESSAGE = "The file has no data rows under the header row."
 MISSING_COLUMNS_MESSAGE = (
     "The file has no column for: {columns}. The first row must name the columns "
@@ -117,46 +108,11 @@ class Parsed:
 # --- Reading the file ------------------------------------------------------------------------
 
 
-def too_big_message() -> str:
-    return TOO_BIG_MESSAGE.format(limit=settings.PATIENT_IMPORT_MAX_BYTES // (1024 * 1024))
-
-
-def decode(content: bytes | str) -> str:
-    """The upload as text (UTF-8 with or without BOM, UTF-16 with BOM, else Latin-1);
-    refuses binary files and files over the size limit (the EHR import's limit)."""
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    if len(data) > settings.PATIENT_IMPORT_MAX_BYTES:
-        raise ValidationError({"file": too_big_message()})
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            data = data.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValidationError({"file": NOT_CSV_MESSAGE}) from exc
-    # Spreadsheets, PDFs and images have a signature or NUL bytes; PostgreSQL text can't hold NUL.
-    if b"\x00" in data or filetype.guess(data[:261]) is not None:
-        raise ValidationError({"file": NOT_CSV_MESSAGE})
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
-def _header_key(header: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", (header or "").lower()).split())
-
-
-def _load(text: str) -> tablib.Dataset:
-    try:
-        return tablib.Dataset().load(text, format="csv")
-    except (InvalidDimensions, csv.Error) as exc:
-        raise ValidationError({"file": MALFORMED_MESSAGE}) from exc
-
-
 def _map_columns(headers: list[str]) -> dict[str, int]:
     """Field → column index; raises for missing or doubled columns (others are ignored)."""
     mapping: dict[str, int] = {}
     for index, header in enumerate(headers):
-        name = _ALIASES.get(_header_key(header))
+        name = _ALIASES.get(header_key(header))
         if name is None:
             continue
         if name in mapping:
@@ -170,7 +126,7 @@ def _map_columns(headers: list[str]) -> dict[str, int]:
 
 def _cells(text: str) -> tuple[int, list[tuple[int, dict[str, str]]]]:
     """(data rows, [(row number, field → stripped cell)]) skipping wholly empty lines."""
-    dataset = _load(text)
+    dataset = load_csv(text)
     if not dataset.headers:
         raise ValidationError({"file": EMPTY_MESSAGE})
     mapping = _map_columns(dataset.headers)

@@ -67,7 +67,7 @@ IMPORT_ROLE_MESSAGE = "Billers may not import patients."
 MAX_STORED_ERRORS = 1000  # enough to fix a file; a wholly wrong file would store megabytes
 BATCH = 1000
 
-# Accepted header names per field, compared after _header_key (case, punctuation, spacing).
+# Accepted header names per field, compared after header_key (case, punctuation, spacing).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "mrn": ("mrn", "medical record number", "medical record no", "patient mrn", "chart number"),
     "first_name": ("first name", "firstname", "first", "given", "given name", "patient first"),
@@ -173,11 +173,11 @@ def decode(content: bytes | str) -> str:
         return data.decode("latin-1")  # older EHR exports (Windows-1252 is close enough)
 
 
-def _header_key(header: str) -> str:
+def header_key(header: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", (header or "").lower()).split())
 
 
-def _load(text: str) -> tablib.Dataset:
+def load_csv(text: str) -> tablib.Dataset:
     try:
         return tablib.Dataset().load(text, format="csv")
     except (InvalidDimensions, csv.Error) as exc:
@@ -189,7 +189,7 @@ def _map_columns(headers: list[str]) -> tuple[dict[str, int], list[str]]:
     mapping: dict[str, int] = {}
     ignored = []
     for index, header in enumerate(headers):
-        name = _ALIASES.get(_header_key(header))
+        name = _ALIASES.get(header_key(header))
         if name is None:
             if header.strip():
                 ignored.append(header.strip())
@@ -207,7 +207,7 @@ def file_columns(text: str) -> tuple[list[str], list[str]]:
     """(labels of the recognised columns, header names ignored) from the header row only."""
     header_line = text.lstrip("\ufeff").split("\n", 1)[0]
     try:
-        mapping, ignored = _map_columns(_load(header_line).headers or [])
+        mapping, ignored = _map_columns(load_csv(header_line).headers or [])
     except ValidationError:
         return [], []
     return [LABELS[name] for name in LABELS if name in mapping], ignored
@@ -308,7 +308,7 @@ def _check_fields(values: dict[str, Any], errors: dict[str, str]) -> None:
 def parse(text: str, *, today: dt.date) -> Parsed:
     """Every data row checked: the valid rows and the errors [{row, field, message}], row 1
     being the first row under the header. A file-level problem raises ValidationError."""
-    dataset = _load(text)
+    dataset = load_csv(text)
     if not dataset.headers:
         raise ValidationError({"file": EMPTY_MESSAGE})
     mapping, _ignored = _map_columns(dataset.headers)
