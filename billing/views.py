@@ -209,8 +209,9 @@ def preclose_check(request: PracticeRequest, month: str) -> HttpResponse:
     )
 
 
-def _practitioners(request: PracticeRequest) -> list[Membership]:
-    ids = Claim.objects.values_list("billing_practitioner_id", flat=True).distinct()
+def _practitioners(request: PracticeRequest, month: dt.date) -> list[Membership]:
+    """The month's billing practitioners (the claims filter's choices)."""
+    ids = Claim.objects.filter(month=month).values_list("billing_practitioner_id", flat=True)
     return list(Membership.objects.filter(pk__in=ids).select_related("user"))
 
 
@@ -257,7 +258,7 @@ def claim_list(request: PracticeRequest, month: str) -> HttpResponse:
             "close": _close(request, day),
             "show": show,
             "page": page,
-            "practitioners": _practitioners(request),
+            "practitioners": _practitioners(request, day),
             "filters": {"practitioner": practitioner, "code": code, "status": status},
             "statuses": ClaimStatus.choices,
             "totals": totals,
