@@ -31,9 +31,14 @@ from billing.rules import (
     OtherService,
     Patient,
     PatientMonth,
+    Policy,
     TimeEntry,
     evaluate,
 )
+
+# The reference in the same run: the same batches with R37 (simultaneous minutes count once)
+# off, i.e. the engine summing minutes as before R37, so its cost reads as a ratio.
+WITHOUT_R37 = Policy(simultaneous_minutes_once=False)
 
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"]
 CONDITIONS = ["E11.9", "I10", "I50.22", "N18.4", "J44.9", "F33.1", "E78.5", "M17.0", "E11.65"]
@@ -83,15 +88,23 @@ def _patient(rng: random.Random, first: date) -> Patient:
 def _entries(rng: random.Random, first: date) -> tuple[TimeEntry, ...]:
     # Starts spread over the month plus a day either side, so month edges are exercised.
     start = datetime(first.year, first.month, first.day, tzinfo=UTC) - timedelta(days=1)
+    # In time order, as billing.loading delivers them (the R37 sweep then sorts nothing).
+    entries = sorted(
+        (
+            start + timedelta(minutes=rng.randrange(0, 33 * 24 * 60)),
+            min(60, 1 + int(rng.expovariate(1 / 2))),
+        )
+        for _ in range(rng.randint(5, 30))
+    )
     return tuple(
         TimeEntry(
-            started_at=start + timedelta(minutes=rng.randrange(0, 33 * 24 * 60)),
-            minutes=min(60, 1 + int(rng.expovariate(1 / 2))),
+            started_at=started_at,
+            minutes=minutes,
             performer="physician" if rng.random() < 0.2 else "clinical_staff",
             practitioner=rng.choice(PRACTITIONERS),
             face_to_face=rng.random() < 0.05,
         )
-        for _ in range(rng.randint(5, 30))
+        for started_at, minutes in entries
     )
 
 
@@ -126,12 +139,19 @@ def main() -> None:
     codes: Counter[str] = Counter()
     billable = entries = done = 0
     batch_seconds: list[float] = []
+    reference_seconds: list[float] = []
+    simultaneous = 0
     while done < args.count:
         # Like a month close: load a batch of patient-months, then evaluate them.
         months = [generate(rng) for _ in range(min(args.batch, args.count - done))]
         started = time.perf_counter()
         results = [evaluate(month, DEFAULT_POLICY) for month in months]
         batch_seconds.append((time.perf_counter() - started) / len(months))
+        started = time.perf_counter()
+        for month in months:
+            evaluate(month, WITHOUT_R37)
+        reference_seconds.append((time.perf_counter() - started) / len(months))
+        simultaneous += sum("R37" in result.blocked_by for result in results)
         done += len(months)
         entries += sum(len(month.time_entries) for month in months)
         billable += sum(result.billable for result in results)
@@ -148,6 +168,10 @@ def main() -> None:
     print(f"microseconds per month   : {1e6 * elapsed / args.count:.1f}")
     print(f"median batch             : {1 / median:,.0f}/s, {1e6 * median:.1f} us per month")
     print(f"target >= 20,000/s       : {'met' if rate >= 20_000 else 'NOT met'}")
+    reference = statistics.median(reference_seconds)
+    print(f"months where R37 counted : {simultaneous:,} ({100 * simultaneous / args.count:.1f} %)")
+    print(f"reference, R37 off       : {1 / reference:,.0f}/s median batch (same run)")
+    print(f"R37 on / off time ratio  : {median / reference:.2f}")
 
 
 if __name__ == "__main__":

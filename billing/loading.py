@@ -60,6 +60,7 @@ def policy(practice: Practice) -> rules.Policy:
         apcm_by_other_practitioner_blocks=row.apcm_by_other_practitioner_blocks,
         date_of_service_mode=row.date_of_service_mode,
         place_of_service=row.place_of_service,
+        simultaneous_minutes_once=row.simultaneous_minutes_once,
     )
 
 

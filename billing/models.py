@@ -7,10 +7,12 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.rules.codes import CAP_LIMITS, PLACE_OF_SERVICE_CODES
 from ccm.tenancy import TenantModel
 
 
@@ -244,6 +246,19 @@ class ClaimLine(TenantModel):
         return f"{self.code} x{self.units}"
 
 
+POS_MESSAGE = "Choose a place of service from the CMS code set, e.g. 11 (office) (R33)."
+PLACE_OF_SERVICE_CHOICES = [
+    (code, f"{code} {name}") for code, name in PLACE_OF_SERVICE_CODES.items()
+]
+
+
+def _cap_validator(name: str, code: str, rule: str) -> MaxValueValidator:
+    limit = CAP_LIMITS[name]
+    return MaxValueValidator(
+        limit, message=f"{rule} allows at most {limit} units of {code} a month."
+    )
+
+
 class BillingPolicy(TenantModel):
     """The practice's choices at the spec's POLICY points (admins edit; audited). A practice
     without a row uses the spec's defaults (`billing.rules.DEFAULT_POLICY`)."""
@@ -272,11 +287,19 @@ class BillingPolicy(TenantModel):
         "R15: exclude all face-to-face minutes (off: only those inside a billed visit)",
         default=True,
     )
-    cap_99437 = models.PositiveSmallIntegerField("R22: most 99437 units a month", default=2)
+    cap_99437 = models.PositiveSmallIntegerField(
+        "R22: most 99437 units a month",
+        default=2,
+        validators=[_cap_validator("cap_99437", "99437", "R22")],
+    )
     complex_requires_plan_change_in_month = models.BooleanField(
         "R23: complex CCM needs a care plan change in the month", default=False
     )
-    cap_99489 = models.PositiveSmallIntegerField("R24: most 99489 units a month", default=10)
+    cap_99489 = models.PositiveSmallIntegerField(
+        "R24: most 99489 units a month",
+        default=10,
+        validators=[_cap_validator("cap_99489", "99489", "R24")],
+    )
     oversight_blocks_any_practitioner = models.BooleanField(
         "R28: care plan oversight by any practitioner blocks CCM (off: same practitioner)",
         default=True,
@@ -290,14 +313,29 @@ class BillingPolicy(TenantModel):
         choices=DateOfService.choices,
         default=DateOfService.LAST_DAY,
     )
-    place_of_service = models.CharField("R33: place of service code", max_length=2, default="11")
+    place_of_service = models.CharField(
+        "R33: place of service code",
+        max_length=2,
+        default="11",
+        choices=PLACE_OF_SERVICE_CHOICES,
+        error_messages={"invalid_choice": POS_MESSAGE},
+    )
+    simultaneous_minutes_once = models.BooleanField(
+        "R37: simultaneous minutes count once (off: they are summed)", default=True
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["practice"], name="billing_policy_once"),
             models.CheckConstraint(
-                condition=Q(place_of_service__regex=r"^[0-9]{2}$"), name="billing_policy_pos"
+                condition=Q(place_of_service__in=list(PLACE_OF_SERVICE_CODES)),
+                name="billing_policy_pos_code",
+            ),
+            models.CheckConstraint(
+                condition=Q(cap_99437__lte=CAP_LIMITS["cap_99437"])
+                & Q(cap_99489__lte=CAP_LIMITS["cap_99489"]),
+                name="billing_policy_caps_within_spec",
             ),
         ]
 

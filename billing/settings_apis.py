@@ -14,7 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing import settings_services as services
-from billing.models import BillingPolicy
+from billing.models import POS_MESSAGE, BillingPolicy
+from billing.rules.codes import CAP_LIMITS, PLACE_OF_SERVICE_CODES
 from ccm.api import ApiView, EnumField, error_responses, page_of
 from ccm.models import Role
 
@@ -130,15 +131,14 @@ def _policy_field(name: str, *, required: bool) -> serializers.Field:
         return EnumField(
             BillingPolicy.DateOfService.choices, enum_name="BillingDateOfServiceEnum", **common
         )
-    if name == "place_of_service":
-        return serializers.RegexField(
-            services.POS_PATTERN.pattern,
-            max_length=2,
-            error_messages={"invalid": services.POS_MESSAGE},
+    if name == "place_of_service":  # R33: the CMS place-of-service code set
+        return serializers.ChoiceField(
+            choices=list(PLACE_OF_SERVICE_CODES),
+            error_messages={"invalid_choice": POS_MESSAGE},
             **common,
         )
-    if isinstance(model_field, models.PositiveSmallIntegerField):
-        return serializers.IntegerField(min_value=0, max_value=32767, **common)
+    if isinstance(model_field, models.PositiveSmallIntegerField):  # R22, R24: the spec's caps
+        return serializers.IntegerField(min_value=0, max_value=CAP_LIMITS[name], **common)
     return serializers.BooleanField(**common)
 
 

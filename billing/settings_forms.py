@@ -8,11 +8,10 @@ from typing import Any, cast
 
 from django import forms
 
+from billing.models import POS_MESSAGE
 from billing.settings_services import (
     FEE_CODES,
     POLICY_FIELDS,
-    POS_MESSAGE,
-    POS_PATTERN,
     FeeRow,
     policy_defaults,
     policy_field,
@@ -79,9 +78,5 @@ class PolicyForm(forms.Form):
             field.initial = values[name]
             field.disabled = read_only
             self.fields[name] = field
-
-    def clean_place_of_service(self) -> str:
-        value = str(self.cleaned_data.get("place_of_service") or "").strip()
-        if not POS_PATTERN.fullmatch(value):
-            raise forms.ValidationError(POS_MESSAGE)
-        return value
+        if "place_of_service" in self.fields:  # R33: a select of the CMS code set
+            self.fields["place_of_service"].error_messages["invalid_choice"] = POS_MESSAGE

@@ -8,7 +8,6 @@ last, recomputed by timelog's reconcile task after commit) and the next month cl
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -19,7 +18,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from billing import loading
-from billing.models import BillingPolicy, FeeSchedule
+from billing.models import POS_MESSAGE, BillingPolicy, FeeSchedule
 from billing.rules import codes
 from ccm import audit
 from ccm.models import Membership, Practice
@@ -30,8 +29,6 @@ AMOUNT_TOO_LARGE_MESSAGE = "Enter an amount below 1,000,000.00."
 ENGINE_REFUSED_MESSAGE = (
     "The billing engine cannot use these settings ({reason}); nothing was saved."
 )
-POS_MESSAGE = "Enter the two-digit place of service code, e.g. 11 (office) (R33)."
-POS_PATTERN = re.compile(r"[0-9]{2}")  # BillingPolicy's check constraint, with a clear message
 REFERENCE = "reference"  # the audit's word for "no practice amount: the spec's is used"
 MAX_AMOUNT = Decimal("999999.99")  # FeeSchedule.amount: 8 digits, 2 decimals
 CENT = Decimal("0.01")
@@ -205,8 +202,8 @@ def policy_update(*, practice: Practice, actor: Membership, data: Mapping[str, A
     Practice.objects.select_for_update().only("pk").get(pk=practice.pk)
     row = policy_get(practice=practice)
     before = policy_values(row)
-    if "place_of_service" in data and not POS_PATTERN.fullmatch(str(data["place_of_service"])):
-        raise ValidationError({"place_of_service": POS_MESSAGE})
+    if "place_of_service" in data and data["place_of_service"] not in codes.PLACE_OF_SERVICE_CODES:
+        raise ValidationError({"place_of_service": POS_MESSAGE})  # R33
     for name, value in data.items():
         setattr(row, name, value)
     row.full_clean()

@@ -51,6 +51,26 @@ MISSING_CLAIMS_MESSAGE = (
     "demographics and the billing practitioners' names and NPIs first."
 )
 SETTING_MESSAGE = "{name} must be 1 to {length} letters or digits."
+INVALID_837_MESSAGE = (
+    "The 837P failed validation against the 005010X222A1 guide, so it was not handed out and "
+    "nothing was recorded. Fix: {fixes}"
+)
+# Where a person fixes what pyx12 names: by the element it names, else by the segment a
+# finding starts with ("CLM segment 18, 1331: … (CLM05-01) …").
+FIX_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), hint)
+    for pattern, hint in (
+        (r"\(CLM05-01\)", "the place of service on Billing > POLICY (R33)"),
+        (r"^SV1 ", "a claim line's code, units or charge (Billing > Fee schedule)"),
+        (r"^HI ", "a diagnosis code on a patient's conditions"),
+        (r"^DMG ", "a patient's date of birth or sex"),
+        (r"^N4 ", "a city, state or ZIP code (practice settings or a patient's address)"),
+        (r"^N3 ", "an address line (practice settings or a patient's address)"),
+        (r"^NM1 ", "a name or NPI (practice settings, a practitioner or a patient)"),
+        (r"^REF ", "the practice's tax id (practice settings)"),
+        (r"^(ISA|GS)\b", "the X12 settings (X12_SENDER_ID, X12_RECEIVER_ID)"),
+    )
+)
 
 SEX_CODES = {"female": "F", "male": "M"}  # anything else is U (unknown)
 # X12 basic character set, less the delimiters used here (* : ^ ~).
@@ -451,11 +471,28 @@ def month_837(
     control_number: int,
     created_at: dt.datetime | None = None,
 ) -> str:
-    """The 837P of a closed month's claims (reads only; the caller records the export)."""
+    """The 837P of a closed month's claims (reads only; the caller records the export).
+
+    Validated with pyx12 before it is returned: a document a contractor would reject is
+    never handed out; the ValidationError names what to fix (no PHI)."""
     submission = month_submission(practice, month)
-    return build_837(
+    document = build_837(
         submission, control_number=control_number, created_at=created_at or timezone.now()
     )
+    findings = validate_837(document)
+    if findings:
+        raise ValidationError(INVALID_837_MESSAGE.format(fixes=fixes(findings)))
+    return document
+
+
+def fixes(findings: list[str], most: int = 3) -> str:
+    """pyx12's findings (already free of PHI) with where to fix each, the first few."""
+    parts = []
+    for finding in findings[:most]:
+        hint = next((h for pattern, h in FIX_HINTS if pattern.search(finding)), None)
+        parts.append(f"{finding} -> check {hint}" if hint else finding)
+    more = len(findings) - most
+    return "; ".join(parts) + (f"; and {more} more." if more > 0 else ".")
 
 
 # --- validation with pyx12 ---------------------------------------------------------------

@@ -151,3 +151,64 @@ MAX_DIAGNOSIS_POINTERS = 4
 
 # R4: minimum number of chronic conditions.
 MIN_CHRONIC_CONDITIONS = 2
+
+# R22, R24: the most add-on units a POLICY cap may allow (the CMS MUE values the spec cites);
+# a practice may lower a cap, never raise it past these.
+CAP_LIMITS: dict[str, int] = {"cap_99437": 2, "cap_99489": 10}
+
+# R33: the CMS place-of-service code set (CMS POS code set as of 2025; the same list pyx12
+# checks CLM05-1 against). A claim with another code is rejected by the contractor.
+PLACE_OF_SERVICE_CODES: dict[str, str] = {
+    "01": "Pharmacy",
+    "02": "Telehealth provided other than in patient's home",
+    "03": "School",
+    "04": "Homeless shelter",
+    "05": "Indian Health Service free-standing facility",
+    "06": "Indian Health Service provider-based facility",
+    "07": "Tribal 638 free-standing facility",
+    "08": "Tribal 638 provider-based facility",
+    "09": "Prison/correctional facility",
+    "10": "Telehealth provided in patient's home",
+    "11": "Office",
+    "12": "Home",
+    "13": "Assisted living facility",
+    "14": "Group home",
+    "15": "Mobile unit",
+    "16": "Temporary lodging",
+    "17": "Walk-in retail health clinic",
+    "18": "Place of employment/worksite",
+    "19": "Off campus outpatient hospital",
+    "20": "Urgent care facility",
+    "21": "Inpatient hospital",
+    "22": "On campus outpatient hospital",
+    "23": "Emergency room, hospital",
+    "24": "Ambulatory surgical center",
+    "25": "Birthing center",
+    "26": "Military treatment facility",
+    "27": "Outreach site/street",
+    "31": "Skilled nursing facility",
+    "32": "Nursing facility",
+    "33": "Custodial care facility",
+    "34": "Hospice",
+    "41": "Ambulance, land",
+    "42": "Ambulance, air or water",
+    "49": "Independent clinic",
+    "50": "Federally qualified health center",
+    "51": "Inpatient psychiatric facility",
+    "52": "Psychiatric facility, partial hospitalization",
+    "53": "Community mental health center",
+    "54": "Intermediate care facility/individuals with intellectual disabilities",
+    "55": "Residential substance abuse treatment facility",
+    "56": "Psychiatric residential treatment center",
+    "57": "Non-residential substance abuse treatment facility",
+    "58": "Non-residential opioid treatment facility",
+    "60": "Mass immunization center",
+    "61": "Comprehensive inpatient rehabilitation facility",
+    "62": "Comprehensive outpatient rehabilitation facility",
+    "65": "End-stage renal disease treatment facility",
+    "66": "Programs of All-Inclusive Care for the Elderly (PACE) center",
+    "71": "Public health clinic",
+    "72": "Rural health clinic",
+    "81": "Independent laboratory",
+    "99": "Other place of service",
+}

@@ -375,11 +375,18 @@ def _windows(facts: PatientMonth, policy: Policy, frame: Frame) -> Windows:
 
 
 class Tally(NamedTuple):
-    """Countable minutes per performer and withheld minutes per rule id (None: nothing)."""
+    """Countable minutes per performer and withheld minutes per rule id (None: nothing).
+
+    Under R37 the minutes are distinct clock minutes: `physician` is the physician pool and
+    `clinical_staff` the staff pool's other minutes, so their sum is the staff pool.
+    """
 
     clinical_staff: int
     physician: int
     excluded: dict[str, int] | None
+    # R37: minutes counted once because they were simultaneous, per pool (0: none).
+    simultaneous: int = 0  # staff pool
+    simultaneous_physician: int = 0  # physician pool
 
 
 def _exclusions(entry: TimeEntry, practitioner: str, policy: Policy, windows: Windows) -> list[str]:
@@ -417,6 +424,8 @@ def _tally(facts: PatientMonth, policy: Policy, frame: Frame, windows: Windows) 
     practitioner = facts.billing_practitioner
     clinical_staff = physician = 0
     excluded: dict[str, int] = {}
+    counted: list[TimeEntry] = []  # R37: the entries that occupy clock minutes
+    count = counted.append
     for entry in facts.time_entries:
         started = entry.started_at
         if (
@@ -424,6 +433,7 @@ def _tally(facts: PatientMonth, policy: Policy, frame: Frame, windows: Windows) 
             and not entry.face_to_face
             and entry.practitioner == practitioner
         ):
+            count(entry)
             if entry.performer == "physician":
                 physician += entry.minutes
             else:
@@ -434,31 +444,83 @@ def _tally(facts: PatientMonth, policy: Policy, frame: Frame, windows: Windows) 
         if not minutes or started < month_start or started >= month_end:
             continue
         # `_exclusions`, inlined: every rule that withholds the entry gets its minutes.
-        counted = True
+        counted_here = True
         if entry.practitioner != practitioner:
             excluded["R14"] = excluded.get("R14", 0) + minutes
-            counted = False
+            counted_here = False
         if entry.face_to_face and (policy.exclude_all_face_to_face or entry.in_billed_visit):
             excluded["R15"] = excluded.get("R15", 0) + minutes
-            counted = False
+            counted_here = False
         if started < windows.consent_from:
             excluded["R5"] = excluded.get("R5", 0) + minutes
-            counted = False
+            counted_here = False
         if started >= windows.revoked_after:
             excluded["R7"] = excluded.get("R7", 0) + minutes
-            counted = False
+            counted_here = False
         if started < windows.visit_from:
             excluded["R8"] = excluded.get("R8", 0) + minutes
-            counted = False
+            counted_here = False
         if started < windows.plan_from:
             excluded["R11"] = excluded.get("R11", 0) + minutes
-            counted = False
-        if counted:  # e.g. face-to-face outside a billed visit under the R15 switch
+            counted_here = False
+        if counted_here:  # e.g. face-to-face outside a billed visit under the R15 switch
+            count(entry)
             if entry.performer == "physician":
                 physician += minutes
             else:
                 clinical_staff += minutes
-    return _new_tuple(Tally, (clinical_staff, physician, excluded or None))
+    if len(counted) > 1 and policy.simultaneous_minutes_once:
+        distinct = _distinct_pools(counted)  # R37
+        if distinct is not None:
+            staff_pool, physician_pool = distinct
+            return _new_tuple(
+                Tally,
+                (
+                    staff_pool - physician_pool,
+                    physician_pool,
+                    excluded or None,
+                    clinical_staff + physician - staff_pool,
+                    physician - physician_pool,
+                ),
+            )
+    return _new_tuple(Tally, (clinical_staff, physician, excluded or None, 0, 0))
+
+
+_start_minute = attrgetter("start_minute")
+
+
+def _occupied(entries: list[TimeEntry]) -> int:
+    """R37: how many distinct clock minutes entries sorted by start occupy."""
+    if not entries:
+        return 0
+    total = 0
+    run_start = run_end = entries[0].start_minute
+    for entry in entries:
+        start = entry.start_minute
+        end = start + entry.minutes
+        if start > run_end:
+            total += run_end - run_start
+            run_start, run_end = start, end
+        elif end > run_end:
+            run_end = end
+    return total + run_end - run_start
+
+
+def _distinct_pools(counted: list[TimeEntry]) -> tuple[int, int] | None:
+    """R37: (staff pool, physician pool) in distinct clock minutes, or None when no two
+    counted entries share a minute (the common month: the sums stand)."""
+    counted.sort(key=_start_minute)
+    end = counted[0].start_minute
+    for entry in counted:
+        start = entry.start_minute
+        if start < end and entry.minutes:
+            break
+        if start + entry.minutes > end:
+            end = start + entry.minutes
+    else:
+        return None
+    physician_entries = [entry for entry in counted if entry.performer == "physician"]
+    return _occupied(counted), _occupied(physician_entries)
 
 
 def _counted_entries(facts: PatientMonth, policy: Policy, frame: Frame) -> list[TimeEntry]:
@@ -595,7 +657,7 @@ EXCLUSION_RULES = ("R5", "R7", "R8", "R11", "R14", "R15")
 _choice_key = attrgetter("key")
 _started_at = attrgetter("started_at")
 # Rule id -> number, for sorting blocked_by in ascending rule number.
-RULE_NUMBERS = {f"R{number}": number for number in range(1, 37)}
+RULE_NUMBERS = {f"R{number}": number for number in range(1, 47)}
 _rule_number = RULE_NUMBERS.__getitem__
 
 
@@ -703,6 +765,7 @@ def _base_explanation(
     facts: PatientMonth,
     minutes: Minutes,
     excluded: dict[str, int] | None,
+    simultaneous: str,
 ) -> str:
     track = chosen.track
     text = _base_text(
@@ -717,7 +780,7 @@ def _base_explanation(
         text += _comparison(chosen, others)
     if excluded:
         text += _not_counted(excluded)
-    return text
+    return text + simultaneous
 
 
 def _addon_explanation(chosen: Choice) -> str:
@@ -754,6 +817,7 @@ def _lines(
     facts: PatientMonth,
     minutes: Minutes,
     excluded: dict[str, int] | None,
+    simultaneous: str,
 ) -> tuple[Line, ...]:
     track = chosen.track
     units = chosen.units
@@ -765,7 +829,7 @@ def _lines(
         1,
         chosen.pool - addon_minutes,
         chosen.base_fee,
-        _base_explanation(chosen, others, facts, minutes, excluded),
+        _base_explanation(chosen, others, facts, minutes, excluded, simultaneous),
     )
     if units == 0:
         return (base,)
@@ -804,21 +868,85 @@ def _exclusion_reason(rule: str, minutes: int, facts: PatientMonth) -> str:
     return f"{NUMERALS[minutes]} {'minute' if minutes == 1 else 'minutes'} {what} do not count"
 
 
+def _simultaneous_clause(staff_pool: int, physician_pool: int) -> str:
+    """R37's reason and explanation text: how many simultaneous minutes counted once."""
+    text = f"{_count(staff_pool, 'simultaneous minute')} counted once in the staff pool"
+    if physician_pool:
+        text += f" and {NUMERALS[physician_pool]} in the physician pool"
+    return text
+
+
 def _date_of_service(chosen: Choice, facts: PatientMonth, policy: Policy, frame: Frame) -> date:
     """R32: last day of the month, or the local date the highest billed threshold was met."""
     if policy.date_of_service_mode == "last_day_of_month":
         return frame.last_day
     target = chosen.track.threshold + chosen.track.increment * chosen.units
     physician_only = chosen.track.pool is PHYSICIAN_POOL
-    running = 0
     # Sorted by start, so the answer does not depend on entry order.
-    for entry in sorted(_counted_entries(facts, policy, frame), key=_started_at):
-        if physician_only and entry.performer != "physician":
-            continue
+    entries = [
+        entry
+        for entry in sorted(_counted_entries(facts, policy, frame), key=_started_at)
+        if not physician_only or entry.performer == "physician"
+    ]
+    if policy.simultaneous_minutes_once:
+        # R37: the threshold is reached at the clock minute where the pool's count of
+        # distinct minutes reaches it, in time order.
+        minute = _minute_reaching(entries, target)
+        if minute is not None:
+            return local_date(datetime.fromtimestamp(minute * 60, UTC), frame.zone_name)
+        return frame.last_day
+    running = 0
+    for entry in entries:
         running += entry.minutes
         if running >= target:
             return local_date(entry.started_at, frame.zone_name)
     return frame.last_day  # not reached: the chosen track's threshold was met
+
+
+def _minute_reaching(entries: list[TimeEntry], target: int) -> int | None:
+    """R37: the clock minute (since the epoch) at which entries sorted by start have occupied
+    `target` distinct minutes, or None if they never do."""
+    entries = sorted(entries, key=_start_minute)
+    occupied = 0
+    covered_until = -1  # the first minute after everything occupied so far
+    for entry in entries:
+        start = entry.start_minute
+        end = start + entry.minutes
+        if start < covered_until:
+            start = covered_until  # the shared minutes were counted already
+        if end <= start:
+            continue
+        if occupied + end - start >= target:
+            return start + target - occupied - 1
+        occupied += end - start
+        covered_until = end
+    return None
+
+
+def simultaneous_entries(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> tuple[int, ...]:
+    """R37: indexes into `facts.time_entries` of the counted entries that share at least one
+    clock minute with another counted entry (empty when the POLICY is off). For the chart."""
+    if not policy.simultaneous_minutes_once:
+        return ()
+    frame = _frame(facts.month.year, facts.month.month, facts.timezone)
+    windows = _windows(facts, policy, frame)
+    counted = sorted(
+        (
+            (entry.start_minute, entry.start_minute + entry.minutes, index)
+            for index, entry in enumerate(facts.time_entries)
+            if entry.minutes > 0
+            and frame.start <= entry.started_at < frame.end
+            and not _exclusions(entry, facts.billing_practitioner, policy, windows)
+        ),
+    )
+    shared: set[int] = set()
+    reach_end, reach_index = -1, -1  # the entry reaching furthest so far (sorted by start)
+    for start, end, index in counted:
+        if start < reach_end:  # it shares a minute with that entry at least
+            shared.update((index, reach_index))
+        if end > reach_end:
+            reach_end, reach_index = end, index
+    return tuple(sorted(shared))
 
 
 def diagnosis_pointers(conditions: tuple[str, ...]) -> tuple[str, ...]:
@@ -864,9 +992,9 @@ def evaluate(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> Result:
     # Step 2. Rule id -> reason clauses, joined by "; " (a gate's first, then its exclusion's).
     clauses = {} if _gates_pass(facts, policy, frame) else _gate_clauses(facts, policy, frame)
     gate_failed = bool(clauses)
-    clinical_staff, physician, excluded = _tally(
+    clinical_staff, physician, excluded, simultaneous, simultaneous_physician = _tally(
         facts, policy, frame, _windows(facts, policy, frame)
-    )  # step 3
+    )  # steps 3 and 5 (R37)
     if excluded is not None:
         for rule, withheld in excluded.items():
             reason = _exclusion_reason(rule, withheld, facts)
@@ -875,6 +1003,11 @@ def evaluate(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> Result:
     if gate_failed:
         # Step 4: no number of minutes makes the month billable, so no next threshold.
         return _result(clauses, minutes, None)
+    note = ""
+    if simultaneous:  # step 6: R37 removed at least one minute
+        what = _simultaneous_clause(simultaneous, simultaneous_physician)
+        clauses["R37"] = what
+        note = f" R37: {what}."
     options = _best_per_track(facts, policy, frame, minutes)  # step 5
     if not options:
         staff_pool = clinical_staff + physician
@@ -902,7 +1035,7 @@ def evaluate(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> Result:
         clauses,
         minutes,
         _next_threshold(chosen),
-        _lines(chosen, others, facts, minutes, excluded),
+        _lines(chosen, others, facts, minutes, excluded, note),
         frame.last_day
         if policy.date_of_service_mode == "last_day_of_month"
         else _date_of_service(chosen, facts, policy, frame),  # R32

@@ -13,7 +13,12 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Literal, get_args
 
-from billing.rules.codes import QUALIFYING_VISIT_CODES, REFERENCE_AMOUNTS
+from billing.rules.codes import (
+    CAP_LIMITS,
+    PLACE_OF_SERVICE_CODES,
+    QUALIFYING_VISIT_CODES,
+    REFERENCE_AMOUNTS,
+)
 
 Performer = Literal["clinical_staff", "physician"]
 Mdm = Literal["low", "moderate", "high"]
@@ -105,6 +110,9 @@ class TimeEntry:
     # R15 POLICY: only read when Policy.exclude_all_face_to_face is off. Unknown = assume the
     # face-to-face minutes belong to a billed visit, the safe side.
     in_billed_visit: bool = True
+    # R37: the clock minute the entry starts in (whole minutes since the epoch, seconds
+    # dropped); it occupies start_minute .. start_minute + minutes - 1. Derived, once.
+    start_minute: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.started_at.tzinfo is None or self.started_at.utcoffset() is None:
@@ -113,6 +121,7 @@ class TimeEntry:
             raise ValueError("minutes must be >= 0")
         if self.performer not in PERFORMERS:
             raise ValueError(f"unknown performer {self.performer!r}")
+        object.__setattr__(self, "start_minute", int(self.started_at.timestamp() // 60))
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +192,17 @@ class Policy:
     apcm_by_other_practitioner_blocks: bool = True  # R30
     date_of_service_mode: DateOfServiceMode = "last_day_of_month"  # R32
     place_of_service: str = "11"  # R33
+    simultaneous_minutes_once: bool = True  # R37: off = simultaneous minutes are summed
 
     def __post_init__(self) -> None:
-        if self.cap_99437 < 0 or self.cap_99489 < 0:
-            raise ValueError("unit caps must be >= 0")
+        for name, limit in CAP_LIMITS.items():
+            cap = getattr(self, name)
+            if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= limit:
+                raise ValueError(f"{name} must be a whole number from 0 to {limit}")
         if self.date_of_service_mode not in DATE_OF_SERVICE_MODES:
             raise ValueError(f"unknown date_of_service_mode {self.date_of_service_mode!r}")
+        if self.place_of_service not in PLACE_OF_SERVICE_CODES:
+            raise ValueError(f"unknown place of service {self.place_of_service!r}")
 
 
 DEFAULT_POLICY = Policy()

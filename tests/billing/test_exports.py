@@ -234,3 +234,22 @@ def test_the_837_carries_only_ready_claims_and_marks_them_sent(
     page = biller_client.get("/billing/months/2026-10/export.837", follow=True)
     assert b"no claim ready to send" in page.content
     assert Export.objects.unscoped().filter(kind="837").count() == 1
+
+
+def test_an_837_that_fails_pyx12_is_never_handed_out_and_names_the_fix(
+    biller_client, biller, practice, closed
+):
+    # Claims closed under a place of service outside the CMS set (as POLICY once allowed).
+    Claim.objects.unscoped().filter(practice=practice).update(place_of_service="00")
+    page = biller_client.get("/billing/months/2026-10/export.837", follow=True)
+    text = page.content.decode()
+    assert page.redirect_chain  # back to the month page, no file
+    assert "failed validation" in text
+    assert "place of service on Billing &gt; POLICY (R33)" in text
+    answer = _api(biller).get("/api/v1/billing/months/2026-10/export.837")
+    assert answer.status_code == 400
+    assert "place of service" in str(answer.json())
+    assert not Export.objects.unscoped().exists()
+    assert not Claim.objects.unscoped().filter(exported_at__isnull=False).exists()
+    exported = AuditEvent.objects.unscoped().filter(action__in=["month.export_837", "claim.export"])
+    assert not exported.exists()

@@ -104,7 +104,7 @@ def test_admin_changes_switches_and_the_engine_loads_them(
     assert result.place_of_service == "22"  # R33: the claim now carries the practice's POS
     page = admin_client.get(URL).content.decode()
     assert "Billing policy saved" in page
-    assert 'name="place_of_service" value="22"' in page
+    assert '<option value="22" selected>22 On campus outpatient hospital</option>' in page
     assert page.count('class="status">changed</span>') == 3  # the three settings off default
 
 
@@ -132,6 +132,10 @@ def test_posting_the_defaults_creates_no_row_and_no_event(
         ("cap_99489", "-1", "greater than or equal to 0"),
         ("cap_99437", "two", "Enter a whole number"),
         ("place_of_service", "1A", POS_MESSAGE),
+        ("place_of_service", "00", POS_MESSAGE),  # two digits, but no CMS code: 837 fails
+        ("cap_99437", "3", "R22 allows at most 2 units of 99437 a month."),
+        ("cap_99437", "32767", "R22 allows at most 2 units of 99437 a month."),
+        ("cap_99489", "11", "R24 allows at most 10 units of 99489 a month."),
         ("date_of_service_mode", "whenever", "Select a valid choice"),
         ("cap_99489", "", "This field is required"),
     ],
@@ -283,6 +287,9 @@ def test_api_put_replaces_the_settings(
     [
         (body(cap_99489=-1), "cap_99489"),
         (body(place_of_service="1A"), "place_of_service"),
+        (body(place_of_service="00"), "place_of_service"),  # not in the CMS POS set
+        (body(cap_99437=32767), "cap_99437"),  # R22: at most 2 units
+        (body(cap_99489=11), "cap_99489"),  # R24: at most 10 units
         (body(date_of_service_mode="whenever"), "date_of_service_mode"),
         ({k: v for k, v in body().items() if k != "cap_99437"}, "cap_99437"),
         (body(cap_9489=3), "cap_9489"),
@@ -308,3 +315,23 @@ def test_api_roles(practice, biller, physician, coordinator):
 def test_api_outsider_sees_its_own_practice(practice, outsider):
     BillingPolicy.objects.unscoped().create(practice=practice, cap_99489=3)
     assert api(outsider).get(API).json()["cap_99489"] == 10
+
+
+def test_r37_switch_is_a_policy_setting_that_reaches_the_engine(
+    admin_client, practice, reconcile, django_capture_on_commit_callbacks
+):
+    assert loading.policy(practice).simultaneous_minutes_once is True
+    assert "R37: simultaneous minutes count once" in admin_client.get(URL).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(URL, form(simultaneous_minutes_once=False))
+    assert loading.policy(practice).simultaneous_minutes_once is False
+
+
+def test_the_database_refuses_caps_above_the_spec_and_unknown_places_of_service(practice):
+    from django.db import IntegrityError, transaction
+
+    from billing.models import BillingPolicy
+
+    for change in ({"cap_99437": 3}, {"cap_99489": 11}, {"place_of_service": "00"}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            BillingPolicy.objects.unscoped().create(practice=practice, **change)

@@ -28,6 +28,7 @@ def test_defaults_are_the_specs() -> None:
     assert policy.apcm_by_other_practitioner_blocks is True
     assert policy.date_of_service_mode == "last_day_of_month"
     assert policy.place_of_service == "11"
+    assert policy.simultaneous_minutes_once is True
 
 
 def test_policy_is_frozen() -> None:
@@ -123,10 +124,24 @@ def test_r22_the_99437_cap_is_configurable() -> None:
     facts = month_facts(doctor(6, 50), doctor(13, 50), doctor(20, 50))  # 150 physician minutes
 
     assert codes(evaluate(facts)) == [("99491", 1), ("99437", 2)]
-    three = evaluate(facts, Policy(cap_99437=3))
-    assert codes(three) == [("99491", 1), ("99437", 3)]
-    assert three.blocked_by == ("R22",)
-    assert evaluate(facts, Policy(cap_99437=4)).blocked_by == ()
+    # Priced so that the personal track still wins with one 99437 unit.
+    one = evaluate(month_facts(*facts.time_entries, fees={"99437": "100.00"}), Policy(cap_99437=1))
+    assert codes(one) == [("99491", 1), ("99437", 1)]
+    assert one.blocked_by == ("R22",)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("cap_99437", 3), ("cap_99489", 11), ("cap_99437", -1)]
+)
+def test_r22_r24_caps_are_never_above_the_spec_limit(name: str, value: int) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be a whole number from 0 to"):
+        Policy(**{name: value})
+
+
+@pytest.mark.parametrize("code", ["00", "1", "28", "AB", ""])
+def test_r33_place_of_service_must_be_a_cms_code(code: str) -> None:
+    with pytest.raises(ValueError, match="unknown place of service"):
+        Policy(place_of_service=code)
 
 
 def test_r23_plan_change_switch_moves_a_monitored_plan_off_complex() -> None:
@@ -214,7 +229,17 @@ def test_r33_place_of_service_comes_from_the_practice() -> None:
 
 
 def test_policy_rejects_nonsense() -> None:
-    with pytest.raises(ValueError, match="unit caps"):
+    with pytest.raises(ValueError, match="cap_99489 must be a whole number from 0 to 10"):
         Policy(cap_99489=-1)
     with pytest.raises(ValueError, match="date_of_service_mode"):
         Policy(date_of_service_mode="whenever")  # type: ignore[arg-type]
+
+
+def test_r37_off_sums_simultaneous_minutes_as_before() -> None:
+    huddle = month_facts(staff(5, 15), entry("2026-03-05T15:05", 10))  # 10 inside the 15
+    summed = Policy(simultaneous_minutes_once=False)
+
+    assert evaluate(huddle).minutes.staff_pool == 15
+    assert evaluate(huddle, summed).minutes.staff_pool == 25
+    assert codes(evaluate(huddle, summed)) == [("99490", 1)]
+    assert "R37" not in evaluate(huddle, summed).blocked_by

@@ -49,10 +49,12 @@ cents = st.integers(min_value=0, max_value=30_000).map(lambda c: Decimal(c) / 10
 fee_schedules = st.dictionaries(
     st.sampled_from(["99490", "99439", "99491", "99437", "99487", "99489"]), cents, max_size=6
 ).map(FeeSchedule)
+SUMMED = Policy(simultaneous_minutes_once=False)  # R37 off: minutes summed as before
 policies = st.builds(
     Policy,
-    cap_99437=st.integers(0, 4),
-    cap_99489=st.integers(0, 12),
+    cap_99437=st.integers(0, 2),  # R22: never above the MUE of 2
+    cap_99489=st.integers(0, 10),  # R24: never above the MUE of 10
+    simultaneous_minutes_once=st.booleans(),  # R37
     complex_requires_plan_change_in_month=st.booleans(),
     date_of_service_mode=st.sampled_from(["last_day_of_month", "threshold_date"]),
 )
@@ -204,7 +206,8 @@ def test_shifting_entries_across_the_month_boundary_moves_them_to_the_other_mont
 
     def pool(target: Month, entries: tuple[TimeEntry, ...]) -> int:
         facts = month_facts(*entries, month=target, timezone=zone, patient=LATER_PATIENT)
-        return evaluate(facts).minutes.staff_pool
+        # R37 off: this is about the month boundary; random entries may share minutes.
+        return evaluate(facts, SUMMED).minutes.staff_pool
 
     assert pool(month, here) == logged
     assert pool(month, there) == 0
@@ -229,3 +232,17 @@ def test_a_month_that_bills_nothing_says_why(facts: PatientMonth) -> None:
 def test_fixture_patient_is_eligible_in_every_sampled_month() -> None:
     assert LATER_PATIENT.consent.given_on is not None
     assert all(date(m.year, m.month, 1) > LATER_PATIENT.consent.given_on for m in MONTHS)
+
+
+@FAST
+@given(patient_months(), policies)
+def test_r37_counting_simultaneous_minutes_once_never_bills_more(
+    facts: PatientMonth, policy: Policy
+) -> None:
+    once = evaluate(facts, dataclasses.replace(policy, simultaneous_minutes_once=True))
+    summed = evaluate(facts, dataclasses.replace(policy, simultaneous_minutes_once=False))
+
+    assert _total(facts, once) <= _total(facts, summed)
+    assert once.minutes.staff_pool <= summed.minutes.staff_pool
+    assert once.minutes.physician_pool <= summed.minutes.physician_pool
+    assert ("R37" in once.blocked_by) <= (once.minutes != summed.minutes)
