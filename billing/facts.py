@@ -64,6 +64,12 @@ def entry_fact(entry: Any) -> rules.TimeEntry:
     )
 
 
+def engine_entries(entries: Iterable[Any]) -> list[Any]:
+    """The time entries the engine sees, in order: `PatientMonth.time_entries` index them."""
+    # R5: enrollment outreach happens before consent and is never CCM time.
+    return [e for e in entries if e.activity != "enrollment_outreach"]
+
+
 def patient_month(
     *,
     zone_name: str,
@@ -93,8 +99,7 @@ def patient_month(
         timezone=zone_name,
         billing_practitioner=_practitioner(patient.billing_practitioner_id),
         patient=facts_patient,
-        # R5: enrollment outreach happens before consent and is never CCM time.
-        time_entries=tuple(entry_fact(e) for e in entries if e.activity != "enrollment_outreach"),
+        time_entries=tuple(entry_fact(e) for e in engine_entries(entries)),
         other_services=tuple(other_services),
         ccm_billed_elsewhere=ccm_billed_elsewhere,
         fee_schedule=fee_schedule or rules.FeeSchedule(),

@@ -38,6 +38,7 @@ from billing import facts
 from billing.loading import policy as billing_policy
 from billing.months import last_day, month_bounds
 from billing.rules.codes import STAFF_TRACK
+from billing.rules.engine import simultaneous_entries
 from billing.rules.progress import progress
 from careplans.models import CarePlan, CarePlanVersion
 from ccm.models import Membership, Practice
@@ -448,6 +449,8 @@ class ChartTime:
     physician_minutes: int
     next_code: str | None
     minutes_needed: int | None
+    simultaneous_minutes: int  # R37: staff-pool minutes counted once this month
+    overlapping_entry_ids: set[Any]  # R37: this month's entries sharing minutes with another
     months: list[ChartMonth]
     open_tasks: list[Task]
 
@@ -480,15 +483,19 @@ def chart_time(*, practice: Practice, patient: Patient, month: dt.date) -> Chart
         .filter(practice=practice, month__gte=first, month__lte=month)
         .values_list("month", flat=True)
     )
+    this_month = facts.engine_entries(e for e in entries if e.billing_month == month)
     month_facts = facts.patient_month(
         zone_name=practice.time_zone,
         month=month,
         patient=patient,
         conditions=patient.conditions.all(),
         consents=patient.consents.all(),
-        entries=[e for e in entries if e.billing_month == month],
+        entries=this_month,
     )
-    minutes, next_threshold = progress(month_facts, billing_policy(practice))
+    rules_policy = billing_policy(practice)
+    minutes, next_threshold, simultaneous = progress(month_facts, rules_policy)
+    # R37: the entries that share clock minutes with another, flagged on the chart.
+    overlapping = {this_month[i].pk for i in simultaneous_entries(month_facts, rules_policy)}
     months = []
     cursor = month
     for _ in range(CHART_MONTHS):
@@ -502,6 +509,8 @@ def chart_time(*, practice: Practice, patient: Patient, month: dt.date) -> Chart
         physician_minutes=minutes.physician,
         next_code=next_threshold.code if next_threshold else None,
         minutes_needed=next_threshold.minutes_needed if next_threshold else None,
+        simultaneous_minutes=simultaneous,
+        overlapping_entry_ids=overlapping,
         months=months,
         open_tasks=list(task_list(practice=practice, view="open", patient_id=patient.pk)),
     )

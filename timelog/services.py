@@ -164,7 +164,7 @@ def progress_compute(
     for patient in patients:
         for month in months:
             patient_month = month_facts[(patient.pk, month)]
-            minutes, next_threshold = progress(patient_month, rules_policy)
+            minutes, next_threshold, _ = progress(patient_month, rules_policy)
             result = evaluate(patient_month, rules_policy)
             last = [c.last for c in contacts.get(patient.pk, []) if c.billing_month <= month]
             rows.append(

@@ -25,6 +25,7 @@ from billing.rules.types import DEFAULT_POLICY, Minutes, NextThreshold, PatientM
 class Progress(NamedTuple):
     minutes: Minutes  # countable minutes so far (R16 pools)
     next_threshold: NextThreshold | None  # None: every billable unit is reached (R27)
+    simultaneous: int = 0  # R37: staff-pool minutes counted once because simultaneous
 
 
 def progress(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> Progress:
@@ -35,5 +36,6 @@ def progress(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> Progress:
     options = _best_per_track(facts, policy, frame, minutes)
     if not options:  # R27: the staff pool is short of 99490's 20 minutes
         needed = STAFF_TRACK.threshold - minutes.staff_pool
-        return Progress(minutes, NextThreshold(STAFF_TRACK.base, needed))
-    return Progress(minutes, _next_threshold(min(options, key=_choice_key)))
+        return Progress(minutes, NextThreshold(STAFF_TRACK.base, needed), tally.simultaneous)
+    next_threshold = _next_threshold(min(options, key=_choice_key))
+    return Progress(minutes, next_threshold, tally.simultaneous)
