@@ -16,7 +16,7 @@ from django.db.models import Count, Exists, OuterRef, Sum
 from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from kombu.exceptions import OperationalError
 
 from billing import exports, services, tasks
@@ -138,10 +138,17 @@ def month_progress(request: PracticeRequest, month: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 @role_required(*CLOSERS)
 def month_close(request: PracticeRequest, month: str) -> HttpResponse:
+    """GET (or a POST without `confirm=yes`): the confirmation page with the pre-close
+    counts. The confirmed POST starts the close; resuming a running close (already
+    confirmed when it started) needs no second confirmation."""
     day = _month(month)
+    state = _state(_close(request, day))
+    confirmed = request.method == "POST" and request.POST.get("confirm") == "yes"
+    if not (confirmed or (request.method == "POST" and state == CloseStatus.RUNNING)):
+        return _close_confirmation(request, day, state)
     confirm = request.POST.get("confirm_changes") == "on"
     try:
         close = services.month_close_start(
@@ -165,6 +172,30 @@ def month_close(request: PracticeRequest, month: str) -> HttpResponse:
     audit.record_for(request.membership, "month.close_requested", object_id=month_label(day))
     messages.success(request, f"Closing {day:%B %Y}.")
     return redirect("billing:month-detail", month=month_label(day))
+
+
+def _close_confirmation(request: PracticeRequest, day: dt.date, state: str) -> HttpResponse:
+    """What closing would do: lock the time, the claims it would produce, the problems the
+    pre-close check still lists (counts per group, no patient names)."""
+    label = month_label(day)
+    not_over = day >= current_month(request.practice.time_zone)
+    if not_over:
+        messages.error(request, services.NOT_OVER_MESSAGE.format(month=label))
+    if not_over or state not in ("open", CloseStatus.REOPENED):  # nothing to confirm
+        return redirect("billing:month-detail", month=label)
+    check = services.preclose_check(practice=request.practice, month=day)
+    context = {
+        "month": day,
+        "label": label,
+        "state": state,
+        "check": check,
+        "counts": [(key, title, len(rows)) for key, title, rows in check["groups"]],
+        "changes": 0,
+        "cancel_url": reverse("billing:month-detail", kwargs={"month": label}),
+    }
+    if state == CloseStatus.REOPENED:
+        context["changes"] = len(services.submitted_changes(practice=request.practice, month=day))
+    return render(request, "billing/month_close.html", context)
 
 
 @login_required

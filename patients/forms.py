@@ -9,7 +9,7 @@ from django import forms
 from ccm.models import Membership, Practice
 from patients import selectors
 from patients.models import ConsentMethod, Patient, Status
-from patients.services import CLINICAL_FIELDS, DEMOGRAPHIC_FIELDS
+from patients.services import CLINICAL_FIELDS, DEMOGRAPHIC_FIELDS, DISENROLL_REASON_MESSAGE
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -90,11 +90,19 @@ class ConsentForm(forms.Form):
 
 class RevokeForm(forms.Form):
     revoked_on = forms.DateField(widget=DATE, label="Revocation date")
-    reason = forms.CharField(max_length=300, required=False)
+    reason = forms.CharField(max_length=300, required=False, label="Reason (optional)")
 
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=300, required=False)
+
+
+class DisenrollForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300,
+        label="Reason for disenrolling (required, kept in the enrollment history)",
+        error_messages={"required": DISENROLL_REASON_MESSAGE},
+    )
 
 
 class PatientFilterForm(forms.Form):

@@ -47,6 +47,9 @@ ENROLL_NO_PRACTITIONER_MESSAGE = "Choose the billing practitioner before enrolli
 ENROLL_NOT_ELIGIBLE_MESSAGE = "The patient is not eligible for CCM: {reasons}"
 DECLINE_STATUS_MESSAGE = "Only a candidate can decline."
 DISENROLL_STATUS_MESSAGE = "Only an enrolled patient can be disenrolled."
+DISENROLL_REASON_MESSAGE = (
+    "Give the reason for disenrolling the patient (it is kept in the enrollment history)."
+)
 DUPLICATE_CONDITION_MESSAGE = "This condition is already on the problem list."
 DUPLICATE_MRN_MESSAGE = "Another patient of this practice has this MRN."
 
@@ -394,6 +397,23 @@ def patient_eligibility(patient: Patient) -> eligibility.Verdict:
     )
 
 
+def r4_after_resolving(patient: Patient, condition: Condition) -> eligibility.Check:
+    """The R4 check of the patient's active chronic conditions once `condition` is resolved
+    (what the resolve confirmation warns about); no writes."""
+    codes = [
+        c.icd10_code
+        for c in patient.conditions.all()
+        if c.is_chronic and c.status == ConditionStatus.ACTIVE and c.pk != condition.pk
+    ]
+    verdict = eligibility.evaluate(
+        chronic_codes=codes,
+        initiating_visit_on=None,
+        initiating_visit_code="",
+        consent_given_on=None,
+    )
+    return next(c for c in verdict.checks if c.rule == "R4")
+
+
 def _transition(
     *, actor: Membership, patient: Patient, to: str, on: dt.date, reason: str
 ) -> EnrollmentEvent:
@@ -470,7 +490,11 @@ def patient_decline(
 def patient_disenroll(
     *, practice: Practice, actor: Membership, patient: Patient, reason: str
 ) -> Patient:
-    """Take an enrolled patient out of CCM (effective today). Audited."""
+    """Take an enrolled patient out of CCM (effective today); the reason is required and
+    kept in the enrollment history. Audited."""
+    reason = reason.strip()
+    if not reason:  # ending a patient's care is never recorded without saying why
+        raise ValidationError({"reason": DISENROLL_REASON_MESSAGE})
     return _leave(
         practice=practice,
         actor=actor,

@@ -35,6 +35,7 @@ urlpatterns = [
             {"action": action},
             name=f"patient-{action}",
         )
-        for action in ("enroll", "decline", "disenroll")
+        for action in ("enroll", "decline")
     ],
+    path("<uuid:patient_id>/disenroll/", views.patient_disenroll, name="patient-disenroll"),
 ]

@@ -22,15 +22,17 @@ from patients import imports, selectors, services
 from patients.forms import (
     ConditionForm,
     ConsentForm,
+    DisenrollForm,
     PatientFilterForm,
     PatientForm,
     PatientImportForm,
     ReasonForm,
     RevokeForm,
 )
-from patients.models import Condition, Consent, Patient, PatientImport
+from patients.models import Condition, ConditionStatus, Consent, Patient, PatientImport, Status
 
 PAGE_SIZE = 25
+REVOKED_MESSAGE = "Consent revoked; it takes effect at the end of that month (R7)."
 CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
 ANY_ROLE = (*CLINICAL, Role.BILLER)
 
@@ -185,22 +187,54 @@ def condition_add(request: PracticeRequest, patient_id: str) -> HttpResponse:
     return render(request, "patients/patient_detail.html", context, status=400)
 
 
+def _confirmed(request: PracticeRequest) -> bool:
+    """Only the confirmation page's own button acts: any other request (a GET, an old form,
+    a replayed POST without the field) shows the confirmation page and changes nothing."""
+    return request.method == "POST" and request.POST.get("confirm") == "yes"
+
+
+def _confirm_page(
+    request: PracticeRequest, template: str, patient: Patient, status: int = 200, **context: Any
+) -> HttpResponse:
+    audit.read(request.membership, patient, patient_id=patient.pk)  # the page names the patient
+    context = {"patient": patient, "cancel_url": _chart_url(patient), **context}
+    return render(request, template, context, status=status)
+
+
+def _chart_url(patient: Patient) -> str:
+    from django.urls import reverse
+
+    return reverse("patients:patient-detail", kwargs={"patient_id": patient.pk})
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 @role_required(*CLINICAL)
 def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: str) -> HttpResponse:
-    patient = get_for_practice_or_404(Patient, request.practice, patient_id)
+    patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     condition = get_for_practice_or_404(Condition, request.practice, condition_id)
     if condition.patient_id != patient.pk:
         raise Http404
-    services.condition_resolve(
-        practice=request.practice,
-        actor=request.membership,
+    if condition.status != ConditionStatus.ACTIVE:
+        messages.info(request, f"{condition.icd10_code} is already resolved.")
+        return redirect("patients:patient-detail", patient_id=patient.pk)
+    if _confirmed(request):
+        services.condition_resolve(
+            practice=request.practice,
+            actor=request.membership,
+            condition=condition,
+            resolved_on=services._today(request.practice),
+        )
+        messages.success(request, f"{condition.icd10_code} marked resolved.")
+        return redirect("patients:patient-detail", patient_id=patient.pk)
+    return _confirm_page(
+        request,
+        "patients/condition_resolve.html",
+        patient,
         condition=condition,
-        resolved_on=services._today(request.practice),
+        today=services._today(request.practice),
+        r4=services.r4_after_resolving(patient, condition),
     )
-    messages.success(request, f"{condition.icd10_code} marked resolved.")
-    return redirect("patients:patient-detail", patient_id=patient.pk)
 
 
 @login_required
@@ -242,27 +276,42 @@ def _consent_of(request: PracticeRequest, patient_id: str, consent_id: str) -> C
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 @role_required(*CLINICAL)
 def consent_revoke(request: PracticeRequest, patient_id: str, consent_id: str) -> HttpResponse:
     consent = _consent_of(request, patient_id, consent_id)
-    form = RevokeForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise ValidationError(form.errors.as_text())
-        services.consent_revoke(
-            practice=request.practice,
-            actor=request.membership,
-            consent=consent,
-            revoked_on=form.cleaned_data["revoked_on"],
-            reason=form.cleaned_data["reason"],
-        )
-    except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
-    else:
-        messages.success(request, "Consent revoked; it takes effect at the end of that month (R7).")
-    return redirect("patients:patient-detail", patient_id=consent.patient_id)
+    patient = selectors.patient_get(practice=request.practice, patient_id=consent.patient_id)
+    if consent.revoked_on is not None:
+        messages.info(request, services.REVOKED_ALREADY_MESSAGE)
+        return redirect("patients:patient-detail", patient_id=patient.pk)
+    today = services._today(request.practice)
+    if _confirmed(request):
+        form = RevokeForm(request.POST)
+        if form.is_valid():
+            try:
+                services.consent_revoke(
+                    practice=request.practice,
+                    actor=request.membership,
+                    consent=consent,
+                    revoked_on=form.cleaned_data["revoked_on"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                messages.success(request, REVOKED_MESSAGE)
+                return redirect("patients:patient-detail", patient_id=patient.pk)
+    else:  # shown again with what was typed, or today's date
+        typed = {k: request.POST[k] for k in ("revoked_on", "reason") if request.POST.get(k)}
+        form = RevokeForm(initial={"revoked_on": today, **typed})
+    return _confirm_page(
+        request,
+        "patients/consent_revoke.html",
+        patient,
+        status=400 if form.errors else 200,
+        consent=consent,
+        form=form,
+    )
 
 
 @login_required
@@ -299,15 +348,47 @@ def patient_transition(request: PracticeRequest, patient_id: str, action: str) -
         elif action == "decline":
             services.patient_decline(**kwargs, reason=text)
             messages.success(request, "Recorded that the patient declined CCM.")
-        elif action == "disenroll":
-            services.patient_disenroll(**kwargs, reason=text)
-            messages.success(request, "Disenrolled from CCM.")
         else:
             raise Http404
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
     return redirect("patients:patient-detail", patient_id=patient.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(*CLINICAL)
+def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
+    if patient.status != Status.ENROLLED:
+        messages.error(request, services.DISENROLL_STATUS_MESSAGE)
+        return redirect("patients:patient-detail", patient_id=patient.pk)
+    if _confirmed(request):
+        form = DisenrollForm(request.POST)
+        if form.is_valid():
+            try:
+                services.patient_disenroll(
+                    practice=request.practice,
+                    actor=request.membership,
+                    patient=patient,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                messages.success(request, "Disenrolled from CCM.")
+                return redirect("patients:patient-detail", patient_id=patient.pk)
+    else:
+        form = DisenrollForm(initial={"reason": request.POST.get("reason", "")})
+    return _confirm_page(
+        request,
+        "patients/patient_disenroll.html",
+        patient,
+        status=400 if form.errors else 200,
+        form=form,
+        today=services._today(request.practice),
+    )
 
 
 # --- EHR candidate-list import ----------------------------------------------------------------

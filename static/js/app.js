@@ -19,6 +19,14 @@
     setInterval(show, 1000);
   });
 
+  // Confirmation pages: Escape does what their Cancel link does (which works without JS).
+  var cancel = document.querySelector("a[data-escape]");
+  if (cancel) {
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && !event.defaultPrevented) { window.location.assign(cancel.href); }
+    });
+  }
+
   // Inactivity warning. The server signs the session out; this only warns before it does.
   var body = document.body;
   var timeout = parseInt(body.dataset.timeout || "0", 10);

@@ -2,6 +2,7 @@
 (one and bulk), reopen; roles (coordinator 403, outsider 404), bad input saves nothing."""
 
 import datetime as dt
+import re
 from unittest import mock
 
 import pytest
@@ -87,7 +88,7 @@ def test_a_biller_closes_from_the_page_and_sees_totals(
     biller_client, practice, physician, coordinator, later
 ):
     _cast(practice, physician, coordinator)
-    response = biller_client.post("/billing/months/2026-10/close/")
+    response = biller_client.post("/billing/months/2026-10/close/", {"confirm": "yes"})
     assert response.status_code == 302
     close = MonthClose.objects.unscoped().get(practice=practice)
     assert close.status == CloseStatus.CLOSED
@@ -216,10 +217,163 @@ def test_a_broker_outage_leaves_a_resumable_close(
 
     _cast(practice, physician, coordinator)
     queue.side_effect = OperationalError("down")
-    page = biller_client.post("/billing/months/2026-10/close/", follow=True).content.decode()
+    page = biller_client.post(
+        "/billing/months/2026-10/close/", {"confirm": "yes"}, follow=True
+    ).content.decode()
     assert "could not be queued" in page
     assert "Resume the close" in page
     assert MonthClose.objects.unscoped().get().status == CloseStatus.RUNNING
     queue.side_effect = lambda *args: tasks.month_close.apply(args=args)
+    # Resuming a close already started (and confirmed) needs no second confirmation.
     biller_client.post("/billing/months/2026-10/close/")
     assert MonthClose.objects.unscoped().get().status == CloseStatus.CLOSED
+
+
+# --- Closing asks for confirmation with the pre-close counts ---------------------------------
+
+
+def _month_with_problems(practice, physician, coordinator):
+    """Two patient-months that bill, two under the first threshold, one without a signed
+    care plan (a problem the pre-close check lists as fixable)."""
+    from tests.timelog.conftest import make_enrolled
+
+    with time_machine.travel(dt.datetime(2026, 9, 20, 15, tzinfo=dt.UTC), tick=False):
+        no_plan = make_enrolled(practice, physician, coordinator, mrn="NP-1")
+    TimeEntryFactory(
+        patient=no_plan,
+        performer=coordinator,
+        practitioner=physician,
+        started_at=dt.datetime(2026, 10, 6, 14, tzinfo=dt.UTC),
+        minutes=30,
+    )
+    return _cast(practice, physician, coordinator)
+
+
+def _nothing_closed(queue):
+    assert not MonthClose.objects.unscoped().exists()
+    assert not month_is_locked_anywhere()
+    assert not AuditEvent.objects.unscoped().filter(action="month.close_requested").exists()
+    queue.assert_not_called()
+
+
+def month_is_locked_anywhere():
+    from timelog.models import MonthLock
+
+    return MonthLock.objects.unscoped().exists()
+
+
+def _count_row(text, title, count):
+    return re.search(rf"{re.escape(title)}\s*</th>\s*<td[^>]*>\s*{count}\s*<", text)
+
+
+def test_the_close_button_leads_to_a_confirmation_with_the_preclose_counts(
+    biller_client, practice, physician, coordinator, later, queue
+):
+    _month_with_problems(practice, physician, coordinator)
+    detail = biller_client.get("/billing/months/2026-10/").content.decode()
+    assert 'href="/billing/months/2026-10/close/"' in detail
+    assert 'action="/billing/months/2026-10/close/"' not in detail  # no one-click close
+    page = biller_client.get("/billing/months/2026-10/close/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Close October 2026?" in text
+    assert "locks" in text
+    assert re.search(r"<strong>2</strong>\s*claims", text)
+    assert _count_row(text, "No signed care plan shared with the patient", 1)
+    assert _count_row(text, "Minutes logged but under the first threshold (R27)", 2)
+    assert _count_row(text, "Minutes but no valid consent", 0)
+    assert "1 patient-month has a problem you can still fix" in text
+    assert 'href="/billing/months/2026-10/check/"' in text
+    assert 'name="confirm" value="yes"' in text
+    assert 'href="/billing/months/2026-10/"' in text  # cancel
+    assert not re.search(r"<script(?![^>]*\bsrc=)", text)  # CSP: no inline script
+    assert not re.search(r"\son[a-z]+=", text)  # nor inline event handlers
+    assert "Lovelace" not in text
+    assert "NP-1" not in text
+    _nothing_closed(queue)
+
+
+def test_a_close_post_without_confirmation_reshows_the_page_and_changes_nothing(
+    biller_client, practice, physician, coordinator, later, queue
+):
+    _month_with_problems(practice, physician, coordinator)
+    for data in ({}, {"confirm": ""}, {"confirm": "no"}):
+        response = biller_client.post("/billing/months/2026-10/close/", data)
+        assert response.status_code == 200
+        assert "Close October 2026?" in response.content.decode()
+    _nothing_closed(queue)
+
+
+def test_a_confirmed_close_closes_even_with_fixable_problems(
+    biller_client, practice, physician, coordinator, later, queue
+):
+    _month_with_problems(practice, physician, coordinator)
+    response = biller_client.post("/billing/months/2026-10/close/", {"confirm": "yes"})
+    assert response.status_code == 302
+    assert response["Location"] == "/billing/months/2026-10/"
+    close = MonthClose.objects.unscoped().get(practice=practice)
+    assert (close.status, close.claims) == (CloseStatus.CLOSED, 2)
+    queue.assert_called_once()
+
+
+def test_close_confirmation_is_refused_to_other_roles(
+    coordinator_client, physician_client, practice, physician, coordinator, later, queue
+):
+    _month_with_problems(practice, physician, coordinator)
+    for client in (coordinator_client, physician_client):
+        assert client.get("/billing/months/2026-10/close/").status_code == 403
+        response = client.post("/billing/months/2026-10/close/", {"confirm": "yes"})
+        assert response.status_code == 403
+    _nothing_closed(queue)
+
+
+def test_the_outsider_sees_and_closes_only_their_own_practices_month(
+    outsider_client, outsider, practice, physician, coordinator, later, queue
+):
+    # A month names no object of a practice: the outsider's request is about their own
+    # practice (counts and close), never the victim's.
+    _month_with_problems(practice, physician, coordinator)
+    text = outsider_client.get("/billing/months/2026-10/close/").content.decode()
+    assert re.search(r"<strong>0</strong>\s*claims", text)
+    assert _count_row(text, "No signed care plan shared with the patient", 0)
+    outsider_client.post("/billing/months/2026-10/close/", {"confirm": "yes"})
+    assert MonthClose.objects.unscoped().get().practice_id == outsider.practice_id
+    assert not MonthClose.objects.unscoped().filter(practice=practice).exists()
+
+
+def test_closing_this_month_is_not_offered(biller_client, practice, later, queue):
+    response = biller_client.get("/billing/months/2026-11/close/", follow=True)
+    assert b"has not ended yet" in response.content
+    assert b'name="confirm"' not in response.content
+    _nothing_closed(queue)
+
+
+def test_a_reclose_that_changes_submitted_claims_asks_for_both_confirmations(
+    admin_client, biller, practice, physician, coordinator, later, queue
+):
+    patients = _closed(practice, physician, coordinator)
+    claim = Claim.objects.unscoped().get(patient=patients[0])
+    services.claims_status_set(
+        practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted"
+    )
+    admin_client.post("/billing/months/2026-10/reopen/", {"reason": "late minutes"})
+    TimeEntryFactory(
+        patient=patients[0],
+        performer=coordinator,
+        practitioner=physician,
+        started_at=dt.datetime(2026, 10, 20, 14, tzinfo=dt.UTC),
+        minutes=20,
+    )
+    text = admin_client.get("/billing/months/2026-10/close/").content.decode()
+    assert "Close October 2026 again?" in text
+    assert "1 claim already submitted" in text
+    assert 'name="confirm_changes"' in text
+    page = admin_client.post(
+        "/billing/months/2026-10/close/", {"confirm": "yes"}, follow=True
+    ).content.decode()
+    assert "Review the differences" in page
+    assert MonthClose.objects.unscoped().get().status == CloseStatus.REOPENED
+    admin_client.post("/billing/months/2026-10/close/", {"confirm": "yes", "confirm_changes": "on"})
+    assert MonthClose.objects.unscoped().get().status == CloseStatus.CLOSED
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.READY

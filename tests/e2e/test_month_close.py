@@ -13,6 +13,7 @@ from django.db import connection
 from playwright.sync_api import Page, expect
 
 from billing import services, tasks, x12
+from billing.models import MonthClose
 from billing.months import current_month, month_label, previous_month
 from ccm.models import Practice, User
 from tests.e2e.conftest import totp_code
@@ -57,7 +58,8 @@ def test_a_biller_closes_last_month_and_downloads_the_837(
 ):
     base = live_server.url
     practice = Practice.objects.get(slug="demo")
-    label = month_label(previous_month(current_month(practice.time_zone)))
+    month = previous_month(current_month(practice.time_zone))
+    label = month_label(month)
     secret = enroll_totp(User.objects.get(email="biller@demo.test"))
     page.goto(f"{base}/accounts/login/")
     page.get_by_label("Email").fill("biller@demo.test")
@@ -75,6 +77,11 @@ def test_a_biller_closes_last_month_and_downloads_the_837(
     shot(page, "preclose-check")
 
     page.get_by_role("link", name="Back to the month").click()
+    # The close button leads to a confirmation with the pre-close counts; nothing locks yet.
+    page.get_by_role("link", name=re.compile(r"^Close .+…$")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Close .+\?$"))
+    expect(page.locator("main")).to_contain_text("claims would be produced")
+    assert not MonthClose.objects.unscoped().filter(practice=practice, month=month).exists()
     page.get_by_role("button", name=re.compile(r"^Close ")).click()
     progress = page.locator("#close-progress progress")
     expect(progress).to_be_visible()

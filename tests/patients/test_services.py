@@ -205,7 +205,27 @@ def test_declined_patient_needs_new_consent_to_re_enroll(practice, coordinator, 
 
 def test_only_enrolled_patients_can_be_disenrolled(practice, coordinator, patient):
     with pytest.raises(ValidationError, match="Only an enrolled"):
-        services.patient_disenroll(practice=practice, actor=coordinator, patient=patient, reason="")
+        services.patient_disenroll(
+            practice=practice, actor=coordinator, patient=patient, reason="Moved away"
+        )
+
+
+@pytest.mark.parametrize("reason", ["", "  \n "])
+def test_disenrolling_needs_a_reason_and_saves_nothing_without_one(
+    practice, coordinator, patient, reason
+):
+    consent = _consent(practice, coordinator, patient)
+    services.patient_enroll(practice=practice, actor=coordinator, patient=patient)
+    with pytest.raises(ValidationError) as raised:
+        services.patient_disenroll(
+            practice=practice, actor=coordinator, patient=patient, reason=reason
+        )
+    assert raised.value.message_dict == {"reason": [services.DISENROLL_REASON_MESSAGE]}
+    patient.refresh_from_db()
+    consent.refresh_from_db()
+    assert patient.status == Status.ENROLLED
+    assert consent.revoked_on is None
+    assert not EnrollmentEvent.objects.filter(to_status=Status.DISENROLLED).exists()
 
 
 def test_conditions_sync_adds_and_resolves(practice, coordinator, patient):

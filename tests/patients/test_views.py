@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -6,7 +8,7 @@ from django.utils.html import escape
 from ccm.models import AuditEvent
 from ccm.tenancy import practice_scope
 from patients import services
-from patients.models import Consent, Patient, Status
+from patients.models import Condition, Consent, EnrollmentEvent, Patient, Status
 from patients.validators import MBI_MESSAGE
 from tests.factories import ConditionFactory, PatientFactory
 
@@ -183,15 +185,169 @@ def test_revoke_from_the_chart(coordinator_client, patient):
     consent = Consent.objects.unscoped().get(patient=patient)
     response = coordinator_client.post(
         f"/patients/{patient.pk}/consent/{consent.pk}/revoke/",
-        {"revoked_on": timezone.localdate().isoformat(), "reason": "moving"},
+        {"revoked_on": timezone.localdate().isoformat(), "reason": "moving", "confirm": "yes"},
         follow=True,
     )
     assert "takes effect at the end of that month" in response.content.decode()
 
 
 def test_write_pages_reject_get(coordinator_client, patient):
-    for url in ("enroll", "decline", "disenroll", "conditions"):
+    for url in ("enroll", "decline", "conditions"):
         assert coordinator_client.get(f"/patients/{patient.pk}/{url}/").status_code == 405
+
+
+# --- Confirmation before disenroll, consent revocation and resolving a condition ----------
+
+
+@pytest.fixture
+def enrolled(coordinator_client, patient):
+    """The patient enrolled from the chart (consent given), with two active conditions."""
+    coordinator_client.post(f"/patients/{patient.pk}/consent/", CONSENT_POST)
+    coordinator_client.post(f"/patients/{patient.pk}/enroll/")
+    patient.refresh_from_db()
+    assert patient.status == Status.ENROLLED
+    return patient
+
+
+def _state(patient):
+    """Everything the four confirmed actions change, to compare before and after."""
+    patient.refresh_from_db()
+    return (
+        patient.status,
+        sorted(
+            (c.icd10_code, c.status) for c in Condition.objects.unscoped().filter(patient=patient)
+        ),
+        sorted(str(c.revoked_on) for c in Consent.objects.unscoped().filter(patient=patient)),
+        EnrollmentEvent.objects.unscoped().filter(patient=patient).count(),
+    )
+
+
+def _disenroll(patient):
+    return f"/patients/{patient.pk}/disenroll/", {"reason": "Moved to another state"}
+
+
+def _revoke(patient):
+    consent = Consent.objects.unscoped().get(patient=patient)
+    url = f"/patients/{patient.pk}/consent/{consent.pk}/revoke/"
+    return url, {"revoked_on": timezone.localdate().isoformat(), "reason": "Changed mind"}
+
+
+def _resolve(patient):
+    condition = Condition.objects.unscoped().get(patient=patient, icd10_code="I10")
+    return f"/patients/{patient.pk}/conditions/{condition.pk}/resolve/", {}
+
+
+ACTIONS = {
+    "disenroll": (_disenroll, "Disenroll Ada Lovelace?", "leaves CCM today"),
+    "revoke": (_revoke, "Revoke Ada Lovelace", "end of that month"),
+    "resolve": (_resolve, "Resolve I10", "no longer counts toward R4"),
+}
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_the_button_leads_to_a_confirmation_page_that_says_what_will_happen(
+    coordinator_client, enrolled, action
+):
+    make, heading, consequence = ACTIONS[action]
+    url, _data = make(enrolled)
+    chart = coordinator_client.get(f"/patients/{enrolled.pk}/").content.decode()
+    assert f'href="{url}"' in chart  # a link to the page, no form that acts at once
+    assert f'action="{url}"' not in chart
+    before = _state(enrolled)
+    page = coordinator_client.get(url)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert escape(heading) in text
+    assert consequence in text
+    assert 'name="confirm" value="yes"' in text
+    assert f'href="/patients/{enrolled.pk}/"' in text  # cancel goes back to the chart
+    assert not re.search(r"<script(?![^>]*\bsrc=)", text)  # CSP: no inline script
+    assert not re.search(r"\son[a-z]+=", text)  # nor inline event handlers
+    assert _state(enrolled) == before
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_a_post_without_confirmation_reshows_the_page_and_saves_nothing(
+    coordinator_client, enrolled, action
+):
+    make, heading, _consequence = ACTIONS[action]
+    url, data = make(enrolled)
+    before = _state(enrolled)
+    response = coordinator_client.post(url, data)
+    assert response.status_code == 200
+    assert escape(heading) in response.content.decode()
+    assert 'name="confirm" value="yes"' in response.content.decode()
+    assert _state(enrolled) == before
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_a_confirmed_post_acts(coordinator_client, enrolled, action):
+    make, _heading, _consequence = ACTIONS[action]
+    url, data = make(enrolled)
+    response = coordinator_client.post(url, {**data, "confirm": "yes"})
+    assert response.status_code == 302
+    assert response["Location"] == f"/patients/{enrolled.pk}/"
+    enrolled.refresh_from_db()
+    if action == "disenroll":
+        assert enrolled.status == Status.DISENROLLED
+        event = EnrollmentEvent.objects.unscoped().get(to_status=Status.DISENROLLED)
+        assert event.reason == "Moved to another state"
+    elif action == "revoke":
+        assert Consent.objects.unscoped().get(patient=enrolled).revoked_on is not None
+    else:
+        condition = Condition.objects.unscoped().get(patient=enrolled, icd10_code="I10")
+        assert condition.status == "resolved"
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_confirmation_pages_outsider_gets_404(outsider_client, enrolled, action):
+    make, _heading, _consequence = ACTIONS[action]
+    url, data = make(enrolled)
+    before = _state(enrolled)
+    assert outsider_client.get(url).status_code == 404
+    assert outsider_client.post(url, {**data, "confirm": "yes"}).status_code == 404
+    assert _state(enrolled) == before
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_confirmation_pages_biller_gets_403(biller_client, enrolled, action):
+    make, _heading, _consequence = ACTIONS[action]
+    url, data = make(enrolled)
+    before = _state(enrolled)
+    assert biller_client.get(url).status_code == 403
+    assert biller_client.post(url, {**data, "confirm": "yes"}).status_code == 403
+    assert _state(enrolled) == before
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_disenroll_without_a_reason_is_refused_and_saves_nothing(
+    coordinator_client, enrolled, reason
+):
+    before = _state(enrolled)
+    response = coordinator_client.post(
+        f"/patients/{enrolled.pk}/disenroll/", {"reason": reason, "confirm": "yes"}
+    )
+    assert response.status_code == 400
+    assert escape(services.DISENROLL_REASON_MESSAGE) in response.content.decode()
+    assert _state(enrolled) == before
+
+
+def test_an_invalid_revocation_date_reshows_the_page_and_saves_nothing(
+    coordinator_client, enrolled
+):
+    url, data = _revoke(enrolled)
+    before = _state(enrolled)
+    response = coordinator_client.post(url, {**data, "revoked_on": "1900-01-01", "confirm": "yes"})
+    assert response.status_code == 400
+    assert escape(services.REVOKE_BEFORE_CONSENT_MESSAGE) in response.content.decode()
+    assert _state(enrolled) == before
+
+
+def test_resolving_the_second_chronic_condition_warns_that_r4_fails(coordinator_client, enrolled):
+    url, _data = _resolve(enrolled)
+    text = coordinator_client.get(url).content.decode()
+    assert "R4: 1 chronic condition" in text
+    assert "no longer meets R4" in text
 
 
 def test_outsider_gets_404_for_every_patient_page(outsider_client, patient):
