@@ -64,5 +64,9 @@ def unchanged_since_opened(
     with transaction.atomic():
         values = current()
         if opened and version_of(values) != opened:
+            # The page comes back with the input kept and the current version: a second
+            # submit, after a look at the record, is a deliberate overwrite.
+            form.data = form.data.copy()
+            form.data[form.add_prefix(VERSION_FIELD)] = version_of(values)
             raise ValidationError(STALE_MESSAGE)
         yield

@@ -125,3 +125,43 @@ def test_every_api_view_that_writes_one_object_is_versioned():
         if any(hasattr(view, m) for m in ("patch", "put", "delete")) and view.version_lock is None:
             unversioned.append(view.__name__)
     assert unversioned == []
+
+
+def test_a_stale_edit_page_submit_shows_the_message_and_saves_nothing(
+    practice, coordinator, physician
+):
+    from django.test import Client
+    from django.urls import reverse
+
+    from ccm.versioning import STALE_MESSAGE
+    from timelog.models import TimeEntry
+
+    member, api_url, _method, _bodies = _time_entry(practice, coordinator, physician)
+    entry_id = api_url.rstrip("/").rsplit("/", 1)[1]
+    page = reverse("timelog:time-entry-edit", args=[entry_id])
+    mine, theirs = Client(), Client()
+    mine.force_login(member.user)
+    theirs.force_login(member.user)
+    opened = mine.get(page)
+    assert opened.status_code == 200
+    form = opened.context["form"]
+    version = form.initial["version"]
+    assert f'name="version" value="{version}"' in opened.content.decode()
+    body = {
+        "started_at": "2026-10-20 09:00",
+        "minutes": 14,
+        "activity": form.initial["activity"],
+        "note": "",
+        "version": version,
+    }
+    other = theirs.get(page).context["form"]
+    assert (
+        theirs.post(page, {**body, "minutes": 30, "version": other.initial["version"]}).status_code
+        == 302
+    )
+    stale = mine.post(page, body)
+    assert stale.status_code == 400
+    assert STALE_MESSAGE in stale.content.decode()
+    assert TimeEntry.objects.unscoped().get(pk=entry_id).minutes == 30
+    again = mine.post(page, {**body, "version": stale.context["form"].data["version"]})
+    assert again.status_code == 302  # a deliberate second submit saves
