@@ -21,6 +21,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.http import QueryDict
 
 STALE_MESSAGE = "This record was changed by someone else since you opened it."
 VERSION_FIELD = "version"
@@ -66,7 +67,8 @@ def unchanged_since_opened(
         if opened and version_of(values) != opened:
             # The page comes back with the input kept and the current version: a second
             # submit, after a look at the record, is a deliberate overwrite.
-            form.data = form.data.copy()
-            form.data[form.add_prefix(VERSION_FIELD)] = version_of(values)
+            data: Any = form.data.copy() if isinstance(form.data, QueryDict) else dict(form.data)
+            data[form.add_prefix(VERSION_FIELD)] = version_of(values)
+            form.data = data
             raise ValidationError(STALE_MESSAGE)
         yield
