@@ -25,7 +25,7 @@ from billing.models import (
 )
 from billing.months import month_label, parse_month
 from ccm import audit
-from ccm.api import ApiView, EnumField, Pagination, error_responses, page_of
+from ccm.api import ApiView, EnumField, Pagination, RowLock, error_responses, page_of
 from ccm.models import Role
 from ccm.tenancy import get_for_practice_or_404
 
@@ -269,6 +269,8 @@ class ClaimStatusApi(ApiView):
 
     allowed_roles = READERS
     write_roles = CLOSERS
+    # claims_status_set locks the month's close row before the claim.
+    version_lock = RowLock(Claim, "claim_id", first=(MonthClose, {"month": "month"}))
 
     @extend_schema_serializer(component_name="ClaimStatusChange")
     class StatusSerializer(serializers.Serializer):

@@ -21,10 +21,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing import facts_services as services
-from billing.models import MdmLevel, PatientMonthFacts
+from billing.models import MdmLevel, OtherService, PatientMonthFacts
 from billing.months import month_label, parse_month
 from ccm import audit
-from ccm.api import ApiView, EnumField, Pagination, error_responses, page_of
+from ccm.api import ApiView, EnumField, Pagination, RowLock, error_responses, page_of
 from ccm.tenancy import get_for_practice_or_404
 from patients import selectors as patient_selectors
 from patients.models import Patient
@@ -145,6 +145,8 @@ class OtherServiceDetailApi(ApiView):
     """GET: any role. DELETE (a mis-entry; audited): admins, billers, physicians."""
 
     write_roles = WRITERS
+    # other_service_delete locks the patient before the service.
+    version_lock = RowLock(OtherService, "other_service_id", first=(Patient, {"pk": "patient_id"}))
 
     @extend_schema(
         operation_id="other_services_retrieve",
@@ -201,6 +203,8 @@ class MonthFactsSerializer(serializers.Serializer):
 class PatientMonthFactsApi(ApiView):
     """GET: any role. PUT: admins, billers, physicians; changing `mdm` needs an admin or a
     physician (403 otherwise); a closed month answers 409."""
+
+    version_lock = RowLock(Patient, "patient_id")  # month_facts_set locks the patient
 
     @extend_schema_serializer(component_name="PatientMonthFactsInput")
     class InputSerializer(serializers.Serializer):

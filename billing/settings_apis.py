@@ -16,8 +16,8 @@ from rest_framework.response import Response
 from billing import settings_services as services
 from billing.models import POS_MESSAGE, BillingPolicy
 from billing.rules.codes import CAP_LIMITS, PLACE_OF_SERVICE_CODES
-from ccm.api import ApiView, EnumField, error_responses, page_of
-from ccm.models import Role
+from ccm.api import ApiView, EnumField, RowLock, error_responses, page_of
+from ccm.models import Practice, Role
 
 READERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)
 WRITERS = (Role.ADMIN,)
@@ -89,6 +89,7 @@ class FeeScheduleApi(ApiView):
 
     allowed_roles = READERS
     write_roles = WRITERS
+    version_lock = RowLock(Practice)
     PageSerializer = page_of(FeeEntrySerializer, "FeeSchedulePage")
 
     def _answer(self) -> Response:
@@ -163,6 +164,7 @@ class BillingPolicyApi(ApiView):
 
     allowed_roles = READERS
     write_roles = WRITERS
+    version_lock = RowLock(Practice)
 
     def _answer(self) -> Response:
         row = services.policy_get(practice=self.practice)

@@ -16,9 +16,9 @@ from rest_framework.response import Response
 
 from careplans import content as plan_content
 from careplans import pdf, selectors, services
-from careplans.models import CopyMethod, VersionStatus
+from careplans.models import CarePlanVersion, CopyMethod, VersionStatus
 from ccm import audit
-from ccm.api import ApiView, EnumField, Pagination, error_responses, page_of
+from ccm.api import ApiView, EnumField, Pagination, RowLock, error_responses, page_of
 from ccm.models import Role
 from ccm.tenancy import get_for_practice_or_404
 from patients.models import Patient
@@ -169,6 +169,7 @@ class CarePlanDetailApi(ApiView):
         content = ContentSerializer()
 
     write_roles = CLINICAL
+    version_lock = RowLock(CarePlanVersion, "version_id")
 
     @extend_schema(
         operation_id="care_plans_retrieve",

@@ -30,6 +30,7 @@ from careplans.models import (
 from ccm import audit
 from ccm.api_auth import ApplicationError
 from ccm.models import Membership, Practice, Role
+from ccm.tenancy import lock_for_practice_or_404
 from patients.models import ConditionStatus, Patient
 from timelog.services import progress_refresh
 
@@ -106,7 +107,7 @@ def template_update(
 ) -> CarePlanTemplate:
     """Admins change a template's prefixes, texts, goals and interventions. Audited."""
     _require(actor, frozenset({Role.ADMIN}), ADMIN_ONLY_MESSAGE)
-    template = CarePlanTemplate.objects.select_for_update().get(pk=template.pk, practice=practice)
+    template = lock_for_practice_or_404(CarePlanTemplate.objects.all(), practice, template.pk)
     fields = ["name", "expected_outcome", "symptom_management", "is_active"]
     for name in fields:
         if name in data:
@@ -219,9 +220,7 @@ def draft_start(
 
 
 def _lock_draft(practice: Practice, version: CarePlanVersion) -> CarePlanVersion:
-    locked = (
-        CarePlanVersion.objects.unscoped().select_for_update().get(practice=practice, pk=version.pk)
-    )
+    locked = lock_for_practice_or_404(CarePlanVersion.objects.unscoped(), practice, version.pk)
     if locked.status != VersionStatus.DRAFT:
         raise VersionSigned(SIGNED_MESSAGE)
     return locked
@@ -319,9 +318,7 @@ def version_sign(
 
 @transaction.atomic
 def _sign(practice: Practice, actor: Membership, version: CarePlanVersion) -> CarePlanVersion:
-    plan = (
-        CarePlan.objects.unscoped().select_for_update().get(practice=practice, pk=version.plan_id)
-    )
+    plan = lock_for_practice_or_404(CarePlan.objects.unscoped(), practice, version.plan_id)
     version = _lock_draft(practice, version)
     _check_complete(version)
     now = timezone.now()

@@ -5,38 +5,186 @@ narrow `allowed_roles` or add permissions.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
+from django.db import models, transaction
+from django.utils.http import parse_etags
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer
-from rest_framework import serializers
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ccm.api_auth import ALL_ROLES, ApplicationError, HasPracticeRole, Pagination
+from ccm.tenancy import get_for_practice_or_404, lock_for_practice_or_404
+from ccm.versioning import etag_of
 
 __all__ = [
     "ApiView",
     "ApplicationError",
     "EnumField",
     "Pagination",
+    "PreconditionFailed",
+    "RowLock",
     "error_responses",
     "page_of",
 ]
 
 
+PRECONDITION_MESSAGE = (
+    "This record was changed since you read it (its ETag differs from If-Match). "
+    "Read it again and apply your change to the new version."
+)
+CONDITIONAL_METHODS = ("PATCH", "PUT", "DELETE")
+
+
+class PreconditionFailed(exceptions.APIException):
+    """412: the If-Match of a write names a version that is no longer current."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = PRECONDITION_MESSAGE
+    default_code = "precondition_failed"
+
+
+def _all(model: type[models.Model]) -> Any:
+    manager: Any = model._default_manager
+    return manager.unscoped() if hasattr(manager, "unscoped") else manager.all()
+
+
+class RowLock:
+    """The rows a view's writes lock, in the services' order: the object by the URL keyword
+    holding its id (no keyword: the practice row, which settings writes lock), after the
+    row(s) of `first` = (model, {its field: the object's attribute}) when the service locks
+    those before it. The same order as the services: a conditional write adds no deadlock."""
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        url_kwarg: str | None = None,
+        *,
+        first: tuple[type[models.Model], dict[str, str]] | None = None,
+    ) -> None:
+        self.model, self.url_kwarg, self.first = model, url_kwarg, first
+
+    def __call__(self, view: ApiView, kwargs: dict[str, Any]) -> None:
+        if self.url_kwarg is None:
+            list(_all(self.model).select_for_update().filter(pk=view.practice.pk).values("pk"))
+            return
+        object_id = kwargs[self.url_kwarg]
+        if self.first is not None:
+            parent, fields = self.first
+            obj = get_for_practice_or_404(self.model, view.practice, object_id)
+            lookup = {field: getattr(obj, attr) for field, attr in fields.items()}
+            parents = _all(parent).select_for_update().filter(practice_id=view.practice.pk)
+            list(parents.filter(**lookup).values("pk"))
+        lock_for_practice_or_404(_all(self.model).only("pk"), view.practice, object_id)
+
+
+_ETAG_HEADER = {
+    "ETag": {
+        "description": "The version of this representation: send it as If-Match on a write.",
+        "schema": {"type": "string"},
+    }
+}
+_IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "description": "Optional: an ETag from GET. The write happens only if the object is still "
+    "at that version (else 412 and nothing is saved); `*` matches any version.",
+    "schema": {"type": "string"},
+}
+
+
+class ApiSchema(AutoSchema):
+    """Documents the versioning of `ApiView`: ETag on answers, If-Match and 412 on writes."""
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> Any:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None or getattr(self.view, "version_lock", None) is None:
+            return operation
+        ok = operation["responses"].get("200")
+        if ok is not None:
+            ok.setdefault("headers", {}).update(_ETAG_HEADER)
+        if self.method in CONDITIONAL_METHODS:
+            operation.setdefault("parameters", []).append(_IF_MATCH)
+            error = self.resolve_serializer(ErrorSerializer, "response").ref
+            operation["responses"]["412"] = {
+                "description": "If-Match names an older version: read it again. Nothing saved.",
+                "content": {"application/json": {"schema": error}},
+            }
+        return operation
+
+
 class ApiView(APIView):
     """Base of every API view: tenant-scoped, role-checked. Use `self.practice`/`membership`."""
+
+    # Versioned views (`version_lock` set; their GET shows the object their PATCH/PUT/DELETE
+    # change) send `ETag` on GET and on a write's answer, and honour `If-Match` on writes:
+    # 412 when it names an older version. If-Match is optional: without it a write is
+    # unconditional, as before (clients that never read first keep working).
 
     allowed_roles: tuple[str, ...] = ALL_ROLES
     # Roles for writes (anything but GET/HEAD/OPTIONS), when narrower than `allowed_roles`.
     write_roles: tuple[str, ...] | None = None
+    version_lock: Callable[[ApiView, dict[str, Any]], None] | None = None
+    schema = ApiSchema()
 
     def get_permissions(self) -> list[Any]:
         if self.write_roles is not None and self.request.method not in ("GET", "HEAD", "OPTIONS"):
             self.allowed_roles = self.write_roles
         # Subclasses may add permissions but never drop the membership/role check.
         return [HasPracticeRole(), *super().get_permissions()]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        method = (request.method or "").lower()
+        lock = self.version_lock
+        conditional = "HTTP_IF_MATCH" in request.META and method.upper() in CONDITIONAL_METHODS
+        if lock is not None and conditional and hasattr(self, method):
+            # DRF looks the handler up after initial(): run this one conditionally.
+            setattr(self, method, self._conditional(getattr(self, method), lock))
+
+    def _conditional(
+        self, handler: Callable[..., Response], lock: Callable[[ApiView, dict[str, Any]], None]
+    ) -> Callable[..., Response]:
+        @functools.wraps(handler)
+        def run(request: Request, *args: Any, **kwargs: Any) -> Response:
+            with transaction.atomic():
+                # The compare happens under the row lock the write takes, held to commit:
+                # two clients with the same If-Match cannot both pass.
+                lock(self, kwargs)
+                self._check_if_match(request, *args, **kwargs)
+                return handler(request, *args, **kwargs)
+
+        return run
+
+    def _check_if_match(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        wanted = parse_etags(request.META["HTTP_IF_MATCH"])
+        with transaction.atomic():
+            # The current version is the ETag GET would send now. The read is part of the
+            # check, not a read by the user: its audit row is rolled back with the savepoint
+            # (the row lock, taken before it, stays).
+            current = self.get(request, *args, **kwargs)  # type: ignore[attr-defined]
+            transaction.set_rollback(True)
+        if "*" not in wanted and etag_of(current.data) not in wanted:
+            raise PreconditionFailed
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if (
+            self.version_lock is not None
+            and request.method in ("GET", "HEAD", "PATCH", "PUT")
+            and response.status_code == status.HTTP_200_OK
+            and isinstance(getattr(response, "data", None), dict)
+        ):
+            response["ETag"] = etag_of(response.data)
+        return response
 
     @property
     def membership(self) -> Any:

@@ -177,6 +177,19 @@ def get_for_practice_or_404(model: type[M], practice: Practice, object_id: objec
     return obj  # type: ignore[no-any-return]
 
 
+def lock_for_practice_or_404(
+    queryset: models.QuerySet[M], practice: Practice | uuid.UUID, object_id: object
+) -> M:
+    """Row-lock (SELECT … FOR UPDATE, until the transaction ends) the practice's object with
+    this id from `queryset`, or 404. A writer that waited for the lock while another deleted
+    the row finds nothing: that race answers 404 (pages and API), never DoesNotExist (500)."""
+    practice_id = getattr(practice, "pk", practice)
+    obj = queryset.select_for_update().filter(practice_id=practice_id, pk=object_id).first()
+    if obj is None:
+        raise Http404
+    return obj
+
+
 # --- Resolution at the edge -----------------------------------------------------------------
 
 

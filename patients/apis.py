@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ccm import audit
-from ccm.api import ApiView, EnumField, Pagination, error_responses, page_of
+from ccm.api import ApiView, EnumField, Pagination, RowLock, error_responses, page_of
 from ccm.models import Practice, Role
 from patients import fhir, selectors, services
 from patients.models import ConditionStatus, Consent, ConsentMethod, Patient, Sex, Status
@@ -285,6 +285,8 @@ class PatientListApi(ApiView):
 
 class PatientDetailApi(ApiView):
     """GET: any role. PATCH: any role, but a biller may change demographics only (403)."""
+
+    version_lock = RowLock(Patient, "patient_id")
 
     @extend_schema(
         operation_id="patients_retrieve",

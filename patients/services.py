@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from ccm import audit
 from ccm.models import Membership, Practice, Role
+from ccm.tenancy import lock_for_practice_or_404
 from patients import eligibility
 from patients.models import (
     Condition,
@@ -152,7 +153,7 @@ def patient_update(
         from django.core.exceptions import PermissionDenied
 
         raise PermissionDenied(BILLER_EDIT_MESSAGE)
-    fresh = Patient.objects.select_for_update().get(pk=patient.pk, practice=practice)
+    fresh = lock_for_practice_or_404(Patient.objects.all(), practice, patient.pk)
     before = {f: getattr(fresh, f) for f in PATIENT_FIELDS}
     for field in PATIENT_FIELDS:
         if field in data:
@@ -346,7 +347,7 @@ def consent_revoke(
 ) -> Consent:
     """Revoke consent; R7: effective at the end of that month. An enrolled patient leaves CCM."""
     _require_clinical(actor)
-    consent = Consent.objects.select_for_update().get(pk=consent.pk, practice=practice)
+    consent = lock_for_practice_or_404(Consent.objects.all(), practice, consent.pk)
     if consent.revoked_on is not None:
         raise ValidationError({"revoked_on": REVOKED_ALREADY_MESSAGE})
     if revoked_on < consent.given_on:
@@ -439,7 +440,7 @@ def _transition(
 
 
 def _lock(practice: Practice, patient: Patient) -> Patient:
-    return Patient.objects.select_for_update().get(pk=patient.pk, practice=practice)
+    return lock_for_practice_or_404(Patient.objects.all(), practice, patient.pk)
 
 
 @transaction.atomic

@@ -23,7 +23,7 @@ from rest_framework.response import Response
 
 from billing.months import current_month, month_label, parse_month
 from ccm import audit
-from ccm.api import ApiView, EnumField, Pagination, error_responses, page_of
+from ccm.api import ApiView, EnumField, Pagination, RowLock, error_responses, page_of
 from ccm.models import Membership, Role
 from ccm.tenancy import get_for_practice_or_404
 from patients.models import Patient
@@ -219,6 +219,7 @@ class TimeEntryDetailApi(ApiView):
         face_to_face = serializers.BooleanField(required=False)
 
     write_roles = CLINICAL
+    version_lock = RowLock(TimeEntry, "entry_id")
 
     @extend_schema(
         operation_id="time_entries_retrieve",
@@ -467,6 +468,7 @@ class TaskDetailApi(ApiView):
         )
 
     write_roles = CLINICAL
+    version_lock = RowLock(Task, "task_id")
 
     def _task(self, task_id: str) -> Task:
         task = get_for_practice_or_404(Task, self.practice, task_id)

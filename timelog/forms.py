@@ -8,6 +8,7 @@ from typing import Any, cast
 from django import forms
 
 from ccm.models import Membership, Practice
+from ccm.versioning import VersionedFormMixin
 from patients.selectors import clinician_choices
 from timelog.models import MAX_ENTRY_MINUTES, Activity, TaskKind
 from timelog.selectors import TASK_VIEWS, WORKLIST_FILTERS, WORKLIST_SORTS
@@ -38,6 +39,10 @@ class TimeEntryForm(forms.Form):
     face_to_face = forms.BooleanField(
         required=False, label="This was face-to-face time", help_text=FACE_TO_FACE_HELP
     )
+
+
+class TimeEntryEditForm(VersionedFormMixin, TimeEntryForm):
+    """Editing an entry: carries the version of the entry as opened."""
 
 
 class AdjustmentForm(forms.Form):

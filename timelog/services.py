@@ -27,6 +27,7 @@ from billing.rules.progress import progress
 from ccm import audit
 from ccm.api_auth import ApplicationError
 from ccm.models import Membership, Practice, Role
+from ccm.tenancy import lock_for_practice_or_404
 from patients.models import Patient, Status
 from timelog.models import (
     CONTACT_ACTIVITIES,
@@ -446,11 +447,7 @@ def can_change(actor: Membership, entry: TimeEntry) -> bool:
 
 
 def _lock_entry(practice: Practice, entry: TimeEntry) -> TimeEntry:
-    return (
-        TimeEntry.objects.select_for_update()
-        .select_related("patient")
-        .get(pk=entry.pk, practice=practice)
-    )
+    return lock_for_practice_or_404(TimeEntry.objects.select_related("patient"), practice, entry.pk)
 
 
 @transaction.atomic
@@ -682,7 +679,7 @@ def task_create(
 
 
 def _lock_task(practice: Practice, task: Task) -> Task:
-    task = Task.objects.select_for_update().select_related("patient").get(pk=task.pk)
+    task = lock_for_practice_or_404(Task.objects.select_related("patient"), practice, task.pk)
     if task.status != TaskStatus.OPEN:
         raise ApplicationError(TASK_CLOSED_MESSAGE)
     return task

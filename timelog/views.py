@@ -19,7 +19,13 @@ from billing.months import current_month, month_label, next_month, parse_month, 
 from ccm import audit
 from ccm.forms import attach_errors
 from ccm.models import Membership, Role
-from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
+from ccm.tenancy import (
+    PracticeRequest,
+    get_for_practice_or_404,
+    lock_for_practice_or_404,
+    role_required,
+)
+from ccm.versioning import unchanged_since_opened
 from patients.models import Patient
 from timelog import selectors, services
 from timelog.forms import (
@@ -28,13 +34,14 @@ from timelog.forms import (
     TaskFilterForm,
     TaskForm,
     TaskReassignForm,
+    TimeEntryEditForm,
     TimeEntryForm,
     TimerStartForm,
     TimerStopForm,
     WorklistFilterForm,
     default_start,
 )
-from timelog.models import CALL_KINDS, Task, TaskStatus
+from timelog.models import CALL_KINDS, Task, TaskStatus, TimeEntry
 
 PAGE_SIZE = 25
 CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
@@ -167,6 +174,22 @@ def _entry_or_404(request: PracticeRequest, entry_id: str) -> Any:
     return selectors.time_entry_get(practice=request.practice, entry_id=entry_id)
 
 
+def _entry_initial(entry: TimeEntry) -> dict[str, Any]:
+    return {
+        "started_at": default_start(timezone.localtime(entry.started_at)),
+        "minutes": entry.minutes,
+        "activity": entry.activity,
+        "note": entry.note,
+        "face_to_face": entry.face_to_face,
+    }
+
+
+def _lock(request: PracticeRequest, entry: TimeEntry) -> TimeEntry:
+    # The rows time_entry_update locks first (entry and patient), in its order.
+    queryset = TimeEntry.objects.select_related("patient")
+    return lock_for_practice_or_404(queryset, request.practice, entry.pk)
+
+
 @login_required
 @role_required(*CLINICAL)
 def time_entry_edit(request: PracticeRequest, entry_id: str) -> HttpResponse:
@@ -174,26 +197,20 @@ def time_entry_edit(request: PracticeRequest, entry_id: str) -> HttpResponse:
     locked = services.month_is_locked(practice=request.practice, month=entry.billing_month)
     if not services.can_change(request.membership, entry):
         raise PermissionDenied(services.NOT_YOURS_MESSAGE)
-    initial = {
-        "started_at": default_start(timezone.localtime(entry.started_at)),
-        "minutes": entry.minutes,
-        "activity": entry.activity,
-        "note": entry.note,
-        "face_to_face": entry.face_to_face,
-    }
-    form = TimeEntryForm(request.POST or None, initial=initial)
+    form = TimeEntryEditForm(request.POST or None, initial=_entry_initial(entry))
     status = 200
     if request.method == "POST" and locked:
         form.add_error(None, services.LOCKED_MESSAGE.format(month=month_label(entry.billing_month)))
         status = 409
     elif request.method == "POST" and form.is_valid():
         try:
-            services.time_entry_update(
-                practice=request.practice,
-                actor=request.membership,
-                entry=entry,
-                data=form.cleaned_data,
-            )
+            with unchanged_since_opened(form, lambda: _entry_initial(_lock(request, entry))):
+                services.time_entry_update(
+                    practice=request.practice,
+                    actor=request.membership,
+                    entry=entry,
+                    data=form.cleaned_data,
+                )
         except services.MonthLocked as exc:
             form.add_error(None, exc.message)
             status = 409
