@@ -164,6 +164,8 @@ ACCOUNT_RATE_LIMITS = {"login_failed": False}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "CareMonth"
 MFA_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
+# The set-up page shows the same secret until enrolment succeeds (see the form's docstring).
+MFA_FORMS = {"activate_totp": "ccm.forms.ActivateTotpForm"}
 
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
@@ -228,6 +230,10 @@ STORAGES: dict[str, dict[str, Any]] = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# Answered at the site root by WhiteNoise, before sessions, sign-in or the MFA check: the
+# browser's own /favicon.ico request never reaches the app (it used to be redirected to the
+# MFA set-up page).
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # --- Uploaded files (signed consent forms): private, never served as static or media ---------
 # Served only through audited, tenant-checked views (patients.views.consent_form).
