@@ -1,4 +1,4 @@
-"""Request context for the audit log, server-side inactivity logout, and MFA enforcement."""
+"""Request context for the audit log, no-store caching, inactivity logout, MFA enforcement."""
 
 from __future__ import annotations
 
@@ -50,6 +50,25 @@ class RequestContextMiddleware:
         finally:
             audit.reset_request_context(token)
         response["X-Request-ID"] = request_id
+        return response
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every answer the app renders: pages, fragments, API, downloads.
+
+    Pages, exports and API answers carry patient data, so no browser, proxy or CDN may keep a
+    copy. Applied to every response that reaches Django, signed in or not (sign-out, timeouts
+    and refusals included), so no view has to remember it. Static files and /favicon.ico are
+    answered by WhiteNoise before this runs and stay cacheable.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # Replaces what a view or allauth's never_cache set: no-store alone says it all.
+        response["Cache-Control"] = "no-store"
         return response
 
 
