@@ -10,6 +10,8 @@ ROOT = HERE.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccm.settings")
+# The benchmarks' test clients speak plain http; DEBUG=0 would redirect them to https.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 
 import django
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any, cast
 
+from allauth.mfa.totp.forms import ActivateTOTPForm
+from allauth.mfa.totp.internal import auth as totp_auth
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -17,6 +19,22 @@ def _zone_choices() -> list[tuple[str, str]]:
         z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc")
     )
     return [(z, z.replace("_", " ")) for z in zones]
+
+
+class ActivateTotpForm(ActivateTOTPForm):
+    """allauth's authenticator set-up form, keeping one pending secret until enrolment succeeds.
+
+    allauth makes a new secret on every GET of the set-up page, so a reload, a second tab or
+    any request that lands there (a browser's favicon or prefetch) made the code on screen
+    stale and every code "incorrect". The pending secret lives in the server-side session only;
+    allauth removes it when enrolment succeeds and logging out flushes it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.user = kwargs.pop("user")
+        # Skips ActivateTOTPForm.__init__ on purpose: its only other step is the regeneration.
+        forms.Form.__init__(self, *args, **kwargs)
+        self.secret = totp_auth.get_totp_secret(regenerate=False)
 
 
 class PracticeSettingsForm(forms.ModelForm):

@@ -1,4 +1,4 @@
-"""Request context for the audit log, server-side inactivity logout, and MFA enforcement."""
+"""Request context for the audit log, no-store caching, inactivity logout, MFA enforcement."""
 
 from __future__ import annotations
 
@@ -50,6 +50,25 @@ class RequestContextMiddleware:
         finally:
             audit.reset_request_context(token)
         response["X-Request-ID"] = request_id
+        return response
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every answer the app renders: pages, fragments, API, downloads.
+
+    Pages, exports and API answers carry patient data, so no browser, proxy or CDN may keep a
+    copy. Applied to every response that reaches Django, signed in or not (sign-out, timeouts
+    and refusals included), so no view has to remember it. Static files and /favicon.ico are
+    answered by WhiteNoise before this runs and stay cacheable.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # Replaces what a view or allauth's never_cache set: no-store alone says it all.
+        response["Cache-Control"] = "no-store"
         return response
 
 
@@ -117,6 +136,22 @@ def timeout_seconds(request: HttpRequest) -> int:
 _MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/session/", "/healthz")
 
 
+def is_navigation(request: HttpRequest) -> bool:
+    """A page the person opens in the tab: not a favicon, fetch(), htmx swap or prefetch.
+
+    Browsers say which in their Fetch Metadata headers; a client that sends none (an older
+    browser, a script) counts as navigating.
+    """
+    if request.headers.get("HX-Request"):
+        return False
+    purpose = request.headers.get("Sec-Purpose", "") + request.headers.get("Purpose", "")
+    if "prefetch" in purpose:
+        return False
+    mode = request.headers.get("Sec-Fetch-Mode", "navigate")
+    dest = request.headers.get("Sec-Fetch-Dest", "document")
+    return mode == "navigate" and dest == "document"
+
+
 class MfaRequiredMiddleware:
     """Admins and billers of a practice requiring MFA set it up before anything else."""
 
@@ -132,11 +167,24 @@ class MfaRequiredMiddleware:
             and not request.path.startswith(_MFA_EXEMPT_PREFIXES)
             and not user_has_mfa(request.user)
         ):
-            if request.path.startswith("/api/"):
-                return JsonResponse({"detail": MFA_REQUIRED_MESSAGE}, status=403)
-            messages.warning(request, MFA_REQUIRED_MESSAGE)
-            return HttpResponseRedirect(reverse("mfa_activate_totp"))
+            return _mfa_required(request)
         return self.get_response(request)
+
+
+def _mfa_required(request: HttpRequest) -> HttpResponse:
+    setup = reverse("mfa_activate_totp")
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": MFA_REQUIRED_MESSAGE}, status=403)
+    if not is_navigation(request):
+        # Refused, not redirected: a followed redirect loaded the set-up page behind the
+        # person's back (it made a new secret, so the one on screen went stale) and queued
+        # the message for a page nobody saw. htmx moves the whole tab to the set-up page.
+        response = HttpResponse(MFA_REQUIRED_MESSAGE, status=403, content_type="text/plain")
+        if request.headers.get("HX-Request"):
+            response["HX-Redirect"] = setup
+        return response
+    messages.warning(request, MFA_REQUIRED_MESSAGE)
+    return HttpResponseRedirect(setup)
 
 
 def user_has_mfa(user: object) -> bool:

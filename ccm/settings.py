@@ -71,6 +71,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Right after WhiteNoise: every response of the app, from any middleware or view.
+    "ccm.middleware.NoStoreMiddleware",
     "ccm.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -164,6 +166,8 @@ ACCOUNT_RATE_LIMITS = {"login_failed": False}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "CareMonth"
 MFA_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
+# The set-up page shows the same secret until enrolment succeeds (see the form's docstring).
+MFA_FORMS = {"activate_totp": "ccm.forms.ActivateTotpForm"}
 
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
@@ -188,9 +192,14 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SILENCED_SYSTEM_CHECKS: list[str] = []
 if not DEBUG:
-    # Behind a TLS-terminating proxy, set SECURE_SSL_REDIRECT=1 (docker-compose does).
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+    # http is redirected to https (except the health check, which probes over plain http).
+    # SECURE_SSL_REDIRECT=0 is the opt-out for a TLS-terminating proxy that already redirects:
+    # saying so is the operator's answer to the deploy check's W008.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    if not SECURE_SSL_REDIRECT:
+        SILENCED_SYSTEM_CHECKS.append("security.W008")
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
@@ -228,6 +237,10 @@ STORAGES: dict[str, dict[str, Any]] = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# Answered at the site root by WhiteNoise, before sessions, sign-in or the MFA check: the
+# browser's own /favicon.ico request never reaches the app (it used to be redirected to the
+# MFA set-up page).
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # --- Uploaded files (signed consent forms): private, never served as static or media ---------
 # Served only through audited, tenant-checked views (patients.views.consent_form).

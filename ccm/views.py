@@ -207,9 +207,8 @@ def token_list(request: PracticeRequest) -> HttpResponse:
         "tokens": selectors.token_list(practice=practice),
         "secret": new_secret,
     }
-    response = render(request, "ccm/token_list.html", context, status=400 if form.errors else 200)
-    response["Cache-Control"] = "no-store"
-    return response
+    # The new secret is in this response only (never cached: ccm.middleware.NoStoreMiddleware).
+    return render(request, "ccm/token_list.html", context, status=400 if form.errors else 200)
 
 
 @login_required

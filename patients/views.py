@@ -325,7 +325,6 @@ def consent_form_file(request: PracticeRequest, patient_id: str, consent_id: str
     audit.read(request.membership, consent, patient_id=consent.patient_id)
     response = FileResponse(consent.signed_form.open("rb"), content_type=consent.signed_form_type)
     response["Content-Disposition"] = f'inline; filename="consent-{consent.pk}"'
-    response["Cache-Control"] = "no-store"
     return response
 
 

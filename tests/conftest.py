@@ -22,6 +22,16 @@ def _fast_password_hashing():
     get_hashers.cache_clear()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _plain_http():
+    # The suite runs with DEBUG=0, whose default redirects http to https; the test client and
+    # the browser tests' live server speak plain http. Production's redirect has its own tests
+    # (tests/ccm/test_security.py).
+    from django.conf import settings
+
+    settings.SECURE_SSL_REDIRECT = False
+
+
 @pytest.fixture
 def practice(db) -> Practice:
     return PracticeFactory(name="Sunrise Clinic", slug="sunrise", time_zone="America/New_York")

@@ -1,4 +1,4 @@
-"""Walk every URL pattern (pages and API) as the outsider and as an anonymous visitor.
+"""Walk every URL pattern (pages and API) as the outsider, a member and an anonymous visitor.
 
 A new endpoint is covered automatically: if it takes an object id, register a sample object
 of the victim practice in SAMPLES below, or this test fails and says so.
@@ -133,6 +133,7 @@ def _victim_patient(admin):
 
 
 def _victim_plan(admin, patient):
+    from careplans import content
     from careplans.models import CarePlan, CarePlanTemplate, CarePlanVersion
 
     plan = CarePlan.objects.unscoped().create(practice=admin.practice, patient=patient)
@@ -141,7 +142,8 @@ def _victim_plan(admin, patient):
         plan=plan,
         patient=patient,
         number=1,
-        content={"goals": [{"goal": "victim-plan-goal"}]},
+        # Stored content is always the validated shape (members' pages render it).
+        content=content.clean({"goals": [{"goal": "victim-plan-goal", "target": "t"}]}),
         created_by=admin,
     )
     template = CarePlanTemplate.objects.unscoped().create(
@@ -195,9 +197,22 @@ def test_outsider_never_gets_another_practices_data(route, cast):
         if object_kwargs:
             # 405 (wrong method) is decided before any lookup, so it reveals nothing either.
             assert response.status_code in {404, 405}, f"{method.upper()} {url}"
+        assert response.get("Cache-Control") == "no-store", f"{method.upper()} {url}"
         body = b"".join(response.streaming_content) if response.streaming else response.content
         for marker in _victim_markers(cast):
             assert marker not in body, f"{method.upper()} {url} leaks {marker!r}"
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_no_answer_to_a_signed_in_member_is_cacheable(route, cast):
+    # The practice's own admin sees its patients' data: no browser or proxy may keep a copy.
+    names = _kwargs(route)
+    values = {n: SAMPLES[n](cast) if n in SAMPLES else NON_OBJECT_KWARGS.get(n, "x") for n in names}
+    url = _concrete(route, values)
+    client = Client()
+    client.force_login(cast["admin"].user)
+    response = client.get(url)
+    assert response.get("Cache-Control") == "no-store", f"GET {url} ({response.status_code})"
 
 
 @pytest.mark.parametrize("route", ROUTES)

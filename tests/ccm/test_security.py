@@ -159,13 +159,13 @@ def test_post_without_csrf_token_is_refused(coordinator):
 
 
 def _production_env(**extra):
-    dev_only = {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    # SECURE_SSL_REDIRECT is left unset: production redirects to https by default.
+    dev_only = {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE", "SECURE_SSL_REDIRECT"}
     env = {k: v for k, v in os.environ.items() if k not in dev_only}
     env.update(
         DEBUG="0",
         SECRET_KEY="x" * 20 + "production-secret-key-for-the-check-only-0123456789",
         ALLOWED_HOSTS="caremonth.example.org",
-        SECURE_SSL_REDIRECT="1",
         DATABASE_URL=os.environ.get("DATABASE_URL")
         or "postgres://postgres@127.0.0.1:5432/caremonth",
     )
@@ -184,6 +184,47 @@ def test_check_deploy_reports_nothing_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def _setting(name: str, **env: str) -> str:
+    code = f"from django.conf import settings; print(settings.{name})"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+        cwd=settings.BASE_DIR,
+        env=_production_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_production_redirects_to_https_unless_the_proxy_does():
+    assert _setting("SECURE_SSL_REDIRECT") == "True"
+    # The documented opt-out, for a TLS-terminating proxy that already redirects.
+    assert _setting("SECURE_SSL_REDIRECT", SECURE_SSL_REDIRECT="0") == "False"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=settings.BASE_DIR,
+        env=_production_env(SECURE_SSL_REDIRECT="0"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_https_redirect_spares_only_the_health_check(client, coordinator, settings):
+    from django.test import Client
+
+    settings.SECURE_SSL_REDIRECT = True  # what production has (the test suite speaks http)
+    browser = Client()
+    browser.force_login(coordinator.user)
+    home = browser.get("/home/")
+    assert home.status_code == 301
+    assert home["Location"] == "https://testserver/home/"
+    assert browser.get("/healthz").status_code == 200
 
 
 def test_production_refuses_to_start_without_a_secret_key():
