@@ -7,4 +7,7 @@ class CcmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ccm import receivers  # noqa: F401  (connects the audit receivers)
+        from ccm import (
+            checks,  # noqa: F401  (registers the system checks)
+            receivers,  # noqa: F401  (connects the audit receivers)
+        )

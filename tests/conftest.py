@@ -3,12 +3,19 @@ biller, outsider — each a Membership — and a logged-in client for each."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.test import Client
 
 from ccm.models import Membership, Practice, Role
 from ccm.tenancy import practice_scope
 from tests.factories import MembershipFactory, PracticeFactory, enroll_totp
+
+# The suite runs with DEBUG=0 (production settings); the servers and Celery workers tests
+# start as subprocesses inherit this, so they start (no EMAIL_URL → ccm.E001) and keep any
+# mail in memory.
+os.environ.setdefault("EMAIL_URL", "memorymail://")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,0 +1,43 @@
+"""gunicorn settings for production: `--config python:ccm.gunicorn_conf` (Dockerfile, Compose).
+
+Bind address and worker count stay on the command line. This file keeps PHI and secrets out
+of gunicorn's logs and refuses to start on a failing system check (e.g. ccm.E001, no EMAIL_URL).
+"""
+
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from ccm.log_filters import RedactUrls, redact
+
+# On stdout, as the container's log. The path without its query string (%(U)s, not the
+# request line %(r)s or %(q)s: searches carry names and MRNs), no Referer (%(f)s, the previous
+# page's URL, query included): address, user, time, method, path, protocol, status, bytes, ms.
+accesslog = "-"
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger whose atoms and lines (access and error log) pass ccm.log_filters:
+    the path loses reset keys, and any format a deployment sets loses query strings."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.addFilter(RedactUrls())
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        atoms["q"] = "-"
+        return {k: redact(v) if isinstance(v, str) else v for k, v in atoms.items()}
+
+
+logger_class = RedactingLogger
+
+
+def on_starting(server: Any) -> None:
+    """Before binding: the system checks, as runserver runs them; an error stops gunicorn."""
+    from ccm.checks import refuse_to_start_on_errors
+
+    refuse_to_start_on_errors()
