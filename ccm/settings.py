@@ -329,6 +329,15 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The whole periodic schedule lives in ccm/celery.py (BEAT_SCHEDULE).
+# Deployments (and the real-worker tests) sharing one Redis can each use their own queue.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="celery")
+
+# --- Month close recovery (docs/architecture.md, "The month close") ---------------------------
+# A running close whose heartbeat (one per batch of 500, about 1-5 s each) is older than this
+# is stalled: its worker died. The beat job month-close-resume (every 30 s) re-queues it.
+MONTH_CLOSE_STALE_AFTER = timedelta(seconds=env.int("MONTH_CLOSE_STALE_AFTER", default=60))
+if MONTH_CLOSE_STALE_AFTER.total_seconds() < 5:
+    raise ImproperlyConfigured("MONTH_CLOSE_STALE_AFTER must be at least 5 (seconds).")
 
 # --- Logging: no PHI; request ids only ------------------------------------------------------
 LOGGING = {
