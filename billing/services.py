@@ -21,6 +21,7 @@ import datetime as dt
 import gc
 import logging
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -164,6 +165,10 @@ def month_close(
         if close.status != CloseStatus.RUNNING:
             return close
         month = close.month
+        # A worker has it: beat now, as the candidates take seconds for a big practice.
+        MonthClose.objects.unscoped().filter(practice=practice, pk=close.pk).update(
+            heartbeat_at=timezone.now()
+        )
         month_lock(practice=practice, month=month, actor=actor)
         ids = _candidates(practice, month)
         MonthClose.objects.unscoped().filter(practice=practice, pk=close.pk).update(
@@ -512,9 +517,7 @@ def month_close_resume_stalled() -> int:
         if not claimed.update(resumed_at=now):
             continue
         args = (str(practice_id), month_label(month), actor_id and str(actor_id), confirmed)
-        transaction.on_commit(
-            lambda args=args, generation=generation: tasks.month_close.delay(*args, generation)
-        )
+        transaction.on_commit(partial(tasks.month_close.delay, *args, generation))
         logger.warning("month close stalled, re-queued practice=%s month=%s", *args[:2])
         queued += 1
     return queued

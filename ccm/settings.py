@@ -333,8 +333,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="celery")
 
 # --- Month close recovery (docs/architecture.md, "The month close") ---------------------------
-# A running close whose heartbeat (one per batch of 500, about 1-5 s each) is older than this
-# is stalled: its worker died. The beat job month-close-resume (every 30 s) re-queues it.
+# A running close whose heartbeat is older than this is stalled: its worker died. The beat job
+# month-close-resume (every 30 s) re-queues it. 60 s is 20 times a batch of 500 (about 3 s)
+# and 7 times the slowest step (the candidates of 10,000 patients, 9 s), both measured by
+# bench/month_close.py on 2 cores at load average 13. Shorter resumes sooner; too short only
+# queues a redundant job (a no-op, batches take turns).
 MONTH_CLOSE_STALE_AFTER = timedelta(seconds=env.int("MONTH_CLOSE_STALE_AFTER", default=60))
 if MONTH_CLOSE_STALE_AFTER.total_seconds() < 5:
     raise ImproperlyConfigured("MONTH_CLOSE_STALE_AFTER must be at least 5 (seconds).")
