@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -125,6 +126,10 @@ class MonthClose(TenantModel):
     times_closed = models.PositiveSmallIntegerField(default=0)
     # A re-close after reopening may change claims already submitted only when confirmed.
     changes_confirmed = models.BooleanField(default=False)
+    # Set by every batch of a running close: older than MONTH_CLOSE_STALE_AFTER, its worker
+    # is gone, and the periodic month_close_resume_stalled re-queues it (then sets resumed_at).
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    resumed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar = [
@@ -140,6 +145,12 @@ class MonthClose(TenantModel):
         if not self.patients_total:
             return 100 if self.status == CloseStatus.CLOSED else 0
         return min(100, round(100 * self.patients_done / self.patients_total))
+
+    @property
+    def stalled(self) -> bool:
+        """Running, but no batch for MONTH_CLOSE_STALE_AFTER: the close is being resumed."""
+        stale = timezone.now() - settings.MONTH_CLOSE_STALE_AFTER
+        return self.status == CloseStatus.RUNNING and self.heartbeat_at < stale
 
 
 class Outcome(TenantModel):

@@ -21,8 +21,10 @@ import datetime as dt
 import gc
 import logging
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q, Sum
@@ -163,10 +165,14 @@ def month_close(
         if close.status != CloseStatus.RUNNING:
             return close
         month = close.month
+        # A worker has it: beat now, as the candidates take seconds for a big practice.
+        MonthClose.objects.unscoped().filter(practice=practice, pk=close.pk).update(
+            heartbeat_at=timezone.now()
+        )
         month_lock(practice=practice, month=month, actor=actor)
         ids = _candidates(practice, month)
         MonthClose.objects.unscoped().filter(practice=practice, pk=close.pk).update(
-            patients_total=len(ids)
+            patients_total=len(ids), heartbeat_at=timezone.now()
         )
         # Each batch makes ~50k short-lived objects; the cyclic GC's passes over them cost a
         # third of the close's Python time (bench/month_close.py). Cycles go once re-enabled.
@@ -199,7 +205,8 @@ def _restart(
     ClaimLine.objects.unscoped().filter(practice=practice, claim__in=ready).delete()
     ready.delete()
     close.status, close.patients_done, close.finished_at = CloseStatus.RUNNING, 0, None
-    close.changes_confirmed, close.started_at, close.started_by = confirmed, timezone.now(), actor
+    close.changes_confirmed, close.started_by = confirmed, actor
+    close.started_at = close.heartbeat_at = timezone.now()
     close.save()
     _audit(practice, actor, "month.reclose_start", close)
     return close
@@ -370,8 +377,9 @@ def _close_batch(
     Outcome.objects.unscoped().bulk_create(outcomes)
     Claim.objects.unscoped().bulk_create(claims)
     ClaimLine.objects.unscoped().bulk_create(lines)
+    # The heartbeat: a running close without one for MONTH_CLOSE_STALE_AFTER is resumed.
     MonthClose.objects.unscoped().filter(practice=practice, pk=close_id).update(
-        patients_done=len(done) + len(outcomes)
+        patients_done=len(done) + len(outcomes), heartbeat_at=timezone.now()
     )
     return len(outcomes)
 
@@ -479,6 +487,40 @@ def _finish(practice: Practice, close_id: Any, actor: Membership | None) -> Mont
         "month close practice=%s month=%s claims=%d", practice.pk, close.month, close.claims
     )
     return close
+
+
+def _stalled(stale: Q) -> list[tuple[Any, ...]]:
+    # Unscoped: the periodic job looks after every practice's closes (only ids leave it).
+    rows = MonthClose.objects.unscoped().filter(stale).order_by("heartbeat_at")
+    fields = ("pk", "practice_id", "month", "started_by_id", "changes_confirmed", "times_closed")
+    return list(rows.values_list(*fields))
+
+
+def month_close_resume_stalled() -> int:
+    """Re-queue (billing.tasks.month_close, on commit) every running close of any practice
+    whose heartbeat is older than MONTH_CLOSE_STALE_AFTER: its worker died, or its job was
+    lost. At most once per threshold per close, even with two beats at once; sets
+    `resumed_at`. Returns how many were queued. A duplicate job is harmless: batches take
+    turns under the close's row lock, and its generation makes it a no-op once closed."""
+    from billing import tasks  # billing.tasks imports this module
+
+    now = timezone.now()
+    cutoff = now - settings.MONTH_CLOSE_STALE_AFTER
+    stale = Q(status=CloseStatus.RUNNING, heartbeat_at__lt=cutoff) & (
+        Q(resumed_at__isnull=True) | Q(resumed_at__lt=cutoff)
+    )
+    queued = 0
+    for pk, practice_id, month, actor_id, confirmed, generation in _stalled(stale):
+        # Conditional UPDATE (row count): of two beats, only one claims the close. A batch in
+        # flight holds the row lock; its fresh heartbeat then fails the re-checked condition.
+        claimed = MonthClose.objects.unscoped().filter(stale, practice_id=practice_id, pk=pk)
+        if not claimed.update(resumed_at=now):
+            continue
+        args = (str(practice_id), month_label(month), actor_id and str(actor_id), confirmed)
+        transaction.on_commit(partial(tasks.month_close.delay, *args, generation))
+        logger.warning("month close stalled, re-queued practice=%s month=%s", *args[:2])
+        queued += 1
+    return queued
 
 
 # --- Reopen ----------------------------------------------------------------------------------

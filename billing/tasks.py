@@ -1,5 +1,7 @@
 """Celery tasks for billing (ids only). Month close acks late: a killed worker's task is
-redelivered, and the close resumes where the last committed batch ended."""
+redelivered, and the close resumes where the last committed batch ended. A whole worker
+killed leaves its task unacked in Redis for the visibility timeout (an hour): the periodic
+month_close_resume_stalled re-queues such a close once its heartbeat is stale."""
 
 from celery import shared_task
 
@@ -23,3 +25,8 @@ def month_close(
         generation=generation,
     )
     return str(close.pk)
+
+
+@shared_task
+def month_close_resume_stalled() -> int:
+    return services.month_close_resume_stalled()

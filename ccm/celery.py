@@ -6,6 +6,7 @@ database scheduler at start, so admins can see it; this file stays the source).
 
 import logging
 import os
+from datetime import timedelta
 from typing import Any
 
 from celery import Celery
@@ -70,6 +71,15 @@ BEAT_SCHEDULE = {
     "progress-reconcile": {
         "task": "timelog.tasks.progress_reconcile",
         "schedule": crontab(hour=4, minute=43),
+    },
+    # Every 30 s: re-queue month closes whose heartbeat is older than MONTH_CLOSE_STALE_AFTER
+    # (60 s; a whole worker killed leaves its task unacked in Redis for an hour). Half the
+    # threshold, so a dead close is resumed 60-90 s after its last batch; cheap (running
+    # closes only); expires so a backlog never piles these up.
+    "month-close-resume": {
+        "task": "billing.tasks.month_close_resume_stalled",
+        "schedule": timedelta(seconds=30),
+        "options": {"expire_seconds": 25},  # django-celery-beat's name for `expires`
     },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

@@ -347,6 +347,18 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The whole periodic schedule lives in ccm/celery.py (BEAT_SCHEDULE).
+# Deployments (and the real-worker tests) sharing one Redis can each use their own queue.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="celery")
+
+# --- Month close recovery (docs/architecture.md, "The month close") ---------------------------
+# A running close whose heartbeat is older than this is stalled: its worker died. The beat job
+# month-close-resume (every 30 s) re-queues it. 60 s is 20 times a batch of 500 (about 3 s)
+# and 7 times the slowest step (the candidates of 10,000 patients, 9 s), both measured by
+# bench/month_close.py on 2 cores at load average 13. Shorter resumes sooner; too short only
+# queues a redundant job (a no-op, batches take turns).
+MONTH_CLOSE_STALE_AFTER = timedelta(seconds=env.int("MONTH_CLOSE_STALE_AFTER", default=60))
+if MONTH_CLOSE_STALE_AFTER.total_seconds() < 5:
+    raise ImproperlyConfigured("MONTH_CLOSE_STALE_AFTER must be at least 5 (seconds).")
 
 # --- Logging: no PHI, no secrets; request ids only -----------------------------------------
 # Logged URLs lose their query string (searches carry names and MRNs) and reset keys: every

@@ -6,8 +6,11 @@ test takes `LOCK TABLE billing_claimline IN SHARE MODE`, so the worker's next ba
 inside its transaction (outcomes and claims inserted, not committed) and is killed there.
 The killed worker's message stays unacked in Redis for the visibility timeout (an hour,
 ccm/settings.py), so the recovery is the documented one: enqueue the same task again.
+When the whole worker dies (main process and pool child, SIGKILL to its process group),
+nobody enqueues it: the periodic re-queue finds the close's heartbeat stale and does.
 """
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -162,19 +165,23 @@ class Workers:
     def __init__(self, queue):
         self.queue, self.procs, self.logs = queue, [], []
 
-    def start(self):
+    def start(self, pool="solo", **extra_env):
+        """A worker (`pool="prefork"`: a main process and one child) in its own process group,
+        whose default queue is the private one (so tasks it queues itself stay private)."""
         # A file, not a pipe: a pipe nobody reads could fill and stall the worker.
         log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ccm.settings"}
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ccm.settings", **extra_env}
         env["DATABASE_URL"] = _database_url()
+        env["CELERY_DEFAULT_QUEUE"] = self.queue
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "ccm", "worker", "-Q", self.queue,
-             "-n", f"{self.queue}-{len(self.procs)}@%h", "--pool=solo", "--loglevel=WARNING",
-             "--without-heartbeat", "--without-gossip", "--without-mingle"],
+             "-n", f"{self.queue}-{len(self.procs)}@%h", f"--pool={pool}", "--concurrency=1",
+             "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,
+            start_new_session=True,
         )  # fmt: skip
         self.procs.append(proc)
         self.logs.append(log)
@@ -197,6 +204,8 @@ class Workers:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # a pool child left behind
         for log in self.logs:
             log.close()
 
@@ -261,26 +270,11 @@ def _status(practice):
     return close.status if close else None
 
 
-def test_a_worker_killed_mid_close_is_finished_by_another_with_the_same_result(
-    practice, physician, coordinator, workers
-):
-    assert settings.CELERY_TASK_ALWAYS_EAGER is False
-    month = _month(practice)
-    _seed(practice, physician, coordinator, month)
-
-    # The uninterrupted result, in-process, then the month from scratch for the workers.
-    services.month_close(practice_id=practice.pk, month=month)
-    expected = _snapshot(practice, month)
-    outcomes, claims, lines, totals = expected
-    assert totals[1] > 3 * services.BATCH  # several batches, so a kill can land between them
-    assert 0 < len(claims) < len(outcomes)  # billable and not billable months
-    assert {"99490", "99439"} <= {line[2] for line in lines}
-    _reset(practice, month)
-
-    first = workers.start()
-    tasks.month_close.apply_async(args=[str(practice.pk), month_label(month)], queue=workers.queue)
+def _kill_mid_batch(practice, total, workers, kill):
+    """Once the first batch has committed, block the next one inside its transaction (a
+    table lock), `kill()` the worker there, and wait until PostgreSQL has rolled the dead
+    worker's batch back. Returns the outcomes committed before the kill."""
     _wait_for("the first batch", lambda: _outcomes(practice) > 0, workers)
-
     blocker = connection.get_new_connection(connection.get_connection_params())
     try:
         # Autocommit off: the lock lasts until rollback. Waits for a batch in flight.
@@ -296,9 +290,8 @@ def test_a_worker_killed_mid_close_is_finished_by_another_with_the_same_result(
         assert len(stuck) == 1  # the worker's one connection
         committed = _outcomes(practice)
         assert committed % services.BATCH == 0
-        assert 0 < committed < totals[1]
-        os.kill(first.pid, signal.SIGKILL)  # mid-batch: its outcomes and claims uncommitted
-        first.wait(timeout=WAIT)
+        assert 0 < committed < total
+        kill()  # mid-batch: its outcomes and claims uncommitted
     finally:
         blocker.rollback()
         blocker.close()
@@ -306,6 +299,37 @@ def test_a_worker_killed_mid_close_is_finished_by_another_with_the_same_result(
     _wait_for(
         "the dead worker's backend to end", lambda: not any(map(_backend_alive, stuck)), workers
     )
+    return committed
+
+
+@pytest.fixture
+def reference(practice, physician, coordinator):
+    """The month's uninterrupted close (in-process), then the month from scratch for the
+    workers: (month, snapshot)."""
+    assert settings.CELERY_TASK_ALWAYS_EAGER is False
+    month = _month(practice)
+    _seed(practice, physician, coordinator, month)
+    services.month_close(practice_id=practice.pk, month=month)
+    expected = _snapshot(practice, month)
+    outcomes, claims, lines, totals = expected
+    assert totals[1] > 3 * services.BATCH  # several batches, so a kill can land between them
+    assert 0 < len(claims) < len(outcomes)  # billable and not billable months
+    assert {"99490", "99439"} <= {line[2] for line in lines}
+    _reset(practice, month)
+    return month, expected
+
+
+def test_a_worker_killed_mid_close_is_finished_by_another_with_the_same_result(
+    practice, reference, workers
+):
+    month, expected = reference
+    totals = expected[3]
+    first = workers.start()
+    tasks.month_close.apply_async(args=[str(practice.pk), month_label(month)], queue=workers.queue)
+    committed = _kill_mid_batch(
+        practice, totals[1], workers, lambda: os.kill(first.pid, signal.SIGKILL)
+    )
+    first.wait(timeout=WAIT)
     assert _outcomes(practice) == committed
     assert _status(practice) == CloseStatus.RUNNING
 
@@ -317,3 +341,58 @@ def test_a_worker_killed_mid_close_is_finished_by_another_with_the_same_result(
     close = MonthClose.objects.unscoped().get(practice=practice, month=month)
     assert set(Outcome.objects.unscoped().values_list("close_id", flat=True)) == {close.pk}
     assert MonthClose.objects.unscoped().count() == 1
+
+
+def _children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+def test_a_close_survives_the_death_of_the_whole_worker(practice, reference, workers):
+    """Main process and pool child SIGKILLed mid-batch: the task stays unacked in Redis for
+    the visibility timeout (an hour), and nobody presses a button. A new worker and the
+    periodic re-queue (the beat's task, sent here every second instead of every 30 s) finish
+    the close, with the claims of an uninterrupted close, well within 3 minutes."""
+    month, expected = reference
+    stale_after = 10  # seconds; production's 60 s is a setting (MONTH_CLOSE_STALE_AFTER)
+    env = {"MONTH_CLOSE_STALE_AFTER": str(stale_after)}
+    first = workers.start(pool="prefork", **env)
+    tasks.month_close.apply_async(args=[str(practice.pk), month_label(month)], queue=workers.queue)
+    _wait_for("the pool child", lambda: _children(first.pid), workers)
+    pids = [first.pid, *_children(first.pid)]
+
+    def kill_everything():
+        os.killpg(first.pid, signal.SIGKILL)  # the worker's process group: main and child
+
+    _kill_mid_batch(practice, expected[3][1], workers, kill_everything)
+    killed = time.monotonic()
+    first.wait(timeout=WAIT)
+    assert len(pids) == 2
+    assert _status(practice) == CloseStatus.RUNNING
+
+    workers.start(pool="prefork", **env)
+    deadline, beat = killed + 180, 0.0
+    while _status(practice) != CloseStatus.CLOSED:
+        now = time.monotonic()
+        assert now < deadline, f"not closed in 3 minutes:\n{workers.output()}"
+        if now >= beat and not _queued(workers.queue):
+            tasks.month_close_resume_stalled.apply_async(queue=workers.queue)
+            beat = now + 1  # the beat's period, shortened
+        time.sleep(0.1)
+    finished = time.monotonic() - killed
+    print(f"\nfull worker kill -> close finished in {finished:.1f} s")  # the issue's figure
+
+    assert _snapshot(practice, month) == expected
+    close = MonthClose.objects.unscoped().get(practice=practice, month=month)
+    assert set(Outcome.objects.unscoped().values_list("close_id", flat=True)) == {close.pk}
+    assert close.times_closed == 1
+
+
+def _queued(queue):
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        return client.llen(queue)
+    finally:
+        client.close()
