@@ -14,15 +14,29 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 MONTH_FORMAT_MESSAGE = "Give the month as YYYY-MM, e.g. 2026-10."
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# The months the application knows: wide enough for any real billing history or plan, narrow
+# enough that month arithmetic (the next month, a month's bounds in a zone) never leaves the
+# calendar: 9999-12 has no next month. Fixed rather than relative to today, so a URL that
+# works today works tomorrow and the schema can state the range as a pattern.
+FIRST_MONTH = dt.date(2000, 1, 1)
+LAST_MONTH = dt.date(2100, 12, 1)
+MONTH_RANGE_MESSAGE = f"Give a month from {FIRST_MONTH:%Y-%m} to {LAST_MONTH:%Y-%m}."
+# The same rule for OpenAPI (the `month` of every API path and filter), format and range.
+MONTH_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$"
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only, matched whole
 
 
 def parse_month(text: str) -> dt.date:
-    """'2026-10' → date(2026, 10, 1); anything else raises ValidationError."""
-    match = _MONTH.match(text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+    """'2026-10' → date(2026, 10, 1); anything else, or a month out of range, raises
+    ValidationError (a 400 in the API, a form error on pages)."""
+    match = _MONTH.fullmatch(text)
+    if not match or not 1 <= int(match.group(2)) <= 12:
         raise ValidationError({"month": MONTH_FORMAT_MESSAGE})
-    return dt.date(int(match.group(1)), int(match.group(2)), 1)
+    year, number = int(match.group(1)), int(match.group(2))
+    # Compared before making a date: year 0000 has none.
+    if not FIRST_MONTH.year <= year <= LAST_MONTH.year:
+        raise ValidationError({"month": MONTH_RANGE_MESSAGE})
+    return dt.date(year, number, 1)
 
 
 def month_label(month: dt.date) -> str:

@@ -27,3 +27,9 @@ urlpatterns = [
     path("", include("timelog.urls")),
     path("", include((ccm_patterns, "ccm"))),
 ]
+
+# JSON under /api/, the templates' pages elsewhere (ccm/errors.py).
+handler400 = "ccm.errors.bad_request"
+handler403 = "ccm.errors.permission_denied"
+handler404 = "ccm.errors.page_not_found"
+handler500 = "ccm.errors.server_error"
