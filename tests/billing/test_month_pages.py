@@ -214,12 +214,16 @@ def test_a_broker_outage_leaves_a_resumable_close(
 ):
     from kombu.exceptions import OperationalError
 
+    from ccm import jobs
+    from ccm.models import PendingJob
+
     _cast(practice, physician, coordinator)
     queue.side_effect = OperationalError("down")
     page = biller_client.post("/billing/months/2026-10/close/", follow=True).content.decode()
-    assert "could not be queued" in page
+    assert jobs.UNAVAILABLE_MESSAGE in page
     assert "Resume the close" in page
     assert MonthClose.objects.unscoped().get().status == CloseStatus.RUNNING
+    assert PendingJob.objects.get().task == "billing.tasks.month_close"  # sent when it is back
     queue.side_effect = lambda *args: tasks.month_close.apply(args=args)
     biller_client.post("/billing/months/2026-10/close/")
     assert MonthClose.objects.unscoped().get().status == CloseStatus.CLOSED
