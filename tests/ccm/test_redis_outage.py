@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from django.test import Client, override_settings
 from kombu import Connection
 from rest_framework.test import APIClient
 
-from billing.models import CloseStatus, MonthClose
+from billing.models import CloseStatus, FeeSchedule, MonthClose
 from ccm import jobs
 from ccm.celery import app
 from ccm.models import Membership, PendingJob
@@ -273,6 +274,25 @@ def test_the_close_page_with_redis_frozen_says_so_and_closes_later(
         assert MonthClose.objects.unscoped().get().status == CloseStatus.RUNNING
         _run(_send_when_back(outage_redis))
     assert MonthClose.objects.unscoped().get().status == CloseStatus.CLOSED
+
+
+def test_the_fee_schedule_api_with_redis_frozen_saves_and_says_so_in_a_warning_header(
+    transactional_db, admin, outage_redis
+):
+    api = APIClient()
+    api.force_login(admin.user)
+    _warm(api, "/api/v1/billing/fee-schedule/")
+    outage_redis.freeze()
+    answer, took = _timed(
+        lambda: api.put("/api/v1/billing/fee-schedule/", {"99490": "70.00"}, format="json")
+    )
+    assert answer.status_code == 200
+    assert took < BOUND
+    assert jobs.UNAVAILABLE_MESSAGE in answer["Warning"]
+    assert FeeSchedule.objects.unscoped().get(practice=admin.practice).amount == Decimal("70.00")
+    sent = _send_when_back(outage_redis)
+    assert sent == [("timelog.tasks.progress_reconcile_practice", [str(admin.practice.pk)])]
+    _run(sent)
 
 
 # --- A dead Redis ---------------------------------------------------------------------------
