@@ -24,7 +24,7 @@ from billing.models import (
     Outcome,
 )
 from billing.months import month_label, parse_month
-from ccm import audit
+from ccm import audit, jobs
 from ccm.api import ApiView, EnumField, Pagination, RowLock, error_responses, page_of
 from ccm.models import Role
 from ccm.tenancy import get_for_practice_or_404
@@ -77,7 +77,8 @@ class BillingMonthApi(ApiView):
 
 class BillingMonthCloseApi(ApiView):
     """Admins and billers: close a month (idempotent). 202 with the job's id; with no
-    broker (development) the close has already run when the answer comes."""
+    broker (development) the close has already run when the answer comes. With the broker
+    unavailable the close is saved and kept (ccm.jobs): 202 with `message` saying so."""
 
     allowed_roles = CLOSERS
 
@@ -85,6 +86,10 @@ class BillingMonthCloseApi(ApiView):
     class JobSerializer(serializers.Serializer):
         job = serializers.CharField()
         month = MonthSerializer()
+        message = serializers.CharField(
+            help_text="Empty when the close is queued. Otherwise why it waits: background jobs "
+            "are unavailable; the close is saved and runs under this job id when they are back."
+        )
 
     @extend_schema_serializer(component_name="BillingMonthCloseRequest")
     class CloseSerializer(serializers.Serializer):
@@ -113,7 +118,8 @@ class BillingMonthCloseApi(ApiView):
             if "confirm" in getattr(exc, "error_dict", {}):
                 raise ValidationError({"confirm_changes": exc.message_dict["confirm"]}) from None
             raise
-        job = tasks.month_close.delay(
+        job = jobs.enqueue(
+            tasks.month_close,
             str(self.practice.pk),
             month_label(day),
             str(self.membership.pk),
@@ -121,7 +127,11 @@ class BillingMonthCloseApi(ApiView):
             close.times_closed,
         )
         audit.record_for(self.membership, "month.close_requested", object_id=month_label(day))
-        answer = {"job": str(job.id), "month": _month_data(self.practice, day)}
+        answer = {
+            "job": job.job_id,
+            "month": _month_data(self.practice, day),
+            "message": "" if job.queued else jobs.UNAVAILABLE_MESSAGE,
+        }
         return Response(self.JobSerializer(answer).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from billing import loading
 from billing.models import POS_MESSAGE, BillingPolicy, FeeSchedule
 from billing.rules import codes
-from ccm import audit
+from ccm import audit, jobs
 from ccm.models import Membership, Practice
 
 UNKNOWN_CODE_MESSAGE = "{code} is not a code the billing engine bills."
@@ -123,7 +123,7 @@ def _reconcile_after_commit(practice: Practice) -> None:
 
     practice_id = str(practice.pk)
     # This month's and last month's stored worklist progress use the new fees or POLICY.
-    transaction.on_commit(lambda: progress_reconcile_practice.delay(practice_id))
+    jobs.enqueue_on_commit(progress_reconcile_practice, practice_id)
 
 
 @transaction.atomic

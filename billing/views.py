@@ -4,7 +4,6 @@ reopening, claims review with explanations and status tracking, and the exports.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
 from django.contrib import messages
@@ -17,7 +16,6 @@ from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from kombu.exceptions import OperationalError
 
 from billing import exports, services, tasks
 from billing.models import (
@@ -30,17 +28,12 @@ from billing.models import (
     Outcome,
 )
 from billing.months import current_month, month_label, parse_month, previous_month
-from ccm import audit
+from ccm import audit, jobs
 from ccm.api_auth import ApplicationError
 from ccm.models import Membership, Role
 from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
 
 Download = HttpResponse | StreamingHttpResponse
-logger = logging.getLogger(__name__)
-QUEUE_DOWN_MESSAGE = (
-    "The close could not be queued (the task queue is not answering). Nothing is lost: "
-    "try “Resume the close” in a minute."
-)
 READERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)
 CLOSERS = (Role.ADMIN, Role.BILLER)
 PAGE_SIZE = 100
@@ -157,20 +150,17 @@ def month_close(request: PracticeRequest, month: str) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("billing:month-detail", month=month_label(day))
-    try:
-        tasks.month_close.delay(
-            str(request.practice.pk),
-            month_label(day),
-            str(request.membership.pk),
-            confirm,
-            close.times_closed,
-        )
-    except OperationalError:  # the broker is down: the month shows closing, resumable
-        logger.exception("month close not queued practice=%s", request.practice.pk)
-        messages.error(request, QUEUE_DOWN_MESSAGE)
-        return redirect("billing:month-detail", month=month_label(day))
+    job = jobs.enqueue(
+        tasks.month_close,
+        str(request.practice.pk),
+        month_label(day),
+        str(request.membership.pk),
+        confirm,
+        close.times_closed,
+    )
     audit.record_for(request.membership, "month.close_requested", object_id=month_label(day))
-    messages.success(request, f"Closing {day:%B %Y}.")
+    if job.queued:  # otherwise the month shows closing and ccm.jobs' message says why it waits
+        messages.success(request, f"Closing {day:%B %Y}.")
     return redirect("billing:month-detail", month=month_label(day))
 
 

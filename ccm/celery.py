@@ -43,6 +43,12 @@ def _redact_urls(logger: logging.Logger, **kwargs: Any) -> None:
 
 
 BEAT_SCHEDULE = {
+    # Every minute: queue the jobs a request kept while the broker did not answer (ccm.jobs);
+    # runs once Redis is back, so a saved change's job waits at most a minute more.
+    "pending-jobs-send": {
+        "task": "ccm.tasks.pending_jobs_send",
+        "schedule": crontab(),
+    },
     # 03:17 UTC daily: delete expired sessions (signed-out and timed-out sessions pile up).
     "sessions-clear-expired": {
         "task": "ccm.tasks.sessions_clear_expired",

@@ -1,4 +1,5 @@
-"""Request context for the audit log, no-store caching, inactivity logout, MFA enforcement."""
+"""Request context for the audit log, no-store caching, inactivity logout, MFA enforcement,
+and the notice that a background job has to wait for the broker."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
-from ccm import audit
+from ccm import audit, jobs
 
 LAST_ACTIVITY_KEY = "ccm_last_activity"
 ACTIVITY_WRITE_SECONDS = 30
@@ -191,3 +192,22 @@ def user_has_mfa(user: object) -> bool:
     from allauth.mfa.models import Authenticator
 
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+class JobsUnavailableMiddleware:
+    """Say so when a job the request asked for waits for the broker (ccm.jobs): the change is
+    saved and the job runs when the broker is back. Pages get a message (shown on the page the
+    form redirects to), the API a `Warning` header. After MessageMiddleware."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with jobs.tracking() as tracked:
+            response = self.get_response(request)
+        if tracked.deferred:
+            if request.path.startswith("/api/"):
+                response["Warning"] = f'199 caremonth "{jobs.UNAVAILABLE_MESSAGE}"'
+            else:
+                messages.warning(request, jobs.UNAVAILABLE_MESSAGE)
+        return response

@@ -240,3 +240,23 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class PendingJob(models.Model):
+    """A Celery task that could not be queued because the broker did not answer (ccm.jobs).
+
+    The outbox: the change that asked for the job is already saved; `ccm.tasks.pending_jobs_send`
+    (every minute, ccm/celery.py) queues these once the broker is back. Task name and ids only,
+    never PHI, as in every Celery message. Not practice data: no tenant scope.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering: ClassVar = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.task} since {self.created_at:%Y-%m-%d %H:%M}"

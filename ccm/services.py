@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ccm import audit
+from ccm import audit, jobs
 from ccm.models import ApiToken, Membership, Practice, Role, User
 from ccm.tenancy import TOKEN_PREFIX, hash_token
 
@@ -83,7 +83,7 @@ def member_invite(
     audit.write(actor, membership, "create", changed_fields=["role", "user", "npi"])
     from ccm.tasks import member_invitation_send
 
-    transaction.on_commit(lambda: member_invitation_send.delay(str(membership.pk)))
+    jobs.enqueue_on_commit(member_invitation_send, str(membership.pk))
     return membership
 
 

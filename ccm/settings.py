@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "ccm.middleware.JobsUnavailableMiddleware",  # after messages: it adds one
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -124,13 +125,17 @@ else:
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (allauth rate limits, MFA code reuse, axes) ------------------------------------
-if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+# --- Cache (allauth rate limits, MFA code reuse, care plan re-authentication limit) -----------
+# In PostgreSQL, never in Redis: sign-in and pages must not depend on the broker (a frozen
+# Redis held every sign-in for 7 s, then failed), and the limits hold across processes. The
+# table is created by a migration (ccm 0006_database_cache_table).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "ccm_cache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
     }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+}
 
 # --- Auth: email login through allauth, MFA, lockout ---------------------------------------
 AUTH_USER_MODEL = "ccm.User"
@@ -323,28 +328,33 @@ CELERY_RESULT_EXPIRES = 24 * 60 * 60
 # Tasks keep their outcome in the database (idempotent month-end work), so results are off by
 # default; a task that must return a value (ccm.tasks.ping) opts in.
 CELERY_TASK_IGNORE_RESULT = True
-# A frozen or missing Redis must fail within seconds, not hang a request: short socket timeouts
-# and one quick retry, for publishing and for the result backend (measured by
-# bench/bench_broker_timeout.py; celery's defaults blocked for over two minutes).
+# A frozen or missing Redis must not hold a request: a publish is ONE attempt with a 1 s socket
+# timeout (frozen Redis: about 1 s, then ccm.jobs keeps the job in its outbox; Redis down: at
+# once). A retry would only wait another timeout on a frozen server (2 s with one retry took 6 s
+# on a warm pool); redis-py itself still reconnects a pooled connection a Redis restart closed.
+# Measured with a SIGSTOPped redis-server: tests/ccm/test_redis_outage.py, bench/broker_timeout.py.
+# The worker reads BRPOP replies in its event loop, where socket_timeout does not apply.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_timeout": 2,
-    "socket_connect_timeout": 2,
+    "socket_timeout": 1,
+    "socket_connect_timeout": 1,
     "max_retries": 1,
     "visibility_timeout": 60 * 60,
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 1,
+    "max_retries": 0,
     "interval_start": 0,
     "interval_step": 0.5,
     "interval_max": 0.5,
 }
-CELERY_REDIS_SOCKET_TIMEOUT = 2
-CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
+# The result backend (only tasks that opt in, e.g. ccm.tasks.ping) likewise: 1 s, no retry
+# (frozen: at most 2 s; with 2 s and one retry it took 6 s).
+CELERY_REDIS_SOCKET_TIMEOUT = 1
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 1
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "retry_policy": {
-        "max_retries": 1,
+        "max_retries": 0,
         "interval_start": 0,
         "interval_step": 0.5,
         "interval_max": 0.5,

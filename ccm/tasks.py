@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from ccm import services
+from ccm import jobs, services
 
 
 @shared_task(acks_late=True)
@@ -24,3 +24,9 @@ def ping(value: str) -> str:
 @shared_task(acks_late=True)
 def member_invitation_send(membership_id: str) -> None:
     services.member_invitation_send(membership_id=membership_id)
+
+
+@shared_task(acks_late=True)
+def pending_jobs_send() -> int:
+    """Queue the jobs kept while the broker was unavailable (ccm.jobs)."""
+    return jobs.pending_jobs_send()

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from ccm import jobs
 from timelog import reminders, services
 
 
@@ -10,7 +11,7 @@ def send_reminders() -> int:
     """Fan out the daily outreach job: one task per practice."""
     practice_ids = reminders.practices_to_remind()
     for practice_id in practice_ids:
-        send_reminders_for_practice.delay(practice_id)
+        jobs.enqueue(send_reminders_for_practice, practice_id)
     return len(practice_ids)
 
 
@@ -24,7 +25,7 @@ def progress_reconcile(missing_only: bool = False) -> int:
     """Fan out the worklist progress check: one task per practice."""
     practice_ids = reminders.practices_to_remind()
     for practice_id in practice_ids:
-        progress_reconcile_practice.delay(practice_id, missing_only)
+        jobs.enqueue(progress_reconcile_practice, practice_id, missing_only)
     return len(practice_ids)
 
 

@@ -215,14 +215,18 @@ def test_a_broker_outage_leaves_a_resumable_close(
 ):
     from kombu.exceptions import OperationalError
 
+    from ccm import jobs
+    from ccm.models import PendingJob
+
     _cast(practice, physician, coordinator)
     queue.side_effect = OperationalError("down")
     page = biller_client.post(
         "/billing/months/2026-10/close/", {"confirm": "yes"}, follow=True
     ).content.decode()
-    assert "could not be queued" in page
+    assert jobs.UNAVAILABLE_MESSAGE in page
     assert "Resume the close" in page
     assert MonthClose.objects.unscoped().get().status == CloseStatus.RUNNING
+    assert PendingJob.objects.get().task == "billing.tasks.month_close"  # sent when it is back
     queue.side_effect = lambda *args: tasks.month_close.apply(args=args)
     # Resuming a close already started (and confirmed) needs no second confirmation.
     biller_client.post("/billing/months/2026-10/close/")
