@@ -266,7 +266,9 @@ def test_the_close_page_with_redis_frozen_says_so_and_closes_later(
     with time_machine.travel(AFTER, tick=False):
         _warm(biller_client, "/billing/months/2026-10/")
         outage_redis.freeze()
-        page, took = _timed(lambda: biller_client.post("/billing/months/2026-10/close/"))
+        page, took = _timed(
+            lambda: biller_client.post("/billing/months/2026-10/close/", {"confirm": "yes"})
+        )
         assert page.status_code == 302
         assert took < BOUND
         shown = biller_client.get(page["Location"]).content.decode()
