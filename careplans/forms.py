@@ -10,6 +10,7 @@ from django.http import QueryDict
 
 from careplans import content as plan_content
 from careplans.models import CopyMethod
+from ccm.versioning import VersionedFormMixin
 
 REMOVE = "remove"
 
@@ -32,6 +33,11 @@ def content_from_post(data: QueryDict) -> dict[str, Any]:
     for name in (*plan_content.TEXTS, *plan_content.DATES):
         result[name] = data.get(name, "")
     return result
+
+
+class DraftForm(VersionedFormMixin):
+    """The editor's version of the draft as opened (its rows and texts are read by
+    content_from_post: htmx adds and removes rows with keys no form class can know)."""
 
 
 class SignForm(forms.Form):
