@@ -97,7 +97,7 @@ GOAL_FIELDS = ("goal", "target", "measure")
 INTERVENTION_FIELDS = ("intervention", "responsible")
 
 
-class TemplateForm(forms.Form):
+class TemplateForm(VersionedFormMixin):
     name = forms.CharField(max_length=100)
     icd10_prefixes = forms.CharField(max_length=200, label="ICD-10-CM prefixes")
     expected_outcome = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
@@ -127,7 +127,7 @@ class TemplateForm(forms.Form):
         }
 
     def service_data(self) -> dict[str, Any]:
-        data = dict(self.cleaned_data)
+        data = self.cleaned_values()
         data["goals"] = _parse(data["goals"], GOAL_FIELDS)
         data["interventions"] = _parse(data["interventions"], INTERVENTION_FIELDS)
         return data

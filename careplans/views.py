@@ -397,23 +397,33 @@ def template_list(request: PracticeRequest) -> HttpResponse:
     return render(request, "careplans/template_list.html", {"templates": templates})
 
 
+def _template_now(request: PracticeRequest, template: CarePlanTemplate) -> dict[str, Any]:
+    # The row template_update locks first.
+    queryset = CarePlanTemplate.objects.all()
+    return TemplateForm.initial_for(
+        lock_for_practice_or_404(queryset, request.practice, template.pk)
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 @role_required(Role.ADMIN)
 def template_edit(request: PracticeRequest, template_id: str) -> HttpResponse:
     template = get_for_practice_or_404(CarePlanTemplate, request.practice, template_id)
+    initial = TemplateForm.initial_for(template)
     if request.method == "GET":
-        form = TemplateForm(initial=TemplateForm.initial_for(template))
+        form = TemplateForm(initial=initial)
         return render(request, "careplans/template_form.html", {"form": form, "template": template})
-    form = TemplateForm(request.POST)
+    form = TemplateForm(request.POST, initial=initial)
     if form.is_valid():
         try:
-            services.template_update(
-                practice=request.practice,
-                actor=request.membership,
-                template=template,
-                data=form.service_data(),
-            )
+            with unchanged_since_opened(form, lambda: _template_now(request, template)):
+                services.template_update(
+                    practice=request.practice,
+                    actor=request.membership,
+                    template=template,
+                    data=form.service_data(),
+                )
         except ValidationError as exc:
             attach_errors(form, exc)
         else:

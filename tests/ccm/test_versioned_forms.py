@@ -16,7 +16,7 @@ from django.urls import reverse
 from billing import facts_services, settings_services
 from billing.models import BillingPolicy, FeeSchedule, PatientMonthFacts
 from careplans import services as careplan_services
-from careplans.models import CarePlanVersion
+from careplans.models import CarePlanTemplate, CarePlanVersion
 from ccm.models import Membership
 from ccm.tenancy import practice_scope
 from ccm.versioning import STALE_MESSAGE, VERSION_FIELD
@@ -132,6 +132,38 @@ def _care_plan_draft(practice, admin, physician, coordinator) -> Case:
         theirs_saved=("Stable with support.", ""),
         overwrite_saved=("", "Daughter, daily calls."),
         fresh_saved=("Stable with support.", "Daughter, daily calls."),
+    )
+
+
+def _care_plan_template(practice, admin, physician, coordinator) -> Case:
+    careplan_services.templates_ensure(practice=practice)
+    template = CarePlanTemplate.objects.unscoped().filter(practice=practice).first()
+    before = (template.expected_outcome, template.symptom_management)
+
+    def theirs() -> object:
+        return careplan_services.template_update(
+            practice=practice,
+            actor=admin,
+            template=template,
+            data={"expected_outcome": "Fewer admissions."},
+        )
+
+    def saved() -> Any:
+        fields = ("expected_outcome", "symptom_management")
+        return CarePlanTemplate.objects.unscoped().values_list(*fields).get(pk=template.pk)
+
+    page = reverse("careplans:template-edit", args=[template.pk])
+    return Case(
+        member=admin,
+        page=page,
+        action=page,
+        form_key="form",
+        mine=lambda response: _as_posted(response.context["form"], symptom_management="Diary."),
+        theirs=theirs,
+        saved=saved,
+        theirs_saved=("Fewer admissions.", before[1]),
+        overwrite_saved=(before[0], "Diary."),
+        fresh_saved=("Fewer admissions.", "Diary."),
     )
 
 
@@ -273,6 +305,7 @@ def _month_facts(practice, admin, physician, coordinator) -> Case:
 CASES = {
     "patient edit": _patient,
     "care plan draft": _care_plan_draft,
+    "care plan template": _care_plan_template,
     "task reassign": _task_reassign,
     "task complete": _task_complete,
     "billing policy": _policy,
