@@ -11,6 +11,7 @@ from django.conf import settings
 from billing.facts_services import CODE_GROUPS, CODE_MESSAGE, code_label
 from billing.models import MdmLevel
 from ccm.models import Membership, Practice
+from ccm.versioning import VersionedFormMixin
 from patients import selectors as patient_selectors
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -57,7 +58,7 @@ class OtherServiceForm(forms.Form):
         field.label_from_instance = _member_label  # type: ignore[assignment,method-assign]
 
 
-class MonthFactsForm(forms.Form):
+class MonthFactsForm(VersionedFormMixin):
     ccm_billed_elsewhere = forms.BooleanField(
         required=False, label="Another practice billed CCM for this patient this month (R3)"
     )

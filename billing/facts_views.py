@@ -27,7 +27,7 @@ from billing.facts_forms import (
     OtherServiceForm,
     OtherServiceImportForm,
 )
-from billing.models import OtherServiceImport
+from billing.models import OtherServiceImport, PatientMonthFacts
 from billing.months import current_month, month_label, next_month, parse_month, previous_month
 from ccm import audit
 from ccm.forms import attach_errors
@@ -36,8 +36,10 @@ from ccm.tenancy import (
     ROLE_FORBIDDEN_MESSAGE,
     PracticeRequest,
     get_for_practice_or_404,
+    lock_for_practice_or_404,
     role_required,
 )
+from ccm.versioning import unchanged_since_opened
 from patients.models import Patient
 from timelog.services import MonthLocked
 
@@ -158,6 +160,17 @@ def _parse_url_month(text: str) -> dt.date:
         raise Http404 from None
 
 
+def _facts_initial(facts: PatientMonthFacts) -> dict[str, Any]:
+    return {"ccm_billed_elsewhere": facts.ccm_billed_elsewhere, "mdm": facts.mdm}
+
+
+def _facts_now(request: PracticeRequest, patient: Patient, month: dt.date) -> dict[str, Any]:
+    # The row month_facts_set locks first (the patient), then the month's facts.
+    lock_for_practice_or_404(Patient.objects.all(), request.practice, patient.pk)
+    practice = request.practice
+    return _facts_initial(services.month_facts_get(practice=practice, patient=patient, month=month))
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 @role_required(*ANY_ROLE)
@@ -169,20 +182,21 @@ def month_facts_edit(request: PracticeRequest, patient_id: str, month: str) -> H
         raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
     facts = services.month_facts_get(practice=request.practice, patient=patient, month=day)
     can_set_mdm = request.membership.role in services.MDM_ROLES
-    initial = {"ccm_billed_elsewhere": facts.ccm_billed_elsewhere, "mdm": facts.mdm}
+    initial = _facts_initial(facts)
     form = MonthFactsForm(request.POST or None, initial=initial, can_set_mdm=can_set_mdm)
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
             try:
-                services.month_facts_set(
-                    practice=request.practice,
-                    actor=request.membership,
-                    patient=patient,
-                    month=day,
-                    **form.cleaned_data,
-                )
+                with unchanged_since_opened(form, lambda: _facts_now(request, patient, day)):
+                    services.month_facts_set(
+                        practice=request.practice,
+                        actor=request.membership,
+                        patient=patient,
+                        month=day,
+                        **form.cleaned_values(),
+                    )
             except MonthLocked as exc:
                 form.add_error(None, exc.message)
                 status = 409

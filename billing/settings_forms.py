@@ -16,6 +16,7 @@ from billing.settings_services import (
     policy_defaults,
     policy_field,
 )
+from ccm.versioning import VersionedFormMixin
 
 AMOUNT_FIELD_MESSAGES = {
     "invalid": "Enter an amount in dollars and cents, e.g. 66.13.",
@@ -30,8 +31,14 @@ def fee_field_name(code: str) -> str:
     return f"fee_{code}"
 
 
-class FeeScheduleForm(forms.Form):
-    """One amount per billed code; blank means the spec's reference amount."""
+def fee_schedule_initial(rows: list[FeeRow]) -> dict[str, Decimal | None]:
+    """The page's values: the practice's amount per code (None: the reference amount)."""
+    return {fee_field_name(row.code): row.amount for row in rows}
+
+
+class FeeScheduleForm(VersionedFormMixin):
+    """One amount per billed code; blank means the spec's reference amount. Initial values:
+    fee_schedule_initial(rows)."""
 
     def __init__(self, *args: Any, rows: list[FeeRow], read_only: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -44,7 +51,6 @@ class FeeScheduleForm(forms.Form):
                 label=f"{row.code} practice amount (USD)",
                 help_text=f"Blank: the reference amount, ${row.reference_amount}.",
                 error_messages=AMOUNT_FIELD_MESSAGES,
-                initial=row.amount,
                 disabled=read_only,
             )
             field.widget.attrs.update({"inputmode": "decimal", "step": "0.01", "min": "0"})
@@ -63,11 +69,11 @@ def _shown(field: Any, value: Any) -> str:
     return str(value)
 
 
-class PolicyForm(forms.Form):
+class PolicyForm(VersionedFormMixin):
     """The BillingPolicy fields (labels cite the rule ids); help texts show the spec's
-    defaults. Initial values come from the practice's row, or the defaults."""
+    defaults. Initial values: policy_values() of the practice's row, or the defaults."""
 
-    def __init__(self, *args: Any, values: dict[str, Any], read_only: bool = False, **kwargs: Any):
+    def __init__(self, *args: Any, read_only: bool = False, **kwargs: Any):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         defaults = policy_defaults()
@@ -75,7 +81,6 @@ class PolicyForm(forms.Form):
             model_field = policy_field(name)
             field = cast(forms.Field, model_field.formfield())
             field.help_text = f"Spec default: {_shown(model_field, defaults[name])}."
-            field.initial = values[name]
             field.disabled = read_only
             self.fields[name] = field
         if "place_of_service" in self.fields:  # R33: a select of the CMS code set

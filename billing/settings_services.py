@@ -118,6 +118,13 @@ def _text(value: Any) -> str:
     return REFERENCE if value is None else str(value)
 
 
+def settings_lock(*, practice: Practice) -> None:
+    """The first lock of every fee schedule and POLICY write (and of the pages' version
+    check): one editor at a time per practice, so two first saves of a code cannot both
+    insert it. Inside the caller's transaction."""
+    Practice.objects.select_for_update().only("pk").get(pk=practice.pk)
+
+
 def _reconcile_after_commit(practice: Practice) -> None:
     from timelog.tasks import progress_reconcile_practice
 
@@ -134,8 +141,7 @@ def fee_schedule_update(
     deleted). Validates everything before writing; audits "code:old->new"; enqueues the
     progress reconcile on commit. Returns the audit's change list (empty: nothing changed)."""
     wanted = _clean_amounts(amounts)
-    # One editor at a time per practice: two first saves of a code cannot both insert it.
-    Practice.objects.select_for_update().only("pk").get(pk=practice.pk)
+    settings_lock(practice=practice)
     rows = {row.code: row for row in FeeSchedule.objects.unscoped().filter(practice=practice)}
     changes: list[str] = []
     for code, amount in wanted.items():
@@ -199,7 +205,7 @@ def policy_update(*, practice: Practice, actor: Membership, data: Mapping[str, A
     unknown = sorted(set(data) - set(POLICY_FIELDS))
     if unknown:
         raise ValidationError({name: "Not a POLICY setting." for name in unknown})
-    Practice.objects.select_for_update().only("pk").get(pk=practice.pk)
+    settings_lock(practice=practice)
     row = policy_get(practice=practice)
     before = policy_values(row)
     if "place_of_service" in data and data["place_of_service"] not in codes.PLACE_OF_SERVICE_CODES:
@@ -222,7 +228,7 @@ def policy_update(*, practice: Practice, actor: Membership, data: Mapping[str, A
 def policy_reset(*, practice: Practice, actor: Membership) -> list[str]:
     """Back to the spec's defaults: the practice's row is deleted (no row = defaults).
     Audits the fields that change; enqueues the progress reconcile on commit."""
-    Practice.objects.select_for_update().only("pk").get(pk=practice.pk)
+    settings_lock(practice=practice)
     row = BillingPolicy.objects.unscoped().filter(practice=practice).first()
     if row is None:
         return []

@@ -3,6 +3,8 @@ and physicians read; coordinators get 403. Rules live in billing.settings_servic
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,10 +13,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billing import settings_services as services
-from billing.settings_forms import FeeScheduleForm, PolicyForm, fee_field_name
+from billing.settings_forms import (
+    FeeScheduleForm,
+    PolicyForm,
+    fee_field_name,
+    fee_schedule_initial,
+)
 from ccm.forms import attach_errors
-from ccm.models import Role
+from ccm.models import Practice, Role
 from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, PracticeRequest, role_required
+from ccm.versioning import unchanged_since_opened
 
 READERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)
 FEES_SAVED_MESSAGE = (
@@ -43,6 +51,16 @@ def _fee_errors(form: FeeScheduleForm, exc: ValidationError) -> None:
     attach_errors(form, exc)
 
 
+def _fees_now(practice: Practice) -> dict[str, Any]:
+    services.settings_lock(practice=practice)  # what fee_schedule_update locks first
+    return fee_schedule_initial(services.fee_schedule_list(practice=practice))
+
+
+def _policy_now(practice: Practice) -> dict[str, Any]:
+    services.settings_lock(practice=practice)  # what policy_update locks first
+    return services.policy_values(services.policy_get(practice=practice))
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 @role_required(*READERS)
@@ -50,12 +68,18 @@ def fee_schedule(request: PracticeRequest) -> HttpResponse:
     _admins_write(request)
     practice = request.practice
     rows = services.fee_schedule_list(practice=practice)
-    form = FeeScheduleForm(request.POST or None, rows=rows, read_only=not _is_admin(request))
+    form = FeeScheduleForm(
+        request.POST or None,
+        initial=fee_schedule_initial(rows),
+        rows=rows,
+        read_only=not _is_admin(request),
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            changes = services.fee_schedule_update(
-                practice=practice, actor=request.membership, amounts=form.amounts()
-            )
+            with unchanged_since_opened(form, lambda: _fees_now(practice)):
+                changes = services.fee_schedule_update(
+                    practice=practice, actor=request.membership, amounts=form.amounts()
+                )
         except ValidationError as exc:
             _fee_errors(form, exc)
         else:
@@ -78,12 +102,13 @@ def policy(request: PracticeRequest) -> HttpResponse:
     practice = request.practice
     row = services.policy_get(practice=practice)
     values = services.policy_values(row)
-    form = PolicyForm(request.POST or None, values=values, read_only=not _is_admin(request))
+    form = PolicyForm(request.POST or None, initial=values, read_only=not _is_admin(request))
     if request.method == "POST" and form.is_valid():
         try:
-            changes = services.policy_update(
-                practice=practice, actor=request.membership, data=form.cleaned_data
-            )
+            with unchanged_since_opened(form, lambda: _policy_now(practice)):
+                changes = services.policy_update(
+                    practice=practice, actor=request.membership, data=form.cleaned_values()
+                )
         except ValidationError as exc:
             attach_errors(form, exc)
         else:

@@ -10,6 +10,7 @@ from django.http import QueryDict
 
 from careplans import content as plan_content
 from careplans.models import CopyMethod
+from ccm.versioning import VersionedFormMixin
 
 REMOVE = "remove"
 
@@ -32,6 +33,11 @@ def content_from_post(data: QueryDict) -> dict[str, Any]:
     for name in (*plan_content.TEXTS, *plan_content.DATES):
         result[name] = data.get(name, "")
     return result
+
+
+class DraftForm(VersionedFormMixin):
+    """The editor's version of the draft as opened (its rows and texts are read by
+    content_from_post: htmx adds and removes rows with keys no form class can know)."""
 
 
 class SignForm(forms.Form):
@@ -91,7 +97,7 @@ GOAL_FIELDS = ("goal", "target", "measure")
 INTERVENTION_FIELDS = ("intervention", "responsible")
 
 
-class TemplateForm(forms.Form):
+class TemplateForm(VersionedFormMixin):
     name = forms.CharField(max_length=100)
     icd10_prefixes = forms.CharField(max_length=200, label="ICD-10-CM prefixes")
     expected_outcome = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
@@ -121,7 +127,7 @@ class TemplateForm(forms.Form):
         }
 
     def service_data(self) -> dict[str, Any]:
-        data = dict(self.cleaned_data)
+        data = self.cleaned_values()
         data["goals"] = _parse(data["goals"], GOAL_FIELDS)
         data["interventions"] = _parse(data["interventions"], INTERVENTION_FIELDS)
         return data

@@ -20,6 +20,7 @@ from careplans import pdf, selectors, services
 from careplans.forms import (
     CopyForm,
     DischargeForm,
+    DraftForm,
     DraftStartForm,
     SignForm,
     TemplateForm,
@@ -29,7 +30,13 @@ from careplans.models import CarePlanTemplate, CarePlanVersion
 from ccm import audit
 from ccm.forms import attach_errors
 from ccm.models import Role
-from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
+from ccm.tenancy import (
+    PracticeRequest,
+    get_for_practice_or_404,
+    lock_for_practice_or_404,
+    role_required,
+)
+from ccm.versioning import unchanged_since_opened
 from patients.models import Patient
 
 CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
@@ -103,10 +110,25 @@ def _editor_rows(version_content: dict[str, Any]) -> dict[str, list[tuple[str, d
     return rows
 
 
+def _draft_initial(version: CarePlanVersion) -> dict[str, Any]:
+    return {"content": version.content}
+
+
+def _lock_draft(request: PracticeRequest, version: CarePlanVersion) -> CarePlanVersion:
+    # The row draft_update locks first.
+    queryset = CarePlanVersion.objects.unscoped()
+    return lock_for_practice_or_404(queryset, request.practice, version.pk)
+
+
 def _editor(
-    request: PracticeRequest, version: CarePlanVersion, data: dict[str, Any], **extra: Any
+    request: PracticeRequest,
+    version: CarePlanVersion,
+    data: dict[str, Any],
+    form: DraftForm,
+    **extra: Any,
 ) -> HttpResponse:
     context = {
+        "form": form,
         "version": version,
         "patient": version.patient,
         "data": data,
@@ -132,16 +154,19 @@ def version_edit(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     if not version.is_draft:
         return _signed_refusal(request, version)
+    form = DraftForm(request.POST or None, initial=_draft_initial(version))
     if request.method == "GET":
         audit.read(request.membership, version, patient_id=version.patient_id)
-        return _editor(request, version, version.content)
+        return _editor(request, version, version.content, form)
     data = content_from_post(request.POST)
     try:
-        version = services.draft_update(
-            practice=request.practice, actor=request.membership, version=version, data=data
-        )
+        form.full_clean()  # only the version: the content is the service's to validate
+        with unchanged_since_opened(form, lambda: _draft_initial(_lock_draft(request, version))):
+            version = services.draft_update(
+                practice=request.practice, actor=request.membership, version=version, data=data
+            )
     except ValidationError as exc:
-        return _editor(request, version, data, errors=_labelled(exc))
+        return _editor(request, version, data, form, errors=_labelled(exc))
     except services.VersionSigned:
         return _signed_refusal(request, version)
     if request.POST.get("then") == "submit":
@@ -372,23 +397,33 @@ def template_list(request: PracticeRequest) -> HttpResponse:
     return render(request, "careplans/template_list.html", {"templates": templates})
 
 
+def _template_now(request: PracticeRequest, template: CarePlanTemplate) -> dict[str, Any]:
+    # The row template_update locks first.
+    queryset = CarePlanTemplate.objects.all()
+    return TemplateForm.initial_for(
+        lock_for_practice_or_404(queryset, request.practice, template.pk)
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 @role_required(Role.ADMIN)
 def template_edit(request: PracticeRequest, template_id: str) -> HttpResponse:
     template = get_for_practice_or_404(CarePlanTemplate, request.practice, template_id)
+    initial = TemplateForm.initial_for(template)
     if request.method == "GET":
-        form = TemplateForm(initial=TemplateForm.initial_for(template))
+        form = TemplateForm(initial=initial)
         return render(request, "careplans/template_form.html", {"form": form, "template": template})
-    form = TemplateForm(request.POST)
+    form = TemplateForm(request.POST, initial=initial)
     if form.is_valid():
         try:
-            services.template_update(
-                practice=request.practice,
-                actor=request.membership,
-                template=template,
-                data=form.service_data(),
-            )
+            with unchanged_since_opened(form, lambda: _template_now(request, template)):
+                services.template_update(
+                    practice=request.practice,
+                    actor=request.membership,
+                    template=template,
+                    data=form.service_data(),
+                )
         except ValidationError as exc:
             attach_errors(form, exc)
         else:

@@ -27,8 +27,19 @@ STALE_MESSAGE = "This record was changed by someone else since you opened it."
 VERSION_FIELD = "version"
 
 
+class _Encoder(DjangoJSONEncoder):
+    """Dates, decimals, UUIDs as DjangoJSONEncoder; any other value (a PhoneNumber of a form's
+    initial, say) by its text, as a page shows it."""
+
+    def default(self, o: Any) -> Any:
+        try:
+            return super().default(o)
+        except TypeError:
+            return str(o)
+
+
 def _digest(data: Any) -> str:
-    text = json.dumps(data, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(data, cls=_Encoder, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -51,6 +62,10 @@ class VersionedFormMixin(forms.Form):
         super().__init__(*args, **kwargs)
         if self.initial:
             self.initial[VERSION_FIELD] = version_of(self.initial)
+
+    def cleaned_values(self) -> dict[str, Any]:
+        """The cleaned input without the version (what a service takes), after is_valid()."""
+        return {k: v for k, v in self.cleaned_data.items() if k != VERSION_FIELD}
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ from typing import Any, cast
 from django import forms
 
 from ccm.models import Membership, Practice
+from ccm.versioning import VersionedFormMixin
 from patients import selectors
 from patients.models import ConsentMethod, Patient, Status
 from patients.services import CLINICAL_FIELDS, DEMOGRAPHIC_FIELDS, DISENROLL_REASON_MESSAGE
@@ -44,11 +45,11 @@ class PatientForm(forms.ModelForm):
         coordinators = cast(forms.ModelChoiceField, self.fields["coordinator"])
         coordinators.queryset = selectors.clinician_choices(practice=practice)
         coordinators.label_from_instance = _member_label  # type: ignore[assignment,method-assign]
-        if not clinical:
-            for name in (*CLINICAL_FIELDS, "conditions"):
+        shown = patient_fields(clinical=clinical, creating=creating)
+        for name in (*CLINICAL_FIELDS, "conditions"):
+            if name not in shown:
                 self.fields.pop(name, None)
-        if not creating:
-            self.fields.pop("conditions", None)
+                self.initial.pop(name, None)  # not on the page: not in its version either
 
     def _post_clean(self) -> None:
         # Model validation (with the practice-wide MRN rule) runs in the service.
@@ -57,6 +58,16 @@ class PatientForm(forms.ModelForm):
     def condition_codes(self) -> list[str]:
         raw = self.cleaned_data.get("conditions") or ""
         return [c for c in raw.replace(",", ";").split(";") if c.strip()]
+
+
+def patient_fields(*, clinical: bool, creating: bool = False) -> tuple[str, ...]:
+    """The fields the patient form shows: billers see the demographics only."""
+    shown = (*DEMOGRAPHIC_FIELDS, *CLINICAL_FIELDS) if clinical else DEMOGRAPHIC_FIELDS
+    return (*shown, "conditions") if clinical and creating else shown
+
+
+class PatientEditForm(VersionedFormMixin, PatientForm):
+    """Editing a patient: carries the version of the fields shown, as opened."""
 
 
 class ConditionForm(forms.Form):

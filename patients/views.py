@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.forms.models import model_to_dict
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,17 +18,25 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ccm import audit
 from ccm.forms import attach_errors
 from ccm.models import Role
-from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
+from ccm.tenancy import (
+    PracticeRequest,
+    get_for_practice_or_404,
+    lock_for_practice_or_404,
+    role_required,
+)
+from ccm.versioning import unchanged_since_opened
 from patients import imports, selectors, services
 from patients.forms import (
     ConditionForm,
     ConsentForm,
     DisenrollForm,
+    PatientEditForm,
     PatientFilterForm,
     PatientForm,
     PatientImportForm,
     ReasonForm,
     RevokeForm,
+    patient_fields,
 )
 from patients.models import Condition, ConditionStatus, Consent, Patient, PatientImport, Status
 
@@ -95,26 +104,39 @@ def _conditions_error(exc: ValidationError) -> ValidationError:
     return exc
 
 
+def _patient_initial(patient: Patient, clinical: bool) -> dict[str, Any]:
+    return model_to_dict(patient, fields=patient_fields(clinical=clinical))
+
+
+def _lock_patient(request: PracticeRequest, patient: Patient) -> Patient:
+    # The row patient_update locks first.
+    return lock_for_practice_or_404(Patient.objects.all(), request.practice, patient.pk)
+
+
 @login_required
 @role_required(*ANY_ROLE)
 def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     clinical = _is_clinical(request)
-    form = PatientForm(
+    form = PatientEditForm(
         request.POST or None,
         instance=patient,
+        initial=_patient_initial(patient, clinical),
         practice=request.practice,
         clinical=clinical,
         creating=False,
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.patient_update(
-                practice=request.practice,
-                actor=request.membership,
-                patient=patient,
-                data=form.cleaned_data,
-            )
+            with unchanged_since_opened(
+                form, lambda: _patient_initial(_lock_patient(request, patient), clinical)
+            ):
+                services.patient_update(
+                    practice=request.practice,
+                    actor=request.membership,
+                    patient=patient,
+                    data=form.cleaned_values(),
+                )
         except ValidationError as exc:
             attach_errors(form, exc)
         else:

@@ -103,7 +103,7 @@ class TaskForm(_AssigneeMixin, forms.Form):
         self._assignees(practice)
 
 
-class TaskReassignForm(_AssigneeMixin, forms.Form):
+class TaskReassignForm(VersionedFormMixin, _AssigneeMixin, forms.Form):
     assignee = forms.ModelChoiceField(
         queryset=Membership.objects.none(), required=False, empty_label="Nobody"
     )
@@ -113,7 +113,7 @@ class TaskReassignForm(_AssigneeMixin, forms.Form):
         self._assignees(practice)
 
 
-class TaskCompleteForm(forms.Form):
+class TaskCompleteForm(VersionedFormMixin, forms.Form):
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     log_minutes = forms.IntegerField(
         required=False,

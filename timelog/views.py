@@ -406,14 +406,27 @@ def _task_or_404(request: PracticeRequest, task_id: str) -> Task:
     return selectors.task_list(practice=request.practice, view="all").get(pk=task.pk)
 
 
+def _task_initial(task: Task) -> dict[str, Any]:
+    # What the task page shows that may change while it is open (a closed task is refused
+    # by the services with their own message).
+    return {"assignee": task.assignee_id, "due_on": task.due_on, "title": task.title}
+
+
+def _lock_task(request: PracticeRequest, task: Task) -> Task:
+    # The row task_reassign and task_complete lock first.
+    queryset = Task.objects.select_related("patient")
+    return lock_for_practice_or_404(queryset, request.practice, task.pk)
+
+
 def _task_page(
     request: PracticeRequest, task: Task, status: int = 200, **forms: Any
 ) -> HttpResponse:
+    initial = _task_initial(task)
     context = {
         "task": task,
         "reassign_form": forms.get("reassign_form")
-        or TaskReassignForm(practice=request.practice, initial={"assignee": task.assignee_id}),
-        "complete_form": forms.get("complete_form") or TaskCompleteForm(),
+        or TaskReassignForm(practice=request.practice, initial=initial),
+        "complete_form": forms.get("complete_form") or TaskCompleteForm(initial=initial),
         "is_call": task.kind in CALL_KINDS,
         "clinical": request.membership.role in CLINICAL,
         "is_open": task.status == TaskStatus.OPEN,
@@ -435,15 +448,16 @@ def task_detail(request: PracticeRequest, task_id: str) -> HttpResponse:
 @role_required(*CLINICAL)
 def task_reassign(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
-    form = TaskReassignForm(request.POST, practice=request.practice)
+    form = TaskReassignForm(request.POST, practice=request.practice, initial=_task_initial(task))
     if form.is_valid():
         try:
-            services.task_reassign(
-                practice=request.practice,
-                actor=request.membership,
-                task=task,
-                assignee=form.cleaned_data["assignee"],
-            )
+            with unchanged_since_opened(form, lambda: _task_initial(_lock_task(request, task))):
+                services.task_reassign(
+                    practice=request.practice,
+                    actor=request.membership,
+                    task=task,
+                    assignee=form.cleaned_data["assignee"],
+                )
         except (ValidationError, services.ApplicationError) as exc:
             _form_error(form, exc)
         else:
@@ -464,18 +478,19 @@ def _form_error(form: Any, exc: Exception) -> None:
 @role_required(*CLINICAL)
 def task_complete(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
-    form = TaskCompleteForm(request.POST)
+    form = TaskCompleteForm(request.POST, initial=_task_initial(task))
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.task_complete(
-                practice=request.practice,
-                actor=request.membership,
-                task=task,
-                note=data["note"],
-                cancel=bool(data["cancel"]),
-                log_minutes=data.get("log_minutes") if task.kind in CALL_KINDS else None,
-            )
+            with unchanged_since_opened(form, lambda: _task_initial(_lock_task(request, task))):
+                services.task_complete(
+                    practice=request.practice,
+                    actor=request.membership,
+                    task=task,
+                    note=data["note"],
+                    cancel=bool(data["cancel"]),
+                    log_minutes=data.get("log_minutes") if task.kind in CALL_KINDS else None,
+                )
         except (ValidationError, services.ApplicationError) as exc:
             _form_error(form, exc)
         else:
