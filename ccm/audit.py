@@ -288,27 +288,33 @@ def _seal_hash(
     return hashlib.sha256(head.encode() + digests).hexdigest()
 
 
+def _last_sealed_id() -> int:
+    return AuditSeal.objects.aggregate(last=Max("last_event_id"))["last"] or 0
+
+
 def seal(*, delay_seconds: int = SEAL_DELAY_SECONDS, max_rows: int = SEAL_MAX_ROWS) -> SealResult:
     """Chain every unsealed event created more than `delay_seconds` ago into new seals."""
     cutoff = timezone.now() - dt.timedelta(seconds=delay_seconds)
+    # The newest event created before the cutoff; every visible event created before it has a
+    # lower id. Computed once: a backlog is then sealed in chunks by cheap id-range reads.
+    boundary = (
+        AuditEvent.objects.unscoped()
+        .filter(created_at__lt=cutoff, id__gt=_last_sealed_id())
+        .aggregate(last=Max("id"))["last"]
+    )
     seals = events = 0
-    while True:
+    while boundary is not None:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEAL_LOCK])
             last = AuditSeal.objects.defer("digests").order_by("-sequence").first()
             after = last.last_event_id if last else 0
             since = last.sealed_through if last else _EPOCH
-            if cutoff <= since:
-                break
-            boundary = (
-                AuditEvent.objects.unscoped()
-                .filter(id__gt=after, created_at__lt=cutoff)
-                .aggregate(last=Max("id"))["last"]
-            )
-            if boundary is None:
+            if cutoff <= since or boundary <= after:
                 break
             digests = _event_digests(after, boundary, limit=max_rows)
+            if not digests:
+                break
             last_id = max(digests)
             # A seal cut short by max_rows claims nothing beyond the previous seal's instant.
             through = cutoff if last_id == boundary else since

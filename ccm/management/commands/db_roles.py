@@ -33,7 +33,7 @@ IS_OWNER = (
 CREATE_ROLE = """
 DO $$ BEGIN
     CREATE ROLE {role} LOGIN;
-EXCEPTION WHEN duplicate_object THEN NULL;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- exists, or just created
 END $$
 """
 GRANTS = (
