@@ -170,7 +170,7 @@ def _bulk(
     if not object_ids:
         return 0
     ctx = _request_context.get()
-    params = [
+    params: list[Any] = [
         membership.practice_id,
         membership.user_id,
         membership.user.email[:254],
