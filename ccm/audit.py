@@ -4,19 +4,33 @@
 leaves no event and a committed one always has its event. Who and from where (IP, user agent,
 request id) come from the request context set by `ccm.middleware.RequestContextMiddleware`,
 so services need no request object. Nothing here writes PHI: only ids and field names.
+
+`seal()` (hourly, from beat) chains the events older than an hour into `AuditSeal` rows, and
+`verify()` (`manage.py audit_verify`) recomputes the chain and names, by id, every sealed event
+that was added, changed or removed since: evidence even against a database superuser, who can
+get past the trigger and the runtime role's grants.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import logging
+import struct
 import uuid
 from collections.abc import Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models
+from django.db import connection, models, transaction
+from django.db.models import Max
+from django.utils import timezone
 
-from ccm.models import AuditEvent, Membership, Practice, User
+from ccm.models import AuditEvent, AuditSeal, Membership, Practice, User
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,20 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return sorted(k for k in after if before.get(k) != after[k])
 
 
+# One statement with three array parameters, whatever the number of events: Django's
+# bulk_create builds and binds 14 parameters per row, which cost a list page more than the
+# insert itself (bench/audit.py).
+_BULK_INSERT = """
+INSERT INTO ccm_auditevent
+    (practice_id, actor_id, actor_email, role, action, ip, user_agent, request_id,
+     changed_fields, created_at, object_type, object_id, patient_id)
+SELECT %s, %s, %s, %s, %s, %s::inet, %s, %s, %s::varchar(64)[], %s,
+       rows.object_type, rows.object_id, rows.patient_id
+FROM unnest(%s::varchar(64)[], %s::varchar(64)[], %s::uuid[])
+    AS rows (object_type, object_id, patient_id)
+"""
+
+
 def _bulk(
     membership: Membership,
     pairs: Iterable[tuple[models.Model, Any]],
@@ -134,27 +162,32 @@ def _bulk(
     changed_fields: Iterable[str] = (),
 ) -> int:
     """One event per (object, patient id), in one INSERT."""
+    object_types, object_ids, patient_ids = [], [], []
+    for obj, patient_id in pairs:
+        object_types.append(obj._meta.label_lower)
+        object_ids.append(str(obj.pk))
+        patient_ids.append(None if patient_id is None else str(patient_id))
+    if not object_ids:
+        return 0
     ctx = _request_context.get()
-    fields = list(changed_fields)
-    events = [
-        AuditEvent(
-            practice=membership.practice,
-            actor=membership.user,
-            actor_email=membership.user.email,
-            role=membership.role,
-            action=action,
-            object_type=obj._meta.label_lower,
-            object_id=str(obj.pk),
-            patient_id=patient_id,
-            ip=ctx.ip if ctx else None,
-            user_agent=ctx.user_agent if ctx else "",
-            request_id=ctx.request_id if ctx else "",
-            changed_fields=fields,
-        )
-        for obj, patient_id in pairs
+    params: list[Any] = [
+        membership.practice_id,
+        membership.user_id,
+        membership.user.email[:254],
+        membership.role,
+        action,
+        ctx.ip if ctx else None,
+        ctx.user_agent if ctx else "",
+        ctx.request_id if ctx else "",
+        list(changed_fields),
+        timezone.now(),
+        object_types,
+        object_ids,
+        patient_ids,
     ]
-    AuditEvent.objects.unscoped().bulk_create(events)
-    return len(events)
+    with connection.cursor() as cursor:
+        cursor.execute(_BULK_INSERT, params)
+    return len(object_ids)
 
 
 def read_many(membership: Membership, objects: Iterable[models.Model], *, action: str) -> int:
@@ -171,3 +204,202 @@ def record_many(
 ) -> int:
     """Audit one action on many objects (each with its patient's id), in one INSERT."""
     return _bulk(membership, pairs, action, changed_fields)
+
+
+# --- Seals: a hash chain over the log ---------------------------------------------------------
+
+# Events younger than this stay unsealed: a transaction still open (a month close runs up to
+# its 20-minute hard time limit) may yet commit an event with a lower id.
+SEAL_DELAY_SECONDS = 60 * 60
+SEAL_MAX_ROWS = 50_000  # events per seal; a backlog becomes several seals
+_SEAL_LOCK = 0x6363_6D5F_7365_616C  # pg_advisory_xact_lock key ("ccm_seal"): one sealer at a time
+_DIGEST = struct.Struct(">q32s")  # per event: id, SHA-256 of its canonical form
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# The canonical form of an event: these columns, in this order (never reorder or extend it
+# without versioning: every existing seal depends on it).
+SEALED_FIELDS = (
+    "id",
+    "practice_id",
+    "actor_id",
+    "actor_email",
+    "role",
+    "action",
+    "object_type",
+    "object_id",
+    "patient_id",
+    "ip",
+    "user_agent",
+    "request_id",
+    "changed_fields",
+    "created_at",
+)
+
+
+@dataclass(frozen=True)
+class SealResult:
+    seals: int
+    events: int
+
+
+@dataclass
+class VerifyResult:
+    """What `verify()` found; ids and seal numbers only (nothing here is PHI)."""
+
+    seals: int = 0
+    events: int = 0
+    head: str = ""
+    added: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    broken_seals: list[int] = field(default_factory=list)
+    unchained_seals: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.added or self.changed or self.removed or self.broken_seals or self.unchained_seals
+        )
+
+    @property
+    def problems(self) -> list[str]:
+        return [
+            *(
+                f"seal {n} altered (its hash does not match its contents)"
+                for n in self.broken_seals
+            ),
+            *(f"seal {n} does not follow the seal before it" for n in self.unchained_seals),
+            *(f"event {i} added after sealing" for i in sorted(self.added)),
+            *(f"event {i} changed after sealing" for i in sorted(self.changed)),
+            *(f"event {i} removed after sealing" for i in sorted(self.removed)),
+        ]
+
+
+def _event_digest(row: tuple[Any, ...]) -> bytes:
+    values = [v.astimezone(dt.UTC).isoformat() if isinstance(v, dt.datetime) else v for v in row]
+    text = json.dumps(values, default=str, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).digest()
+
+
+def _event_digests(after_id: int, last_id: int, limit: int | None = None) -> dict[int, bytes]:
+    rows = (
+        AuditEvent.objects.unscoped()
+        .filter(id__gt=after_id, id__lte=last_id)
+        .order_by("id")
+        .values_list(*SEALED_FIELDS)
+    )
+    return {row[0]: _event_digest(row) for row in (rows[:limit] if limit else rows.iterator())}
+
+
+def _seal_hash(
+    *,
+    sequence: int,
+    after_event_id: int,
+    last_event_id: int,
+    event_count: int,
+    sealed_through: dt.datetime,
+    previous_hash: str,
+    digests: bytes,
+) -> str:
+    head = (
+        f"{sequence}|{after_event_id}|{last_event_id}|{event_count}|"
+        f"{sealed_through.astimezone(dt.UTC).isoformat()}|{previous_hash}|"
+    )
+    return hashlib.sha256(head.encode() + digests).hexdigest()
+
+
+def _last_sealed_id() -> int:
+    return AuditSeal.objects.aggregate(last=Max("last_event_id"))["last"] or 0
+
+
+def seal(*, delay_seconds: int = SEAL_DELAY_SECONDS, max_rows: int = SEAL_MAX_ROWS) -> SealResult:
+    """Chain every unsealed event created more than `delay_seconds` ago into new seals."""
+    cutoff = timezone.now() - dt.timedelta(seconds=delay_seconds)
+    # The newest event created before the cutoff; every visible event created before it has a
+    # lower id. Computed once: a backlog is then sealed in chunks by cheap id-range reads.
+    boundary = (
+        AuditEvent.objects.unscoped()
+        .filter(created_at__lt=cutoff, id__gt=_last_sealed_id())
+        .aggregate(last=Max("id"))["last"]
+    )
+    seals = events = 0
+    while boundary is not None:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEAL_LOCK])
+            last = AuditSeal.objects.defer("digests").order_by("-sequence").first()
+            after = last.last_event_id if last else 0
+            since = last.sealed_through if last else _EPOCH
+            if cutoff <= since or boundary <= after:
+                break
+            digests = _event_digests(after, boundary, limit=max_rows)
+            if not digests:
+                break
+            last_id = max(digests)
+            # A seal cut short by max_rows claims nothing beyond the previous seal's instant.
+            through = cutoff if last_id == boundary else since
+            packed = b"".join(_DIGEST.pack(i, d) for i, d in digests.items())
+            fields: dict[str, Any] = {
+                "sequence": last.sequence + 1 if last else 1,
+                "after_event_id": after,
+                "last_event_id": last_id,
+                "event_count": len(digests),
+                "sealed_through": through,
+                "previous_hash": last.hash if last else "",
+            }
+            new = AuditSeal.objects.create(
+                **fields, digests=packed, hash=_seal_hash(**fields, digests=packed)
+            )
+        logger.info("audit seal %d: %d events, hash %s", new.sequence, len(digests), new.hash)
+        seals += 1
+        events += len(digests)
+        if last_id == boundary:
+            break
+    return SealResult(seals=seals, events=events)
+
+
+def verify() -> VerifyResult:
+    """Recompute every seal and compare the sealed events with the table as it is now."""
+    result = VerifyResult()
+    previous_hash, previous_last, since = "", 0, _EPOCH
+    seal_ids = AuditSeal.objects.order_by("sequence").values_list("pk", flat=True)
+    for expected, pk in enumerate(list(seal_ids), start=1):
+        sealed = AuditSeal.objects.get(pk=pk)
+        packed = bytes(sealed.digests)
+        recomputed = _seal_hash(
+            sequence=sealed.sequence,
+            after_event_id=sealed.after_event_id,
+            last_event_id=sealed.last_event_id,
+            event_count=sealed.event_count,
+            sealed_through=sealed.sealed_through,
+            previous_hash=sealed.previous_hash,
+            digests=packed,
+        )
+        if recomputed != sealed.hash or len(packed) != sealed.event_count * _DIGEST.size:
+            result.broken_seals.append(sealed.sequence)
+        if (sealed.sequence, sealed.previous_hash, sealed.after_event_id) != (
+            expected,
+            previous_hash,
+            previous_last,
+        ):
+            result.unchained_seals.append(sealed.sequence)
+        stored = dict(_DIGEST.iter_unpack(packed[: len(packed) // _DIGEST.size * _DIGEST.size]))
+        current = _event_digests(sealed.after_event_id, sealed.last_event_id)
+        result.added += [i for i in current if i not in stored]
+        result.removed += [i for i in stored if i not in current]
+        result.changed += [i for i, d in current.items() if i in stored and stored[i] != d]
+        result.seals += 1
+        result.events += len(stored)
+        previous_hash, previous_last, since = (
+            sealed.hash,
+            sealed.last_event_id,
+            sealed.sealed_through,
+        )
+    # Back-dated: created before the last seal's instant, yet not in any seal.
+    result.added += list(
+        AuditEvent.objects.unscoped()
+        .filter(id__gt=previous_last, created_at__lt=since)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    result.head = previous_hash
+    return result

@@ -72,6 +72,12 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute=23),
         "kwargs": {"missing_only": True},
     },
+    # Hourly at :47: chain the audit events older than an hour into a new seal (ccm.audit.seal);
+    # `manage.py audit_verify` then shows any sealed event added, changed or removed.
+    "audit-seal": {
+        "task": "ccm.tasks.audit_seal",
+        "schedule": crontab(minute=47),
+    },
     # 04:43 UTC daily: check every progress row of this month and the last against the
     # engine; a correction means a write path forgot to refresh (logged as a warning).
     "progress-reconcile": {

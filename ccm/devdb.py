@@ -5,6 +5,11 @@ only on a Unix socket inside that folder, and is left running between commands s
 second `make run` or `manage.py …` starts in well under a second. `make run` (`python -m
 ccm.devdb run`) stops it cleanly on Ctrl-C; `python -m ccm.devdb stop` stops it otherwise.
 
+Commands and tests connect as `postgres`, which owns the tables. `make run` migrates as
+`postgres`, gives the runtime role its grants (`manage.py db_roles`), then serves as that role
+(CAREMONTH_DEVDB_USER=caremonth_app), which may only INSERT and SELECT audit rows, as in
+production.
+
 This module imports nothing from Django: settings.py calls it before Django is configured.
 """
 
@@ -22,7 +27,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".data"
 PGDATA = DATA_DIR / "pg"
 DB_NAME = "caremonth"
-DB_USER = "postgres"
+DB_USER = "postgres"  # the owner: migrations, tests, manage.py commands
+APP_USER = "caremonth_app"  # the runtime role of the served app (RUNTIME_DATABASE_URL's default)
+USER_ENV = "CAREMONTH_DEVDB_USER"
 
 DEMO_LOGINS = """
   CareMonth is running: http://127.0.0.1:8000
@@ -87,11 +94,14 @@ def _ensure_database(socket_dir: str) -> None:
 
 
 def django_database() -> dict[str, Any]:
-    """DATABASES['default'] for the embedded server, starting it when it is not running."""
+    """DATABASES['default'] for the embedded server, starting it when it is not running.
+
+    As the owner, or as the user in CAREMONTH_DEVDB_USER (`make run`'s server: the runtime role).
+    """
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": DB_NAME,
-        "USER": DB_USER,
+        "USER": os.environ.get(USER_ENV) or DB_USER,
         "HOST": ensure_running(),
         "PORT": "",
         "CONN_MAX_AGE": 0,
@@ -109,7 +119,8 @@ def stop() -> None:
 
 PREPARE = (
     "import django; django.setup(); from django.core.management import call_command; "
-    "call_command('migrate', interactive=False, verbosity=0); call_command('seed_demo')"
+    "call_command('migrate', interactive=False, verbosity=0); "
+    "call_command('db_roles', verbosity=0); call_command('seed_demo')"
 )
 
 
@@ -122,12 +133,14 @@ def run() -> int:
     ensure_running()
     server: subprocess.Popen[bytes] | None = None
     try:
-        # One Django start-up for both steps (each start-up costs about two seconds).
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ccm.settings"}
+        # One Django start-up for the owner's steps (each start-up costs about two seconds).
+        env = {k: v for k, v in os.environ.items() if k != USER_ENV}
+        env["DJANGO_SETTINGS_MODULE"] = "ccm.settings"
         subprocess.run([sys.executable, "-c", PREPARE], check=True, cwd=BASE_DIR, env=env)  # noqa: S603
         print(DEMO_LOGINS, flush=True)
         server = subprocess.Popen(  # noqa: S603
-            [sys.executable, str(BASE_DIR / "manage.py"), "runserver", "127.0.0.1:8000"]
+            [sys.executable, str(BASE_DIR / "manage.py"), "runserver", "127.0.0.1:8000"],
+            env={**env, USER_ENV: APP_USER},
         )
         return server.wait()
     except KeyboardInterrupt:

@@ -204,8 +204,10 @@ class ApiToken(TenantModel):
 class AuditEvent(models.Model):
     """Append-only record of who did what, when, from where, to which object and patient.
 
-    The database refuses UPDATE and DELETE (trigger in migration 0002). `practice` is empty
-    only for events that belong to no practice (a failed login for an unknown email).
+    The database refuses UPDATE and DELETE (trigger in migration 0002) and the runtime role may
+    only INSERT and SELECT (`manage.py db_roles`); `AuditSeal` shows any change made anyway.
+    `practice` is empty only for events that belong to no practice (a failed login for an
+    unknown email).
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -260,3 +262,33 @@ class PendingJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AuditSeal(models.Model):
+    """A link of the hash chain over the audit log: the events with ids in
+    (`after_event_id`, `last_event_id`], sealed by `ccm.audit.seal`.
+
+    `digests` holds each sealed event's id (8 bytes) and the SHA-256 of its canonical form
+    (32 bytes), so `ccm.audit.verify` can name the event that was added, changed or removed.
+    `hash` is the SHA-256 over this seal's fields, digests and the previous seal's hash: a
+    rewritten seal breaks every later one. Append-only like the log (trigger in migration
+    `0007_audit_seal`); the runtime role may only insert and read it (`manage.py db_roles`).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    sequence = models.PositiveIntegerField(unique=True)
+    after_event_id = models.BigIntegerField()  # the previous seal's last_event_id (or 0)
+    last_event_id = models.BigIntegerField()
+    event_count = models.PositiveIntegerField()
+    # Every event created before this instant is in this seal or an earlier one.
+    sealed_through = models.DateTimeField()
+    digests = models.BinaryField()
+    previous_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["sequence"]
+
+    def __str__(self) -> str:
+        return f"seal {self.sequence}: events {self.after_event_id + 1}-{self.last_event_id}"

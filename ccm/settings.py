@@ -112,6 +112,11 @@ TEMPLATES = [
 ]
 
 # --- Database: one engine everywhere (PostgreSQL); no SQLite. ---------------------------------
+# DATABASE_URL is the role this process connects as. `migrate` and `db_roles` run as the
+# tables' owner; web, worker and beat as the runtime role, which may only INSERT and SELECT
+# audit rows (README, "Database roles"). RUNTIME_DATABASE_URL names that role and its
+# password for `manage.py db_roles`; only the owner's one-off commands need it.
+RUNTIME_DATABASE_URL = env.str("RUNTIME_DATABASE_URL", default="postgres://caremonth_app@/")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

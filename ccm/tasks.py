@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from ccm import jobs, services
+from ccm import audit, jobs, services
 
 
 @shared_task(acks_late=True)
@@ -13,6 +13,11 @@ def sessions_clear_expired() -> int:
 @shared_task(acks_late=True)
 def login_failures_clean() -> int:
     return services.login_failures_clean()
+
+
+@shared_task(acks_late=True)
+def audit_seal() -> int:
+    return audit.seal().events
 
 
 @shared_task(ignore_result=False)
