@@ -41,11 +41,11 @@ bench: $(STAMP)
 
 worker: $(STAMP)
 	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (without it tasks run eagerly in-process)"; exit 1; }
-	$(VENV)/bin/celery -A ccm worker --loglevel=INFO --concurrency=2
+	CAREMONTH_DEVDB_USER=$${CAREMONTH_DEVDB_USER:-caremonth_app} $(VENV)/bin/celery -A ccm worker --loglevel=INFO --concurrency=2
 
 beat: $(STAMP)
 	@test -n "$$REDIS_URL" || { echo "make beat needs REDIS_URL"; exit 1; }
-	$(VENV)/bin/celery -A ccm beat --loglevel=INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler
+	CAREMONTH_DEVDB_USER=$${CAREMONTH_DEVDB_USER:-caremonth_app} $(VENV)/bin/celery -A ccm beat --loglevel=INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler
 
 # Regenerate the full pinned set from pyproject.toml's pins.
 lock:

@@ -46,6 +46,10 @@ class MonthSerializer(serializers.Serializer):
     claims = serializers.IntegerField()
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     finished_at = serializers.DateTimeField(allow_null=True)
+    stalled = serializers.BooleanField(
+        help_text="Running with no batch for MONTH_CLOSE_STALE_AFTER seconds (a worker died): "
+        "it is being resumed by itself."
+    )
 
 
 def _month_data(practice: Any, month: Any) -> dict[str, Any]:
@@ -58,6 +62,7 @@ def _month_data(practice: Any, month: Any) -> dict[str, Any]:
         "claims": close.claims if close else 0,
         "amount": close.amount if close else "0.00",
         "finished_at": close.finished_at if close else None,
+        "stalled": close.stalled if close else False,
     }
 
 

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from ccm.models import Membership, Practice, Role
 from ccm.services import PRACTICE_FIELDS
+from ccm.versioning import VersionedFormMixin
 
 
 def _zone_choices() -> list[tuple[str, str]]:
@@ -37,7 +38,9 @@ class ActivateTotpForm(ActivateTOTPForm):
         self.secret = totp_auth.get_totp_secret(regenerate=False)
 
 
-class PracticeSettingsForm(forms.ModelForm):
+class PracticeSettingsForm(VersionedFormMixin, forms.ModelForm):
+    """The practice's settings; carries the version of the values it was opened with."""
+
     time_zone = forms.TypedChoiceField(choices=_zone_choices)
 
     class Meta:

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import QuerySet
+from django.forms.models import model_to_dict
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -36,6 +37,7 @@ from ccm.tenancy import (
     role_required,
     user_memberships,
 )
+from ccm.versioning import unchanged_since_opened
 
 SWITCHED_MESSAGE = "You are now working in {practice}."
 SAVED_MESSAGE = "Practice settings saved."
@@ -101,6 +103,12 @@ def practice_switch(request: HttpRequest) -> HttpResponse:
     return redirect("ccm:home")
 
 
+def _practice_now(practice: Practice) -> dict[str, object]:
+    """The settings form's initial values from the practice row, locked as the service does."""
+    locked = Practice.objects.select_for_update().get(pk=practice.pk)
+    return model_to_dict(locked, fields=PracticeSettingsForm.Meta.fields)
+
+
 @login_required
 @role_required(Role.ADMIN)
 def practice_settings(request: PracticeRequest) -> HttpResponse:
@@ -108,13 +116,16 @@ def practice_settings(request: PracticeRequest) -> HttpResponse:
     editable = Practice.objects.get(pk=practice.pk)  # the form mutates its instance
     form = PracticeSettingsForm(request.POST or None, instance=editable)
     if request.method == "POST" and form.is_valid():
-        services.practice_update(
-            practice=practice,
-            actor=request.membership,
-            data=form.cleaned_data,
-        )
-        messages.success(request, SAVED_MESSAGE)
-        return redirect("ccm:practice-settings")
+        try:
+            with unchanged_since_opened(form, lambda: _practice_now(practice)):
+                services.practice_update(
+                    practice=practice, actor=request.membership, data=form.cleaned_values()
+                )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, SAVED_MESSAGE)
+            return redirect("ccm:practice-settings")
     status = 400 if form.errors else 200
     return render(request, "ccm/practice_settings.html", {"form": form}, status=status)
 

@@ -170,6 +170,18 @@ def test_the_progress_page_says_stalled_and_resuming(biller_client, practice):
     assert "stalled, resuming automatically" in detail
 
 
+def test_the_month_api_says_stalled_too(practice, biller):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_login(biller.user)
+    close = _running(practice, beat_ago=STALE - SECOND)
+    assert api.get("/api/v1/billing/months/2026-10/").json()["stalled"] is False
+    close.heartbeat_at = AFTER - STALE - SECOND
+    close.save()
+    assert api.get("/api/v1/billing/months/2026-10/").json()["stalled"] is True
+
+
 def test_the_beat_resumes_stalled_closes_well_within_the_threshold():
     entry = BEAT_SCHEDULE["month-close-resume"]
     assert entry["task"] == tasks.month_close_resume_stalled.name

@@ -22,7 +22,7 @@ from ccm.tenancy import practice_scope
 from ccm.versioning import STALE_MESSAGE, VERSION_FIELD
 from patients import services as patient_services
 from patients.models import Patient
-from tests.factories import TaskFactory
+from tests.factories import MembershipFactory, TaskFactory
 from tests.timelog.conftest import NOW, frozen, make_enrolled  # noqa: F401 (fixture)
 from timelog import services as timelog_services
 from timelog.models import Task
@@ -302,6 +302,36 @@ def _month_facts(practice, admin, physician, coordinator) -> Case:
     )
 
 
+def _practice_settings(practice, admin, physician, coordinator) -> Case:
+    from ccm import services as ccm_services
+    from ccm.models import Practice
+
+    other_admin = MembershipFactory(practice=practice, role="admin")
+
+    def theirs() -> object:
+        return ccm_services.practice_update(
+            practice=practice, actor=other_admin, data={"phone": "2175550199"}
+        )
+
+    def saved() -> Any:
+        row = Practice.objects.get(pk=practice.pk)
+        return (row.phone, row.city)
+
+    page = reverse("ccm:practice-settings")
+    return Case(
+        member=admin,
+        page=page,
+        action=page,
+        form_key="form",
+        mine=lambda response: _as_posted(response.context["form"], city="Shelbyville"),
+        theirs=theirs,
+        saved=saved,
+        theirs_saved=("2175550199", practice.city),
+        overwrite_saved=(practice.phone, "Shelbyville"),
+        fresh_saved=("2175550199", "Shelbyville"),
+    )
+
+
 CASES = {
     "patient edit": _patient,
     "care plan draft": _care_plan_draft,
@@ -311,6 +341,7 @@ CASES = {
     "billing policy": _policy,
     "fee schedule": _fee_schedule,
     "month facts": _month_facts,
+    "practice settings": _practice_settings,
 }
 
 
