@@ -33,7 +33,8 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
-class StateConflict(ApplicationError, DjangoValidationError):
+# Both bases declare `message` (a str here: both set it to the one message).
+class StateConflict(ApplicationError, DjangoValidationError):  # type: ignore[misc]
     """A request that is well formed but that the current state of what it acts on forbids
     (enrolling an enrolled patient, a second draft, closing a month that has not ended):
     the API answers 409 through the one mapping below; pages, which catch Django's
