@@ -25,7 +25,16 @@ from billing.models import (
 )
 from billing.months import month_label, parse_month
 from ccm import audit, jobs
-from ccm.api import ApiView, EnumField, Pagination, RowLock, error_responses, page_of
+from ccm.api import (
+    MONTH_PATH,
+    PAGE_PARAMETERS,
+    ApiView,
+    EnumField,
+    Pagination,
+    RowLock,
+    error_responses,
+    page_of,
+)
 from ccm.models import Role
 from ccm.tenancy import get_for_practice_or_404
 
@@ -73,6 +82,7 @@ class BillingMonthApi(ApiView):
 
     @extend_schema(
         operation_id="billing_month_retrieve",
+        parameters=[MONTH_PATH],
         summary="Status and totals of a billing month",
         responses={200: MonthSerializer, **error_responses(400, 403)},
     )
@@ -106,9 +116,10 @@ class BillingMonthCloseApi(ApiView):
 
     @extend_schema(
         operation_id="billing_month_close",
+        parameters=[MONTH_PATH],
         summary="Close a billing month (idempotent)",
         request=CloseSerializer,
-        responses={202: JobSerializer, **error_responses(400, 403)},
+        responses={202: JobSerializer, **error_responses(400, 403, 409)},
     )
     def post(self, request: Request, month: str) -> Response:
         day = _month(month)
@@ -172,6 +183,7 @@ class BillingMonthClaimsApi(ApiView):
 
     @extend_schema(
         operation_id="billing_month_claims",
+        parameters=[MONTH_PATH, *PAGE_PARAMETERS],
         summary="Claims of a month with lines and the engine's explanations",
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
@@ -202,6 +214,7 @@ class BillingMonthReopenApi(ApiView):
 
     @extend_schema(
         operation_id="billing_month_reopen",
+        parameters=[MONTH_PATH],
         summary="Reopen a closed month (admins; reason required)",
         request=ReopenSerializer,
         responses={200: MonthSerializer, **error_responses(400, 403, 409)},
@@ -233,6 +246,7 @@ class SubmittedChangesApi(ApiView):
 
     @extend_schema(
         operation_id="billing_month_submitted_changes",
+        parameters=[MONTH_PATH],
         summary="Submitted claims a re-close would change, with the differences",
         responses={200: ChangeSerializer(many=True), **error_responses(400, 403)},
     )
@@ -264,6 +278,7 @@ class NotBillableApi(ApiView):
 
     @extend_schema(
         operation_id="billing_month_not_billable",
+        parameters=[MONTH_PATH, *PAGE_PARAMETERS],
         summary="Not-billable patient-months with reasons and minutes still needed",
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
@@ -343,6 +358,7 @@ class ClaimStatusBulkApi(ApiView):
 
     @extend_schema(
         operation_id="billing_month_claims_status",
+        parameters=[MONTH_PATH],
         summary="Set the status of many claims (all or nothing)",
         request=BulkSerializer,
         responses={200: ResultSerializer, **error_responses(400, 403, 404, 409)},
@@ -377,6 +393,7 @@ class _ExportApi(ApiView):
 def _export_api(kind: str, media: str, summary: str) -> type[_ExportApi]:
     @extend_schema(
         operation_id=f"billing_month_export_{kind}",
+        parameters=[MONTH_PATH],
         summary=summary,
         responses={
             (200, media): OpenApiTypes.BINARY,

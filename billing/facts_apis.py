@@ -11,7 +11,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import (
-    OpenApiParameter,
     extend_schema,
     extend_schema_field,
     extend_schema_serializer,
@@ -24,7 +23,16 @@ from billing import facts_services as services
 from billing.models import MdmLevel, OtherService, PatientMonthFacts
 from billing.months import month_label, parse_month
 from ccm import audit
-from ccm.api import ApiView, EnumField, Pagination, RowLock, error_responses, page_of
+from ccm.api import (
+    MONTH_PATH,
+    PAGE_PARAMETERS,
+    ApiView,
+    EnumField,
+    Pagination,
+    RowLock,
+    error_responses,
+    page_of,
+)
 from ccm.tenancy import get_for_practice_or_404
 from patients import selectors as patient_selectors
 from patients.models import Patient
@@ -99,8 +107,7 @@ class PatientOtherServiceListApi(ApiView):
         operation_id="patients_other_services_list",
         summary="The patient's other services (PCM, APCM, oversight, ESRD, TCM…), newest first",
         parameters=[
-            OpenApiParameter("page", int, description="1-based page number."),
-            OpenApiParameter("page_size", int, description="At most 200 (default 50)."),
+            *PAGE_PARAMETERS,
         ],
         responses={200: PageSerializer, **error_responses(403, 404)},
     )
@@ -217,6 +224,7 @@ class PatientMonthFactsApi(ApiView):
 
     @extend_schema(
         operation_id="patients_month_facts_retrieve",
+        parameters=[MONTH_PATH],
         summary="The patient-month's R3 flag and R23 MDM level (defaults when never set)",
         responses={200: MonthFactsSerializer, **error_responses(400, 403, 404)},
     )
@@ -230,6 +238,7 @@ class PatientMonthFactsApi(ApiView):
 
     @extend_schema(
         operation_id="patients_month_facts_update",
+        parameters=[MONTH_PATH],
         summary="Set the patient-month's R3 flag and R23 MDM level",
         request=InputSerializer,
         responses={200: MonthFactsSerializer, **error_responses(400, 403, 404, 409)},

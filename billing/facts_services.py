@@ -27,6 +27,7 @@ from billing.models import MdmLevel, OtherService, PatientMonthFacts
 from billing.months import current_month, month_label
 from billing.rules.codes import APCM_CODES, CCM_CODES, OVERSIGHT_CODES, PCM_CODES, TABLE_ORDER
 from ccm import audit
+from ccm.api_auth import StateConflict
 from ccm.models import Membership, Practice, Role
 from ccm.validators import validate_npi
 from patients.models import Patient
@@ -265,7 +266,7 @@ def other_service_create(
         practice=practice, patient_id=patient.pk, code=code, service_on=service_on
     )
     if duplicate.exists():
-        raise ValidationError(DUPLICATE_SERVICE_MESSAGE)
+        raise StateConflict(DUPLICATE_SERVICE_MESSAGE)
     service.save()
     audit.write(actor, service, "create", patient_id=patient.pk)
     _refresh(practice, patient.pk, service_on)

@@ -43,7 +43,7 @@ from billing.models import (
 )
 from billing.months import current_month, month_label
 from ccm import audit
-from ccm.api_auth import ApplicationError
+from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice, Role
 from ccm.tenancy import practice_scope
 from timelog.models import MonthLock, TimeEntry
@@ -126,7 +126,7 @@ def month_close_start(
     change submitted claims without `confirm_changes`."""
     month = month.replace(day=1)
     if month >= current_month(practice.time_zone):
-        raise ValidationError({"month": NOT_OVER_MESSAGE.format(month=month_label(month))})
+        raise StateConflict(NOT_OVER_MESSAGE.format(month=month_label(month)))
     close = _start(practice, month, actor)
     if generation is not None and close.times_closed != generation:
         return close  # a job queued before the month was closed (and reopened) since: stale

@@ -27,11 +27,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from billing.models import Claim, ClaimLine, ClaimStatus, CloseStatus, MonthClose
 from billing.months import month_label
+from ccm.api_auth import StateConflict
 from ccm.models import Practice
 
 VERSION = "005010X222A1"
@@ -332,7 +333,7 @@ def billing_provider(practice: Practice) -> BillingProvider:
     }
     missing = [label for label, value in required.items() if not str(value).strip()]
     if missing:
-        raise ValidationError(MISSING_PRACTICE_MESSAGE.format(fields=", ".join(missing)))
+        raise StateConflict(MISSING_PRACTICE_MESSAGE.format(fields=", ".join(missing)))
     return BillingProvider(
         name=practice.name,
         npi=practice.billing_npi,
@@ -446,16 +447,16 @@ def month_submission(practice: Practice, month: dt.date) -> Submission:
         .exists()
     )
     if not closed:
-        raise ValidationError({"month": NOT_CLOSED_MESSAGE.format(month=month_label(month))})
+        raise StateConflict(NOT_CLOSED_MESSAGE.format(month=month_label(month)))
     provider = billing_provider(practice)
     data = _month_claims(practice, month)
     if not data:
-        raise ValidationError({"month": NOTHING_READY_MESSAGE.format(month=month_label(month))})
+        raise StateConflict(NOTHING_READY_MESSAGE.format(month=month_label(month)))
     gaps = [_gaps(claim) for claim in data]
     incomplete = [gap for gap in gaps if gap]
     if incomplete:
         fields = ", ".join(sorted(set().union(*incomplete)))
-        raise ValidationError(MISSING_CLAIMS_MESSAGE.format(count=len(incomplete), fields=fields))
+        raise StateConflict(MISSING_CLAIMS_MESSAGE.format(count=len(incomplete), fields=fields))
     usage = str(getattr(settings, "X12_USAGE_INDICATOR", "P"))
     if usage not in ("P", "T"):
         raise ImproperlyConfigured("X12_USAGE_INDICATOR must be P (production) or T (test).")
@@ -481,7 +482,7 @@ def month_837(
     )
     findings = validate_837(document)
     if findings:
-        raise ValidationError(INVALID_837_MESSAGE.format(fixes=fixes(findings)))
+        raise StateConflict(INVALID_837_MESSAGE.format(fixes=fixes(findings)))
     return document
 
 

@@ -18,7 +18,15 @@ from careplans import content as plan_content
 from careplans import pdf, selectors, services
 from careplans.models import CarePlanVersion, CopyMethod, VersionStatus
 from ccm import audit
-from ccm.api import ApiView, EnumField, Pagination, RowLock, error_responses, page_of
+from ccm.api import (
+    PAGE_PARAMETERS,
+    ApiView,
+    EnumField,
+    Pagination,
+    RowLock,
+    error_responses,
+    page_of,
+)
 from ccm.models import Role
 from ccm.tenancy import get_for_practice_or_404
 from patients.models import Patient
@@ -131,6 +139,7 @@ class PatientCarePlanListApi(ApiView):
     @extend_schema(
         operation_id="patients_care_plans_list",
         summary="The patient's care plan versions, newest first (audited)",
+        parameters=PAGE_PARAMETERS,
         responses={200: PageSerializer, **error_responses(403, 404)},
     )
     def get(self, request: Request, patient_id: str) -> Response:
@@ -145,7 +154,7 @@ class PatientCarePlanListApi(ApiView):
         operation_id="patients_care_plans_create",
         summary="Start a draft (a copy of the signed version, else prefilled from templates)",
         request=InputSerializer,
-        responses={201: VersionSerializer, **error_responses(400, 403, 404)},
+        responses={201: VersionSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, patient_id: str) -> Response:
         patient = get_for_practice_or_404(Patient, self.practice, patient_id)
@@ -262,7 +271,7 @@ class CarePlanCopyApi(ApiView):
         operation_id="care_plans_copies_create",
         summary="Record when and how the patient got a copy",
         request=InputSerializer,
-        responses={201: CopySerializer, **error_responses(400, 403, 404)},
+        responses={201: CopySerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, version_id: str) -> Response:
         version = _version(self, version_id)

@@ -28,7 +28,7 @@ from careplans.models import (
     VersionStatus,
 )
 from ccm import audit
-from ccm.api_auth import ApplicationError
+from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice, Role
 from ccm.tenancy import lock_for_practice_or_404
 from patients.models import ConditionStatus, Patient
@@ -197,7 +197,7 @@ def draft_start(
     plan = _plan_for(practice, patient)
     versions = CarePlanVersion.objects.unscoped().filter(practice=practice, plan=plan)
     if versions.filter(status=VersionStatus.DRAFT).exists():
-        raise ValidationError(DRAFT_EXISTS_MESSAGE)
+        raise StateConflict(DRAFT_EXISTS_MESSAGE)
     signed = versions.filter(status=VersionStatus.SIGNED).first()
     number = (versions.aggregate(n=Max("number"))["n"] or 0) + 1
     body = dict(signed.content) if signed else _prefilled(practice, patient, template_ids)
@@ -214,7 +214,7 @@ def draft_start(
                 updated_by=actor,
             )
     except IntegrityError:
-        raise ValidationError(DRAFT_EXISTS_MESSAGE) from None
+        raise StateConflict(DRAFT_EXISTS_MESSAGE) from None
     audit.write(actor, version, "create", patient_id=patient.pk)
     return version
 
@@ -270,7 +270,7 @@ def draft_discard(*, practice: Practice, actor: Membership, version: CarePlanVer
 def _check_complete(version: CarePlanVersion) -> None:
     gaps = plan_content.missing(version.content)
     if gaps:
-        raise ValidationError(INCOMPLETE_MESSAGE.format(gaps=" ".join(gaps)))
+        raise StateConflict(INCOMPLETE_MESSAGE.format(gaps=" ".join(gaps)))
 
 
 # --- Signing ---------------------------------------------------------------------------------
@@ -366,7 +366,7 @@ def copy_record(
     _require(actor, CLINICAL_ROLES, CLINICAL_ONLY_MESSAGE)
     version = CarePlanVersion.objects.unscoped().get(practice=practice, pk=version.pk)
     if version.status != VersionStatus.SIGNED or version.signed_on is None:
-        raise ValidationError(NOT_SIGNED_MESSAGE)
+        raise StateConflict(NOT_SIGNED_MESSAGE)
     if method not in CopyMethod.values:
         raise ValidationError({"method": "Choose how the copy was given."})
     if given_on > _today(practice):

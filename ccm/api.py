@@ -9,25 +9,35 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.utils.http import parse_etags
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.months import MONTH_PATTERN, parse_month
 from ccm.api_auth import ALL_ROLES, ApplicationError, HasPracticeRole, Pagination
 from ccm.tenancy import get_for_practice_or_404, lock_for_practice_or_404
 from ccm.versioning import etag_of
 
 __all__ = [
+    "MONTH_PATH",
+    "PAGE_PARAMETERS",
     "ApiView",
     "ApplicationError",
     "EnumField",
+    "MonthField",
     "Pagination",
     "PreconditionFailed",
     "RowLock",
@@ -85,6 +95,12 @@ class RowLock:
         lock_for_practice_or_404(_all(self.model).only("pk"), view.practice, object_id)
 
 
+_ERRORS_SCHEMA = {
+    400: {
+        "description": 'Invalid input: {"field": ["message"]}. Nothing was saved.',
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
 _ETAG_HEADER = {
     "ETag": {
         "description": "The version of this representation: send it as If-Match on a write.",
@@ -104,9 +120,28 @@ _IF_MATCH = {
 class ApiSchema(AutoSchema):
     """Documents the versioning of `ApiView`: ETag on answers, If-Match and 412 on writes."""
 
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> Any:
+        # A body that must name at least one of some fields (`require_any` on the serializer,
+        # checked by its view) says so: anyOf, one `required` each.
+        schema = super()._map_basic_serializer(serializer, direction)
+        fields = getattr(serializer, "require_any", ())
+        if direction == "request" and fields:
+            schema["anyOf"] = [{"required": [name]} for name in fields]
+        return schema
+
     def get_operation(self, *args: Any, **kwargs: Any) -> Any:
         operation = super().get_operation(*args, **kwargs)
-        if operation is None or getattr(self.view, "version_lock", None) is None:
+        if operation is None:
+            return operation
+        if any(p["name"] == "page" for p in operation.get("parameters", [])):
+            # Pagination: a bad page or page_size is a 400, a page past the last one a 404.
+            error = self.resolve_serializer(ErrorSerializer, "response").ref
+            operation["responses"].setdefault("400", _ERRORS_SCHEMA[400])
+            operation["responses"]["404"] = {
+                "description": "No such page (past the last one), or not found in this practice.",
+                "content": {"application/json": {"schema": error}},
+            }
+        if getattr(self.view, "version_lock", None) is None:
             return operation
         ok = operation["responses"].get("200")
         if ok is not None:
@@ -220,6 +255,47 @@ class EnumFieldExtension(OpenApiSerializerFieldExtension):
         choices = self.target.choices
         lines = [f"* `{value}` - {label}" for value, label in choices.items()]
         return {"type": "string", "enum": list(choices), "description": "\n".join(lines)}
+
+
+# Months (contract §4: `YYYY-MM`) in the schema state the range the application knows
+# (billing.months): a month the pattern admits is one the API accepts, and any other is a 400.
+_MONTH_SCHEMA = {"type": "string", "pattern": MONTH_PATTERN, "example": "2026-10"}
+
+MONTH_PATH = OpenApiParameter(
+    "month",
+    _MONTH_SCHEMA,
+    OpenApiParameter.PATH,
+    required=True,
+    description="The billing month, YYYY-MM (practice time zone), from 2000-01 to 2100-12.",
+)
+
+
+# The query parameters of every paginated list (ccm.api_auth.Pagination enforces the bounds).
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "page",
+        {"type": "integer", "minimum": 1},
+        description="1-based page number; past the last page answers 404.",
+    ),
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": Pagination.max_page_size},
+        description=f"Results per page, 1 to {Pagination.max_page_size} (default "
+        f"{Pagination.page_size}).",
+    ),
+]
+
+
+@extend_schema_field(_MONTH_SCHEMA)
+class MonthField(serializers.CharField):
+    """A `YYYY-MM` month, as the first day of that month; the schema states its pattern."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        text = super().to_internal_value(data)
+        try:
+            return parse_month(text)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
 
 
 @extend_schema_serializer(component_name="ApiError")

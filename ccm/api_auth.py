@@ -33,6 +33,20 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+# Both bases declare `message` (a str here: both set it to the one message).
+class StateConflict(ApplicationError, DjangoValidationError):  # type: ignore[misc]
+    """A request that is well formed but that the current state of what it acts on forbids
+    (enrolling an enrolled patient, a second draft, closing a month that has not ended):
+    the API answers 409 through the one mapping below; pages, which catch Django's
+    ValidationError, show it as they show any other error of the form."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class BearerTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer cm_…`. The token was resolved by ccm.tenancy.TenantMiddleware."""
 
@@ -76,13 +90,37 @@ class HasPracticeRole(BasePermission):
 
 
 class Pagination(PageNumberPagination):
+    """`page` (from 1; past the last page is a 404) and `page_size` (1 to 200, default 50).
+    A value that is not such a number is a 400, as the schema's bounds say (DRF alone would
+    answer 404 for `page=0` and quietly use its default for `page_size=x`)."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+    last_page_strings = ()
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        _whole_number(request, self.page_query_param, PAGE_MESSAGE)
+        _whole_number(request, self.page_size_query_param, PAGE_SIZE_MESSAGE, self.max_page_size)
+        return super().paginate_queryset(queryset, request, view)
+
+
+PAGE_MESSAGE = "Give the page as a whole number from 1."
+PAGE_SIZE_MESSAGE = f"Give page_size as a whole number from 1 to {Pagination.max_page_size}."
+
+
+def _whole_number(request: Request, name: str, message: str, maximum: int | None = None) -> None:
+    values = request.query_params.getlist(name)
+    for value in values:
+        number = int(value) if value.isascii() and value.isdigit() else 0
+        if number < 1 or (maximum is not None and number > maximum):
+            raise exceptions.ValidationError({name: [message]})
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map service errors to the contract's shapes: 400 field errors, 403, 404, 409."""
+    if isinstance(exc, ApplicationError):  # StateConflict included: 409, not 400
+        return Response({"detail": exc.message, **exc.extra}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         # Field errors stay lists ({"field": ["message"]}); an error of no single field is
         # the contract's {"detail": "..."} string.
@@ -97,8 +135,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
-    elif isinstance(exc, ApplicationError):
-        return Response({"detail": exc.message, **exc.extra}, status=exc.status_code)
     from rest_framework.views import exception_handler as drf_exception_handler
 
     return drf_exception_handler(exc, context)

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ccm import selectors
-from ccm.api import ApiView, Pagination, error_responses, page_of
+from ccm.api import PAGE_PARAMETERS, ApiView, Pagination, error_responses, page_of
 from ccm.models import Role
 
 
@@ -80,7 +80,7 @@ class AuditEventListApi(ApiView):
     PageSerializer = page_of(OutputSerializer, "AuditEventPage")
 
     @extend_schema(
-        parameters=[FilterSerializer],
+        parameters=[FilterSerializer, *PAGE_PARAMETERS],
         responses={200: PageSerializer, **error_responses(400, 403)},
         summary="The practice's audit log (admins), newest first",
     )

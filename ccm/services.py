@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ccm import audit, jobs
+from ccm.api_auth import StateConflict
 from ccm.models import ApiToken, Membership, Practice, Role, User
 from ccm.tenancy import TOKEN_PREFIX, hash_token
 
@@ -99,7 +100,7 @@ def _lock_admins(practice: Practice) -> list[Membership]:
 def _guard_last_admin(practice: Practice, membership: Membership) -> None:
     admins = _lock_admins(practice)
     if membership.role == Role.ADMIN and membership.is_active and len(admins) <= 1:
-        raise ValidationError(LAST_ADMIN_MESSAGE)
+        raise StateConflict(LAST_ADMIN_MESSAGE)
 
 
 @transaction.atomic

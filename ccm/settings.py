@@ -294,12 +294,9 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "ccm.api_auth.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # DRF's default parsers, with JSON nesting bounded (a deep body is a 400, not a 500).
-    "DEFAULT_PARSER_CLASSES": [
-        "ccm.parsers.BoundedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # The API speaks JSON (contract §4), with nesting bounded (a deep body is a 400, not a
+    # 500); other bodies are a 415. The schema then offers only JSON bodies.
+    "DEFAULT_PARSER_CLASSES": ["ccm.parsers.BoundedJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

@@ -11,9 +11,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -25,7 +25,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ccm import audit
-from ccm.api import ApiView, EnumField, Pagination, RowLock, error_responses, page_of
+from ccm.api import (
+    PAGE_PARAMETERS,
+    ApiView,
+    EnumField,
+    Pagination,
+    RowLock,
+    error_responses,
+    page_of,
+)
+from ccm.api_auth import StateConflict
 from ccm.models import Practice, Role
 from patients import fhir, selectors, services
 from patients.models import ConditionStatus, Consent, ConsentMethod, Patient, Sex, Status
@@ -243,8 +252,7 @@ class PatientListApi(ApiView):
         summary="The practice's patients, by name (each one listed is audited as read)",
         parameters=[
             FilterSerializer,
-            OpenApiParameter("page", int, description="1-based page number."),
-            OpenApiParameter("page_size", int, description="At most 200 (default 50)."),
+            *PAGE_PARAMETERS,
         ],
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
@@ -332,6 +340,21 @@ class PatientDetailApi(ApiView):
                     raise _conditions_error(exc) from exc
 
 
+class ExplainedField(serializers.BooleanField):
+    """One of the four R6 items: recording consent needs each explained (the service says
+    which are not, 400); the schema states it."""
+
+
+class ExplainedFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = ExplainedField
+
+    def get_name(self) -> str:
+        return "ExplainedEnum"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "boolean", "enum": [True], "description": "Explained (R6): true."}
+
+
 class PatientConsentApi(ApiView):
     """Clinical roles record consent (a biller gets 403)."""
 
@@ -341,10 +364,10 @@ class PatientConsentApi(ApiView):
     class InputSerializer(serializers.Serializer):
         method = EnumField(ConsentMethod.choices, enum_name="ConsentMethodEnum")
         given_on = serializers.DateField()
-        explained_service = serializers.BooleanField()
-        explained_cost_sharing = serializers.BooleanField()
-        explained_one_practitioner = serializers.BooleanField()
-        explained_can_stop = serializers.BooleanField()
+        explained_service = ExplainedField()
+        explained_cost_sharing = ExplainedField()
+        explained_one_practitioner = ExplainedField()
+        explained_can_stop = ExplainedField()
 
     @extend_schema(
         operation_id="patients_consent_create",
@@ -375,14 +398,14 @@ class PatientConsentRevokeApi(ApiView):
         operation_id="patients_consent_revoke",
         summary="Revoke the current consent (R7: effective at the end of that month)",
         request=InputSerializer,
-        responses={200: ConsentSerializer, **error_responses(400, 403, 404)},
+        responses={200: ConsentSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, patient_id: str) -> Response:
         patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
         data = _validated(self.InputSerializer, request)
         consent = services.current_consent(patient)
         if consent is None:
-            raise ValidationError(NO_CURRENT_CONSENT_MESSAGE)
+            raise StateConflict(NO_CURRENT_CONSENT_MESSAGE)
         consent = services.consent_revoke(
             practice=self.practice,
             actor=self.membership,
@@ -402,7 +425,7 @@ class PatientEnrollApi(ApiView):
         operation_id="patients_enroll",
         summary="Enroll in CCM today (needs current consent, a billing practitioner, R4/R8/R9)",
         request=None,
-        responses={200: PatientDetailSerializer, **error_responses(400, 403, 404)},
+        responses={200: PatientDetailSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, patient_id: str) -> Response:
         patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
@@ -417,6 +440,9 @@ class FhirJsonRenderer(JSONRenderer):
     format = "fhir"
 
 
+_BUNDLE = OpenApiResponse(OpenApiTypes.OBJECT, description="A FHIR R4 Bundle of type collection.")
+
+
 class PatientFhirApi(ApiView):
     """Any role; served as application/fhir+json (or JSON when only that is accepted)."""
 
@@ -428,9 +454,9 @@ class PatientFhirApi(ApiView):
         summary="The patient as a FHIR R4 Bundle (collection): Patient, Condition, Consent, "
         "CarePlan and Goal",
         responses={
-            (200, FHIR_MEDIA_TYPE): OpenApiResponse(
-                OpenApiTypes.OBJECT, description="A FHIR R4 Bundle of type collection."
-            ),
+            (200, FHIR_MEDIA_TYPE): _BUNDLE,
+            # The same Bundle for a client that accepts only JSON (or asks `?format=json`).
+            (200, "application/json"): _BUNDLE,
             **error_responses(403, 404),
         },
     )

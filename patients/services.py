@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ccm import audit
+from ccm.api_auth import StateConflict
 from ccm.models import Membership, Practice, Role
 from ccm.tenancy import lock_for_practice_or_404
 from patients import eligibility
@@ -349,7 +350,7 @@ def consent_revoke(
     _require_clinical(actor)
     consent = lock_for_practice_or_404(Consent.objects.all(), practice, consent.pk)
     if consent.revoked_on is not None:
-        raise ValidationError({"revoked_on": REVOKED_ALREADY_MESSAGE})
+        raise StateConflict(REVOKED_ALREADY_MESSAGE)
     if revoked_on < consent.given_on:
         raise ValidationError({"revoked_on": REVOKE_BEFORE_CONSENT_MESSAGE})
     if revoked_on > _today(practice):
@@ -454,18 +455,18 @@ def patient_enroll(
     today = _today(practice)
     on = on or today
     if patient.status == Status.ENROLLED:
-        raise ValidationError(ENROLL_STATUS_MESSAGE)
+        raise StateConflict(ENROLL_STATUS_MESSAGE)
     consent = current_consent(patient)
     if consent is None:
-        raise ValidationError(ENROLL_NO_CONSENT_MESSAGE)
+        raise StateConflict(ENROLL_NO_CONSENT_MESSAGE)
     if on > today or on < consent.given_on:
         raise ValidationError({"on": ENROLL_DATE_MESSAGE})
     if patient.billing_practitioner_id is None:
-        raise ValidationError({"billing_practitioner": ENROLL_NO_PRACTITIONER_MESSAGE})
+        raise StateConflict(ENROLL_NO_PRACTITIONER_MESSAGE)
     verdict = patient_eligibility(patient)
     if not verdict.eligible:
         reasons = " ".join(c.sentence for c in verdict.failures)
-        raise ValidationError(ENROLL_NOT_ELIGIBLE_MESSAGE.format(reasons=reasons))
+        raise StateConflict(ENROLL_NOT_ELIGIBLE_MESSAGE.format(reasons=reasons))
     _transition(actor=actor, patient=patient, to=Status.ENROLLED, on=on, reason="")
     # This month's worklist row at once (zero minutes, last contact), not at the hourly fill.
     progress_refresh(practice=practice, patient_ids=[patient.pk], months=[today.replace(day=1)])
@@ -520,7 +521,7 @@ def _leave(
     patient = _lock(practice, patient)
     required, message = when
     if patient.status != required:
-        raise ValidationError(message)
+        raise StateConflict(message)
     status, default_reason = to
     today = _today(practice)
     _end_consents(actor=actor, patient=patient, on=today, reason=reason or default_reason)

@@ -12,7 +12,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import (
-    OpenApiParameter,
     extend_schema,
     extend_schema_field,
     extend_schema_serializer,
@@ -21,9 +20,18 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.months import current_month, month_label, parse_month
+from billing.months import current_month, month_label
 from ccm import audit
-from ccm.api import ApiView, EnumField, Pagination, RowLock, error_responses, page_of
+from ccm.api import (
+    PAGE_PARAMETERS,
+    ApiView,
+    EnumField,
+    MonthField,
+    Pagination,
+    RowLock,
+    error_responses,
+    page_of,
+)
 from ccm.models import Membership, Role
 from ccm.tenancy import get_for_practice_or_404
 from patients.models import Patient
@@ -45,10 +53,6 @@ from timelog.models import (
 CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
 UTC = dt.UTC
 NAIVE_MESSAGE = "Give the time with its UTC offset, e.g. 2026-10-20T13:00:00Z."
-
-
-def _month_param(value: str | None, zone: str) -> dt.date:
-    return parse_month(value) if value else current_month(zone)
 
 
 def _member(practice: Any, member_id: Any, field: str) -> Membership | None:
@@ -151,7 +155,7 @@ class TimeEntryListApi(ApiView):
     @extend_schema_serializer(component_name="TimeEntryFilter")
     class FilterSerializer(serializers.Serializer):
         patient = serializers.UUIDField(required=False)
-        month = serializers.CharField(required=False, help_text="YYYY-MM (practice time zone).")
+        month = MonthField(required=False, help_text="YYYY-MM (practice time zone).")
         user = serializers.UUIDField(required=False, help_text="Membership id of the performer.")
 
     PageSerializer = page_of(TimeEntrySerializer, "TimeEntryPage")
@@ -161,18 +165,17 @@ class TimeEntryListApi(ApiView):
     @extend_schema(
         operation_id="time_entries_list",
         summary="Time entries, newest first (each patient shown is audited as read)",
-        parameters=[FilterSerializer, OpenApiParameter("page", int)],
+        parameters=[FilterSerializer, *PAGE_PARAMETERS],
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         f: dict[str, Any] = dict(filters.validated_data)
-        month = parse_month(f["month"]) if f.get("month") else None
         entries = selectors.time_entry_list(
             practice=self.practice,
             patient_id=f.get("patient"),
-            month=month,
+            month=f.get("month"),
             performer_id=f.get("user"),
         )
         paginator = Pagination()
@@ -319,7 +322,7 @@ class WorklistApi(ApiView):
 
     @extend_schema_serializer(component_name="WorklistFilter")
     class FilterSerializer(serializers.Serializer):
-        month = serializers.CharField(required=False, help_text="YYYY-MM; default this month.")
+        month = MonthField(required=False, help_text="YYYY-MM; default this month.")
         coordinator = serializers.UUIDField(required=False, help_text="Membership id.")
         show = serializers.ChoiceField(
             choices=[k for k in selectors.WORKLIST_FILTERS if k], required=False
@@ -331,14 +334,14 @@ class WorklistApi(ApiView):
     @extend_schema(
         operation_id="worklist",
         summary="Enrolled patients' minutes, next threshold, pace, last contact and tasks",
-        parameters=[FilterSerializer, OpenApiParameter("page", int)],
+        parameters=[FilterSerializer, *PAGE_PARAMETERS],
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         f: dict[str, Any] = dict(filters.validated_data)
-        month = _month_param(f.get("month"), self.practice.time_zone)
+        month = f.get("month") or current_month(self.practice.time_zone)
         coordinator = None
         if f.get("coordinator"):
             coordinator = get_for_practice_or_404(Membership, self.practice, f["coordinator"])
@@ -413,7 +416,7 @@ class TaskListApi(ApiView):
     @extend_schema(
         operation_id="tasks_list",
         summary="Outreach tasks by view: mine, today, overdue, open (default), closed, all",
-        parameters=[FilterSerializer, OpenApiParameter("page", int)],
+        parameters=[FilterSerializer, *PAGE_PARAMETERS],
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
     def get(self, request: Request) -> Response:
@@ -436,7 +439,7 @@ class TaskListApi(ApiView):
         operation_id="tasks_create",
         summary="Create an outreach task (one open task per patient, kind and month)",
         request=InputSerializer,
-        responses={201: TaskSerializer, **error_responses(400, 403)},
+        responses={201: TaskSerializer, **error_responses(400, 403, 409)},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -455,6 +458,8 @@ class TaskDetailApi(ApiView):
 
     @extend_schema_serializer(component_name="TaskPatch")
     class PatchSerializer(serializers.Serializer):
+        require_any = ("assignee", "status")
+
         assignee = serializers.UUIDField(required=False, allow_null=True)
         status = serializers.ChoiceField(
             choices=[TaskStatus.DONE, TaskStatus.CANCELLED], required=False
@@ -495,7 +500,7 @@ class TaskDetailApi(ApiView):
         serializer = self.PatchSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        if "assignee" not in data and "status" not in data:
+        if not any(name in data for name in self.PatchSerializer.require_any):
             raise ValidationError("Give an assignee or a status.")
         from django.db import transaction
 

@@ -25,7 +25,7 @@ from billing.months import month_label, month_of, previous_month
 from billing.rules import evaluate
 from billing.rules.progress import progress
 from ccm import audit
-from ccm.api_auth import ApplicationError
+from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice, Role
 from ccm.tenancy import lock_for_practice_or_404
 from patients.models import Patient, Status
@@ -353,7 +353,7 @@ def _validate_status(practice: Practice, entry: TimeEntry, patient: Patient) -> 
     # Declined or disenrolled: time done before the patient left may still be logged.
     left_on = patient.status_on
     if left_on is None or patient.status == Status.DECLINED:
-        raise ValidationError(NOT_ENROLLED_MESSAGE)
+        raise StateConflict(NOT_ENROLLED_MESSAGE)
     if _local(entry.started_at, practice).date() > left_on:
         raise ValidationError({"started_at": AFTER_LEAVING_MESSAGE.format(day=left_on)})
 
@@ -371,7 +371,7 @@ def _check_overlap(practice: Practice, entry: TimeEntry) -> None:
         .first()
     )
     if clash is not None:
-        raise ValidationError(_overlap_message(practice, clash))
+        raise StateConflict(_overlap_message(practice, clash))
 
 
 def _overlap_message(practice: Practice, clash: TimeEntry) -> str:
@@ -547,7 +547,7 @@ def timer_start(
     if patient.practice_id != practice.pk:
         raise ValidationError("The patient must belong to this practice.")
     if patient.status not in (Status.ENROLLED, Status.CANDIDATE):
-        raise ValidationError(NOT_ENROLLED_MESSAGE)
+        raise StateConflict(NOT_ENROLLED_MESSAGE)
     if activity and activity not in Activity.values:
         raise ValidationError({"activity": "Choose an activity from the list."})
     try:
@@ -673,7 +673,7 @@ def task_create(
         with transaction.atomic():
             task.save()
     except IntegrityError:
-        raise ValidationError(TASK_DUPLICATE_MESSAGE) from None
+        raise StateConflict(TASK_DUPLICATE_MESSAGE) from None
     audit.write(actor, task, "create", patient_id=patient.pk)
     return task
 

@@ -57,7 +57,7 @@ def test_roles_and_bad_months(practice, coordinator, biller, physician):
         assert bad.status_code == 400
         assert "month" in bad.json()
         current = _api(biller).post("/api/v1/billing/months/2026-11/close/")
-        assert current.status_code == 400
+        assert current.status_code == 409  # the month has not ended: a state conflict
     assert not Claim.objects.unscoped().exists()
 
 

@@ -465,10 +465,10 @@ def test_revoking_the_current_consent_takes_effect_at_month_end(api, physician, 
     assert api(physician).get(_url(patient)).json()["consent"] is None
 
 
-def test_revoking_without_a_current_consent_is_400(api, coordinator, patient):
+def test_revoking_without_a_current_consent_is_409(api, coordinator, patient):
     data = {"revoked_on": "2026-11-10"}
     response = api(coordinator).post(_url(patient, "consent/revoke/"), data, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json() == {"detail": apis.NO_CURRENT_CONSENT_MESSAGE}
 
 
@@ -505,9 +505,9 @@ def test_enrolling_an_eligible_patient_with_consent(api, coordinator, patient):
     assert patient.status == Status.ENROLLED
 
 
-def test_enrolling_without_consent_is_400_and_changes_nothing(api, coordinator, patient):
+def test_enrolling_without_consent_is_409_and_changes_nothing(api, coordinator, patient):
     response = api(coordinator).post(_url(patient, "enroll/"), format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json() == {"detail": services.ENROLL_NO_CONSENT_MESSAGE}
     patient.refresh_from_db()
     assert patient.status == Status.CANDIDATE
@@ -523,17 +523,17 @@ def test_enrolling_an_ineligible_patient_cites_the_rule(api, coordinator, patien
         )
     _consent(patient.practice, coordinator, patient)
     response = api(coordinator).post(_url(patient, "enroll/"), format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     message = response.json()["detail"]
     assert message.startswith("The patient is not eligible for CCM: R9:")
 
 
-def test_enrolling_twice_is_400(api, coordinator, patient):
+def test_enrolling_twice_is_409(api, coordinator, patient):
     _consent(patient.practice, coordinator, patient)
     client = api(coordinator)
     assert client.post(_url(patient, "enroll/")).status_code == 200
     response = client.post(_url(patient, "enroll/"))
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json() == {"detail": services.ENROLL_STATUS_MESSAGE}
 
 
@@ -570,6 +570,6 @@ def test_schema_describes_the_patient_endpoints(db, client):
     assert {"get", "post"} <= set(paths["/api/v1/patients/"])
     assert {"get", "patch"} <= set(paths["/api/v1/patients/{patient_id}/"])
     fhir = paths["/api/v1/patients/{patient_id}/fhir/"]["get"]["responses"]["200"]
-    assert set(fhir["content"]) == {"application/fhir+json"}
+    assert set(fhir["content"]) == {"application/fhir+json", "application/json"}
     enums = {"PatientStatusEnum", "PatientSexEnum", "ConditionStatusEnum", "ConsentMethodEnum"}
     assert enums <= set(schema["components"]["schemas"])

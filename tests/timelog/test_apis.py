@@ -190,7 +190,7 @@ def test_tasks_api_create_list_and_complete_with_time(coordinator, enrolled):
         {"patient": str(enrolled.pk), "kind": "check_in", "due_on": "2026-10-22"},
         format="json",
     )
-    assert duplicate.status_code == 400
+    assert duplicate.status_code == 409  # an open task of that kind exists
     assert api.get("/api/v1/tasks/", {"view": "today"}).json()["count"] == 1
     done = api.patch(
         f"/api/v1/tasks/{task_id}/",
