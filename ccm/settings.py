@@ -297,6 +297,8 @@ REST_FRAMEWORK = {
     # The API speaks JSON (contract §4), with nesting bounded (a deep body is a 400, not a
     # 500); other bodies are a 415. The schema then offers only JSON bodies.
     "DEFAULT_PARSER_CLASSES": ["ccm.parsers.BoundedJSONParser"],
+    # The API reads JSON only; test clients (APIClient) send JSON unless told otherwise.
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
