@@ -134,7 +134,8 @@ def load_patient_months(
         )
     )
     entries = grouped(
-        month_entries.order_by().values_list(
+        # In time order: the engine's R37 check then needs no sort (billing.rules.engine).
+        month_entries.order_by("started_at").values_list(
             "patient_id",
             "billing_month",
             "started_at",
