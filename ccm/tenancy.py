@@ -164,13 +164,21 @@ def parse_uuid(value: object) -> uuid.UUID | None:
         return None
 
 
-def get_for_practice_or_404(model: type[M], practice: Practice, object_id: object) -> M:
-    """The practice's object with this id, or 404 for a missing, malformed or foreign id."""
+def get_for_practice_or_404(
+    model: type[M] | models.QuerySet[M], practice: Practice, object_id: object
+) -> M:
+    """The practice's object with this id, or 404 for a missing, malformed or foreign id.
+    Given a queryset (a selector's, with its joins and annotations), one query of it: looking
+    the id up first and reading the selector's row after would answer 500 (DoesNotExist) when
+    a concurrent delete commits in between."""
     pk = parse_uuid(object_id)
     if pk is None:
         raise Http404
-    manager: Any = model._default_manager
-    queryset = manager.unscoped() if hasattr(manager, "unscoped") else manager.all()
+    if isinstance(model, models.QuerySet):
+        queryset: Any = model
+    else:
+        manager: Any = model._default_manager
+        queryset = manager.unscoped() if hasattr(manager, "unscoped") else manager.all()
     obj = queryset.filter(practice_id=practice.pk, pk=pk).first()
     if obj is None:
         raise Http404

@@ -10,12 +10,20 @@ from django.test import Client
 
 from ccm.models import Membership, Practice, Role
 from ccm.tenancy import practice_scope
-from tests.factories import MembershipFactory, PracticeFactory, enroll_totp
+from tests.factories import MembershipFactory, PracticeFactory, enroll_totp, reset_for_test
 
 # The suite runs with DEBUG=0 (production settings); the servers and Celery workers tests
 # start as subprocesses inherit this, so they start (no EMAIL_URL → ccm.E001) and keep any
 # mail in memory.
 os.environ.setdefault("EMAIL_URL", "memorymail://")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before any fixture builds data: the same names, MRNs and e-mails for a test on every run,
+    # whatever ran before it on its xdist worker. A hook, not a fixture, so hypothesis tests see
+    # no function-scoped fixture.
+    reset_for_test(item.nodeid)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import factory
-from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+import factory.random
+import time_machine
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 
 from ccm.models import ApiToken, Membership, Practice, Role, User
 
 PASSWORD = "correct-horse-battery-9"
+
+
+def reset_for_test(test_id: str) -> None:
+    """Make what the factories generate a function of the test alone: Faker's generator (names,
+    dates of birth) is seeded from the test's id, and every sequence (MRN, e-mail, slug) starts
+    at 0. Otherwise the data depends on which tests ran before on the same xdist worker (which
+    the load decides), and a random name can contain a string a test asserts absent."""
+    factory.random.reseed_random(f"caremonth:{test_id}")
+    for cls in _factory_classes(factory.base.BaseFactory):
+        meta = cls._meta
+        if not meta.abstract and meta.counter_reference is meta:
+            cls.reset_sequence(0)
+
+
+def _factory_classes(base: type) -> Iterator[Any]:
+    for sub in base.__subclasses__():
+        yield sub
+        yield from _factory_classes(sub)
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -93,6 +117,15 @@ def enroll_totp(user: User) -> str:
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
     return secret
+
+
+@contextmanager
+def totp_code(secret: str) -> Iterator[str]:
+    """The authenticator's current code, with the clock held still until the block ends: the
+    server checks the code against the 30-second step of *its* now (no tolerance), and on a
+    busy machine a step can end between computing the code and the server checking it."""
+    with time_machine.travel(time.time(), tick=False):
+        yield format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD))
 
 
 class PatientFactory(TenantFactory):

@@ -476,8 +476,8 @@ class TaskDetailApi(ApiView):
     version_lock = RowLock(Task, "task_id")
 
     def _task(self, task_id: str) -> Task:
-        task = get_for_practice_or_404(Task, self.practice, task_id)
-        return selectors.task_list(practice=self.practice, view="all").get(pk=task.pk)
+        tasks = selectors.task_list(practice=self.practice, view="all")
+        return get_for_practice_or_404(tasks, self.practice, task_id)
 
     @extend_schema(
         operation_id="tasks_retrieve",

@@ -99,8 +99,7 @@ def time_entry_list(
 def time_entry_get(*, practice: Practice, entry_id: Any) -> TimeEntry:
     from ccm.tenancy import get_for_practice_or_404
 
-    entry = get_for_practice_or_404(TimeEntry, practice, entry_id)
-    return time_entry_list(practice=practice).get(pk=entry.pk)
+    return get_for_practice_or_404(time_entry_list(practice=practice), practice, entry_id)
 
 
 # --- Worklist --------------------------------------------------------------------------------

@@ -402,8 +402,8 @@ def task_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
 
 
 def _task_or_404(request: PracticeRequest, task_id: str) -> Task:
-    task = get_for_practice_or_404(Task, request.practice, task_id)
-    return selectors.task_list(practice=request.practice, view="all").get(pk=task.pk)
+    tasks = selectors.task_list(practice=request.practice, view="all")
+    return get_for_practice_or_404(tasks, request.practice, task_id)
 
 
 def _task_initial(task: Task) -> dict[str, Any]:

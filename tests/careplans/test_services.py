@@ -4,6 +4,7 @@ re-authentication, immutability on every path, copies, discharges, engine facts.
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import ProgrammingError, transaction
 
@@ -11,7 +12,7 @@ from careplans import content, services
 from careplans.models import CarePlan, CarePlanCopy, CarePlanVersion, VersionStatus
 from ccm.models import AuditEvent
 from tests.careplans.conftest import COMPLETE, TODAY
-from tests.factories import PASSWORD, enroll_totp
+from tests.factories import PASSWORD, enroll_totp, totp_code
 from timelog.models import MonthProgress
 
 pytestmark = pytest.mark.usefixtures("frozen", "scoped")
@@ -99,15 +100,25 @@ def test_a_physician_signs_with_the_password_recording_signer_time_and_hash(
 
 
 def test_an_authenticator_code_also_reauthenticates(practice, physician, complete_draft):
-    import time
-
-    from allauth.mfa.totp.internal.auth import hotp_value
-
     secret = enroll_totp(physician.user)
-    code = f"{hotp_value(secret, int(time.time()) // 30):06d}"
-    signed = services.version_sign(
-        practice=practice, actor=physician, version=complete_draft, code=code
-    )
+    with totp_code(secret) as code:
+        signed = services.version_sign(
+            practice=practice, actor=physician, version=complete_draft, code=code
+        )
+    assert signed.status == VersionStatus.SIGNED
+
+
+def test_a_code_typed_as_its_30_seconds_end_still_signs_in_the_test(
+    practice, physician, complete_draft
+):
+    # 1 ms before a step ends, with the clock running: computing the code and checking it
+    # straddle the step unless totp_code holds the clock (the flake of issue 14, point 13).
+    secret = enroll_totp(physician.user)
+    step_end = dt.datetime(2026, 10, 20, 15, 0, 29, 999_000, tzinfo=dt.UTC)
+    with time_machine.travel(step_end, tick=True), totp_code(secret) as code:
+        signed = services.version_sign(
+            practice=practice, actor=physician, version=complete_draft, code=code
+        )
     assert signed.status == VersionStatus.SIGNED
 
 

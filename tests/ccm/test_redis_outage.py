@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ import time_machine
 from django.core import mail
 from django.test import Client, override_settings
 from kombu import Connection
+from kombu import pools as kombu_pools
 from rest_framework.test import APIClient
 
 from billing.models import CloseStatus, FeeSchedule, MonthClose
@@ -102,8 +104,11 @@ def _settings_for(url: str) -> dict[str, Any]:
 
 
 def _reset_celery_connections() -> None:
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # kombu keeps one connection pool and one producer pool per broker URL in process-global
+    # registries (app.pool is kombu's pool, not the app's). Closing app._pool alone left the
+    # suite's own broker pool closed *and registered*: a later test on the same xdist worker
+    # that publishes to REDIS_URL failed with "Acquire on closed pool". Close and forget all.
+    kombu_pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
     app._backend_cache = None
@@ -111,9 +116,15 @@ def _reset_celery_connections() -> None:
 
 
 @pytest.fixture
-def outage_redis(tmp_path, settings) -> Iterator[RedisServer]:
+def outage_redis(tmp_path) -> Iterator[RedisServer]:
     """A redis-server of this test's own, with cache and Celery pointed at it. Always thawed
     and killed at the end, and the Celery app put back as it was."""
+    with _outage_redis(tmp_path) as server:
+        yield server
+
+
+@contextmanager
+def _outage_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = _start_redis(tmp_path)
     values = _settings_for(server.url)
     celery = {key[7:].lower(): value for key, value in values.items() if key.startswith("CELERY_")}
@@ -323,3 +334,21 @@ def test_with_redis_dead_sign_in_works_and_work_is_kept_at_once(
     assert jobs.UNAVAILABLE_MESSAGE in admin_client.get(page["Location"]).content.decode()
     assert Membership.objects.unscoped().filter(user__email="new.nurse@sunrise.test").exists()
     assert PendingJob.objects.get().task == "ccm.tasks.member_invitation_send"
+
+
+# --- The suite's own broker afterwards ------------------------------------------------------
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (a real broker)")
+def test_the_suites_broker_still_takes_messages_after_an_outage_test(tmp_path):
+    queue = f"test-after-outage-{os.getpid()}"
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        app.send_task("ccm.tasks.ping", args=["before"], queue=queue)  # the suite's pools exist
+        with _outage_redis(tmp_path):
+            pass
+        app.send_task("ccm.tasks.ping", args=["after"], queue=queue)  # was: closed pool
+        assert client.llen(queue) == 2
+    finally:
+        client.delete(queue, f"_kombu.binding.{queue}")
+        client.close()

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ccm.middleware import MFA_REQUIRED_MESSAGE, TIMED_OUT_MESSAGE
 from ccm.models import AuditEvent
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, totp_code
 
 
 def _login(client, email, password=PASSWORD, **extra):
@@ -51,15 +51,14 @@ def test_mfa_is_not_forced_when_the_practice_does_not_require_it(client, practic
 
 
 def test_login_with_mfa_asks_for_the_code_before_signing_in(admin, client):
-    import pyotp
     from allauth.mfa.models import Authenticator
 
     response = _login(client, admin.user.email)
     assert response["Location"] == "/accounts/2fa/authenticate/"
     assert client.get("/home/").status_code == 302  # not signed in yet
     secret = Authenticator.objects.get(user=admin.user, type="totp").data["secret"]
-    code = pyotp.TOTP(secret).now()
-    done = client.post("/accounts/2fa/authenticate/", {"code": code})
+    with totp_code(secret) as code:
+        done = client.post("/accounts/2fa/authenticate/", {"code": code})
     assert done.status_code == 302
     assert client.get("/home/").status_code == 200
     assert AuditEvent.objects.unscoped().filter(action="auth.login", actor=admin.user).exists()

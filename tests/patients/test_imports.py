@@ -332,13 +332,20 @@ def test_outsider_gets_404(outsider_client, scope, coordinator):
 
 
 def test_get_on_the_import_page_only_shows_it(physician_client, scope, coordinator):
+    # The uploader's name is shown; it may contain a patient's first name (a generated name did).
+    coordinator.user.full_name = "Adam Adams"
+    coordinator.user.save(update_fields=["full_name"])
     record = preview(scope, coordinator, csv_text(*ROWS, "E-9,Bad,Mbi,1950-01-01,F,,0000,"))
     page = physician_client.get(f"/patients/import/{record.pk}/")
     assert page.status_code == 200
     html = page.content.decode()
     assert "Rows with errors" in html
     assert escape(MBI_MESSAGE) in html
-    assert "Ada" not in html  # the page shows counts and errors, not the file's PHI
+    # The page shows counts and errors, not the file's PHI. Whole values, not a first name
+    # like "Ada", which the uploader's (generated) name may contain ("Adam Brooks").
+    assert "Adam Adams" in html
+    for phi in ("Lovelace", "Turing", "Hopper", "1948-05-17", "1942-06-23", "555-0101"):
+        assert phi not in html, phi
     assert physician_client.put(f"/patients/import/{record.pk}/").status_code == 405
     record.refresh_from_db()
     assert record.state == PatientImport.State.PREVIEWED

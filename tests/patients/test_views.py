@@ -1,6 +1,9 @@
+import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django.utils.html import escape
@@ -185,10 +188,31 @@ def test_revoke_from_the_chart(coordinator_client, patient):
     consent = Consent.objects.unscoped().get(patient=patient)
     response = coordinator_client.post(
         f"/patients/{patient.pk}/consent/{consent.pk}/revoke/",
-        {"revoked_on": timezone.localdate().isoformat(), "reason": "moving", "confirm": "yes"},
+        {"revoked_on": _today(patient).isoformat(), "reason": "moving", "confirm": "yes"},
         follow=True,
     )
     assert "takes effect at the end of that month" in response.content.decode()
+    consent.refresh_from_db()
+    assert consent.revoked_on == _today(patient)
+
+
+def _today(patient):
+    """Today where the practice is: the date a person there types (the server runs in UTC)."""
+    return timezone.localdate(timezone=ZoneInfo(patient.practice.time_zone))
+
+
+def test_revoking_today_in_the_practice_evening(coordinator_client, patient):
+    # 21:00 in New York is already tomorrow in UTC: "today" must be the practice's date.
+    with time_machine.travel(dt.datetime(2026, 11, 10, 2, 0, tzinfo=dt.UTC), tick=False):
+        coordinator_client.post(f"/patients/{patient.pk}/consent/", CONSENT_POST)
+        consent = Consent.objects.unscoped().get(patient=patient)
+        url = f"/patients/{patient.pk}/consent/{consent.pk}/revoke/"
+        response = coordinator_client.post(
+            url, {"revoked_on": _today(patient).isoformat(), "confirm": "yes"}
+        )
+    assert response.status_code == 302
+    consent.refresh_from_db()
+    assert consent.revoked_on == dt.date(2026, 11, 9)
 
 
 def test_write_pages_reject_get(coordinator_client, patient):
@@ -229,7 +253,7 @@ def _disenroll(patient):
 def _revoke(patient):
     consent = Consent.objects.unscoped().get(patient=patient)
     url = f"/patients/{patient.pk}/consent/{consent.pk}/revoke/"
-    return url, {"revoked_on": timezone.localdate().isoformat(), "reason": "Changed mind"}
+    return url, {"revoked_on": _today(patient).isoformat(), "reason": "Changed mind"}
 
 
 def _resolve(patient):
