@@ -28,7 +28,8 @@ from billing.rules.codes import STAFF_TRACK, TRACKS, Pool
 from billing.rules.engine import month_frame
 from tests.billing.rules.builders import month_facts, patient
 
-FAST = settings(max_examples=200, deadline=None, database=None)
+# derandomize: the same examples every run, so CI cannot pass once and fail the next time.
+FAST = settings(max_examples=200, deadline=None, database=None, derandomize=True)
 ZONES = [
     "America/New_York",
     "America/Los_Angeles",
