@@ -304,6 +304,7 @@ class ClaimStatusApi(ApiView):
 
     @extend_schema_serializer(component_name="ClaimStatusChange")
     class StatusSerializer(serializers.Serializer):
+        validated_whole = True  # the view requires `status`
         status = EnumField(ClaimStatus.choices, enum_name="ClaimStatusEnum")
         denial_reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
 

@@ -175,6 +175,7 @@ class CarePlanDetailApi(ApiView):
 
     @extend_schema_serializer(component_name="CarePlanPatch")
     class PatchSerializer(serializers.Serializer):
+        validated_whole = True  # the view requires `content` (sections inside are optional)
         content = ContentSerializer()
 
     write_roles = CLINICAL

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
+from django.http import Http404
 from django.utils.http import parse_etags
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
@@ -43,7 +44,10 @@ __all__ = [
     "RowLock",
     "error_responses",
     "page_of",
+    "reference_or_404",
 ]
+
+M = TypeVar("M", bound=models.Model)
 
 
 PRECONDITION_MESSAGE = (
@@ -127,7 +131,24 @@ class ApiSchema(AutoSchema):
         fields = getattr(serializer, "require_any", ())
         if direction == "request" and fields:
             schema["anyOf"] = [{"required": [name]} for name in fields]
+        # A body whose view refuses keys it does not know (`refuses_unknown_fields`, e.g. the
+        # billing settings: a misspelt setting must not be dropped silently) says so.
+        if direction == "request" and getattr(serializer, "refuses_unknown_fields", False):
+            schema["additionalProperties"] = False
         return schema
+
+    def _get_request_for_media_type(self, serializer: Any, direction: Any = "request") -> Any:
+        # drf-spectacular documents every PATCH body as partial (nothing required), as DRF's
+        # generic views validate it. A view that validates its PATCH body whole (no
+        # partial=True: a care plan's content, a claim's status) marks the serializer
+        # `validated_whole = True`, and its schema then requires what the view requires.
+        if self.method == "PATCH" and getattr(serializer, "validated_whole", False):
+            self.method = "PUT"
+            try:
+                return super()._get_request_for_media_type(serializer, direction)
+            finally:
+                self.method = "PATCH"
+        return super()._get_request_for_media_type(serializer, direction)
 
     def get_operation(self, *args: Any, **kwargs: Any) -> Any:
         operation = super().get_operation(*args, **kwargs)
@@ -298,6 +319,20 @@ class MonthField(serializers.CharField):
             raise serializers.ValidationError(exc.messages) from exc
 
 
+REFERENCE_MESSAGE = "No such {field} in this practice."
+
+
+def reference_or_404(model: type[M], practice: Any, object_id: object, *, field: str) -> M:
+    """The practice's object a body field names (`patient`, `assignee`, …), or 404 with a JSON
+    detail naming the field: an unknown id and another practice's object are answered alike
+    (never reveal existence), as for an id in the path. Rules about the object once found
+    (a physician, an active clinician) stay 400s of that field."""
+    try:
+        return get_for_practice_or_404(model, practice, object_id)
+    except Http404:
+        raise exceptions.NotFound(REFERENCE_MESSAGE.format(field=field)) from None
+
+
 @extend_schema_serializer(component_name="ApiError")
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
@@ -311,7 +346,11 @@ _ERRORS = {
     ),
     401: OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked token."),
     403: OpenApiResponse(ErrorSerializer, description="The caller's role may not do this."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found in this practice."),
+    404: OpenApiResponse(
+        ErrorSerializer,
+        description="Not found in this practice: an id in the path or in a body field that "
+        "names nothing of the caller's practice (unknown and another practice's alike).",
+    ),
     409: OpenApiResponse(ErrorSerializer, description="The object's state forbids this."),
 }
 
