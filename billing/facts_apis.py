@@ -32,7 +32,9 @@ from ccm.api import (
     RowLock,
     error_responses,
     page_of,
+    reference_or_404,
 )
+from ccm.models import Membership
 from ccm.tenancy import get_for_practice_or_404
 from patients import selectors as patient_selectors
 from patients.models import Patient
@@ -137,6 +139,7 @@ class PatientOtherServiceListApi(ApiView):
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(serializer.validated_data)
         if data.get("practitioner") is not None:
+            reference_or_404(Membership, self.practice, data["practitioner"], field="practitioner")
             choices = patient_selectors.physician_choices(practice=self.practice)
             data["practitioner"] = choices.filter(pk=data["practitioner"]).first()
             if data["practitioner"] is None:

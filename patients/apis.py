@@ -33,9 +33,10 @@ from ccm.api import (
     RowLock,
     error_responses,
     page_of,
+    reference_or_404,
 )
 from ccm.api_auth import StateConflict
-from ccm.models import Practice, Role
+from ccm.models import Membership, Practice, Role
 from patients import fhir, selectors, services
 from patients.models import ConditionStatus, Consent, ConsentMethod, Patient, Sex, Status
 from patients.validators import normalize_icd10
@@ -183,7 +184,8 @@ class PatientInputSerializer(serializers.Serializer):
 
 
 def _resolve_members(practice: Practice, data: dict[str, Any]) -> None:
-    """Swap membership UUIDs for the practice's active members; 400 naming the field."""
+    """Swap membership UUIDs for the practice's active members: 404 for an id of no member of
+    this practice, 400 naming the field for a member who may not fill it."""
     lookups = (
         ("billing_practitioner", selectors.physician_choices, services.NOT_A_PHYSICIAN_MESSAGE),
         ("coordinator", selectors.clinician_choices, services.NOT_A_CLINICIAN_MESSAGE),
@@ -191,6 +193,7 @@ def _resolve_members(practice: Practice, data: dict[str, Any]) -> None:
     for field, choices, message in lookups:
         if data.get(field) is None:  # absent, or null to unassign
             continue
+        reference_or_404(Membership, practice, data[field], field=field)
         member = choices(practice=practice).filter(pk=data[field]).first()
         if member is None:
             raise ValidationError({field: message})
@@ -275,7 +278,7 @@ class PatientListApi(ApiView):
         operation_id="patients_create",
         summary="Add a patient as a CCM candidate, with optional chronic conditions",
         request=PatientInputSerializer,
-        responses={201: PatientDetailSerializer, **error_responses(400, 403)},
+        responses={201: PatientDetailSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request: Request) -> Response:
         data = _validated(PatientInputSerializer, request)

@@ -31,6 +31,7 @@ from ccm.api import (
     RowLock,
     error_responses,
     page_of,
+    reference_or_404,
 )
 from ccm.models import Membership, Role
 from ccm.tenancy import get_for_practice_or_404
@@ -58,6 +59,7 @@ NAIVE_MESSAGE = "Give the time with its UTC offset, e.g. 2026-10-20T13:00:00Z."
 def _member(practice: Any, member_id: Any, field: str) -> Membership | None:
     if member_id is None:
         return None
+    reference_or_404(Membership, practice, member_id, field=field)
     member = clinician_choices(practice=practice).filter(pk=member_id).first()
     if member is None:
         raise ValidationError({field: "Choose an active clinical member of this practice."})
@@ -189,25 +191,21 @@ class TimeEntryListApi(ApiView):
         operation_id="time_entries_create",
         summary="Log minutes for a patient (409 when the month is closed)",
         request=TimeEntryInputSerializer,
-        responses={201: TimeEntrySerializer, **error_responses(400, 403, 409)},
+        responses={201: TimeEntrySerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
         serializer = TimeEntryInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        patient = _patient_or_400(self, data.pop("patient"))
+        patient = _patient(self, data.pop("patient"))
         entry = services.time_entry_create(
             practice=self.practice, actor=self.membership, patient=patient, **data
         )
         return _entry_response(self, entry, status.HTTP_201_CREATED)
 
 
-def _patient_or_400(view: ApiView, patient_id: Any) -> Patient:
-    # A body field naming another practice's patient reads as "no such patient" (400).
-    patient = Patient.objects.unscoped().filter(practice=view.practice, pk=patient_id).first()
-    if patient is None:
-        raise ValidationError({"patient": "No such patient in this practice."})
-    return patient
+def _patient(view: ApiView, patient_id: Any) -> Patient:
+    return reference_or_404(Patient, view.practice, patient_id, field="patient")
 
 
 class TimeEntryDetailApi(ApiView):
@@ -439,13 +437,13 @@ class TaskListApi(ApiView):
         operation_id="tasks_create",
         summary="Create an outreach task (one open task per patient, kind and month)",
         request=InputSerializer,
-        responses={201: TaskSerializer, **error_responses(400, 403, 409)},
+        responses={201: TaskSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        patient = _patient_or_400(self, data.pop("patient"))
+        patient = _patient(self, data.pop("patient"))
         data["assignee"] = _member(self.practice, data.get("assignee"), "assignee")
         task = services.task_create(
             practice=self.practice, actor=self.membership, patient=patient, **data
