@@ -24,6 +24,7 @@ from billing.models import MdmLevel, OtherService, PatientMonthFacts
 from billing.months import month_label, parse_month
 from ccm import audit
 from ccm.api import (
+    BLANK_PATTERN,
     MONTH_PATH,
     PAGE_PARAMETERS,
     ApiView,
@@ -40,6 +41,7 @@ from patients import selectors as patient_selectors
 from patients.models import Patient
 
 WRITERS = tuple(sorted(services.WRITER_ROLES))
+NPI_PATTERN = r"^\d{10}$"  # the check digit is verified too (NPI_CHECK_MESSAGE)
 CODE_CHOICES = [
     (code, f"{code}: {services.code_label(code)}")
     for _group, codes in services.CODE_GROUPS
@@ -82,6 +84,32 @@ class PatientOtherServiceListApi(ApiView):
 
     @extend_schema_serializer(component_name="OtherServiceInput")
     class InputSerializer(serializers.Serializer):
+        # Exactly one of a practitioner of the practice and an outside NPI
+        # (billing.facts_services: PRACTITIONER_MISSING_MESSAGE, PRACTITIONER_BOTH_MESSAGE).
+        body_rules = (
+            {
+                "anyOf": [
+                    {
+                        "required": ["practitioner"],
+                        "properties": {
+                            "practitioner": {"type": "string", "format": "uuid"},
+                            "outside_npi": {"type": "string", "pattern": BLANK_PATTERN},
+                        },
+                    },
+                    {
+                        "required": ["outside_npi"],
+                        "properties": {
+                            "outside_npi": {"type": "string", "pattern": NPI_PATTERN},
+                        },
+                        # practitioner left out or null
+                        "not": {
+                            "required": ["practitioner"],
+                            "properties": {"practitioner": {"type": "string"}},
+                        },
+                    },
+                ]
+            },
+        )
         code = EnumField(
             CODE_CHOICES,
             enum_name="OtherServiceCodeEnum",

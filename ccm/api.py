@@ -33,8 +33,11 @@ from ccm.tenancy import get_for_practice_or_404, lock_for_practice_or_404
 from ccm.versioning import etag_of
 
 __all__ = [
+    "BLANK_PATTERN",
     "MONTH_PATH",
+    "NON_BLANK_PATTERN",
     "PAGE_PARAMETERS",
+    "REFERENCE_MESSAGE",
     "ApiView",
     "ApplicationError",
     "EnumField",
@@ -121,8 +124,48 @@ _IF_MATCH = {
 }
 
 
+# Text DRF's CharField refuses as blank (it strips what Python's str.strip() strips, which
+# includes the separators \x1c-\x1f that regex engines' \s may not) and its opposite.
+NON_BLANK_PATTERN = r"[^\s\x1c-\x1f]"
+BLANK_PATTERN = r"^[\s\x1c-\x1f]*$"
+
+
+def _decimal_pattern(field: serializers.DecimalField) -> str | None:
+    """The text a DecimalField accepts: at least one digit, the field's digits and places,
+    a minus sign only when the field allows negatives."""
+    if field.max_digits is None or field.decimal_places is None:
+        return None
+    whole, places = field.max_digits - field.decimal_places, field.decimal_places
+    sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+    fraction = rf"(?:\.\d{{0,{places}}})?" if places else ""
+    dot_only = rf"|\.\d{{1,{places}}}" if places else ""
+    return rf"^{sign}(?:\d{{1,{whole}}}{fraction}{dot_only})$"
+
+
 class ApiSchema(AutoSchema):
-    """Documents the versioning of `ApiView`: ETag on answers, If-Match and 412 on writes."""
+    """Documents the versioning of `ApiView`: ETag on answers, If-Match and 412 on writes;
+    and the input rules of the serializers that JSON Schema can state."""
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction != "request" or not isinstance(schema, dict):
+            return schema
+        if (
+            isinstance(field, serializers.CharField)
+            and not field.allow_blank
+            and field.trim_whitespace
+            and schema.get("type") == "string"
+            and not {"pattern", "format", "enum"} & set(schema)
+        ):
+            # A text of only spaces is refused as blank: the schema says so.
+            schema["pattern"] = NON_BLANK_PATTERN
+        if isinstance(field, serializers.DecimalField) and schema.get("type") == "string":
+            pattern = _decimal_pattern(field)
+            if pattern is not None:
+                schema["pattern"] = pattern
+        return schema
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> Any:
         # A body that must name at least one of some fields (`require_any` on the serializer,
@@ -131,6 +174,11 @@ class ApiSchema(AutoSchema):
         fields = getattr(serializer, "require_any", ())
         if direction == "request" and fields:
             schema["anyOf"] = [{"required": [name]} for name in fields]
+        # Rules between fields that the view checks and JSON Schema can state (`body_rules`:
+        # schemas the body must also match, e.g. a custom task needs a title).
+        rules = getattr(serializer, "body_rules", ())
+        if direction == "request" and rules:
+            schema["allOf"] = list(rules)
         # A body whose view refuses keys it does not know (`refuses_unknown_fields`, e.g. the
         # billing settings: a misspelt setting must not be dropped silently) says so.
         if direction == "request" and getattr(serializer, "refuses_unknown_fields", False):
@@ -148,7 +196,9 @@ class ApiSchema(AutoSchema):
                 return super()._get_request_for_media_type(serializer, direction)
             finally:
                 self.method = "PATCH"
-        return super()._get_request_for_media_type(serializer, direction)
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        # A body that must name one of some fields cannot be left out either.
+        return schema, required or bool(getattr(serializer, "require_any", ()))
 
     def get_operation(self, *args: Any, **kwargs: Any) -> Any:
         operation = super().get_operation(*args, **kwargs)

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from billing.months import current_month, month_label
 from ccm import audit
 from ccm.api import (
+    NON_BLANK_PATTERN,
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
@@ -401,6 +402,18 @@ class TaskListApi(ApiView):
 
     @extend_schema_serializer(component_name="TaskInput")
     class InputSerializer(serializers.Serializer):
+        # A custom task needs a title (timelog.services.TASK_TITLE_MESSAGE).
+        body_rules = (
+            {
+                "anyOf": [
+                    {"properties": {"kind": {"not": {"enum": [TaskKind.CUSTOM.value]}}}},
+                    {
+                        "required": ["title"],
+                        "properties": {"title": {"pattern": NON_BLANK_PATTERN}},
+                    },
+                ]
+            },
+        )
         patient = serializers.UUIDField()
         kind = EnumField(TaskKind.choices, enum_name="TaskKindEnum")
         title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
