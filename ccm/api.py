@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.db import models, transaction
 from django.http import Http404
 from django.utils.http import parse_etags
@@ -128,6 +129,27 @@ _IF_MATCH = {
 # includes the separators \x1c-\x1f that regex engines' \s may not) and its opposite.
 NON_BLANK_PATTERN = r"[^\s\x1c-\x1f]"
 BLANK_PATTERN = r"^[\s\x1c-\x1f]*$"
+# What every text field takes: no NUL (DRF's ProhibitNullCharactersValidator); and, when it may
+# not be blank, at least one character that is not a space.
+_TEXT_PATTERN = r"^[^\x00]+$"  # a blank one is drf-spectacular's second oneOf branch
+_NON_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\s\x1c-\x1f\x00][^\x00]*$"
+TEXT_TYPE_MESSAGE = "Give this as a JSON string."
+
+
+def _text_only(field: serializers.CharField, data: Any) -> Any:
+    if not isinstance(data, str):
+        field.fail("not_text")
+    return _lenient_text(field, data)
+
+
+_lenient_text = serializers.CharField.to_internal_value
+
+
+def make_text_fields_strict() -> None:
+    """API text fields take JSON strings only, as the schema's `type: string` says: DRF's
+    CharField would read the number 0 as the text "0". Called once, from CcmConfig.ready."""
+    serializers.CharField.default_error_messages["not_text"] = TEXT_TYPE_MESSAGE
+    serializers.CharField.to_internal_value = _text_only  # type: ignore[method-assign]
 
 
 def _decimal_pattern(field: serializers.DecimalField) -> str | None:
@@ -154,13 +176,13 @@ class ApiSchema(AutoSchema):
             return schema
         if (
             isinstance(field, serializers.CharField)
-            and not field.allow_blank
-            and field.trim_whitespace
             and schema.get("type") == "string"
             and not {"pattern", "format", "enum"} & set(schema)
+            and not any(isinstance(v, RegexValidator) for v in field.validators)
         ):
-            # A text of only spaces is refused as blank: the schema says so.
-            schema["pattern"] = NON_BLANK_PATTERN
+            # No NUL; and a text of only spaces is refused as blank: the schema says so.
+            blank_refused = not field.allow_blank and field.trim_whitespace
+            schema["pattern"] = _NON_BLANK_TEXT_PATTERN if blank_refused else _TEXT_PATTERN
         if isinstance(field, serializers.DecimalField) and schema.get("type") == "string":
             pattern = _decimal_pattern(field)
             if pattern is not None:

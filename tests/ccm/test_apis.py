@@ -221,3 +221,15 @@ def test_a_body_naming_an_unknown_or_foreign_object_is_404_and_saves_nothing(
         Patient.objects.unscoped().count(),
     )
     assert after == before
+
+
+def test_a_number_for_a_text_field_is_a_400_as_the_schema_says(admin):
+    """The schema says `type: string`; DRF alone would store the number 0 as the text "0"."""
+    from ccm.api import TEXT_TYPE_MESSAGE
+    from patients.models import Patient
+
+    body = {"mrn": "M-1", "first_name": 0, "last_name": "Lee", "date_of_birth": "1950-01-01"}
+    response = _token_for(admin).post("/api/v1/patients/", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"first_name": [TEXT_TYPE_MESSAGE]}
+    assert not Patient.objects.unscoped().exists()
