@@ -149,7 +149,7 @@ def make_text_fields_strict() -> None:
     """API text fields take JSON strings only, as the schema's `type: string` says: DRF's
     CharField would read the number 0 as the text "0". Called once, from CcmConfig.ready."""
     serializers.CharField.default_error_messages["not_text"] = TEXT_TYPE_MESSAGE
-    serializers.CharField.to_internal_value = _text_only  # type: ignore[method-assign]
+    serializers.CharField.to_internal_value = _text_only  # type: ignore[method-assign,assignment]
 
 
 def _decimal_pattern(field: serializers.DecimalField) -> str | None:
