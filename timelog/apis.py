@@ -118,7 +118,10 @@ class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with a UTC offset (contract §4); a time without one is refused, not guessed."""
 
     def to_internal_value(self, value: Any) -> dt.datetime:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:  # well formed but out of range (12:99): DRF answers it, a 400
+            parsed = None
         if parsed is not None and timezone.is_naive(parsed):
             raise serializers.ValidationError(NAIVE_MESSAGE)
         return super().to_internal_value(value)

@@ -55,6 +55,7 @@ def test_log_time_read_it_back_and_list_by_month(coordinator, physician, enrolle
         ({"minutes": 241}, "minutes"),
         ({"started_at": "2026-10-20T13:00:00"}, "started_at"),
         ({"started_at": "2026-10-21T13:00:00Z"}, "started_at"),
+        ({"started_at": "2026-10-20T12:99:00Z"}, "started_at"),  # was a 500
         ({"activity": "juggling"}, "activity"),
         ({"patient": "not-a-uuid"}, "patient"),
     ],
