@@ -27,6 +27,7 @@ from billing.months import month_label, parse_month
 from ccm import audit, jobs
 from ccm.api import (
     MONTH_PATH,
+    NON_BLANK_PATTERN,
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
@@ -294,6 +295,22 @@ class NotBillableApi(ApiView):
         return paginator.get_paginated_response(OutcomeSerializer(page, many=True).data)
 
 
+# A claim's status is set to any status but withdrawn (a reclose withdraws); denied needs a
+# reason (billing.services.claims_status_set). The schema of both bodies states it.
+SETTABLE_STATUSES = [(v, label) for v, label in ClaimStatus.choices if v != ClaimStatus.WITHDRAWN]
+CLAIM_STATUS_RULES = (
+    {
+        "anyOf": [
+            {"properties": {"status": {"not": {"enum": [ClaimStatus.DENIED.value]}}}},
+            {
+                "required": ["denial_reason"],
+                "properties": {"denial_reason": {"pattern": NON_BLANK_PATTERN}},
+            },
+        ]
+    },
+)
+
+
 class ClaimStatusApi(ApiView):
     """Admins and billers: a claim's status (ready → submitted → paid / denied with reason)."""
 
@@ -304,7 +321,9 @@ class ClaimStatusApi(ApiView):
 
     @extend_schema_serializer(component_name="ClaimStatusChange")
     class StatusSerializer(serializers.Serializer):
-        status = EnumField(ClaimStatus.choices, enum_name="ClaimStatusEnum")
+        validated_whole = True  # the view requires `status`
+        body_rules = CLAIM_STATUS_RULES
+        status = EnumField(SETTABLE_STATUSES, enum_name="ClaimStatusSettableEnum")
         denial_reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
     def _claim(self, claim_id: Any) -> Claim:
@@ -349,7 +368,8 @@ class ClaimStatusBulkApi(ApiView):
     @extend_schema_serializer(component_name="ClaimStatusBulk")
     class BulkSerializer(serializers.Serializer):
         claims = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=5000)
-        status = EnumField(ClaimStatus.choices, enum_name="ClaimStatusEnum")
+        body_rules = CLAIM_STATUS_RULES
+        status = EnumField(SETTABLE_STATUSES, enum_name="ClaimStatusSettableEnum")
         denial_reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
     @extend_schema_serializer(component_name="ClaimStatusBulkResult")

@@ -24,6 +24,7 @@ from billing.models import MdmLevel, OtherService, PatientMonthFacts
 from billing.months import month_label, parse_month
 from ccm import audit
 from ccm.api import (
+    BLANK_PATTERN,
     MONTH_PATH,
     PAGE_PARAMETERS,
     ApiView,
@@ -32,12 +33,15 @@ from ccm.api import (
     RowLock,
     error_responses,
     page_of,
+    reference_or_404,
 )
+from ccm.models import Membership
 from ccm.tenancy import get_for_practice_or_404
 from patients import selectors as patient_selectors
 from patients.models import Patient
 
 WRITERS = tuple(sorted(services.WRITER_ROLES))
+NPI_PATTERN = r"^\d{10}$"  # the check digit is verified too (NPI_CHECK_MESSAGE)
 CODE_CHOICES = [
     (code, f"{code}: {services.code_label(code)}")
     for _group, codes in services.CODE_GROUPS
@@ -80,6 +84,32 @@ class PatientOtherServiceListApi(ApiView):
 
     @extend_schema_serializer(component_name="OtherServiceInput")
     class InputSerializer(serializers.Serializer):
+        # Exactly one of a practitioner of the practice and an outside NPI
+        # (billing.facts_services: PRACTITIONER_MISSING_MESSAGE, PRACTITIONER_BOTH_MESSAGE).
+        body_rules = (
+            {
+                "anyOf": [
+                    {
+                        "required": ["practitioner"],
+                        "properties": {
+                            "practitioner": {"type": "string", "format": "uuid"},
+                            "outside_npi": {"type": "string", "pattern": BLANK_PATTERN},
+                        },
+                    },
+                    {
+                        "required": ["outside_npi"],
+                        "properties": {
+                            "outside_npi": {"type": "string", "pattern": NPI_PATTERN},
+                        },
+                        # practitioner left out or null
+                        "not": {
+                            "required": ["practitioner"],
+                            "properties": {"practitioner": {"type": "string"}},
+                        },
+                    },
+                ]
+            },
+        )
         code = EnumField(
             CODE_CHOICES,
             enum_name="OtherServiceCodeEnum",
@@ -137,6 +167,7 @@ class PatientOtherServiceListApi(ApiView):
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(serializer.validated_data)
         if data.get("practitioner") is not None:
+            reference_or_404(Membership, self.practice, data["practitioner"], field="practitioner")
             choices = patient_selectors.physician_choices(practice=self.practice)
             data["practitioner"] = choices.filter(pk=data["practitioner"]).first()
             if data["practitioner"] is None:

@@ -620,13 +620,12 @@ def claims_status_set(
             raise Claim.DoesNotExist("No such claim.")
         refused = [c for c in claims if status != c.status and status not in TRANSITIONS[c.status]]
         if refused:
+            # A claim's current status forbids the change: a state conflict (409 in the API).
             label = ClaimStatus(status).label.lower()
-            raise ValidationError(
-                {
-                    "status": f"{len(refused)} of the chosen claims cannot be marked {label} "
-                    f"from their current status (e.g. {refused[0].get_status_display().lower()})."
-                    " Nothing was changed."
-                }
+            raise StateConflict(
+                f"{len(refused)} of the chosen claims cannot be marked {label} "
+                f"from their current status (e.g. {refused[0].get_status_display().lower()})."
+                " Nothing was changed."
             )
         now = timezone.now()
         changed = [c for c in claims if c.status != status or c.denial_reason != denial_reason]

@@ -31,7 +31,8 @@ CLOSED_MONTHS_NOTE = (
 def _validated(serializer: serializers.Serializer) -> dict[str, Any]:
     """Validate, refusing unknown keys; errors in the contract's shape (400, nothing saved)."""
     data = serializer.initial_data
-    if isinstance(data, dict):
+    # The flag that refuses them also makes the schema say additionalProperties: false.
+    if isinstance(data, dict) and getattr(serializer, "refuses_unknown_fields", False):
         unknown = sorted(set(data) - set(serializer.fields))
         if unknown:
             raise ValidationError({key: UNKNOWN_FIELD_MESSAGE for key in unknown})
@@ -79,7 +80,10 @@ FeeScheduleInputSerializer = extend_schema_serializer(component_name="FeeSchedul
     type(
         "FeeScheduleInputSerializer",
         (serializers.Serializer,),
-        {code: _amount_field(code) for code in services.FEE_CODE_NAMES},
+        {
+            "refuses_unknown_fields": True,
+            **{code: _amount_field(code) for code in services.FEE_CODE_NAMES},
+        },
     )
 )
 
@@ -150,7 +154,9 @@ def _policy_serializer(name: str, component: str, **extra: Any) -> Any:
 
 
 PolicyValuesSerializer = _policy_serializer("PolicyValuesSerializer", "BillingPolicyValues")
-PolicyInputSerializer = _policy_serializer("PolicyInputSerializer", "BillingPolicyInput")
+PolicyInputSerializer = _policy_serializer(
+    "PolicyInputSerializer", "BillingPolicyInput", refuses_unknown_fields=True
+)
 PolicySerializer = _policy_serializer(
     "PolicySerializer",
     "BillingPolicy",

@@ -9,7 +9,12 @@ from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import renderers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,10 +39,19 @@ from patients.models import Patient
 CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
 
 
+@extend_schema_field({"type": "string", "format": "date"})
+class DateTextField(serializers.CharField):
+    """A date of the plan's content, YYYY-MM-DD or blank (careplans.content checks it)."""
+
+
+def _text_field() -> serializers.CharField:
+    return serializers.CharField(required=False, allow_blank=True, max_length=plan_content.MAX_TEXT)
+
+
 def _rows(name: str, fields: tuple[str, ...]) -> type[serializers.Serializer]:
-    attrs: dict[str, Any] = {
-        field: serializers.CharField(required=False, allow_blank=True) for field in fields
-    }
+    attrs: dict[str, Any] = {field: _text_field() for field in fields}
+    if "due_on" in fields:
+        attrs["due_on"] = DateTextField(required=False, allow_blank=True)
     if "status" in fields:
         attrs["status"] = EnumField(
             list(plan_content.GOAL_STATUSES.items()),
@@ -63,20 +77,20 @@ class ContentSerializer(serializers.Serializer):
     """The plan's sections (R12). Input is checked by the service; dates are YYYY-MM-DD."""
 
     problems = _ROW_SERIALIZERS["problems"](many=True, required=False)
-    expected_outcome = serializers.CharField(required=False, allow_blank=True)
-    prognosis = serializers.CharField(required=False, allow_blank=True)
+    expected_outcome = _text_field()
+    prognosis = _text_field()
     goals = _ROW_SERIALIZERS["goals"](many=True, required=False)
-    symptom_management = serializers.CharField(required=False, allow_blank=True)
+    symptom_management = _text_field()
     interventions = _ROW_SERIALIZERS["interventions"](many=True, required=False)
     medications = _ROW_SERIALIZERS["medications"](many=True, required=False)
-    medications_reconciled_on = serializers.CharField(required=False, allow_blank=True)
-    community_services = serializers.CharField(required=False, allow_blank=True)
+    medications_reconciled_on = DateTextField(required=False, allow_blank=True)
+    community_services = _text_field()
     coordination = _ROW_SERIALIZERS["coordination"](many=True, required=False)
-    coordination_notes = serializers.CharField(required=False, allow_blank=True)
-    caregiver = serializers.CharField(required=False, allow_blank=True)
-    preferences = serializers.CharField(required=False, allow_blank=True)
-    barriers = serializers.CharField(required=False, allow_blank=True)
-    review_schedule = serializers.CharField(required=False, allow_blank=True)
+    coordination_notes = _text_field()
+    caregiver = _text_field()
+    preferences = _text_field()
+    barriers = _text_field()
+    review_schedule = _text_field()
 
 
 @extend_schema_serializer(component_name="CarePlanMember")
@@ -175,6 +189,7 @@ class CarePlanDetailApi(ApiView):
 
     @extend_schema_serializer(component_name="CarePlanPatch")
     class PatchSerializer(serializers.Serializer):
+        validated_whole = True  # the view requires `content` (sections inside are optional)
         content = ContentSerializer()
 
     write_roles = CLINICAL

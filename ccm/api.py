@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.db import models, transaction
+from django.http import Http404
 from django.utils.http import parse_etags
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
@@ -32,8 +34,11 @@ from ccm.tenancy import get_for_practice_or_404, lock_for_practice_or_404
 from ccm.versioning import etag_of
 
 __all__ = [
+    "BLANK_PATTERN",
     "MONTH_PATH",
+    "NON_BLANK_PATTERN",
     "PAGE_PARAMETERS",
+    "REFERENCE_MESSAGE",
     "ApiView",
     "ApplicationError",
     "EnumField",
@@ -43,7 +48,10 @@ __all__ = [
     "RowLock",
     "error_responses",
     "page_of",
+    "reference_or_404",
 ]
+
+M = TypeVar("M", bound=models.Model)
 
 
 PRECONDITION_MESSAGE = (
@@ -117,8 +125,69 @@ _IF_MATCH = {
 }
 
 
+# Text DRF's CharField refuses as blank (it strips what Python's str.strip() strips, which
+# includes the separators \x1c-\x1f that regex engines' \s may not) and its opposite.
+NON_BLANK_PATTERN = r"[^\s\x1c-\x1f]"
+BLANK_PATTERN = r"^[\s\x1c-\x1f]*$"
+# What every text field takes: no NUL (DRF's ProhibitNullCharactersValidator); and, when it may
+# not be blank, at least one character that is not a space.
+_TEXT_PATTERN = r"^[^\x00]+$"  # a blank one is drf-spectacular's second oneOf branch
+_NON_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\s\x1c-\x1f\x00][^\x00]*$"
+TEXT_TYPE_MESSAGE = "Give this as a JSON string."
+
+
+def _text_only(field: serializers.CharField, data: Any) -> Any:
+    if not isinstance(data, str):
+        field.fail("not_text")
+    return _lenient_text(field, data)
+
+
+_lenient_text = serializers.CharField.to_internal_value
+
+
+def make_text_fields_strict() -> None:
+    """API text fields take JSON strings only, as the schema's `type: string` says: DRF's
+    CharField would read the number 0 as the text "0". Called once, from CcmConfig.ready."""
+    serializers.CharField.default_error_messages["not_text"] = TEXT_TYPE_MESSAGE
+    serializers.CharField.to_internal_value = _text_only  # type: ignore[method-assign,assignment]
+
+
+def _decimal_pattern(field: serializers.DecimalField) -> str | None:
+    """The text a DecimalField accepts: at least one digit, the field's digits and places,
+    a minus sign only when the field allows negatives."""
+    if field.max_digits is None or field.decimal_places is None:
+        return None
+    whole, places = field.max_digits - field.decimal_places, field.decimal_places
+    sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+    fraction = rf"(?:\.\d{{0,{places}}})?" if places else ""
+    dot_only = rf"|\.\d{{1,{places}}}" if places else ""
+    return rf"^{sign}(?:\d{{1,{whole}}}{fraction}{dot_only})$"
+
+
 class ApiSchema(AutoSchema):
-    """Documents the versioning of `ApiView`: ETag on answers, If-Match and 412 on writes."""
+    """Documents the versioning of `ApiView`: ETag on answers, If-Match and 412 on writes;
+    and the input rules of the serializers that JSON Schema can state."""
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction != "request" or not isinstance(schema, dict):
+            return schema
+        if (
+            isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and not {"pattern", "format", "enum"} & set(schema)
+            and not any(isinstance(v, RegexValidator) for v in field.validators)
+        ):
+            # No NUL; and a text of only spaces is refused as blank: the schema says so.
+            blank_refused = not field.allow_blank and field.trim_whitespace
+            schema["pattern"] = _NON_BLANK_TEXT_PATTERN if blank_refused else _TEXT_PATTERN
+        if isinstance(field, serializers.DecimalField) and schema.get("type") == "string":
+            pattern = _decimal_pattern(field)
+            if pattern is not None:
+                schema["pattern"] = pattern
+        return schema
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> Any:
         # A body that must name at least one of some fields (`require_any` on the serializer,
@@ -127,7 +196,31 @@ class ApiSchema(AutoSchema):
         fields = getattr(serializer, "require_any", ())
         if direction == "request" and fields:
             schema["anyOf"] = [{"required": [name]} for name in fields]
+        # Rules between fields that the view checks and JSON Schema can state (`body_rules`:
+        # schemas the body must also match, e.g. a custom task needs a title).
+        rules = getattr(serializer, "body_rules", ())
+        if direction == "request" and rules:
+            schema["allOf"] = list(rules)
+        # A body whose view refuses keys it does not know (`refuses_unknown_fields`, e.g. the
+        # billing settings: a misspelt setting must not be dropped silently) says so.
+        if direction == "request" and getattr(serializer, "refuses_unknown_fields", False):
+            schema["additionalProperties"] = False
         return schema
+
+    def _get_request_for_media_type(self, serializer: Any, direction: Any = "request") -> Any:
+        # drf-spectacular documents every PATCH body as partial (nothing required), as DRF's
+        # generic views validate it. A view that validates its PATCH body whole (no
+        # partial=True: a care plan's content, a claim's status) marks the serializer
+        # `validated_whole = True`, and its schema then requires what the view requires.
+        if self.method == "PATCH" and getattr(serializer, "validated_whole", False):
+            self.method = "PUT"
+            try:
+                return super()._get_request_for_media_type(serializer, direction)
+            finally:
+                self.method = "PATCH"
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        # A body that must name one of some fields cannot be left out either.
+        return schema, required or bool(getattr(serializer, "require_any", ()))
 
     def get_operation(self, *args: Any, **kwargs: Any) -> Any:
         operation = super().get_operation(*args, **kwargs)
@@ -298,6 +391,20 @@ class MonthField(serializers.CharField):
             raise serializers.ValidationError(exc.messages) from exc
 
 
+REFERENCE_MESSAGE = "No such {field} in this practice."
+
+
+def reference_or_404(model: type[M], practice: Any, object_id: object, *, field: str) -> M:
+    """The practice's object a body field names (`patient`, `assignee`, …), or 404 with a JSON
+    detail naming the field: an unknown id and another practice's object are answered alike
+    (never reveal existence), as for an id in the path. Rules about the object once found
+    (a physician, an active clinician) stay 400s of that field."""
+    try:
+        return get_for_practice_or_404(model, practice, object_id)
+    except Http404:
+        raise exceptions.NotFound(REFERENCE_MESSAGE.format(field=field)) from None
+
+
 @extend_schema_serializer(component_name="ApiError")
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
@@ -311,7 +418,11 @@ _ERRORS = {
     ),
     401: OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked token."),
     403: OpenApiResponse(ErrorSerializer, description="The caller's role may not do this."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found in this practice."),
+    404: OpenApiResponse(
+        ErrorSerializer,
+        description="Not found in this practice: an id in the path or in a body field that "
+        "names nothing of the caller's practice (unknown and another practice's alike).",
+    ),
     409: OpenApiResponse(ErrorSerializer, description="The object's state forbids this."),
 }
 

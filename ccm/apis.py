@@ -58,8 +58,12 @@ class AuditEventListApi(ApiView):
         user = serializers.UUIDField(required=False)
         patient = serializers.UUIDField(required=False)
         action = serializers.CharField(required=False, max_length=64)
-        date_from = serializers.DateField(required=False)
-        date_to = serializers.DateField(required=False)
+        date_from = serializers.DateField(required=False, help_text="First day, inclusive.")
+        date_to = serializers.DateField(
+            required=False,
+            help_text="Last day, inclusive; not before date_from (a reversed range is a 400 "
+            "naming date_to, not an empty page that would read as no events).",
+        )
 
     @extend_schema_serializer(component_name="AuditEvent")
     class OutputSerializer(serializers.Serializer):

@@ -11,3 +11,6 @@ class CcmConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             receivers,  # noqa: F401  (connects the audit receivers)
         )
+        from ccm.api import make_text_fields_strict
+
+        make_text_fields_strict()

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import RegexValidator
 from django.db import transaction
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
@@ -33,12 +34,14 @@ from ccm.api import (
     RowLock,
     error_responses,
     page_of,
+    reference_or_404,
 )
 from ccm.api_auth import StateConflict
-from ccm.models import Practice, Role
+from ccm.models import Membership, Practice, Role
+from ccm.validators import state_validator, zip_validator
 from patients import fhir, selectors, services
 from patients.models import ConditionStatus, Consent, ConsentMethod, Patient, Sex, Status
-from patients.validators import normalize_icd10
+from patients.validators import MBI_MESSAGE, MRN_MESSAGE, VISIT_CODE_MESSAGE, normalize_icd10
 
 CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
 NO_CURRENT_CONSENT_MESSAGE = "The patient has no current consent to revoke."
@@ -141,11 +144,28 @@ class PatientDetailSerializer(serializers.Serializer):
         return EligibilitySerializer({"eligible": verdict.eligible, "checks": verdict.checks}).data
 
 
+def _pattern(regex: str, message: Any) -> list[RegexValidator]:
+    """The model's format check, with its message, stated by the schema (`pattern`)."""
+    return [RegexValidator(regex, message)]
+
+
+# The formats patients.models and ccm.validators check, as the text the API takes (a blank
+# value, where allowed, is the schema's other oneOf branch; the visit code and MBI in either
+# case, the MBI with the dashes and spaces people type: patients.validators normalises them).
+_SEP = r"[\s\x1c-\x1f-]*"
+_C, _N = "[1-9]", "[0-9]"
+_A = "[AC-HJKMNP-RT-Yac-hjkmnp-rt-y]"
+_AN = "[0-9AC-HJKMNP-RT-Yac-hjkmnp-rt-y]"
+_MBI_PATTERN = f"^{_SEP}" + _SEP.join((_C, _A, _AN, _N, _A, _AN, _N, _A, _A, _N, _N)) + f"{_SEP}$"
+
+
 @extend_schema_serializer(component_name="PatientInput")
 class PatientInputSerializer(serializers.Serializer):
     """Create (full) and update (partial). Memberships are UUIDs of this practice's members."""
 
-    mrn = serializers.CharField(max_length=32)
+    mrn = serializers.CharField(
+        max_length=32, validators=_pattern(r"^[A-Za-z0-9._-]+$", MRN_MESSAGE)
+    )
     first_name = serializers.CharField(max_length=100)
     last_name = serializers.CharField(max_length=100)
     date_of_birth = serializers.DateField()
@@ -156,14 +176,34 @@ class PatientInputSerializer(serializers.Serializer):
     address_line1 = serializers.CharField(max_length=200, required=False, allow_blank=True)
     address_line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
     city = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    state = serializers.CharField(max_length=2, required=False, allow_blank=True)
-    postal_code = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    state = serializers.CharField(
+        max_length=2,
+        required=False,
+        allow_blank=True,
+        validators=_pattern(r"^[A-Z]{2}$", state_validator.message),
+    )
+    postal_code = serializers.CharField(
+        max_length=10,
+        required=False,
+        allow_blank=True,
+        validators=_pattern(r"^\d{5}(?:-\d{4})?$", zip_validator.message),
+    )
     preferred_language = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    mbi = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    mbi = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        validators=_pattern(_MBI_PATTERN, MBI_MESSAGE),
+    )
     billing_practitioner = serializers.UUIDField(required=False, allow_null=True)
     coordinator = serializers.UUIDField(required=False, allow_null=True)
     initiating_visit_on = serializers.DateField(required=False, allow_null=True)
-    initiating_visit_code = serializers.CharField(max_length=5, required=False, allow_blank=True)
+    initiating_visit_code = serializers.CharField(
+        max_length=5,
+        required=False,
+        allow_blank=True,
+        validators=_pattern(r"^[0-9A-Za-z][0-9]{3}[0-9A-Za-z]$", VISIT_CODE_MESSAGE),
+    )
     notes = serializers.CharField(required=False, allow_blank=True)
     conditions = serializers.ListField(
         child=serializers.CharField(max_length=10),
@@ -183,7 +223,8 @@ class PatientInputSerializer(serializers.Serializer):
 
 
 def _resolve_members(practice: Practice, data: dict[str, Any]) -> None:
-    """Swap membership UUIDs for the practice's active members; 400 naming the field."""
+    """Swap membership UUIDs for the practice's active members: 404 for an id of no member of
+    this practice, 400 naming the field for a member who may not fill it."""
     lookups = (
         ("billing_practitioner", selectors.physician_choices, services.NOT_A_PHYSICIAN_MESSAGE),
         ("coordinator", selectors.clinician_choices, services.NOT_A_CLINICIAN_MESSAGE),
@@ -191,6 +232,7 @@ def _resolve_members(practice: Practice, data: dict[str, Any]) -> None:
     for field, choices, message in lookups:
         if data.get(field) is None:  # absent, or null to unassign
             continue
+        reference_or_404(Membership, practice, data[field], field=field)
         member = choices(practice=practice).filter(pk=data[field]).first()
         if member is None:
             raise ValidationError({field: message})
@@ -275,7 +317,7 @@ class PatientListApi(ApiView):
         operation_id="patients_create",
         summary="Add a patient as a CCM candidate, with optional chronic conditions",
         request=PatientInputSerializer,
-        responses={201: PatientDetailSerializer, **error_responses(400, 403)},
+        responses={201: PatientDetailSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request: Request) -> Response:
         data = _validated(PatientInputSerializer, request)

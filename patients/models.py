@@ -14,7 +14,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from ccm.models import PostalAddress
 from ccm.tenancy import TenantModel
-from patients.validators import validate_icd10, validate_mbi, validate_visit_code
+from patients.validators import MRN_MESSAGE, validate_icd10, validate_mbi, validate_visit_code
 
 
 class Sex(models.TextChoices):
@@ -43,7 +43,7 @@ class Patient(TenantModel, PostalAddress):
     mrn = models.CharField(
         "MRN",
         max_length=32,
-        validators=[RegexValidator(r"^[A-Za-z0-9._-]+$", "Use letters, digits, . _ or - only.")],
+        validators=[RegexValidator(r"^[A-Za-z0-9._-]+$", MRN_MESSAGE)],
     )
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)

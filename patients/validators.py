@@ -17,6 +17,7 @@ ICD10_NOT_BILLABLE_MESSAGE = (
     "This ICD-10-CM code is a category, not a billable code; pick a more specific code."
 )
 VISIT_CODE_MESSAGE = "Use a 5-character CPT/HCPCS code, e.g. 99214 or G0438."
+MRN_MESSAGE = "Use letters, digits, . _ or - only."
 
 # CMS MBI format: positions 1..11 = C A AN N A AN N A A N N, where C is 1-9, N is 0-9,
 # A is a letter other than S, L, O, I, B, Z, and AN is either.

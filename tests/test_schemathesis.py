@@ -7,11 +7,18 @@ paths, filters and bodies exist. Fixed seed and derandomized generation, no Hypo
 deadline, time frozen (ticking) at a fixed instant: the same requests every run.
 The live server answers from its own threads, so the seeded rows are committed, and pytest-django
 flushes the database after the test.
+
+Every check runs with schemathesis's expected statuses (plus 412, below). Two hooks, both narrow
+(see `_install_hooks`): a well-formed id in a body names the seeded object, so requests reach
+the business logic; and a schema-valid request refused with 400 passes only when every message
+of the answer is one of that operation's business rules that JSON Schema cannot state
+(`_business_rules`: today's date, stored data, code tables, two parameters compared).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from typing import Any
 
@@ -39,6 +46,131 @@ POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "412", "429", "5x
 NEGATIVE_STATUSES = ["400", "401", "403", "404", "405", "406", "409", "412", "415", "422"]
 NEGATIVE_STATUSES += ["428", "429", "5xx"]
 NOW = dt.datetime(2026, 10, 20, 15, 0, tzinfo=dt.UTC)
+
+
+def _business_rules() -> dict[str, tuple[str, ...]]:
+    """The 400s a schema-valid request may get, per operation: rules JSON Schema cannot state
+    because they compare a value with today's date, with stored data (the patient's birth,
+    consent or creation date, another patient's MRN) or with a code table, or compare two
+    query parameters' values. Each is a real refusal with this exact message (a prefix for
+    messages that carry a date); any other 400 of a schema-valid request is still a failure."""
+    from billing import facts_services
+    from ccm.validators import NPI_CHECK_MESSAGE
+    from patients import services as patient_services
+    from patients import validators as patient_validators
+    from timelog import services as time_services
+
+    codes = (
+        patient_validators.ICD10_UNKNOWN_MESSAGE,  # the ICD-10-CM code table
+        patient_validators.ICD10_NOT_BILLABLE_MESSAGE,  # the same table's billable flag
+        patient_services.DUPLICATE_CONDITION_MESSAGE,  # "e11.9" and "E119" are one code
+    )
+    patient = (
+        patient_services.DUPLICATE_MRN_MESSAGE,  # another stored patient's MRN
+        patient_services.FUTURE_DOB_MESSAGE,  # today
+        PHONE_MESSAGE,  # the numbering plan (phonenumbers' metadata), beyond E.164's shape
+        *codes,
+    )
+    time_entry = (
+        time_services.FUTURE_MESSAGE,  # now
+        # The stored patient: when it was added, its enrollment status and end date.
+        time_services.BEFORE_PATIENT_MESSAGE.split("(")[0],
+        time_services.AFTER_LEAVING_MESSAGE.split("{")[0],
+        time_services.NOT_ENROLLED_MESSAGE,
+        time_services.OUTREACH_ENROLLED_MESSAGE,
+        time_services.CANDIDATE_ACTIVITY_MESSAGE,
+    )
+    return {
+        # date_to before date_from: JSON Schema does not compare two parameters' values.
+        "v1_audit_events_retrieve": ("The end date is before the start date.",),
+        "patients_create": patient,
+        "patients_partial_update": patient,
+        "patients_consent_create": (
+            patient_services.CONSENT_FUTURE_MESSAGE,  # today
+            patient_services.CONSENT_BEFORE_BIRTH_MESSAGE,  # the stored date of birth
+        ),
+        "patients_consent_revoke": (
+            patient_services.REVOKE_BEFORE_CONSENT_MESSAGE,  # the stored consent date
+            patient_services.CONSENT_FUTURE_MESSAGE,  # today
+        ),
+        "time_entries_create": time_entry,
+        "time_entries_partial_update": time_entry,
+        "tasks_create": (time_services.TASK_DUE_MESSAGE,),  # within a year from today
+        "patients_month_facts_update": (facts_services.FUTURE_MONTH_MESSAGE,),  # today's month
+        "patients_other_services_create": (
+            facts_services.FUTURE_SERVICE_MESSAGE,  # today
+            NPI_CHECK_MESSAGE,  # the NPI's check digit (Luhn)
+        ),
+    }
+
+
+PHONE_MESSAGE = "The phone number entered is not valid."  # django-phonenumber-field's
+
+
+def _body_is_schema_valid(case: Any) -> bool:
+    """Whether the body sent matches the operation's body schema. The coverage phase labels
+    some bodies positive that break a rule between fields (`allOf`/`anyOf`, e.g. both a
+    practitioner and an NPI): refusing those is right, not a rejected valid request."""
+    import jsonschema_rs
+
+    items = list(case.operation.body.items)
+    if not items or case.body is None:
+        return True
+    return any(
+        jsonschema_rs.validator_for(item.validation_schema).is_valid(case.body) for item in items
+    )
+
+
+def _messages(body: Any) -> list[str]:
+    """Every error message of a 400 body ({"field": ["message"]} or {"detail": "..."})."""
+    if isinstance(body, str):
+        return [body]
+    if isinstance(body, list):
+        return [m for item in body for m in _messages(item)]
+    if isinstance(body, dict):
+        return [m for value in body.values() for m in _messages(value)]
+    return [str(body)]
+
+
+def _install_hooks(schema: Any, seeded: dict[str, str]) -> None:
+    """Two schema-level hooks. `filter_failure`: a schema-valid request refused with 400 by
+    one of the operation's business rules (every message in the answer one of them) is not
+    a failure. `map_case`: a well-formed id in a body field names the seeded object, so the
+    request reaches the business logic instead of the 404 for an unknown id (which the API
+    answers correctly, documented)."""
+    import uuid
+
+    from schemathesis.openapi.checks import RejectedPositiveData
+
+    rules = _business_rules()
+    ids = {k.split(".", 1)[1]: v for k, v in _parameters(seeded).items() if k.startswith("body.")}
+
+    def filter_failure(ctx: Any, failure: Any, case: Any, response: Any) -> bool:
+        allowed = rules.get(case.operation.definition.raw.get("operationId", ""), ())
+        if not (isinstance(failure, RejectedPositiveData) and response.status_code == 400):
+            return True
+        if not _body_is_schema_valid(case):
+            return False
+        try:
+            messages = _messages(response.json())
+        except ValueError:
+            return True
+        return not (messages and all(m.startswith(allowed) for m in messages))
+
+    def map_case(ctx: Any, case: Any) -> Any:
+        if isinstance(case.body, dict):
+            for name, value in ids.items():
+                current = case.body.get(name)
+                if isinstance(current, str):
+                    try:
+                        uuid.UUID(current)
+                    except ValueError:
+                        continue
+                    case.body[name] = value
+        return case
+
+    schema.hook("filter_failure")(filter_failure)
+    schema.hook("map_case")(map_case)
 
 
 @pytest.fixture
@@ -140,16 +272,34 @@ def _config(seeded: dict[str, str]) -> schemathesis.Config:
     )
 
 
-def _example(interaction: Any) -> str:
+def _example(interaction: Any, case: Any) -> str:
     """One failing exchange, short: what was sent and what came back."""
     if interaction is None:
         return "(no request recorded)"
     request, response = interaction.request, interaction.response
     sent = (request.body or b"")[:300].decode("utf-8", "replace")
+    meta = getattr(case, "meta", None)
+    if meta is not None:
+        sent += f" [{meta.generation.mode.value}: {repr(meta.phase.data)[:200]}]"
     answer = "(no response)"
     if response is not None:
         answer = f"{response.status_code} {response.content[:300].decode('utf-8', 'replace')}"
     return f"{request.method} {request.uri} {sent} -> {answer}"
+
+
+PHASE_REQUESTS: Counter[str] = Counter()
+
+
+def _answer(interaction: Any) -> str:
+    """What distinguishes one failure from another: the status and the error messages."""
+    response = getattr(interaction, "response", None)
+    if response is None:
+        return "(no response)"
+    try:
+        messages = sorted(set(_messages(json.loads(response.content))))
+    except ValueError:
+        messages = []
+    return f"{response.status_code} {'; '.join(messages)[:200]}"
 
 
 def _run(schema: Any) -> tuple[int, dict[str, str], list[str]]:
@@ -161,28 +311,24 @@ def _run(schema: Any) -> tuple[int, dict[str, str], list[str]]:
     for event in schemathesis.engine.from_schema(schema).execute():
         if isinstance(event, st_events.ScenarioFinished):
             requests += len(event.recorder.interactions)
+            for case_id in event.recorder.interactions:
+                meta = event.recorder.cases[case_id].value.meta
+                mode = meta.generation.mode.value if meta is not None else "-"
+                PHASE_REQUESTS[f"{event.phase.value} {mode}"] += 1
             for case_id, checks in event.recorder.checks.items():
                 case = event.recorder.cases[case_id].value
                 for check in checks:
                     if check.status == Status.FAILURE and check.failure_info is not None:
                         title = check.failure_info.failure.title
-                        line = f"{check.name}: {case.method} {case.path}: {title}"
-                        example = _example(event.recorder.interactions.get(case_id))
-                        failures.setdefault(line, example)
+                        interaction = event.recorder.interactions.get(case_id)
+                        answer = _answer(interaction)
+                        line = f"{check.name}: {case.method} {case.path}: {title}: {answer}"
+                        failures.setdefault(line, _example(interaction, case))
         elif isinstance(event, st_events.NonFatalError | st_events.FatalError):
             errors.append(repr(event))
     return requests, failures, errors
 
 
-# Strict: the day the last finding is fixed, this marker must go (XPASS fails the run).
-@pytest.mark.xfail(
-    strict=True,
-    reason="Open findings of issue 14 point 9 (15, all positive_data_acceptance): PATCH bodies "
-    "the view validates whole (care plan, claim) documented as partial; ids in bodies that "
-    "schemathesis draws instead of the seeded ones; dates checked against stored dates or today "
-    "(consent, revocation, time entry, month facts); unknown body fields refused by fee "
-    "schedule and policy; audit-events date_to before date_from.",
-)
 @pytest.mark.usefixtures("_tasks_in_process")
 def test_api_keeps_its_contract_under_schemathesis(live_server):
     with time_machine.travel(NOW, tick=True):
@@ -190,9 +336,11 @@ def test_api_keeps_its_contract_under_schemathesis(live_server):
         schema = schemathesis.openapi.from_url(
             f"{live_server.url}/api/schema/?format=json", config=_config(seeded)
         )
+        _install_hooks(schema, seeded)
         requests, failures, errors = _run(schema)
     by_check = Counter(line.split(":", 1)[0] for line in failures)
-    print(f"schemathesis: {requests} requests, {len(failures)} failures {dict(by_check)}")
+    print(f"schemathesis: {requests} requests {dict(PHASE_REQUESTS)}, {len(failures)} failures")
+    print(dict(by_check))
     assert requests >= MIN_REQUESTS
     assert not errors, "\n".join(errors)
     assert not failures, "\n".join(f"{line}\n    {failures[line]}" for line in sorted(failures))

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from billing.months import current_month, month_label
 from ccm import audit
 from ccm.api import (
+    NON_BLANK_PATTERN,
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
@@ -31,6 +32,7 @@ from ccm.api import (
     RowLock,
     error_responses,
     page_of,
+    reference_or_404,
 )
 from ccm.models import Membership, Role
 from ccm.tenancy import get_for_practice_or_404
@@ -58,6 +60,7 @@ NAIVE_MESSAGE = "Give the time with its UTC offset, e.g. 2026-10-20T13:00:00Z."
 def _member(practice: Any, member_id: Any, field: str) -> Membership | None:
     if member_id is None:
         return None
+    reference_or_404(Membership, practice, member_id, field=field)
     member = clinician_choices(practice=practice).filter(pk=member_id).first()
     if member is None:
         raise ValidationError({field: "Choose an active clinical member of this practice."})
@@ -115,7 +118,10 @@ class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with a UTC offset (contract §4); a time without one is refused, not guessed."""
 
     def to_internal_value(self, value: Any) -> dt.datetime:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:  # well formed but out of range (12:99): DRF answers it, a 400
+            parsed = None
         if parsed is not None and timezone.is_naive(parsed):
             raise serializers.ValidationError(NAIVE_MESSAGE)
         return super().to_internal_value(value)
@@ -189,25 +195,21 @@ class TimeEntryListApi(ApiView):
         operation_id="time_entries_create",
         summary="Log minutes for a patient (409 when the month is closed)",
         request=TimeEntryInputSerializer,
-        responses={201: TimeEntrySerializer, **error_responses(400, 403, 409)},
+        responses={201: TimeEntrySerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
         serializer = TimeEntryInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        patient = _patient_or_400(self, data.pop("patient"))
+        patient = _patient(self, data.pop("patient"))
         entry = services.time_entry_create(
             practice=self.practice, actor=self.membership, patient=patient, **data
         )
         return _entry_response(self, entry, status.HTTP_201_CREATED)
 
 
-def _patient_or_400(view: ApiView, patient_id: Any) -> Patient:
-    # A body field naming another practice's patient reads as "no such patient" (400).
-    patient = Patient.objects.unscoped().filter(practice=view.practice, pk=patient_id).first()
-    if patient is None:
-        raise ValidationError({"patient": "No such patient in this practice."})
-    return patient
+def _patient(view: ApiView, patient_id: Any) -> Patient:
+    return reference_or_404(Patient, view.practice, patient_id, field="patient")
 
 
 class TimeEntryDetailApi(ApiView):
@@ -403,6 +405,18 @@ class TaskListApi(ApiView):
 
     @extend_schema_serializer(component_name="TaskInput")
     class InputSerializer(serializers.Serializer):
+        # A custom task needs a title (timelog.services.TASK_TITLE_MESSAGE).
+        body_rules = (
+            {
+                "anyOf": [
+                    {"properties": {"kind": {"not": {"enum": [TaskKind.CUSTOM.value]}}}},
+                    {
+                        "required": ["title"],
+                        "properties": {"title": {"pattern": NON_BLANK_PATTERN}},
+                    },
+                ]
+            },
+        )
         patient = serializers.UUIDField()
         kind = EnumField(TaskKind.choices, enum_name="TaskKindEnum")
         title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -439,13 +453,13 @@ class TaskListApi(ApiView):
         operation_id="tasks_create",
         summary="Create an outreach task (one open task per patient, kind and month)",
         request=InputSerializer,
-        responses={201: TaskSerializer, **error_responses(400, 403, 409)},
+        responses={201: TaskSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        patient = _patient_or_400(self, data.pop("patient"))
+        patient = _patient(self, data.pop("patient"))
         data["assignee"] = _member(self.practice, data.get("assignee"), "assignee")
         task = services.task_create(
             practice=self.practice, actor=self.membership, patient=patient, **data

@@ -71,3 +71,25 @@ def test_the_outsider_sees_only_its_own_empty_month(
         status = _api(outsider).get("/api/v1/billing/months/2026-10/").json()
     assert mine["count"] == 0
     assert status["status"] == "open"
+
+
+def test_a_claim_status_its_current_status_forbids_is_a_409_and_changes_nothing(
+    practice, biller, physician, coordinator
+):
+    """ready → paid skips submitted: the claim's state forbids it (409, like every state
+    conflict), not a malformed request (400)."""
+    _cast(practice, physician, coordinator)
+    api = _api(biller)
+    with time_machine.travel(AFTER, tick=False):
+        api.post("/api/v1/billing/months/2026-10/close/")
+        claim = Claim.objects.unscoped().order_by("pk").first()
+        one = api.patch(f"/api/v1/claims/{claim.pk}/", {"status": "paid"}, format="json")
+        many = api.post(
+            "/api/v1/billing/months/2026-10/claims/status/",
+            {"claims": [str(claim.pk)], "status": "paid"},
+            format="json",
+        )
+    assert one.status_code == many.status_code == 409
+    assert "cannot be marked paid" in one.json()["detail"]
+    claim.refresh_from_db()
+    assert claim.status == "ready"

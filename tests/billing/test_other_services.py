@@ -13,6 +13,7 @@ from billing import facts_services as services
 from billing.loading import load_patient_months
 from billing.models import OtherService
 from billing.rules import evaluate
+from ccm.api import REFERENCE_MESSAGE
 from ccm.models import AuditEvent
 from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, practice_scope
 from ccm.validators import NPI_CHECK_MESSAGE, NPI_FORMAT_MESSAGE
@@ -330,11 +331,15 @@ def test_api_bad_input_is_400_naming_the_field(
 def test_api_practitioner_must_be_a_physician_of_this_practice(
     biller_client, practice, patient, coordinator, outsider, frozen
 ):
-    for member in (coordinator, outsider):
-        data = body(outside_npi="", practitioner=str(member.pk))
-        response = biller_client.post(api_url(patient), data, "application/json")
-        assert response.status_code == 400
-        assert response.json() == {"practitioner": [services.NOT_A_PHYSICIAN_MESSAGE]}
+    data = body(outside_npi="", practitioner=str(coordinator.pk))
+    response = biller_client.post(api_url(patient), data, "application/json")
+    assert response.status_code == 400
+    assert response.json() == {"practitioner": [services.NOT_A_PHYSICIAN_MESSAGE]}
+    # Another practice's member is answered as an unknown one: 404 (never reveal existence).
+    data = body(outside_npi="", practitioner=str(outsider.pk))
+    response = biller_client.post(api_url(patient), data, "application/json")
+    assert response.status_code == 404
+    assert response.json() == {"detail": REFERENCE_MESSAGE.format(field="practitioner")}
     assert not OtherService.objects.unscoped().exists()
 
 

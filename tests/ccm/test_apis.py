@@ -120,3 +120,116 @@ def test_api_docs_page_is_served_without_a_cdn(db, client):
     assert response.status_code == 200
     assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in response.content
     assert b"cdn" not in response.content.lower()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("page", "0"), ("page", "x"), ("page_size", "null"), ("page_size", "0"), ("page_size", "201")],
+)
+def test_pagination_refuses_a_page_or_page_size_out_of_bounds_with_400(admin, name, value):
+    from ccm.api_auth import PAGE_MESSAGE, PAGE_SIZE_MESSAGE
+
+    response = _token_for(admin).get("/api/v1/audit-events/", {name: value})
+    assert response.status_code == 400
+    message = PAGE_MESSAGE if name == "page" else PAGE_SIZE_MESSAGE
+    assert response.json() == {name: [message]}
+
+
+def test_a_multipart_body_is_refused_with_415_and_saves_nothing(coordinator, frozen_patient):
+    from timelog.models import TimeEntry
+
+    body = {
+        "patient": str(frozen_patient.pk),
+        "started_at": "2026-10-20T13:00:00Z",
+        "minutes": "10",
+        "activity": "call_patient",
+    }
+    response = _token_for(coordinator).post("/api/v1/time-entries/", body, format="multipart")
+    assert response.status_code == 415
+    assert response["Content-Type"].startswith("application/json")
+    assert "detail" in response.json()
+    assert not TimeEntry.objects.unscoped().exists()
+
+
+@pytest.fixture
+def frozen_patient(practice):
+    from tests.factories import PatientFactory
+
+    return PatientFactory(practice=practice)
+
+
+@pytest.mark.parametrize("owner", ["unknown", "other practice"])
+@pytest.mark.parametrize(
+    ("path", "field", "kind"),
+    [
+        ("/api/v1/time-entries/", "patient", "patient"),
+        ("/api/v1/tasks/", "patient", "patient"),
+        ("/api/v1/tasks/", "assignee", "member"),
+        ("/api/v1/patients/", "billing_practitioner", "member"),
+        ("/api/v1/patients/", "coordinator", "member"),
+    ],
+)
+def test_a_body_naming_an_unknown_or_foreign_object_is_404_and_saves_nothing(
+    admin, physician, outsider, frozen_patient, path, field, kind, owner
+):
+    """Contract: another practice's object is answered as an unknown one, 404 (never reveal
+    existence), in a body field as in the path; the JSON detail names the field."""
+    import uuid
+
+    from ccm.api import REFERENCE_MESSAGE
+    from patients.models import Patient
+    from tests.factories import PatientFactory
+    from timelog.models import Task, TimeEntry
+
+    if owner == "unknown":
+        ref = uuid.uuid4()
+    elif kind == "patient":
+        ref = PatientFactory(practice=outsider.practice).pk
+    else:
+        ref = outsider.pk
+    bodies = {
+        "/api/v1/time-entries/": {
+            "patient": str(frozen_patient.pk),
+            "started_at": "2026-10-20T13:00:00Z",
+            "minutes": 10,
+            "activity": "call_patient",
+        },
+        "/api/v1/tasks/": {
+            "patient": str(frozen_patient.pk),
+            "kind": "check_in",
+            "due_on": "2026-10-30",
+        },
+        "/api/v1/patients/": {
+            "mrn": "NEW-1",
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "date_of_birth": "1950-01-01",
+        },
+    }
+    body = {**bodies[path], field: str(ref)}
+    before = (
+        TimeEntry.objects.unscoped().count(),
+        Task.objects.unscoped().count(),
+        Patient.objects.unscoped().count(),
+    )
+    response = _token_for(admin).post(path, body, format="json")
+    assert response.status_code == 404, response.json()
+    assert response.json() == {"detail": REFERENCE_MESSAGE.format(field=field)}
+    after = (
+        TimeEntry.objects.unscoped().count(),
+        Task.objects.unscoped().count(),
+        Patient.objects.unscoped().count(),
+    )
+    assert after == before
+
+
+def test_a_number_for_a_text_field_is_a_400_as_the_schema_says(admin):
+    """The schema says `type: string`; DRF alone would store the number 0 as the text "0"."""
+    from ccm.api import TEXT_TYPE_MESSAGE
+    from patients.models import Patient
+
+    body = {"mrn": "M-1", "first_name": 0, "last_name": "Lee", "date_of_birth": "1950-01-01"}
+    response = _token_for(admin).post("/api/v1/patients/", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"first_name": [TEXT_TYPE_MESSAGE]}
+    assert not Patient.objects.unscoped().exists()

@@ -5,6 +5,7 @@ import time_machine
 from rest_framework.test import APIClient
 
 from ccm import services as ccm_services
+from ccm.api import REFERENCE_MESSAGE
 from ccm.models import AuditEvent
 from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, practice_scope
 from patients import apis, services
@@ -260,22 +261,26 @@ def test_bad_new_patient_is_400_naming_the_field_and_saves_nothing(
 
 
 @pytest.mark.parametrize(
-    ("field", "member", "message"),
+    ("field", "member", "code", "body"),
     [
-        ("billing_practitioner", "coordinator", services.NOT_A_PHYSICIAN_MESSAGE),
-        ("billing_practitioner", "outsider", services.NOT_A_PHYSICIAN_MESSAGE),
-        ("coordinator", "biller", services.NOT_A_CLINICIAN_MESSAGE),
-        ("coordinator", "outsider", services.NOT_A_CLINICIAN_MESSAGE),
+        ("billing_practitioner", "coordinator", 400, [services.NOT_A_PHYSICIAN_MESSAGE]),
+        ("coordinator", "biller", 400, [services.NOT_A_CLINICIAN_MESSAGE]),
+        # Another practice's member is answered as an unknown one: 404 (never reveal existence).
+        ("billing_practitioner", "outsider", 404, None),
+        ("coordinator", "outsider", 404, None),
     ],
 )
 def test_linked_members_must_fit_and_belong_to_the_practice(
-    api, request, coordinator, physician, field, member, message
+    api, request, coordinator, physician, field, member, code, body
 ):
     other = request.getfixturevalue(member)
     data = _new(physician, coordinator, **{field: str(other.pk)})
     response = api(coordinator).post(LIST, data, format="json")
-    assert response.status_code == 400
-    assert response.json() == {field: [message]}
+    assert response.status_code == code
+    if body is None:
+        assert response.json() == {"detail": REFERENCE_MESSAGE.format(field=field)}
+    else:
+        assert response.json() == {field: body}
     assert not Patient.objects.unscoped().exists()
 
 

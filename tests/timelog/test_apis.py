@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from rest_framework.test import APIClient
 
+from ccm.api import REFERENCE_MESSAGE
 from tests.factories import TaskFactory, TimeEntryFactory
 from tests.timelog.conftest import make_enrolled
 from timelog import services
@@ -54,8 +55,9 @@ def test_log_time_read_it_back_and_list_by_month(coordinator, physician, enrolle
         ({"minutes": 241}, "minutes"),
         ({"started_at": "2026-10-20T13:00:00"}, "started_at"),
         ({"started_at": "2026-10-21T13:00:00Z"}, "started_at"),
+        ({"started_at": "2026-10-20T12:99:00Z"}, "started_at"),  # was a 500
         ({"activity": "juggling"}, "activity"),
-        ({"patient": "00000000-0000-0000-0000-000000000000"}, "patient"),
+        ({"patient": "not-a-uuid"}, "patient"),
     ],
 )
 def test_bad_input_names_the_field_and_saves_nothing(coordinator, enrolled, change, field):
@@ -124,7 +126,9 @@ def test_the_outsider_gets_404_and_never_sees_another_practices_time(
     assert api.get("/api/v1/worklist/").json()["count"] == 0
     assert api.get("/api/v1/tasks/", {"view": "all"}).json()["count"] == 0
     created = api.post(LIST, _body(enrolled), format="json")
-    assert created.status_code == 400  # the patient is not in the caller's practice
+    # The patient is not in the caller's practice: as unknown, 404 (never reveal existence).
+    assert created.status_code == 404
+    assert created.json() == {"detail": REFERENCE_MESSAGE.format(field="patient")}
     assert TimeEntry.objects.unscoped().count() == 1
 
 
