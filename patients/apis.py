@@ -7,6 +7,7 @@ service and shape the answer. Every response carrying a patient's data is audite
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -41,7 +42,13 @@ from ccm.models import Membership, Practice, Role
 from ccm.validators import state_validator, zip_validator
 from patients import fhir, selectors, services
 from patients.models import ConditionStatus, Consent, ConsentMethod, Patient, Sex, Status
-from patients.validators import MBI_MESSAGE, MRN_MESSAGE, VISIT_CODE_MESSAGE, normalize_icd10
+from patients.validators import (
+    ICD10_UNKNOWN_MESSAGE,
+    MBI_MESSAGE,
+    MRN_MESSAGE,
+    VISIT_CODE_MESSAGE,
+    normalize_icd10,
+)
 
 CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
 NO_CURRENT_CONSENT_MESSAGE = "The patient has no current consent to revoke."
@@ -152,7 +159,16 @@ def _pattern(regex: str, message: Any) -> list[RegexValidator]:
 # The formats patients.models and ccm.validators check, as the text the API takes (a blank
 # value, where allowed, is the schema's other oneOf branch; the visit code and MBI in either
 # case, the MBI with the dashes and spaces people type: patients.validators normalises them).
+_ICD10_PATTERN = r"^\s*[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?\s*$"
 _SEP = r"[\s\x1c-\x1f-]*"
+
+
+@extend_schema_field({"type": "string", "maxLength": 10, "pattern": _ICD10_PATTERN})
+class Icd10CodeField(serializers.CharField):
+    """An ICD-10-CM code as typed (E11.9, e119, " I10 "): normalised it is at most the 8
+    characters patients.Condition stores; the code table is checked after (R4)."""
+
+
 _C, _N = "[1-9]", "[0-9]"
 _A = "[AC-HJKMNP-RT-Yac-hjkmnp-rt-y]"
 _AN = "[0-9AC-HJKMNP-RT-Yac-hjkmnp-rt-y]"
@@ -206,13 +222,18 @@ class PatientInputSerializer(serializers.Serializer):
     )
     notes = serializers.CharField(required=False, allow_blank=True)
     conditions = serializers.ListField(
-        child=serializers.CharField(max_length=10),
+        # The shape of a code the table may know (E11.9, e119, " I10 "): normalised, at most
+        # 8 characters as patients.Condition stores it; the table itself is checked after.
+        child=Icd10CodeField(max_length=10),
         required=False,
         max_length=50,
         help_text="ICD-10-CM codes. On update: the whole active chronic problem list.",
     )
 
     def validate_conditions(self, codes: list[str]) -> list[str]:
+        # The schema's pattern, checked here so every code error reads alike (a list).
+        if not all(re.fullmatch(_ICD10_PATTERN, code) for code in codes):
+            raise serializers.ValidationError(ICD10_UNKNOWN_MESSAGE)
         # Repeats would reach the unique constraint as an error of no field; name the field.
         if len({normalize_icd10(c) for c in codes}) != len(codes):
             raise serializers.ValidationError(services.DUPLICATE_CONDITION_MESSAGE)

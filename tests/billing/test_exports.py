@@ -182,7 +182,7 @@ def test_api_claim_status_reopen_and_not_billable(
         {"claims": others, "status": "paid"},
         format="json",
     )
-    assert bulk.status_code == 400  # the ready claim cannot go straight to paid
+    assert bulk.status_code == 409  # the ready claim cannot go straight to paid: a conflict
     assert set(Claim.objects.unscoped().values_list("status", flat=True)) == {"ready", "submitted"}
     missing = api.post(
         "/api/v1/billing/months/2026-10/claims/status/",

@@ -578,3 +578,14 @@ def test_schema_describes_the_patient_endpoints(db, client):
     assert set(fhir["content"]) == {"application/fhir+json", "application/json"}
     enums = {"PatientStatusEnum", "PatientSexEnum", "ConditionStatusEnum", "ConsentMethodEnum"}
     assert enums <= set(schema["components"]["schemas"])
+
+
+def test_a_condition_code_of_another_shape_is_refused_like_an_unknown_code(
+    api, coordinator, physician
+):
+    # Ten characters the schema's pattern refuses: before, the model's 8-character limit
+    # answered too, with a message the schema did not announce.
+    data = _new(physician, coordinator, conditions=["G\u00ac\u0012\u00c1\u00ad\u0014ab\u00e7]"])
+    response = api(coordinator).post(LIST, data, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"conditions": [ICD10_UNKNOWN_MESSAGE]}
