@@ -4,6 +4,7 @@ billed elsewhere; then import a practice-management CSV (preview, then apply).""
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -37,8 +38,10 @@ def test_biller_records_a_service_and_imports_a_csv(
     biller_page: Page, live_server, shot, csp_violations, tmp_path
 ):
     page, base = biller_page, live_server.url
-    today = timezone.localdate().isoformat()
     patient = Patient.objects.unscoped().get(practice__slug="demo", mrn="DEMO-00001")
+    # The practice's today, not UTC's: from 00:00 UTC to midnight in New York they differ,
+    # and a date of service after the practice's today is refused.
+    today = timezone.localdate(timezone=ZoneInfo(patient.practice.time_zone)).isoformat()
     page.goto(f"{base}/patients/{patient.pk}/")
     page.locator("#billing-facts").get_by_role("link", name="Other services").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Other services")

@@ -33,7 +33,10 @@ def test_a_huddle_logged_by_two_coordinators_counts_once_on_the_chart(
         .first()
     ) or Membership.objects.unscoped().get(practice=practice, role=Role.ADMIN)
     zone = ZoneInfo(practice.time_zone)
-    start = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=40)).replace(second=0, microsecond=0)
+    now = dt.datetime.now(dt.UTC)
+    # 40 minutes ago, but never before the practice's month began (the chart shows its month).
+    month_start = now.astimezone(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = max(now - dt.timedelta(minutes=40), month_start).replace(second=0, microsecond=0)
     TimeEntryFactory(
         patient=patient,
         performer=colleague,
