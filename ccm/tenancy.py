@@ -1,8 +1,11 @@
 """Tenancy, in one place, failing closed (../shared/style.md §4).
 
 - `TenantModel`: abstract base adding `practice`; its default manager raises `NoPracticeScope`
-  when no practice scope is active and otherwise filters to that practice. `.unscoped()` is the
-  loud escape hatch (resolution of the practice itself, migrations, cross-practice jobs).
+  when no practice scope is active and otherwise filters to that practice.
+  `.for_practice(practice)` is the explicit, practice-bound query for code handed a practice.
+  `.unscoped()` is the loud escape hatch, only where reading across practices is the point
+  (resolution of the practice itself, audit, migrations, demo seeding, per-practice fan-out);
+  `tests/ccm/test_tenancy_mechanism.py` holds the allow-list.
 - `TenantMiddleware` resolves the practice once per request (session membership for pages,
   Bearer token for `/api/`), sets the scope and resets it in `finally`.
 - `get_for_practice_or_404`: another practice's object is 404, never 403.
@@ -141,8 +144,17 @@ class TenantManager(models.Manager[M], Generic[M]):
             return queryset
         return queryset.filter(practice_id=practice_id)
 
+    def for_practice(self, practice: Practice | uuid.UUID | str) -> TenantQuerySet[M]:
+        """One named practice's rows, whatever scope is active: the explicit, practice-bound
+        query for services, selectors, tasks and commands that are handed a practice."""
+        practice_id = getattr(practice, "pk", practice)
+        if practice_id is None:
+            raise NoPracticeScope(f"{self.model.__name__}.for_practice() given no practice")
+        return TenantQuerySet(self.model, using=self._db).filter(practice_id=practice_id)
+
     def unscoped(self) -> TenantQuerySet[M]:
-        """Every practice's rows. Only for tenancy resolution, migrations, cross-practice jobs."""
+        """Every practice's rows: only where reading across practices is the point (tenancy
+        resolution, audit, migrations, demo seeding, jobs that fan out per practice)."""
         return TenantQuerySet(self.model, using=self._db)
 
 
@@ -178,7 +190,7 @@ def get_for_practice_or_404(
         queryset: Any = model
     else:
         manager: Any = model._default_manager
-        queryset = manager.unscoped() if hasattr(manager, "unscoped") else manager.all()
+        queryset = manager.for_practice(practice)
     obj = queryset.filter(practice_id=practice.pk, pk=pk).first()
     if obj is None:
         raise Http404
