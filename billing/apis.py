@@ -36,11 +36,8 @@ from ccm.api import (
     error_responses,
     page_of,
 )
-from ccm.models import Role
+from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
-
-READERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)
-CLOSERS = (Role.ADMIN, Role.BILLER)
 
 
 def _month(text: str) -> Any:
@@ -79,7 +76,7 @@ def _month_data(practice: Any, month: Any) -> dict[str, Any]:
 class BillingMonthApi(ApiView):
     """A billing month's close status and totals."""
 
-    allowed_roles = READERS
+    capability = Capability.VIEW_BILLING
 
     @extend_schema(
         operation_id="billing_month_retrieve",
@@ -96,7 +93,7 @@ class BillingMonthCloseApi(ApiView):
     broker (development) the close has already run when the answer comes. With the broker
     unavailable the close is saved and kept (ccm.jobs): 202 with `message` saying so."""
 
-    allowed_roles = CLOSERS
+    capability = Capability.CLOSE_MONTHS
 
     @extend_schema_serializer(component_name="BillingMonthCloseJob")
     class JobSerializer(serializers.Serializer):
@@ -179,7 +176,7 @@ class ClaimSerializer(serializers.Serializer):
 class BillingMonthClaimsApi(ApiView):
     """A closed month's claims with their lines and explanations (audited per patient)."""
 
-    allowed_roles = READERS
+    capability = Capability.VIEW_BILLING
     PageSerializer = page_of(ClaimSerializer, "ClaimPage")
 
     @extend_schema(
@@ -207,7 +204,7 @@ class BillingMonthClaimsApi(ApiView):
 class BillingMonthReopenApi(ApiView):
     """Admins: reopen a closed month with a reason (audited); its time is unlocked."""
 
-    allowed_roles = (Role.ADMIN,)
+    capability = Capability.REOPEN_MONTHS
 
     @extend_schema_serializer(component_name="BillingMonthReopen")
     class ReopenSerializer(serializers.Serializer):
@@ -236,7 +233,7 @@ class BillingMonthReopenApi(ApiView):
 class SubmittedChangesApi(ApiView):
     """What re-closing a reopened month would change in its submitted claims."""
 
-    allowed_roles = CLOSERS
+    capability = Capability.CLOSE_MONTHS
 
     @extend_schema_serializer(component_name="SubmittedClaimChange")
     class ChangeSerializer(serializers.Serializer):
@@ -274,7 +271,7 @@ class OutcomeSerializer(serializers.Serializer):
 class NotBillableApi(ApiView):
     """A closed month's patient-months that do not bill, with the engine's reasons."""
 
-    allowed_roles = READERS
+    capability = Capability.VIEW_BILLING
     PageSerializer = page_of(OutcomeSerializer, "NotBillablePage")
 
     @extend_schema(
@@ -314,8 +311,8 @@ CLAIM_STATUS_RULES = (
 class ClaimStatusApi(ApiView):
     """Admins and billers: a claim's status (ready → submitted → paid / denied with reason)."""
 
-    allowed_roles = READERS
-    write_roles = CLOSERS
+    capability = Capability.VIEW_BILLING
+    write_capability = Capability.UPDATE_CLAIMS
     # claims_status_set locks the month's close row before the claim.
     version_lock = RowLock(Claim, "claim_id", first=(MonthClose, {"month": "month"}))
 
@@ -363,7 +360,7 @@ class ClaimStatusApi(ApiView):
 class ClaimStatusBulkApi(ApiView):
     """Admins and billers: one status for many claims of the month (all or nothing)."""
 
-    allowed_roles = CLOSERS
+    capability = Capability.UPDATE_CLAIMS
 
     @extend_schema_serializer(component_name="ClaimStatusBulk")
     class BulkSerializer(serializers.Serializer):
@@ -401,7 +398,7 @@ class ClaimStatusBulkApi(ApiView):
 
 
 class _ExportApi(ApiView):
-    allowed_roles = CLOSERS
+    capability = Capability.EXPORT_CLAIMS
     kind = ""
 
     def get(self, request: Request, month: str) -> Any:

@@ -25,7 +25,8 @@ from pygal.style import Style
 
 from billing.models import CloseStatus, MonthClose
 from billing.months import month_label, month_of
-from ccm.models import Membership, Practice, Role
+from ccm.models import Membership, Practice
+from ccm.roles import Capability, roles_with
 from patients.models import Patient, Status
 from timelog.models import MonthProgress, TimeEntry
 from timelog.selectors import FIRST_THRESHOLD, worklist
@@ -107,7 +108,9 @@ def member_minutes(*, practice: Practice, month: dt.date) -> QuerySet[Membership
         Membership.objects.unscoped()  # type: ignore[assignment]
         .filter(practice=practice)
         .annotate(minutes=Coalesce(Subquery(logged, output_field=IntegerField()), 0))
-        .filter(Q(minutes__gt=0) | Q(role=Role.COORDINATOR, is_active=True))
+        .filter(
+            Q(minutes__gt=0) | Q(role__in=roles_with(Capability.COORDINATE_CARE), is_active=True)
+        )
         .select_related("user")
         .order_by("-minutes", "user__full_name", "user__email")
     )

@@ -36,11 +36,11 @@ from ccm.api import (
     reference_or_404,
 )
 from ccm.models import Membership
+from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
 from patients import selectors as patient_selectors
 from patients.models import Patient
 
-WRITERS = tuple(sorted(services.WRITER_ROLES))
 NPI_PATTERN = r"^\d{10}$"  # the check digit is verified too (NPI_CHECK_MESSAGE)
 CODE_CHOICES = [
     (code, f"{code}: {services.code_label(code)}")
@@ -131,7 +131,7 @@ class PatientOtherServiceListApi(ApiView):
         note = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
     PageSerializer = page_of(OtherServiceSerializer, "OtherServicePage")
-    write_roles = WRITERS
+    write_capability = Capability.EDIT_BILLING_FACTS
 
     @extend_schema(
         operation_id="patients_other_services_list",
@@ -182,7 +182,7 @@ class PatientOtherServiceListApi(ApiView):
 class OtherServiceDetailApi(ApiView):
     """GET: any role. DELETE (a mis-entry; audited): admins, billers, physicians."""
 
-    write_roles = WRITERS
+    write_capability = Capability.EDIT_BILLING_FACTS
     # other_service_delete locks the patient before the service.
     version_lock = RowLock(OtherService, "other_service_id", first=(Patient, {"pk": "patient_id"}))
 
@@ -251,7 +251,7 @@ class PatientMonthFactsApi(ApiView):
             help_text="Null: not documented. Only admins and physicians may change it."
         )
 
-    write_roles = WRITERS
+    write_capability = Capability.EDIT_BILLING_FACTS
 
     @extend_schema(
         operation_id="patients_month_facts_retrieve",

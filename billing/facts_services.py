@@ -15,7 +15,7 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -28,15 +28,11 @@ from billing.months import current_month, month_label
 from billing.rules.codes import APCM_CODES, CCM_CODES, OVERSIGHT_CODES, PCM_CODES, TABLE_ORDER
 from ccm import audit
 from ccm.api_auth import StateConflict
-from ccm.models import Membership, Practice, Role
+from ccm.models import Membership, Practice
+from ccm.roles import Capability, can, require
 from ccm.validators import validate_npi
 from patients.models import Patient
 from timelog.services import MonthLocked, month_is_locked, progress_refresh
-
-# Who records billing facts: billers, and the physicians and admins whose claims they are.
-WRITER_ROLES = frozenset({Role.ADMIN, Role.BILLER, Role.PHYSICIAN})
-# R23: the MDM level is the billing practitioner's clinical judgement.
-MDM_ROLES = frozenset({Role.ADMIN, Role.PHYSICIAN})
 
 # R31: codes that never block CCM but are billed beside it and worth recording: TCM, general
 # BHI, psychiatric CoCM, remote physiologic monitoring (99455/99456 are not RPM codes).
@@ -147,11 +143,6 @@ def _today(practice: Practice) -> dt.date:
     return timezone.localdate(timezone=zoneinfo.ZoneInfo(practice.time_zone))
 
 
-def _require(actor: Membership, roles: frozenset[str], message: str) -> None:
-    if actor.role not in roles:
-        raise PermissionDenied(message)
-
-
 def _check_unlocked(practice: Practice, month: dt.date) -> None:
     if month_locked(practice=practice, month=month):
         raise MonthLocked(LOCKED_MESSAGE.format(month=month_label(month.replace(day=1))))
@@ -213,7 +204,7 @@ def _service_errors(
         errors["outside_npi"] = [PRACTITIONER_BOTH_MESSAGE]
     elif practitioner is not None:
         same = practitioner.practice_id == practice.pk
-        if not same or practitioner.role != Role.PHYSICIAN:
+        if not same or not can(practitioner, Capability.BILL_AS_PRACTITIONER):
             errors["practitioner"] = [NOT_A_PHYSICIAN_MESSAGE]
     elif outside_npi:
         if problems := npi_errors(outside_npi):
@@ -238,7 +229,7 @@ def other_service_create(
     """Record a service billed for the patient (a member's NPI entered as outside is stored
     as that member). Refuses unknown codes, future dates, duplicates (same code and day) and
     closed months (MonthLocked). Audited; refreshes the month's progress."""
-    _require(actor, WRITER_ROLES, WRITE_ROLE_MESSAGE)
+    require(actor, Capability.EDIT_BILLING_FACTS, WRITE_ROLE_MESSAGE)
     if patient.practice_id != practice.pk:
         raise ValidationError(PATIENT_PRACTICE_MESSAGE)
     code, outside_npi = normalize_code(code), (outside_npi or "").strip()
@@ -277,7 +268,7 @@ def other_service_create(
 def other_service_delete(*, practice: Practice, actor: Membership, service: OtherService) -> None:
     """Delete a mis-entered service of an open month (a hard delete; the audit event keeps
     who and when). Refreshes the month's progress."""
-    _require(actor, WRITER_ROLES, WRITE_ROLE_MESSAGE)
+    require(actor, Capability.EDIT_BILLING_FACTS, WRITE_ROLE_MESSAGE)
     _lock_patient(practice, service.patient_id)
     locked = (
         OtherService.objects.unscoped()
@@ -331,7 +322,7 @@ def month_facts_set(
     """Set a patient-month's R3 flag and R23 MDM level (admins and physicians change the
     MDM; billers the flag). Refuses future and closed months. Audited with the changed
     field names; refreshes the month's progress. Unchanged values write nothing."""
-    _require(actor, WRITER_ROLES, WRITE_ROLE_MESSAGE)
+    require(actor, Capability.EDIT_BILLING_FACTS, WRITE_ROLE_MESSAGE)
     if patient.practice_id != practice.pk:
         raise ValidationError(PATIENT_PRACTICE_MESSAGE)
     month, mdm = month.replace(day=1), mdm or ""
@@ -344,8 +335,8 @@ def month_facts_set(
     before = {"ccm_billed_elsewhere": facts.ccm_billed_elsewhere, "mdm": facts.mdm}
     after: dict[str, Any] = {"ccm_billed_elsewhere": bool(ccm_billed_elsewhere), "mdm": mdm}
     changed = audit.changed(before, after)
-    if "mdm" in changed and actor.role not in MDM_ROLES:
-        raise PermissionDenied(MDM_ROLE_MESSAGE)
+    if "mdm" in changed:
+        require(actor, Capability.SET_MDM, MDM_ROLE_MESSAGE)
     _check_unlocked(practice, month)
     if not changed:
         return facts

@@ -31,25 +31,21 @@ from billing.models import OtherServiceImport, PatientMonthFacts
 from billing.months import current_month, month_label, next_month, parse_month, previous_month
 from ccm import audit
 from ccm.forms import attach_errors
-from ccm.models import Role
+from ccm.roles import Capability, can
 from ccm.tenancy import (
     ROLE_FORBIDDEN_MESSAGE,
     PracticeRequest,
+    capability_required,
     get_for_practice_or_404,
     lock_for_practice_or_404,
-    role_required,
 )
 from ccm.versioning import unchanged_since_opened
 from patients.models import Patient
 from timelog.services import MonthLocked
 
-ANY_ROLE = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR, Role.BILLER)
-WRITERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)
-IMPORTERS = (Role.ADMIN, Role.BILLER)
-
 
 def _can_write(request: PracticeRequest) -> bool:
-    return request.membership.role in services.WRITER_ROLES
+    return can(request.membership, Capability.EDIT_BILLING_FACTS)
 
 
 def _patient(request: PracticeRequest, patient_id: str) -> Patient:
@@ -61,7 +57,7 @@ def _patient(request: PracticeRequest, patient_id: str) -> Patient:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def other_service_list(request: PracticeRequest, patient_id: str) -> HttpResponse:
     """The patient's other services, and the form to add one (POST: writers only)."""
     patient = _patient(request, patient_id)
@@ -107,7 +103,7 @@ def _list_page(
         "services": [(s, services.code_label(s.code)) for s in rows],
         "form": form,
         "can_write": _can_write(request),
-        "can_import": request.membership.role in IMPORTERS,
+        "can_import": can(request.membership, Capability.IMPORT_OTHER_SERVICES),
         "month_label": month_label(month),
     }
     return render(request, "billing/other_service_list.html", context, status=status)
@@ -115,7 +111,7 @@ def _list_page(
 
 @login_required
 @require_POST
-@role_required(*WRITERS)
+@capability_required(Capability.EDIT_BILLING_FACTS)
 def other_service_delete(request: PracticeRequest, other_service_id: str) -> HttpResponse:
     service = services.other_service_get(practice=request.practice, service_id=other_service_id)
     try:
@@ -134,7 +130,7 @@ def other_service_delete(request: PracticeRequest, other_service_id: str) -> Htt
 
 @login_required
 @require_GET
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def month_facts_current(request: PracticeRequest, patient_id: str) -> HttpResponse:
     """Redirect to the month asked for (?month=YYYY-MM), else the current month."""
     patient = _patient(request, patient_id)
@@ -173,7 +169,7 @@ def _facts_now(request: PracticeRequest, patient: Patient, month: dt.date) -> di
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def month_facts_edit(request: PracticeRequest, patient_id: str, month: str) -> HttpResponse:
     """The patient-month's R3 flag and R23 MDM level (POST: writers; MDM: admin, physician)."""
     patient = _patient(request, patient_id)
@@ -181,7 +177,7 @@ def month_facts_edit(request: PracticeRequest, patient_id: str, month: str) -> H
     if request.method == "POST" and not _can_write(request):
         raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
     facts = services.month_facts_get(practice=request.practice, patient=patient, month=day)
-    can_set_mdm = request.membership.role in services.MDM_ROLES
+    can_set_mdm = can(request.membership, Capability.SET_MDM)
     initial = _facts_initial(facts)
     form = MonthFactsForm(request.POST or None, initial=initial, can_set_mdm=can_set_mdm)
     status = 200
@@ -249,7 +245,7 @@ def _facts_page(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*IMPORTERS)
+@capability_required(Capability.IMPORT_OTHER_SERVICES)
 def import_upload(request: PracticeRequest) -> HttpResponse:
     form = OtherServiceImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -274,7 +270,7 @@ def import_upload(request: PracticeRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*IMPORTERS)
+@capability_required(Capability.IMPORT_OTHER_SERVICES)
 def import_detail(request: PracticeRequest, service_import_id: str) -> HttpResponse:
     record = get_for_practice_or_404(OtherServiceImport, request.practice, service_import_id)
     if request.method == "POST":

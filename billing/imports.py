@@ -22,7 +22,8 @@ from django.utils import timezone
 from billing import facts_services
 from billing.models import OtherService, OtherServiceImport
 from ccm import audit
-from ccm.models import AuditEvent, Membership, Practice, Role
+from ccm.models import AuditEvent, Membership, Practice
+from ccm.roles import Capability, can
 from patients.imports import (  # the EHR import's file handling, shared (re-exported)
     MALFORMED_MESSAGE as MALFORMED_MESSAGE,
 )
@@ -48,7 +49,6 @@ ALREADY_APPLIED_MESSAGE = "This import has already been applied; nothing was imp
 NOTHING_TO_IMPORT_MESSAGE = "The file has no valid rows to import; correct it and upload it again."
 IMPORT_ROLE_MESSAGE = "Only admins and billers import other services."
 
-IMPORT_ROLES = frozenset({Role.ADMIN, Role.BILLER})
 MAX_STORED_ERRORS = 1000
 BATCH = 1000
 NOTE_MAX = 300
@@ -268,7 +268,7 @@ def _new_rows(practice: Practice, rows: list[Row]) -> list[Row]:
 
 
 def _check_actor(practice: Practice, actor: Membership) -> None:
-    if actor.practice_id != practice.pk or actor.role not in IMPORT_ROLES:
+    if actor.practice_id != practice.pk or not can(actor, Capability.IMPORT_OTHER_SERVICES):
         raise PermissionDenied(IMPORT_ROLE_MESSAGE)
 
 

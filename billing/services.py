@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
@@ -44,7 +44,8 @@ from billing.models import (
 from billing.months import current_month, month_label
 from ccm import audit
 from ccm.api_auth import ApplicationError, StateConflict
-from ccm.models import Membership, Practice, Role
+from ccm.models import Membership, Practice
+from ccm.roles import Capability, require
 from ccm.tenancy import practice_scope
 from timelog.models import MonthLock, TimeEntry
 from timelog.selectors import worklist_base
@@ -531,8 +532,7 @@ def month_reopen(
 ) -> MonthClose:
     """Admins: reopen a closed month with a reason (kept in MonthReopening and audited).
     The month's time is unlocked for corrections; its claims stay until the next close."""
-    if actor.role != Role.ADMIN:
-        raise PermissionDenied(ADMIN_ONLY_MESSAGE)
+    require(actor, Capability.REOPEN_MONTHS, ADMIN_ONLY_MESSAGE)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": REOPEN_REASON_MESSAGE})
@@ -572,7 +572,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ClaimStatus.PAID: frozenset({ClaimStatus.DENIED}),
     ClaimStatus.WITHDRAWN: frozenset(),  # only a re-close withdraws or restores a claim
 }
-CLAIM_ROLES = (Role.ADMIN, Role.BILLER)
 
 
 def claims_status_set(
@@ -585,8 +584,7 @@ def claims_status_set(
 ) -> int:
     """Set the status of one or many claims of a closed month (all or nothing: any claim
     that cannot move to the status refuses the whole change). Audited per claim."""
-    if actor.role not in CLAIM_ROLES:
-        raise PermissionDenied("Only admins and billers update claim status.")
+    require(actor, Capability.UPDATE_CLAIMS, "Only admins and billers update claim status.")
     settable = [s for s in ClaimStatus.values if s != ClaimStatus.WITHDRAWN]
     if status not in settable:
         raise ValidationError({"status": f"Choose one of: {', '.join(settable)}."})

@@ -17,10 +17,9 @@ from billing import settings_services as services
 from billing.models import POS_MESSAGE, BillingPolicy
 from billing.rules.codes import CAP_LIMITS, PLACE_OF_SERVICE_CODES
 from ccm.api import ApiView, EnumField, RowLock, error_responses, page_of
-from ccm.models import Practice, Role
+from ccm.models import Practice
+from ccm.roles import Capability
 
-READERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)
-WRITERS = (Role.ADMIN,)
 UNKNOWN_FIELD_MESSAGE = "Unknown field."
 CLOSED_MONTHS_NOTE = (
     " Closed months are not affected (their claims are stored); after a change the worklist "
@@ -91,8 +90,8 @@ FeeScheduleInputSerializer = extend_schema_serializer(component_name="FeeSchedul
 class FeeScheduleApi(ApiView):
     """The practice's amount per billed code next to the spec's reference amount."""
 
-    allowed_roles = READERS
-    write_roles = WRITERS
+    capability = Capability.VIEW_BILLING
+    write_capability = Capability.EDIT_BILLING_SETTINGS
     version_lock = RowLock(Practice)
     PageSerializer = page_of(FeeEntrySerializer, "FeeSchedulePage")
 
@@ -168,8 +167,8 @@ PolicySerializer = _policy_serializer(
 class BillingPolicyApi(ApiView):
     """The practice's choices at the spec's POLICY points, with the spec's defaults."""
 
-    allowed_roles = READERS
-    write_roles = WRITERS
+    capability = Capability.VIEW_BILLING
+    write_capability = Capability.EDIT_BILLING_SETTINGS
     version_lock = RowLock(Practice)
 
     def _answer(self) -> Response:

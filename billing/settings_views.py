@@ -20,11 +20,11 @@ from billing.settings_forms import (
     fee_schedule_initial,
 )
 from ccm.forms import attach_errors
-from ccm.models import Practice, Role
-from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, PracticeRequest, role_required
+from ccm.models import Practice
+from ccm.roles import Capability, can
+from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, PracticeRequest, capability_required
 from ccm.versioning import unchanged_since_opened
 
-READERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)
 FEES_SAVED_MESSAGE = (
     "Fee schedule saved. Worklist progress for this month and last month is being recomputed."
 )
@@ -36,7 +36,7 @@ NO_CHANGES_MESSAGE = "Nothing changed."
 
 
 def _is_admin(request: PracticeRequest) -> bool:
-    return bool(request.membership.role == Role.ADMIN)
+    return can(request.membership, Capability.EDIT_BILLING_SETTINGS)
 
 
 def _admins_write(request: PracticeRequest) -> None:
@@ -63,7 +63,7 @@ def _policy_now(practice: Practice) -> dict[str, Any]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*READERS)
+@capability_required(Capability.VIEW_BILLING)
 def fee_schedule(request: PracticeRequest) -> HttpResponse:
     _admins_write(request)
     practice = request.practice
@@ -96,7 +96,7 @@ def fee_schedule(request: PracticeRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*READERS)
+@capability_required(Capability.VIEW_BILLING)
 def policy(request: PracticeRequest) -> HttpResponse:
     _admins_write(request)
     practice = request.practice
@@ -127,7 +127,7 @@ def policy(request: PracticeRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(Role.ADMIN)
+@capability_required(Capability.EDIT_BILLING_SETTINGS)
 def policy_reset(request: PracticeRequest) -> HttpResponse:
     changes = services.policy_reset(practice=request.practice, actor=request.membership)
     messages.success(request, POLICY_RESET_MESSAGE if changes else NO_CHANGES_MESSAGE)

@@ -30,12 +30,11 @@ from billing.models import (
 from billing.months import current_month, month_label, parse_month, previous_month
 from ccm import audit, jobs
 from ccm.api_auth import ApplicationError
-from ccm.models import Membership, Role
-from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
+from ccm.models import Membership
+from ccm.roles import Capability, can
+from ccm.tenancy import PracticeRequest, capability_required, get_for_practice_or_404
 
 Download = HttpResponse | StreamingHttpResponse
-READERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)
-CLOSERS = (Role.ADMIN, Role.BILLER)
 PAGE_SIZE = 100
 MONTHS_LISTED = 13
 PRECLOSE_ROWS = 250  # per problem on the page (templates/billing/preclose_check.html)
@@ -58,7 +57,7 @@ def _state(close: MonthClose | None) -> str:
 
 @login_required
 @require_GET
-@role_required(*READERS)
+@capability_required(Capability.VIEW_BILLING)
 def month_list(request: PracticeRequest) -> HttpResponse:
     this = current_month(request.practice.time_zone)
     closes = {c.month: c for c in MonthClose.objects.all()}
@@ -69,7 +68,7 @@ def month_list(request: PracticeRequest) -> HttpResponse:
     context = {
         "months": months,
         "this_month": this,
-        "can_import": request.membership.role in CLOSERS,
+        "can_import": can(request.membership, Capability.IMPORT_OTHER_SERVICES),
     }
     return render(request, "billing/month_list.html", context)
 
@@ -83,8 +82,8 @@ def _month_context(request: PracticeRequest, month: dt.date) -> dict[str, Any]:
         "close": close,
         "state": _state(close),
         "is_past": month < this,
-        "can_close": request.membership.role in CLOSERS,
-        "is_admin": request.membership.role == Role.ADMIN,
+        "can_close": can(request.membership, Capability.CLOSE_MONTHS),
+        "is_admin": can(request.membership, Capability.REOPEN_MONTHS),
     }
     if close and close.status == CloseStatus.CLOSED:
         context["summary"] = exports.summary(request.practice, month)
@@ -107,7 +106,7 @@ def _month_context(request: PracticeRequest, month: dt.date) -> dict[str, Any]:
 
 @login_required
 @require_GET
-@role_required(*READERS)
+@capability_required(Capability.VIEW_BILLING)
 def month_detail(request: PracticeRequest, month: str) -> HttpResponse:
     day = _month(month)
     return render(request, "billing/month_detail.html", _month_context(request, day))
@@ -115,7 +114,7 @@ def month_detail(request: PracticeRequest, month: str) -> HttpResponse:
 
 @login_required
 @require_GET
-@role_required(*READERS)
+@capability_required(Capability.VIEW_BILLING)
 def month_progress(request: PracticeRequest, month: str) -> HttpResponse:
     """The htmx fragment polled while a close runs (stops polling once it is closed)."""
     day = _month(month)
@@ -125,14 +124,14 @@ def month_progress(request: PracticeRequest, month: str) -> HttpResponse:
         {
             "close": _close(request, day),
             "label": month_label(day),
-            "can_close": request.membership.role in CLOSERS,
+            "can_close": can(request.membership, Capability.CLOSE_MONTHS),
         },
     )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*CLOSERS)
+@capability_required(Capability.CLOSE_MONTHS)
 def month_close(request: PracticeRequest, month: str) -> HttpResponse:
     """GET (or a POST without `confirm=yes`): the confirmation page with the pre-close
     counts. The confirmed POST starts the close; resuming a running close (already
@@ -190,7 +189,7 @@ def _close_confirmation(request: PracticeRequest, day: dt.date, state: str) -> H
 
 @login_required
 @require_POST
-@role_required(Role.ADMIN)
+@capability_required(Capability.REOPEN_MONTHS)
 def month_reopen(request: PracticeRequest, month: str) -> HttpResponse:
     day = _month(month)
     try:
@@ -211,7 +210,7 @@ def month_reopen(request: PracticeRequest, month: str) -> HttpResponse:
 
 @login_required
 @require_GET
-@role_required(*CLOSERS)
+@capability_required(Capability.CLOSE_MONTHS)
 def preclose_check(request: PracticeRequest, month: str) -> HttpResponse:
     day = _month(month)
     check = services.preclose_check(practice=request.practice, month=day)
@@ -225,7 +224,7 @@ def preclose_check(request: PracticeRequest, month: str) -> HttpResponse:
             "label": month_label(day),
             "check": check,
             "close": _close(request, day),
-            "clinical": request.membership.role == Role.ADMIN,
+            "clinical": can(request.membership, Capability.EDIT_CLINICAL),
         },
     )
 
@@ -238,7 +237,7 @@ def _practitioners(request: PracticeRequest, month: dt.date) -> list[Membership]
 
 @login_required
 @require_GET
-@role_required(*READERS)
+@capability_required(Capability.VIEW_BILLING)
 def claim_list(request: PracticeRequest, month: str) -> HttpResponse:
     """Claims with lines and explanations, or the not-billable patient-months with reasons;
     filters: practitioner, code, status, billable or not."""
@@ -284,7 +283,7 @@ def claim_list(request: PracticeRequest, month: str) -> HttpResponse:
             "statuses": ClaimStatus.choices,
             "totals": totals,
             "not_billable": Outcome.objects.filter(month=day, billable=False).count(),
-            "can_update": request.membership.role in CLOSERS,
+            "can_update": can(request.membership, Capability.UPDATE_CLAIMS),
             "query": request.GET.urlencode(),
         },
     )
@@ -301,7 +300,7 @@ def _uuid_or_404(text: str) -> str:
 
 @login_required
 @require_GET
-@role_required(*READERS)
+@capability_required(Capability.VIEW_BILLING)
 def claim_detail(request: PracticeRequest, claim_id: str) -> HttpResponse:
     claim = get_for_practice_or_404(Claim, request.practice, claim_id)
     outcome = Outcome.objects.filter(patient_id=claim.patient_id, month=claim.month).first()
@@ -316,7 +315,7 @@ def claim_detail(request: PracticeRequest, claim_id: str) -> HttpResponse:
             "label": month_label(claim.month),
             "statuses": ClaimStatus.choices,
             "next_statuses": sorted(services.TRANSITIONS[claim.status]),
-            "can_update": request.membership.role in CLOSERS,
+            "can_update": can(request.membership, Capability.UPDATE_CLAIMS),
         },
     )
 
@@ -343,7 +342,7 @@ def _set_status(request: PracticeRequest, ids: list[Any]) -> int | None:
 
 @login_required
 @require_POST
-@role_required(*CLOSERS)
+@capability_required(Capability.UPDATE_CLAIMS)
 def claim_status(request: PracticeRequest, claim_id: str) -> HttpResponse:
     claim = get_for_practice_or_404(Claim, request.practice, claim_id)
     if _set_status(request, [claim.pk]) is not None:
@@ -353,7 +352,7 @@ def claim_status(request: PracticeRequest, claim_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(*CLOSERS)
+@capability_required(Capability.UPDATE_CLAIMS)
 def claim_status_bulk(request: PracticeRequest, month: str) -> HttpResponse:
     day = _month(month)
     ids = [_uuid_or_404(v) for v in request.POST.getlist("claims")]
@@ -418,20 +417,20 @@ def _export(request: PracticeRequest, month: str, kind: str) -> Download:
 
 @login_required
 @require_GET
-@role_required(*CLOSERS)
+@capability_required(Capability.EXPORT_CLAIMS)
 def export_csv(request: PracticeRequest, month: str) -> Download:
     return _export(request, month, ExportKind.CSV)
 
 
 @login_required
 @require_GET
-@role_required(*CLOSERS)
+@capability_required(Capability.EXPORT_CLAIMS)
 def export_837(request: PracticeRequest, month: str) -> Download:
     return _export(request, month, ExportKind.X12)
 
 
 @login_required
 @require_GET
-@role_required(*CLOSERS)
+@capability_required(Capability.EXPORT_CLAIMS)
 def export_pdf(request: PracticeRequest, month: str) -> Download:
     return _export(request, month, ExportKind.PDF)

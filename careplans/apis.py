@@ -32,11 +32,9 @@ from ccm.api import (
     error_responses,
     page_of,
 )
-from ccm.models import Role
+from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
 from patients.models import Patient
-
-CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
 
 
 @extend_schema_field({"type": "string", "format": "date"})
@@ -147,7 +145,7 @@ class PatientCarePlanListApi(ApiView):
             help_text="Templates to prefill from (default: those matching the conditions).",
         )
 
-    write_roles = CLINICAL
+    write_capability = Capability.EDIT_CLINICAL
     PageSerializer = page_of(VersionSerializer, "CarePlanVersionPage")
 
     @extend_schema(
@@ -192,7 +190,7 @@ class CarePlanDetailApi(ApiView):
         validated_whole = True  # the view requires `content` (sections inside are optional)
         content = ContentSerializer()
 
-    write_roles = CLINICAL
+    write_capability = Capability.EDIT_CLINICAL
     version_lock = RowLock(CarePlanVersion, "version_id")
 
     @extend_schema(
@@ -227,7 +225,7 @@ class CarePlanDetailApi(ApiView):
 class CarePlanSubmitApi(ApiView):
     """Clinical: send a complete draft to the physicians' signing queue."""
 
-    allowed_roles = CLINICAL
+    capability = Capability.EDIT_CLINICAL
 
     @extend_schema(
         operation_id="care_plans_submit",
@@ -250,7 +248,7 @@ class CarePlanSignApi(ApiView):
         password = serializers.CharField(required=False, allow_blank=True, write_only=True)
         code = serializers.CharField(required=False, allow_blank=True, write_only=True)
 
-    allowed_roles = CLINICAL  # the lookup first (404), then the physician check (403)
+    capability = Capability.EDIT_CLINICAL  # the lookup first (404), then the physician check (403)
 
     @extend_schema(
         operation_id="care_plans_sign",
@@ -280,7 +278,7 @@ class CarePlanCopyApi(ApiView):
         given_on = serializers.DateField()
         method = EnumField(CopyMethod.choices, enum_name="CarePlanCopyMethodEnum")
 
-    allowed_roles = CLINICAL
+    capability = Capability.EDIT_CLINICAL
 
     @extend_schema(
         operation_id="care_plans_copies_create",

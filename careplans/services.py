@@ -11,7 +11,7 @@ import zoneinfo
 from typing import Any
 
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -29,12 +29,12 @@ from careplans.models import (
 )
 from ccm import audit
 from ccm.api_auth import ApplicationError, StateConflict
-from ccm.models import Membership, Practice, Role
+from ccm.models import Membership, Practice
+from ccm.roles import Capability, require
 from ccm.tenancy import lock_for_practice_or_404
 from patients.models import ConditionStatus, Patient
 from timelog.services import progress_refresh
 
-CLINICAL_ROLES = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR})
 REVIEW_AFTER_DISCHARGE_DAYS = 14  # a care transition: revisit the plan within two weeks
 REAUTH_LIMIT = 5  # failed signing re-authentications per user in REAUTH_WINDOW
 REAUTH_WINDOW = 15 * 60
@@ -71,11 +71,6 @@ def add_months(day: dt.date, months: int) -> dt.date:
     )
 
 
-def _require(actor: Membership, roles: frozenset[str], message: str) -> None:
-    if actor.role not in roles:
-        raise PermissionDenied(message)
-
-
 # --- Templates -------------------------------------------------------------------------------
 
 
@@ -106,7 +101,7 @@ def template_update(
     *, practice: Practice, actor: Membership, template: CarePlanTemplate, data: dict[str, Any]
 ) -> CarePlanTemplate:
     """Admins change a template's prefixes, texts, goals and interventions. Audited."""
-    _require(actor, frozenset({Role.ADMIN}), ADMIN_ONLY_MESSAGE)
+    require(actor, Capability.EDIT_CARE_PLAN_TEMPLATES, ADMIN_ONLY_MESSAGE)
     template = lock_for_practice_or_404(CarePlanTemplate.objects.all(), practice, template.pk)
     fields = ["name", "expected_outcome", "symptom_management", "is_active"]
     for name in fields:
@@ -191,7 +186,7 @@ def draft_start(
 ) -> CarePlanVersion:
     """Start a draft: a copy of the current signed version (a revision), else prefilled from
     the chart and the condition templates. One draft per plan. Audited."""
-    _require(actor, CLINICAL_ROLES, CLINICAL_ONLY_MESSAGE)
+    require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
     if patient.practice_id != practice.pk:
         raise ValidationError("The patient must belong to this practice.")
     plan = _plan_for(practice, patient)
@@ -232,7 +227,7 @@ def draft_update(
 ) -> CarePlanVersion:
     """Replace a draft's content (validated; sections not given keep their value). Audited
     with the names of the sections that changed."""
-    _require(actor, CLINICAL_ROLES, CLINICAL_ONLY_MESSAGE)
+    require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
     version = _lock_draft(practice, version)
     before = version.content
     after = plan_content.clean({**before, **data})
@@ -249,7 +244,7 @@ def draft_submit(
     *, practice: Practice, actor: Membership, version: CarePlanVersion
 ) -> CarePlanVersion:
     """Send a complete draft to the physicians' signing queue. Audited."""
-    _require(actor, CLINICAL_ROLES, CLINICAL_ONLY_MESSAGE)
+    require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
     version = _lock_draft(practice, version)
     _check_complete(version)
     version.submitted_at, version.submitted_by = timezone.now(), actor
@@ -261,7 +256,7 @@ def draft_submit(
 @transaction.atomic
 def draft_discard(*, practice: Practice, actor: Membership, version: CarePlanVersion) -> None:
     """Throw a draft away (signed versions stay forever). Audited."""
-    _require(actor, CLINICAL_ROLES, CLINICAL_ONLY_MESSAGE)
+    require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
     version = _lock_draft(practice, version)
     audit.write(actor, version, "discard", patient_id=version.patient_id)
     version.delete()
@@ -309,7 +304,7 @@ def version_sign(
     """A physician signs a complete draft after re-authenticating: signer, time and the
     SHA-256 of the canonical content are recorded, the previous signed version is superseded,
     the next review is set. A second signature answers VersionSigned (409). Audited."""
-    _require(actor, frozenset({Role.PHYSICIAN}), PHYSICIAN_ONLY_MESSAGE)
+    require(actor, Capability.SIGN_CARE_PLANS, PHYSICIAN_ONLY_MESSAGE)
     # Outside the signing transaction: a refused attempt is audited and counted even though
     # nothing is signed.
     _reauthenticate(actor, password, code)
@@ -363,7 +358,7 @@ def copy_record(
     method: str,
 ) -> CarePlanCopy:
     """R12: record when and how the patient got a copy of the current signed version."""
-    _require(actor, CLINICAL_ROLES, CLINICAL_ONLY_MESSAGE)
+    require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
     version = CarePlanVersion.objects.unscoped().get(practice=practice, pk=version.pk)
     if version.status != VersionStatus.SIGNED or version.signed_on is None:
         raise StateConflict(NOT_SIGNED_MESSAGE)
@@ -399,7 +394,7 @@ def discharge_record(
     note: str = "",
 ) -> HospitalDischarge:
     """Record a hospital discharge; the plan's review comes forward to within two weeks."""
-    _require(actor, CLINICAL_ROLES, CLINICAL_ONLY_MESSAGE)
+    require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
     if patient.practice_id != practice.pk:
         raise ValidationError("The patient must belong to this practice.")
     if discharged_on > _today(practice):

@@ -29,18 +29,16 @@ from careplans.forms import (
 from careplans.models import CarePlanTemplate, CarePlanVersion
 from ccm import audit
 from ccm.forms import attach_errors
-from ccm.models import Role
+from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
+    capability_required,
     get_for_practice_or_404,
     lock_for_practice_or_404,
-    role_required,
 )
 from ccm.versioning import unchanged_since_opened
 from patients.models import Patient
 
-CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
-ANY_ROLE = (*CLINICAL, Role.BILLER)
 BLANK_ROWS = 1  # an empty row per section, so the editor works without JavaScript
 
 
@@ -60,7 +58,7 @@ def _error(form: Any, exc: Exception) -> None:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def draft_start(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     services.templates_ensure(practice=request.practice)
@@ -149,7 +147,7 @@ def _signed_refusal(request: PracticeRequest, version: CarePlanVersion) -> HttpR
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def version_edit(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     if not version.is_draft:
@@ -177,7 +175,7 @@ def version_edit(request: PracticeRequest, version_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def editor_row(request: PracticeRequest, version_id: str, section: str) -> HttpResponse:
     """One blank editor row (htmx appends it to the section's table)."""
     version = _version(request, version_id)
@@ -195,7 +193,7 @@ def editor_row(request: PracticeRequest, version_id: str, section: str) -> HttpR
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def version_submit(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     try:
@@ -211,7 +209,7 @@ def version_submit(request: PracticeRequest, version_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def version_discard(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     try:
@@ -235,8 +233,8 @@ def _detail(
         "patient": version.patient,
         "sections": plan_content.sections(version.content),
         "gaps": plan_content.missing(version.content) if version.is_draft else [],
-        "is_physician": request.membership.role == Role.PHYSICIAN,
-        "clinical": request.membership.role in CLINICAL,
+        "is_physician": can(request.membership, Capability.SIGN_CARE_PLANS),
+        "clinical": can(request.membership, Capability.EDIT_CLINICAL),
         "sign_form": extra.pop("sign_form", None) or SignForm(),
         "copy_form": extra.pop("copy_form", None)
         or CopyForm(initial={"given_on": timezone.localdate(), "method": "in_person"}),
@@ -249,17 +247,17 @@ def _detail(
 
 @login_required
 @require_GET
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def version_detail(request: PracticeRequest, version_id: str) -> HttpResponse:
     return _detail(request, _version(request, version_id))
 
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)  # another practice's version: 404 before 403
-    if request.membership.role != Role.PHYSICIAN:
+    if not can(request.membership, Capability.SIGN_CARE_PLANS):
         raise PermissionDenied(services.PHYSICIAN_ONLY_MESSAGE)
     form = SignForm(request.POST)
     if form.is_valid():
@@ -283,7 +281,7 @@ def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def copy_record(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     form = CopyForm(request.POST)
@@ -306,7 +304,7 @@ def copy_record(request: PracticeRequest, version_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def version_pdf(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     return pdf.download(membership=request.membership, version=version)
@@ -314,7 +312,7 @@ def version_pdf(request: PracticeRequest, version_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def version_diff(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     against_id = request.GET.get("against") or version.based_on_id
@@ -345,11 +343,11 @@ def version_diff(request: PracticeRequest, version_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def signing_queue(request: PracticeRequest) -> HttpResponse:
     queue = list(selectors.signing_queue(practice=request.practice))
     audit.read_many(request.membership, [v.patient for v in queue], action="careplan.queue")
-    context = {"queue": queue, "is_physician": request.membership.role == Role.PHYSICIAN}
+    context = {"queue": queue, "is_physician": can(request.membership, Capability.SIGN_CARE_PLANS)}
     return render(request, "careplans/signing_queue.html", context)
 
 
@@ -358,7 +356,7 @@ def signing_queue(request: PracticeRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     form = DischargeForm(request.POST)
@@ -390,7 +388,7 @@ def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-@role_required(Role.ADMIN)
+@capability_required(Capability.EDIT_CARE_PLAN_TEMPLATES)
 def template_list(request: PracticeRequest) -> HttpResponse:
     services.templates_ensure(practice=request.practice)
     templates = selectors.template_list(practice=request.practice)
@@ -407,7 +405,7 @@ def _template_now(request: PracticeRequest, template: CarePlanTemplate) -> dict[
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(Role.ADMIN)
+@capability_required(Capability.EDIT_CARE_PLAN_TEMPLATES)
 def template_edit(request: PracticeRequest, template_id: str) -> HttpResponse:
     template = get_for_practice_or_404(CarePlanTemplate, request.practice, template_id)
     initial = TemplateForm.initial_for(template)

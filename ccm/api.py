@@ -1,6 +1,6 @@
 """API base view. Every API view subclasses `ApiView`: authentication (token or session), an
 active membership, the practice scope and the role check are fixed here; subclasses can only
-narrow `allowed_roles` or add permissions.
+narrow `capability` (ccm/roles.py) or add permissions.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.months import MONTH_PATTERN, parse_month
-from ccm.api_auth import ALL_ROLES, ApplicationError, HasPracticeRole, Pagination
+from ccm.api_auth import ApplicationError, HasPracticeRole, Pagination
+from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404, lock_for_practice_or_404
 from ccm.versioning import etag_of
 
@@ -257,15 +258,16 @@ class ApiView(APIView):
     # 412 when it names an older version. If-Match is optional: without it a write is
     # unconditional, as before (clients that never read first keep working).
 
-    allowed_roles: tuple[str, ...] = ALL_ROLES
-    # Roles for writes (anything but GET/HEAD/OPTIONS), when narrower than `allowed_roles`.
-    write_roles: tuple[str, ...] | None = None
+    capability: Capability = Capability.VIEW_PRACTICE
+    # The capability for writes (anything but GET/HEAD/OPTIONS), when narrower than `capability`.
+    write_capability: Capability | None = None
     version_lock: Callable[[ApiView, dict[str, Any]], None] | None = None
     schema = ApiSchema()
 
     def get_permissions(self) -> list[Any]:
-        if self.write_roles is not None and self.request.method not in ("GET", "HEAD", "OPTIONS"):
-            self.allowed_roles = self.write_roles
+        writing = self.request.method not in ("GET", "HEAD", "OPTIONS")
+        if self.write_capability is not None and writing:
+            self.capability = self.write_capability
         # Subclasses may add permissions but never drop the membership/role check.
         return [HasPracticeRole(), *super().get_permissions()]
 

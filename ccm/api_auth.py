@@ -1,4 +1,4 @@
-"""API plumbing loaded by DRF's settings: Bearer tokens, the role permission, pagination,
+"""API plumbing loaded by DRF's settings: Bearer tokens, the capability permission, pagination,
 error shapes. (Kept apart from ccm.api, which imports DRF's views, to avoid an import cycle.)"""
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ccm.models import Role
+from ccm.roles import Capability, can
 from ccm.tenancy import NO_MEMBERSHIP_MESSAGE, ROLE_FORBIDDEN_MESSAGE
-
-ALL_ROLES = tuple(Role.values)
 
 
 class ApplicationError(Exception):
@@ -74,7 +72,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
 
 class HasPracticeRole(BasePermission):
-    """Authenticated, with an active membership whose role is in the view's `allowed_roles`."""
+    """Authenticated, with an active membership holding the view's `capability` (ccm/roles.py)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if not (request.user and request.user.is_authenticated):
@@ -83,7 +81,7 @@ class HasPracticeRole(BasePermission):
         if membership is None:
             self.message = NO_MEMBERSHIP_MESSAGE
             return False
-        if membership.role not in getattr(view, "allowed_roles", ALL_ROLES):
+        if not can(membership, getattr(view, "capability", Capability.VIEW_PRACTICE)):
             self.message = ROLE_FORBIDDEN_MESSAGE
             return False
         return True

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from ccm import selectors
 from ccm.api import PAGE_PARAMETERS, ApiView, Pagination, error_responses, page_of
 from ccm.models import Role
+from ccm.roles import Capability
 
 
 class MeApi(ApiView):
@@ -51,7 +52,7 @@ class MeApi(ApiView):
 
 
 class AuditEventListApi(ApiView):
-    allowed_roles = (Role.ADMIN,)
+    capability = Capability.VIEW_AUDIT
 
     @extend_schema_serializer(component_name="AuditEventFilter")
     class FilterSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from ccm.roles import capabilities_of
 from ccm.tenancy import user_memberships
 
 
@@ -16,6 +17,8 @@ def practice(request: HttpRequest) -> dict[str, Any]:
 
     return {
         "current_membership": membership,
+        # What this member may do, by capability (ccm/roles.py): `perms_cm.export_claims`.
+        "perms_cm": capabilities_of(membership),
         # The running timer shows in the header on every page (its start lives on the server).
         "running_timer": timer_get(membership=membership),
         "current_practice": membership.practice,

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from ccm.roles import Capability, Role, can
 from ccm.tenancy import TenantManager, TenantModel
 from ccm.validators import (
     state_validator,
@@ -134,16 +135,6 @@ class Practice(PostalAddress):
         return self.name
 
 
-class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    PHYSICIAN = "physician", "Physician"
-    COORDINATOR = "coordinator", "Care coordinator"
-    BILLER = "biller", "Biller"
-
-
-MFA_ROLES = frozenset({Role.ADMIN, Role.BILLER})
-
-
 class Membership(TenantModel):
     """A user's role in one practice. Physicians carry their individual NPI."""
 
@@ -165,14 +156,15 @@ class Membership(TenantModel):
         return f"{self.user} ({self.get_role_display()})"
 
     def clean(self) -> None:
-        if self.role == Role.PHYSICIAN and not self.npi:
+        practitioner = can(self, Capability.BILL_AS_PRACTITIONER)
+        if practitioner and not self.npi:
             raise ValidationError({"npi": PHYSICIAN_NPI_REQUIRED})
-        if self.role != Role.PHYSICIAN and self.npi:
+        if not practitioner and self.npi:
             raise ValidationError({"npi": NPI_ONLY_FOR_PHYSICIANS})
 
     @property
     def needs_mfa(self) -> bool:
-        return self.practice.mfa_required and self.role in MFA_ROLES
+        return self.practice.mfa_required and can(self, Capability.REQUIRES_MFA)
 
 
 class ApiToken(TenantModel):

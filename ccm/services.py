@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from ccm import audit, jobs
 from ccm.api_auth import StateConflict
-from ccm.models import ApiToken, Membership, Practice, Role, User
+from ccm.models import ApiToken, Membership, Practice, User
+from ccm.roles import Capability, can, roles_with
 from ccm.tenancy import TOKEN_PREFIX, hash_token
 
 LAST_ADMIN_MESSAGE = "A practice needs at least one active admin; make someone else admin first."
@@ -93,13 +94,13 @@ def _lock_admins(practice: Practice) -> list[Membership]:
     return list(
         Membership.objects.unscoped()
         .select_for_update()
-        .filter(practice=practice, role=Role.ADMIN, is_active=True)
+        .filter(practice=practice, role__in=roles_with(Capability.MANAGE_MEMBERS), is_active=True)
     )
 
 
 def _guard_last_admin(practice: Practice, membership: Membership) -> None:
     admins = _lock_admins(practice)
-    if membership.role == Role.ADMIN and membership.is_active and len(admins) <= 1:
+    if can(membership, Capability.MANAGE_MEMBERS) and membership.is_active and len(admins) <= 1:
         raise StateConflict(LAST_ADMIN_MESSAGE)
 
 
@@ -108,11 +109,11 @@ def member_change_role(
     *, practice: Practice, actor: Membership, membership: Membership, role: str, npi: str = ""
 ) -> Membership:
     """Change a member's role (and NPI for physicians); the last admin cannot be demoted."""
-    if role != Role.ADMIN:
+    if not can(role, Capability.MANAGE_MEMBERS):
         _guard_last_admin(practice, membership)
     before = {"role": membership.role, "npi": membership.npi}
     membership.role = role
-    membership.npi = npi if role == Role.PHYSICIAN else ""
+    membership.npi = npi if can(role, Capability.BILL_AS_PRACTITIONER) else ""
     membership.full_clean()
     changed = audit.changed(before, {"role": membership.role, "npi": membership.npi})
     if changed:

@@ -9,7 +9,8 @@
 - `TenantMiddleware` resolves the practice once per request (session membership for pages,
   Bearer token for `/api/`), sets the scope and resets it in `finally`.
 - `get_for_practice_or_404`: another practice's object is 404, never 403.
-- `role_required` (pages) and `ccm.api.HasPracticeRole` (API) check roles after the lookup.
+- `capability_required` (pages) and `ccm.api_auth.HasPracticeRole` (API) check capabilities
+  (ccm/roles.py) after the lookup.
 - `practice_scope()` for tasks and commands.
 - `tenant_fk_sql()`: composite foreign keys so the database refuses cross-practice links.
 """
@@ -31,6 +32,8 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
+
+from ccm.roles import Capability, can
 
 if TYPE_CHECKING:
     from ccm.models import ApiToken, Membership, Practice
@@ -331,8 +334,8 @@ def _record_token_use(token: ApiToken) -> None:
 # --- Role checks (after the lookup; 403) ------------------------------------------------------
 
 
-def role_required(*roles: str) -> Callable[[V], V]:
-    """Page decorator: an active membership with one of `roles` (any role when none given)."""
+def capability_required(capability: Capability) -> Callable[[V], V]:
+    """Page decorator: an active membership whose role holds `capability` (ccm/roles.py)."""
 
     def decorator(view: V) -> V:
         @functools.wraps(view)
@@ -340,7 +343,7 @@ def role_required(*roles: str) -> Callable[[V], V]:
             membership = getattr(request, "membership", None)
             if membership is None:
                 raise PermissionDenied(NO_MEMBERSHIP_MESSAGE)
-            if roles and membership.role not in roles:
+            if not can(membership, capability):
                 raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
             return view(request, *args, **kwargs)
 

@@ -28,13 +28,14 @@ from ccm.forms import (
     attach_errors,
 )
 from ccm.middleware import LAST_ACTIVITY_KEY, timeout_seconds
-from ccm.models import ApiToken, AuditEvent, Membership, Practice, Role
+from ccm.models import ApiToken, AuditEvent, Membership, Practice
+from ccm.roles import Capability, can
 from ccm.tenancy import (
     SESSION_PRACTICE_KEY,
     PracticeRequest,
+    capability_required,
     get_for_practice_or_404,
     parse_uuid,
-    role_required,
     user_memberships,
 )
 from ccm.versioning import unchanged_since_opened
@@ -57,16 +58,13 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def start(request: PracticeRequest) -> HttpResponse:
     """Where sign-in lands: coordinators start their day on the worklist, others at home."""
     membership = getattr(request, "membership", None)
-    if membership is not None and membership.role == Role.COORDINATOR:
+    if can(membership, Capability.COORDINATE_CARE):
         return redirect("timelog:worklist")
     return redirect("ccm:home")
 
 
-DASHBOARD_ROLES = frozenset({Role.ADMIN, Role.BILLER})
-
-
 @login_required
-@role_required()
+@capability_required(Capability.VIEW_PRACTICE)
 def home(request: PracticeRequest) -> HttpResponse:
     """Home: admins and billers see the billing dashboard on top (aggregates only)."""
     from billing.dashboard import dashboard
@@ -75,10 +73,10 @@ def home(request: PracticeRequest) -> HttpResponse:
     membership = request.membership
     context = {
         "membership": membership,
-        "is_admin": membership.role == Role.ADMIN,
+        "is_admin": can(membership, Capability.MANAGE_PRACTICE),
         "census": status_counts(practice=request.practice),
     }
-    if membership.role in DASHBOARD_ROLES:
+    if can(membership, Capability.VIEW_DASHBOARD):
         # The chart's inline <style> carries this request's CSP nonce.
         nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
         context["dashboard"] = dashboard(practice=request.practice, nonce=nonce)
@@ -110,7 +108,7 @@ def _practice_now(practice: Practice) -> dict[str, object]:
 
 
 @login_required
-@role_required(Role.ADMIN)
+@capability_required(Capability.MANAGE_PRACTICE)
 def practice_settings(request: PracticeRequest) -> HttpResponse:
     practice: Practice = request.practice
     editable = Practice.objects.get(pk=practice.pk)  # the form mutates its instance
@@ -131,7 +129,7 @@ def practice_settings(request: PracticeRequest) -> HttpResponse:
 
 
 @login_required
-@role_required(Role.ADMIN)
+@capability_required(Capability.MANAGE_MEMBERS)
 def member_list(request: PracticeRequest) -> HttpResponse:
     practice = request.practice
     form = MemberInviteForm(request.POST or None)
@@ -157,7 +155,7 @@ def member_list(request: PracticeRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(Role.ADMIN)
+@capability_required(Capability.MANAGE_MEMBERS)
 def member_update(request: PracticeRequest, membership_id: str) -> HttpResponse:
     practice = request.practice
     member = get_for_practice_or_404(Membership, practice, membership_id)
@@ -190,7 +188,7 @@ def member_update(request: PracticeRequest, membership_id: str) -> HttpResponse:
 
 
 @login_required
-@role_required(Role.ADMIN)
+@capability_required(Capability.MANAGE_API_TOKENS)
 def token_list(request: PracticeRequest) -> HttpResponse:
     practice = request.practice
     form = TokenCreateForm(
@@ -224,7 +222,7 @@ def token_list(request: PracticeRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(Role.ADMIN)
+@capability_required(Capability.MANAGE_API_TOKENS)
 def token_revoke(request: PracticeRequest, token_id: str) -> HttpResponse:
     practice = request.practice
     token = get_for_practice_or_404(ApiToken, practice, token_id)
@@ -242,7 +240,7 @@ def _audit_events(request: PracticeRequest) -> tuple[AuditFilterForm, QuerySet[A
 
 @login_required
 @require_GET
-@role_required(Role.ADMIN)
+@capability_required(Capability.VIEW_AUDIT)
 def audit_list(request: PracticeRequest) -> HttpResponse:
     form, events = _audit_events(request)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -269,7 +267,7 @@ def csv_safe(value: object) -> str:
 
 @login_required
 @require_GET
-@role_required(Role.ADMIN)
+@capability_required(Capability.VIEW_AUDIT)
 def audit_export(request: PracticeRequest) -> StreamingHttpResponse:
     _form, events = _audit_events(request)
     audit.record_for(request.membership, "audit.export")

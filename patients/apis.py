@@ -38,7 +38,8 @@ from ccm.api import (
     reference_or_404,
 )
 from ccm.api_auth import StateConflict
-from ccm.models import Membership, Practice, Role
+from ccm.models import Membership, Practice
+from ccm.roles import Capability, can
 from ccm.validators import state_validator, zip_validator
 from patients import fhir, selectors, services
 from patients.models import ConditionStatus, Consent, ConsentMethod, Patient, Sex, Status
@@ -50,7 +51,6 @@ from patients.validators import (
     normalize_icd10,
 )
 
-CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
 NO_CURRENT_CONSENT_MESSAGE = "The patient has no current consent to revoke."
 FHIR_MEDIA_TYPE = "application/fhir+json"
 
@@ -308,7 +308,7 @@ class PatientListApi(ApiView):
     PageSerializer = page_of(OutputSerializer, "PatientPage")
 
     # Any role reads the list; adding a patient is clinical work (contract §3).
-    write_roles = CLINICAL
+    write_capability = Capability.EDIT_CLINICAL
 
     @extend_schema(
         operation_id="patients_list",
@@ -379,7 +379,7 @@ class PatientDetailApi(ApiView):
         patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
         data = _validated(PatientInputSerializer, request, partial=True)
         codes = data.pop("conditions", None)
-        if codes is not None and self.membership.role not in CLINICAL:
+        if codes is not None and not can(self.membership, Capability.EDIT_CLINICAL):
             raise PermissionDenied(services.BILLER_EDIT_MESSAGE)
         _resolve_members(self.practice, data)
         self._update(patient, data, codes)
@@ -421,7 +421,7 @@ class ExplainedFieldExtension(OpenApiSerializerFieldExtension):
 class PatientConsentApi(ApiView):
     """Clinical roles record consent (a biller gets 403)."""
 
-    allowed_roles = CLINICAL
+    capability = Capability.EDIT_CLINICAL
 
     @extend_schema_serializer(component_name="PatientConsentInput")
     class InputSerializer(serializers.Serializer):
@@ -450,7 +450,7 @@ class PatientConsentApi(ApiView):
 class PatientConsentRevokeApi(ApiView):
     """Clinical roles revoke the current consent; 400 when there is none."""
 
-    allowed_roles = CLINICAL
+    capability = Capability.EDIT_CLINICAL
 
     @extend_schema_serializer(component_name="PatientConsentRevokeInput")
     class InputSerializer(serializers.Serializer):
@@ -482,7 +482,7 @@ class PatientConsentRevokeApi(ApiView):
 class PatientEnrollApi(ApiView):
     """Clinical roles enroll; unmet requirements answer 400 naming the rule or field."""
 
-    allowed_roles = CLINICAL
+    capability = Capability.EDIT_CLINICAL
 
     @extend_schema(
         operation_id="patients_enroll",

@@ -31,8 +31,9 @@ from tablib.exceptions import InvalidDimensions
 
 from ccm import audit
 from ccm.models import AuditEvent, Membership, Practice
+from ccm.roles import Capability, can
 from patients.models import Condition, Patient, PatientImport, Status
-from patients.services import CLINICAL_ROLES, FUTURE_DOB_MESSAGE, _today
+from patients.services import FUTURE_DOB_MESSAGE, _today
 from patients.validators import icd10_description, normalize_icd10, normalize_mbi, validate_icd10
 from timelog.services import progress_refresh
 
@@ -340,7 +341,7 @@ def parse(text: str, *, today: dt.date) -> Parsed:
 
 
 def _check_actor(practice: Practice, actor: Membership) -> None:
-    if actor.practice_id != practice.pk or actor.role not in CLINICAL_ROLES:
+    if actor.practice_id != practice.pk or not can(actor, Capability.EDIT_CLINICAL):
         raise PermissionDenied(IMPORT_ROLE_MESSAGE)
 
 

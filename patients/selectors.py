@@ -8,7 +8,8 @@ import uuid
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 
-from ccm.models import Membership, Practice, Role
+from ccm.models import Membership, Practice
+from ccm.roles import Capability, roles_with
 from patients.models import Condition, ConditionStatus, Consent, Patient
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y")
@@ -107,7 +108,7 @@ def clinician_choices(*, practice: Practice) -> QuerySet[Membership]:
     return (
         Membership.objects.unscoped()
         .filter(practice=practice, is_active=True)
-        .exclude(role=Role.BILLER)
+        .filter(role__in=roles_with(Capability.EDIT_CLINICAL))
         .select_related("user")
         .order_by("user__full_name", "user__email")
     )
@@ -115,7 +116,9 @@ def clinician_choices(*, practice: Practice) -> QuerySet[Membership]:
 
 def physician_choices(*, practice: Practice) -> QuerySet[Membership]:
     """Active physicians (billing practitioners)."""
-    return clinician_choices(practice=practice).filter(role=Role.PHYSICIAN)
+    return clinician_choices(practice=practice).filter(
+        role__in=roles_with(Capability.BILL_AS_PRACTITIONER)
+    )
 
 
 def status_counts(*, practice: Practice) -> list[tuple[str, str, int]]:

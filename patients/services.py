@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from ccm import audit
 from ccm.api_auth import StateConflict
-from ccm.models import Membership, Practice, Role
+from ccm.models import Membership, Practice
+from ccm.roles import Capability, can, require
 from ccm.tenancy import lock_for_practice_or_404
 from patients import eligibility
 from patients.models import (
@@ -81,7 +82,6 @@ CLINICAL_FIELDS = (
     "notes",
 )
 PATIENT_FIELDS = DEMOGRAPHIC_FIELDS + CLINICAL_FIELDS
-CLINICAL_ROLES = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR})
 BILLER_EDIT_MESSAGE = "Billers may change demographics only, not clinical fields."
 
 
@@ -103,7 +103,7 @@ def _check_member(
     if membership is None:
         return
     wrong_practice = membership.practice_id != practice.pk or not membership.is_active
-    if wrong_practice or (physician and membership.role != Role.PHYSICIAN):
+    if wrong_practice or (physician and not can(membership, Capability.BILL_AS_PRACTITIONER)):
         message = NOT_A_PHYSICIAN_MESSAGE if physician else NOT_A_CLINICIAN_MESSAGE
         raise ValidationError({field: message})
 
@@ -150,10 +150,8 @@ def patient_update(
 ) -> Patient:
     """Change a patient's fields; billers may change demographics only. Audited."""
     clinical = [f for f in data if f in CLINICAL_FIELDS]
-    if clinical and actor.role not in CLINICAL_ROLES:
-        from django.core.exceptions import PermissionDenied
-
-        raise PermissionDenied(BILLER_EDIT_MESSAGE)
+    if clinical:
+        require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
     fresh = lock_for_practice_or_404(Patient.objects.all(), practice, patient.pk)
     before = {f: getattr(fresh, f) for f in PATIENT_FIELDS}
     for field in PATIENT_FIELDS:
@@ -167,13 +165,6 @@ def patient_update(
             _refresh_progress(practice, fresh.pk)
         audit.write(actor, fresh, "update", patient_id=fresh.pk, changed_fields=changed)
     return fresh
-
-
-def _require_clinical(actor: Membership) -> None:
-    if actor.role not in CLINICAL_ROLES:
-        from django.core.exceptions import PermissionDenied
-
-        raise PermissionDenied(BILLER_EDIT_MESSAGE)
 
 
 # The billing engine's input about the patient (with conditions and consents): the
@@ -198,7 +189,7 @@ def condition_add(
     onset_date: dt.date | None = None,
 ) -> Condition:
     """Add an ICD-10-CM condition to the problem list (billable codes only). Audited."""
-    _require_clinical(actor)
+    require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
     code = normalize_icd10(icd10_code)
     condition = Condition(
         practice=practice,
@@ -223,7 +214,7 @@ def condition_resolve(
     *, practice: Practice, actor: Membership, condition: Condition, resolved_on: dt.date
 ) -> Condition:
     """Mark a condition resolved (it stops counting toward R4). Audited."""
-    _require_clinical(actor)
+    require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
     condition.status = ConditionStatus.RESOLVED
     condition.resolved_on = resolved_on
     condition.save(update_fields=["status", "resolved_on"])
@@ -244,7 +235,7 @@ def conditions_sync(
 ) -> None:
     """Make the active chronic problem list equal `codes`: add missing, reactivate resolved,
     resolve chronic ones not listed (non-chronic conditions are left alone). Audited."""
-    _require_clinical(actor)
+    require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
     wanted = [normalize_icd10(c) for c in codes]
     if len(set(wanted)) != len(wanted):
         raise ValidationError({"icd10_code": DUPLICATE_CONDITION_MESSAGE})
@@ -300,7 +291,7 @@ def consent_record(
     signed_form: UploadedFile | None = None,
 ) -> Consent:
     """Record the patient's CCM consent (R5) after the R6 items were explained. Audited."""
-    _require_clinical(actor)
+    require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
     items = {
         "explained_service": explained_service,
         "explained_cost_sharing": explained_cost_sharing,
@@ -347,7 +338,7 @@ def consent_revoke(
     reason: str = "",
 ) -> Consent:
     """Revoke consent; R7: effective at the end of that month. An enrolled patient leaves CCM."""
-    _require_clinical(actor)
+    require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
     consent = lock_for_practice_or_404(Consent.objects.all(), practice, consent.pk)
     if consent.revoked_on is not None:
         raise StateConflict(REVOKED_ALREADY_MESSAGE)
@@ -450,7 +441,7 @@ def patient_enroll(
 ) -> Patient:
     """Enroll in CCM: needs live consent (a decline or disenrollment ended the old one) and
     eligibility (R4, R8, R9)."""
-    _require_clinical(actor)
+    require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
     patient = _lock(practice, patient)
     today = _today(practice)
     on = on or today
@@ -517,7 +508,7 @@ def _leave(
     to: tuple[str, str],
 ) -> Patient:
     """Decline or disenroll: end live consent (re-enrolling needs a new one, R5), record it."""
-    _require_clinical(actor)
+    require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
     patient = _lock(practice, patient)
     required, message = when
     if patient.status != required:

@@ -17,12 +17,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ccm import audit
 from ccm.forms import attach_errors
-from ccm.models import Role
+from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
+    capability_required,
     get_for_practice_or_404,
     lock_for_practice_or_404,
-    role_required,
 )
 from ccm.versioning import unchanged_since_opened
 from patients import imports, selectors, services
@@ -42,17 +42,15 @@ from patients.models import Condition, ConditionStatus, Consent, Patient, Patien
 
 PAGE_SIZE = 25
 REVOKED_MESSAGE = "Consent revoked; it takes effect at the end of that month (R7)."
-CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
-ANY_ROLE = (*CLINICAL, Role.BILLER)
 
 
 def _is_clinical(request: PracticeRequest) -> bool:
-    return request.membership.role in CLINICAL
+    return can(request.membership, Capability.EDIT_CLINICAL)
 
 
 @login_required
 @require_GET
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def patient_list(request: PracticeRequest) -> HttpResponse:
     form = PatientFilterForm(request.GET or None, practice=request.practice)
     data = form.cleaned_data if form.is_valid() else {}
@@ -74,7 +72,7 @@ def patient_list(request: PracticeRequest) -> HttpResponse:
 
 
 @login_required
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def patient_new(request: PracticeRequest) -> HttpResponse:
     form = PatientForm(
         request.POST or None, practice=request.practice, clinical=True, creating=True
@@ -114,7 +112,7 @@ def _lock_patient(request: PracticeRequest, patient: Patient) -> Patient:
 
 
 @login_required
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     clinical = _is_clinical(request)
@@ -152,7 +150,7 @@ def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def patient_detail(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     audit.read(request.membership, patient, patient_id=patient.pk)
@@ -186,7 +184,7 @@ def _chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> 
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def condition_add(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     form = ConditionForm(request.POST)
@@ -231,7 +229,7 @@ def _chart_url(patient: Patient) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     condition = get_for_practice_or_404(Condition, request.practice, condition_id)
@@ -260,7 +258,7 @@ def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: s
 
 
 @login_required
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def consent_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     form = ConsentForm(
@@ -299,7 +297,7 @@ def _consent_of(request: PracticeRequest, patient_id: str, consent_id: str) -> C
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def consent_revoke(request: PracticeRequest, patient_id: str, consent_id: str) -> HttpResponse:
     consent = _consent_of(request, patient_id, consent_id)
     patient = selectors.patient_get(practice=request.practice, patient_id=consent.patient_id)
@@ -338,7 +336,7 @@ def consent_revoke(request: PracticeRequest, patient_id: str, consent_id: str) -
 
 @login_required
 @require_GET
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def consent_form_file(request: PracticeRequest, patient_id: str, consent_id: str) -> FileResponse:
     """The signed consent form: only through this tenant-checked, audited view."""
     consent = _consent_of(request, patient_id, consent_id)
@@ -352,7 +350,7 @@ def consent_form_file(request: PracticeRequest, patient_id: str, consent_id: str
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def patient_transition(request: PracticeRequest, patient_id: str, action: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     reason = ReasonForm(request.POST)
@@ -379,7 +377,7 @@ def patient_transition(request: PracticeRequest, patient_id: str, action: str) -
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     if patient.status != Status.ENROLLED:
@@ -417,7 +415,7 @@ def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def import_upload(request: PracticeRequest) -> HttpResponse:
     form = PatientImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -443,7 +441,7 @@ def import_upload(request: PracticeRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@role_required(*CLINICAL)
+@capability_required(Capability.EDIT_CLINICAL)
 def import_detail(request: PracticeRequest, import_id: str) -> HttpResponse:
     record = get_for_practice_or_404(PatientImport, request.practice, import_id)
     if request.method == "POST":

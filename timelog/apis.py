@@ -34,7 +34,8 @@ from ccm.api import (
     page_of,
     reference_or_404,
 )
-from ccm.models import Membership, Role
+from ccm.models import Membership
+from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
 from patients.models import Patient
 from patients.selectors import clinician_choices
@@ -52,7 +53,6 @@ from timelog.models import (
     TimeEntry,
 )
 
-CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
 UTC = dt.UTC
 NAIVE_MESSAGE = "Give the time with its UTC offset, e.g. 2026-10-20T13:00:00Z."
 
@@ -166,7 +166,7 @@ class TimeEntryListApi(ApiView):
 
     PageSerializer = page_of(TimeEntrySerializer, "TimeEntryPage")
 
-    write_roles = CLINICAL
+    write_capability = Capability.LOG_TIME
 
     @extend_schema(
         operation_id="time_entries_list",
@@ -223,7 +223,7 @@ class TimeEntryDetailApi(ApiView):
         note = serializers.CharField(required=False, allow_blank=True)
         face_to_face = serializers.BooleanField(required=False)
 
-    write_roles = CLINICAL
+    write_capability = Capability.LOG_TIME
     version_lock = RowLock(TimeEntry, "entry_id")
 
     @extend_schema(
@@ -425,7 +425,7 @@ class TaskListApi(ApiView):
 
     PageSerializer = page_of(TaskSerializer, "TaskPage")
 
-    write_roles = CLINICAL
+    write_capability = Capability.LOG_TIME
 
     @extend_schema(
         operation_id="tasks_list",
@@ -486,7 +486,7 @@ class TaskDetailApi(ApiView):
             help_text="With status=done on a call task: log the call's minutes, ending now.",
         )
 
-    write_roles = CLINICAL
+    write_capability = Capability.LOG_TIME
     version_lock = RowLock(Task, "task_id")
 
     def _task(self, task_id: str) -> Task:

@@ -18,7 +18,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from billing.months import month_bounds, month_of, previous_month
-from ccm.models import Membership, Practice, Role
+from ccm.models import Membership, Practice
+from ccm.roles import Capability, can
 from patients.models import Patient, Status
 from timelog.models import Activity, PerformerKind, TimeEntry
 
@@ -138,7 +139,7 @@ def _seed_month(
                     patient=patient,
                     performer=performer,
                     performer_kind=PerformerKind.PHYSICIAN
-                    if performer.role == Role.PHYSICIAN
+                    if can(performer, Capability.BILL_AS_PRACTITIONER)
                     else PerformerKind.CLINICAL_STAFF,
                     practitioner_id=patient.billing_practitioner_id,
                     started_at=started,

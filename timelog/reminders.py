@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from billing.months import month_of
 from ccm import audit
-from ccm.models import Membership, Practice, Role
+from ccm.models import Membership, Practice
+from ccm.roles import Capability, roles_with
 from ccm.tenancy import practice_scope
 from timelog.models import ReminderDigest, Task, TaskKind, TaskOrigin, TaskStatus
 from timelog.selectors import (
@@ -152,7 +153,8 @@ def _recipients(practice: Practice) -> list[Membership]:
     return list(
         Membership.objects.filter(is_active=True, user__is_active=True)
         .filter(
-            Q(role=Role.COORDINATOR) | Q(pk__in=with_tasks, role__in=[Role.ADMIN, Role.PHYSICIAN])
+            Q(role__in=roles_with(Capability.COORDINATE_CARE))
+            | Q(pk__in=with_tasks, role__in=roles_with(Capability.LOG_TIME))
         )
         .select_related("user")
         .order_by("pk")

@@ -26,7 +26,8 @@ from billing.rules import evaluate
 from billing.rules.progress import progress
 from ccm import audit
 from ccm.api_auth import ApplicationError, StateConflict
-from ccm.models import Membership, Practice, Role
+from ccm.models import Membership, Practice
+from ccm.roles import Capability, can, require
 from ccm.tenancy import lock_for_practice_or_404
 from patients.models import Patient, Status
 from timelog.models import (
@@ -79,7 +80,6 @@ TASK_DUE_MESSAGE = "The due date must be within a year from today."
 TASK_TITLE_MESSAGE = "Give a custom task a title."
 
 logger = logging.getLogger(__name__)
-CLINICAL_ROLES = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR})
 ENTRY_FIELDS = ("started_at", "minutes", "activity", "note", "face_to_face")
 
 
@@ -93,11 +93,6 @@ def _zone(practice: Practice) -> zoneinfo.ZoneInfo:
 
 def _local(instant: dt.datetime, practice: Practice) -> dt.datetime:
     return instant.astimezone(_zone(practice))
-
-
-def require_clinical(actor: Membership) -> None:
-    if actor.role not in CLINICAL_ROLES:
-        raise PermissionDenied(CLINICAL_ONLY_MESSAGE)
 
 
 # --- Month lock ------------------------------------------------------------------------------
@@ -317,7 +312,7 @@ def performer_kind(membership: Membership) -> str:
     """Contract §3: a physician's minutes are physician time, anyone else's staff time."""
     return (
         PerformerKind.PHYSICIAN
-        if membership.role == Role.PHYSICIAN
+        if can(membership, Capability.BILL_AS_PRACTITIONER)
         else PerformerKind.CLINICAL_STAFF
     )
 
@@ -415,9 +410,9 @@ def time_entry_create(
 ) -> TimeEntry:
     """Log minutes for a patient (performer: the actor unless an admin logs for a member).
     Refuses a closed month (MonthLocked). Audited."""
-    require_clinical(actor)
+    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
     performer = performer or actor
-    if performer.pk != actor.pk and actor.role != Role.ADMIN:
+    if performer.pk != actor.pk and not can(actor, Capability.MANAGE_OTHERS_TIME):
         raise PermissionDenied(NOT_YOURS_MESSAGE)
     if performer.practice_id != practice.pk or patient.practice_id != practice.pk:
         raise ValidationError("The patient and the performer must belong to this practice.")
@@ -443,7 +438,7 @@ def time_entry_create(
 
 
 def can_change(actor: Membership, entry: TimeEntry) -> bool:
-    return actor.role == Role.ADMIN or entry.performer_id == actor.pk
+    return can(actor, Capability.MANAGE_OTHERS_TIME) or entry.performer_id == actor.pk
 
 
 def _lock_entry(practice: Practice, entry: TimeEntry) -> TimeEntry:
@@ -455,7 +450,7 @@ def time_entry_update(
     *, practice: Practice, actor: Membership, entry: TimeEntry, data: dict[str, Any]
 ) -> TimeEntry:
     """Change an entry of an open month (its old and new month must both be open). Audited."""
-    require_clinical(actor)
+    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
     if not can_change(actor, entry):
         raise PermissionDenied(NOT_YOURS_MESSAGE)
     entry = _lock_entry(practice, entry)
@@ -477,7 +472,7 @@ def time_entry_update(
 @transaction.atomic
 def time_entry_delete(*, practice: Practice, actor: Membership, entry: TimeEntry) -> None:
     """Delete an entry of an open month (audited; a closed month needs an adjustment)."""
-    require_clinical(actor)
+    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
     if not can_change(actor, entry):
         raise PermissionDenied(NOT_YOURS_MESSAGE)
     entry = _lock_entry(practice, entry)
@@ -498,7 +493,7 @@ def time_adjust(
     *, practice: Practice, actor: Membership, entry: TimeEntry, corrected_minutes: int, reason: str
 ) -> TimeAdjustment:
     """Correct an entry of a closed month to `corrected_minutes` (0 voids it), with a reason."""
-    require_clinical(actor)
+    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
     if not can_change(actor, entry):
         raise PermissionDenied(NOT_YOURS_MESSAGE)
     entry = _lock_entry(practice, entry)
@@ -543,7 +538,7 @@ def timer_start(
     *, practice: Practice, actor: Membership, patient: Patient, activity: str = "", note: str = ""
 ) -> RunningTimer:
     """Start the actor's timer for a patient (one per member; the start is server time)."""
-    require_clinical(actor)
+    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
     if patient.practice_id != practice.pk:
         raise ValidationError("The patient must belong to this practice.")
     if patient.status not in (Status.ENROLLED, Status.CANDIDATE):
@@ -629,7 +624,7 @@ def _check_assignee(practice: Practice, assignee: Membership | None) -> None:
     if (
         assignee.practice_id != practice.pk
         or not assignee.is_active
-        or assignee.role == Role.BILLER
+        or not can(assignee, Capability.LOG_TIME)
     ):
         raise ValidationError({"assignee": "Choose an active clinical member of this practice."})
 
@@ -647,7 +642,7 @@ def task_create(
     reason: str = "",
 ) -> Task:
     """Create an outreach task (one open task per patient, kind and month). Audited."""
-    require_clinical(actor)
+    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
     if patient.practice_id != practice.pk:
         raise ValidationError("The patient must belong to this practice.")
     _check_assignee(practice, assignee)
@@ -690,7 +685,7 @@ def task_reassign(
     *, practice: Practice, actor: Membership, task: Task, assignee: Membership | None
 ) -> Task:
     """Give an open task to another clinical member (or nobody). Audited."""
-    require_clinical(actor)
+    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
     task = _lock_task(practice, task)
     _check_assignee(practice, assignee)
     task.assignee = assignee
@@ -712,7 +707,7 @@ def task_complete(
 ) -> Task:
     """Close an open task (done or cancelled); a call may log its minutes in the same step,
     ending now. The entry and the task stand or fall together. Audited."""
-    require_clinical(actor)
+    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
     task = _lock_task(practice, task)
     if log_minutes is not None and not cancel:
         if not isinstance(log_minutes, int) or not 1 <= log_minutes <= MAX_ENTRY_MINUTES:

@@ -18,12 +18,13 @@ from django.views.decorators.http import require_GET, require_POST
 from billing.months import current_month, month_label, next_month, parse_month, previous_month
 from ccm import audit
 from ccm.forms import attach_errors
-from ccm.models import Membership, Role
+from ccm.models import Membership
+from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
+    capability_required,
     get_for_practice_or_404,
     lock_for_practice_or_404,
-    role_required,
 )
 from ccm.versioning import unchanged_since_opened
 from patients.models import Patient
@@ -44,8 +45,6 @@ from timelog.forms import (
 from timelog.models import CALL_KINDS, Task, TaskStatus, TimeEntry
 
 PAGE_SIZE = 25
-CLINICAL = (Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR)
-ANY_ROLE = (*CLINICAL, Role.BILLER)
 
 
 def _month(request: PracticeRequest, text: str | None) -> dt.date:
@@ -63,12 +62,12 @@ def _month(request: PracticeRequest, text: str | None) -> dt.date:
 
 @login_required
 @require_GET
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def worklist(request: PracticeRequest) -> HttpResponse:
     form = WorklistFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     month = _month(request, data.get("month"))
-    default_who = "mine" if request.membership.role == Role.COORDINATOR else "all"
+    default_who = "mine" if can(request.membership, Capability.COORDINATE_CARE) else "all"
     who = data.get("who") or default_who
     patients = selectors.worklist(
         practice=request.practice,
@@ -95,7 +94,7 @@ def worklist(request: PracticeRequest) -> HttpResponse:
         "who": who,
         "is_current": month == current_month(request.practice.time_zone),
         "today": timezone.localdate(),
-        "clinical": request.membership.role in CLINICAL,
+        "clinical": can(request.membership, Capability.LOG_TIME),
     }
     htmx = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "worklist"
     template = "timelog/worklist_rows.html" if htmx else "timelog/worklist.html"
@@ -107,7 +106,7 @@ def worklist(request: PracticeRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def time_entry_list(request: PracticeRequest) -> HttpResponse:
     month = _month(request, request.GET.get("month"))
     performer = None
@@ -116,7 +115,7 @@ def time_entry_list(request: PracticeRequest) -> HttpResponse:
     mine = (
         performer is None
         and request.GET.get("who", "mine") == "mine"
-        and request.membership.role in CLINICAL
+        and can(request.membership, Capability.LOG_TIME)
     )
     entries = selectors.time_entry_list(
         practice=request.practice,
@@ -143,7 +142,7 @@ def _chart(patient: Patient) -> str:
 
 
 @login_required
-@role_required(*CLINICAL)
+@capability_required(Capability.LOG_TIME)
 def time_entry_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     initial = {"started_at": default_start(timezone.localtime())}
@@ -191,7 +190,7 @@ def _lock(request: PracticeRequest, entry: TimeEntry) -> TimeEntry:
 
 
 @login_required
-@role_required(*CLINICAL)
+@capability_required(Capability.LOG_TIME)
 def time_entry_edit(request: PracticeRequest, entry_id: str) -> HttpResponse:
     entry = _entry_or_404(request, entry_id)
     locked = services.month_is_locked(practice=request.practice, month=entry.billing_month)
@@ -229,7 +228,7 @@ def time_entry_edit(request: PracticeRequest, entry_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.LOG_TIME)
 def time_entry_delete(request: PracticeRequest, entry_id: str) -> HttpResponse:
     entry = _entry_or_404(request, entry_id)
     try:
@@ -242,7 +241,7 @@ def time_entry_delete(request: PracticeRequest, entry_id: str) -> HttpResponse:
 
 
 @login_required
-@role_required(*CLINICAL)
+@capability_required(Capability.LOG_TIME)
 def time_entry_adjust(request: PracticeRequest, entry_id: str) -> HttpResponse:
     entry = _entry_or_404(request, entry_id)
     form = AdjustmentForm(request.POST or None)
@@ -272,7 +271,7 @@ def time_entry_adjust(request: PracticeRequest, entry_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.LOG_TIME)
 def timer_start(request: PracticeRequest) -> HttpResponse:
     form = TimerStartForm(request.POST)
     if not form.is_valid():
@@ -294,7 +293,7 @@ def timer_start(request: PracticeRequest) -> HttpResponse:
 
 
 @login_required
-@role_required(*CLINICAL)
+@capability_required(Capability.LOG_TIME)
 def timer_stop(request: PracticeRequest) -> HttpResponse:
     timer = services.timer_get(membership=request.membership)
     if timer is None:
@@ -337,7 +336,7 @@ def timer_stop(request: PracticeRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.LOG_TIME)
 def timer_discard(request: PracticeRequest) -> HttpResponse:
     try:
         services.timer_discard(practice=request.practice, actor=request.membership)
@@ -353,7 +352,7 @@ def timer_discard(request: PracticeRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def task_list(request: PracticeRequest) -> HttpResponse:
     form = TaskFilterForm(request.GET or None)
     view = (form.cleaned_data.get("view") if form.is_valid() else "") or "mine"
@@ -371,13 +370,13 @@ def task_list(request: PracticeRequest) -> HttpResponse:
         "view": view,
         "views": selectors.TASK_VIEWS,
         "today": timezone.localdate(),
-        "clinical": request.membership.role in CLINICAL,
+        "clinical": can(request.membership, Capability.LOG_TIME),
     }
     return render(request, "timelog/task_list.html", context)
 
 
 @login_required
-@role_required(*CLINICAL)
+@capability_required(Capability.LOG_TIME)
 def task_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     initial = {"due_on": timezone.localdate(), "assignee": patient.coordinator_id}
@@ -428,7 +427,7 @@ def _task_page(
         or TaskReassignForm(practice=request.practice, initial=initial),
         "complete_form": forms.get("complete_form") or TaskCompleteForm(initial=initial),
         "is_call": task.kind in CALL_KINDS,
-        "clinical": request.membership.role in CLINICAL,
+        "clinical": can(request.membership, Capability.LOG_TIME),
         "is_open": task.status == TaskStatus.OPEN,
     }
     return render(request, "timelog/task_detail.html", context, status=status)
@@ -436,7 +435,7 @@ def _task_page(
 
 @login_required
 @require_GET
-@role_required(*ANY_ROLE)
+@capability_required(Capability.VIEW_PRACTICE)
 def task_detail(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     audit.read(request.membership, task, patient_id=task.patient_id)
@@ -445,7 +444,7 @@ def task_detail(request: PracticeRequest, task_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.LOG_TIME)
 def task_reassign(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     form = TaskReassignForm(request.POST, practice=request.practice, initial=_task_initial(task))
@@ -475,7 +474,7 @@ def _form_error(form: Any, exc: Exception) -> None:
 
 @login_required
 @require_POST
-@role_required(*CLINICAL)
+@capability_required(Capability.LOG_TIME)
 def task_complete(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     form = TaskCompleteForm(request.POST, initial=_task_initial(task))
