@@ -55,6 +55,7 @@ class Capability(StrEnum):
     REQUIRES_MFA = "requires_mfa"
 
 
+# Short names keep the table one line a row.
 A, P, C, B = Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR, Role.BILLER
 _CLINICAL = frozenset({A, P, C})
 _BILLING = frozenset({A, P, B})
@@ -75,7 +76,9 @@ POLICY: Mapping[Capability, tuple[frozenset[Role], str]] = {
     Capability.BILL_AS_PRACTITIONER: (frozenset({P}), "Carry an NPI, bill as practitioner"),
     Capability.VIEW_BILLING: (_BILLING, "See billing months, claims, fees, policy"),
     Capability.VIEW_DASHBOARD: (_OFFICE, "See the practice dashboard"),
+    # Billers, and the physicians and admins whose claims they are.
     Capability.EDIT_BILLING_FACTS: (_BILLING, "Record other services and month facts"),
+    # R23: the MDM level is the billing practitioner's clinical judgement.
     Capability.SET_MDM: (frozenset({A, P}), "Set a month's medical decision making"),
     Capability.IMPORT_OTHER_SERVICES: (_OFFICE, "Import other services from CSV"),
     Capability.CLOSE_MONTHS: (_OFFICE, "Check and close billing months"),
