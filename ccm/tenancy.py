@@ -85,11 +85,24 @@ class TenantQuerySet(models.QuerySet[M], Generic[M]):
     """
 
     _no_scope = False
+    _bound_practice_id: uuid.UUID | None = None  # set by TenantManager.for_practice
 
     def _clone(self) -> TenantQuerySet[M]:
         clone: TenantQuerySet[M] = super()._clone()  # type: ignore[misc]
         clone._no_scope = self._no_scope
+        clone._bound_practice_id = self._bound_practice_id
         return clone
+
+    def _bind(self, obj: Any) -> None:
+        """Rows written through a practice-bound queryset belong to that practice: fill in a
+        missing practice, refuse another one (a cross-practice write is a bug: fail loudly)."""
+        bound = self._bound_practice_id
+        if bound is None:
+            return
+        if obj.practice_id is None:
+            obj.practice_id = bound
+        elif obj.practice_id != bound:
+            raise NoPracticeScope(f"{self.model.__name__} written into another practice")
 
     def _guard(self) -> None:
         if self._no_scope:
@@ -128,11 +141,25 @@ class TenantQuerySet(models.QuerySet[M], Generic[M]):
 
     def create(self, **kwargs: Any) -> M:
         self._guard()
-        return super().create(**kwargs)
+        obj = self.model(**kwargs)
+        self._bind(obj)
+        self._for_write = True
+        obj.save(force_insert=True, using=self.db)
+        return obj
 
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[M]:
         self._guard()
+        objs = list(objs)
+        for obj in objs:
+            self._bind(obj)
         return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs: Any, *args: Any, **kwargs: Any) -> int:
+        self._guard()
+        objs = list(objs)
+        for obj in objs:
+            self._bind(obj)
+        return super().bulk_update(objs, *args, **kwargs)
 
 
 class TenantManager(models.Manager[M], Generic[M]):
@@ -153,7 +180,9 @@ class TenantManager(models.Manager[M], Generic[M]):
         practice_id = getattr(practice, "pk", practice)
         if practice_id is None:
             raise NoPracticeScope(f"{self.model.__name__}.for_practice() given no practice")
-        return TenantQuerySet(self.model, using=self._db).filter(practice_id=practice_id)
+        queryset: TenantQuerySet[M] = TenantQuerySet(self.model, using=self._db)
+        queryset._bound_practice_id = uuid.UUID(str(practice_id))
+        return queryset.filter(practice_id=practice_id)
 
     def unscoped(self) -> TenantQuerySet[M]:
         """Every practice's rows: only where reading across practices is the point (tenancy
@@ -201,13 +230,20 @@ def get_for_practice_or_404(
 
 
 def lock_for_practice_or_404(
-    queryset: models.QuerySet[M], practice: Practice | uuid.UUID, object_id: object
+    model: type[M] | models.QuerySet[M], practice: Practice | uuid.UUID, object_id: object
 ) -> M:
     """Row-lock (SELECT … FOR UPDATE, until the transaction ends) the practice's object with
-    this id from `queryset`, or 404. A writer that waited for the lock while another deleted
-    the row finds nothing: that race answers 404 (pages and API), never DoesNotExist (500)."""
+    this id (from the model, or a queryset of it), or 404. A writer that waited for the lock
+    while another deleted the row finds nothing: that race answers 404 (pages and API), never
+    DoesNotExist (500)."""
     practice_id = getattr(practice, "pk", practice)
-    obj = queryset.select_for_update().filter(practice_id=practice_id, pk=object_id).first()
+    if isinstance(model, models.QuerySet):
+        queryset: Any = model
+    else:
+        queryset = model._default_manager.for_practice(practice_id)  # type: ignore[attr-defined]
+    obj: M | None = (
+        queryset.select_for_update().filter(practice_id=practice_id, pk=object_id).first()
+    )
     if obj is None:
         raise Http404
     return obj
