@@ -27,6 +27,7 @@ from ccm.api import (
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
+    MemberSerializer,
     MonthField,
     Pagination,
     RowLock,
@@ -68,12 +69,6 @@ def _member(practice: Any, member_id: Any, field: str) -> Membership | None:
 
 
 # --- Shapes ------------------------------------------------------------------------------------
-
-
-@extend_schema_serializer(component_name="TimeMember")
-class MemberSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    full_name = serializers.CharField(source="user.full_name")
 
 
 @extend_schema_serializer(component_name="TimeAdjustment")
