@@ -10,7 +10,6 @@ the engine here. No patient rows are read, so there is nothing to audit per pati
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,12 +18,11 @@ from typing import Any
 import pygal
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
 from billing.models import CloseStatus, MonthClose
-from billing.months import month_label, month_of
+from billing.months import month_label
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, roles_with
 from patients.models import Patient, Status
@@ -207,9 +205,8 @@ def closed_months_chart(months: list[MonthClose], *, nonce: str) -> SafeString:
 def dashboard(*, practice: Practice, nonce: str, now: dt.datetime | None = None) -> dict[str, Any]:
     """Everything the dashboard shows for this month in the practice's zone (seven queries,
     no writes, nothing per patient)."""
-    now = now or timezone.now()
-    month = month_of(now, practice.time_zone)
-    today = now.astimezone(zoneinfo.ZoneInfo(practice.time_zone)).date()
+    today = practice.today(now)
+    month = today.replace(day=1)
     closed = closed_months(practice=practice)
     return {
         "numbers": month_numbers(practice=practice, month=month, today=today),

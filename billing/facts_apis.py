@@ -29,6 +29,7 @@ from ccm.api import (
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
+    MemberSerializer,
     Pagination,
     RowLock,
     error_responses,
@@ -54,9 +55,7 @@ def _mdm_field(**kwargs: Any) -> EnumField:
 
 
 @extend_schema_serializer(component_name="OtherServicePractitioner")
-class PractitionerSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    full_name = serializers.CharField(source="user.full_name")
+class PractitionerSerializer(MemberSerializer):
     npi = serializers.CharField()
 
 

@@ -12,7 +12,6 @@ never carry PHI.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,7 +23,7 @@ from billing import rules
 from billing.loading import load_patient_months
 from billing.loading import policy as billing_policy
 from billing.models import MdmLevel, OtherService, PatientMonthFacts
-from billing.months import current_month, month_label
+from billing.months import month_label
 from billing.rules.codes import APCM_CODES, CCM_CODES, OVERSIGHT_CODES, PCM_CODES, TABLE_ORDER
 from ccm import audit
 from ccm.api_auth import StateConflict
@@ -139,10 +138,6 @@ def month_locked(*, practice: Practice, month: dt.date) -> bool:
     return month_is_locked(practice=practice, month=month.replace(day=1))
 
 
-def _today(practice: Practice) -> dt.date:
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(practice.time_zone))
-
-
 def _check_unlocked(practice: Practice, month: dt.date) -> None:
     if month_locked(practice=practice, month=month):
         raise MonthLocked(LOCKED_MESSAGE.format(month=month_label(month.replace(day=1))))
@@ -198,7 +193,7 @@ def _service_errors(
     errors: dict[str, list[str]] = {}
     if code not in KNOWN_CODES:
         errors["code"] = [CODE_MESSAGE]
-    if service_on is not None and service_on > _today(practice):
+    if service_on is not None and service_on > practice.today():
         errors["service_on"] = [FUTURE_SERVICE_MESSAGE]
     if practitioner is not None and outside_npi:
         errors["outside_npi"] = [PRACTITIONER_BOTH_MESSAGE]
@@ -328,7 +323,7 @@ def month_facts_set(
     month, mdm = month.replace(day=1), mdm or ""
     if mdm and mdm not in MdmLevel.values:
         raise ValidationError({"mdm": MDM_MESSAGE})
-    if month > current_month(practice.time_zone):
+    if month > practice.this_month():
         raise ValidationError({"month": FUTURE_MONTH_MESSAGE})
     _lock_patient(practice, patient.pk)
     facts = month_facts_get(practice=practice, patient=patient, month=month)

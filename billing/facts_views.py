@@ -28,9 +28,9 @@ from billing.facts_forms import (
     OtherServiceImportForm,
 )
 from billing.models import OtherServiceImport, PatientMonthFacts
-from billing.months import current_month, month_label, next_month, parse_month, previous_month
+from billing.months import month_label, next_month, parse_month, previous_month
 from ccm import audit
-from ccm.forms import attach_errors
+from ccm.forms import attach_errors, flash_error
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     ROLE_FORBIDDEN_MESSAGE,
@@ -76,7 +76,7 @@ def other_service_list(request: PracticeRequest, patient_id: str) -> HttpRespons
                     **form.cleaned_data,
                 )
             except MonthLocked as exc:
-                form.add_error(None, exc.message)
+                attach_errors(form, exc)
                 status = 409
             except ValidationError as exc:
                 attach_errors(form, exc)
@@ -97,7 +97,7 @@ def _list_page(
         object_id=patient.pk,
         patient_id=patient.pk,
     )
-    month = current_month(request.practice.time_zone)
+    month = request.practice.this_month()
     context = {
         "patient": patient,
         "services": [(s, services.code_label(s.code)) for s in rows],
@@ -119,7 +119,7 @@ def other_service_delete(request: PracticeRequest, other_service_id: str) -> Htt
             practice=request.practice, actor=request.membership, service=service
         )
     except MonthLocked as exc:
-        messages.error(request, exc.message)
+        flash_error(request, exc)
     else:
         messages.success(request, f"{service.code} of {service.service_on:%Y-%m-%d} deleted.")
     return redirect("billing:other-service-list", patient_id=service.patient_id)
@@ -134,7 +134,7 @@ def other_service_delete(request: PracticeRequest, other_service_id: str) -> Htt
 def month_facts_current(request: PracticeRequest, patient_id: str) -> HttpResponse:
     """Redirect to the month asked for (?month=YYYY-MM), else the current month."""
     patient = _patient(request, patient_id)
-    month = current_month(request.practice.time_zone)
+    month = request.practice.this_month()
     choice = MonthChoiceForm(request.GET or None)
     if choice.is_valid():
         try:
@@ -194,7 +194,7 @@ def month_facts_edit(request: PracticeRequest, patient_id: str, month: str) -> H
                         **form.cleaned_values(),
                     )
             except MonthLocked as exc:
-                form.add_error(None, exc.message)
+                attach_errors(form, exc)
                 status = 409
             except ValidationError as exc:
                 attach_errors(form, exc)
@@ -227,7 +227,7 @@ def _facts_page(
         "month_label": month_label(month),
         "previous": month_label(previous_month(month)),
         "next": month_label(next_month(month)),
-        "is_future": month > current_month(practice.time_zone),
+        "is_future": month > practice.this_month(),
         "facts": facts,
         "facts_saved": not facts._state.adding,
         "form": form,
@@ -279,8 +279,7 @@ def import_detail(request: PracticeRequest, service_import_id: str) -> HttpRespo
                 practice=request.practice, actor=request.membership, service_import=record
             )
         except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
+            flash_error(request, exc, each=True)
         return redirect("billing:other-service-import-detail", service_import_id=record.pk)
     labels = imports.LABELS
     context = {

@@ -181,7 +181,7 @@ def _lookups(practice: Practice, rows: list[tuple[int, dict[str, str]]]) -> Look
     locked = set(
         MonthLock.objects.unscoped().filter(practice=practice).values_list("month", flat=True)
     )
-    return Lookups(patients, members, locked, facts_services._today(practice))
+    return Lookups(patients, members, locked, practice.today())
 
 
 def _check_row(

@@ -11,7 +11,6 @@ import re
 import zoneinfo
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 MONTH_FORMAT_MESSAGE = "Give the month as YYYY-MM, e.g. 2026-10."
 # The months the application knows: wide enough for any real billing history or plan, narrow
@@ -47,10 +46,6 @@ def month_of(instant: dt.datetime, zone_name: str) -> dt.date:
     """First day of the billing month an instant falls in, in the practice's zone."""
     local = instant.astimezone(zoneinfo.ZoneInfo(zone_name))
     return dt.date(local.year, local.month, 1)
-
-
-def current_month(zone_name: str) -> dt.date:
-    return month_of(timezone.now(), zone_name)
 
 
 def next_month(month: dt.date) -> dt.date:

@@ -41,7 +41,7 @@ from billing.models import (
     MonthReopening,
     Outcome,
 )
-from billing.months import current_month, month_label
+from billing.months import month_label
 from ccm import audit
 from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice
@@ -126,7 +126,7 @@ def month_close_start(
     close (or return the existing one), and restart a reopened month — refused when it would
     change submitted claims without `confirm_changes`."""
     month = month.replace(day=1)
-    if month >= current_month(practice.time_zone):
+    if month >= practice.this_month():
         raise StateConflict(NOT_OVER_MESSAGE.format(month=month_label(month)))
     close = _start(practice, month, actor)
     if generation is not None and close.times_closed != generation:

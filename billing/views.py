@@ -27,9 +27,10 @@ from billing.models import (
     MonthClose,
     Outcome,
 )
-from billing.months import current_month, month_label, parse_month, previous_month
+from billing.months import month_label, parse_month, previous_month
 from ccm import audit, jobs
 from ccm.api_auth import ApplicationError
+from ccm.forms import flash_error
 from ccm.models import Membership
 from ccm.roles import Capability, can
 from ccm.tenancy import PracticeRequest, capability_required, get_for_practice_or_404
@@ -59,7 +60,7 @@ def _state(close: MonthClose | None) -> str:
 @require_GET
 @capability_required(Capability.VIEW_BILLING)
 def month_list(request: PracticeRequest) -> HttpResponse:
-    this = current_month(request.practice.time_zone)
+    this = request.practice.this_month()
     closes = {c.month: c for c in MonthClose.objects.all()}
     months, cursor = [], this
     for _ in range(MONTHS_LISTED):
@@ -75,7 +76,7 @@ def month_list(request: PracticeRequest) -> HttpResponse:
 
 def _month_context(request: PracticeRequest, month: dt.date) -> dict[str, Any]:
     close = _close(request, month)
-    this = current_month(request.practice.time_zone)
+    this = request.practice.this_month()
     context: dict[str, Any] = {
         "month": month,
         "label": month_label(month),
@@ -147,7 +148,7 @@ def month_close(request: PracticeRequest, month: str) -> HttpResponse:
             practice=request.practice, month=day, actor=request.membership, confirm_changes=confirm
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        flash_error(request, exc)
         return redirect("billing:month-detail", month=month_label(day))
     job = jobs.enqueue(
         tasks.month_close,
@@ -167,7 +168,7 @@ def _close_confirmation(request: PracticeRequest, day: dt.date, state: str) -> H
     """What closing would do: lock the time, the claims it would produce, the problems the
     pre-close check still lists (counts per group, no patient names)."""
     label = month_label(day)
-    not_over = day >= current_month(request.practice.time_zone)
+    not_over = day >= request.practice.this_month()
     if not_over:
         messages.error(request, services.NOT_OVER_MESSAGE.format(month=label))
     if not_over or state not in ("open", CloseStatus.REOPENED):  # nothing to confirm
@@ -199,10 +200,8 @@ def month_reopen(request: PracticeRequest, month: str) -> HttpResponse:
             actor=request.membership,
             reason=request.POST.get("reason", ""),
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except ApplicationError as exc:
-        messages.error(request, str(exc))
+    except (ValidationError, ApplicationError) as exc:
+        flash_error(request, exc)
     else:
         messages.success(request, f"{day:%B %Y} is reopened: its time can be corrected.")
     return redirect("billing:month-detail", month=month_label(day))
@@ -329,10 +328,8 @@ def _set_status(request: PracticeRequest, ids: list[Any]) -> int | None:
             status=request.POST.get("status", ""),
             denial_reason=request.POST.get("denial_reason", ""),
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except ApplicationError as exc:
-        messages.error(request, str(exc))
+    except (ValidationError, ApplicationError) as exc:
+        flash_error(request, exc)
     except Claim.DoesNotExist:
         raise Http404("No such claim.") from None
     except PermissionDenied:
@@ -408,10 +405,8 @@ def _export(request: PracticeRequest, month: str, kind: str) -> Download:
     day = _month(month)
     try:
         return export_response(request.membership, day, kind)
-    except ApplicationError as exc:
-        messages.error(request, str(exc))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except (ApplicationError, ValidationError) as exc:
+        flash_error(request, exc)
     return redirect("billing:month-detail", month=month_label(day))
 
 

@@ -27,6 +27,7 @@ from ccm.api import (
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
+    MemberSerializer,
     Pagination,
     RowLock,
     error_responses,
@@ -89,12 +90,6 @@ class ContentSerializer(serializers.Serializer):
     preferences = _text_field()
     barriers = _text_field()
     review_schedule = _text_field()
-
-
-@extend_schema_serializer(component_name="CarePlanMember")
-class MemberSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    full_name = serializers.CharField(source="user.full_name")
 
 
 @extend_schema_serializer(component_name="CarePlanCopy")

@@ -46,7 +46,7 @@ def seed_care_plans(
     today: dt.date | None = None,
 ) -> int:
     """Plans for enrolled demo patients without one. Returns how many were added."""
-    today = today or timezone.localdate()
+    today = today or practice.today()
     templates_ensure(practice=practice)
     templates = list(CarePlanTemplate.objects.unscoped().filter(practice=practice))
     patients = list(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from django.core.cache import cache
@@ -56,10 +55,6 @@ PREFIX_MESSAGE = "Give ICD-10-CM prefixes such as E11, I50 (letters and digits, 
 
 class VersionSigned(ApplicationError):
     """A write to a signed or superseded version (the API answers 409)."""
-
-
-def _today(practice: Practice) -> dt.date:
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(practice.time_zone))
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -317,7 +312,7 @@ def _sign(practice: Practice, actor: Membership, version: CarePlanVersion) -> Ca
     version = _lock_draft(practice, version)
     _check_complete(version)
     now = timezone.now()
-    today = _today(practice)
+    today = practice.today()
     CarePlanVersion.objects.unscoped().filter(
         practice=practice, plan=plan, status=VersionStatus.SIGNED
     ).update(status=VersionStatus.SUPERSEDED)
@@ -364,7 +359,7 @@ def copy_record(
         raise StateConflict(NOT_SIGNED_MESSAGE)
     if method not in CopyMethod.values:
         raise ValidationError({"method": "Choose how the copy was given."})
-    if given_on > _today(practice):
+    if given_on > practice.today():
         raise ValidationError({"given_on": FUTURE_MESSAGE})
     if given_on < version.signed_on:
         raise ValidationError(
@@ -397,7 +392,7 @@ def discharge_record(
     require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
     if patient.practice_id != practice.pk:
         raise ValidationError("The patient must belong to this practice.")
-    if discharged_on > _today(practice):
+    if discharged_on > practice.today():
         raise ValidationError({"discharged_on": FUTURE_MESSAGE})
     discharge = HospitalDischarge.objects.unscoped().create(
         practice=practice,

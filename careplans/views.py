@@ -12,7 +12,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from careplans import content as plan_content
@@ -28,7 +27,7 @@ from careplans.forms import (
 )
 from careplans.models import CarePlanTemplate, CarePlanVersion
 from ccm import audit
-from ccm.forms import attach_errors
+from ccm.forms import attach_errors, flash_error
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
@@ -44,13 +43,6 @@ BLANK_ROWS = 1  # an empty row per section, so the editor works without JavaScri
 
 def _version(request: PracticeRequest, version_id: Any) -> CarePlanVersion:
     return selectors.version_get(practice=request.practice, version_id=version_id)
-
-
-def _error(form: Any, exc: Exception) -> None:
-    if isinstance(exc, ValidationError):
-        attach_errors(form, exc)
-    else:
-        form.add_error(None, str(exc))
 
 
 # --- Drafts ----------------------------------------------------------------------------------
@@ -199,7 +191,7 @@ def version_submit(request: PracticeRequest, version_id: str) -> HttpResponse:
     try:
         services.draft_submit(practice=request.practice, actor=request.membership, version=version)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        flash_error(request, exc)
         return redirect("careplans:version-edit", version.id)
     except services.VersionSigned:
         return _signed_refusal(request, version)
@@ -237,7 +229,7 @@ def _detail(
         "clinical": can(request.membership, Capability.EDIT_CLINICAL),
         "sign_form": extra.pop("sign_form", None) or SignForm(),
         "copy_form": extra.pop("copy_form", None)
-        or CopyForm(initial={"given_on": timezone.localdate(), "method": "in_person"}),
+        or CopyForm(initial={"given_on": request.practice.today(), "method": "in_person"}),
         "copies": [c for c in chart.copies if c.version_id == version.pk],
         "chart": chart,
         **extra,

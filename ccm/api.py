@@ -43,6 +43,7 @@ __all__ = [
     "ApiView",
     "ApplicationError",
     "EnumField",
+    "MemberSerializer",
     "MonthField",
     "Pagination",
     "PreconditionFailed",
@@ -405,6 +406,14 @@ def reference_or_404(model: type[M], practice: Any, object_id: object, *, field:
         return get_for_practice_or_404(model, practice, object_id)
     except Http404:
         raise exceptions.NotFound(REFERENCE_MESSAGE.format(field=field)) from None
+
+
+# A practice member as every API shows one (performer, assignee, signer, practitioner): one
+# serializer, so one OpenAPI component. A comment, not a docstring: subclasses would inherit it.
+@extend_schema_serializer(component_name="Member")
+class MemberSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    full_name = serializers.CharField(source="user.full_name")
 
 
 @extend_schema_serializer(component_name="ApiError")

@@ -8,8 +8,11 @@ from typing import Any, cast
 from allauth.mfa.totp.forms import ActivateTOTPForm
 from allauth.mfa.totp.internal import auth as totp_auth
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
+from ccm.api_auth import ApplicationError
 from ccm.models import Membership, Practice, Role
 from ccm.services import PRACTICE_FIELDS
 from ccm.versioning import VersionedFormMixin
@@ -113,13 +116,42 @@ class AuditFilterForm(forms.Form):
         }
 
 
-def attach_errors(form: forms.BaseForm, exc: ValidationError) -> None:
-    """Attach a service's ValidationError to the form so the page shows it by its field."""
-    if hasattr(exc, "error_dict"):
+# --- Errors on pages: the one renderer ---------------------------------------------------------
+# A service refuses with a ValidationError, a StateConflict (a ValidationError too) or an
+# ApplicationError. A page shows the refusal on the form that was posted (attach_errors), or,
+# with no form to show again, as a flash message (flash_error). Views call these two only; the
+# API has its own renderer (ccm.api_auth's exception handler).
+
+
+def error_messages(exc: ValidationError | ApplicationError) -> list[str]:
+    """The sentences of a service's refusal, as the user reads them."""
+    if isinstance(exc, ValidationError):
+        return list(exc.messages)
+    return [exc.message]
+
+
+def attach_errors(form: forms.BaseForm, exc: ValidationError | ApplicationError) -> None:
+    """Attach a service's refusal to the form: by its field when the form has the field, else
+    above the form."""
+    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
         for field, errors in exc.error_dict.items():
             target = field if field in form.fields else None
             for error in errors:
                 form.add_error(target, error)
     else:
-        for message in exc.messages:
+        for message in error_messages(exc):
             form.add_error(None, message)
+
+
+def flash_error(
+    request: HttpRequest,
+    exc: ValidationError | ApplicationError,
+    *,
+    each: bool = False,
+    level: int = messages.ERROR,
+) -> None:
+    """Show a service's refusal as a flash message on the next page: its sentences in one
+    message, or one message each (`each`, where the reasons are a list, e.g. enrolment)."""
+    sentences = error_messages(exc)
+    for text in sentences if each else [" ".join(sentences)]:
+        messages.add_message(request, level, text)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+import zoneinfo
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -133,6 +135,20 @@ class Practice(PostalAddress):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def today(self, now: dt.datetime | None = None) -> dt.date:
+        """The date in the practice's zone, whatever zone the code runs in: the API runs in
+        UTC, pages in the practice's zone, jobs in the server's (`timezone.localdate()` is the
+        running zone's day, not the practice's)."""
+        return (now or timezone.now()).astimezone(self.zone).date()
+
+    def this_month(self, now: dt.datetime | None = None) -> dt.date:
+        """First day of the practice's current billing month (its today's month)."""
+        return self.today(now).replace(day=1)
 
 
 class Membership(TenantModel):

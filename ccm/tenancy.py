@@ -338,7 +338,7 @@ class TenantMiddleware:
             return self.get_response(request)
         # Times are stored in UTC and shown in the practice's zone on pages; the API speaks UTC.
         api = request.path.startswith("/api/")
-        zone = zoneinfo.ZoneInfo("UTC" if api else membership.practice.time_zone)
+        zone = zoneinfo.ZoneInfo("UTC") if api else membership.practice.zone
         with practice_scope(membership.practice_id), timezone.override(zone):
             return self.get_response(request)
 

@@ -26,6 +26,7 @@ from ccm.forms import (
     PracticeSettingsForm,
     TokenCreateForm,
     attach_errors,
+    flash_error,
 )
 from ccm.middleware import LAST_ACTIVITY_KEY, timeout_seconds
 from ccm.models import ApiToken, AuditEvent, Membership, Practice
@@ -181,8 +182,7 @@ def member_update(request: PracticeRequest, membership_id: str) -> HttpResponse:
             )
             messages.success(request, f"{member.user.email} is now {member.get_role_display()}.")
     except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
+        flash_error(request, exc, each=True)
         return redirect("ccm:member-list")
     return redirect("ccm:member-list")
 

@@ -31,6 +31,7 @@ from ccm.api import (
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
+    MemberSerializer,
     Pagination,
     RowLock,
     error_responses,
@@ -56,12 +57,6 @@ FHIR_MEDIA_TYPE = "application/fhir+json"
 
 
 # --- Shared shapes ----------------------------------------------------------------------------
-
-
-@extend_schema_serializer(component_name="PatientMember")
-class MemberSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    full_name = serializers.CharField(source="user.full_name")
 
 
 @extend_schema_serializer(component_name="PatientCondition")

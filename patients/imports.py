@@ -33,7 +33,7 @@ from ccm import audit
 from ccm.models import AuditEvent, Membership, Practice
 from ccm.roles import Capability, can
 from patients.models import Condition, Patient, PatientImport, Status
-from patients.services import FUTURE_DOB_MESSAGE, _today
+from patients.services import FUTURE_DOB_MESSAGE
 from patients.validators import icd10_description, normalize_icd10, normalize_mbi, validate_icd10
 from timelog.services import progress_refresh
 
@@ -356,7 +356,7 @@ def import_preview(*, practice: Practice, actor: Membership, content: bytes | st
     errors; creates or changes no patient. Audited (the import only)."""
     _check_actor(practice, actor)
     text = decode(content)
-    parsed = parse(text, today=_today(practice))
+    parsed = parse(text, today=practice.today())
     existing = _existing_mrns(practice, [row.mrn for row in parsed.rows])
     record = PatientImport.objects.create(
         practice=practice,
@@ -403,7 +403,7 @@ def _apply(
     ).update(state=PatientImport.State.APPLIED, applied_at=now)
     if not claimed:
         raise ValidationError(ALREADY_APPLIED_MESSAGE)
-    parsed = parse(patient_import.content, today=_today(practice))
+    parsed = parse(patient_import.content, today=practice.today())
     created, updated = _write_rows(practice, actor, parsed.rows, now)
     patient_import.state, patient_import.applied_at = PatientImport.State.APPLIED, now
     patient_import.row_count, patient_import.valid_count = parsed.row_count, len(parsed.rows)

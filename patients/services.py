@@ -14,7 +14,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
 
 from ccm import audit
 from ccm.api_auth import StateConflict
@@ -85,17 +84,6 @@ PATIENT_FIELDS = DEMOGRAPHIC_FIELDS + CLINICAL_FIELDS
 BILLER_EDIT_MESSAGE = "Billers may change demographics only, not clinical fields."
 
 
-def _today(practice: Practice) -> dt.date:
-    """Today in the practice's time zone (dates are the practice's local dates)."""
-    return timezone.localdate(timezone=_zone(practice))
-
-
-def _zone(practice: Practice) -> Any:
-    import zoneinfo
-
-    return zoneinfo.ZoneInfo(practice.time_zone)
-
-
 def _check_member(
     practice: Practice, membership: Membership | None, *, field: str, physician: bool
 ) -> None:
@@ -119,7 +107,7 @@ def _validate_patient(practice: Practice, patient: Patient) -> None:
     if patient.mrn and duplicate.exists():
         raise ValidationError({"mrn": DUPLICATE_MRN_MESSAGE})
     patient.full_clean()
-    if patient.date_of_birth and patient.date_of_birth > _today(practice):
+    if patient.date_of_birth and patient.date_of_birth > practice.today():
         raise ValidationError({"date_of_birth": FUTURE_DOB_MESSAGE})
 
 
@@ -259,7 +247,7 @@ def conditions_sync(
         listed = code in wanted
         if not listed and condition.is_chronic and condition.status == ConditionStatus.ACTIVE:
             condition_resolve(
-                practice=practice, actor=actor, condition=condition, resolved_on=_today(practice)
+                practice=practice, actor=actor, condition=condition, resolved_on=practice.today()
             )
 
 
@@ -301,7 +289,7 @@ def consent_record(
     missing = [name for name, done in items.items() if not done]
     if missing:
         raise ValidationError({name: CONSENT_ITEMS_MESSAGE for name in missing})
-    if given_on > _today(practice):
+    if given_on > practice.today():
         raise ValidationError({"given_on": CONSENT_FUTURE_MESSAGE})
     if given_on < patient.date_of_birth:
         raise ValidationError({"given_on": CONSENT_BEFORE_BIRTH_MESSAGE})
@@ -344,7 +332,7 @@ def consent_revoke(
         raise StateConflict(REVOKED_ALREADY_MESSAGE)
     if revoked_on < consent.given_on:
         raise ValidationError({"revoked_on": REVOKE_BEFORE_CONSENT_MESSAGE})
-    if revoked_on > _today(practice):
+    if revoked_on > practice.today():
         raise ValidationError({"revoked_on": CONSENT_FUTURE_MESSAGE})
     consent.revoked_on, consent.revoked_reason, consent.revoked_by = revoked_on, reason, actor
     consent.save(update_fields=["revoked_on", "revoked_reason", "revoked_by"])
@@ -443,7 +431,7 @@ def patient_enroll(
     eligibility (R4, R8, R9)."""
     require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
     patient = _lock(practice, patient)
-    today = _today(practice)
+    today = practice.today()
     on = on or today
     if patient.status == Status.ENROLLED:
         raise StateConflict(ENROLL_STATUS_MESSAGE)
@@ -514,7 +502,7 @@ def _leave(
     if patient.status != required:
         raise StateConflict(message)
     status, default_reason = to
-    today = _today(practice)
+    today = practice.today()
     _end_consents(actor=actor, patient=patient, on=today, reason=reason or default_reason)
     _refresh_progress(practice, patient.pk)
     _transition(actor=actor, patient=patient, to=status, on=today, reason=reason)

@@ -12,11 +12,10 @@ from django.core.paginator import Paginator
 from django.forms.models import model_to_dict
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ccm import audit
-from ccm.forms import attach_errors
+from ccm.forms import attach_errors, flash_error
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
@@ -159,19 +158,19 @@ def patient_detail(request: PracticeRequest, patient_id: str) -> HttpResponse:
 
 
 def _chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
-    from billing.months import current_month
     from careplans.forms import DischargeForm
     from careplans.selectors import chart_plan
     from timelog.models import Activity
     from timelog.selectors import chart_time
 
-    month = current_month(request.practice.time_zone)
+    today = request.practice.today()
+    month = today.replace(day=1)
     return {
         "patient": patient,
         "care_plan": chart_plan(practice=request.practice, patient_id=patient.pk),
         "discharge_form": extra.pop("discharge_form", None) or DischargeForm(),
-        "today": timezone.localdate(),
-        "time": chart_time(practice=request.practice, patient=patient, month=month),
+        "today": today,
+        "time": chart_time(practice=request.practice, patient=patient, month=month, today=today),
         "activity_choices": [("", "Activity: pick later"), *Activity.choices],
         "verdict": services.patient_eligibility(patient),
         "consent": services.current_consent(patient),
@@ -243,7 +242,7 @@ def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: s
             practice=request.practice,
             actor=request.membership,
             condition=condition,
-            resolved_on=services._today(request.practice),
+            resolved_on=request.practice.today(),
         )
         messages.success(request, f"{condition.icd10_code} marked resolved.")
         return redirect("patients:patient-detail", patient_id=patient.pk)
@@ -252,7 +251,7 @@ def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: s
         "patients/condition_resolve.html",
         patient,
         condition=condition,
-        today=services._today(request.practice),
+        today=request.practice.today(),
         r4=services.r4_after_resolving(patient, condition),
     )
 
@@ -264,7 +263,7 @@ def consent_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     form = ConsentForm(
         request.POST or None,
         request.FILES or None,
-        initial={"given_on": services._today(request.practice), "method": "verbal"},
+        initial={"given_on": request.practice.today(), "method": "verbal"},
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -304,7 +303,7 @@ def consent_revoke(request: PracticeRequest, patient_id: str, consent_id: str) -
     if consent.revoked_on is not None:
         messages.info(request, services.REVOKED_ALREADY_MESSAGE)
         return redirect("patients:patient-detail", patient_id=patient.pk)
-    today = services._today(request.practice)
+    today = request.practice.today()
     if _confirmed(request):
         form = RevokeForm(request.POST)
         if form.is_valid():
@@ -370,8 +369,7 @@ def patient_transition(request: PracticeRequest, patient_id: str, action: str) -
         else:
             raise Http404
     except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
+        flash_error(request, exc, each=True)
     return redirect("patients:patient-detail", patient_id=patient.pk)
 
 
@@ -406,7 +404,7 @@ def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse
         patient,
         status=400 if form.errors else 200,
         form=form,
-        today=services._today(request.practice),
+        today=request.practice.today(),
     )
 
 
@@ -450,8 +448,7 @@ def import_detail(request: PracticeRequest, import_id: str) -> HttpResponse:
                 practice=request.practice, actor=request.membership, patient_import=record
             )
         except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
+            flash_error(request, exc, each=True)
         # The applied page states the result itself (no flash message repeating it).
         return redirect("patients:import-detail", import_id=record.pk)
     recognised, ignored = imports.file_columns(record.content)

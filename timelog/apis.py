@@ -20,13 +20,14 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.months import current_month, month_label
+from billing.months import month_label
 from ccm import audit
 from ccm.api import (
     NON_BLANK_PATTERN,
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
+    MemberSerializer,
     MonthField,
     Pagination,
     RowLock,
@@ -68,12 +69,6 @@ def _member(practice: Any, member_id: Any, field: str) -> Membership | None:
 
 
 # --- Shapes ------------------------------------------------------------------------------------
-
-
-@extend_schema_serializer(component_name="TimeMember")
-class MemberSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    full_name = serializers.CharField(source="user.full_name")
 
 
 @extend_schema_serializer(component_name="TimeAdjustment")
@@ -343,11 +338,11 @@ class WorklistApi(ApiView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         f: dict[str, Any] = dict(filters.validated_data)
-        month = f.get("month") or current_month(self.practice.time_zone)
+        month = f.get("month") or self.practice.this_month()
         coordinator = None
         if f.get("coordinator"):
             coordinator = get_for_practice_or_404(Membership, self.practice, f["coordinator"])
-        today = timezone.localdate(timezone=_zone(self.practice))
+        today = self.practice.today()
         patients = selectors.worklist(
             practice=self.practice,
             month=month,
@@ -361,12 +356,6 @@ class WorklistApi(ApiView):
         rows = selectors.worklist_rows(page, month=month, today=today)
         audit.read_many(self.membership, [r.patient for r in rows], action="worklist.list")
         return paginator.get_paginated_response(WorklistRowSerializer(rows, many=True).data)
-
-
-def _zone(practice: Any) -> Any:
-    import zoneinfo
-
-    return zoneinfo.ZoneInfo(practice.time_zone)
 
 
 # --- Tasks -------------------------------------------------------------------------------------
@@ -442,7 +431,7 @@ class TaskListApi(ApiView):
             view=f["view"],
             membership=self.membership,
             patient_id=f.get("patient"),
-            today=timezone.localdate(timezone=_zone(self.practice)),
+            today=self.practice.today(),
         )
         paginator = Pagination()
         page = list(paginator.paginate_queryset(tasks, request, view=self) or [])
@@ -490,7 +479,7 @@ class TaskDetailApi(ApiView):
     version_lock = RowLock(Task, "task_id")
 
     def _task(self, task_id: str) -> Task:
-        tasks = selectors.task_list(practice=self.practice, view="all")
+        tasks = selectors.task_list(practice=self.practice, view="all", today=self.practice.today())
         return get_for_practice_or_404(tasks, self.practice, task_id)
 
     @extend_schema(

@@ -17,7 +17,7 @@ from django.db.models import Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from billing.months import month_bounds, month_of, previous_month
+from billing.months import month_bounds, previous_month
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, can
 from patients.models import Patient, Status
@@ -79,7 +79,7 @@ def seed_time(
     """Entries for every enrolled patient over the last `months` months (this one so far).
     Returns how many were added; patient-months that already have time are skipped."""
     now = now or timezone.now()
-    zone = zoneinfo.ZoneInfo(practice.time_zone)
+    zone = practice.zone
     return sum(
         _seed_month(practice, performers, month, now, zone)
         for month in recent_months(practice, months, now)
@@ -88,7 +88,7 @@ def seed_time(
 
 def recent_months(practice: Practice, months: int, now: dt.datetime | None = None) -> list[dt.date]:
     """The last `months` billing months in the practice's zone, oldest first, this one last."""
-    month = month_of(now or timezone.now(), practice.time_zone)
+    month = practice.this_month(now)
     wanted = [month]
     for _ in range(months - 1):
         wanted.insert(0, previous_month(wanted[0]))

@@ -9,7 +9,6 @@ counts and links only: no names, no PHI.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,7 +19,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.months import month_of
 from ccm import audit
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, roles_with
@@ -89,11 +87,9 @@ def send_reminders(*, practice_id: str, now: dt.datetime | None = None) -> Outco
     """Create today's outreach tasks for one practice, then send the digests (ids only in)."""
     practice = Practice.objects.get(pk=practice_id)
     now = now or timezone.now()
-    zone = zoneinfo.ZoneInfo(practice.time_zone)
-    today = now.astimezone(zone).date()
-    month = month_of(now, practice.time_zone)
-    with practice_scope(practice), timezone.override(zone):
-        created = _create_tasks(practice, month, today)
+    today = practice.today(now)
+    with practice_scope(practice), timezone.override(practice.zone):
+        created = _create_tasks(practice, today.replace(day=1), today)
         sent = sum(
             _send_digest(practice, member, today, created) for member in _recipients(practice)
         )
@@ -103,11 +99,8 @@ def send_reminders(*, practice_id: str, now: dt.datetime | None = None) -> Outco
 def create_due_tasks(*, practice: Practice, now: dt.datetime | None = None) -> int:
     """Create today's outreach tasks for one practice without sending digests (demo data)."""
     now = now or timezone.now()
-    zone = zoneinfo.ZoneInfo(practice.time_zone)
-    with practice_scope(practice), timezone.override(zone):
-        created = _create_tasks(
-            practice, month_of(now, practice.time_zone), now.astimezone(zone).date()
-        )
+    with practice_scope(practice), timezone.override(practice.zone):
+        created = _create_tasks(practice, practice.this_month(now), practice.today(now))
     return sum(created.values())
 
 

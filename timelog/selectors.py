@@ -314,12 +314,11 @@ def worklist(
     coordinator: Membership | None = None,
     show: str = "",
     sort: str = "name",
-    today: dt.date | None = None,
+    today: dt.date,
 ) -> QuerySet[Patient]:
     """The month's enrolled patients, filtered and sorted in SQL by the stored engine
     progress (MonthProgress, R16-R27), pace, contact and tasks. Page it, then turn the page
     into rows with `worklist_rows` (a fixed number of queries whatever the page size)."""
-    today = today or timezone.localdate()
     queryset = _worklist_queryset(practice, month, coordinator)
     if show == "below":
         queryset = queryset.filter(wl_pool__lt=FIRST_THRESHOLD)
@@ -334,10 +333,9 @@ def worklist(
 
 
 def worklist_rows(
-    patients: Iterable[Patient], *, month: dt.date, today: dt.date | None = None
+    patients: Iterable[Patient], *, month: dt.date, today: dt.date
 ) -> list[WorklistRow]:
     """Rows for the patients of a `worklist` page (one more query: their next tasks)."""
-    today = today or timezone.localdate()
     pace = month_pace(month, today)
     contact_cutoff = timezone.now() - dt.timedelta(days=NO_CONTACT_DAYS)
     rows = [_row(patient, pace, contact_cutoff, today) for patient in patients]
@@ -398,10 +396,9 @@ def task_list(
     view: str = "mine",
     membership: Membership | None = None,
     patient_id: Any = None,
-    today: dt.date | None = None,
+    today: dt.date,
 ) -> QuerySet[Task]:
     """Tasks by view (mine/today/overdue/open/closed), soonest due first; fixed query count."""
-    today = today or timezone.localdate()
     queryset = (
         Task.objects.unscoped()
         .filter(practice=practice)
@@ -464,7 +461,9 @@ class ChartTime:
         return min(100, round(100 * self.staff_pool / (self.staff_pool + self.minutes_needed)))
 
 
-def chart_time(*, practice: Practice, patient: Patient, month: dt.date) -> ChartTime:
+def chart_time(
+    *, practice: Practice, patient: Patient, month: dt.date, today: dt.date
+) -> ChartTime:
     """Time and tasks for a patient's chart (conditions and consents come prefetched)."""
     from billing.months import previous_month
     from timelog.models import MonthLock
@@ -511,5 +510,7 @@ def chart_time(*, practice: Practice, patient: Patient, month: dt.date) -> Chart
         simultaneous_minutes=simultaneous,
         overlapping_entry_ids=overlapping,
         months=months,
-        open_tasks=list(task_list(practice=practice, view="open", patient_id=patient.pk)),
+        open_tasks=list(
+            task_list(practice=practice, view="open", patient_id=patient.pk, today=today)
+        ),
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import zoneinfo
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -87,12 +86,8 @@ class MonthLocked(ApplicationError):
     """A write to a closed month's time (pages show the message; the API answers 409)."""
 
 
-def _zone(practice: Practice) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(practice.time_zone)
-
-
 def _local(instant: dt.datetime, practice: Practice) -> dt.datetime:
-    return instant.astimezone(_zone(practice))
+    return instant.astimezone(practice.zone)
 
 
 # --- Month lock ------------------------------------------------------------------------------
@@ -238,7 +233,7 @@ def progress_reconcile(
     writer refreshes them)."""
     practice = Practice.objects.get(pk=practice_id)
     if not months:
-        this = month_of(timezone.now(), practice.time_zone)
+        this = practice.this_month()
         months = (previous_month(this), this)
     totals = [0, 0, 0]
     for month in sorted({m.replace(day=1) for m in months}):
@@ -323,7 +318,7 @@ def _validate_entry(practice: Practice, entry: TimeEntry, patient: Patient) -> N
         raise ValidationError({"minutes": MINUTES_MESSAGE})
     start = entry.started_at
     if timezone.is_naive(start):
-        start = entry.started_at = timezone.make_aware(start, _zone(practice))
+        start = entry.started_at = timezone.make_aware(start, practice.zone)
     if start > timezone.now():
         raise ValidationError({"started_at": FUTURE_MESSAGE})
     created_on = _local(patient.created_at, practice).date()
@@ -614,10 +609,6 @@ def timer_discard(*, practice: Practice, actor: Membership) -> None:
 # --- Tasks -----------------------------------------------------------------------------------
 
 
-def _today(practice: Practice) -> dt.date:
-    return timezone.localdate(timezone=_zone(practice))
-
-
 def _check_assignee(practice: Practice, assignee: Membership | None) -> None:
     if assignee is None:
         return
@@ -646,7 +637,7 @@ def task_create(
     if patient.practice_id != practice.pk:
         raise ValidationError("The patient must belong to this practice.")
     _check_assignee(practice, assignee)
-    today = _today(practice)
+    today = practice.today()
     if not today - dt.timedelta(days=365) <= due_on <= today + dt.timedelta(days=365):
         raise ValidationError({"due_on": TASK_DUE_MESSAGE})
     if kind == TaskKind.CUSTOM and not title.strip():

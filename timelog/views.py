@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from billing.months import current_month, month_label, next_month, parse_month, previous_month
+from billing.months import month_label, next_month, parse_month, previous_month
 from ccm import audit
-from ccm.forms import attach_errors
+from ccm.forms import attach_errors, flash_error
 from ccm.models import Membership
 from ccm.roles import Capability, can
 from ccm.tenancy import (
@@ -54,7 +54,7 @@ def _month(request: PracticeRequest, text: str | None) -> dt.date:
             return parse_month(text)
         except ValidationError:
             messages.error(request, "Months are written YYYY-MM; showing this month.")
-    return current_month(request.practice.time_zone)
+    return request.practice.this_month()
 
 
 # --- Worklist --------------------------------------------------------------------------------
@@ -75,10 +75,10 @@ def worklist(request: PracticeRequest) -> HttpResponse:
         coordinator=request.membership if who == "mine" else None,
         show=data.get("show", ""),
         sort=data.get("sort") or "name",
-        today=timezone.localdate(),
+        today=request.practice.today(),
     )
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = selectors.worklist_rows(page.object_list, month=month, today=timezone.localdate())
+    rows = selectors.worklist_rows(page.object_list, month=month, today=request.practice.today())
     audit.read_many(request.membership, [row.patient for row in rows], action="worklist.list")
     query = request.GET.copy()
     query.pop("page", None)
@@ -92,8 +92,8 @@ def worklist(request: PracticeRequest) -> HttpResponse:
         "previous": month_label(previous_month(month)),
         "next": month_label(next_month(month)),
         "who": who,
-        "is_current": month == current_month(request.practice.time_zone),
-        "today": timezone.localdate(),
+        "is_current": month == request.practice.this_month(),
+        "today": request.practice.today(),
         "clinical": can(request.membership, Capability.LOG_TIME),
     }
     htmx = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "worklist"
@@ -155,9 +155,7 @@ def time_entry_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
                 patient=patient,
                 **form.cleaned_data,
             )
-        except services.MonthLocked as exc:
-            form.add_error(None, exc.message)
-        except ValidationError as exc:
+        except (ValidationError, services.MonthLocked) as exc:
             attach_errors(form, exc)
         else:
             messages.success(request, f"{form.cleaned_data['minutes']} minutes logged.")
@@ -211,7 +209,7 @@ def time_entry_edit(request: PracticeRequest, entry_id: str) -> HttpResponse:
                     data=form.cleaned_data,
                 )
         except services.MonthLocked as exc:
-            form.add_error(None, exc.message)
+            attach_errors(form, exc)
             status = 409
         except ValidationError as exc:
             attach_errors(form, exc)
@@ -234,7 +232,7 @@ def time_entry_delete(request: PracticeRequest, entry_id: str) -> HttpResponse:
     try:
         services.time_entry_delete(practice=request.practice, actor=request.membership, entry=entry)
     except services.MonthLocked as exc:
-        messages.error(request, exc.message)
+        flash_error(request, exc)
     else:
         messages.success(request, "Time entry deleted.")
     return redirect(_chart(entry.patient))
@@ -286,7 +284,7 @@ def timer_start(request: PracticeRequest) -> HttpResponse:
             activity=form.cleaned_data.get("activity") or "",
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        flash_error(request, exc)
     else:
         messages.success(request, "Timer started. It keeps running if you leave this page.")
     return redirect(request.POST.get("next") or _chart(patient))
@@ -315,9 +313,7 @@ def timer_stop(request: PracticeRequest) -> HttpResponse:
                 minutes=data.get("minutes"),
                 confirmed=bool(data.get("confirm")),
             )
-        except services.MonthLocked as exc:
-            form.add_error(None, exc.message)
-        except ValidationError as exc:
+        except (ValidationError, services.MonthLocked) as exc:
             attach_errors(form, exc)
         else:
             messages.success(request, f"{entry.minutes} minutes logged from the timer.")
@@ -341,7 +337,7 @@ def timer_discard(request: PracticeRequest) -> HttpResponse:
     try:
         services.timer_discard(practice=request.practice, actor=request.membership)
     except ValidationError as exc:
-        messages.info(request, " ".join(exc.messages))
+        flash_error(request, exc, level=messages.INFO)
     else:
         messages.success(request, "Timer discarded; nothing was logged.")
     return redirect("timelog:worklist")
@@ -360,7 +356,7 @@ def task_list(request: PracticeRequest) -> HttpResponse:
         practice=request.practice,
         view=view,
         membership=request.membership,
-        today=timezone.localdate(),
+        today=request.practice.today(),
     )
     page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
     audit.read_many(request.membership, [t.patient for t in page.object_list], action="task.list")
@@ -369,7 +365,7 @@ def task_list(request: PracticeRequest) -> HttpResponse:
         "page": page,
         "view": view,
         "views": selectors.TASK_VIEWS,
-        "today": timezone.localdate(),
+        "today": request.practice.today(),
         "clinical": can(request.membership, Capability.LOG_TIME),
     }
     return render(request, "timelog/task_list.html", context)
@@ -379,7 +375,7 @@ def task_list(request: PracticeRequest) -> HttpResponse:
 @capability_required(Capability.LOG_TIME)
 def task_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
-    initial = {"due_on": timezone.localdate(), "assignee": patient.coordinator_id}
+    initial = {"due_on": request.practice.today(), "assignee": patient.coordinator_id}
     form = TaskForm(request.POST or None, practice=request.practice, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -401,7 +397,9 @@ def task_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
 
 
 def _task_or_404(request: PracticeRequest, task_id: str) -> Task:
-    tasks = selectors.task_list(practice=request.practice, view="all")
+    tasks = selectors.task_list(
+        practice=request.practice, view="all", today=request.practice.today()
+    )
     return get_for_practice_or_404(tasks, request.practice, task_id)
 
 
@@ -458,18 +456,11 @@ def task_reassign(request: PracticeRequest, task_id: str) -> HttpResponse:
                     assignee=form.cleaned_data["assignee"],
                 )
         except (ValidationError, services.ApplicationError) as exc:
-            _form_error(form, exc)
+            attach_errors(form, exc)
         else:
             messages.success(request, "Task reassigned.")
             return redirect("timelog:task-detail", task_id=task.pk)
     return _task_page(request, task, status=400, reassign_form=form)
-
-
-def _form_error(form: Any, exc: Exception) -> None:
-    if isinstance(exc, ValidationError):
-        attach_errors(form, exc)
-    else:
-        form.add_error(None, getattr(exc, "message", str(exc)))
 
 
 @login_required
@@ -491,7 +482,7 @@ def task_complete(request: PracticeRequest, task_id: str) -> HttpResponse:
                     log_minutes=data.get("log_minutes") if task.kind in CALL_KINDS else None,
                 )
         except (ValidationError, services.ApplicationError) as exc:
-            _form_error(form, exc)
+            attach_errors(form, exc)
         else:
             done = "cancelled" if data["cancel"] else "done"
             messages.success(request, f"Task marked {done}.")

@@ -115,6 +115,18 @@ def test_schema_is_valid_openapi_and_describes_every_endpoint(db, client):
     assert "bearerAuth" in schema["components"]["securitySchemes"]
 
 
+def test_the_schema_has_one_member_component(db, client):
+    # One shape, one serializer (ccm.api.MemberSerializer), one component: {id, full_name}.
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    shape = {"id", "full_name"}
+    members = [
+        name
+        for name, component in schema["components"]["schemas"].items()
+        if set(component.get("properties", {})) == shape
+    ]
+    assert members == ["Member"]
+
+
 def test_api_docs_page_is_served_without_a_cdn(db, client):
     response = client.get("/api/docs/")
     assert response.status_code == 200

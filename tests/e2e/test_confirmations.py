@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from billing.models import CloseStatus, MonthClose
-from billing.months import current_month, month_label, previous_month
+from billing.months import month_label, previous_month
 from ccm.models import Practice, User
 from patients.models import Condition, Consent, Patient, Status
 from tests.e2e.conftest import totp_code
@@ -132,7 +132,7 @@ def test_the_four_confirmations_with_the_keyboard(
 
     # Close last month: the page shows the pre-close counts before anything locks.
     practice = Practice.objects.get(slug="demo")
-    month = previous_month(current_month(practice.time_zone))
+    month = previous_month(practice.this_month())
     label = month_label(month)
     closes = MonthClose.objects.unscoped().filter(practice=practice, month=month)
     page.goto(f"{base}/billing/months/{label}/")

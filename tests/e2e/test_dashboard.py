@@ -8,7 +8,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from billing import services as billing_services
-from billing.months import current_month, previous_month
+from billing.months import previous_month
 from ccm.models import Practice, User
 from tests.e2e.conftest import totp_code
 from tests.factories import enroll_totp
@@ -20,7 +20,7 @@ def test_biller_sees_the_dashboard_and_its_chart(
     page: Page, live_server, demo, shot, csp_violations
 ):
     practice = Practice.objects.get(slug="demo")
-    this_month = current_month(practice.time_zone)
+    this_month = practice.this_month()
     closed = [previous_month(previous_month(this_month)), previous_month(this_month)]
     for month in closed:  # seed_demo's earlier months, closed as the biller would
         billing_services.month_close(practice_id=practice.pk, month=month)

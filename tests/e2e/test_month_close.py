@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from billing import services, tasks, x12
 from billing.models import MonthClose
-from billing.months import current_month, month_label, previous_month
+from billing.months import month_label, previous_month
 from ccm.models import Practice, User
 from tests.e2e.conftest import totp_code
 from tests.factories import enroll_totp
@@ -58,7 +58,7 @@ def test_a_biller_closes_last_month_and_downloads_the_837(
 ):
     base = live_server.url
     practice = Practice.objects.get(slug="demo")
-    month = previous_month(current_month(practice.time_zone))
+    month = previous_month(practice.this_month())
     label = month_label(month)
     secret = enroll_totp(User.objects.get(email="biller@demo.test"))
     page.goto(f"{base}/accounts/login/")

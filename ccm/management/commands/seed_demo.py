@@ -6,7 +6,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
-from django.utils import timezone
 
 from ccm.models import Membership, Practice, Role, User
 
@@ -160,7 +159,7 @@ class Command(BaseCommand):
     ) -> int:
         from patients.demo import Staff, seed_patients
 
-        today = timezone.localdate()
+        today = practices["demo"].today()
         demo = Staff(
             physician=memberships["physician@demo.test"],
             coordinators=(memberships["coordinator@demo.test"], memberships["nurse@demo.test"]),
