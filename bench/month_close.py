@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from billing import rules, services
 from billing.models import Claim, ClaimLine, Outcome
-from billing.months import month_bounds, month_label, month_of, previous_month
+from ccm.months import month_bounds, month_label, month_of, previous_month
 from careplans.demo import seed_care_plans
 from ccm.models import Membership, Practice, Role, User
 from ccm.tenancy import practice_scope

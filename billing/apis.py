@@ -23,7 +23,6 @@ from billing.models import (
     MonthClose,
     Outcome,
 )
-from billing.months import month_label, parse_month
 from ccm import audit, jobs
 from ccm.api import (
     MONTH_PATH,
@@ -37,6 +36,7 @@ from ccm.api import (
     page_of,
 )
 from ccm.models import Role
+from ccm.months import month_label, parse_month
 from ccm.tenancy import get_for_practice_or_404
 
 READERS = (Role.ADMIN, Role.BILLER, Role.PHYSICIAN)

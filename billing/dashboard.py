@@ -24,8 +24,8 @@ from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
 from billing.models import CloseStatus, MonthClose
-from billing.months import month_label, month_of
 from ccm.models import Membership, Practice, Role
+from ccm.months import month_label, month_of
 from patients.models import Patient, Status
 from timelog.models import MonthProgress, TimeEntry
 from timelog.selectors import FIRST_THRESHOLD, worklist

@@ -25,10 +25,10 @@ from billing.models import (
     ExportKind,
     MonthClose,
 )
-from billing.months import month_label
 from billing.services import MonthState
 from ccm import audit
 from ccm.models import Membership, Practice
+from ccm.months import month_label
 from ccm.views import csv_safe
 
 CSV_HEADER = [

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from billing import rules
-from billing.months import last_day
+from ccm.months import last_day
 
 NO_PRACTITIONER = "none"
 

@@ -21,7 +21,6 @@ from rest_framework.response import Response
 
 from billing import facts_services as services
 from billing.models import MdmLevel, OtherService, PatientMonthFacts
-from billing.months import month_label, parse_month
 from ccm import audit
 from ccm.api import (
     BLANK_PATTERN,
@@ -36,6 +35,7 @@ from ccm.api import (
     reference_or_404,
 )
 from ccm.models import Membership
+from ccm.months import month_label, parse_month
 from ccm.tenancy import get_for_practice_or_404
 from patients import selectors as patient_selectors
 from patients.models import Patient

@@ -24,11 +24,11 @@ from billing import rules
 from billing.loading import load_patient_months
 from billing.loading import policy as billing_policy
 from billing.models import MdmLevel, OtherService, PatientMonthFacts
-from billing.months import current_month, month_label
 from billing.rules.codes import APCM_CODES, CCM_CODES, OVERSIGHT_CODES, PCM_CODES, TABLE_ORDER
 from ccm import audit
 from ccm.api_auth import StateConflict
 from ccm.models import Membership, Practice, Role
+from ccm.months import current_month, month_label
 from ccm.validators import validate_npi
 from patients.models import Patient
 from timelog.services import MonthLocked, month_is_locked, progress_refresh

@@ -28,10 +28,10 @@ from billing.facts_forms import (
     OtherServiceImportForm,
 )
 from billing.models import OtherServiceImport, PatientMonthFacts
-from billing.months import current_month, month_label, next_month, parse_month, previous_month
 from ccm import audit
 from ccm.forms import attach_errors
 from ccm.models import Role
+from ccm.months import current_month, month_label, next_month, parse_month, previous_month
 from ccm.tenancy import (
     ROLE_FORBIDDEN_MESSAGE,
     PracticeRequest,

@@ -16,8 +16,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from billing import facts, rules
-from billing.months import last_day
 from ccm.models import Practice
+from ccm.months import last_day
 
 Key = tuple[Any, dt.date]  # (patient id, first day of the month)
 

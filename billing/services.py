@@ -41,10 +41,10 @@ from billing.models import (
     MonthReopening,
     Outcome,
 )
-from billing.months import current_month, month_label
 from ccm import audit
 from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice, Role
+from ccm.months import current_month, month_label
 from ccm.tenancy import practice_scope
 from timelog.models import MonthLock, TimeEntry
 from timelog.selectors import worklist_base

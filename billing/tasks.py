@@ -6,7 +6,7 @@ month_close_resume_stalled re-queues such a close once its heartbeat is stale.""
 from celery import shared_task
 
 from billing import services
-from billing.months import parse_month
+from ccm.months import parse_month
 
 
 @shared_task(acks_late=True, task_reject_on_worker_lost=True)

@@ -27,10 +27,10 @@ from billing.models import (
     MonthClose,
     Outcome,
 )
-from billing.months import current_month, month_label, parse_month, previous_month
 from ccm import audit, jobs
 from ccm.api_auth import ApplicationError
 from ccm.models import Membership, Role
+from ccm.months import current_month, month_label, parse_month, previous_month
 from ccm.tenancy import PracticeRequest, get_for_practice_or_404, role_required
 
 Download = HttpResponse | StreamingHttpResponse

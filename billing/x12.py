@@ -31,9 +31,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from billing.models import Claim, ClaimLine, ClaimStatus, CloseStatus, MonthClose
-from billing.months import month_label
 from ccm.api_auth import StateConflict
 from ccm.models import Practice
+from ccm.months import month_label
 
 VERSION = "005010X222A1"
 SEGMENT, ELEMENT, COMPONENT, REPETITION = "~", "*", ":", "^"

@@ -161,9 +161,9 @@ def patient_detail(request: PracticeRequest, patient_id: str) -> HttpResponse:
 
 
 def _chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
-    from billing.months import current_month
     from careplans.forms import DischargeForm
     from careplans.selectors import chart_plan
+    from ccm.months import current_month
     from timelog.models import Activity
     from timelog.selectors import chart_time
 

@@ -20,7 +20,6 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.months import current_month, month_label
 from ccm import audit
 from ccm.api import (
     NON_BLANK_PATTERN,
@@ -35,6 +34,7 @@ from ccm.api import (
     reference_or_404,
 )
 from ccm.models import Membership, Role
+from ccm.months import current_month, month_label
 from ccm.tenancy import get_for_practice_or_404
 from patients.models import Patient
 from patients.selectors import clinician_choices

@@ -17,8 +17,8 @@ from django.db.models import Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from billing.months import month_bounds, month_of, previous_month
 from ccm.models import Membership, Practice, Role
+from ccm.months import month_bounds, month_of, previous_month
 from patients.models import Patient, Status
 from timelog.models import Activity, PerformerKind, TimeEntry
 

@@ -20,9 +20,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.months import month_of
 from ccm import audit
 from ccm.models import Membership, Practice, Role
+from ccm.months import month_of
 from ccm.tenancy import practice_scope
 from timelog.models import ReminderDigest, Task, TaskKind, TaskOrigin, TaskStatus
 from timelog.selectors import (

@@ -36,12 +36,12 @@ from django.utils import timezone
 
 from billing import facts
 from billing.loading import policy as billing_policy
-from billing.months import last_day, month_bounds
 from billing.rules.codes import STAFF_TRACK
 from billing.rules.engine import simultaneous_entries
 from billing.rules.progress import progress
 from careplans.models import CarePlan, CarePlanVersion
 from ccm.models import Membership, Practice
+from ccm.months import last_day, month_bounds
 from patients.models import Consent, Patient, Status
 from timelog.models import CONTACT_ACTIVITIES, Task, TaskStatus, TimeAdjustment, TimeEntry
 
@@ -466,7 +466,7 @@ class ChartTime:
 
 def chart_time(*, practice: Practice, patient: Patient, month: dt.date) -> ChartTime:
     """Time and tasks for a patient's chart (conditions and consents come prefetched)."""
-    from billing.months import previous_month
+    from ccm.months import previous_month
     from timelog.models import MonthLock
 
     first = month

@@ -21,12 +21,12 @@ from django.utils import timezone
 
 from billing.loading import grouped, load_patient_months
 from billing.loading import policy as billing_policy
-from billing.months import month_label, month_of, previous_month
 from billing.rules import evaluate
 from billing.rules.progress import progress
 from ccm import audit
 from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice, Role
+from ccm.months import month_label, month_of, previous_month
 from ccm.tenancy import lock_for_practice_or_404
 from patients.models import Patient, Status
 from timelog.models import (

@@ -15,10 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from billing.months import current_month, month_label, next_month, parse_month, previous_month
 from ccm import audit
 from ccm.forms import attach_errors
 from ccm.models import Membership, Role
+from ccm.months import current_month, month_label, next_month, parse_month, previous_month
 from ccm.tenancy import (
     PracticeRequest,
     get_for_practice_or_404,

@@ -13,8 +13,8 @@ from django.utils.html import escape
 
 from billing import facts_services as services
 from billing.models import PatientMonthFacts
-from billing.months import MONTH_FORMAT_MESSAGE
 from ccm.models import AuditEvent
+from ccm.months import MONTH_FORMAT_MESSAGE
 from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE
 from tests.billing.test_other_services import (
     NOW,

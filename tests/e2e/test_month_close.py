@@ -14,8 +14,8 @@ from playwright.sync_api import Page, expect
 
 from billing import services, tasks, x12
 from billing.models import MonthClose
-from billing.months import current_month, month_label, previous_month
 from ccm.models import Practice, User
+from ccm.months import current_month, month_label, previous_month
 from tests.e2e.conftest import totp_code
 from tests.factories import enroll_totp
 

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from billing import services
-from billing.months import parse_month
 from ccm.models import Practice
+from ccm.months import parse_month
 
 
 class Command(BaseCommand):

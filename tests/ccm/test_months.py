@@ -1,4 +1,4 @@
-"""Months are YYYY-MM from 2000-01 to 2100-12 (billing/months.py), everywhere they are read."""
+"""Months are YYYY-MM from 2000-01 to 2100-12 (ccm/months.py), everywhere they are read."""
 
 import datetime as dt
 import re
@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
-from billing.months import (
+from ccm.months import (
     FIRST_MONTH,
     LAST_MONTH,
     MONTH_FORMAT_MESSAGE,
