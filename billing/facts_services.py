@@ -21,8 +21,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing import rules
-from billing.loading import load_patient_months
-from billing.loading import policy as billing_policy
+from billing.inputs.loading import load_patient_months
+from billing.inputs.loading import policy as billing_policy
 from billing.models import MdmLevel, OtherService, PatientMonthFacts
 from billing.rules.codes import APCM_CODES, CCM_CODES, OVERSIGHT_CODES, PCM_CODES, TABLE_ORDER
 from ccm import audit

@@ -31,7 +31,7 @@ from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
 from billing import rules
-from billing.loading import fee_schedule, load_patient_months, policy
+from billing.inputs.loading import fee_schedule, load_patient_months, policy
 from billing.models import (
     Claim,
     ClaimLine,

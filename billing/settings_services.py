@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from billing import loading
+from billing.inputs import loading
 from billing.models import POS_MESSAGE, BillingPolicy, FeeSchedule
 from billing.rules import codes
 from ccm import audit, jobs

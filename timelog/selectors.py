@@ -34,8 +34,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from billing import facts
-from billing.loading import policy as billing_policy
+from billing.inputs import facts
+from billing.inputs.loading import policy as billing_policy
 from billing.rules.codes import STAFF_TRACK
 from billing.rules.engine import simultaneous_entries
 from billing.rules.progress import progress

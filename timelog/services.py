@@ -19,8 +19,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from billing.loading import grouped, load_patient_months
-from billing.loading import policy as billing_policy
+from billing.inputs.loading import grouped, load_patient_months
+from billing.inputs.loading import policy as billing_policy
 from billing.rules import evaluate
 from billing.rules.progress import progress
 from ccm import audit

@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.utils.html import escape
 from rest_framework.test import APIClient
 
-from billing import loading, rules
+from billing import rules
+from billing.inputs import loading
 from billing.models import Claim, FeeSchedule
 from billing.settings_forms import AMOUNT_FIELD_MESSAGES
 from billing.settings_services import AMOUNT_MESSAGE, FEE_CODE_NAMES, fee_schedule_update

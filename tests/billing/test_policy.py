@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from django.utils.html import escape
 
-from billing import loading, rules
+from billing import rules
+from billing.inputs import loading
 from billing.models import BillingPolicy
 from billing.settings_services import (
     POLICY_FIELDS,

@@ -1,7 +1,7 @@
 """Load the records behind many patient-months and turn them into the engine's facts.
 
 One loader for the worklist's progress (timelog) and the month close (billing): a fixed
-number of queries whatever the number of patients, then `billing.facts` does the mapping.
+number of queries whatever the number of patients, then `billing.inputs.facts` does the mapping.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from billing import facts, rules
+from billing import rules
+from billing.inputs import facts
 from ccm.models import Practice
 from ccm.months import last_day
 
