@@ -1,5 +1,5 @@
 """Month close at scale: one practice, 10,000 enrolled patients and 200,000 time entries in
-last month, closed by `billing.services.month_close`, then the month's 837P.
+last month, closed by `billing.close.services.month_close`, then the month's 837P.
 
 Runs in a throwaway database (created next to the dev DB or DATABASE_URL's, migrated,
 dropped at the end), so every run times a first close. The data mix: patients, conditions,
@@ -31,7 +31,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from billing import rules, services
+from billing import rules
+
+from billing.close import services
 from billing.models import Claim, ClaimLine, Outcome
 from ccm.months import month_bounds, month_label, month_of, previous_month
 from careplans.demo import seed_care_plans

@@ -67,7 +67,7 @@ def month_numbers(*, practice: Practice, month: dt.date, today: dt.date) -> Mont
         for show in ("", "below", "behind")
     }
     # A close makes a claim only for a billable month with a billing practitioner
-    # (billing.services._close_batch); the engine's answer itself comes stored.
+    # (billing.close.services._close_batch); the engine's answer itself comes stored.
     has_practitioner = Q(patient__billing_practitioner__isnull=False)
     claims = (
         MonthProgress.objects.unscoped()

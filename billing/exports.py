@@ -16,6 +16,7 @@ from django.db.models import Count, Max, Prefetch, QuerySet, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from billing.close.services import MonthState
 from billing.models import (
     Claim,
     ClaimLine,
@@ -25,7 +26,6 @@ from billing.models import (
     ExportKind,
     MonthClose,
 )
-from billing.services import MonthState
 from ccm import audit
 from ccm.models import Membership, Practice
 from ccm.months import month_label

@@ -5,7 +5,8 @@ from typing import Any
 
 from django.urls import path
 
-from billing import facts_urls, settings_urls, views
+from billing import facts_urls, settings_urls
+from billing.close import views
 
 app_name = "billing"
 

@@ -3,8 +3,8 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from billing import apis as billing_apis
 from billing import facts_api_urls, settings_api_urls
+from billing.close import apis as billing_apis
 from careplans import apis as plan_apis
 from ccm import apis
 from patients import apis as patient_apis

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing import dashboard as dash
-from billing import services as billing_services
+from billing.close import services as billing_services
 from billing.models import CloseStatus, FeeSchedule, MonthClose
 from ccm.tenancy import practice_scope
 from patients.models import Patient, Status

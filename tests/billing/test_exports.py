@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from billing import services, tasks
+from billing.close import services, tasks
 from billing.models import Claim, Export
 from ccm.models import AuditEvent
 from patients.models import Patient

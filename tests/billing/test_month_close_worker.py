@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from billing import services, tasks
+from billing.close import services, tasks
 from billing.models import Claim, ClaimLine, CloseStatus, MonthClose, Outcome
 from careplans.demo import seed_care_plans
 from ccm.models import Role

@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 import time_machine
 
-from billing import services, tasks
+from billing.close import services, tasks
 from billing.models import Claim, ClaimStatus, CloseStatus, MonthClose, MonthReopening
 from ccm.models import AuditEvent
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast

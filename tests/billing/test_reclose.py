@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from billing import services
+from billing.close import services
 from billing.models import Claim, ClaimLine, ClaimStatus, CloseStatus, MonthClose, Outcome
 from ccm.models import AuditEvent
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast, _snapshot

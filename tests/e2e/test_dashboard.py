@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from billing import services as billing_services
+from billing.close import services as billing_services
 from ccm.models import Practice, User
 from ccm.months import current_month, previous_month
 from tests.e2e.conftest import totp_code

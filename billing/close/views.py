@@ -17,7 +17,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing import exports, services, tasks
+from billing import exports
+from billing.close import services, tasks
 from billing.models import (
     Claim,
     ClaimLine,

@@ -497,12 +497,12 @@ def _stalled(stale: Q) -> list[tuple[Any, ...]]:
 
 
 def month_close_resume_stalled() -> int:
-    """Re-queue (billing.tasks.month_close, on commit) every running close of any practice
+    """Re-queue (billing.close.tasks.month_close, on commit) every running close of any practice
     whose heartbeat is older than MONTH_CLOSE_STALE_AFTER: its worker died, or its job was
     lost. At most once per threshold per close, even with two beats at once; sets
     `resumed_at`. Returns how many were queued. A duplicate job is harmless: batches take
     turns under the close's row lock, and its generation makes it a no-op once closed."""
-    from billing import tasks  # billing.tasks imports this module
+    from billing.close import tasks  # billing.close.tasks imports this module
 
     now = timezone.now()
     cutoff = now - settings.MONTH_CLOSE_STALE_AFTER

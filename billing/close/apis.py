@@ -1,6 +1,6 @@
 """Billing API (contract §4): a month's status and totals, closing it (202, queued or done),
 and its claim lines with the engine's explanations. Admins and billers close; physicians
-may read; coordinators get 403. Rules live in billing.services."""
+may read; coordinators get 403. Rules live in billing.close.services."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing import services, tasks
+from billing.close import services, tasks
 from billing.models import (
     Claim,
     ClaimLine,
@@ -296,7 +296,7 @@ class NotBillableApi(ApiView):
 
 
 # A claim's status is set to any status but withdrawn (a reclose withdraws); denied needs a
-# reason (billing.services.claims_status_set). The schema of both bodies states it.
+# reason (billing.close.services.claims_status_set). The schema of both bodies states it.
 SETTABLE_STATUSES = [(v, label) for v, label in ClaimStatus.choices if v != ClaimStatus.WITHDRAWN]
 CLAIM_STATUS_RULES = (
     {
@@ -405,7 +405,7 @@ class _ExportApi(ApiView):
     kind = ""
 
     def get(self, request: Request, month: str) -> Any:
-        from billing.views import export_response
+        from billing.close.views import export_response
 
         return export_response(self.membership, _month(month), self.kind)
 

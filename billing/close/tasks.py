@@ -5,11 +5,12 @@ month_close_resume_stalled re-queues such a close once its heartbeat is stale.""
 
 from celery import shared_task
 
-from billing import services
+from billing.close import services
 from ccm.months import parse_month
 
 
-@shared_task(acks_late=True, task_reject_on_worker_lost=True)
+# The task names predate billing/close/: queued jobs and django-celery-beat rows name them.
+@shared_task(name="billing.tasks.month_close", acks_late=True, task_reject_on_worker_lost=True)
 def month_close(
     practice_id: str,
     month: str,
@@ -27,6 +28,6 @@ def month_close(
     return str(close.pk)
 
 
-@shared_task
+@shared_task(name="billing.tasks.month_close_resume_stalled")
 def month_close_resume_stalled() -> int:
     return services.month_close_resume_stalled()
