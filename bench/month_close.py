@@ -9,7 +9,7 @@ a few none), 1.5 % of the consents removed, and per patient a month total drawn 
 bands (under 20 minutes, 20-39, 40-59, 60-80: 99439 add-ons) split over about 20 entries,
 physician time for one patient in ten, a few face-to-face entries. Prints the close time,
 patient-months per second, where the time went (engine, loading, the rest), the claims, the
-idempotent re-close, and the 837P export and validation when `billing.x12` is there.
+idempotent re-close, and the 837P export and validation when `billing.exports.x12` is there.
 Run from the repository root: .venv/bin/python bench/month_close.py
 """
 
@@ -276,11 +276,11 @@ def describe_outcomes(practice: Practice, month: dt.date) -> None:
 
 def export_837(practice: Practice, month: dt.date) -> None:
     try:
-        x12 = importlib.import_module("billing.x12")
+        x12 = importlib.import_module("billing.exports.x12")
     except ImportError:
         x12 = None
     if x12 is None or not hasattr(x12, "month_837"):
-        print("837P export: billing.x12 not available")
+        print("837P export: billing.exports.x12 not available")
         return
     start = time.perf_counter()
     try:
@@ -295,7 +295,7 @@ def export_837(practice: Practice, month: dt.date) -> None:
         f"{len(text.encode()):,} bytes, {segments:,} segments"
     )
     if not hasattr(x12, "validate_837"):
-        print("837P validation: billing.x12.validate_837 not available")
+        print("837P validation: billing.exports.x12.validate_837 not available")
         return
     start = time.perf_counter()
     problems = x12.validate_837(text)
@@ -308,7 +308,7 @@ def export_837(practice: Practice, month: dt.date) -> None:
 
 def export_csv_pdf(practice: Practice, month: dt.date) -> None:
     """The two other downloads of the closed month, built as the view builds them."""
-    from billing import exports
+    from billing.exports import services as exports
     from billing.models import MonthClose
 
     with practice_scope(practice):

@@ -5,8 +5,9 @@ from typing import Any
 
 from django.urls import path
 
-from billing import facts_urls, settings_urls
 from billing.close import views
+from billing.facts import urls as facts_urls
+from billing.fees import urls as settings_urls
 
 app_name = "billing"
 

@@ -3,8 +3,9 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from billing import facts_api_urls, settings_api_urls
 from billing.close import apis as billing_apis
+from billing.facts import api_urls as facts_api_urls
+from billing.fees import api_urls as settings_api_urls
 from careplans import apis as plan_apis
 from ccm import apis
 from patients import apis as patient_apis

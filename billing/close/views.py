@@ -17,8 +17,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing import exports
 from billing.close import services, tasks
+from billing.exports import services as exports
 from billing.models import (
     Claim,
     ClaimLine,
@@ -390,7 +390,7 @@ def _export_built(membership: Membership, month: dt.date, kind: str) -> Download
         response = StreamingHttpResponse(exports.csv_lines(claims), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     elif kind == ExportKind.X12:
-        from billing import x12
+        from billing.exports import x12
 
         body = x12.month_837(practice, month, control_number=export.control_number or 0)
         # Sent from now on: a re-close keeps these claims unless the closer confirms.

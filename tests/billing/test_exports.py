@@ -103,7 +103,7 @@ def test_837_control_numbers_increase_per_download(biller_client, practice, clos
     assert numbers == [1, 2]
     assert b"ISA*" in first.content
     assert b"000000002" in second.content
-    from billing import x12
+    from billing.exports import x12
 
     assert x12.validate_837(second.content.decode()) == []
 

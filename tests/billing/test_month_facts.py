@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from django.utils.html import escape
 
-from billing import facts_services as services
+from billing.facts import services
 from billing.models import PatientMonthFacts
 from ccm.models import AuditEvent
 from ccm.months import MONTH_FORMAT_MESSAGE

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from billing import facts_services as services
+from billing.facts import services
 from billing.inputs.loading import load_patient_months
 from billing.models import OtherService
 from billing.rules import evaluate

@@ -12,8 +12,8 @@ import pytest
 from django.db import connection
 from playwright.sync_api import Page, expect
 
-from billing import x12
 from billing.close import services, tasks
+from billing.exports import x12
 from billing.models import MonthClose
 from ccm.models import Practice, User
 from ccm.months import current_month, month_label, previous_month

@@ -1,6 +1,6 @@
 """Fee schedule and POLICY API (/api/v1/billing/fee-schedule/, /api/v1/billing/policy/):
 admins write (PUT replaces the practice's settings); billers and physicians read;
-coordinators get 403. Rules live in billing.settings_services."""
+coordinators get 403. Rules live in billing.fees.services."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing import settings_services as services
+from billing.fees import services
 from billing.models import POS_MESSAGE, BillingPolicy
 from billing.rules.codes import CAP_LIMITS, PLACE_OF_SERVICE_CODES
 from ccm.api import ApiView, EnumField, RowLock, error_responses, page_of

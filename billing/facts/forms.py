@@ -1,5 +1,5 @@
 """HTML forms for other services, month facts and their CSV import: parsing only (the
-services in billing.facts_services and billing.imports validate and save)."""
+services in billing.facts.services and billing.facts.imports validate and save)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 
-from billing.facts_services import CODE_GROUPS, CODE_MESSAGE, code_label
+from billing.facts.services import CODE_GROUPS, CODE_MESSAGE, code_label
 from billing.models import MdmLevel
 from ccm.models import Membership, Practice
 from ccm.versioning import VersionedFormMixin
@@ -92,7 +92,7 @@ class OtherServiceImportForm(forms.Form):
     )
 
     def clean_file(self) -> Any:
-        from billing.imports import too_big_message
+        from billing.facts.imports import too_big_message
 
         upload = self.cleaned_data["file"]
         # Refused before reading it into memory.

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.urls import path
 
-from billing import settings_apis as apis
+from billing.fees import apis
 
 urlpatterns: list[Any] = [
     path("v1/billing/fee-schedule/", apis.FeeScheduleApi.as_view(), name="billing-fee-schedule"),

@@ -1,5 +1,5 @@
 """HTML forms of the fee schedule and POLICY pages: parsing and validation only (the
-services in billing.settings_services save)."""
+services in billing.fees.services save)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import Any, cast
 
 from django import forms
 
-from billing.models import POS_MESSAGE
-from billing.settings_services import (
+from billing.fees.services import (
     FEE_CODES,
     POLICY_FIELDS,
     FeeRow,
     policy_defaults,
     policy_field,
 )
+from billing.models import POS_MESSAGE
 from ccm.versioning import VersionedFormMixin
 
 AMOUNT_FIELD_MESSAGES = {

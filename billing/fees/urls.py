@@ -4,7 +4,7 @@ from typing import Any
 
 from django.urls import path
 
-from billing import settings_views as views
+from billing.fees import views
 
 urlpatterns: list[Any] = [
     path("fees/", views.fee_schedule, name="fee-schedule"),

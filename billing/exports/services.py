@@ -1,4 +1,4 @@
-"""Exports of a closed month: CSV (one row per claim line), X12 837P (billing.x12) and the
+"""Exports of a closed month: CSV (one row per claim line), X12 837P (billing.exports.x12) and the
 PDF month summary (WeasyPrint). Every download is an `Export` row (the 837's interchange
 control number comes from it) and audited once per patient on the file."""
 

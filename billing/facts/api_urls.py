@@ -4,7 +4,7 @@ from typing import Any
 
 from django.urls import path
 
-from billing import facts_apis as apis
+from billing.facts import apis
 
 urlpatterns: list[Any] = [
     path(

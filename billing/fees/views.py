@@ -1,5 +1,5 @@
 """Fee schedule and POLICY pages (/billing/fees/, /billing/policy/): admins edit; billers
-and physicians read; coordinators get 403. Rules live in billing.settings_services."""
+and physicians read; coordinators get 403. Rules live in billing.fees.services."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from billing import settings_services as services
-from billing.settings_forms import (
+from billing.fees import services
+from billing.fees.forms import (
     FeeScheduleForm,
     PolicyForm,
     fee_field_name,

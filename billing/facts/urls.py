@@ -4,7 +4,7 @@ from typing import Any
 
 from django.urls import path
 
-from billing import facts_views as views
+from billing.facts import views
 
 urlpatterns: list[Any] = [
     path(

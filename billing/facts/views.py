@@ -19,9 +19,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing import facts_services as services
-from billing import imports
-from billing.facts_forms import (
+from billing.facts import imports, services
+from billing.facts.forms import (
     MonthChoiceForm,
     MonthFactsForm,
     OtherServiceForm,

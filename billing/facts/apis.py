@@ -1,7 +1,7 @@
 """Billing facts API: a patient's other services (R3, R28-R31) and the patient-month facts
 (R3 CCM billed elsewhere, R23 MDM level). Every role reads; admins, billers and physicians
 write (coordinators get 403); only admins and physicians change the MDM level; a closed
-month answers 409. Rules live in billing.facts_services; every answer is audited as a read.
+month answers 409. Rules live in billing.facts.services; every answer is audited as a read.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing import facts_services as services
+from billing.facts import services
 from billing.models import MdmLevel, OtherService, PatientMonthFacts
 from ccm import audit
 from ccm.api import (
@@ -85,7 +85,7 @@ class PatientOtherServiceListApi(ApiView):
     @extend_schema_serializer(component_name="OtherServiceInput")
     class InputSerializer(serializers.Serializer):
         # Exactly one of a practitioner of the practice and an outside NPI
-        # (billing.facts_services: PRACTITIONER_MISSING_MESSAGE, PRACTITIONER_BOTH_MESSAGE).
+        # (billing.facts.services: PRACTITIONER_MISSING_MESSAGE, PRACTITIONER_BOTH_MESSAGE).
         body_rules = (
             {
                 "anyOf": [

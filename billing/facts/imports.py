@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from billing import facts_services
+from billing.facts import services as facts_services
 from billing.models import OtherService, OtherServiceImport
 from ccm import audit
 from ccm.models import AuditEvent, Membership, Practice, Role
