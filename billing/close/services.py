@@ -69,7 +69,6 @@ CHANGES_MESSAGE = (
 REOPEN_REASON_MESSAGE = "Give the reason for reopening the month (it is kept in the audit log)."
 NOT_CLOSED_MESSAGE = "Only a closed month can be reopened; {month} is {status}."
 ADMIN_ONLY_MESSAGE = "Only a practice admin can reopen a closed month."
-DENIAL_REASON_MESSAGE = "Give the denial reason."
 
 
 def _candidates(practice: Practice, month: dt.date) -> list[Any]:
@@ -560,88 +559,6 @@ def month_reopen(
         audit.record_for(actor, "month.reopen", obj=reopening, changed_fields=["status"])
         audit.record_for(actor, "month.unlock", obj=close)
     return close
-
-
-# --- Claim status ----------------------------------------------------------------------------
-
-# The biller's tracking: which status may follow which (a denied claim may be resubmitted).
-TRANSITIONS: dict[str, frozenset[str]] = {
-    ClaimStatus.READY: frozenset({ClaimStatus.SUBMITTED}),
-    ClaimStatus.SUBMITTED: frozenset({ClaimStatus.READY, ClaimStatus.PAID, ClaimStatus.DENIED}),
-    ClaimStatus.DENIED: frozenset({ClaimStatus.SUBMITTED, ClaimStatus.PAID}),
-    ClaimStatus.PAID: frozenset({ClaimStatus.DENIED}),
-    ClaimStatus.WITHDRAWN: frozenset(),  # only a re-close withdraws or restores a claim
-}
-CLAIM_ROLES = (Role.ADMIN, Role.BILLER)
-
-
-def claims_status_set(
-    *,
-    practice: Practice,
-    actor: Membership,
-    claim_ids: list[Any],
-    status: str,
-    denial_reason: str = "",
-) -> int:
-    """Set the status of one or many claims of a closed month (all or nothing: any claim
-    that cannot move to the status refuses the whole change). Audited per claim."""
-    if actor.role not in CLAIM_ROLES:
-        raise PermissionDenied("Only admins and billers update claim status.")
-    settable = [s for s in ClaimStatus.values if s != ClaimStatus.WITHDRAWN]
-    if status not in settable:
-        raise ValidationError({"status": f"Choose one of: {', '.join(settable)}."})
-    denial_reason = (denial_reason or "").strip()
-    if status == ClaimStatus.DENIED and not denial_reason:
-        raise ValidationError({"denial_reason": DENIAL_REASON_MESSAGE})
-    if not claim_ids:
-        raise ValidationError({"claims": "Choose at least one claim."})
-    with transaction.atomic():
-        months = set(
-            Claim.objects.unscoped()
-            .filter(practice=practice, pk__in=claim_ids)
-            .values_list("month", flat=True)
-        )
-        # The close rows first (as a reopen does): no status change while a month reopens.
-        closes = list(
-            MonthClose.objects.unscoped()
-            .select_for_update()
-            .filter(practice=practice, month__in=months)
-            .order_by("month")
-        )
-        if len(closes) != len(months) or any(c.status != CloseStatus.CLOSED for c in closes):
-            raise MonthState("Claims change status only in a closed month.")
-        claims = list(
-            Claim.objects.unscoped()
-            .select_for_update()
-            .filter(practice=practice, pk__in=claim_ids)
-            .order_by("pk")
-        )
-        if len(claims) != len(set(claim_ids)):
-            raise Claim.DoesNotExist("No such claim.")
-        refused = [c for c in claims if status != c.status and status not in TRANSITIONS[c.status]]
-        if refused:
-            # A claim's current status forbids the change: a state conflict (409 in the API).
-            label = ClaimStatus(status).label.lower()
-            raise StateConflict(
-                f"{len(refused)} of the chosen claims cannot be marked {label} "
-                f"from their current status (e.g. {refused[0].get_status_display().lower()})."
-                " Nothing was changed."
-            )
-        now = timezone.now()
-        changed = [c for c in claims if c.status != status or c.denial_reason != denial_reason]
-        for claim in changed:
-            claim.status, claim.status_changed_at = status, now
-            claim.denial_reason = denial_reason if status == ClaimStatus.DENIED else ""
-        Claim.objects.unscoped().bulk_update(
-            changed, ["status", "status_changed_at", "denial_reason"]
-        )
-        audit.record_many(
-            actor,
-            [(claim, claim.patient_id) for claim in changed],
-            action="claim.status",
-            changed_fields=["status", "denial_reason"],
-        )
-    return len(changed)
 
 
 # --- Pre-close check -------------------------------------------------------------------------

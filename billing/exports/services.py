@@ -1,6 +1,7 @@
-"""Exports of a closed month: CSV (one row per claim line), X12 837P (billing.exports.x12) and the
-PDF month summary (WeasyPrint). Every download is an `Export` row (the 837's interchange
-control number comes from it) and audited once per patient on the file."""
+"""Exports of a closed month: CSV (one row per claim line), X12 837P (billing.exports.x12)
+and the PDF month summary (WeasyPrint). Every download is an `Export` row (the 837's
+interchange control number comes from it) and audited once per patient on the file; an 837
+marks its claims exported (a re-close then keeps them unless the closer confirms)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,20 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Max, Prefetch, QuerySet, Sum
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from billing.close.services import MonthState
+from billing.claims.selectors import month_claims
+from billing.exports import x12
+from billing.exports.selectors import closed_month, practitioner_name, summary
 from billing.models import (
     Claim,
-    ClaimLine,
     ClaimStatus,
-    CloseStatus,
     Export,
     ExportKind,
     MonthClose,
@@ -36,28 +37,6 @@ CSV_HEADER = [
     "practitioner_name", "date_of_service", "place_of_service", "line", "code", "units",
     "minutes", "charge", "diagnosis_codes", "status",
 ]  # fmt: skip
-NOT_CLOSED = "{month} is not closed: only a closed month's claims can be exported."
-
-
-def closed_month(practice: Practice, month: dt.date) -> MonthClose:
-    close = MonthClose.objects.unscoped().filter(practice=practice, month=month).first()
-    if close is None or close.status != CloseStatus.CLOSED:
-        raise MonthState(NOT_CLOSED.format(month=month_label(month)))
-    return close
-
-
-def month_claims(practice: Practice, month: dt.date, *, withdrawn: bool = False) -> QuerySet[Claim]:
-    """The month's claims with patient, practitioner and lines (four queries); withdrawn
-    claims only when asked (the review page shows them, exports and totals do not)."""
-    lines = ClaimLine.objects.unscoped().filter(practice=practice).order_by("position")
-    claims = (
-        Claim.objects.unscoped()
-        .filter(practice=practice, month=month)
-        .select_related("patient", "billing_practitioner__user")
-        .prefetch_related(Prefetch("lines", queryset=lines))
-        .order_by("patient__last_name", "patient__first_name", "patient_id")
-    )
-    return claims if withdrawn else claims.exclude(status=ClaimStatus.WITHDRAWN)
 
 
 @transaction.atomic
@@ -67,13 +46,11 @@ def record(membership: Membership, month: dt.date, kind: str, claims: list[Claim
     control = None
     if kind == ExportKind.X12:
         Practice.objects.select_for_update().filter(pk=membership.practice_id).first()
-        last = (
-            Export.objects.unscoped()
-            .filter(practice=membership.practice)
-            .aggregate(n=Max("control_number"))["n"]
-        )
+        last = Export.objects.for_practice(membership.practice).aggregate(n=Max("control_number"))[
+            "n"
+        ]
         control = (last or 0) + 1
-    export = Export.objects.unscoped().create(
+    export = Export.objects.for_practice(membership.practice).create(
         practice=membership.practice,
         month=month,
         kind=kind,
@@ -84,11 +61,6 @@ def record(membership: Membership, month: dt.date, kind: str, claims: list[Claim
     audit.record_for(membership, f"month.export_{kind}", obj=export)
     audit.record_many(membership, [(export, c.patient_id) for c in claims], action="claim.export")
     return export
-
-
-def practitioner_name(membership: Membership) -> str:
-    user = membership.user
-    return user.full_name or user.email
 
 
 def csv_lines(claims: list[Claim]) -> Iterator[str]:
@@ -115,55 +87,6 @@ def csv_lines(claims: list[Claim]) -> Iterator[str]:
                 " ".join(claim.diagnosis_codes), claim.status,
             )])  # fmt: skip
         yield flush()
-
-
-def summary(practice: Practice, month: dt.date) -> dict[str, Any]:
-    """Totals by code and by billing practitioner (SQL aggregates: three queries whatever
-    the number of claims) for the month page and the PDF."""
-    lines = (
-        ClaimLine.objects.unscoped()
-        .filter(practice=practice, claim__month=month)
-        .exclude(claim__status=ClaimStatus.WITHDRAWN)
-    )
-    by_code = (
-        lines.values("code")
-        .annotate(lines=Count("pk"), units=Sum("units"), amount=Sum("charge"))
-        .order_by("code")
-    )
-    claims = (
-        Claim.objects.unscoped()
-        .filter(practice=practice, month=month)
-        .exclude(status=ClaimStatus.WITHDRAWN)
-    )
-    per_doctor = list(
-        claims.values("billing_practitioner_id")
-        .annotate(claims=Count("pk"), amount=Sum("amount"))
-        .order_by()
-    )
-    doctors = {
-        m.pk: m
-        for m in Membership.objects.unscoped()
-        .filter(practice=practice, pk__in=[r["billing_practitioner_id"] for r in per_doctor])
-        .select_related("user")
-    }
-    by_practitioner = sorted(
-        (
-            {
-                "practitioner": doctors[r["billing_practitioner_id"]],
-                "name": practitioner_name(doctors[r["billing_practitioner_id"]]),
-                "claims": r["claims"],
-                "amount": r["amount"],
-            }
-            for r in per_doctor
-        ),
-        key=lambda row: row["name"],
-    )
-    return {
-        "by_code": list(by_code),
-        "by_practitioner": by_practitioner,
-        "claims": sum(r["claims"] for r in per_doctor),
-        "amount": sum((r["amount"] for r in per_doctor), Decimal("0.00")),
-    }
 
 
 # The PDF's claim list: fixed-width columns in a monospace font, one line per claim. A
@@ -221,3 +144,43 @@ def render_pdf(practice: Practice, close: MonthClose, claims: list[Claim]) -> by
         },
     )
     return bytes(HTML(string=html).write_pdf())
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A built export: its file name (no PHI), media type and body (the CSV streams)."""
+
+    name: str
+    content_type: str
+    content: Any
+    streamed: bool = False
+
+
+def claims_mark_exported(*, practice: Practice, claim_ids: list[Any], at: dt.datetime) -> int:
+    """Mark claims as sent by an 837P: from now on a re-close keeps them unless the closer
+    confirms (billing.close.services.KEPT). Returns how many claims were marked."""
+    claims = Claim.objects.for_practice(practice).filter(pk__in=claim_ids)
+    return claims.update(exported_at=at)
+
+
+@transaction.atomic  # a refused 837 (missing billing data) records nothing
+def month_export(*, actor: Membership, month: dt.date, kind: str) -> ExportFile:
+    """One export of a closed month (pages and API): recorded and audited (`record`); the
+    837 carries the claims still to send and marks them exported. Raises MonthState when
+    the month is not closed, ValidationError when the 837 lacks billing data."""
+    practice = actor.practice
+    close = closed_month(practice, month)
+    claims = list(month_claims(practice, month))
+    if kind == ExportKind.X12:
+        claims = [c for c in claims if c.status == ClaimStatus.READY]
+    export = record(actor, month, kind, claims)
+    name = f"caremonth-{practice.slug}-{month_label(month)}"
+    if kind == ExportKind.CSV:
+        return ExportFile(f"{name}.csv", "text/csv", csv_lines(claims), streamed=True)
+    if kind == ExportKind.X12:
+        body = x12.month_837(practice, month, control_number=export.control_number or 0)
+        claims_mark_exported(
+            practice=practice, claim_ids=[c.pk for c in claims], at=export.created_at
+        )
+        return ExportFile(f"{name}.837", "application/edi-x12", body)
+    return ExportFile(f"{name}.pdf", "application/pdf", render_pdf(practice, close, claims))

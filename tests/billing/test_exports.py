@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+from billing.claims.services import claims_status_set
 from billing.close import services, tasks
 from billing.models import Claim, Export
 from ccm.models import AuditEvent
@@ -224,18 +225,14 @@ def test_the_837_carries_only_ready_claims_and_marks_them_sent(
     biller_client, biller, practice, closed
 ):
     first, second = Claim.objects.unscoped().filter(practice=practice).order_by("pk")
-    services.claims_status_set(
-        practice=practice, actor=biller, claim_ids=[first.pk], status="submitted"
-    )
+    claims_status_set(practice=practice, actor=biller, claim_ids=[first.pk], status="submitted")
     body = biller_client.get("/billing/months/2026-10/export.837").content.decode()
     assert body.count("~CLM*") == 1
     second.refresh_from_db()
     first.refresh_from_db()
     assert second.exported_at is not None
     assert first.exported_at is None
-    services.claims_status_set(
-        practice=practice, actor=biller, claim_ids=[second.pk], status="submitted"
-    )
+    claims_status_set(practice=practice, actor=biller, claim_ids=[second.pk], status="submitted")
     page = biller_client.get("/billing/months/2026-10/export.837", follow=True)
     assert b"no claim ready to send" in page.content
     assert Export.objects.unscoped().filter(kind="837").count() == 1
