@@ -19,7 +19,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.facts import services
+from billing.facts import selectors, services
 from billing.models import MdmLevel, OtherService, PatientMonthFacts
 from ccm import audit
 from ccm.api import (
@@ -37,7 +37,6 @@ from ccm.api import (
 from ccm.models import Membership
 from ccm.months import month_label, parse_month
 from ccm.tenancy import get_for_practice_or_404
-from patients import selectors as patient_selectors
 from patients.models import Patient
 
 WRITERS = tuple(sorted(services.WRITER_ROLES))
@@ -143,7 +142,7 @@ class PatientOtherServiceListApi(ApiView):
     )
     def get(self, request: Request, patient_id: str) -> Response:
         patient = _patient(self.practice, patient_id)
-        rows = services.other_service_list(practice=self.practice, patient=patient)
+        rows = selectors.other_service_list(practice=self.practice, patient=patient)
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self) or []
         audit.record_for(
@@ -168,14 +167,15 @@ class PatientOtherServiceListApi(ApiView):
         data: dict[str, Any] = dict(serializer.validated_data)
         if data.get("practitioner") is not None:
             reference_or_404(Membership, self.practice, data["practitioner"], field="practitioner")
-            choices = patient_selectors.physician_choices(practice=self.practice)
-            data["practitioner"] = choices.filter(pk=data["practitioner"]).first()
+            data["practitioner"] = selectors.physician_get(
+                practice=self.practice, member_id=data["practitioner"]
+            )
             if data["practitioner"] is None:
                 raise ValidationError({"practitioner": services.NOT_A_PHYSICIAN_MESSAGE})
         service = services.other_service_create(
             practice=self.practice, actor=self.membership, patient=patient, **data
         )
-        service = services.other_service_get(practice=self.practice, service_id=service.pk)
+        service = selectors.other_service_get(practice=self.practice, service_id=service.pk)
         return Response(OtherServiceSerializer(service).data, status=status.HTTP_201_CREATED)
 
 
@@ -192,7 +192,7 @@ class OtherServiceDetailApi(ApiView):
         responses={200: OtherServiceSerializer, **error_responses(403, 404)},
     )
     def get(self, request: Request, other_service_id: str) -> Response:
-        service = services.other_service_get(practice=self.practice, service_id=other_service_id)
+        service = selectors.other_service_get(practice=self.practice, service_id=other_service_id)
         audit.read(self.membership, service, patient_id=service.patient_id)
         return Response(OtherServiceSerializer(service).data)
 
@@ -202,7 +202,7 @@ class OtherServiceDetailApi(ApiView):
         responses={204: None, **error_responses(403, 404, 409)},
     )
     def delete(self, request: Request, other_service_id: str) -> Response:
-        service = services.other_service_get(practice=self.practice, service_id=other_service_id)
+        service = selectors.other_service_get(practice=self.practice, service_id=other_service_id)
         services.other_service_delete(
             practice=self.practice, actor=self.membership, service=service
         )
@@ -230,7 +230,7 @@ class MonthFactsSerializer(serializers.Serializer):
         return facts.mdm or None
 
     def get_locked(self, facts: PatientMonthFacts) -> bool:
-        return services.month_locked(practice=facts.practice, month=facts.month)
+        return selectors.month_locked(practice=facts.practice, month=facts.month)
 
     def get_updated_at(self, facts: PatientMonthFacts) -> dt.datetime | None:
         if facts._state.adding:
@@ -261,7 +261,7 @@ class PatientMonthFactsApi(ApiView):
     )
     def get(self, request: Request, patient_id: str, month: str) -> Response:
         patient = _patient(self.practice, patient_id)
-        facts = services.month_facts_get(
+        facts = selectors.month_facts_get(
             practice=self.practice, patient=patient, month=parse_month(month)
         )
         services.month_facts_read(self.membership, facts)

@@ -17,12 +17,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from billing import rules
-from billing.inputs.loading import load_patient_months
-from billing.inputs.loading import policy as billing_policy
+from billing.facts.selectors import member_by_npi, month_facts_get, month_locked
 from billing.models import MdmLevel, OtherService, PatientMonthFacts
 from billing.rules.codes import APCM_CODES, CCM_CODES, OVERSIGHT_CODES, PCM_CODES, TABLE_ORDER
 from ccm import audit
@@ -31,7 +28,7 @@ from ccm.models import Membership, Practice, Role
 from ccm.months import current_month, month_label
 from ccm.validators import validate_npi
 from patients.models import Patient
-from timelog.services import MonthLocked, month_is_locked, progress_refresh
+from timelog.services import MonthLocked, progress_refresh
 
 # Who records billing facts: billers, and the physicians and admins whose claims they are.
 WRITER_ROLES = frozenset({Role.ADMIN, Role.BILLER, Role.PHYSICIAN})
@@ -129,20 +126,6 @@ def npi_errors(npi: str) -> list[str]:
     return []
 
 
-def member_by_npi(*, practice: Practice, npi: str) -> Membership | None:
-    """The practice's member with this NPI (an active one first), else None."""
-    return (
-        Membership.objects.unscoped()
-        .filter(practice=practice, npi=npi)
-        .order_by("-is_active", "created_at")
-        .first()
-    )
-
-
-def month_locked(*, practice: Practice, month: dt.date) -> bool:
-    return month_is_locked(practice=practice, month=month.replace(day=1))
-
-
 def _today(practice: Practice) -> dt.date:
     return timezone.localdate(timezone=zoneinfo.ZoneInfo(practice.time_zone))
 
@@ -173,28 +156,6 @@ def _refresh(practice: Practice, patient_id: Any, day: dt.date) -> None:
 
 
 # --- Other services (R3, R28-R31) ----------------------------------------------------------
-
-
-def other_service_list(*, practice: Practice, patient: Patient) -> QuerySet[OtherService]:
-    """A patient's other services, newest first, with their practitioners (no writes)."""
-    return (
-        OtherService.objects.unscoped()
-        .filter(practice=practice, patient_id=patient.pk)
-        .select_related("practitioner__user", "created_by__user")
-        .order_by("-service_on", "-created_at")
-    )
-
-
-def other_service_get(*, practice: Practice, service_id: object) -> OtherService:
-    """One other service of the practice (404 for a malformed or another practice's id)."""
-    from ccm.tenancy import get_for_practice_or_404
-
-    service = get_for_practice_or_404(OtherService, practice, service_id)
-    return (
-        OtherService.objects.unscoped()
-        .select_related("practitioner__user", "created_by__user", "patient")
-        .get(practice=practice, pk=service.pk)
-    )
 
 
 def _service_errors(
@@ -296,17 +257,6 @@ def other_service_delete(*, practice: Practice, actor: Membership, service: Othe
 # --- Month facts (R3, R23) -------------------------------------------------------------------
 
 
-def month_facts_get(*, practice: Practice, patient: Patient, month: dt.date) -> PatientMonthFacts:
-    """The patient-month's facts, or unsaved defaults when none were set (never writes)."""
-    month = month.replace(day=1)
-    found = (
-        PatientMonthFacts.objects.unscoped()
-        .filter(practice=practice, patient_id=patient.pk, month=month)
-        .first()
-    )
-    return found or PatientMonthFacts(practice=practice, patient=patient, month=month)
-
-
 def month_facts_read(membership: Membership, facts: PatientMonthFacts) -> None:
     """Audit a read of month facts (saved or not: the patient's month was shown)."""
     audit.record_for(
@@ -357,13 +307,3 @@ def month_facts_set(
     audit.write(actor, facts, verb, patient_id=patient.pk, changed_fields=changed)
     _refresh(practice, patient.pk, month)
     return facts
-
-
-def month_verdict(*, practice: Practice, patient: Patient, month: dt.date) -> rules.Result:
-    """What the engine decides for the patient-month with everything recorded so far
-    (pure read: nothing is stored; the month close stores the real outcome)."""
-    month = month.replace(day=1)
-    _patients, facts = load_patient_months(
-        practice=practice, patient_ids=[patient.pk], months=[month]
-    )
-    return rules.evaluate(facts[(patient.pk, month)], billing_policy(practice))

@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing.facts import imports, services
+from billing.facts import imports, selectors, services
 from billing.facts.forms import (
     MonthChoiceForm,
     MonthFactsForm,
@@ -35,7 +35,6 @@ from ccm.tenancy import (
     ROLE_FORBIDDEN_MESSAGE,
     PracticeRequest,
     get_for_practice_or_404,
-    lock_for_practice_or_404,
     role_required,
 )
 from ccm.versioning import unchanged_since_opened
@@ -92,7 +91,7 @@ def other_service_list(request: PracticeRequest, patient_id: str) -> HttpRespons
 def _list_page(
     request: PracticeRequest, patient: Patient, form: OtherServiceForm, status: int
 ) -> HttpResponse:
-    rows = list(services.other_service_list(practice=request.practice, patient=patient))
+    rows = list(selectors.other_service_list(practice=request.practice, patient=patient))
     audit.record_for(
         request.membership,
         "otherservice.list",
@@ -116,7 +115,7 @@ def _list_page(
 @require_POST
 @role_required(*WRITERS)
 def other_service_delete(request: PracticeRequest, other_service_id: str) -> HttpResponse:
-    service = services.other_service_get(practice=request.practice, service_id=other_service_id)
+    service = selectors.other_service_get(practice=request.practice, service_id=other_service_id)
     try:
         services.other_service_delete(
             practice=request.practice, actor=request.membership, service=service
@@ -164,10 +163,10 @@ def _facts_initial(facts: PatientMonthFacts) -> dict[str, Any]:
 
 
 def _facts_now(request: PracticeRequest, patient: Patient, month: dt.date) -> dict[str, Any]:
-    # The row month_facts_set locks first (the patient), then the month's facts.
-    lock_for_practice_or_404(Patient.objects.all(), request.practice, patient.pk)
-    practice = request.practice
-    return _facts_initial(services.month_facts_get(practice=practice, patient=patient, month=month))
+    facts = selectors.month_facts_get_locked(
+        practice=request.practice, patient=patient, month=month
+    )
+    return _facts_initial(facts)
 
 
 @login_required
@@ -179,7 +178,7 @@ def month_facts_edit(request: PracticeRequest, patient_id: str, month: str) -> H
     day = _parse_url_month(month)
     if request.method == "POST" and not _can_write(request):
         raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
-    facts = services.month_facts_get(practice=request.practice, patient=patient, month=day)
+    facts = selectors.month_facts_get(practice=request.practice, patient=patient, month=day)
     can_set_mdm = request.membership.role in services.MDM_ROLES
     initial = _facts_initial(facts)
     form = MonthFactsForm(request.POST or None, initial=initial, can_set_mdm=can_set_mdm)
@@ -220,9 +219,7 @@ def _facts_page(
     services.month_facts_read(request.membership, facts)
     in_month = [
         (s, services.code_label(s.code))
-        for s in services.other_service_list(practice=practice, patient=patient).filter(
-            service_on__year=month.year, service_on__month=month.month
-        )
+        for s in selectors.other_services_in_month(practice=practice, patient=patient, month=month)
     ]
     context = {
         "patient": patient,
@@ -235,10 +232,10 @@ def _facts_page(
         "facts_saved": not facts._state.adding,
         "form": form,
         "choice_form": MonthChoiceForm(initial={"month": month_label(month)}),
-        "locked": services.month_locked(practice=practice, month=month),
+        "locked": selectors.month_locked(practice=practice, month=month),
         "can_write": _can_write(request),
         "services": in_month,
-        "verdict": services.month_verdict(practice=practice, patient=patient, month=month),
+        "verdict": selectors.month_verdict(practice=practice, patient=patient, month=month),
     }
     return render(request, "billing/month_facts_form.html", context, status=status)
 
