@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.fees import services
+from billing.fees import selectors, services
 from billing.models import POS_MESSAGE, BillingPolicy
 from billing.rules.codes import CAP_LIMITS, PLACE_OF_SERVICE_CODES
 from ccm.api import ApiView, EnumField, RowLock, error_responses, page_of
@@ -82,7 +82,7 @@ FeeScheduleInputSerializer = extend_schema_serializer(component_name="FeeSchedul
         (serializers.Serializer,),
         {
             "refuses_unknown_fields": True,
-            **{code: _amount_field(code) for code in services.FEE_CODE_NAMES},
+            **{code: _amount_field(code) for code in selectors.FEE_CODE_NAMES},
         },
     )
 )
@@ -97,7 +97,7 @@ class FeeScheduleApi(ApiView):
     PageSerializer = page_of(FeeEntrySerializer, "FeeSchedulePage")
 
     def _answer(self) -> Response:
-        rows = services.fee_schedule_list(practice=self.practice)
+        rows = selectors.fee_schedule_list(practice=self.practice)
         body = {"count": len(rows), "next": None, "previous": None, "results": rows}
         return Response(self.PageSerializer(body).data)
 
@@ -148,7 +148,7 @@ def _policy_field(name: str, *, required: bool) -> serializers.Field:
 
 
 def _policy_serializer(name: str, component: str, **extra: Any) -> Any:
-    fields = {n: _policy_field(n, required=True) for n in services.POLICY_FIELDS}
+    fields = {n: _policy_field(n, required=True) for n in selectors.POLICY_FIELDS}
     body = type(name, (serializers.Serializer,), {**fields, **extra})
     return extend_schema_serializer(component_name=component)(body)
 
@@ -173,9 +173,9 @@ class BillingPolicyApi(ApiView):
     version_lock = RowLock(Practice)
 
     def _answer(self) -> Response:
-        row = services.policy_get(practice=self.practice)
+        row = selectors.policy_get(practice=self.practice)
         body = {
-            **services.policy_values(row),
+            **selectors.policy_values(row),
             "uses_defaults": row._state.adding,
             "defaults": services.policy_defaults(),
         }

@@ -8,13 +8,8 @@ from typing import Any, cast
 
 from django import forms
 
-from billing.fees.services import (
-    FEE_CODES,
-    POLICY_FIELDS,
-    FeeRow,
-    policy_defaults,
-    policy_field,
-)
+from billing.fees.selectors import FEE_CODES, POLICY_FIELDS, FeeRow
+from billing.fees.services import policy_defaults, policy_field
 from billing.models import POS_MESSAGE
 from ccm.versioning import VersionedFormMixin
 

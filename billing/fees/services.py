@@ -1,5 +1,5 @@
-"""The practice's fee schedule (R26) and POLICY switches: reads for the pages and the API,
-and the admins' writes (audited with old and new values, worklist progress recomputed).
+"""The practice's fee schedule (R26) and POLICY switches: the admins' writes (reads are
+billing.fees.selectors) (audited with old and new values, worklist progress recomputed).
 
 Closed months are not touched: their outcomes and claims were stored when they closed. A
 change reaches open months through the worklist's stored progress (this month and the
@@ -9,7 +9,6 @@ last, recomputed by timelog's reconcile task after commit) and the next month cl
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
@@ -17,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from billing.fees.selectors import FEE_CODE_NAMES, POLICY_FIELDS, policy_get, policy_values
 from billing.inputs import loading
 from billing.models import POS_MESSAGE, BillingPolicy, FeeSchedule
 from billing.rules import codes
@@ -32,53 +32,6 @@ ENGINE_REFUSED_MESSAGE = (
 REFERENCE = "reference"  # the audit's word for "no practice amount: the spec's is used"
 MAX_AMOUNT = Decimal("999999.99")  # FeeSchedule.amount: 8 digits, 2 decimals
 CENT = Decimal("0.01")
-
-# Every code a track bills (R19-R25), in table order (R35); a new track appears here itself.
-_TRACK_CODES = {code for track in codes.TRACKS for code in (track.base, track.addon)}
-FEE_CODES: tuple[codes.CodeRow, ...] = tuple(
-    row for row in codes.CODE_TABLE if row.code in _TRACK_CODES
-)
-FEE_CODE_NAMES: tuple[str, ...] = tuple(row.code for row in FEE_CODES)
-
-# BillingPolicy's POLICY fields, in model order (their verbose names cite the rule ids).
-POLICY_FIELDS: tuple[str, ...] = tuple(
-    f.name
-    for f in BillingPolicy._meta.concrete_fields
-    if f.name not in ("id", "practice", "updated_at")
-)
-
-
-@dataclass(frozen=True)
-class FeeRow:
-    """One code of the fee schedule page: the spec's amount, the practice's, the one used."""
-
-    code: str
-    description: str
-    reference_amount: Decimal
-    amount: Decimal | None  # None: the practice uses the reference amount
-
-    @property
-    def effective_amount(self) -> Decimal:
-        return self.reference_amount if self.amount is None else self.amount
-
-
-def _practice_amounts(practice: Practice) -> dict[str, Decimal]:
-    rows = FeeSchedule.objects.unscoped().filter(practice=practice)
-    return {code: Decimal(amount) for code, amount in rows.values_list("code", "amount")}
-
-
-def fee_schedule_list(*, practice: Practice) -> list[FeeRow]:
-    """Every billed code with its reference and practice amounts (one query, no writes)."""
-    amounts = _practice_amounts(practice)
-    return [
-        FeeRow(
-            code=row.code,
-            description=row.description,
-            reference_amount=row.reference_amount or Decimal("0.00"),
-            amount=amounts.get(row.code),
-        )
-        for row in FEE_CODES
-    ]
 
 
 def _clean_amount(value: Any) -> Decimal | None:
@@ -173,16 +126,6 @@ def policy_field(name: str) -> models.Field[Any, Any]:
 def policy_defaults() -> dict[str, Any]:
     """The spec's POLICY defaults (BillingPolicy's field defaults)."""
     return {name: policy_field(name).get_default() for name in POLICY_FIELDS}
-
-
-def policy_get(*, practice: Practice) -> BillingPolicy:
-    """The practice's POLICY row, or an unsaved one holding the defaults (never creates)."""
-    row = BillingPolicy.objects.unscoped().filter(practice=practice).first()
-    return row if row is not None else BillingPolicy(practice=practice)
-
-
-def policy_values(row: BillingPolicy) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in POLICY_FIELDS}
 
 
 def _policy_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from billing.fees import services
+from billing.fees import selectors, services
 from billing.fees.forms import (
     FeeScheduleForm,
     PolicyForm,
@@ -53,12 +53,12 @@ def _fee_errors(form: FeeScheduleForm, exc: ValidationError) -> None:
 
 def _fees_now(practice: Practice) -> dict[str, Any]:
     services.settings_lock(practice=practice)  # what fee_schedule_update locks first
-    return fee_schedule_initial(services.fee_schedule_list(practice=practice))
+    return fee_schedule_initial(selectors.fee_schedule_list(practice=practice))
 
 
 def _policy_now(practice: Practice) -> dict[str, Any]:
     services.settings_lock(practice=practice)  # what policy_update locks first
-    return services.policy_values(services.policy_get(practice=practice))
+    return selectors.policy_values(selectors.policy_get(practice=practice))
 
 
 @login_required
@@ -67,7 +67,7 @@ def _policy_now(practice: Practice) -> dict[str, Any]:
 def fee_schedule(request: PracticeRequest) -> HttpResponse:
     _admins_write(request)
     practice = request.practice
-    rows = services.fee_schedule_list(practice=practice)
+    rows = selectors.fee_schedule_list(practice=practice)
     form = FeeScheduleForm(
         request.POST or None,
         initial=fee_schedule_initial(rows),
@@ -100,8 +100,8 @@ def fee_schedule(request: PracticeRequest) -> HttpResponse:
 def policy(request: PracticeRequest) -> HttpResponse:
     _admins_write(request)
     practice = request.practice
-    row = services.policy_get(practice=practice)
-    values = services.policy_values(row)
+    row = selectors.policy_get(practice=practice)
+    values = selectors.policy_values(row)
     form = PolicyForm(request.POST or None, initial=values, read_only=not _is_admin(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -117,7 +117,7 @@ def policy(request: PracticeRequest) -> HttpResponse:
     defaults = services.policy_defaults()
     context = {
         "form": form,
-        "rows": [(form[name], values[name] != defaults[name]) for name in services.POLICY_FIELDS],
+        "rows": [(form[name], values[name] != defaults[name]) for name in selectors.POLICY_FIELDS],
         "can_edit": _is_admin(request),
         "uses_defaults": row._state.adding,  # no row: the spec's defaults
     }
