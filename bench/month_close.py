@@ -32,12 +32,11 @@ from django.db import connection
 from django.utils import timezone
 
 from billing import rules
-
 from billing.close import services
 from billing.models import Claim, ClaimLine, Outcome
-from ccm.months import month_bounds, month_label, month_of, previous_month
 from careplans.demo import seed_care_plans
 from ccm.models import Membership, Practice, Role, User
+from ccm.months import month_bounds, month_label, month_of, previous_month
 from ccm.tenancy import practice_scope
 from patients.demo import Staff, seed_patients
 from patients.models import Consent, Patient, Status
