@@ -88,7 +88,7 @@ def _patient(rng: random.Random, first: date) -> Patient:
 def _entries(rng: random.Random, first: date) -> tuple[TimeEntry, ...]:
     # Starts spread over the month plus a day either side, so month edges are exercised.
     start = datetime(first.year, first.month, first.day, tzinfo=UTC) - timedelta(days=1)
-    # In time order, as billing.loading delivers them (the R37 sweep then sorts nothing).
+    # In time order, as billing.inputs.loading delivers them (the R37 sweep then sorts nothing).
     entries = sorted(
         (
             start + timedelta(minutes=rng.randrange(0, 33 * 24 * 60)),

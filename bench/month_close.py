@@ -1,5 +1,5 @@
 """Month close at scale: one practice, 10,000 enrolled patients and 200,000 time entries in
-last month, closed by `billing.services.month_close`, then the month's 837P.
+last month, closed by `billing.close.services.month_close`, then the month's 837P.
 
 Runs in a throwaway database (created next to the dev DB or DATABASE_URL's, migrated,
 dropped at the end), so every run times a first close. The data mix: patients, conditions,
@@ -9,7 +9,7 @@ a few none), 1.5 % of the consents removed, and per patient a month total drawn 
 bands (under 20 minutes, 20-39, 40-59, 60-80: 99439 add-ons) split over about 20 entries,
 physician time for one patient in ten, a few face-to-face entries. Prints the close time,
 patient-months per second, where the time went (engine, loading, the rest), the claims, the
-idempotent re-close, and the 837P export and validation when `billing.x12` is there.
+idempotent re-close, and the 837P export and validation when `billing.exports.x12` is there.
 Run from the repository root: .venv/bin/python bench/month_close.py
 """
 
@@ -31,11 +31,12 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from billing import rules, services
+from billing import rules
+from billing.close import services
 from billing.models import Claim, ClaimLine, Outcome
-from billing.months import month_bounds, month_label, month_of, previous_month
 from careplans.demo import seed_care_plans
 from ccm.models import Membership, Practice, Role, User
+from ccm.months import month_bounds, month_label, month_of, previous_month
 from ccm.tenancy import practice_scope
 from patients.demo import Staff, seed_patients
 from patients.models import Consent, Patient, Status
@@ -274,11 +275,11 @@ def describe_outcomes(practice: Practice, month: dt.date) -> None:
 
 def export_837(practice: Practice, month: dt.date) -> None:
     try:
-        x12 = importlib.import_module("billing.x12")
+        x12 = importlib.import_module("billing.exports.x12")
     except ImportError:
         x12 = None
     if x12 is None or not hasattr(x12, "month_837"):
-        print("837P export: billing.x12 not available")
+        print("837P export: billing.exports.x12 not available")
         return
     start = time.perf_counter()
     try:
@@ -293,7 +294,7 @@ def export_837(practice: Practice, month: dt.date) -> None:
         f"{len(text.encode()):,} bytes, {segments:,} segments"
     )
     if not hasattr(x12, "validate_837"):
-        print("837P validation: billing.x12.validate_837 not available")
+        print("837P validation: billing.exports.x12.validate_837 not available")
         return
     start = time.perf_counter()
     problems = x12.validate_837(text)
@@ -306,17 +307,18 @@ def export_837(practice: Practice, month: dt.date) -> None:
 
 def export_csv_pdf(practice: Practice, month: dt.date) -> None:
     """The two other downloads of the closed month, built as the view builds them."""
-    from billing import exports
+    from billing.claims.selectors import month_claims
+    from billing.exports import services as exports
     from billing.models import MonthClose
 
     with practice_scope(practice):
         start = time.perf_counter()
-        claims = list(exports.month_claims(practice, month))
+        claims = list(month_claims(practice, month))
         size = sum(len(chunk) for chunk in exports.csv_lines(claims))
         print(f"CSV export: {time.perf_counter() - start:.2f} s, {size:,} bytes")
         close = MonthClose.objects.get(month=month)
         start = time.perf_counter()
-        claims = list(exports.month_claims(practice, month))
+        claims = list(month_claims(practice, month))
         pdf = exports.render_pdf(practice, close, claims)
         print(f"PDF summary: {time.perf_counter() - start:.2f} s, {len(pdf):,} bytes")
 

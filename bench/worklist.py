@@ -22,8 +22,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from billing.months import month_bounds, month_label, month_of, previous_month
 from ccm.models import Membership, Practice, Role, User
+from ccm.months import month_bounds, month_label, month_of, previous_month
 from ccm.tenancy import practice_scope
 from patients.demo import Staff, seed_patients
 from patients.models import Patient, Status

@@ -22,8 +22,8 @@ from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
 from billing.models import CloseStatus, MonthClose
-from billing.months import month_label
 from ccm.models import Membership, Practice
+from ccm.months import month_label
 from ccm.roles import Capability, roles_with
 from patients.models import Patient, Status
 from timelog.models import MonthProgress, TimeEntry
@@ -66,7 +66,7 @@ def month_numbers(*, practice: Practice, month: dt.date, today: dt.date) -> Mont
         for show in ("", "below", "behind")
     }
     # A close makes a claim only for a billable month with a billing practitioner
-    # (billing.services._close_batch); the engine's answer itself comes stored.
+    # (billing.close.services._close_batch); the engine's answer itself comes stored.
     has_practitioner = Q(patient__billing_practitioner__isnull=False)
     claims = (
         MonthProgress.objects.unscoped()

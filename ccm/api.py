@@ -28,8 +28,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.months import MONTH_PATTERN, parse_month
 from ccm.api_auth import ApplicationError, HasPracticeRole, Pagination
+from ccm.months import MONTH_PATTERN, parse_month
 from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404, lock_for_practice_or_404
 from ccm.versioning import etag_of
@@ -354,7 +354,7 @@ class EnumFieldExtension(OpenApiSerializerFieldExtension):
 
 
 # Months (contract §4: `YYYY-MM`) in the schema state the range the application knows
-# (billing.months): a month the pattern admits is one the API accepts, and any other is a 400.
+# (ccm.months): a month the pattern admits is one the API accepts, and any other is a 400.
 _MONTH_SCHEMA = {"type": "string", "pattern": MONTH_PATTERN, "example": "2026-10"}
 
 MONTH_PATH = OpenApiParameter(

@@ -3,8 +3,11 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from billing import apis as billing_apis
-from billing import facts_api_urls, settings_api_urls
+from billing.claims import apis as claim_apis
+from billing.close import apis as close_apis
+from billing.exports import apis as export_apis
+from billing.facts import api_urls as facts_api_urls
+from billing.fees import api_urls as settings_api_urls
 from careplans import apis as plan_apis
 from ccm import apis
 from patients import apis as patient_apis
@@ -82,17 +85,17 @@ urlpatterns = [
     path("v1/tasks/<uuid:task_id>/", time_apis.TaskDetailApi.as_view(), name="task-detail"),
     path(
         "v1/billing/months/<str:month>/",
-        billing_apis.BillingMonthApi.as_view(),
+        close_apis.BillingMonthApi.as_view(),
         name="billing-month",
     ),
     path(
         "v1/billing/months/<str:month>/close/",
-        billing_apis.BillingMonthCloseApi.as_view(),
+        close_apis.BillingMonthCloseApi.as_view(),
         name="billing-month-close",
     ),
     path(
         "v1/billing/months/<str:month>/claims/",
-        billing_apis.BillingMonthClaimsApi.as_view(),
+        claim_apis.BillingMonthClaimsApi.as_view(),
         name="billing-month-claims",
     ),
 ]
@@ -101,27 +104,27 @@ _month = "v1/billing/months/<str:month>/"
 urlpatterns += [
     path(
         f"{_month}reopen/",
-        billing_apis.BillingMonthReopenApi.as_view(),
+        close_apis.BillingMonthReopenApi.as_view(),
         name="billing-month-reopen",
     ),
     path(
         f"{_month}submitted-changes/",
-        billing_apis.SubmittedChangesApi.as_view(),
+        close_apis.SubmittedChangesApi.as_view(),
         name="billing-month-submitted-changes",
     ),
     path(
         f"{_month}not-billable/",
-        billing_apis.NotBillableApi.as_view(),
+        claim_apis.NotBillableApi.as_view(),
         name="billing-month-not-billable",
     ),
     path(
         f"{_month}claims/status/",
-        billing_apis.ClaimStatusBulkApi.as_view(),
+        claim_apis.ClaimStatusBulkApi.as_view(),
         name="billing-month-claims-status",
     ),
-    path(f"{_month}export.csv", billing_apis.ExportCsvApi.as_view(), name="billing-export-csv"),
-    path(f"{_month}export.837", billing_apis.Export837Api.as_view(), name="billing-export-837"),
-    path(f"{_month}export.pdf", billing_apis.ExportPdfApi.as_view(), name="billing-export-pdf"),
-    path("v1/claims/<uuid:claim_id>/", billing_apis.ClaimStatusApi.as_view(), name="claim-detail"),
+    path(f"{_month}export.csv", export_apis.ExportCsvApi.as_view(), name="billing-export-csv"),
+    path(f"{_month}export.837", export_apis.Export837Api.as_view(), name="billing-export-837"),
+    path(f"{_month}export.pdf", export_apis.ExportPdfApi.as_view(), name="billing-export-pdf"),
+    path("v1/claims/<uuid:claim_id>/", claim_apis.ClaimStatusApi.as_view(), name="claim-detail"),
 ]
 urlpatterns += [*facts_api_urls.urlpatterns, *settings_api_urls.urlpatterns]

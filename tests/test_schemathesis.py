@@ -54,7 +54,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     consent or creation date, another patient's MRN) or with a code table, or compare two
     query parameters' values. Each is a real refusal with this exact message (a prefix for
     messages that carry a date); any other 400 of a schema-valid request is still a failure."""
-    from billing import facts_services
+    from billing.facts import services as facts_services
     from ccm.validators import NPI_CHECK_MESSAGE
     from patients import services as patient_services
     from patients import validators as patient_validators

@@ -79,7 +79,7 @@ def _nothing_reaches_the_broker():
     # POSTing every URL would queue month closes in a real Redis (CI sets REDIS_URL).
     from unittest import mock
 
-    with mock.patch("billing.tasks.month_close.delay") as delay:
+    with mock.patch("billing.close.tasks.month_close.delay") as delay:
         delay.return_value.id = "walk"
         yield
 

@@ -20,7 +20,6 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.months import month_label
 from ccm import audit
 from ccm.api import (
     NON_BLANK_PATTERN,
@@ -36,6 +35,7 @@ from ccm.api import (
     reference_or_404,
 )
 from ccm.models import Membership
+from ccm.months import month_label
 from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
 from patients.models import Patient

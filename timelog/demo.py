@@ -17,8 +17,8 @@ from django.db.models import Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from billing.months import month_bounds, previous_month
 from ccm.models import Membership, Practice
+from ccm.months import month_bounds, previous_month
 from ccm.roles import Capability, can
 from patients.models import Patient, Status
 from timelog.models import Activity, PerformerKind, TimeEntry

@@ -34,14 +34,14 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from billing import facts
-from billing.loading import policy as billing_policy
-from billing.months import last_day, month_bounds
+from billing.inputs import facts
+from billing.inputs.loading import policy as billing_policy
 from billing.rules.codes import STAFF_TRACK
 from billing.rules.engine import simultaneous_entries
 from billing.rules.progress import progress
 from careplans.models import CarePlan, CarePlanVersion
 from ccm.models import Membership, Practice
+from ccm.months import last_day, month_bounds
 from patients.models import Consent, Patient, Status
 from timelog.models import CONTACT_ACTIVITIES, Task, TaskStatus, TimeAdjustment, TimeEntry
 
@@ -465,7 +465,7 @@ def chart_time(
     *, practice: Practice, patient: Patient, month: dt.date, today: dt.date
 ) -> ChartTime:
     """Time and tasks for a patient's chart (conditions and consents come prefetched)."""
-    from billing.months import previous_month
+    from ccm.months import previous_month
     from timelog.models import MonthLock
 
     first = month

@@ -18,14 +18,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from billing.loading import grouped, load_patient_months
-from billing.loading import policy as billing_policy
-from billing.months import month_label, month_of, previous_month
+from billing.inputs.loading import grouped, load_patient_months
+from billing.inputs.loading import policy as billing_policy
 from billing.rules import evaluate
 from billing.rules.progress import progress
 from ccm import audit
 from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice
+from ccm.months import month_label, month_of, previous_month
 from ccm.roles import Capability, can, require
 from ccm.tenancy import lock_for_practice_or_404
 from patients.models import Patient, Status

@@ -15,10 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from billing.months import month_label, next_month, parse_month, previous_month
 from ccm import audit
 from ccm.forms import attach_errors, flash_error
 from ccm.models import Membership
+from ccm.months import month_label, next_month, parse_month, previous_month
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,

@@ -509,7 +509,7 @@ def _occupied(entries: list[TimeEntry]) -> int:
 def _distinct_pools(counted: list[TimeEntry]) -> tuple[int, int] | None:
     """R37: (staff pool, physician pool) in distinct clock minutes, or None when no two
     counted entries share a minute (the common month: the sums stand)."""
-    # Entries come in time order from billing.loading: one pass then proves that none
+    # Entries come in time order from billing.inputs.loading: one pass then proves that none
     # shares a minute, without sorting. Anything else (out of order, or an overlap) is
     # sorted and checked again.
     end = -1

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from billing import tasks
+from billing.close import tasks
 from billing.models import Claim
 from tests.billing.test_month_close import AFTER, _cast
 

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing import dashboard as dash
-from billing import services as billing_services
+from billing.close import services as billing_services
 from billing.models import CloseStatus, FeeSchedule, MonthClose
 from ccm.tenancy import practice_scope
 from patients.models import Patient, Status
@@ -387,7 +387,7 @@ class TestStoredClaim:
 
     def test_the_stored_claim_is_the_engines(self, practice, coordinator, ready):
         from billing import rules
-        from billing.loading import load_patient_months, policy
+        from billing.inputs.loading import load_patient_months, policy
 
         _time(ready, coordinator, 47)
         _, facts = load_patient_months(practice=practice, patient_ids=[ready.pk], months=[OCTOBER])

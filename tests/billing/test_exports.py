@@ -12,7 +12,8 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from billing import services, tasks
+from billing.claims.services import claims_status_set
+from billing.close import services, tasks
 from billing.models import Claim, Export
 from ccm.models import AuditEvent
 from patients.models import Patient
@@ -103,7 +104,7 @@ def test_837_control_numbers_increase_per_download(biller_client, practice, clos
     assert numbers == [1, 2]
     assert b"ISA*" in first.content
     assert b"000000002" in second.content
-    from billing import x12
+    from billing.exports import x12
 
     assert x12.validate_837(second.content.decode()) == []
 
@@ -224,18 +225,14 @@ def test_the_837_carries_only_ready_claims_and_marks_them_sent(
     biller_client, biller, practice, closed
 ):
     first, second = Claim.objects.unscoped().filter(practice=practice).order_by("pk")
-    services.claims_status_set(
-        practice=practice, actor=biller, claim_ids=[first.pk], status="submitted"
-    )
+    claims_status_set(practice=practice, actor=biller, claim_ids=[first.pk], status="submitted")
     body = biller_client.get("/billing/months/2026-10/export.837").content.decode()
     assert body.count("~CLM*") == 1
     second.refresh_from_db()
     first.refresh_from_db()
     assert second.exported_at is not None
     assert first.exported_at is None
-    services.claims_status_set(
-        practice=practice, actor=biller, claim_ids=[second.pk], status="submitted"
-    )
+    claims_status_set(practice=practice, actor=biller, claim_ids=[second.pk], status="submitted")
     page = biller_client.get("/billing/months/2026-10/export.837", follow=True)
     assert b"no claim ready to send" in page.content
     assert Export.objects.unscoped().filter(kind="837").count() == 1

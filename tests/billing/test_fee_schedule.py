@@ -12,10 +12,11 @@ from django.core.exceptions import ValidationError
 from django.utils.html import escape
 from rest_framework.test import APIClient
 
-from billing import loading, rules
+from billing import rules
+from billing.fees.forms import AMOUNT_FIELD_MESSAGES
+from billing.fees.services import AMOUNT_MESSAGE, FEE_CODE_NAMES, fee_schedule_update
+from billing.inputs import loading
 from billing.models import Claim, FeeSchedule
-from billing.settings_forms import AMOUNT_FIELD_MESSAGES
-from billing.settings_services import AMOUNT_MESSAGE, FEE_CODE_NAMES, fee_schedule_update
 from ccm.models import AuditEvent
 from ccm.tenancy import practice_scope
 from tests.billing.test_month_close import OCTOBER, _cast, _close

@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from billing import rules, services
+from billing import rules
+from billing.close import services
 from billing.models import Claim, ClaimLine, CloseStatus, MonthClose, Outcome
 from ccm.tenancy import practice_scope
 from tests.careplans.conftest import sign_plan

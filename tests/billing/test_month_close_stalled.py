@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from django.conf import settings
 
-from billing import services, tasks
+from billing.close import services, tasks
 from billing.models import CloseStatus, MonthClose
 from ccm.celery import BEAT_SCHEDULE
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast, _snapshot

@@ -27,11 +27,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from billing import services, tasks
+from billing.close import services, tasks
 from billing.models import Claim, ClaimLine, CloseStatus, MonthClose, Outcome
-from billing.months import month_bounds, month_label, month_of, previous_month
 from careplans.demo import seed_care_plans
 from ccm.models import Role
+from ccm.months import month_bounds, month_label, month_of, previous_month
 from patients.demo import Staff, seed_patients
 from patients.models import Patient, Status
 from tests.factories import MembershipFactory

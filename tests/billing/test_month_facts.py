@@ -11,10 +11,10 @@ import pytest
 import time_machine
 from django.utils.html import escape
 
-from billing import facts_services as services
+from billing.facts import services
 from billing.models import PatientMonthFacts
-from billing.months import MONTH_FORMAT_MESSAGE
 from ccm.models import AuditEvent
+from ccm.months import MONTH_FORMAT_MESSAGE
 from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE
 from tests.billing.test_other_services import (
     NOW,

@@ -8,7 +8,8 @@ from unittest import mock
 import pytest
 import time_machine
 
-from billing import services, tasks
+from billing.claims.services import claims_status_set
+from billing.close import services, tasks
 from billing.models import Claim, ClaimStatus, CloseStatus, MonthClose, MonthReopening
 from ccm.models import AuditEvent
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast
@@ -357,9 +358,7 @@ def test_a_reclose_that_changes_submitted_claims_asks_for_both_confirmations(
 ):
     patients = _closed(practice, physician, coordinator)
     claim = Claim.objects.unscoped().get(patient=patients[0])
-    services.claims_status_set(
-        practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted"
-    )
+    claims_status_set(practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted")
     admin_client.post("/billing/months/2026-10/reopen/", {"reason": "late minutes"})
     TimeEntryFactory(
         patient=patients[0],

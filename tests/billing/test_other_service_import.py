@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from billing import facts_services, imports
+from billing.facts import imports
+from billing.facts import services as facts_services
 from billing.models import OtherService, OtherServiceImport
 from ccm.models import AuditEvent
 from ccm.tenancy import practice_scope

@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 import time_machine
 
-from billing import facts_services as services
-from billing.loading import load_patient_months
+from billing.facts import services
+from billing.inputs.loading import load_patient_months
 from billing.models import OtherService
 from billing.rules import evaluate
 from ccm.api import REFERENCE_MESSAGE
@@ -64,7 +64,7 @@ def billable_patient(practice, physician, coordinator, *, mrn="T-1", minutes=25,
 
 
 def verdict(practice, patient, month=OCTOBER):
-    from billing.loading import policy
+    from billing.inputs.loading import policy
 
     _patients, facts = load_patient_months(
         practice=practice, patient_ids=[patient.pk], months=[month]

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from django.utils.html import escape
 
-from billing import loading, rules
-from billing.models import BillingPolicy
-from billing.settings_services import (
+from billing import rules
+from billing.fees.services import (
     POLICY_FIELDS,
     POS_MESSAGE,
     policy_defaults,
 )
+from billing.inputs import loading
+from billing.models import BillingPolicy
 from ccm.models import AuditEvent
 from tests.billing.test_fee_schedule import OCTOBER, _cast, api, reconcile
 

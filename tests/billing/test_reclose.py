@@ -7,7 +7,8 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from billing import services
+from billing.claims.services import claims_status_set
+from billing.close import services
 from billing.models import Claim, ClaimLine, ClaimStatus, CloseStatus, MonthClose, Outcome
 from ccm.models import AuditEvent
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast, _snapshot
@@ -70,9 +71,7 @@ def test_submitted_claim_changes_need_confirmation(
     billed = closed[0]  # 25 minutes: 99490
     claim = Claim.objects.unscoped().get(patient=billed)
     with time_machine.travel(AFTER, tick=False):
-        services.claims_status_set(
-            practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted"
-        )
+        claims_status_set(practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted")
     _reopen(practice, admin)
     _add_minutes(billed, physician, coordinator, 20)  # 45 min: 99490 + 99439
     changes = services.submitted_changes(practice=practice, month=OCTOBER)
@@ -101,7 +100,7 @@ def test_submitted_claim_changes_need_confirmation(
 def test_unchanged_submitted_claims_stay_submitted(practice, admin, biller, closed):
     claims = list(Claim.objects.unscoped().filter(practice=practice))
     with time_machine.travel(AFTER, tick=False):
-        services.claims_status_set(
+        claims_status_set(
             practice=practice, actor=biller, claim_ids=[c.pk for c in claims], status="submitted"
         )
     _reopen(practice, admin)
@@ -116,9 +115,7 @@ def test_a_withdrawn_consent_withdraws_a_confirmed_submitted_claim(practice, adm
     billed = closed[0]
     claim = Claim.objects.unscoped().get(patient=billed)
     with time_machine.travel(AFTER, tick=False):
-        services.claims_status_set(
-            practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted"
-        )
+        claims_status_set(practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted")
     _reopen(practice, admin)
     Consent.objects.unscoped().filter(patient=billed).delete()
     from timelog.services import progress_refresh
@@ -155,9 +152,7 @@ def test_a_withdrawn_claim_is_kept_and_counts_nowhere(practice, admin, biller, c
     billed = closed[0]
     claim = Claim.objects.unscoped().get(patient=billed)
     with time_machine.travel(AFTER, tick=False):
-        services.claims_status_set(
-            practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted"
-        )
+        claims_status_set(practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted")
     _reopen(practice, admin)
     Consent.objects.unscoped().filter(patient=billed).delete()
     progress_refresh(practice=practice, patient_ids=[billed.pk], months=[OCTOBER])
@@ -167,9 +162,7 @@ def test_a_withdrawn_claim_is_kept_and_counts_nowhere(practice, admin, biller, c
     assert ClaimLine.objects.unscoped().filter(claim=claim).exists()  # the record stays
     assert close.claims == 1  # only the other billable patient
     with pytest.raises(ValidationError):
-        services.claims_status_set(
-            practice=practice, actor=biller, claim_ids=[claim.pk], status="withdrawn"
-        )
+        claims_status_set(practice=practice, actor=biller, claim_ids=[claim.pk], status="withdrawn")
 
 
 def test_claims_carried_by_an_837_are_kept_like_submitted_ones(

@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 import time_machine
 
+from billing.close.services import month_close
 from billing.models import Claim, ClaimLine, Outcome
-from billing.services import month_close
 from ccm.models import Role
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast
 from tests.factories import MembershipFactory, TimeEntryFactory

@@ -13,7 +13,7 @@ import time_machine
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management import call_command
 
-from billing import x12
+from billing.exports import x12
 from billing.models import Claim, ClaimLine, MonthClose, Outcome
 from ccm.models import Practice, Role
 from patients.models import Patient

@@ -13,7 +13,8 @@ from django import forms
 from django.test import Client
 from django.urls import reverse
 
-from billing import facts_services, settings_services
+from billing.facts import services as facts_services
+from billing.fees import services as settings_services
 from billing.models import BillingPolicy, FeeSchedule, PatientMonthFacts
 from careplans import services as careplan_services
 from careplans.models import CarePlanTemplate, CarePlanVersion

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from billing import loading
+from billing.inputs import loading
 from ccm.models import Practice, User
 from tests.e2e.conftest import totp_code
 from tests.factories import enroll_totp

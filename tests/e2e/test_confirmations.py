@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from billing.models import CloseStatus, MonthClose
-from billing.months import month_label, previous_month
 from ccm.models import Practice, User
+from ccm.months import month_label, previous_month
 from patients.models import Condition, Consent, Patient, Status
 from tests.e2e.conftest import totp_code
 from tests.factories import enroll_totp

@@ -7,9 +7,9 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from billing import services as billing_services
-from billing.months import previous_month
+from billing.close import services as billing_services
 from ccm.models import Practice, User
+from ccm.months import previous_month
 from tests.e2e.conftest import totp_code
 from tests.factories import enroll_totp
 

@@ -12,10 +12,11 @@ import pytest
 from django.db import connection
 from playwright.sync_api import Page, expect
 
-from billing import services, tasks, x12
+from billing.close import services, tasks
+from billing.exports import x12
 from billing.models import MonthClose
-from billing.months import month_label, previous_month
 from ccm.models import Practice, User
+from ccm.months import month_label, previous_month
 from tests.e2e.conftest import totp_code
 from tests.factories import enroll_totp
 

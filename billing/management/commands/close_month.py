@@ -7,9 +7,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from billing import services
-from billing.months import parse_month
+from billing.close import services
 from ccm.models import Practice
+from ccm.months import parse_month
 
 
 class Command(BaseCommand):

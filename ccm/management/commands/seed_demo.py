@@ -134,7 +134,7 @@ class Command(BaseCommand):
     def _close_old_months(self, demo: Practice, months: list[Any]) -> None:
         """Close the demo's older months (idempotent), so billing has a history; last month
         stays open for the biller to close, this month is still running."""
-        from billing.services import month_close
+        from billing.close.services import month_close
 
         for month in months[:-2]:
             month_close(practice_id=demo.pk, month=month)

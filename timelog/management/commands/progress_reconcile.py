@@ -7,8 +7,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from billing.months import parse_month
 from ccm.models import Practice
+from ccm.months import parse_month
 from timelog import services
 
 

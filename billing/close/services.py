@@ -1,0 +1,635 @@
+"""Month close: every patient-month of a practice's billing month through the engine, the
+outcomes and claims stored, the month's time locked. Idempotent and resumable.
+
+- The `MonthClose` row is unique per (practice, month); a closed month is returned as is.
+- Work goes in batches, each in one transaction that first locks the `MonthClose` row, so
+  two workers closing at once take turns and never evaluate a patient twice; each batch
+  picks the patients that have no `Outcome` yet, so a worker killed half-way loses only its
+  uncommitted batch and a re-run finishes the rest.
+- Unique constraints back this up: one outcome per patient-month, one claim per (practice,
+  patient, month, billing practitioner).
+- Reopening (admins, with a reason) unlocks the month's time; the next close replaces the
+  month's outcomes and its claims still `ready`. A claim already submitted (or paid, or
+  denied) is kept as is unless the new result differs AND the closer confirmed the
+  differences (`submitted_changes` lists them first); then it is corrected in place and goes
+  back to `ready`, or withdrawn when the month no longer bills. Every change is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import logging
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Prefetch, Q, Sum
+from django.utils import timezone
+
+from billing import rules
+from billing.inputs.loading import fee_schedule, load_patient_months, policy
+from billing.models import (
+    Claim,
+    ClaimLine,
+    ClaimStatus,
+    CloseStatus,
+    MonthClose,
+    MonthReopening,
+    Outcome,
+)
+from ccm import audit
+from ccm.api_auth import ApplicationError, StateConflict
+from ccm.models import Membership, Practice
+from ccm.months import month_label
+from ccm.roles import Capability, require
+from ccm.tenancy import practice_scope
+from timelog.models import MonthLock, TimeEntry
+from timelog.selectors import worklist_base
+from timelog.services import month_lock
+
+logger = logging.getLogger(__name__)
+# Claims a re-close never replaces silently: marked submitted, paid, denied or withdrawn, or
+# carried by an 837P download even if not marked submitted yet.
+KEPT = ~Q(status=ClaimStatus.READY, exported_at__isnull=True)
+
+
+class MonthState(ApplicationError):
+    """The month's close status forbids this (pages show the message; the API answers 409)."""
+
+
+BATCH = 500
+NOT_OVER_MESSAGE = "{month} has not ended yet in the practice's time zone: it cannot be closed."
+CHANGES_MESSAGE = (
+    "Re-closing changes {count} claim(s) already submitted. Review the differences and "
+    "confirm to correct them."
+)
+REOPEN_REASON_MESSAGE = "Give the reason for reopening the month (it is kept in the audit log)."
+NOT_CLOSED_MESSAGE = "Only a closed month can be reopened; {month} is {status}."
+ADMIN_ONLY_MESSAGE = "Only a practice admin can reopen a closed month."
+
+
+def _candidates(practice: Practice, month: dt.date) -> list[Any]:
+    """The month's enrolled patients (R7: and those who left during or after it), and anyone
+    with time in it, in id order."""
+    on_list = set(worklist_base(practice, month, None).values_list("pk", flat=True))
+    with_time = set(
+        TimeEntry.objects.unscoped()
+        .filter(practice=practice, billing_month=month)
+        .values_list("patient_id", flat=True)
+        .distinct()
+    )
+    sent = set(
+        Claim.objects.unscoped()
+        .filter(practice=practice, month=month)
+        .filter(KEPT)
+        .values_list("patient_id", flat=True)
+    )
+    return sorted(on_list | with_time | sent)
+
+
+def _start(practice: Practice, month: dt.date, actor: Membership | None) -> MonthClose:
+    try:
+        with transaction.atomic():
+            close, created = MonthClose.objects.unscoped().get_or_create(
+                practice=practice,
+                month=month,
+                defaults={"status": CloseStatus.RUNNING, "started_by": actor},
+            )
+    except IntegrityError:  # a concurrent first close created it
+        close, created = MonthClose.objects.unscoped().get(practice=practice, month=month), False
+    if created:
+        audit.record(
+            practice=practice,
+            actor=actor.user if actor else None,
+            role=actor.role if actor else "",
+            action="month.close_start",
+            obj=close,
+        )
+    return close
+
+
+def month_close_start(
+    *,
+    practice: Practice,
+    month: dt.date,
+    actor: Membership | None,
+    confirm_changes: bool = False,
+    generation: int | None = None,
+) -> MonthClose:
+    """The close's first step, also taken by the page and the API before queueing the job
+    (so the month shows as closing at once): refuse a month not over, create the running
+    close (or return the existing one), and restart a reopened month — refused when it would
+    change submitted claims without `confirm_changes`."""
+    month = month.replace(day=1)
+    if month >= practice.this_month():
+        raise StateConflict(NOT_OVER_MESSAGE.format(month=month_label(month)))
+    close = _start(practice, month, actor)
+    if generation is not None and close.times_closed != generation:
+        return close  # a job queued before the month was closed (and reopened) since: stale
+    if close.status == CloseStatus.REOPENED:
+        changes = submitted_changes(practice=practice, month=month)
+        if changes and not confirm_changes:
+            raise ValidationError({"confirm": CHANGES_MESSAGE.format(count=len(changes))})
+        close = _restart(practice, close.pk, actor, confirmed=bool(changes))
+    return close
+
+
+def month_close(
+    *,
+    practice_id: Any,
+    month: dt.date,
+    actor_id: Any = None,
+    confirm_changes: bool = False,
+    generation: int | None = None,
+) -> MonthClose:
+    """Close a billing month (ids in; safe to re-run and to run twice at once): lock its
+    time (month_lock), evaluate every patient-month with the engine, store outcomes and
+    claims, mark the month closed with its totals. A closed month is returned unchanged.
+    A reopened month is re-closed; if that would change submitted claims, `confirm_changes`
+    must be given (ValidationError otherwise, nothing changed). `generation` (the close's
+    `times_closed` when the job was queued) makes a stale job a no-op."""
+    practice = Practice.objects.get(pk=practice_id)
+    actor = Membership.objects.unscoped().filter(pk=actor_id, practice=practice).first()
+    with practice_scope(practice):
+        close = month_close_start(
+            practice=practice,
+            month=month,
+            actor=actor,
+            confirm_changes=confirm_changes,
+            generation=generation,
+        )
+        if close.status != CloseStatus.RUNNING:
+            return close
+        month = close.month
+        # A worker has it: beat now, as the candidates take seconds for a big practice.
+        MonthClose.objects.unscoped().filter(practice=practice, pk=close.pk).update(
+            heartbeat_at=timezone.now()
+        )
+        month_lock(practice=practice, month=month, actor=actor)
+        ids = _candidates(practice, month)
+        MonthClose.objects.unscoped().filter(practice=practice, pk=close.pk).update(
+            patients_total=len(ids), heartbeat_at=timezone.now()
+        )
+        # Each batch makes ~50k short-lived objects; the cyclic GC's passes over them cost a
+        # third of the close's Python time (bench/month_close.py). Cycles go once re-enabled.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            # One fee schedule and POLICY for the whole close, even if an admin edits them.
+            rates = (fee_schedule(practice), policy(practice))
+            while _close_batch(practice, close.pk, month, ids, actor, rates):
+                pass
+        finally:
+            if enabled:
+                gc.enable()
+        return _finish(practice, close.pk, actor)
+
+
+@transaction.atomic
+def _restart(
+    practice: Practice, close_id: Any, actor: Membership | None, *, confirmed: bool
+) -> MonthClose:
+    """Reopened → running (once, under the row lock): drop the month's outcomes and its
+    claims still `ready`; submitted ones stay for the batches to compare."""
+    close = MonthClose.objects.unscoped().select_for_update().get(practice=practice, pk=close_id)
+    if close.status != CloseStatus.REOPENED:
+        return close
+    Outcome.objects.unscoped().filter(practice=practice, month=close.month).delete()
+    ready = Claim.objects.unscoped().filter(
+        practice=practice, month=close.month, status=ClaimStatus.READY, exported_at__isnull=True
+    )
+    ClaimLine.objects.unscoped().filter(practice=practice, claim__in=ready).delete()
+    ready.delete()
+    close.status, close.patients_done, close.finished_at = CloseStatus.RUNNING, 0, None
+    close.changes_confirmed, close.started_by = confirmed, actor
+    close.started_at = close.heartbeat_at = timezone.now()
+    close.save()
+    _audit(practice, actor, "month.reclose_start", close)
+    return close
+
+
+def _audit(
+    practice: Practice,
+    actor: Membership | None,
+    action: str,
+    obj: Any,
+    *,
+    patient_id: Any = None,
+    changed_fields: Any = (),
+) -> None:
+    audit.record(
+        practice=practice,
+        actor=actor.user if actor else None,
+        role=actor.role if actor else "",
+        action=action,
+        obj=obj,
+        patient_id=patient_id,
+        changed_fields=changed_fields,
+    )
+
+
+def _lines(practice: Practice, claim: Claim, result: Any) -> list[ClaimLine]:
+    return [
+        ClaimLine(
+            practice=practice,
+            claim=claim,
+            position=i,
+            code=line.code,
+            units=line.units,
+            minutes=line.minutes,
+            charge=line.amount,
+            explanation=line.explanation,
+        )
+        for i, line in enumerate(result.lines)
+    ]
+
+
+def _kept_claims(practice: Practice, month: dt.date, patient_ids: list[Any]) -> dict[Any, Claim]:
+    """The month's kept claims (submitted, paid, denied, withdrawn, or sent in an 837P)
+    for these patients."""
+    rows = (
+        Claim.objects.unscoped()
+        .filter(practice=practice, month=month, patient_id__in=patient_ids)
+        .filter(KEPT)
+        .prefetch_related(lines_prefetch(practice))
+    )
+    return {claim.patient_id: claim for claim in rows}
+
+
+def lines_prefetch(practice: Practice) -> Prefetch:
+    return Prefetch(
+        "lines",
+        queryset=ClaimLine.objects.unscoped().filter(practice=practice).order_by("position"),
+    )
+
+
+def claim_differences(claim: Claim, result: Any, practitioner_id: Any) -> list[str]:
+    """What a new engine result would change in a stored claim (empty: nothing)."""
+    bills = bool(result.billable and practitioner_id)
+    if claim.status == ClaimStatus.WITHDRAWN:
+        return ["The month bills again: the withdrawn claim is restored."] if bills else []
+    if not bills:
+        reason = "; ".join(result.reasons) or "the patient has no billing practitioner"
+        return [f"The month no longer bills: {reason}"]
+    out = []
+    if claim.billing_practitioner_id != practitioner_id:
+        out.append("Billing practitioner changed.")
+    if claim.date_of_service != result.date_of_service:
+        out.append(f"Date of service {claim.date_of_service} → {result.date_of_service}.")
+    if claim.place_of_service != result.place_of_service:
+        out.append(f"Place of service {claim.place_of_service} → {result.place_of_service}.")
+    if list(claim.diagnosis_codes) != list(result.diagnosis_pointers):
+        out.append(
+            f"Diagnoses {', '.join(claim.diagnosis_codes)} → "
+            f"{', '.join(result.diagnosis_pointers)}."
+        )
+    before = [(line.code, line.units, line.charge) for line in claim.lines.all()]
+    after = [(line.code, line.units, line.amount) for line in result.lines]
+    if before != after:
+
+        def show(rows: list[Any]) -> str:
+            return ", ".join(f"{code} x{units} ${charge}" for code, units, charge in rows)
+
+        out.append(f"Lines {show(before)} → {show(after)}.")
+    return out
+
+
+def submitted_changes(*, practice: Practice, month: dt.date) -> list[tuple[Claim, list[str]]]:
+    """The month's submitted (paid, denied) claims a re-close would change, with what
+    changes: the engine on today's facts for those patients. No writes."""
+    claims = list(
+        Claim.objects.unscoped()
+        .filter(practice=practice, month=month)
+        .filter(KEPT)
+        .select_related("patient")
+        .prefetch_related(lines_prefetch(practice))
+        .order_by("patient__last_name", "patient__first_name", "pk")
+    )
+    if not claims:
+        return []
+    patients, facts = load_patient_months(
+        practice=practice, patient_ids=[c.patient_id for c in claims], months=[month]
+    )
+    by_id = {p.pk: p for p in patients}
+    rules_policy = policy(practice)
+    out = []
+    for claim in claims:
+        patient = by_id[claim.patient_id]
+        result = rules.evaluate(facts[(patient.pk, month)], rules_policy)
+        differences = claim_differences(claim, result, patient.billing_practitioner_id)
+        if differences:
+            out.append((claim, differences))
+    return out
+
+
+@transaction.atomic
+def _close_batch(
+    practice: Practice,
+    close_id: Any,
+    month: dt.date,
+    ids: list[Any],
+    actor: Membership | None,
+    rates: tuple[rules.FeeSchedule, rules.Policy],
+) -> int:
+    """Evaluate the next batch of patients without an outcome; returns how many (0: done)."""
+    close = MonthClose.objects.unscoped().select_for_update().get(practice=practice, pk=close_id)
+    if close.status != CloseStatus.RUNNING:
+        return 0  # closed by another worker, or reopened since this job started
+    done = set(
+        Outcome.objects.unscoped()
+        .filter(practice=practice, month=month)
+        .values_list("patient_id", flat=True)
+    )
+    todo = [pk for pk in ids if pk not in done][:BATCH]
+    if not todo:
+        return 0
+    # Writers of engine inputs lock the patient row (progress_refresh): wait for those in
+    # flight, so their entries are in the facts or refused by the month's lock.
+    from patients.models import Patient
+
+    list(
+        Patient.objects.unscoped()
+        .select_for_update()
+        .filter(practice=practice, pk__in=todo)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    fees, rules_policy = rates
+    patients, facts = load_patient_months(
+        practice=practice, patient_ids=todo, months=[month], fees=fees
+    )
+    kept = _kept_claims(practice, month, todo) if close.times_closed else {}
+    outcomes, claims, lines = [], [], []
+    for patient in patients:
+        result = rules.evaluate(facts[(patient.pk, month)], rules_policy)
+        outcomes.append(_outcome(practice, close, patient.pk, month, result))
+        old = kept.get(patient.pk)
+        if old is not None:
+            lines += _reconcile_kept(practice, close, old, patient, result, actor)
+        elif result.billable and patient.billing_practitioner_id:
+            claim = _claim(practice, close, patient, month, result)
+            claims.append(claim)
+            lines += _lines(practice, claim, result)
+    Outcome.objects.unscoped().bulk_create(outcomes)
+    Claim.objects.unscoped().bulk_create(claims)
+    ClaimLine.objects.unscoped().bulk_create(lines)
+    # The heartbeat: a running close without one for MONTH_CLOSE_STALE_AFTER is resumed.
+    MonthClose.objects.unscoped().filter(practice=practice, pk=close_id).update(
+        patients_done=len(done) + len(outcomes), heartbeat_at=timezone.now()
+    )
+    return len(outcomes)
+
+
+CLAIM_FIELDS = (
+    "billing_practitioner_id",
+    "date_of_service",
+    "place_of_service",
+    "diagnosis_codes",
+    "amount",
+)
+
+
+def _reconcile_kept(
+    practice: Practice,
+    close: MonthClose,
+    claim: Claim,
+    patient: Any,
+    result: Any,
+    actor: Membership | None,
+) -> list[ClaimLine]:
+    """A submitted claim on re-close: unchanged when the result is the same; corrected (or
+    withdrawn) only when the closer confirmed the differences; otherwise kept and audited."""
+    differences = claim_differences(claim, result, patient.billing_practitioner_id)
+    if not differences:
+        return []
+    if not close.changes_confirmed:
+        _audit(practice, actor, "claim.difference_kept", claim, patient_id=patient.pk)
+        return []
+    if not result.billable or not patient.billing_practitioner_id:
+        claim.status, claim.status_changed_at = ClaimStatus.WITHDRAWN, timezone.now()
+        claim.save(update_fields=["status", "status_changed_at"])
+        fields = ["status"]
+        _audit(
+            practice, actor, "claim.withdraw", claim, patient_id=patient.pk, changed_fields=fields
+        )
+        return []
+    fresh = _claim(practice, close, patient, claim.month, result)
+    changed = [name for name in CLAIM_FIELDS if getattr(claim, name) != getattr(fresh, name)]
+    for name in CLAIM_FIELDS:
+        setattr(claim, name, getattr(fresh, name))
+    now = timezone.now()
+    claim.status, claim.denial_reason = ClaimStatus.READY, ""
+    claim.status_changed_at = claim.corrected_at = now
+    claim.save()
+    ClaimLine.objects.unscoped().filter(practice=practice, claim=claim).delete()
+    fields = [*changed, "lines", "status"]
+    _audit(practice, actor, "claim.correct", claim, patient_id=patient.pk, changed_fields=fields)
+    return _lines(practice, claim, result)
+
+
+def _outcome(
+    practice: Practice, close: MonthClose, patient_id: Any, month: dt.date, result: Any
+) -> Outcome:
+    following = result.next_threshold
+    return Outcome(
+        practice=practice,
+        close=close,
+        patient_id=patient_id,
+        month=month,
+        billable=result.billable,
+        blocked_by=list(result.blocked_by),
+        reasons=list(result.reasons),
+        clinical_staff_minutes=result.minutes.clinical_staff,
+        physician_minutes=result.minutes.physician,
+        next_code=following.code if following else "",
+        minutes_needed=following.minutes_needed if following else None,
+    )
+
+
+def _claim(
+    practice: Practice, close: MonthClose, patient: Any, month: dt.date, result: Any
+) -> Claim:
+    return Claim(
+        practice=practice,
+        close=close,
+        patient_id=patient.pk,
+        month=month,
+        billing_practitioner_id=patient.billing_practitioner_id,
+        date_of_service=result.date_of_service,
+        place_of_service=result.place_of_service,
+        diagnosis_codes=list(result.diagnosis_pointers),
+        amount=result.total,
+    )
+
+
+@transaction.atomic
+def _finish(practice: Practice, close_id: Any, actor: Membership | None) -> MonthClose:
+    close = MonthClose.objects.unscoped().select_for_update().get(practice=practice, pk=close_id)
+    if close.status != CloseStatus.RUNNING:
+        return close  # closed by another worker, or reopened while this one ran
+    month_lock(practice=practice, month=close.month, actor=actor)  # idempotent
+    totals = (
+        Claim.objects.unscoped()
+        .filter(practice=practice, month=close.month)
+        .exclude(status=ClaimStatus.WITHDRAWN)
+        .aggregate(n=Count("pk"), amount=Sum("amount"))
+    )
+    close.status, close.finished_at = CloseStatus.CLOSED, timezone.now()
+    close.claims, close.amount = totals["n"], totals["amount"] or Decimal("0.00")
+    close.times_closed += 1
+    close.save(update_fields=["status", "finished_at", "claims", "amount", "times_closed"])
+    _audit(practice, actor, "month.close", close)
+    logger.info(
+        "month close practice=%s month=%s claims=%d", practice.pk, close.month, close.claims
+    )
+    return close
+
+
+def _stalled(stale: Q) -> list[tuple[Any, ...]]:
+    # Unscoped: the periodic job looks after every practice's closes (only ids leave it).
+    rows = MonthClose.objects.unscoped().filter(stale).order_by("heartbeat_at")
+    fields = ("pk", "practice_id", "month", "started_by_id", "changes_confirmed", "times_closed")
+    return list(rows.values_list(*fields))
+
+
+def month_close_resume_stalled() -> int:
+    """Re-queue (billing.close.tasks.month_close, on commit) every running close of any practice
+    whose heartbeat is older than MONTH_CLOSE_STALE_AFTER: its worker died, or its job was
+    lost. At most once per threshold per close, even with two beats at once; sets
+    `resumed_at`. Returns how many were queued. A duplicate job is harmless: batches take
+    turns under the close's row lock, and its generation makes it a no-op once closed."""
+    from billing.close import tasks  # billing.close.tasks imports this module
+
+    now = timezone.now()
+    cutoff = now - settings.MONTH_CLOSE_STALE_AFTER
+    stale = Q(status=CloseStatus.RUNNING, heartbeat_at__lt=cutoff) & (
+        Q(resumed_at__isnull=True) | Q(resumed_at__lt=cutoff)
+    )
+    queued = 0
+    for pk, practice_id, month, actor_id, confirmed, generation in _stalled(stale):
+        # Conditional UPDATE (row count): of two beats, only one claims the close. A batch in
+        # flight holds the row lock; its fresh heartbeat then fails the re-checked condition.
+        claimed = MonthClose.objects.unscoped().filter(stale, practice_id=practice_id, pk=pk)
+        if not claimed.update(resumed_at=now):
+            continue
+        args = (str(practice_id), month_label(month), actor_id and str(actor_id), confirmed)
+        transaction.on_commit(partial(tasks.month_close.delay, *args, generation))
+        logger.warning("month close stalled, re-queued practice=%s month=%s", *args[:2])
+        queued += 1
+    return queued
+
+
+# --- Reopen ----------------------------------------------------------------------------------
+
+
+def month_reopen(
+    *, practice: Practice, month: dt.date, actor: Membership, reason: str
+) -> MonthClose:
+    """Admins: reopen a closed month with a reason (kept in MonthReopening and audited).
+    The month's time is unlocked for corrections; its claims stay until the next close."""
+    require(actor, Capability.REOPEN_MONTHS, ADMIN_ONLY_MESSAGE)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": REOPEN_REASON_MESSAGE})
+    if len(reason) > 300:
+        raise ValidationError({"reason": "Keep the reason to 300 characters or fewer."})
+    month = month.replace(day=1)
+    with transaction.atomic():
+        close = (
+            MonthClose.objects.unscoped()
+            .select_for_update()
+            .filter(practice=practice, month=month)
+            .first()
+        )
+        if close is None or close.status != CloseStatus.CLOSED:
+            status = close.get_status_display().lower() if close else "open"
+            raise MonthState(NOT_CLOSED_MESSAGE.format(month=month_label(month), status=status))
+        now = timezone.now()
+        reopening = MonthReopening.objects.unscoped().create(
+            practice=practice, close=close, reason=reason, reopened_by=actor, reopened_at=now
+        )
+        close.status, close.reopened_at, close.reopened_by = CloseStatus.REOPENED, now, actor
+        close.reopen_reason = reason
+        close.save(update_fields=["status", "reopened_at", "reopened_by", "reopen_reason"])
+        MonthLock.objects.unscoped().filter(practice=practice, month=month).delete()
+        audit.record_for(actor, "month.reopen", obj=reopening, changed_fields=["status"])
+        audit.record_for(actor, "month.unlock", obj=close)
+    return close
+
+
+# --- Pre-close check -------------------------------------------------------------------------
+
+# Problems a practice can fix before closing, by the engine's gate rule ids.
+CHECKS: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("consent", "Minutes but no valid consent", frozenset({"R5", "R6", "R7"})),
+    ("care_plan", "No signed care plan shared with the patient", frozenset({"R11"})),
+    ("visit", "Missing or late initiating visit", frozenset({"R8", "R9"})),
+    ("conditions", "Fewer than two chronic conditions", frozenset({"R4"})),
+    (
+        "conflicts",
+        "Conflicts with other services or CCM billed elsewhere",
+        frozenset({"R3", "R28", "R29", "R30"}),
+    ),
+)
+
+
+def preclose_check(*, practice: Practice, month: dt.date) -> dict[str, Any]:
+    """What would not bill if the month closed now and can still be fixed: every candidate
+    patient-month with minutes whose engine result is blocked, grouped by problem, plus
+    billable months without a billing practitioner and months under the first threshold.
+    The engine on today's facts, in batches; no writes."""
+    month = month.replace(day=1)
+    ids = _candidates(practice, month)
+    groups: dict[str, list[dict[str, Any]]] = {key: [] for key, _label, _ids in CHECKS}
+    groups["practitioner"], groups["under"] = [], []
+    billable = 0
+    amount = Decimal("0.00")
+    rules_policy = policy(practice)
+    from patients.models import Patient
+
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        _patients, facts = load_patient_months(practice=practice, patient_ids=chunk, months=[month])
+        names = {
+            p.pk: p
+            for p in Patient.objects.unscoped()
+            .filter(practice=practice, pk__in=chunk)
+            .only("pk", "first_name", "last_name", "mrn", "billing_practitioner_id")
+        }
+        for pk in chunk:
+            result = rules.evaluate(facts[(pk, month)], rules_policy)
+            patient = names[pk]
+            minutes = result.minutes.clinical_staff + result.minutes.physician
+            entered = sum(e.minutes for e in facts[(pk, month)].time_entries)
+            row = {"patient": patient, "result": result, "minutes": minutes, "entered": entered}
+            if result.billable:
+                if patient.billing_practitioner_id:
+                    billable += 1
+                    amount += result.total
+                else:
+                    groups["practitioner"].append(row)
+                continue
+            if not entered:
+                continue
+            blocked = set(result.blocked_by)
+            placed = False
+            for key, _label, rule_ids in CHECKS:
+                if blocked & rule_ids:
+                    groups[key].append(row)
+                    placed = True
+            if not placed:
+                groups["under"].append(row)
+    labels = {key: label for key, label, _ids in CHECKS}
+    labels["practitioner"] = "Billable but no billing practitioner on the chart"
+    labels["under"] = "Minutes logged but under the first threshold (R27)"
+    return {
+        "candidates": len(ids),
+        "billable": billable,
+        "amount": amount,
+        "groups": [(key, labels[key], rows) for key, rows in groups.items()],
+        "problems": sum(len(rows) for key, rows in groups.items() if key != "under"),
+    }

@@ -1,0 +1,290 @@
+"""Pages for the billing facts beyond time and the chart: a patient's other services
+(R3, R28-R31), the patient-month facts (R3, R23) and the CSV import of other services.
+
+Every role reads; admins, billers and physicians write (coordinators get 403); only admins
+and physicians change the MDM level; admins and billers import. A closed month answers 409
+with the reason on the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from billing.facts import imports, selectors, services
+from billing.facts.forms import (
+    MonthChoiceForm,
+    MonthFactsForm,
+    OtherServiceForm,
+    OtherServiceImportForm,
+)
+from billing.models import OtherServiceImport, PatientMonthFacts
+from ccm import audit
+from ccm.forms import attach_errors, flash_error
+from ccm.months import month_label, next_month, parse_month, previous_month
+from ccm.roles import Capability, can
+from ccm.tenancy import (
+    ROLE_FORBIDDEN_MESSAGE,
+    PracticeRequest,
+    capability_required,
+    get_for_practice_or_404,
+)
+from ccm.versioning import unchanged_since_opened
+from patients.models import Patient
+from timelog.services import MonthLocked
+
+
+def _can_write(request: PracticeRequest) -> bool:
+    return can(request.membership, Capability.EDIT_BILLING_FACTS)
+
+
+def _patient(request: PracticeRequest, patient_id: str) -> Patient:
+    return get_for_practice_or_404(Patient, request.practice, patient_id)
+
+
+# --- Other services --------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@capability_required(Capability.VIEW_PRACTICE)
+def other_service_list(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    """The patient's other services, and the form to add one (POST: writers only)."""
+    patient = _patient(request, patient_id)
+    if request.method == "POST" and not _can_write(request):
+        raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
+    form = OtherServiceForm(request.POST or None, practice=request.practice)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.other_service_create(
+                    practice=request.practice,
+                    actor=request.membership,
+                    patient=patient,
+                    **form.cleaned_data,
+                )
+            except MonthLocked as exc:
+                attach_errors(form, exc)
+                status = 409
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                messages.success(request, f"{form.cleaned_data['code']} recorded.")
+                return redirect("billing:other-service-list", patient_id=patient.pk)
+    return _list_page(request, patient, form, status)
+
+
+def _list_page(
+    request: PracticeRequest, patient: Patient, form: OtherServiceForm, status: int
+) -> HttpResponse:
+    rows = list(selectors.other_service_list(practice=request.practice, patient=patient))
+    audit.record_for(
+        request.membership,
+        "otherservice.list",
+        object_type=Patient._meta.label_lower,
+        object_id=patient.pk,
+        patient_id=patient.pk,
+    )
+    month = request.practice.this_month()
+    context = {
+        "patient": patient,
+        "services": [(s, services.code_label(s.code)) for s in rows],
+        "form": form,
+        "can_write": _can_write(request),
+        "can_import": can(request.membership, Capability.IMPORT_OTHER_SERVICES),
+        "month_label": month_label(month),
+    }
+    return render(request, "billing/other_service_list.html", context, status=status)
+
+
+@login_required
+@require_POST
+@capability_required(Capability.EDIT_BILLING_FACTS)
+def other_service_delete(request: PracticeRequest, other_service_id: str) -> HttpResponse:
+    service = selectors.other_service_get(practice=request.practice, service_id=other_service_id)
+    try:
+        services.other_service_delete(
+            practice=request.practice, actor=request.membership, service=service
+        )
+    except MonthLocked as exc:
+        flash_error(request, exc)
+    else:
+        messages.success(request, f"{service.code} of {service.service_on:%Y-%m-%d} deleted.")
+    return redirect("billing:other-service-list", patient_id=service.patient_id)
+
+
+# --- Month facts -----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+@capability_required(Capability.VIEW_PRACTICE)
+def month_facts_current(request: PracticeRequest, patient_id: str) -> HttpResponse:
+    """Redirect to the month asked for (?month=YYYY-MM), else the current month."""
+    patient = _patient(request, patient_id)
+    month = request.practice.this_month()
+    choice = MonthChoiceForm(request.GET or None)
+    if choice.is_valid():
+        try:
+            month = parse_month(choice.cleaned_data["month"])
+        except ValidationError:
+            messages.error(request, "Months are written YYYY-MM; showing this month.")
+    return redirect(_facts_url(patient, month))
+
+
+def _facts_url(patient: Patient, month: dt.date) -> str:
+    kwargs = {"patient_id": patient.pk, "month": month_label(month)}
+    return reverse("billing:month-facts-edit", kwargs=kwargs)
+
+
+def _parse_url_month(text: str) -> dt.date:
+    try:
+        return parse_month(text)
+    except ValidationError:
+        raise Http404 from None
+
+
+def _facts_initial(facts: PatientMonthFacts) -> dict[str, Any]:
+    return {"ccm_billed_elsewhere": facts.ccm_billed_elsewhere, "mdm": facts.mdm}
+
+
+def _facts_now(request: PracticeRequest, patient: Patient, month: dt.date) -> dict[str, Any]:
+    facts = selectors.month_facts_get_locked(
+        practice=request.practice, patient=patient, month=month
+    )
+    return _facts_initial(facts)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@capability_required(Capability.VIEW_PRACTICE)
+def month_facts_edit(request: PracticeRequest, patient_id: str, month: str) -> HttpResponse:
+    """The patient-month's R3 flag and R23 MDM level (POST: writers; MDM: admin, physician)."""
+    patient = _patient(request, patient_id)
+    day = _parse_url_month(month)
+    if request.method == "POST" and not _can_write(request):
+        raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
+    facts = selectors.month_facts_get(practice=request.practice, patient=patient, month=day)
+    can_set_mdm = can(request.membership, Capability.SET_MDM)
+    initial = _facts_initial(facts)
+    form = MonthFactsForm(request.POST or None, initial=initial, can_set_mdm=can_set_mdm)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                with unchanged_since_opened(form, lambda: _facts_now(request, patient, day)):
+                    services.month_facts_set(
+                        practice=request.practice,
+                        actor=request.membership,
+                        patient=patient,
+                        month=day,
+                        **form.cleaned_values(),
+                    )
+            except MonthLocked as exc:
+                attach_errors(form, exc)
+                status = 409
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                messages.success(request, f"Month facts for {month_label(day)} saved.")
+                return redirect(_facts_url(patient, day))
+    return _facts_page(request, patient, day, form, status, facts=facts)
+
+
+def _facts_page(
+    request: PracticeRequest,
+    patient: Patient,
+    month: dt.date,
+    form: MonthFactsForm,
+    status: int,
+    *,
+    facts: Any,
+) -> HttpResponse:
+    practice = request.practice
+    services.month_facts_read(request.membership, facts)
+    in_month = [
+        (s, services.code_label(s.code))
+        for s in selectors.other_services_in_month(practice=practice, patient=patient, month=month)
+    ]
+    context = {
+        "patient": patient,
+        "month": month,
+        "month_label": month_label(month),
+        "previous": month_label(previous_month(month)),
+        "next": month_label(next_month(month)),
+        "is_future": month > practice.this_month(),
+        "facts": facts,
+        "facts_saved": not facts._state.adding,
+        "form": form,
+        "choice_form": MonthChoiceForm(initial={"month": month_label(month)}),
+        "locked": selectors.month_locked(practice=practice, month=month),
+        "can_write": _can_write(request),
+        "services": in_month,
+        "verdict": selectors.month_verdict(practice=practice, patient=patient, month=month),
+    }
+    return render(request, "billing/month_facts_form.html", context, status=status)
+
+
+# --- CSV import of other services ------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@capability_required(Capability.IMPORT_OTHER_SERVICES)
+def import_upload(request: PracticeRequest) -> HttpResponse:
+    form = OtherServiceImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            record = imports.import_preview(
+                practice=request.practice,
+                actor=request.membership,
+                content=form.cleaned_data["file"].read(),
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            return redirect("billing:other-service-import-detail", service_import_id=record.pk)
+    context = {
+        "form": form,
+        "recent": imports.import_recent(practice=request.practice),
+        "labels": imports.LABELS,
+    }
+    status = 400 if form.errors else 200
+    return render(request, "billing/import_upload.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@capability_required(Capability.IMPORT_OTHER_SERVICES)
+def import_detail(request: PracticeRequest, service_import_id: str) -> HttpResponse:
+    record = get_for_practice_or_404(OtherServiceImport, request.practice, service_import_id)
+    if request.method == "POST":
+        try:
+            record = imports.import_apply(
+                practice=request.practice, actor=request.membership, service_import=record
+            )
+        except ValidationError as exc:
+            flash_error(request, exc, each=True)
+        return redirect("billing:other-service-import-detail", service_import_id=record.pk)
+    labels = imports.LABELS
+    context = {
+        "record": record,
+        "applied": record.state == OtherServiceImport.State.APPLIED,
+        "uploader": record.uploaded_by.user,
+        "errors": [{**e, "label": labels.get(e["field"], e["field"])} for e in record.errors],
+        "invalid_count": record.row_count - record.valid_count,
+        "already_count": record.valid_count - record.created_count,
+        "errors_capped": len(record.errors) >= imports.MAX_STORED_ERRORS,
+    }
+    return render(request, "billing/import_detail.html", context)

@@ -1,0 +1,1 @@
+"""The practice's fee schedule (R26) and POLICY switches."""

@@ -1,0 +1,191 @@
+"""Load the records behind many patient-months and turn them into the engine's facts.
+
+One loader for the worklist's progress (timelog) and the month close (billing): a fixed
+number of queries whatever the number of patients, then `billing.inputs.facts` does the mapping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from decimal import Decimal
+from operator import attrgetter
+from typing import Any
+
+from django.db.models import QuerySet
+
+from billing import rules
+from billing.inputs import facts
+from ccm.models import Practice
+from ccm.months import last_day
+
+Key = tuple[Any, dt.date]  # (patient id, first day of the month)
+
+
+def grouped(rows: Iterable[Any], *key: str) -> dict[Any, list[Any]]:
+    """Named rows by one field, or by a tuple of fields."""
+    out: dict[Any, list[Any]] = defaultdict(list)
+    get = attrgetter(*key)
+    for row in rows:
+        out[get(row)].append(row)
+    return out
+
+
+def fee_schedule(practice: Practice) -> rules.FeeSchedule:
+    """R26: the practice's amounts over the spec's reference amounts."""
+    from billing.models import FeeSchedule
+
+    amounts = FeeSchedule.objects.unscoped().filter(practice=practice).values_list("code", "amount")
+    return rules.FeeSchedule({code: Decimal(amount) for code, amount in amounts})
+
+
+def policy(practice: Practice) -> rules.Policy:
+    """The practice's POLICY choices (billing.models.BillingPolicy), or the spec's defaults."""
+    from billing.models import BillingPolicy
+
+    row = BillingPolicy.objects.unscoped().filter(practice=practice).first()
+    if row is None:
+        return rules.DEFAULT_POLICY
+    return rules.Policy(
+        conditions_by_category=row.conditions_by_category,
+        count_minutes_on_consent_date=row.count_minutes_on_consent_date,
+        count_minutes_on_revocation_date=row.count_minutes_on_revocation_date,
+        visit_year_inclusive=row.visit_year_inclusive,
+        count_minutes_before_care_plan=row.count_minutes_before_care_plan,
+        exclude_all_face_to_face=row.exclude_all_face_to_face,
+        cap_99437=row.cap_99437,
+        complex_requires_plan_change_in_month=row.complex_requires_plan_change_in_month,
+        cap_99489=row.cap_99489,
+        oversight_blocks_any_practitioner=row.oversight_blocks_any_practitioner,
+        apcm_by_other_practitioner_blocks=row.apcm_by_other_practitioner_blocks,
+        date_of_service_mode=row.date_of_service_mode,
+        place_of_service=row.place_of_service,
+        simultaneous_minutes_once=row.simultaneous_minutes_once,
+    )
+
+
+def _other_services(practice: Practice, ids: list[Any], months: Collection[dt.date]) -> Any:
+    from billing.models import OtherService
+
+    first, last = min(months), last_day(max(months))
+    rows = (
+        OtherService.objects.unscoped()
+        .filter(practice=practice, patient_id__in=ids, service_on__range=(first, last))
+        .values_list("patient_id", "service_on", "code", "practitioner_id", "outside_npi")
+    )
+    out: dict[Key, list[rules.OtherService]] = defaultdict(list)
+    for patient_id, day, code, practitioner_id, npi in rows:
+        who = str(practitioner_id) if practitioner_id else f"npi:{npi or 'unknown'}"
+        out[(patient_id, day.replace(day=1))].append(rules.OtherService(code, who))
+    return out
+
+
+def _month_facts(practice: Practice, ids: list[Any], months: Collection[dt.date]) -> Any:
+    from billing.models import PatientMonthFacts
+
+    rows = PatientMonthFacts.objects.unscoped().filter(
+        practice=practice, patient_id__in=ids, month__in=months
+    )
+    return {(r.patient_id, r.month): r for r in rows}
+
+
+def _care_plan_days(practice: Practice, ids: list[Any]) -> tuple[Any, Any]:
+    """Per patient: the days care plan versions were signed, and copies were given (R11)."""
+    from careplans.models import CarePlanCopy, CarePlanVersion
+
+    signed: dict[Any, list[dt.date]] = defaultdict(list)
+    versions = CarePlanVersion.objects.unscoped().filter(
+        practice=practice, patient_id__in=ids, signed_on__isnull=False
+    )
+    for patient_id, day in versions.values_list("patient_id", "signed_on"):
+        signed[patient_id].append(day)
+    copies: dict[Any, list[dt.date]] = defaultdict(list)
+    given = CarePlanCopy.objects.unscoped().filter(practice=practice, patient_id__in=ids)
+    for patient_id, day in given.values_list("patient_id", "given_on"):
+        copies[patient_id].append(day)
+    return signed, copies
+
+
+def load_patient_months(
+    *,
+    practice: Practice,
+    patient_ids: Collection[Any],
+    months: Collection[dt.date],
+    fees: rules.FeeSchedule | None = None,
+) -> tuple[list[Any], dict[Key, rules.PatientMonth]]:
+    """The patients (billing practitioner, visit) and the engine's facts for every
+    (patient, month) asked for. Ten queries, no writes."""
+    from patients.models import Condition, Consent, Patient
+    from timelog.models import TimeEntry
+    from timelog.selectors import adjusted
+
+    if not patient_ids or not months:
+        return [], {}
+    patients = list(
+        Patient.objects.unscoped()
+        .filter(practice=practice, pk__in=patient_ids)
+        .only("pk", "billing_practitioner_id", "initiating_visit_on", "initiating_visit_code")
+        .order_by("pk")
+    )
+    ids = [p.pk for p in patients]
+    month_entries: QuerySet[Any] = adjusted(  # Any: the stubs cannot see the annotation
+        TimeEntry.objects.unscoped().filter(
+            practice=practice, patient_id__in=ids, billing_month__in=months
+        )
+    )
+    entries = grouped(
+        # In time order: the engine's R37 check then needs no sort (billing.rules.engine).
+        month_entries.order_by("started_at").values_list(
+            "patient_id",
+            "billing_month",
+            "started_at",
+            "minutes",
+            "effective_minutes",
+            "performer_kind",
+            "practitioner_id",
+            "face_to_face",
+            "activity",
+            named=True,
+        ),
+        "patient_id",
+        "billing_month",
+    )
+    conditions = grouped(
+        Condition.objects.unscoped()
+        .filter(practice=practice, patient_id__in=ids)
+        .order_by("position", "created_at")
+        .values_list("patient_id", "icd10_code", "is_chronic", "status", named=True),
+        "patient_id",
+    )
+    consents = grouped(
+        Consent.objects.unscoped()
+        .filter(practice=practice, patient_id__in=ids)
+        .order_by()
+        .values_list("patient_id", "given_on", "revoked_on", "created_at", named=True),
+        "patient_id",
+    )
+    signed, copies = _care_plan_days(practice, ids)
+    others = _other_services(practice, ids, months)
+    month_facts = _month_facts(practice, ids, months)
+    fees = fees if fees is not None else fee_schedule(practice)
+    out: dict[Key, rules.PatientMonth] = {}
+    for patient in patients:
+        for month in months:
+            extra = month_facts.get((patient.pk, month))
+            out[(patient.pk, month)] = facts.patient_month(
+                zone_name=practice.time_zone,
+                month=month,
+                patient=patient,
+                conditions=conditions.get(patient.pk, []),
+                consents=consents.get(patient.pk, []),
+                entries=entries.get((patient.pk, month), []),
+                care_plan=facts.care_plan_for_month(
+                    signed.get(patient.pk, []), copies.get(patient.pk, []), month
+                ),
+                other_services=others.get((patient.pk, month), ()),
+                ccm_billed_elsewhere=bool(extra and extra.ccm_billed_elsewhere),
+                mdm=(extra.mdm or None) if extra else None,
+                fee_schedule=fees,
+            )
+    return patients, out
