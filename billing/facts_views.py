@@ -36,10 +36,10 @@ from ccm.tenancy import (
     ROLE_FORBIDDEN_MESSAGE,
     PracticeRequest,
     get_for_practice_or_404,
-    lock_for_practice_or_404,
     role_required,
 )
 from ccm.versioning import unchanged_since_opened
+from patients import engine_inputs
 from patients.models import Patient
 from timelog.services import MonthLocked
 
@@ -166,7 +166,7 @@ def _facts_initial(facts: PatientMonthFacts) -> dict[str, Any]:
 
 def _facts_now(request: PracticeRequest, patient: Patient, month: dt.date) -> dict[str, Any]:
     # The row month_facts_set locks first (the patient), then the month's facts.
-    lock_for_practice_or_404(Patient.objects.all(), request.practice, patient.pk)
+    engine_inputs.lock_patient_or_404(request.practice, patient.pk)
     practice = request.practice
     return _facts_initial(services.month_facts_get(practice=practice, patient=patient, month=month))
 

@@ -31,8 +31,8 @@ from ccm import audit
 from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice, Role
 from ccm.tenancy import lock_for_practice_or_404
+from patients import engine_inputs
 from patients.models import ConditionStatus, Patient
-from timelog.services import progress_refresh
 
 CLINICAL_ROLES = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.COORDINATOR})
 REVIEW_AFTER_DISCHARGE_DAYS = 14  # a care transition: revisit the plan within two weeks
@@ -321,6 +321,14 @@ def _sign(practice: Practice, actor: Membership, version: CarePlanVersion) -> Ca
     plan = lock_for_practice_or_404(CarePlan.objects.unscoped(), practice, version.plan_id)
     version = _lock_draft(practice, version)
     _check_complete(version)
+    # R11: the plan is the billing engine's input; the worklist's stored progress follows.
+    with engine_inputs.changing(practice=practice, patient_ids=[version.patient_id]):
+        return _sign_locked(practice, actor, plan, version)
+
+
+def _sign_locked(
+    practice: Practice, actor: Membership, plan: CarePlan, version: CarePlanVersion
+) -> CarePlanVersion:
     now = timezone.now()
     today = _today(practice)
     CarePlanVersion.objects.unscoped().filter(
@@ -344,8 +352,6 @@ def _sign(practice: Practice, actor: Membership, version: CarePlanVersion) -> Ca
     plan.review_reason = ""
     plan.save(update_fields=["next_review_on", "review_reason"])
     version.refresh_from_db()
-    # R11: the plan is the billing engine's input; the worklist's stored progress follows.
-    progress_refresh(practice=practice, patient_ids=[version.patient_id])
     audit.write(actor, version, "sign", patient_id=version.patient_id)
     return version
 
@@ -375,16 +381,16 @@ def copy_record(
         raise ValidationError(
             {"given_on": COPY_BEFORE_SIGNING_MESSAGE.format(day=version.signed_on)}
         )
-    copy = CarePlanCopy.objects.unscoped().create(
-        practice=practice,
-        version=version,
-        patient_id=version.patient_id,
-        given_on=given_on,
-        method=method,
-        recorded_by=actor,
-    )
-    progress_refresh(practice=practice, patient_ids=[version.patient_id])  # R11: shared
-    audit.write(actor, copy, "create", patient_id=version.patient_id)
+    with engine_inputs.changing(practice=practice, patient_ids=[version.patient_id]):  # R11
+        copy = CarePlanCopy.objects.unscoped().create(
+            practice=practice,
+            version=version,
+            patient_id=version.patient_id,
+            given_on=given_on,
+            method=method,
+            recorded_by=actor,
+        )
+        audit.write(actor, copy, "create", patient_id=version.patient_id)
     return copy
 
 

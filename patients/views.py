@@ -21,11 +21,10 @@ from ccm.models import Role
 from ccm.tenancy import (
     PracticeRequest,
     get_for_practice_or_404,
-    lock_for_practice_or_404,
     role_required,
 )
 from ccm.versioning import unchanged_since_opened
-from patients import imports, selectors, services
+from patients import engine_inputs, imports, selectors, services
 from patients.forms import (
     ConditionForm,
     ConsentForm,
@@ -110,7 +109,7 @@ def _patient_initial(patient: Patient, clinical: bool) -> dict[str, Any]:
 
 def _lock_patient(request: PracticeRequest, patient: Patient) -> Patient:
     # The row patient_update locks first.
-    return lock_for_practice_or_404(Patient.objects.all(), request.practice, patient.pk)
+    return engine_inputs.lock_patient_or_404(request.practice, patient.pk)
 
 
 @login_required
