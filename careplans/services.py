@@ -31,8 +31,8 @@ from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, require
 from ccm.tenancy import lock_for_practice_or_404
+from patients import engine_inputs
 from patients.models import ConditionStatus, Patient
-from timelog.services import progress_refresh
 
 REVIEW_AFTER_DISCHARGE_DAYS = 14  # a care transition: revisit the plan within two weeks
 REAUTH_LIMIT = 5  # failed signing re-authentications per user in REAUTH_WINDOW
@@ -311,6 +311,14 @@ def _sign(practice: Practice, actor: Membership, version: CarePlanVersion) -> Ca
     plan = lock_for_practice_or_404(CarePlan.objects.unscoped(), practice, version.plan_id)
     version = _lock_draft(practice, version)
     _check_complete(version)
+    # R11: the plan is the billing engine's input; the worklist's stored progress follows.
+    with engine_inputs.changing(practice=practice, patient_ids=[version.patient_id]):
+        return _sign_locked(practice, actor, plan, version)
+
+
+def _sign_locked(
+    practice: Practice, actor: Membership, plan: CarePlan, version: CarePlanVersion
+) -> CarePlanVersion:
     now = timezone.now()
     today = practice.today()
     CarePlanVersion.objects.unscoped().filter(
@@ -334,8 +342,6 @@ def _sign(practice: Practice, actor: Membership, version: CarePlanVersion) -> Ca
     plan.review_reason = ""
     plan.save(update_fields=["next_review_on", "review_reason"])
     version.refresh_from_db()
-    # R11: the plan is the billing engine's input; the worklist's stored progress follows.
-    progress_refresh(practice=practice, patient_ids=[version.patient_id])
     audit.write(actor, version, "sign", patient_id=version.patient_id)
     return version
 
@@ -365,16 +371,16 @@ def copy_record(
         raise ValidationError(
             {"given_on": COPY_BEFORE_SIGNING_MESSAGE.format(day=version.signed_on)}
         )
-    copy = CarePlanCopy.objects.unscoped().create(
-        practice=practice,
-        version=version,
-        patient_id=version.patient_id,
-        given_on=given_on,
-        method=method,
-        recorded_by=actor,
-    )
-    progress_refresh(practice=practice, patient_ids=[version.patient_id])  # R11: shared
-    audit.write(actor, copy, "create", patient_id=version.patient_id)
+    with engine_inputs.changing(practice=practice, patient_ids=[version.patient_id]):  # R11
+        copy = CarePlanCopy.objects.unscoped().create(
+            practice=practice,
+            version=version,
+            patient_id=version.patient_id,
+            given_on=given_on,
+            method=method,
+            recorded_by=actor,
+        )
+        audit.write(actor, copy, "create", patient_id=version.patient_id)
     return copy
 
 

@@ -7,6 +7,7 @@ objects share the practice, and audits in the same transaction (names of fields,
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractContextManager
 from typing import Any
 
 import filetype
@@ -20,7 +21,7 @@ from ccm.api_auth import StateConflict
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, can, require
 from ccm.tenancy import lock_for_practice_or_404
-from patients import eligibility
+from patients import eligibility, engine_inputs
 from patients.models import (
     Condition,
     ConditionStatus,
@@ -30,7 +31,6 @@ from patients.models import (
     Status,
 )
 from patients.validators import icd10_description, normalize_icd10, normalize_mbi
-from timelog.services import progress_refresh
 
 FUTURE_DOB_MESSAGE = "The date of birth cannot be in the future."
 NOT_A_PHYSICIAN_MESSAGE = "Choose an active physician of this practice."
@@ -140,18 +140,19 @@ def patient_update(
     clinical = [f for f in data if f in CLINICAL_FIELDS]
     if clinical:
         require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
-    fresh = lock_for_practice_or_404(Patient.objects.all(), practice, patient.pk)
-    before = {f: getattr(fresh, f) for f in PATIENT_FIELDS}
-    for field in PATIENT_FIELDS:
-        if field in data:
-            setattr(fresh, field, data[field])
-    _validate_patient(practice, fresh)
-    changed = audit.changed(before, {f: getattr(fresh, f) for f in PATIENT_FIELDS})
-    if changed:
-        fresh.save()
-        if PROGRESS_FIELDS.intersection(changed):
-            _refresh_progress(practice, fresh.pk)
-        audit.write(actor, fresh, "update", patient_id=fresh.pk, changed_fields=changed)
+    with _changing(practice, patient.pk) as change:
+        fresh = change.locked_patient()
+        before = {f: getattr(fresh, f) for f in PATIENT_FIELDS}
+        for field in PATIENT_FIELDS:
+            if field in data:
+                setattr(fresh, field, data[field])
+        _validate_patient(practice, fresh)
+        changed = audit.changed(before, {f: getattr(fresh, f) for f in PATIENT_FIELDS})
+        if not PROGRESS_FIELDS.intersection(changed):
+            change.nothing_changed()
+        if changed:
+            fresh.save()
+            audit.write(actor, fresh, "update", patient_id=fresh.pk, changed_fields=changed)
     return fresh
 
 
@@ -162,8 +163,12 @@ PROGRESS_FIELDS = frozenset(
 )
 
 
-def _refresh_progress(practice: Practice, patient_id: Any) -> None:
-    progress_refresh(practice=practice, patient_ids=[patient_id])
+def _changing(
+    practice: Practice, patient_id: Any, months: list[dt.date] | None = None
+) -> AbstractContextManager[engine_inputs.Change]:
+    """Lock the patient for a write of engine inputs; its progress (every month it has, or
+    `months`) is refreshed when the write is done."""
+    return engine_inputs.changing(practice=practice, patient_ids=[patient_id], months=months)
 
 
 @transaction.atomic
@@ -191,9 +196,9 @@ def condition_add(
         raise ValidationError({"icd10_code": DUPLICATE_CONDITION_MESSAGE})
     condition.full_clean(exclude=["description"])
     condition.description = icd10_description(code)[:300]
-    condition.save()
-    _refresh_progress(practice, patient.pk)
-    audit.write(actor, condition, "create", patient_id=patient.pk)
+    with _changing(practice, patient.pk):
+        condition.save()
+        audit.write(actor, condition, "create", patient_id=patient.pk)
     return condition
 
 
@@ -203,17 +208,17 @@ def condition_resolve(
 ) -> Condition:
     """Mark a condition resolved (it stops counting toward R4). Audited."""
     require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
-    condition.status = ConditionStatus.RESOLVED
-    condition.resolved_on = resolved_on
-    condition.save(update_fields=["status", "resolved_on"])
-    _refresh_progress(practice, condition.patient_id)
-    audit.write(
-        actor,
-        condition,
-        "resolve",
-        patient_id=condition.patient_id,
-        changed_fields=["status", "resolved_on"],
-    )
+    with _changing(practice, condition.patient_id):
+        condition.status = ConditionStatus.RESOLVED
+        condition.resolved_on = resolved_on
+        condition.save(update_fields=["status", "resolved_on"])
+        audit.write(
+            actor,
+            condition,
+            "resolve",
+            patient_id=condition.patient_id,
+            changed_fields=["status", "resolved_on"],
+        )
     return condition
 
 
@@ -233,22 +238,30 @@ def conditions_sync(
         if current is None:
             condition_add(practice=practice, actor=actor, patient=patient, icd10_code=code)
         elif current.status == ConditionStatus.RESOLVED or not current.is_chronic:
-            current.status, current.resolved_on, current.is_chronic = (
-                ConditionStatus.ACTIVE,
-                None,
-                True,
-            )
-            current.save(update_fields=["status", "resolved_on", "is_chronic"])
-            _refresh_progress(practice, patient.pk)
-            audit.write(
-                actor, current, "reactivate", patient_id=patient.pk, changed_fields=["status"]
-            )
+            _reactivate(practice, actor, current)
     for code, condition in existing.items():
         listed = code in wanted
         if not listed and condition.is_chronic and condition.status == ConditionStatus.ACTIVE:
             condition_resolve(
                 practice=practice, actor=actor, condition=condition, resolved_on=practice.today()
             )
+
+
+def _reactivate(practice: Practice, actor: Membership, condition: Condition) -> None:
+    with _changing(practice, condition.patient_id):
+        condition.status, condition.resolved_on, condition.is_chronic = (
+            ConditionStatus.ACTIVE,
+            None,
+            True,
+        )
+        condition.save(update_fields=["status", "resolved_on", "is_chronic"])
+        audit.write(
+            actor,
+            condition,
+            "reactivate",
+            patient_id=condition.patient_id,
+            changed_fields=["status"],
+        )
 
 
 def sniff_consent_form(upload: UploadedFile) -> str:
@@ -310,9 +323,9 @@ def consent_record(
     consent.full_clean(exclude=["signed_form"])
     if signed_form is not None:
         consent.signed_form.save("form", signed_form, save=False)
-    consent.save()
-    _refresh_progress(practice, patient.pk)
-    audit.write(actor, consent, "create", patient_id=patient.pk)
+    with _changing(practice, patient.pk):
+        consent.save()
+        audit.write(actor, consent, "create", patient_id=patient.pk)
     return consent
 
 
@@ -334,25 +347,25 @@ def consent_revoke(
         raise ValidationError({"revoked_on": REVOKE_BEFORE_CONSENT_MESSAGE})
     if revoked_on > practice.today():
         raise ValidationError({"revoked_on": CONSENT_FUTURE_MESSAGE})
-    consent.revoked_on, consent.revoked_reason, consent.revoked_by = revoked_on, reason, actor
-    consent.save(update_fields=["revoked_on", "revoked_reason", "revoked_by"])
-    _refresh_progress(practice, consent.patient_id)
-    audit.write(
-        actor,
-        consent,
-        "revoke",
-        patient_id=consent.patient_id,
-        changed_fields=["revoked_on", "revoked_reason"],
-    )
-    patient = consent.patient
-    if patient.status == Status.ENROLLED:
-        _transition(
-            actor=actor,
-            patient=patient,
-            to=Status.DISENROLLED,
-            on=consent.revocation_effective_on or revoked_on,
-            reason=reason or "Consent revoked",
+    with _changing(practice, consent.patient_id):
+        consent.revoked_on, consent.revoked_reason, consent.revoked_by = revoked_on, reason, actor
+        consent.save(update_fields=["revoked_on", "revoked_reason", "revoked_by"])
+        audit.write(
+            actor,
+            consent,
+            "revoke",
+            patient_id=consent.patient_id,
+            changed_fields=["revoked_on", "revoked_reason"],
         )
+        patient = consent.patient
+        if patient.status == Status.ENROLLED:
+            _transition(
+                actor=actor,
+                patient=patient,
+                to=Status.DISENROLLED,
+                on=consent.revocation_effective_on or revoked_on,
+                reason=reason or "Consent revoked",
+            )
     return consent
 
 
@@ -419,10 +432,6 @@ def _transition(
     return event
 
 
-def _lock(practice: Practice, patient: Patient) -> Patient:
-    return lock_for_practice_or_404(Patient.objects.all(), practice, patient.pk)
-
-
 @transaction.atomic
 def patient_enroll(
     *, practice: Practice, actor: Membership, patient: Patient, on: dt.date | None = None
@@ -430,9 +439,13 @@ def patient_enroll(
     """Enroll in CCM: needs live consent (a decline or disenrollment ended the old one) and
     eligibility (R4, R8, R9)."""
     require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
-    patient = _lock(practice, patient)
     today = practice.today()
-    on = on or today
+    # This month's worklist row at once (zero minutes, last contact), not at the hourly fill.
+    with _changing(practice, patient.pk, months=[today.replace(day=1)]) as change:
+        return _enroll(actor, change.locked_patient(), on or today, today)
+
+
+def _enroll(actor: Membership, patient: Patient, on: dt.date, today: dt.date) -> Patient:
     if patient.status == Status.ENROLLED:
         raise StateConflict(ENROLL_STATUS_MESSAGE)
     consent = current_consent(patient)
@@ -447,8 +460,6 @@ def patient_enroll(
         reasons = " ".join(c.sentence for c in verdict.failures)
         raise StateConflict(ENROLL_NOT_ELIGIBLE_MESSAGE.format(reasons=reasons))
     _transition(actor=actor, patient=patient, to=Status.ENROLLED, on=on, reason="")
-    # This month's worklist row at once (zero minutes, last contact), not at the hourly fill.
-    progress_refresh(practice=practice, patient_ids=[patient.pk], months=[today.replace(day=1)])
     return patient
 
 
@@ -497,15 +508,15 @@ def _leave(
 ) -> Patient:
     """Decline or disenroll: end live consent (re-enrolling needs a new one, R5), record it."""
     require(actor, Capability.EDIT_CLINICAL, BILLER_EDIT_MESSAGE)
-    patient = _lock(practice, patient)
-    required, message = when
-    if patient.status != required:
-        raise StateConflict(message)
-    status, default_reason = to
-    today = practice.today()
-    _end_consents(actor=actor, patient=patient, on=today, reason=reason or default_reason)
-    _refresh_progress(practice, patient.pk)
-    _transition(actor=actor, patient=patient, to=status, on=today, reason=reason)
+    with _changing(practice, patient.pk) as change:  # the consents it ends
+        patient = change.locked_patient()
+        required, message = when
+        if patient.status != required:
+            raise StateConflict(message)
+        status, default_reason = to
+        today = practice.today()
+        _end_consents(actor=actor, patient=patient, on=today, reason=reason or default_reason)
+        _transition(actor=actor, patient=patient, to=status, on=today, reason=reason)
     return patient
 
 

@@ -21,10 +21,9 @@ from ccm.tenancy import (
     PracticeRequest,
     capability_required,
     get_for_practice_or_404,
-    lock_for_practice_or_404,
 )
 from ccm.versioning import unchanged_since_opened
-from patients import imports, selectors, services
+from patients import engine_inputs, imports, selectors, services
 from patients.forms import (
     ConditionForm,
     ConsentForm,
@@ -107,7 +106,7 @@ def _patient_initial(patient: Patient, clinical: bool) -> dict[str, Any]:
 
 def _lock_patient(request: PracticeRequest, patient: Patient) -> Patient:
     # The row patient_update locks first.
-    return lock_for_practice_or_404(Patient.objects.all(), request.practice, patient.pk)
+    return engine_inputs.lock_patient_or_404(request.practice, patient.pk)
 
 
 @login_required

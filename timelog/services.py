@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Collection
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from ccm.models import Membership, Practice
 from ccm.months import month_label, month_of, previous_month
 from ccm.roles import Capability, can, require
 from ccm.tenancy import lock_for_practice_or_404
+from patients import engine_inputs
 from patients.models import Patient, Status
 from timelog.models import (
     CONTACT_ACTIVITIES,
@@ -194,23 +196,21 @@ def progress_refresh(
 ) -> None:
     """Recompute the patients' progress rows (writes MonthProgress, in the caller's
     transaction): the months given, and every month with a row from the earliest of them on
-    (a contact changes later months' last contact); no months: every month with a row."""
+    (a contact changes later months' last contact); no months: every month with a row.
+
+    The caller holds the patients' row locks: registered as the refresh of
+    `patients.engine_inputs.changing`, which takes them. They order concurrent writers: the
+    second recomputes after the first commits and sees both writes (READ COMMITTED takes a
+    fresh snapshot per statement)."""
     if not patient_ids:
         return
-    # The patient row lock orders concurrent writers: the second recomputes after the first
-    # commits and sees both writes (READ COMMITTED takes a fresh snapshot per statement).
-    locked = list(
-        Patient.objects.unscoped()
-        .select_for_update()
-        .filter(practice=practice, pk__in=patient_ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    existing = MonthProgress.objects.unscoped().filter(
+        practice=practice, patient_id__in=patient_ids
     )
-    existing = MonthProgress.objects.unscoped().filter(practice=practice, patient_id__in=locked)
     if months:
         existing = existing.filter(month__gt=min(months))
     wanted = {m.replace(day=1) for m in months} | set(existing.values_list("month", flat=True))
-    _progress_save(progress_compute(practice=practice, patient_ids=locked, months=wanted))
+    _progress_save(progress_compute(practice=practice, patient_ids=patient_ids, months=wanted))
 
 
 @dataclass(frozen=True)
@@ -278,13 +278,7 @@ def _reconcile_candidates(practice: Practice, month: dt.date, *, missing_only: b
 @transaction.atomic
 def _reconcile_batch(practice: Practice, month: dt.date, ids: list[Any]) -> tuple[int, int, int]:
     # SKIP LOCKED: a patient locked by a live write is being refreshed by that write.
-    locked = list(
-        Patient.objects.unscoped()
-        .select_for_update(skip_locked=True)
-        .filter(practice=practice, pk__in=ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    locked = engine_inputs.lock_patients(practice, ids, skip_locked=True)
     # A row without the engine's claim (billable NULL) predates those columns: filling it
     # counts as adding, not as a correction (no write path forgot anything).
     stored = {
@@ -371,10 +365,13 @@ def _overlap_message(practice: Practice, clash: TimeEntry) -> str:
     )
 
 
-def _refresh_entry(practice: Practice, entry: TimeEntry, *also: dt.date) -> None:
-    """The entry's month (and the one it moved from) on the worklist (MonthProgress)."""
-    progress_refresh(
-        practice=practice, patient_ids=[entry.patient_id], months=[entry.billing_month, *also]
+def _changing_entry(
+    practice: Practice, entry: TimeEntry
+) -> AbstractContextManager[engine_inputs.Change]:
+    """Lock the entry's patient; on exit its month's progress (and a month it moved to, added
+    by the caller) is refreshed on the worklist (MonthProgress)."""
+    return engine_inputs.changing(
+        practice=practice, patient_ids=[entry.patient_id], months=[entry.billing_month]
     )
 
 
@@ -425,10 +422,10 @@ def time_entry_create(
         source=source,
     )
     _validate_entry(practice, entry, patient)
-    _check_unlocked(practice, entry.billing_month)
-    _save_entry(practice, entry)
-    _refresh_entry(practice, entry)
-    audit.write(actor, entry, "create", patient_id=patient.pk)
+    with _changing_entry(practice, entry):
+        _check_unlocked(practice, entry.billing_month)
+        _save_entry(practice, entry)
+        audit.write(actor, entry, "create", patient_id=patient.pk)
     return entry
 
 
@@ -449,18 +446,18 @@ def time_entry_update(
     if not can_change(actor, entry):
         raise PermissionDenied(NOT_YOURS_MESSAGE)
     entry = _lock_entry(practice, entry)
-    _check_unlocked(practice, entry.billing_month)
-    before = {f: getattr(entry, f) for f in ENTRY_FIELDS}
-    old_month = entry.billing_month
-    for field in ENTRY_FIELDS:
-        if field in data:
-            setattr(entry, field, data[field])
-    _validate_entry(practice, entry, entry.patient)
-    _check_unlocked(practice, entry.billing_month)
-    _save_entry(practice, entry)
-    _refresh_entry(practice, entry, old_month)
-    changed = audit.changed(before, {f: getattr(entry, f) for f in ENTRY_FIELDS})
-    audit.write(actor, entry, "update", patient_id=entry.patient_id, changed_fields=changed)
+    with _changing_entry(practice, entry) as change:
+        _check_unlocked(practice, entry.billing_month)
+        before = {f: getattr(entry, f) for f in ENTRY_FIELDS}
+        for field in ENTRY_FIELDS:
+            if field in data:
+                setattr(entry, field, data[field])
+        _validate_entry(practice, entry, entry.patient)
+        _check_unlocked(practice, entry.billing_month)
+        _save_entry(practice, entry)
+        change.add_month(entry.billing_month)  # the month it moved to
+        changed = audit.changed(before, {f: getattr(entry, f) for f in ENTRY_FIELDS})
+        audit.write(actor, entry, "update", patient_id=entry.patient_id, changed_fields=changed)
     return entry
 
 
@@ -471,11 +468,11 @@ def time_entry_delete(*, practice: Practice, actor: Membership, entry: TimeEntry
     if not can_change(actor, entry):
         raise PermissionDenied(NOT_YOURS_MESSAGE)
     entry = _lock_entry(practice, entry)
-    _check_unlocked(practice, entry.billing_month)
-    audit.write(actor, entry, "delete", patient_id=entry.patient_id)
-    Task.objects.filter(time_entry=entry).update(time_entry=None)
-    entry.delete()
-    _refresh_entry(practice, entry)
+    with _changing_entry(practice, entry):
+        _check_unlocked(practice, entry.billing_month)
+        audit.write(actor, entry, "delete", patient_id=entry.patient_id)
+        Task.objects.filter(time_entry=entry).update(time_entry=None)
+        entry.delete()
 
 
 def effective_minutes(entry: TimeEntry) -> int:
@@ -503,16 +500,16 @@ def time_adjust(
         raise ValidationError(
             {"corrected_minutes": ADJUST_RANGE_MESSAGE.format(limit=MAX_ENTRY_MINUTES)}
         )
-    adjustment = TimeAdjustment.objects.create(
-        practice=practice,
-        entry=entry,
-        patient_id=entry.patient_id,
-        minutes_delta=corrected_minutes - current,
-        reason=reason[:500],
-        actor=actor,
-    )
-    _refresh_entry(practice, entry)
-    audit.write(actor, adjustment, "create", patient_id=entry.patient_id)
+    with _changing_entry(practice, entry):
+        adjustment = TimeAdjustment.objects.create(
+            practice=practice,
+            entry=entry,
+            patient_id=entry.patient_id,
+            minutes_delta=corrected_minutes - current,
+            reason=reason[:500],
+            actor=actor,
+        )
+        audit.write(actor, adjustment, "create", patient_id=entry.patient_id)
     return adjustment
 
 

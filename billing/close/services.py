@@ -47,6 +47,7 @@ from ccm.models import Membership, Practice
 from ccm.months import month_label
 from ccm.roles import Capability, require
 from ccm.tenancy import practice_scope
+from patients import engine_inputs
 from timelog.models import MonthLock, TimeEntry
 from timelog.selectors import worklist_base
 from timelog.services import month_lock
@@ -347,17 +348,9 @@ def _close_batch(
     todo = [pk for pk in ids if pk not in done][:BATCH]
     if not todo:
         return 0
-    # Writers of engine inputs lock the patient row (progress_refresh): wait for those in
-    # flight, so their entries are in the facts or refused by the month's lock.
-    from patients.models import Patient
-
-    list(
-        Patient.objects.unscoped()
-        .select_for_update()
-        .filter(practice=practice, pk__in=todo)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    # Writers of engine inputs lock the patient row (engine_inputs.changing): wait for those
+    # in flight, so their entries are in the facts or refused by the month's lock.
+    engine_inputs.lock_patients(practice, todo)
     fees, rules_policy = rates
     patients, facts = load_patient_months(
         practice=practice, patient_ids=todo, months=[month], fees=fees

@@ -13,7 +13,8 @@ from billing.inputs.loading import load_patient_months
 from billing.inputs.loading import policy as billing_policy
 from billing.models import OtherService, PatientMonthFacts
 from ccm.models import Membership, Practice
-from ccm.tenancy import get_for_practice_or_404, lock_for_practice_or_404
+from ccm.tenancy import get_for_practice_or_404
+from patients import engine_inputs
 from patients import selectors as patient_selectors
 from patients.models import Patient
 from timelog.services import month_is_locked
@@ -83,7 +84,7 @@ def month_facts_get_locked(
     """The patient-month's facts, read after locking the row month_facts_set locks first
     (the patient) until the transaction ends: a version check then sees what the write will
     see. 404 when the patient is gone."""
-    lock_for_practice_or_404(Patient.objects.for_practice(practice), practice, patient.pk)
+    engine_inputs.lock_patient_or_404(practice, patient.pk)
     return month_facts_get(practice=practice, patient=patient, month=month)
 
 

@@ -12,6 +12,7 @@ never carry PHI.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -27,8 +28,9 @@ from ccm.models import Membership, Practice
 from ccm.months import month_label
 from ccm.roles import Capability, can, require
 from ccm.validators import validate_npi
+from patients import engine_inputs
 from patients.models import Patient
-from timelog.services import MonthLocked, progress_refresh
+from timelog.services import MonthLocked
 
 # R31: codes that never block CCM but are billed beside it and worth recording: TCM, general
 # BHI, psychiatric CoCM, remote physiologic monitoring (99455/99456 are not RPM codes).
@@ -126,19 +128,13 @@ def _check_unlocked(practice: Practice, month: dt.date) -> None:
         raise MonthLocked(LOCKED_MESSAGE.format(month=month_label(month.replace(day=1))))
 
 
-def _lock_patient(practice: Practice, patient_id: Any) -> None:
-    # The same row progress_refresh locks: concurrent writers for one patient take turns, so
-    # the duplicate check and the upsert of month facts see each other's rows.
-    list(
-        Patient.objects.unscoped()
-        .select_for_update()
-        .filter(practice=practice, pk=patient_id)
-        .values_list("pk", flat=True)
-    )
-
-
-def _refresh(practice: Practice, patient_id: Any, day: dt.date) -> None:
-    progress_refresh(practice=practice, patient_ids=[patient_id], months=[day.replace(day=1)])
+def _changing(
+    practice: Practice, patient_id: Any, *days: dt.date
+) -> AbstractContextManager[engine_inputs.Change]:
+    # The patient's row lock: concurrent writers for one patient take turns, so the duplicate
+    # check and the upsert of month facts see each other's rows. The months of `days` (or one
+    # the caller adds) have their progress refreshed.
+    return engine_inputs.changing(practice=practice, patient_ids=[patient_id], months=days)
 
 
 # --- Other services (R3, R28-R31) ----------------------------------------------------------
@@ -208,15 +204,14 @@ def other_service_create(
     )
     service.full_clean(exclude=["practice", "patient", "practitioner", "created_by"])
     _check_unlocked(practice, service_on)
-    _lock_patient(practice, patient.pk)
-    duplicate = OtherService.objects.unscoped().filter(
-        practice=practice, patient_id=patient.pk, code=code, service_on=service_on
-    )
-    if duplicate.exists():
-        raise StateConflict(DUPLICATE_SERVICE_MESSAGE)
-    service.save()
-    audit.write(actor, service, "create", patient_id=patient.pk)
-    _refresh(practice, patient.pk, service_on)
+    with _changing(practice, patient.pk, service_on):
+        duplicate = OtherService.objects.unscoped().filter(
+            practice=practice, patient_id=patient.pk, code=code, service_on=service_on
+        )
+        if duplicate.exists():
+            raise StateConflict(DUPLICATE_SERVICE_MESSAGE)
+        service.save()
+        audit.write(actor, service, "create", patient_id=patient.pk)
     return service
 
 
@@ -225,19 +220,20 @@ def other_service_delete(*, practice: Practice, actor: Membership, service: Othe
     """Delete a mis-entered service of an open month (a hard delete; the audit event keeps
     who and when). Refreshes the month's progress."""
     require(actor, Capability.EDIT_BILLING_FACTS, WRITE_ROLE_MESSAGE)
-    _lock_patient(practice, service.patient_id)
-    locked = (
-        OtherService.objects.unscoped()
-        .select_for_update()
-        .filter(practice=practice, pk=service.pk)
-        .first()
-    )
-    if locked is None:
-        return  # deleted meanwhile (a second click): nothing left to do
-    _check_unlocked(practice, locked.service_on)
-    audit.write(actor, locked, "delete", patient_id=locked.patient_id)
-    locked.delete()
-    _refresh(practice, service.patient_id, locked.service_on)
+    with _changing(practice, service.patient_id) as change:
+        locked = (
+            OtherService.objects.unscoped()
+            .select_for_update()
+            .filter(practice=practice, pk=service.pk)
+            .first()
+        )
+        if locked is None:
+            change.nothing_changed()
+            return  # deleted meanwhile (a second click): nothing left to do
+        change.add_month(locked.service_on)
+        _check_unlocked(practice, locked.service_on)
+        audit.write(actor, locked, "delete", patient_id=locked.patient_id)
+        locked.delete()
 
 
 # --- Month facts (R3, R23) -------------------------------------------------------------------
@@ -275,21 +271,21 @@ def month_facts_set(
         raise ValidationError({"mdm": MDM_MESSAGE})
     if month > practice.this_month():
         raise ValidationError({"month": FUTURE_MONTH_MESSAGE})
-    _lock_patient(practice, patient.pk)
-    facts = month_facts_get(practice=practice, patient=patient, month=month)
-    before = {"ccm_billed_elsewhere": facts.ccm_billed_elsewhere, "mdm": facts.mdm}
-    after: dict[str, Any] = {"ccm_billed_elsewhere": bool(ccm_billed_elsewhere), "mdm": mdm}
-    changed = audit.changed(before, after)
-    if "mdm" in changed:
-        require(actor, Capability.SET_MDM, MDM_ROLE_MESSAGE)
-    _check_unlocked(practice, month)
-    if not changed:
-        return facts
-    verb = "create" if facts._state.adding else "update"
-    facts.ccm_billed_elsewhere, facts.mdm = after["ccm_billed_elsewhere"], mdm
-    facts.updated_at = timezone.now()
-    facts.full_clean(exclude=["practice", "patient"], validate_constraints=False)
-    facts.save()
-    audit.write(actor, facts, verb, patient_id=patient.pk, changed_fields=changed)
-    _refresh(practice, patient.pk, month)
+    with _changing(practice, patient.pk, month) as change:
+        facts = month_facts_get(practice=practice, patient=patient, month=month)
+        before = {"ccm_billed_elsewhere": facts.ccm_billed_elsewhere, "mdm": facts.mdm}
+        after: dict[str, Any] = {"ccm_billed_elsewhere": bool(ccm_billed_elsewhere), "mdm": mdm}
+        changed = audit.changed(before, after)
+        if "mdm" in changed:
+            require(actor, Capability.SET_MDM, MDM_ROLE_MESSAGE)
+        _check_unlocked(practice, month)
+        if not changed:
+            change.nothing_changed()
+            return facts
+        verb = "create" if facts._state.adding else "update"
+        facts.ccm_billed_elsewhere, facts.mdm = after["ccm_billed_elsewhere"], mdm
+        facts.updated_at = timezone.now()
+        facts.full_clean(exclude=["practice", "patient"], validate_constraints=False)
+        facts.save()
+        audit.write(actor, facts, verb, patient_id=patient.pk, changed_fields=changed)
     return facts

@@ -1,0 +1,132 @@
+"""The one way to change a billing engine input (time, consent, conditions, care plans, other
+services, month facts, the billing practitioner, enrolment).
+
+    with engine_inputs.changing(practice=practice, patient_ids=[patient.pk], months=[month]):
+        ...write...
+
+locks the patients' rows in id order (one order: two writers never deadlock, and the month
+close, which takes the same locks, waits for writers in flight), lets the caller write, and on
+a normal exit refreshes the worklist's stored progress of those patients before the caller's
+transaction commits (nothing is refreshed when the block raises: the transaction rolls back).
+
+The refresh lives in a higher app (timelog), which registers it when Django starts
+(`TimelogConfig.ready`): patients and careplans never import timelog for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.db.transaction import TransactionManagementError
+from django.http import Http404
+
+from ccm.models import Practice
+from patients.models import Patient
+
+
+class Refresher(Protocol):
+    def __call__(
+        self, *, practice: Practice, patient_ids: Collection[Any], months: Collection[dt.date]
+    ) -> None: ...
+
+
+_refresher: Refresher | None = None
+
+
+def register_refresher(refresher: Refresher) -> None:
+    """Called once by the app that owns the worklist's progress (timelog)."""
+    global _refresher
+    _refresher = refresher
+
+
+def _locking(practice: Practice, patient_ids: Collection[Any], *, skip_locked: bool) -> Any:
+    return (
+        Patient.objects.for_practice(practice)
+        .select_for_update(skip_locked=skip_locked)
+        .filter(pk__in=list(patient_ids))
+        .order_by("pk")  # the one lock order
+    )
+
+
+def lock_patients(
+    practice: Practice, patient_ids: Collection[Any], *, skip_locked: bool = False
+) -> list[Any]:
+    """Lock the practice's patients' rows (in id order, until the transaction ends) without
+    changing anything: the month close waits for writers in flight this way. `skip_locked`
+    (the reconcile job) passes over patients a live write holds. The ids locked."""
+    _require_transaction()
+    return list(
+        _locking(practice, patient_ids, skip_locked=skip_locked).values_list("pk", flat=True)
+    )
+
+
+def lock_patient_or_404(practice: Practice, patient_id: Any) -> Patient:
+    """Lock one patient's row and return it fresh, or 404 when it is gone: a page that checks
+    for a concurrent edit before calling a writer takes the row the writer locks first."""
+    _require_transaction()
+    patient = _locking(practice, [patient_id], skip_locked=False).first()
+    if patient is None:
+        raise Http404
+    return patient
+
+
+class Change:
+    """The patients locked for one change, and the months whose progress follows it."""
+
+    def __init__(self, patients: list[Patient], months: Collection[dt.date] | None) -> None:
+        self.patients = patients
+        self.months: list[dt.date] | None = None if months is None else list(months)
+        self.refresh = True
+
+    def locked_patient(self) -> Patient:
+        """The one patient locked (the fresh row), or 404 when it is gone."""
+        if len(self.patients) != 1:
+            raise Http404
+        return self.patients[0]
+
+    def add_month(self, day: dt.date) -> None:
+        """Refresh this month too (known only once the write is validated, e.g. a moved entry)."""
+        if self.months is not None:
+            self.months.append(day.replace(day=1))
+
+    def nothing_changed(self) -> None:
+        """The write left every engine input as it was: no refresh (it would change nothing)."""
+        self.refresh = False
+
+
+@contextmanager
+def changing(
+    *,
+    practice: Practice,
+    patient_ids: Collection[Any],
+    months: Collection[dt.date] | None = None,
+) -> Iterator[Change]:
+    """Lock, let the caller write, refresh: see the module docstring. `months`: the months the
+    write touches (later months with progress follow, as a contact changes their last
+    contact); None: every month the patients have progress for."""
+    _require_transaction()
+    change = Change(list(_locking(practice, patient_ids, skip_locked=False)), months)
+    yield change
+    if change.refresh:
+        _registered()(
+            practice=practice,
+            patient_ids=[p.pk for p in change.patients],
+            months=[m.replace(day=1) for m in change.months or ()],
+        )
+
+
+def _registered() -> Refresher:
+    if _refresher is None:
+        raise ImproperlyConfigured("No progress refresher registered (timelog's AppConfig).")
+    return _refresher
+
+
+def _require_transaction() -> None:
+    # The locks last until the caller's transaction ends; in autocommit they would end at once.
+    if not transaction.get_connection().in_atomic_block:
+        raise TransactionManagementError("Engine inputs change inside a transaction.")
