@@ -29,7 +29,7 @@ from billing.facts_forms import (
 )
 from billing.models import OtherServiceImport, PatientMonthFacts
 from billing.months import current_month, month_label, next_month, parse_month, previous_month
-from ccm import audit
+from ccm import audit, csv_import_pages
 from ccm.forms import attach_errors
 from ccm.models import Role
 from ccm.tenancy import (
@@ -252,24 +252,14 @@ def _facts_page(
 @role_required(*IMPORTERS)
 def import_upload(request: PracticeRequest) -> HttpResponse:
     form = OtherServiceImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            record = imports.import_preview(
-                practice=request.practice,
-                actor=request.membership,
-                content=form.cleaned_data["file"].read(),
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            return redirect("billing:other-service-import-detail", service_import_id=record.pk)
-    context = {
-        "form": form,
-        "recent": imports.import_recent(practice=request.practice),
-        "labels": imports.LABELS,
-    }
-    status = 400 if form.errors else 200
-    return render(request, "billing/import_upload.html", context, status=status)
+    return csv_import_pages.upload_page(
+        request,
+        imports.KIND,
+        form,
+        template="billing/import_upload.html",
+        detail="billing:other-service-import-detail",
+        context={"labels": imports.LABELS},
+    )
 
 
 @login_required
@@ -277,23 +267,15 @@ def import_upload(request: PracticeRequest) -> HttpResponse:
 @role_required(*IMPORTERS)
 def import_detail(request: PracticeRequest, service_import_id: str) -> HttpResponse:
     record = get_for_practice_or_404(OtherServiceImport, request.practice, service_import_id)
-    if request.method == "POST":
-        try:
-            record = imports.import_apply(
-                practice=request.practice, actor=request.membership, service_import=record
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
-        return redirect("billing:other-service-import-detail", service_import_id=record.pk)
-    labels = imports.LABELS
-    context = {
-        "record": record,
-        "applied": record.state == OtherServiceImport.State.APPLIED,
-        "uploader": record.uploaded_by.user,
-        "errors": [{**e, "label": labels.get(e["field"], e["field"])} for e in record.errors],
-        "invalid_count": record.row_count - record.valid_count,
-        "already_count": record.valid_count - record.created_count,
-        "errors_capped": len(record.errors) >= imports.MAX_STORED_ERRORS,
-    }
-    return render(request, "billing/import_detail.html", context)
+    return csv_import_pages.detail_page(
+        request,
+        imports.KIND,
+        record,
+        template="billing/import_detail.html",
+        detail="billing:other-service-import-detail",
+        context=_already_recorded,
+    )
+
+
+def _already_recorded(record: OtherServiceImport) -> dict[str, Any]:
+    return {"already_count": record.valid_count - record.created_count}

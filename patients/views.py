@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ccm import audit
+from ccm import audit, csv_import_pages
 from ccm.forms import attach_errors
 from ccm.models import Role
 from ccm.tenancy import (
@@ -420,25 +420,18 @@ def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse
 @role_required(*CLINICAL)
 def import_upload(request: PracticeRequest) -> HttpResponse:
     form = PatientImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            record = imports.import_preview(
-                practice=request.practice,
-                actor=request.membership,
-                content=form.cleaned_data["file"].read(),
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            return redirect("patients:import-detail", import_id=record.pk)
     context = {
-        "form": form,
-        "recent": imports.import_recent(practice=request.practice),
         "columns": imports.LABELS.values(),
         "max_mb": settings.PATIENT_IMPORT_MAX_BYTES // (1024 * 1024),
     }
-    status = 400 if form.errors else 200
-    return render(request, "patients/import_upload.html", context, status=status)
+    return csv_import_pages.upload_page(
+        request,
+        imports.KIND,
+        form,
+        template="patients/import_upload.html",
+        detail="patients:import-detail",
+        context=context,
+    )
 
 
 @login_required
@@ -446,26 +439,16 @@ def import_upload(request: PracticeRequest) -> HttpResponse:
 @role_required(*CLINICAL)
 def import_detail(request: PracticeRequest, import_id: str) -> HttpResponse:
     record = get_for_practice_or_404(PatientImport, request.practice, import_id)
-    if request.method == "POST":
-        try:
-            record = imports.import_apply(
-                practice=request.practice, actor=request.membership, patient_import=record
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
-        # The applied page states the result itself (no flash message repeating it).
-        return redirect("patients:import-detail", import_id=record.pk)
+    return csv_import_pages.detail_page(
+        request,
+        imports.KIND,
+        record,
+        template="patients/import_detail.html",
+        detail="patients:import-detail",
+        context=_import_columns,
+    )
+
+
+def _import_columns(record: PatientImport) -> dict[str, Any]:
     recognised, ignored = imports.file_columns(record.content)
-    labels = imports.LABELS
-    context = {
-        "record": record,
-        "applied": record.state == PatientImport.State.APPLIED,
-        "uploader": record.uploaded_by.user,
-        "errors": [{**e, "label": labels.get(e["field"], e["field"])} for e in record.errors],
-        "invalid_count": record.row_count - record.valid_count,
-        "recognised": recognised,
-        "ignored": ignored,
-        "errors_capped": len(record.errors) >= imports.MAX_STORED_ERRORS,
-    }
-    return render(request, "patients/import_detail.html", context)
+    return {"recognised": recognised, "ignored": ignored}
