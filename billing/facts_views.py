@@ -251,15 +251,7 @@ def _facts_page(
 @require_http_methods(["GET", "POST"])
 @role_required(*IMPORTERS)
 def import_upload(request: PracticeRequest) -> HttpResponse:
-    form = OtherServiceImportForm(request.POST or None, request.FILES or None)
-    return csv_import_pages.upload_page(
-        request,
-        imports.KIND,
-        form,
-        template="billing/import_upload.html",
-        detail="billing:other-service-import-detail",
-        context={"labels": imports.LABELS},
-    )
+    return IMPORT_PAGES.upload(request)
 
 
 @login_required
@@ -267,15 +259,18 @@ def import_upload(request: PracticeRequest) -> HttpResponse:
 @role_required(*IMPORTERS)
 def import_detail(request: PracticeRequest, service_import_id: str) -> HttpResponse:
     record = get_for_practice_or_404(OtherServiceImport, request.practice, service_import_id)
-    return csv_import_pages.detail_page(
-        request,
-        imports.KIND,
-        record,
-        template="billing/import_detail.html",
-        detail="billing:other-service-import-detail",
-        context=_already_recorded,
-    )
+    return IMPORT_PAGES.show(request, record)
 
 
 def _already_recorded(record: OtherServiceImport) -> dict[str, Any]:
     return {"already_count": record.valid_count - record.created_count}
+
+
+IMPORT_PAGES = csv_import_pages.ImportPages(
+    imports.KIND,
+    OtherServiceImportForm,
+    templates="billing",
+    detail="billing:other-service-import-detail",
+    upload_extra=lambda: {"labels": imports.LABELS},
+    detail_extra=_already_recorded,
+)

@@ -19,8 +19,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models
-
 from billing import facts_services
 from billing.models import OtherService, OtherServiceImport
 from ccm import audit, csv_import
@@ -189,7 +187,7 @@ def _new_rows(practice: Practice, rows: list[Row]) -> list[Row]:
     return new
 
 
-class OtherServiceImportKind(csv_import.ImportKind[Row]):
+class OtherServiceImportKind(csv_import.ImportKind[Row, OtherServiceImport]):
     """A practice-management export: services not recorded yet are added."""
 
     model = OtherServiceImport
@@ -225,32 +223,15 @@ KIND = OtherServiceImportKind()
 # --- Services --------------------------------------------------------------------------------
 
 
-def import_preview(
-    *, practice: Practice, actor: Membership, content: bytes | str
-) -> OtherServiceImport:
-    """Check an uploaded CSV and save it as a previewed OtherServiceImport with counts and
-    row errors; records no service. Audited (the import only)."""
-    record: OtherServiceImport = csv_import.preview(
-        KIND, practice=practice, actor=actor, content=content
-    )
-    return record
+import_preview = KIND.preview  # saves the import and its row errors only
 
 
 def import_apply(
     *, practice: Practice, actor: Membership, service_import: OtherServiceImport
 ) -> OtherServiceImport:
-    """Apply a previewed import once, in one transaction: re-check every row (a month may
-    have closed since), add the services not recorded yet, refresh the patients' progress.
-    A second apply is refused and changes nothing. Audited per service."""
-    record: OtherServiceImport = csv_import.apply(
-        KIND, practice=practice, actor=actor, record=service_import
-    )
-    return record
-
-
-def import_recent(*, practice: Practice, limit: int = 10) -> models.QuerySet[OtherServiceImport]:
-    """The practice's latest imports, without their content (the upload page's list)."""
-    return csv_import.recent(KIND, practice, limit)
+    """Apply once: re-check every row (a month may have closed since), add the services not
+    recorded yet, refresh the patients' progress. Audited per service."""
+    return KIND.apply(practice=practice, actor=actor, record=service_import)
 
 
 # --- Writing ---------------------------------------------------------------------------------

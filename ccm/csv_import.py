@@ -52,6 +52,7 @@ DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
 
 Cells = dict[str, str]  # field → the row's stripped cell
 RowT = TypeVar("RowT")
+RecordT = TypeVar("RecordT", bound="ImportRecord")
 # One row's check: the row to write, or None and field → first error message.
 RowCheck = Callable[[int, Cells], tuple[RowT | None, dict[str, str]]]
 
@@ -94,10 +95,11 @@ class Written:
     events: list[audit.RowEvent]
 
 
-class ImportKind(Generic[RowT]):
-    """An app's hooks: its table, columns, roles, one row's check and the write."""
+class ImportKind(Generic[RowT, RecordT]):
+    """An app's import: its table, columns and roles, and the hooks `checker`,
+    `preview_counts` and `write`; `preview`, `apply` and `recent` are the pipeline's."""
 
-    model: type[ImportRecord]
+    model: type[RecordT]
     columns: dict[str, tuple[str, ...]]  # field → accepted header names (after header_key)
     labels: dict[str, str]  # field → label, in the order a row's errors are listed
     required: tuple[str, ...]
@@ -123,6 +125,38 @@ class ImportKind(Generic[RowT]):
         self, practice: Practice, actor: Membership, rows: list[RowT], now: dt.datetime
     ) -> Written:
         raise NotImplementedError
+
+    def preview(self, *, practice: Practice, actor: Membership, content: bytes | str) -> RecordT:
+        """Check an upload and save it as a previewed record with counts and row errors;
+        writes nothing else. Audited (the import only)."""
+        record: RecordT = _preview(self, practice, actor, content)
+        return record
+
+    def apply(self, *, practice: Practice, actor: Membership, record: RecordT) -> RecordT:
+        """Apply a previewed import once, in one transaction: re-check every row (the
+        practice's records may have changed since), write the valid ones, audit each. A
+        second apply is refused and changes nothing."""
+        try:
+            _apply(self, practice, actor, record)
+        except IntegrityError as exc:
+            # A concurrent write took a unique value first: the whole import (including the
+            # state change) rolled back.
+            if self.conflict_message is None:
+                raise
+            raise ValidationError(self.conflict_message) from exc
+        return record
+
+    def recent(self, practice: Practice, limit: int = 10) -> models.QuerySet[RecordT]:
+        """The practice's latest imports, without their content (the upload page's list)."""
+        return (
+            self.model.objects.for_practice(practice)
+            .defer("content", "errors")
+            .select_related("uploaded_by__user")
+            .order_by("-created_at")[:limit]
+        )
+
+
+AnyKind = ImportKind[Any, Any]
 
 
 # --- Reading the file ------------------------------------------------------------------------
@@ -163,7 +197,7 @@ def load_csv(text: str) -> tablib.Dataset:
         raise ValidationError({"file": MALFORMED_MESSAGE}) from exc
 
 
-def map_columns(kind: ImportKind[Any], headers: list[str]) -> tuple[dict[str, int], list[str]]:
+def map_columns(kind: AnyKind, headers: list[str]) -> tuple[dict[str, int], list[str]]:
     """(field → column index, ignored header names); raises for missing or doubled columns."""
     mapping: dict[str, int] = {}
     ignored = []
@@ -184,7 +218,7 @@ def map_columns(kind: ImportKind[Any], headers: list[str]) -> tuple[dict[str, in
     return mapping, ignored
 
 
-def file_columns(kind: ImportKind[Any], text: str) -> tuple[list[str], list[str]]:
+def file_columns(kind: AnyKind, text: str) -> tuple[list[str], list[str]]:
     """(labels of the recognised columns, header names ignored) from the header row only."""
     header_line = text.lstrip("\ufeff").split("\n", 1)[0]
     try:
@@ -194,7 +228,7 @@ def file_columns(kind: ImportKind[Any], text: str) -> tuple[list[str], list[str]
     return [label for name, label in kind.labels.items() if name in mapping], ignored
 
 
-def read_cells(kind: ImportKind[Any], text: str) -> list[tuple[int, Cells]]:
+def read_cells(kind: AnyKind, text: str) -> list[tuple[int, Cells]]:
     """[(row number, field → stripped cell)], row 1 being the first under the header;
     wholly empty lines are no rows. A file-level problem raises ValidationError."""
     dataset = load_csv(text)
@@ -221,7 +255,7 @@ def parse_date(text: str, *, min_year: int) -> dt.date | None:
     return None
 
 
-def parse(kind: ImportKind[RowT], practice: Practice, text: str) -> Parsed[RowT]:
+def parse(kind: ImportKind[RowT, Any], practice: Practice, text: str) -> Parsed[RowT]:
     """Every data row checked: the valid rows and the errors [{row, field, message}]."""
     cells = read_cells(kind, text)
     check = kind.checker(practice, cells)
@@ -241,17 +275,13 @@ def parse(kind: ImportKind[RowT], practice: Practice, text: str) -> Parsed[RowT]
 # --- Preview and apply -----------------------------------------------------------------------
 
 
-def check_actor(kind: ImportKind[Any], practice: Practice, actor: Membership) -> None:
+def check_actor(kind: AnyKind, practice: Practice, actor: Membership) -> None:
     if actor.practice_id != practice.pk or actor.role not in kind.roles:
         raise PermissionDenied(kind.role_message)
 
 
 @transaction.atomic
-def preview(
-    kind: ImportKind[Any], *, practice: Practice, actor: Membership, content: bytes | str
-) -> Any:
-    """Check an upload and save it as a previewed record with counts and row errors; writes
-    nothing else. Audited (the import only)."""
+def _preview(kind: AnyKind, practice: Practice, actor: Membership, content: bytes | str) -> Any:
     check_actor(kind, practice, actor)
     text = decode(content)
     parsed = parse(kind, practice, text)
@@ -268,26 +298,8 @@ def preview(
     return record
 
 
-def apply(
-    kind: ImportKind[Any], *, practice: Practice, actor: Membership, record: ImportRecord
-) -> Any:
-    """Apply a previewed import once, in one transaction: re-check every row (the practice's
-    records may have changed since), write the valid ones, audit each. A second apply is
-    refused and changes nothing."""
-    try:
-        return _apply(kind, practice=practice, actor=actor, record=record)
-    except IntegrityError as exc:
-        # A concurrent write took a unique value first: the whole import (including the
-        # state change) rolled back.
-        if kind.conflict_message is None:
-            raise
-        raise ValidationError(kind.conflict_message) from exc
-
-
 @transaction.atomic
-def _apply(
-    kind: ImportKind[Any], *, practice: Practice, actor: Membership, record: ImportRecord
-) -> ImportRecord:
+def _apply(kind: AnyKind, practice: Practice, actor: Membership, record: ImportRecord) -> None:
     check_actor(kind, practice, actor)
     if record.practice_id != practice.pk:
         raise PermissionDenied(kind.role_message)
@@ -300,10 +312,9 @@ def _apply(
     audit.record_rows(actor, written.events)
     _store_result(record, parsed, written.counts, now)
     audit.write(actor, record, "apply", changed_fields=["state"])
-    return record
 
 
-def _claim(kind: ImportKind[Any], practice: Practice, record: ImportRecord, now: Any) -> None:
+def _claim(kind: AnyKind, practice: Practice, record: ImportRecord, now: Any) -> None:
     # Conditional UPDATE claims the import: a second confirm (double click, another tab)
     # waits on this row lock, then matches no row and is refused.
     claimed = (
@@ -324,13 +335,3 @@ def _store_result(
         setattr(record, name, count)
     record.errors = parsed.errors[:MAX_STORED_ERRORS]
     record.save(update_fields=["row_count", "valid_count", *counts, "errors"])
-
-
-def recent(kind: ImportKind[Any], practice: Practice, limit: int = 10) -> models.QuerySet[Any]:
-    """The practice's latest imports, without their content (the upload page's list)."""
-    return (
-        kind.model.objects.for_practice(practice)
-        .defer("content", "errors")
-        .select_related("uploaded_by__user")
-        .order_by("-created_at")[:limit]
-    )

@@ -1,11 +1,12 @@
 """The pages of the CSV import pipeline (`ccm.csv_import`): the upload form, the upload page
-(preview on POST) and the import's page (apply on POST). Each app's views keep their URL,
-decorators, template and the few facts only their page shows; templates extend
-`csv_import/upload.html` and `csv_import/detail.html`."""
+(preview on POST) and the import's page (apply on POST). An app's views keep their URLs and
+decorators and hand over to its `ImportPages`; its templates extend `csv_import/upload.html`
+and `csv_import/detail.html`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -33,65 +34,66 @@ class UploadForm(forms.Form):
         return upload
 
 
-def upload_page(
-    request: PracticeRequest,
-    kind: csv_import.ImportKind[Any],
-    form: UploadForm,
-    *,
-    template: str,
-    detail: str,
-    context: dict[str, Any],
-) -> HttpResponse:
-    """GET: the form and the recent imports; POST: preview the file and go to its page
-    (`detail`, a URL name taking the import's id), or show the file's problems (400)."""
-    if request.method == "POST" and form.is_valid():
-        try:
-            record = csv_import.preview(
-                kind,
-                practice=request.practice,
-                actor=request.membership,
-                content=form.cleaned_data["file"].read(),
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            return redirect(detail, record.pk)
-    recent = csv_import.recent(kind, request.practice)
-    page = {"form": form, "recent": recent, "detail": detail, **context}
-    return render(request, template, page, status=400 if form.errors else 200)
+def _nothing(*_args: Any) -> dict[str, Any]:
+    return {}
 
 
-def detail_page(
-    request: PracticeRequest,
-    kind: csv_import.ImportKind[Any],
-    record: csv_import.ImportRecord,
-    *,
-    template: str,
-    detail: str,
-    context: Callable[[Any], dict[str, Any]],
-) -> HttpResponse:
-    """GET: the preview or result with the rows' errors; POST: apply it (its problems are
-    flashed) and show it again. `context` gives the facts only this app's page shows."""
-    if request.method == "POST":
-        try:
-            record = csv_import.apply(
-                kind, practice=request.practice, actor=request.membership, record=record
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
-        # The applied page states the result itself (no flash message repeating it).
-        return redirect(detail, record.pk)
-    return render(request, template, {**detail_context(kind, record), **context(record)})
+@dataclass(frozen=True)
+class ImportPages:
+    """An app's two import pages: `templates` is the folder holding its import_upload.html
+    and import_detail.html, `detail` the URL name of an import's page (taking its id); the
+    extras give the facts only this app's pages show."""
 
+    kind: csv_import.AnyKind
+    form: type[UploadForm]
+    templates: str
+    detail: str
+    upload_extra: Callable[[], dict[str, Any]] = field(default=_nothing)
+    detail_extra: Callable[[Any], dict[str, Any]] = field(default=_nothing)
 
-def detail_context(kind: csv_import.ImportKind[Any], record: Any) -> dict[str, Any]:
-    labels = kind.labels
-    return {
-        "record": record,
-        "applied": record.state == csv_import.ImportRecord.State.APPLIED,
-        "uploader": record.uploaded_by.user,
-        "errors": [{**e, "label": labels.get(e["field"], e["field"])} for e in record.errors],
-        "invalid_count": record.row_count - record.valid_count,
-        "errors_capped": len(record.errors) >= csv_import.MAX_STORED_ERRORS,
-    }
+    def upload(self, request: PracticeRequest) -> HttpResponse:
+        """GET: the form and the recent imports; POST: preview the file and go to its page,
+        or show the file's problems (400)."""
+        form = self.form(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                record = self.kind.preview(
+                    practice=request.practice,
+                    actor=request.membership,
+                    content=form.cleaned_data["file"].read(),
+                )
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                return redirect(self.detail, record.pk)
+        recent = self.kind.recent(request.practice)
+        context = {"form": form, "recent": recent, "detail": self.detail, **self.upload_extra()}
+        template = f"{self.templates}/import_upload.html"
+        return render(request, template, context, status=400 if form.errors else 200)
+
+    def show(self, request: PracticeRequest, record: csv_import.ImportRecord) -> HttpResponse:
+        """GET: the preview or result with the rows' errors; POST: apply it (its problems
+        are flashed) and show it again."""
+        if request.method == "POST":
+            try:
+                record = self.kind.apply(
+                    practice=request.practice, actor=request.membership, record=record
+                )
+            except ValidationError as exc:
+                for message in exc.messages:
+                    messages.error(request, message)
+            # The applied page states the result itself (no flash message repeating it).
+            return redirect(self.detail, record.pk)
+        context = {**self._detail_context(record), **self.detail_extra(record)}
+        return render(request, f"{self.templates}/import_detail.html", context)
+
+    def _detail_context(self, record: Any) -> dict[str, Any]:
+        labels = self.kind.labels
+        return {
+            "record": record,
+            "applied": record.state == csv_import.ImportRecord.State.APPLIED,
+            "uploader": record.uploaded_by.user,
+            "errors": [{**e, "label": labels.get(e["field"], e["field"])} for e in record.errors],
+            "invalid_count": record.row_count - record.valid_count,
+            "errors_capped": len(record.errors) >= csv_import.MAX_STORED_ERRORS,
+        }

@@ -226,7 +226,7 @@ class _RowCheck:
         return (None if errors else Row(number=number, values=values, codes=codes)), errors
 
 
-class PatientImportKind(csv_import.ImportKind[Row]):
+class PatientImportKind(csv_import.ImportKind[Row, PatientImport]):
     """The EHR candidate list: new candidates created, existing patients (by MRN) updated."""
 
     model = PatientImport
@@ -270,29 +270,15 @@ def _existing_mrns(practice: Practice, mrns: list[str]) -> set[str]:
 # --- Services --------------------------------------------------------------------------------
 
 
-def import_preview(*, practice: Practice, actor: Membership, content: bytes | str) -> PatientImport:
-    """Check an uploaded CSV and save it as a previewed PatientImport with counts and row
-    errors; creates or changes no patient. Audited (the import only)."""
-    record: PatientImport = csv_import.preview(
-        KIND, practice=practice, actor=actor, content=content
-    )
-    return record
+import_preview = KIND.preview  # saves the import and its row errors only
 
 
 def import_apply(
     *, practice: Practice, actor: Membership, patient_import: PatientImport
 ) -> PatientImport:
-    """Apply a previewed import once, in one transaction: re-check every row, create new
-    candidates, update existing patients (by MRN), add missing conditions. Audited per patient."""
-    record: PatientImport = csv_import.apply(
-        KIND, practice=practice, actor=actor, record=patient_import
-    )
-    return record
-
-
-def import_recent(*, practice: Practice, limit: int = 10) -> models.QuerySet[PatientImport]:
-    """The practice's latest imports, without their content (the upload page's list)."""
-    return csv_import.recent(KIND, practice, limit)
+    """Apply once: re-check every row, create new candidates, update existing patients (by
+    MRN), add missing conditions. Audited per patient."""
+    return KIND.apply(practice=practice, actor=actor, record=patient_import)
 
 
 # --- Writing ---------------------------------------------------------------------------------

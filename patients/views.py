@@ -419,36 +419,35 @@ def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 @role_required(*CLINICAL)
 def import_upload(request: PracticeRequest) -> HttpResponse:
-    form = PatientImportForm(request.POST or None, request.FILES or None)
-    context = {
-        "columns": imports.LABELS.values(),
-        "max_mb": settings.PATIENT_IMPORT_MAX_BYTES // (1024 * 1024),
-    }
-    return csv_import_pages.upload_page(
-        request,
-        imports.KIND,
-        form,
-        template="patients/import_upload.html",
-        detail="patients:import-detail",
-        context=context,
-    )
+    return IMPORT_PAGES.upload(request)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 @role_required(*CLINICAL)
 def import_detail(request: PracticeRequest, import_id: str) -> HttpResponse:
-    record = get_for_practice_or_404(PatientImport, request.practice, import_id)
-    return csv_import_pages.detail_page(
-        request,
-        imports.KIND,
-        record,
-        template="patients/import_detail.html",
-        detail="patients:import-detail",
-        context=_import_columns,
+    return IMPORT_PAGES.show(
+        request, get_for_practice_or_404(PatientImport, request.practice, import_id)
     )
+
+
+def _import_format() -> dict[str, Any]:
+    return {
+        "columns": imports.LABELS.values(),
+        "max_mb": settings.PATIENT_IMPORT_MAX_BYTES // (1024 * 1024),
+    }
 
 
 def _import_columns(record: PatientImport) -> dict[str, Any]:
     recognised, ignored = imports.file_columns(record.content)
     return {"recognised": recognised, "ignored": ignored}
+
+
+IMPORT_PAGES = csv_import_pages.ImportPages(
+    imports.KIND,
+    PatientImportForm,
+    templates="patients",
+    detail="patients:import-detail",
+    upload_extra=_import_format,
+    detail_extra=_import_columns,
+)
