@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.rules.codes import CAP_LIMITS, PLACE_OF_SERVICE_CODES
+from ccm.csv_import import ImportRecord
 from ccm.tenancy import TenantModel
 
 
@@ -386,27 +387,9 @@ class Export(TenantModel):
         return f"{self.kind} export {self.month:%Y-%m}"
 
 
-class OtherServiceImport(TenantModel):
+class OtherServiceImport(ImportRecord):
     """An uploaded practice-management export of other services: previewed (row errors
     shown, nothing saved) before it is applied."""
-
-    class State(models.TextChoices):
-        PREVIEWED = "previewed", "Previewed"
-        APPLIED = "applied", "Applied"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    uploaded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
-    content = models.TextField()  # the CSV as uploaded (PHI at rest, like the patients table)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PREVIEWED)
-    row_count = models.PositiveIntegerField(default=0)
-    valid_count = models.PositiveIntegerField(default=0)
-    created_count = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)  # [{row, field, message}], no values
-    created_at = models.DateTimeField(default=timezone.now)
-    applied_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering: ClassVar = ["-created_at"]
 
     def __str__(self) -> str:
         return f"other services import ({self.row_count} rows)"

@@ -82,6 +82,7 @@ class Change:
         self.patients = patients
         self.months: list[dt.date] | None = None if months is None else list(months)
         self.refresh = True
+        self.changed: set[Any] | None = None  # None: every patient locked
 
     def locked_patient(self) -> Patient:
         """The one patient locked (the fresh row), or 404 when it is gone."""
@@ -93,6 +94,12 @@ class Change:
         """Refresh this month too (known only once the write is validated, e.g. a moved entry)."""
         if self.months is not None:
             self.months.append(day.replace(day=1))
+
+    def only_changed(self, patient_ids: Collection[Any]) -> None:
+        """Refresh just these patients: those locked whose inputs the write changed, and any it
+        created (a new row needs no lock: no one else sees it before the commit)."""
+        self.changed = set(patient_ids)
+        self.refresh = bool(self.changed)
 
     def nothing_changed(self) -> None:
         """The write left every engine input as it was: no refresh (it would change nothing)."""
@@ -113,9 +120,10 @@ def changing(
     change = Change(list(_locking(practice, patient_ids, skip_locked=False)), months)
     yield change
     if change.refresh:
+        changed = change.changed
         _registered()(
             practice=practice,
-            patient_ids=[p.pk for p in change.patients],
+            patient_ids=[p.pk for p in change.patients] if changed is None else sorted(changed),
             months=[m.replace(day=1) for m in change.months or ()],
         )
 

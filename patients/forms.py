@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django import forms
 
+from ccm.csv_import_pages import UploadForm
 from ccm.models import Membership, Practice
 from ccm.versioning import VersionedFormMixin
 from patients import selectors
@@ -133,20 +134,9 @@ class PatientFilterForm(forms.Form):
         field.empty_label = "Anyone"
 
 
-class PatientImportForm(forms.Form):
+class PatientImportForm(UploadForm):
     file = forms.FileField(
         label="CSV file exported from the EHR",
         help_text="Up to 10 MB. One patient per row; ICD-10-CM codes separated by ;",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
-
-    def clean_file(self) -> Any:
-        from django.conf import settings
-
-        from patients.imports import too_big_message
-
-        upload = self.cleaned_data["file"]
-        # Refused before reading it into memory.
-        if upload.size is not None and upload.size > settings.PATIENT_IMPORT_MAX_BYTES:
-            raise forms.ValidationError(too_big_message())
-        return upload

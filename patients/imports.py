@@ -2,70 +2,62 @@
 then applied in one transaction with bulk writes (new candidates created, existing patients
 matched by MRN updated, conditions added if missing, never resolved).
 
-Parsing is tablib's; the row rules are the app's (model field validators, MBI, ICD-10-CM,
-US phone numbers, no future birth dates). Error messages name the row and the field, never the
-value. One audit event per created or updated patient (ids and field names only).
+The file handling, preview/apply flow and bulk audit are the shared pipeline's
+(`ccm.csv_import`); this module holds the EHR list's columns, its row rules (model field
+validators, MBI, ICD-10-CM, US phone numbers, no future birth dates) and its writes. Error
+messages name the row and the field, never the value. One audit event per created or updated
+patient (ids and field names only).
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
+import contextlib
 import datetime as dt
 import functools
 import re
-import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, cast
 
-import filetype
 import phonenumbers
-import tablib
-from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, models, transaction
-from django.utils import timezone
+from django.core.exceptions import ValidationError
+from django.db import connection, models
 from phonenumber_field.phonenumber import PhoneNumber
-from tablib.exceptions import InvalidDimensions
 
-from ccm import audit
-from ccm.models import AuditEvent, Membership, Practice
-from ccm.roles import Capability, can
+from ccm import audit, csv_import
+from ccm.csv_import import (  # the shared pipeline's messages, re-exported for callers
+    ALREADY_APPLIED_MESSAGE as ALREADY_APPLIED_MESSAGE,
+)
+from ccm.csv_import import EMPTY_MESSAGE as EMPTY_MESSAGE
+from ccm.csv_import import MALFORMED_MESSAGE as MALFORMED_MESSAGE
+from ccm.csv_import import MAX_STORED_ERRORS as MAX_STORED_ERRORS
+from ccm.csv_import import NOT_CSV_MESSAGE as NOT_CSV_MESSAGE
+from ccm.csv_import import NOTHING_TO_IMPORT_MESSAGE as NOTHING_TO_IMPORT_MESSAGE
+from ccm.csv_import import REQUIRED_MESSAGE as REQUIRED_MESSAGE
+from ccm.csv_import import Cells, RowCheck, Written
+from ccm.models import Membership, Practice
+from ccm.roles import Capability
+from patients import engine_inputs
 from patients.models import Condition, Patient, PatientImport, Status
 from patients.services import FUTURE_DOB_MESSAGE
 from patients.validators import icd10_description, normalize_icd10, normalize_mbi, validate_icd10
-from timelog.services import progress_refresh
 
-NOT_CSV_MESSAGE = (
-    "The file is not a CSV text file. Export the list from the EHR as CSV "
-    "(comma-separated values) and upload that file."
-)
-TOO_BIG_MESSAGE = "The file is larger than the {limit} MB limit; split the list into smaller files."
-MALFORMED_MESSAGE = (
-    "The file could not be read as CSV: a row has more cells than the header has columns."
-)
-EMPTY_MESSAGE = "The file has no data rows under the header row."
 MISSING_COLUMNS_MESSAGE = (
     "The file has no column for: {columns}. The first row must name the columns "
     "(e.g. MRN, First name, Last name, DOB), separated by commas."
 )
-DUPLICATE_COLUMN_MESSAGE = "Two columns mean the same thing ({column}); keep only one of them."
-REQUIRED_MESSAGE = "This field is required."
 DATE_MESSAGE = "Enter a date of birth after 1900 as YYYY-MM-DD or MM/DD/YYYY."
 SEX_MESSAGE = "Use F, M, female, male, other or unknown."
 PHONE_MESSAGE = "Enter a valid US phone number, e.g. (212) 555-0143."
 DUPLICATE_ROW_MESSAGE = "This MRN is already on row {row} of the file; list each patient once."
 CODE_MESSAGE = "Code {position}: {message}"
-ALREADY_APPLIED_MESSAGE = "This import has already been applied; nothing was imported again."
-NOTHING_TO_IMPORT_MESSAGE = "The file has no valid rows to import; correct it and upload it again."
 CONFLICT_MESSAGE = (
     "Patients changed while importing (someone added one of these MRNs); nothing was imported. "
     "Try again."
 )
 IMPORT_ROLE_MESSAGE = "Billers may not import patients."
 
-MAX_STORED_ERRORS = 1000  # enough to fix a file; a wholly wrong file would store megabytes
 BATCH = 1000
 
 # Accepted header names per field, compared after header_key (case, punctuation, spacing).
@@ -102,7 +94,6 @@ LABELS = {
     "conditions": "ICD-10-CM codes",
 }
 REQUIRED_COLUMNS = ("mrn", "first_name", "last_name", "date_of_birth")
-DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
 SEXES = {
     "f": "female",
     "female": "female",
@@ -116,7 +107,6 @@ SEXES = {
 }
 # Patient fields an import writes (conditions go to their own table).
 IMPORT_FIELDS = ("mrn", "first_name", "last_name", "date_of_birth", "sex", "phone", "mbi")
-_FIELD_ORDER = {name: i for i, name in enumerate(LABELS)}
 
 
 def _model_field(name: str) -> models.Field[Any, Any]:
@@ -124,7 +114,6 @@ def _model_field(name: str) -> models.Field[Any, Any]:
 
 
 _FIELDS = {name: _model_field(name) for name in IMPORT_FIELDS}
-_ALIASES = {alias: name for name, aliases in COLUMNS.items() for alias in aliases}
 
 
 @dataclass
@@ -140,91 +129,7 @@ class Row:
         return str(self.values["mrn"])
 
 
-@dataclass
-class Parsed:
-    row_count: int = 0
-    rows: list[Row] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-
-# --- Reading the file ------------------------------------------------------------------------
-
-
-def too_big_message() -> str:
-    return TOO_BIG_MESSAGE.format(limit=settings.PATIENT_IMPORT_MAX_BYTES // (1024 * 1024))
-
-
-def decode(content: bytes | str) -> str:
-    """The upload as text (UTF-8 with or without BOM, UTF-16 with BOM, else Latin-1);
-    refuses binary files and files over the size limit."""
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    if len(data) > settings.PATIENT_IMPORT_MAX_BYTES:
-        raise ValidationError({"file": too_big_message()})
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            data = data.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValidationError({"file": NOT_CSV_MESSAGE}) from exc
-    # Spreadsheets, PDFs and images have a signature or NUL bytes; PostgreSQL text can't hold NUL.
-    if b"\x00" in data or filetype.guess(data[:261]) is not None:
-        raise ValidationError({"file": NOT_CSV_MESSAGE})
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")  # older EHR exports (Windows-1252 is close enough)
-
-
-def header_key(header: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", (header or "").lower()).split())
-
-
-def load_csv(text: str) -> tablib.Dataset:
-    try:
-        return tablib.Dataset().load(text, format="csv")
-    except (InvalidDimensions, csv.Error) as exc:
-        raise ValidationError({"file": MALFORMED_MESSAGE}) from exc
-
-
-def _map_columns(headers: list[str]) -> tuple[dict[str, int], list[str]]:
-    """(field → column index, ignored header names); raises for missing or doubled columns."""
-    mapping: dict[str, int] = {}
-    ignored = []
-    for index, header in enumerate(headers):
-        name = _ALIASES.get(header_key(header))
-        if name is None:
-            if header.strip():
-                ignored.append(header.strip())
-        elif name in mapping:
-            raise ValidationError({"file": DUPLICATE_COLUMN_MESSAGE.format(column=LABELS[name])})
-        else:
-            mapping[name] = index
-    missing = [LABELS[name] for name in REQUIRED_COLUMNS if name not in mapping]
-    if missing:
-        raise ValidationError({"file": MISSING_COLUMNS_MESSAGE.format(columns=", ".join(missing))})
-    return mapping, ignored
-
-
-def file_columns(text: str) -> tuple[list[str], list[str]]:
-    """(labels of the recognised columns, header names ignored) from the header row only."""
-    header_line = text.lstrip("\ufeff").split("\n", 1)[0]
-    try:
-        mapping, ignored = _map_columns(load_csv(header_line).headers or [])
-    except ValidationError:
-        return [], []
-    return [LABELS[name] for name in LABELS if name in mapping], ignored
-
-
 # --- Row rules -------------------------------------------------------------------------------
-
-
-def _parse_date(text: str) -> dt.date | None:
-    for fmt in DATE_FORMATS:
-        try:
-            born = dt.datetime.strptime(text, fmt).date()  # noqa: DTZ007 (a calendar date)
-        except ValueError:
-            continue
-        return born if born.year >= 1900 else None
-    return None
 
 
 @functools.cache
@@ -262,7 +167,7 @@ def _clean_row(
     errors: dict[str, str] = {}
     values: dict[str, Any] = {f: cells.get(f, "") for f in ("mrn", "first_name", "last_name")}
     born_text = cells.get("date_of_birth", "")
-    born = _parse_date(born_text) if born_text else None
+    born = csv_import.parse_date(born_text, min_year=1900) if born_text else None
     if not born_text:
         errors["date_of_birth"] = REQUIRED_MESSAGE
     elif born is None:
@@ -306,162 +211,149 @@ def _check_fields(values: dict[str, Any], errors: dict[str, str]) -> None:
                 errors[name] = str(exc.messages[0])
 
 
-def parse(text: str, *, today: dt.date) -> Parsed:
-    """Every data row checked: the valid rows and the errors [{row, field, message}], row 1
-    being the first row under the header. A file-level problem raises ValidationError."""
-    dataset = load_csv(text)
-    if not dataset.headers:
-        raise ValidationError({"file": EMPTY_MESSAGE})
-    mapping, _ignored = _map_columns(dataset.headers)
-    parsed = Parsed()
-    first_row: dict[str, int] = {}
-    for number, raw in enumerate(dataset, start=1):
-        cells = {name: str(raw[i] or "").strip() for name, i in mapping.items()}
-        if not any(cells.values()):
-            continue  # a spreadsheet's trailing ",,,,," line
-        parsed.row_count += 1
-        values, codes, errors = _clean_row(cells, today)
+class _RowCheck:
+    """One row's rules, in file order: a row repeating an earlier row's MRN is an error."""
+
+    def __init__(self, today: dt.date) -> None:
+        self.today = today
+        self.first_row: dict[str, int] = {}
+
+    def __call__(self, number: int, cells: Cells) -> tuple[Row | None, dict[str, str]]:
+        values, codes, errors = _clean_row(cells, self.today)
         mrn = values["mrn"]
-        if mrn and mrn in first_row and "mrn" not in errors:
-            errors["mrn"] = DUPLICATE_ROW_MESSAGE.format(row=first_row[mrn])
-        first_row.setdefault(mrn, number)
-        if errors:
-            parsed.errors += [
-                {"row": number, "field": name, "message": message}
-                for name, message in sorted(errors.items(), key=lambda e: _FIELD_ORDER[e[0]])
-            ]
-        else:
-            parsed.rows.append(Row(number=number, values=values, codes=codes))
-    if parsed.row_count == 0:
-        raise ValidationError({"file": EMPTY_MESSAGE})
-    return parsed
+        if mrn and mrn in self.first_row and "mrn" not in errors:
+            errors["mrn"] = DUPLICATE_ROW_MESSAGE.format(row=self.first_row[mrn])
+        self.first_row.setdefault(mrn, number)
+        return (None if errors else Row(number=number, values=values, codes=codes)), errors
+
+
+class PatientImportKind(csv_import.ImportKind[Row, PatientImport]):
+    """The EHR candidate list: new candidates created, existing patients (by MRN) updated."""
+
+    model = PatientImport
+    columns = COLUMNS
+    labels = LABELS
+    required = REQUIRED_COLUMNS
+    missing_columns_message = MISSING_COLUMNS_MESSAGE
+    capability = Capability.EDIT_CLINICAL
+    role_message = IMPORT_ROLE_MESSAGE
+    # A patient with one of these MRNs was added after our read: the unique constraint
+    # refused it.
+    conflict_message = CONFLICT_MESSAGE
+
+    def checker(self, practice: Practice, rows: list[tuple[int, Cells]]) -> RowCheck[Row]:
+        return _RowCheck(practice.today())
+
+    def preview_counts(self, practice: Practice, rows: list[Row]) -> dict[str, int]:
+        # While previewed, these are what applying would do (new vs existing by MRN).
+        existing = _existing_mrns(practice, [row.mrn for row in rows])
+        return {"created_count": len(rows) - len(existing), "updated_count": len(existing)}
+
+    def write(
+        self, practice: Practice, actor: Membership, rows: list[Row], now: dt.datetime
+    ) -> Written:
+        return _write_rows(practice, rows, now)
+
+
+KIND = PatientImportKind()
+
+
+def file_columns(text: str) -> tuple[list[str], list[str]]:
+    """(labels of the recognised columns, header names ignored) from the header row only."""
+    return csv_import.file_columns(KIND, text)
+
+
+def _existing_mrns(practice: Practice, mrns: list[str]) -> set[str]:
+    found = Patient.objects.for_practice(practice).filter(mrn__in=mrns)
+    return set(found.values_list("mrn", flat=True))
 
 
 # --- Services --------------------------------------------------------------------------------
 
 
-def _check_actor(practice: Practice, actor: Membership) -> None:
-    if actor.practice_id != practice.pk or not can(actor, Capability.EDIT_CLINICAL):
-        raise PermissionDenied(IMPORT_ROLE_MESSAGE)
-
-
-def _existing_mrns(practice: Practice, mrns: list[str]) -> set[str]:
-    found = Patient.objects.filter(practice=practice, mrn__in=mrns).values_list("mrn", flat=True)
-    return set(found)
-
-
-@transaction.atomic
-def import_preview(*, practice: Practice, actor: Membership, content: bytes | str) -> PatientImport:
-    """Check an uploaded CSV and save it as a previewed PatientImport with counts and row
-    errors; creates or changes no patient. Audited (the import only)."""
-    _check_actor(practice, actor)
-    text = decode(content)
-    parsed = parse(text, today=practice.today())
-    existing = _existing_mrns(practice, [row.mrn for row in parsed.rows])
-    record = PatientImport.objects.create(
-        practice=practice,
-        uploaded_by=actor,
-        content=text,
-        row_count=parsed.row_count,
-        valid_count=len(parsed.rows),
-        # While previewed, these are what applying would do (new vs existing by MRN).
-        created_count=len(parsed.rows) - len(existing),
-        updated_count=len(existing),
-        errors=parsed.errors[:MAX_STORED_ERRORS],
-    )
-    audit.write(actor, record, "preview")
-    return record
+import_preview = KIND.preview  # saves the import and its row errors only
 
 
 def import_apply(
     *, practice: Practice, actor: Membership, patient_import: PatientImport
 ) -> PatientImport:
-    """Apply a previewed import once, in one transaction: re-check every row, create new
-    candidates, update existing patients (by MRN), add missing conditions. Audited per patient."""
-    try:
-        return _apply(practice=practice, actor=actor, patient_import=patient_import)
-    except IntegrityError as exc:
-        # A patient with one of these MRNs was added after our read: the unique constraint
-        # refused it and the whole import (including the state change) rolled back.
-        raise ValidationError(CONFLICT_MESSAGE) from exc
+    """Apply once: re-check every row, create new candidates, update existing patients (by
+    MRN), add missing conditions. Audited per patient."""
+    return KIND.apply(practice=practice, actor=actor, record=patient_import)
 
 
-@transaction.atomic
-def _apply(
-    *, practice: Practice, actor: Membership, patient_import: PatientImport
-) -> PatientImport:
-    _check_actor(practice, actor)
-    if patient_import.practice_id != practice.pk:
-        raise PermissionDenied(IMPORT_ROLE_MESSAGE)
-    if patient_import.state == PatientImport.State.PREVIEWED and not patient_import.valid_count:
-        raise ValidationError(NOTHING_TO_IMPORT_MESSAGE)
-    now = timezone.now()
-    # Conditional UPDATE claims the import: a second confirm (double click, another tab)
-    # waits on this row lock, then matches no row and is refused.
-    claimed = PatientImport.objects.filter(
-        practice=practice, pk=patient_import.pk, state=PatientImport.State.PREVIEWED
-    ).update(state=PatientImport.State.APPLIED, applied_at=now)
-    if not claimed:
-        raise ValidationError(ALREADY_APPLIED_MESSAGE)
-    parsed = parse(patient_import.content, today=practice.today())
-    created, updated = _write_rows(practice, actor, parsed.rows, now)
-    patient_import.state, patient_import.applied_at = PatientImport.State.APPLIED, now
-    patient_import.row_count, patient_import.valid_count = parsed.row_count, len(parsed.rows)
-    patient_import.created_count, patient_import.updated_count = created, updated
-    patient_import.errors = parsed.errors[:MAX_STORED_ERRORS]
-    patient_import.save(
-        update_fields=["row_count", "valid_count", "created_count", "updated_count", "errors"]
-    )
-    audit.write(actor, patient_import, "apply", changed_fields=["state"])
-    return patient_import
+# --- Writing ---------------------------------------------------------------------------------
 
 
-def _write_rows(
-    practice: Practice, actor: Membership, rows: list[Row], now: dt.datetime
-) -> tuple[int, int]:
+@contextlib.contextmanager
+def _engine_input(
+    practice: Practice, mrns: list[str]
+) -> Iterator[tuple[dict[str, Patient], set[Any]]]:
+    """Lock the existing patients of these MRNs, let the caller write, then refresh the
+    progress of the patients it adds to the set (conditions are the billing engine's input).
+    The one place this import locks and refreshes (to swap for the shared engine-input helper).
+    """
+    ids = Patient.objects.for_practice(practice).filter(mrn__in=mrns).values_list("pk", flat=True)
+    with engine_inputs.changing(practice=practice, patient_ids=list(ids)) as change:
+        existing = {p.mrn: p for p in change.patients}
+        refresh: set[Any] = set()
+        yield existing, refresh
+        change.only_changed(refresh)
+
+
+def _write_rows(practice: Practice, rows: list[Row], now: dt.datetime) -> Written:
     """Bulk-create new patients, bulk-update changed ones, bulk-add missing conditions."""
-    existing = {
-        p.mrn: p
-        for p in Patient.objects.select_for_update()
-        .filter(practice=practice, mrn__in=[row.mrn for row in rows])
-        .order_by("mrn")  # one lock order, so two imports of overlapping lists cannot deadlock
-    }
-    have = set(
-        Condition.objects.filter(
-            practice=practice, patient_id__in=[p.pk for p in existing.values()]
-        ).values_list("patient_id", "icd10_code")
-    )
-    positions = Counter(patient_id for patient_id, _code in have)
-    new, changed, conditions = [], [], []
-    events: list[tuple[str, uuid.UUID, list[str]]] = []
-    for row in rows:
-        found = existing.get(row.mrn)
-        patient = found or Patient(practice=practice, status=Status.CANDIDATE, created_at=now)
+    with _engine_input(practice, [row.mrn for row in rows]) as (existing, refresh):
+        plan = _Plan(practice, existing, now)
+        for row in rows:
+            plan.add(row)
+        _bulk_write(plan.new, plan.changed, plan.conditions, now)
+        refresh |= {c.patient_id for c in plan.conditions} & {p.pk for p in existing.values()}
+    counts = {"created_count": len(plan.new), "updated_count": len(rows) - len(plan.new)}
+    return Written(counts=counts, events=plan.events)
+
+
+class _Plan:
+    """The writes an import's rows make, gathered for bulk statements."""
+
+    def __init__(self, practice: Practice, existing: dict[str, Patient], now: dt.datetime):
+        self.practice, self.existing, self.now = practice, existing, now
+        self.have = set(
+            Condition.objects.for_practice(practice)
+            .filter(patient_id__in=[p.pk for p in existing.values()])
+            .values_list("patient_id", "icd10_code")
+        )
+        self.positions = Counter(patient_id for patient_id, _code in self.have)
+        self.new: list[Patient] = []
+        self.changed: list[tuple[Patient, list[str]]] = []
+        self.conditions: list[Condition] = []
+        self.events: list[audit.RowEvent] = []
+
+    def add(self, row: Row) -> None:
+        found = self.existing.get(row.mrn)
+        patient = found or Patient(
+            practice=self.practice, status=Status.CANDIDATE, created_at=self.now
+        )
         fields = _assign(patient, row.values)
         if found is None:
-            new.append(patient)
+            self.new.append(patient)
         elif fields:
-            changed.append((patient, fields))
-        added = [code for code in row.codes if (patient.pk, code) not in have]
-        conditions += [
-            Condition(
-                practice=practice,
-                patient=patient,
-                icd10_code=code,
-                description=_description(code),
-                position=positions[patient.pk] + i,
-                created_at=now,
-            )
-            for i, code in enumerate(added)
-        ]
+            self.changed.append((patient, fields))
+        added = [code for code in row.codes if (patient.pk, code) not in self.have]
+        self.conditions += [self._condition(patient, i, code) for i, code in enumerate(added)]
         verb = "patient.import_create" if found is None else "patient.import_update"
-        events.append((verb, patient.pk, fields + (["conditions"] if added else [])))
-    _bulk_write(new, changed, conditions, now)
-    # Conditions are the billing engine's input: the worklist's stored progress follows.
-    with_conditions = {c.patient_id for c in conditions} & {p.pk for p in existing.values()}
-    progress_refresh(practice=practice, patient_ids=with_conditions)
-    _audit_patients(actor, events)
-    return len(new), len(rows) - len(new)
+        changed = fields + (["conditions"] if added else [])
+        self.events.append(audit.RowEvent(verb, patient, patient.pk, changed))
+
+    def _condition(self, patient: Patient, index: int, code: str) -> Condition:
+        return Condition(
+            practice=self.practice,
+            patient=patient,
+            icd10_code=code,
+            description=_description(code),
+            position=self.positions[patient.pk] + index,
+            created_at=self.now,
+        )
 
 
 def _assign(patient: Patient, values: dict[str, Any]) -> list[str]:
@@ -515,37 +407,3 @@ def _update_batch(patients: list[Patient], columns: list[str]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, patients[0].practice_id])
-
-
-def _audit_patients(actor: Membership, events: list[tuple[str, uuid.UUID, list[str]]]) -> None:
-    """One audit event per patient in one INSERT per batch (as ccm.audit.read_many does)."""
-    ctx = audit.current_request_context()
-    user = actor.user
-    rows = [
-        AuditEvent(
-            practice_id=actor.practice_id,
-            actor=user,
-            actor_email=user.email,
-            role=actor.role,
-            action=action,
-            object_type=Patient._meta.label_lower,
-            object_id=str(patient_id),
-            patient_id=patient_id,
-            ip=ctx.ip if ctx else None,
-            user_agent=ctx.user_agent if ctx else "",
-            request_id=ctx.request_id if ctx else "",
-            changed_fields=sorted(fields),
-        )
-        for action, patient_id, fields in events
-    ]
-    AuditEvent.objects.unscoped().bulk_create(rows, batch_size=BATCH)
-
-
-def import_recent(*, practice: Practice, limit: int = 10) -> models.QuerySet[PatientImport]:
-    """The practice's latest imports, without their content (the upload page's list)."""
-    return (
-        PatientImport.objects.filter(practice=practice)
-        .defer("content", "errors")
-        .select_related("uploaded_by__user")
-        .order_by("-created_at")[:limit]
-    )

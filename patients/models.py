@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
+from ccm.csv_import import ImportRecord
 from ccm.models import PostalAddress
 from ccm.tenancy import TenantModel
 from patients.validators import MRN_MESSAGE, validate_icd10, validate_mbi, validate_visit_code
@@ -213,27 +214,10 @@ class EnrollmentEvent(TenantModel):
         return f"{self.from_status} → {self.to_status} on {self.effective_on}"
 
 
-class PatientImport(TenantModel):
+class PatientImport(ImportRecord):
     """An uploaded EHR candidate list: previewed (row errors shown) before it is applied."""
 
-    class State(models.TextChoices):
-        PREVIEWED = "previewed", "Previewed"
-        APPLIED = "applied", "Applied"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    uploaded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
-    content = models.TextField()  # the CSV as uploaded (PHI at rest, like the patients table)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PREVIEWED)
-    row_count = models.PositiveIntegerField(default=0)
-    valid_count = models.PositiveIntegerField(default=0)
-    created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)  # [{row, field, message}], no values
-    created_at = models.DateTimeField(default=timezone.now)
-    applied_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering: ClassVar = ["-created_at"]
 
     def __str__(self) -> str:
         return f"import of {self.created_at:%Y-%m-%d %H:%M} ({self.row_count} rows)"

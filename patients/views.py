@@ -14,7 +14,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ccm import audit
+from ccm import audit, csv_import_pages
 from ccm.forms import attach_errors, flash_error
 from ccm.roles import Capability, can
 from ccm.tenancy import (
@@ -414,52 +414,35 @@ def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 @capability_required(Capability.EDIT_CLINICAL)
 def import_upload(request: PracticeRequest) -> HttpResponse:
-    form = PatientImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            record = imports.import_preview(
-                practice=request.practice,
-                actor=request.membership,
-                content=form.cleaned_data["file"].read(),
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            return redirect("patients:import-detail", import_id=record.pk)
-    context = {
-        "form": form,
-        "recent": imports.import_recent(practice=request.practice),
-        "columns": imports.LABELS.values(),
-        "max_mb": settings.PATIENT_IMPORT_MAX_BYTES // (1024 * 1024),
-    }
-    status = 400 if form.errors else 200
-    return render(request, "patients/import_upload.html", context, status=status)
+    return IMPORT_PAGES.upload(request)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 @capability_required(Capability.EDIT_CLINICAL)
 def import_detail(request: PracticeRequest, import_id: str) -> HttpResponse:
-    record = get_for_practice_or_404(PatientImport, request.practice, import_id)
-    if request.method == "POST":
-        try:
-            record = imports.import_apply(
-                practice=request.practice, actor=request.membership, patient_import=record
-            )
-        except ValidationError as exc:
-            flash_error(request, exc, each=True)
-        # The applied page states the result itself (no flash message repeating it).
-        return redirect("patients:import-detail", import_id=record.pk)
-    recognised, ignored = imports.file_columns(record.content)
-    labels = imports.LABELS
-    context = {
-        "record": record,
-        "applied": record.state == PatientImport.State.APPLIED,
-        "uploader": record.uploaded_by.user,
-        "errors": [{**e, "label": labels.get(e["field"], e["field"])} for e in record.errors],
-        "invalid_count": record.row_count - record.valid_count,
-        "recognised": recognised,
-        "ignored": ignored,
-        "errors_capped": len(record.errors) >= imports.MAX_STORED_ERRORS,
+    return IMPORT_PAGES.show(
+        request, get_for_practice_or_404(PatientImport, request.practice, import_id)
+    )
+
+
+def _import_format() -> dict[str, Any]:
+    return {
+        "columns": imports.LABELS.values(),
+        "max_mb": settings.PATIENT_IMPORT_MAX_BYTES // (1024 * 1024),
     }
-    return render(request, "patients/import_detail.html", context)
+
+
+def _import_columns(record: PatientImport) -> dict[str, Any]:
+    recognised, ignored = imports.file_columns(record.content)
+    return {"recognised": recognised, "ignored": ignored}
+
+
+IMPORT_PAGES = csv_import_pages.ImportPages(
+    imports.KIND,
+    PatientImportForm,
+    templates="patients",
+    detail="patients:import-detail",
+    upload_extra=_import_format,
+    detail_extra=_import_columns,
+)

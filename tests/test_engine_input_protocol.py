@@ -10,14 +10,10 @@ APPS = ("ccm", "patients", "careplans", "timelog", "billing")
 HELPER = "patients/engine_inputs.py"
 
 # Where `progress_refresh` may be named (its definition is no use of it): its registration as
-# the helper's refresher, and the two CSV imports until they move to the helper.
-PROGRESS_REFRESH_ALLOWED = {
-    "timelog/apps.py",
-    "patients/imports.py",
-    "billing/facts/imports.py",
-}
-# Patient rows locked outside the helper: the two CSV imports (until they move to the helper).
-PATIENT_LOCKS_ALLOWED = {"patients/imports.py", "billing/facts/imports.py"}
+# the helper's refresher.
+PROGRESS_REFRESH_ALLOWED = {"timelog/apps.py"}
+# Patient rows locked outside the helper: none (the CSV imports go through it too).
+PATIENT_LOCKS_ALLOWED: set[str] = set()
 # The API's If-Match pre-lock (ccm.api.RowLock) takes a patient's row before the service does,
 # in the service's order; ccm is below patients, so it locks by model.
 ROW_LOCKS_ALLOWED = {"patients/apis.py", "billing/facts/apis.py"}

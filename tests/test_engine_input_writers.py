@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from billing import facts_services
+from billing.facts import services as facts_services
 from careplans import services as plan_services
 from ccm.models import Role
 from ccm.tenancy import practice_scope

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.conf import settings
 
 from billing.facts.services import CODE_GROUPS, CODE_MESSAGE, code_label
 from billing.models import MdmLevel
+from ccm.csv_import_pages import UploadForm
 from ccm.models import Membership, Practice
 from ccm.versioning import VersionedFormMixin
 from patients import selectors as patient_selectors
@@ -84,18 +84,9 @@ class MonthChoiceForm(forms.Form):
     )
 
 
-class OtherServiceImportForm(forms.Form):
+class OtherServiceImportForm(UploadForm):
     file = forms.FileField(
         label="CSV file exported from the practice-management system",
         help_text="Columns mrn, code, service_date, practitioner_npi, note. Up to 10 MB.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
-
-    def clean_file(self) -> Any:
-        from billing.facts.imports import too_big_message
-
-        upload = self.cleaned_data["file"]
-        # Refused before reading it into memory.
-        if upload.size is not None and upload.size > settings.PATIENT_IMPORT_MAX_BYTES:
-            raise forms.ValidationError(too_big_message())
-        return upload

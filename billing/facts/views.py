@@ -27,7 +27,7 @@ from billing.facts.forms import (
     OtherServiceImportForm,
 )
 from billing.models import OtherServiceImport, PatientMonthFacts
-from ccm import audit
+from ccm import audit, csv_import_pages
 from ccm.forms import attach_errors, flash_error
 from ccm.months import month_label, next_month, parse_month, previous_month
 from ccm.roles import Capability, can
@@ -243,25 +243,7 @@ def _facts_page(
 @require_http_methods(["GET", "POST"])
 @capability_required(Capability.IMPORT_OTHER_SERVICES)
 def import_upload(request: PracticeRequest) -> HttpResponse:
-    form = OtherServiceImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            record = imports.import_preview(
-                practice=request.practice,
-                actor=request.membership,
-                content=form.cleaned_data["file"].read(),
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            return redirect("billing:other-service-import-detail", service_import_id=record.pk)
-    context = {
-        "form": form,
-        "recent": imports.import_recent(practice=request.practice),
-        "labels": imports.LABELS,
-    }
-    status = 400 if form.errors else 200
-    return render(request, "billing/import_upload.html", context, status=status)
+    return IMPORT_PAGES.upload(request)
 
 
 @login_required
@@ -269,22 +251,18 @@ def import_upload(request: PracticeRequest) -> HttpResponse:
 @capability_required(Capability.IMPORT_OTHER_SERVICES)
 def import_detail(request: PracticeRequest, service_import_id: str) -> HttpResponse:
     record = get_for_practice_or_404(OtherServiceImport, request.practice, service_import_id)
-    if request.method == "POST":
-        try:
-            record = imports.import_apply(
-                practice=request.practice, actor=request.membership, service_import=record
-            )
-        except ValidationError as exc:
-            flash_error(request, exc, each=True)
-        return redirect("billing:other-service-import-detail", service_import_id=record.pk)
-    labels = imports.LABELS
-    context = {
-        "record": record,
-        "applied": record.state == OtherServiceImport.State.APPLIED,
-        "uploader": record.uploaded_by.user,
-        "errors": [{**e, "label": labels.get(e["field"], e["field"])} for e in record.errors],
-        "invalid_count": record.row_count - record.valid_count,
-        "already_count": record.valid_count - record.created_count,
-        "errors_capped": len(record.errors) >= imports.MAX_STORED_ERRORS,
-    }
-    return render(request, "billing/import_detail.html", context)
+    return IMPORT_PAGES.show(request, record)
+
+
+def _already_recorded(record: OtherServiceImport) -> dict[str, Any]:
+    return {"already_count": record.valid_count - record.created_count}
+
+
+IMPORT_PAGES = csv_import_pages.ImportPages(
+    imports.KIND,
+    OtherServiceImportForm,
+    templates="billing",
+    detail="billing:other-service-import-detail",
+    upload_extra=lambda: {"labels": imports.LABELS},
+    detail_extra=_already_recorded,
+)

@@ -18,6 +18,7 @@ from billing.models import OtherService, OtherServiceImport
 from ccm.models import AuditEvent
 from ccm.tenancy import practice_scope
 from ccm.validators import NPI_CHECK_MESSAGE
+from patients import engine_inputs
 from tests.billing.test_other_services import (
     MEMBER_NPI,
     NOW,
@@ -227,7 +228,7 @@ def test_a_failure_while_applying_rolls_back_everything(
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(imports, "progress_refresh", boom)
+    monkeypatch.setattr(engine_inputs, "_refresher", boom)
     with pytest.raises(RuntimeError):
         apply(practice, biller, record)
     assert not OtherService.objects.unscoped().exists()

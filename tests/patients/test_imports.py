@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils.html import escape
 
+from ccm import audit
 from ccm.models import AuditEvent
 from ccm.tenancy import practice_scope
 from patients import imports, services
@@ -47,7 +48,7 @@ def apply(practice, actor, record):
 
 def test_preview_saves_no_patient_and_redirects_to_its_page(coordinator_client, practice):
     response = upload(coordinator_client, csv_text(*ROWS))
-    record = PatientImport.objects.unscoped().get(practice=practice)
+    record = PatientImport.objects.for_practice(practice).get()
     assert response.status_code == 302
     assert response["Location"] == f"/patients/import/{record.pk}/"
     assert not Patient.objects.unscoped().exists()
@@ -231,7 +232,7 @@ def test_a_second_confirm_shows_a_clear_message(coordinator_client, practice):
     coordinator_client.post(record_url)
     response = coordinator_client.post(record_url, follow=True)
     assert imports.ALREADY_APPLIED_MESSAGE in response.content.decode()
-    assert Patient.objects.unscoped().filter(practice=practice).count() == 3
+    assert Patient.objects.for_practice(practice).count() == 3
 
 
 def test_a_failure_while_applying_rolls_back_every_row(scope, coordinator, monkeypatch):
@@ -240,7 +241,7 @@ def test_a_failure_while_applying_rolls_back_every_row(scope, coordinator, monke
     def broken(*args, **kwargs):
         raise RuntimeError("audit insert failed")
 
-    monkeypatch.setattr(imports, "_audit_patients", broken)
+    monkeypatch.setattr(audit, "record_rows", broken)  # the bulk audit of the rows
     with pytest.raises(RuntimeError):
         apply(scope, coordinator, record)
     record.refresh_from_db()
@@ -279,7 +280,7 @@ def test_two_simultaneous_confirms_apply_the_import_once(practice, coordinator):
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == sorted(["applied", imports.ALREADY_APPLIED_MESSAGE])
-    assert Patient.objects.unscoped().filter(practice=practice).count() == 3
+    assert Patient.objects.for_practice(practice).count() == 3
 
 
 # --- Audit -----------------------------------------------------------------------------------
