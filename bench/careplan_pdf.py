@@ -30,7 +30,7 @@ def _member(practice: Practice, email: str, role: str, npi: str = "") -> Members
     if created:
         user.set_password(PASSWORD)
         user.save()
-    member, _ = Membership.objects.unscoped().get_or_create(
+    member, _ = Membership.objects.for_practice(practice).get_or_create(
         practice=practice, user=user, defaults={"role": role, "npi": npi}
     )
     return member

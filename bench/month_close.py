@@ -71,7 +71,9 @@ def throwaway_database() -> str:
 
 def _member(practice: Practice, email: str, role: str, npi: str = "") -> Membership:
     user = User.objects.create(email=email)
-    return Membership.objects.unscoped().create(practice=practice, user=user, role=role, npi=npi)
+    return Membership.objects.for_practice(practice).create(
+        practice=practice, user=user, role=role, npi=npi
+    )
 
 
 def bench_practice() -> tuple[Practice, Membership, list[Membership]]:
@@ -108,7 +110,7 @@ def bench_practice() -> tuple[Practice, Membership, list[Membership]]:
 
 
 def _enrolled(practice: Practice):
-    return Patient.objects.unscoped().filter(practice=practice, status=Status.ENROLLED)
+    return Patient.objects.for_practice(practice).filter(status=Status.ENROLLED)
 
 
 def _band(roll: float) -> tuple[int, int]:
@@ -247,23 +249,21 @@ def _reset_close(practice: Practice, month: dt.date) -> None:
     from billing.models import MonthClose
     from timelog.models import MonthLock
 
-    ClaimLine.objects.unscoped().filter(practice=practice).delete()
-    Claim.objects.unscoped().filter(practice=practice).delete()
-    Outcome.objects.unscoped().filter(practice=practice).delete()
-    MonthClose.objects.unscoped().filter(practice=practice, month=month).delete()
-    MonthLock.objects.unscoped().filter(practice=practice, month=month).delete()
+    ClaimLine.objects.for_practice(practice).delete()
+    Claim.objects.for_practice(practice).delete()
+    Outcome.objects.for_practice(practice).delete()
+    MonthClose.objects.for_practice(practice).filter(month=month).delete()
+    MonthLock.objects.for_practice(practice).filter(month=month).delete()
 
 
 def describe_outcomes(practice: Practice, month: dt.date) -> None:
-    outcomes = Outcome.objects.unscoped().filter(practice=practice, month=month)
+    outcomes = Outcome.objects.for_practice(practice).filter(month=month)
     billable = outcomes.filter(billable=True).count()
     blocked: collections.Counter[str] = collections.Counter()
     for rules_hit in outcomes.filter(billable=False).values_list("blocked_by", flat=True):
         blocked[",".join(rules_hit) or "(under threshold)"] += 1
     codes: collections.Counter[str] = collections.Counter()
-    for code, units in (
-        ClaimLine.objects.unscoped().filter(practice=practice).values_list("code", "units")
-    ):
+    for code, units in ClaimLine.objects.for_practice(practice).values_list("code", "units"):
         codes[code] += units
     print(f"  outcomes: {outcomes.count()} ({billable} billable)")
     print(

@@ -57,7 +57,7 @@ def bench_practice() -> tuple[Practice, Membership]:
     slug = f"bench-import-{secrets.token_hex(4)}"
     practice = Practice.objects.create(name=f"Bench {slug}", slug=slug, billing_npi="1234567893")
     user = User.objects.create(email=f"coordinator@{slug}.bench")
-    member = Membership.objects.unscoped().create(
+    member = Membership.objects.for_practice(practice).create(
         practice=practice, user=user, role=Role.COORDINATOR
     )
     return practice, member

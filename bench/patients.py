@@ -29,7 +29,7 @@ def bench_practice(slug: str) -> tuple[Practice, Membership]:
     staff = []
     for role in (Role.PHYSICIAN, Role.COORDINATOR):
         user, _ = User.objects.get_or_create(email=f"{role}@{slug}.bench")
-        member, _ = Membership.objects.unscoped().get_or_create(
+        member, _ = Membership.objects.for_practice(practice).get_or_create(
             practice=practice,
             user=user,
             defaults={"role": role, "npi": "1679576722" if role == Role.PHYSICIAN else ""},
@@ -70,9 +70,7 @@ def main() -> None:
     client = Client()
     client.force_login(coordinator.user)
     rng = random.Random(7)
-    ids = list(
-        Patient.objects.unscoped().filter(practice=practice).values_list("id", flat=True)[:2000]
-    )
+    ids = list(Patient.objects.for_practice(practice).values_list("id", flat=True)[:2000])
     print(f"== {N} requests each, {PATIENTS} patients per practice, 2 practices")
     measure("patient list, first page", client, ["/patients/"] * N)
     pages = [f"/patients/?page={rng.randint(1, 400)}" for _ in range(N)]

@@ -39,7 +39,7 @@ N = 30
 
 def _member(practice: Practice, email: str, role: str, npi: str = "") -> Membership:
     user, _ = User.objects.get_or_create(email=email)
-    member, _ = Membership.objects.unscoped().get_or_create(
+    member, _ = Membership.objects.for_practice(practice).get_or_create(
         practice=practice, user=user, defaults={"role": role, "npi": npi}
     )
     return member
@@ -82,14 +82,14 @@ def bench_practice(slug: str, month: dt.date) -> tuple[Practice, Membership]:
 
 def _enrolled(practice: Practice) -> Any:
     # Enrolled before the month, so every one of them is on its worklist.
-    return Patient.objects.unscoped().filter(practice=practice, status=Status.ENROLLED)
+    return Patient.objects.for_practice(practice).filter(status=Status.ENROLLED)
 
 
 def _seed_entries(practice: Practice, performers: list[Membership], month: dt.date) -> int:
-    have = TimeEntry.objects.unscoped().filter(practice=practice, billing_month=month).count()
+    have = TimeEntry.objects.for_practice(practice).filter(billing_month=month).count()
     if have >= ENROLLED * ENTRIES_PER_PATIENT:
         return 0
-    TimeEntry.objects.unscoped().filter(practice=practice, billing_month=month).delete()
+    TimeEntry.objects.for_practice(practice).filter(billing_month=month).delete()
     rng = random.Random(f"{practice.slug}-worklist-bench")
     patients = list(_enrolled(practice).order_by("mrn")[:ENROLLED])
     first, _end = month_bounds(month, practice.time_zone)
@@ -219,7 +219,7 @@ def main() -> None:
     month = previous_month(this_month)
     practice, coordinator = bench_practice("wl-a", month)
     other, _ = bench_practice("wl-b", month)
-    entries = TimeEntry.objects.unscoped().filter(practice=practice, billing_month=month).count()
+    entries = TimeEntry.objects.for_practice(practice).filter(billing_month=month).count()
     print(
         f"== {N} requests each; per practice (2): {_enrolled(practice).count()} enrolled, "
         f"{entries} entries in {month_label(month)}"

@@ -59,7 +59,7 @@ class MonthNumbers:
 def month_numbers(*, practice: Practice, month: dt.date, today: dt.date) -> MonthNumbers:
     """Enrolled, reached 20, behind pace and the projected claims for one month (five
     aggregate queries, no writes)."""
-    enrolled = Patient.objects.unscoped().filter(practice=practice, status=Status.ENROLLED)
+    enrolled = Patient.objects.for_practice(practice).filter(status=Status.ENROLLED)
     # The worklist's own filters, so each number is the length of the list it links to.
     lists = {
         show: worklist(practice=practice, month=month, show=show, today=today).count()
@@ -69,8 +69,8 @@ def month_numbers(*, practice: Practice, month: dt.date, today: dt.date) -> Mont
     # (billing.close.services._close_batch); the engine's answer itself comes stored.
     has_practitioner = Q(patient__billing_practitioner__isnull=False)
     claims = (
-        MonthProgress.objects.unscoped()
-        .filter(practice=practice, month=month)
+        MonthProgress.objects.for_practice(practice)
+        .filter(month=month)
         .aggregate(
             n_claims=Count("pk", filter=Q(billable=True) & has_practitioner),
             n_amount=Sum("projected_amount", filter=Q(billable=True) & has_practitioner),
@@ -95,16 +95,15 @@ def member_minutes(*, practice: Practice, month: dt.date) -> QuerySet[Membership
     """The practice's members who logged time in the month, and every active coordinator,
     with `minutes` logged (one query), most first."""
     logged = (
-        TimeEntry.objects.unscoped()
-        .filter(practice=practice, billing_month=month, performer=OuterRef("pk"))
+        TimeEntry.objects.for_practice(practice)
+        .filter(billing_month=month, performer=OuterRef("pk"))
         .order_by()
         .values("performer")
         .annotate(total=Sum("minutes"))
         .values("total")
     )
     members: QuerySet[Membership] = (
-        Membership.objects.unscoped()  # type: ignore[assignment]
-        .filter(practice=practice)
+        Membership.objects.for_practice(practice)  # type: ignore[assignment]
         .annotate(minutes=Coalesce(Subquery(logged, output_field=IntegerField()), 0))
         .filter(
             Q(minutes__gt=0) | Q(role__in=roles_with(Capability.COORDINATE_CARE), is_active=True)
@@ -118,8 +117,8 @@ def member_minutes(*, practice: Practice, month: dt.date) -> QuerySet[Membership
 def closed_months(*, practice: Practice, count: int = CHART_MONTHS) -> list[MonthClose]:
     """The last `count` closed months (claims, amount), oldest first (one query)."""
     rows = (
-        MonthClose.objects.unscoped()
-        .filter(practice=practice, status=CloseStatus.CLOSED)
+        MonthClose.objects.for_practice(practice)
+        .filter(status=CloseStatus.CLOSED)
         .order_by("-month")[:count]
     )
     return list(reversed(rows))

@@ -48,17 +48,17 @@ def seed_care_plans(
     """Plans for enrolled demo patients without one. Returns how many were added."""
     today = today or practice.today()
     templates_ensure(practice=practice)
-    templates = list(CarePlanTemplate.objects.unscoped().filter(practice=practice))
+    templates = list(CarePlanTemplate.objects.for_practice(practice))
     patients = list(
-        Patient.objects.unscoped()
-        .filter(practice=practice, status=Status.ENROLLED)
+        Patient.objects.for_practice(practice)
+        .filter(status=Status.ENROLLED)
         .exclude(care_plans__isnull=False)
         .order_by("mrn")
     )
     conditions = defaultdict(list)
     for c in (
-        Condition.objects.unscoped()
-        .filter(practice=practice, patient__in=patients, is_chronic=True)
+        Condition.objects.for_practice(practice)
+        .filter(patient__in=patients, is_chronic=True)
         .filter(status=ConditionStatus.ACTIVE)
         .order_by("position")
     ):
@@ -106,9 +106,9 @@ def seed_care_plans(
                     )
                 )
         versions.append(version)
-    CarePlan.objects.unscoped().bulk_create(plans, batch_size=2000)
-    CarePlanVersion.objects.unscoped().bulk_create(versions, batch_size=2000)
-    CarePlanCopy.objects.unscoped().bulk_create(copies, batch_size=2000)
+    CarePlan.objects.for_practice(practice).bulk_create(plans, batch_size=2000)
+    CarePlanVersion.objects.for_practice(practice).bulk_create(versions, batch_size=2000)
+    CarePlanCopy.objects.for_practice(practice).bulk_create(copies, batch_size=2000)
     return len(plans)
 
 

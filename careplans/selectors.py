@@ -26,8 +26,8 @@ from ccm.tenancy import get_for_practice_or_404
 def version_list(*, practice: Practice, patient_id: Any) -> QuerySet[CarePlanVersion]:
     """The patient's versions, newest first, with who wrote and signed them."""
     return (
-        CarePlanVersion.objects.unscoped()
-        .filter(practice=practice, patient_id=patient_id)
+        CarePlanVersion.objects.for_practice(practice)
+        .filter(patient_id=patient_id)
         .select_related("created_by__user", "signed_by__user", "submitted_by__user")
         .order_by("-number")
     )
@@ -37,11 +37,11 @@ def version_get(*, practice: Practice, version_id: Any) -> CarePlanVersion:
     """One version (404 outside the practice) with its patient, plan and people."""
     version = get_for_practice_or_404(CarePlanVersion, practice, version_id)
     return (
-        CarePlanVersion.objects.unscoped()
+        CarePlanVersion.objects.for_practice(practice)
         .select_related(
             "patient", "plan", "created_by__user", "signed_by__user", "updated_by__user"
         )
-        .get(practice=practice, pk=version.pk)
+        .get(pk=version.pk)
     )
 
 
@@ -62,17 +62,17 @@ class ChartPlan:
 
 def chart_plan(*, practice: Practice, patient_id: Any) -> ChartPlan:
     """Current signed version, the draft, the copies given, discharges (four queries)."""
-    plan = CarePlan.objects.unscoped().filter(practice=practice, patient_id=patient_id).first()
+    plan = CarePlan.objects.for_practice(practice).filter(patient_id=patient_id).first()
     versions = list(version_list(practice=practice, patient_id=patient_id)) if plan else []
     signed = next((v for v in versions if v.status == VersionStatus.SIGNED), None)
     draft = next((v for v in versions if v.status == VersionStatus.DRAFT), None)
     copies = list(
-        CarePlanCopy.objects.unscoped()
-        .filter(practice=practice, patient_id=patient_id)
+        CarePlanCopy.objects.for_practice(practice)
+        .filter(patient_id=patient_id)
         .select_related("version", "recorded_by__user")
     )
     discharges = list(
-        HospitalDischarge.objects.unscoped().filter(practice=practice, patient_id=patient_id)[:5]
+        HospitalDischarge.objects.for_practice(practice).filter(patient_id=patient_id)[:5]
     )
     return ChartPlan(plan, signed, draft, copies, discharges, versions)
 
@@ -80,15 +80,15 @@ def chart_plan(*, practice: Practice, patient_id: Any) -> ChartPlan:
 def signing_queue(*, practice: Practice) -> QuerySet[CarePlanVersion]:
     """Drafts sent for signature, oldest first (the physicians' queue)."""
     return (
-        CarePlanVersion.objects.unscoped()
-        .filter(practice=practice, status=VersionStatus.DRAFT, submitted_at__isnull=False)
+        CarePlanVersion.objects.for_practice(practice)
+        .filter(status=VersionStatus.DRAFT, submitted_at__isnull=False)
         .select_related("patient", "submitted_by__user")
         .order_by("submitted_at")
     )
 
 
 def template_list(*, practice: Practice) -> QuerySet[CarePlanTemplate]:
-    return CarePlanTemplate.objects.unscoped().filter(practice=practice).order_by("name")
+    return CarePlanTemplate.objects.for_practice(practice).order_by("name")
 
 
 @dataclass(frozen=True)

@@ -72,15 +72,13 @@ def add_months(day: dt.date, months: int) -> dt.date:
 def templates_ensure(*, practice: Practice) -> int:
     """Give a practice the default condition templates it lacks (idempotent). Returns how
     many were added."""
-    have = set(
-        CarePlanTemplate.objects.unscoped().filter(practice=practice).values_list("name", flat=True)
-    )
+    have = set(CarePlanTemplate.objects.for_practice(practice).values_list("name", flat=True))
     new = [
         CarePlanTemplate(practice=practice, **spec)
         for spec in DEFAULT_TEMPLATES
         if spec["name"] not in have
     ]
-    CarePlanTemplate.objects.unscoped().bulk_create(new, ignore_conflicts=True)
+    CarePlanTemplate.objects.for_practice(practice).bulk_create(new, ignore_conflicts=True)
     return len(new)
 
 
@@ -130,14 +128,16 @@ def _plan_for(practice: Practice, patient: Patient) -> CarePlan:
     """The patient's plan, locked (created on first use; the unique constraint settles races)."""
     try:
         with transaction.atomic():
-            CarePlan.objects.unscoped().get_or_create(practice=practice, patient=patient)
+            CarePlan.objects.for_practice(practice).get_or_create(
+                practice=practice, patient=patient
+            )
     except IntegrityError:
         pass
-    return CarePlan.objects.unscoped().select_for_update().get(practice=practice, patient=patient)
+    return CarePlan.objects.for_practice(practice).select_for_update().get(patient=patient)
 
 
 def _matching_templates(practice: Practice, codes: list[str], template_ids: Any) -> list[Any]:
-    templates = CarePlanTemplate.objects.unscoped().filter(practice=practice, is_active=True)
+    templates = CarePlanTemplate.objects.for_practice(practice).filter(is_active=True)
     if template_ids is not None:
         return list(templates.filter(pk__in=template_ids))
     return [t for t in templates if any(t.matches(code) for code in codes)]
@@ -185,7 +185,7 @@ def draft_start(
     if patient.practice_id != practice.pk:
         raise ValidationError("The patient must belong to this practice.")
     plan = _plan_for(practice, patient)
-    versions = CarePlanVersion.objects.unscoped().filter(practice=practice, plan=plan)
+    versions = CarePlanVersion.objects.for_practice(practice).filter(plan=plan)
     if versions.filter(status=VersionStatus.DRAFT).exists():
         raise StateConflict(DRAFT_EXISTS_MESSAGE)
     signed = versions.filter(status=VersionStatus.SIGNED).first()
@@ -193,7 +193,7 @@ def draft_start(
     body = dict(signed.content) if signed else _prefilled(practice, patient, template_ids)
     try:
         with transaction.atomic():
-            version = CarePlanVersion.objects.unscoped().create(
+            version = CarePlanVersion.objects.for_practice(practice).create(
                 practice=practice,
                 plan=plan,
                 patient=patient,
@@ -210,7 +210,7 @@ def draft_start(
 
 
 def _lock_draft(practice: Practice, version: CarePlanVersion) -> CarePlanVersion:
-    locked = lock_for_practice_or_404(CarePlanVersion.objects.unscoped(), practice, version.pk)
+    locked = lock_for_practice_or_404(CarePlanVersion, practice, version.pk)
     if locked.status != VersionStatus.DRAFT:
         raise VersionSigned(SIGNED_MESSAGE)
     return locked
@@ -308,7 +308,7 @@ def version_sign(
 
 @transaction.atomic
 def _sign(practice: Practice, actor: Membership, version: CarePlanVersion) -> CarePlanVersion:
-    plan = lock_for_practice_or_404(CarePlan.objects.unscoped(), practice, version.plan_id)
+    plan = lock_for_practice_or_404(CarePlan, practice, version.plan_id)
     version = _lock_draft(practice, version)
     _check_complete(version)
     # R11: the plan is the billing engine's input; the worklist's stored progress follows.
@@ -321,13 +321,13 @@ def _sign_locked(
 ) -> CarePlanVersion:
     now = timezone.now()
     today = practice.today()
-    CarePlanVersion.objects.unscoped().filter(
-        practice=practice, plan=plan, status=VersionStatus.SIGNED
+    CarePlanVersion.objects.for_practice(practice).filter(
+        plan=plan, status=VersionStatus.SIGNED
     ).update(status=VersionStatus.SUPERSEDED)
     # Conditional on still being a draft: the row lock makes a second signer wait, then fail.
     signed = (
-        CarePlanVersion.objects.unscoped()
-        .filter(practice=practice, pk=version.pk, status=VersionStatus.DRAFT)
+        CarePlanVersion.objects.for_practice(practice)
+        .filter(pk=version.pk, status=VersionStatus.DRAFT)
         .update(
             status=VersionStatus.SIGNED,
             signed_by=actor,
@@ -360,7 +360,7 @@ def copy_record(
 ) -> CarePlanCopy:
     """R12: record when and how the patient got a copy of the current signed version."""
     require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
-    version = CarePlanVersion.objects.unscoped().get(practice=practice, pk=version.pk)
+    version = CarePlanVersion.objects.for_practice(practice).get(pk=version.pk)
     if version.status != VersionStatus.SIGNED or version.signed_on is None:
         raise StateConflict(NOT_SIGNED_MESSAGE)
     if method not in CopyMethod.values:
@@ -372,7 +372,7 @@ def copy_record(
             {"given_on": COPY_BEFORE_SIGNING_MESSAGE.format(day=version.signed_on)}
         )
     with engine_inputs.changing(practice=practice, patient_ids=[version.patient_id]):  # R11
-        copy = CarePlanCopy.objects.unscoped().create(
+        copy = CarePlanCopy.objects.for_practice(practice).create(
             practice=practice,
             version=version,
             patient_id=version.patient_id,
@@ -400,7 +400,7 @@ def discharge_record(
         raise ValidationError("The patient must belong to this practice.")
     if discharged_on > practice.today():
         raise ValidationError({"discharged_on": FUTURE_MESSAGE})
-    discharge = HospitalDischarge.objects.unscoped().create(
+    discharge = HospitalDischarge.objects.for_practice(practice).create(
         practice=practice,
         patient=patient,
         discharged_on=discharged_on,
@@ -409,10 +409,7 @@ def discharge_record(
         recorded_by=actor,
     )
     plan = (
-        CarePlan.objects.unscoped()
-        .select_for_update()
-        .filter(practice=practice, patient=patient)
-        .first()
+        CarePlan.objects.for_practice(practice).select_for_update().filter(patient=patient).first()
     )
     due = discharged_on + dt.timedelta(days=REVIEW_AFTER_DISCHARGE_DAYS)
     if plan is not None and (plan.next_review_on is None or due < plan.next_review_on):

@@ -106,7 +106,7 @@ def _draft_initial(version: CarePlanVersion) -> dict[str, Any]:
 
 def _lock_draft(request: PracticeRequest, version: CarePlanVersion) -> CarePlanVersion:
     # The row draft_update locks first.
-    queryset = CarePlanVersion.objects.unscoped()
+    queryset = CarePlanVersion.objects.for_practice(request.practice)
     return lock_for_practice_or_404(queryset, request.practice, version.pk)
 
 

@@ -71,9 +71,12 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
-def _all(model: type[models.Model]) -> Any:
+def _of_practice(model: type[models.Model], practice: Any) -> Any:
+    """The practice's rows of a tenant table; for Practice itself, its own row."""
     manager: Any = model._default_manager
-    return manager.unscoped() if hasattr(manager, "unscoped") else manager.all()
+    if hasattr(manager, "for_practice"):
+        return manager.for_practice(practice)
+    return manager.filter(pk=practice.pk)
 
 
 class RowLock:
@@ -93,16 +96,18 @@ class RowLock:
 
     def __call__(self, view: ApiView, kwargs: dict[str, Any]) -> None:
         if self.url_kwarg is None:
-            list(_all(self.model).select_for_update().filter(pk=view.practice.pk).values("pk"))
+            list(_of_practice(self.model, view.practice).select_for_update().values("pk"))
             return
         object_id = kwargs[self.url_kwarg]
         if self.first is not None:
             parent, fields = self.first
             obj = get_for_practice_or_404(self.model, view.practice, object_id)
             lookup = {field: getattr(obj, attr) for field, attr in fields.items()}
-            parents = _all(parent).select_for_update().filter(practice_id=view.practice.pk)
+            parents = _of_practice(parent, view.practice).select_for_update()
             list(parents.filter(**lookup).values("pk"))
-        lock_for_practice_or_404(_all(self.model).only("pk"), view.practice, object_id)
+        lock_for_practice_or_404(
+            _of_practice(self.model, view.practice).only("pk"), view.practice, object_id
+        )
 
 
 _ERRORS_SCHEMA = {

@@ -73,6 +73,7 @@ def record(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
+    # Unscoped: some events belong to no practice (a failed sign-in for an unknown email).
     return AuditEvent.objects.unscoped().create(
         practice=practice,
         actor=actor if actor is not None and actor.pk else None,
@@ -317,7 +318,7 @@ def _event_digest(row: tuple[Any, ...]) -> bytes:
 
 
 def _event_digests(after_id: int, last_id: int, limit: int | None = None) -> dict[int, bytes]:
-    rows = (
+    rows = (  # unscoped: one seal chain runs over every practice's events, in id order
         AuditEvent.objects.unscoped()
         .filter(id__gt=after_id, id__lte=last_id)
         .order_by("id")
@@ -352,7 +353,7 @@ def seal(*, delay_seconds: int = SEAL_DELAY_SECONDS, max_rows: int = SEAL_MAX_RO
     cutoff = timezone.now() - dt.timedelta(seconds=delay_seconds)
     # The newest event created before the cutoff; every visible event created before it has a
     # lower id. Computed once: a backlog is then sealed in chunks by cheap id-range reads.
-    boundary = (
+    boundary = (  # unscoped: the chain covers every practice's events
         AuditEvent.objects.unscoped()
         .filter(created_at__lt=cutoff, id__gt=_last_sealed_id())
         .aggregate(last=Max("id"))["last"]
@@ -430,7 +431,8 @@ def verify() -> VerifyResult:
             sealed.last_event_id,
             sealed.sealed_through,
         )
-    # Back-dated: created before the last seal's instant, yet not in any seal.
+    # Back-dated: created before the last seal's instant, yet not in any seal (unscoped: the
+    # chain covers every practice).
     result.added += list(
         AuditEvent.objects.unscoped()
         .filter(id__gt=previous_last, created_at__lt=since)

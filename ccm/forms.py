@@ -76,8 +76,8 @@ class TokenCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = cast(forms.ModelChoiceField, self.fields["membership"])
         field.queryset = (
-            Membership.objects.unscoped()
-            .filter(practice=practice, is_active=True)
+            Membership.objects.for_practice(practice)
+            .filter(is_active=True)
             .select_related("user")
             .order_by("user__email")
         )
@@ -99,9 +99,7 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args: Any, practice: Practice, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = cast(forms.ModelChoiceField, self.fields["actor"])
-        field.queryset = (
-            Membership.objects.unscoped().filter(practice=practice).select_related("user")
-        )
+        field.queryset = Membership.objects.for_practice(practice).select_related("user")
         field.label_from_instance = _member_email  # type: ignore[assignment,method-assign]
 
     def filters(self) -> dict[str, Any]:

@@ -13,8 +13,7 @@ from ccm.models import ApiToken, AuditEvent, Membership, Practice
 def member_list(*, practice: Practice) -> QuerySet[Membership]:
     """The practice's members, active first, with their users (one query)."""
     return (
-        Membership.objects.unscoped()
-        .filter(practice=practice)
+        Membership.objects.for_practice(practice)
         .select_related("user")
         .order_by("-is_active", "user__full_name", "user__email")
     )
@@ -23,8 +22,7 @@ def member_list(*, practice: Practice) -> QuerySet[Membership]:
 def token_list(*, practice: Practice) -> QuerySet[ApiToken]:
     """The practice's API tokens, live first, with member and user (one query)."""
     return (
-        ApiToken.objects.unscoped()
-        .filter(practice=practice)
+        ApiToken.objects.for_practice(practice)
         .select_related("membership__user")
         .order_by("revoked_at", "-created_at")
     )
@@ -40,7 +38,7 @@ def audit_event_list(
     date_to: dt.date | None = None,
 ) -> QuerySet[AuditEvent]:
     """The practice's audit events, newest first, filtered; dates are UTC calendar days."""
-    qs = AuditEvent.objects.unscoped().filter(practice=practice).select_related("actor")
+    qs = AuditEvent.objects.for_practice(practice).select_related("actor")
     if actor_id:
         qs = qs.filter(actor_id=actor_id)
     if patient_id:

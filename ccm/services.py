@@ -75,7 +75,7 @@ def member_invite(
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
         user = User.objects.create_user(email=email, password=None, full_name=full_name)
-    existing = Membership.objects.unscoped().filter(practice=practice, user=user).first()
+    existing = Membership.objects.for_practice(practice).filter(user=user).first()
     if existing is not None:
         message = ALREADY_MEMBER_MESSAGE if existing.is_active else INACTIVE_MEMBER_MESSAGE
         raise ValidationError({"email": message})
@@ -92,9 +92,9 @@ def member_invite(
 def _lock_admins(practice: Practice) -> list[Membership]:
     # Lock the admin rows so two concurrent demotions cannot both pass the last-admin check.
     return list(
-        Membership.objects.unscoped()
+        Membership.objects.for_practice(practice)
         .select_for_update()
-        .filter(practice=practice, role__in=roles_with(Capability.MANAGE_MEMBERS), is_active=True)
+        .filter(role__in=roles_with(Capability.MANAGE_MEMBERS), is_active=True)
     )
 
 
@@ -164,8 +164,8 @@ def token_revoke(*, practice: Practice, actor: Membership, token: ApiToken) -> A
     """Revoke a token (idempotent: revoking twice keeps the first revocation time)."""
     now = timezone.now()
     updated = (
-        ApiToken.objects.unscoped()
-        .filter(practice=practice, pk=token.pk, revoked_at__isnull=True)
+        ApiToken.objects.for_practice(practice)
+        .filter(pk=token.pk, revoked_at__isnull=True)
         .update(revoked_at=now)
     )
     if updated:
@@ -197,6 +197,8 @@ def member_invitation_send(*, membership_id: str) -> None:
     from django.template.loader import render_to_string
     from django.urls import reverse
 
+    # Unscoped: the task is handed only a membership id (no PHI, no practice); the row names
+    # its practice.
     membership = (
         Membership.objects.unscoped()
         .select_related("user", "practice")

@@ -256,7 +256,7 @@ def user_memberships(user: Any) -> models.QuerySet[Membership]:
     """A user's active memberships in active practices (for the switcher and resolution)."""
     from ccm.models import Membership
 
-    return (
+    return (  # unscoped: a user's memberships span practices
         Membership.objects.unscoped()
         .filter(user_id=user.pk, is_active=True)
         .select_related("practice")
@@ -293,7 +293,7 @@ def resolve_token(raw: str) -> ApiToken | None:
 
     if not raw.startswith(TOKEN_PREFIX):
         return None
-    return (
+    return (  # unscoped: the token is what names the practice
         ApiToken.objects.unscoped()
         .filter(
             token_hash=hash_token(raw),
@@ -351,7 +351,7 @@ def _record_token_use(token: ApiToken) -> None:
     now = timezone.now()
     stale = now - timedelta(minutes=1)
     updated = (
-        ApiToken.objects.unscoped()
+        ApiToken.objects.for_practice(token.practice_id)
         .filter(pk=token.pk)
         .filter(models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lt=stale))
         .update(last_used_at=now)

@@ -175,9 +175,7 @@ def seed_patients(
     rng = random.Random(f"{practice.slug}-{prefix}")  # noqa: S311 (demo data, not security)
     wanted = [f"{prefix}-{i:05d}" for i in range(1, count + 1)]
     existing = set(
-        Patient.objects.unscoped()
-        .filter(practice=practice, mrn__in=wanted)
-        .values_list("mrn", flat=True)
+        Patient.objects.for_practice(practice).filter(mrn__in=wanted).values_list("mrn", flat=True)
     )
     descriptions: dict[str, str] = {}
     patients, conditions, consents, events = [], [], [], []
@@ -202,10 +200,10 @@ def seed_patients(
             )
         consents += _consents(practice, staff, patient, status, enrolled_on)
         events += _events(practice, staff, patient, status, enrolled_on)
-    Patient.objects.unscoped().bulk_create(patients, batch_size=2000)
-    Condition.objects.unscoped().bulk_create(conditions, batch_size=2000)
-    Consent.objects.unscoped().bulk_create(consents, batch_size=2000)
-    EnrollmentEvent.objects.unscoped().bulk_create(events, batch_size=2000)
+    Patient.objects.for_practice(practice).bulk_create(patients, batch_size=2000)
+    Condition.objects.for_practice(practice).bulk_create(conditions, batch_size=2000)
+    Consent.objects.for_practice(practice).bulk_create(consents, batch_size=2000)
+    EnrollmentEvent.objects.for_practice(practice).bulk_create(events, batch_size=2000)
     return len(patients)
 
 

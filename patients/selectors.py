@@ -52,7 +52,7 @@ def patient_list(
     # A correlated subquery, not a JOIN + GROUP BY: PostgreSQL sorts and limits first and
     # counts conditions only for the page's rows (the GROUP BY counted all 10,000).
     chronic = (
-        Condition.objects.unscoped()
+        Condition.objects.for_practice(practice)
         .filter(patient=OuterRef("pk"), is_chronic=True, status=ConditionStatus.ACTIVE)
         .order_by()
         .values("patient")
@@ -60,8 +60,7 @@ def patient_list(
         .values("n")
     )
     qs: QuerySet[Patient] = (
-        Patient.objects.unscoped()  # type: ignore[assignment]
-        .filter(practice=practice)
+        Patient.objects.for_practice(practice)  # type: ignore[assignment]
         .filter(search_filter(q))
         .select_related("coordinator__user")
         .annotate(chronic_count=Subquery(chronic, output_field=IntegerField()))
@@ -81,14 +80,17 @@ def patient_get(*, practice: Practice, patient_id: object) -> Patient:
 
     pk = parse_uuid(patient_id)
     patient = (
-        Patient.objects.unscoped()
-        .filter(practice=practice, pk=pk)
+        Patient.objects.for_practice(practice)
+        .filter(pk=pk)
         .select_related("coordinator__user", "billing_practitioner__user")
         .prefetch_related(
-            Prefetch("conditions", queryset=Condition.objects.unscoped().order_by("position")),
+            Prefetch(
+                "conditions",
+                queryset=Condition.objects.for_practice(practice).order_by("position"),
+            ),
             Prefetch(
                 "consents",
-                queryset=Consent.objects.unscoped().select_related(
+                queryset=Consent.objects.for_practice(practice).select_related(
                     "obtained_by__user", "revoked_by__user"
                 ),
             ),
@@ -106,8 +108,8 @@ def patient_get(*, practice: Practice, patient_id: object) -> Patient:
 def clinician_choices(*, practice: Practice) -> QuerySet[Membership]:
     """Active members who can be assigned as coordinator (any clinical role)."""
     return (
-        Membership.objects.unscoped()
-        .filter(practice=practice, is_active=True)
+        Membership.objects.for_practice(practice)
+        .filter(is_active=True)
         .filter(role__in=roles_with(Capability.EDIT_CLINICAL))
         .select_related("user")
         .order_by("user__full_name", "user__email")
@@ -126,8 +128,7 @@ def status_counts(*, practice: Practice) -> list[tuple[str, str, int]]:
     from patients.models import Status
 
     counts = dict(
-        Patient.objects.unscoped()
-        .filter(practice=practice)
+        Patient.objects.for_practice(practice)
         .order_by()
         .values_list("status")
         .annotate(n=Count("pk"))

@@ -105,7 +105,7 @@ def _victim_patient(admin):
         "patient": patient,
         "condition": ConditionFactory(patient=patient),
         "consent": ConsentFactory(patient=patient, obtained_by=admin),
-        "import": PatientImport.objects.unscoped().create(
+        "import": PatientImport.objects.for_practice(admin.practice).create(
             practice=admin.practice,
             uploaded_by=admin,
             content="MRN,First name,Last name,DOB\nVIC-001,Victoria,Victimsdottir,1950-01-01\n",
@@ -113,7 +113,7 @@ def _victim_patient(admin):
         ),
         "entry": TimeEntryFactory(patient=patient, performer=admin, note="victim-note"),
         "task": TaskFactory(patient=patient, assignee=admin, title="victim-task-title"),
-        "other_service": OtherService.objects.unscoped().create(
+        "other_service": OtherService.objects.for_practice(admin.practice).create(
             practice=admin.practice,
             patient=patient,
             code="G0556",
@@ -122,7 +122,7 @@ def _victim_patient(admin):
             note="victim-service-note",
             created_by=admin,
         ),
-        "service_import": OtherServiceImport.objects.unscoped().create(
+        "service_import": OtherServiceImport.objects.for_practice(admin.practice).create(
             practice=admin.practice,
             uploaded_by=admin,
             content="mrn,code,service_date,practitioner_npi\nVIC-001,G0556,2026-01-12,1234567893\n",
@@ -136,8 +136,10 @@ def _victim_plan(admin, patient):
     from careplans import content
     from careplans.models import CarePlan, CarePlanTemplate, CarePlanVersion
 
-    plan = CarePlan.objects.unscoped().create(practice=admin.practice, patient=patient)
-    version = CarePlanVersion.objects.unscoped().create(
+    plan = CarePlan.objects.for_practice(admin.practice).create(
+        practice=admin.practice, patient=patient
+    )
+    version = CarePlanVersion.objects.for_practice(admin.practice).create(
         practice=admin.practice,
         plan=plan,
         patient=patient,
@@ -146,7 +148,7 @@ def _victim_plan(admin, patient):
         content=content.clean({"goals": [{"goal": "victim-plan-goal", "target": "t"}]}),
         created_by=admin,
     )
-    template = CarePlanTemplate.objects.unscoped().create(
+    template = CarePlanTemplate.objects.for_practice(admin.practice).create(
         practice=admin.practice, name="victim-template", icd10_prefixes="E11"
     )
     return {"version": version, "template": template, "claim": _victim_claim(admin, patient)}
@@ -157,10 +159,10 @@ def _victim_claim(admin, patient):
 
     from billing.models import Claim, MonthClose
 
-    close = MonthClose.objects.unscoped().create(
+    close = MonthClose.objects.for_practice(admin.practice).create(
         practice=admin.practice, month=dt.date(2026, 9, 1), status="closed"
     )
-    return Claim.objects.unscoped().create(
+    return Claim.objects.for_practice(admin.practice).create(
         practice=admin.practice,
         close=close,
         patient=patient,

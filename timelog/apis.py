@@ -135,8 +135,8 @@ class TimeEntryInputSerializer(serializers.Serializer):
 def _locked_months(practice: Any, entries: list[TimeEntry]) -> set[dt.date]:
     months = {e.billing_month for e in entries}
     return set(
-        MonthLock.objects.unscoped()
-        .filter(practice=practice, month__in=months)
+        MonthLock.objects.for_practice(practice)
+        .filter(month__in=months)
         .values_list("month", flat=True)
     )
 

@@ -107,17 +107,15 @@ def _seed_month(
     fraction = min(1.0, (stop - start) / (end - start))
     rng = random.Random(f"{practice.slug}-time-{month}")  # noqa: S311 (demo data)
     patients = list(
-        Patient.objects.unscoped()
-        .filter(
-            practice=practice, status=Status.ENROLLED, status_on__lt=month + dt.timedelta(days=27)
-        )
+        Patient.objects.for_practice(practice)
+        .filter(status=Status.ENROLLED, status_on__lt=month + dt.timedelta(days=27))
         .exclude(time_entries__billing_month=month)
         .order_by("mrn")
     )
     packer = _Packer(zone, start, stop)
     latest = (
-        TimeEntry.objects.unscoped()
-        .filter(practice=practice, billing_month=month)
+        TimeEntry.objects.for_practice(practice)
+        .filter(billing_month=month)
         .annotate(day=TruncDate("started_at", tzinfo=zone))
         .values("performer_id", "day")
         .annotate(last=Max("ended_at"))
@@ -152,5 +150,7 @@ def _seed_month(
                 )
             )
     # ON CONFLICT DO NOTHING: the no-overlap constraint is the backstop for a concurrent run.
-    TimeEntry.objects.unscoped().bulk_create(entries, batch_size=2000, ignore_conflicts=True)
+    TimeEntry.objects.for_practice(practice).bulk_create(
+        entries, batch_size=2000, ignore_conflicts=True
+    )
     return len(entries)

@@ -51,10 +51,10 @@ REVIEW_DUE_FLAG = "Care plan review due"
 FIRST_THRESHOLD = STAFF_TRACK.threshold  # R19: 20 staff-pool minutes for 99490
 
 
-def adjusted(queryset: QuerySet[TimeEntry]) -> QuerySet[TimeEntry]:
+def adjusted(queryset: QuerySet[TimeEntry], practice: Practice) -> QuerySet[TimeEntry]:
     """Annotate `effective_minutes`: minutes after audited adjustments (closed months)."""
     deltas = (
-        TimeAdjustment.objects.unscoped()
+        TimeAdjustment.objects.for_practice(practice)
         .filter(entry=OuterRef("pk"))
         .order_by()
         .values("entry")
@@ -76,13 +76,14 @@ def time_entry_list(
 ) -> QuerySet[TimeEntry]:
     """Entries newest first, with patient, performer and adjustments (fixed query count)."""
     queryset = (
-        TimeEntry.objects.unscoped()
-        .filter(practice=practice)
+        TimeEntry.objects.for_practice(practice)
         .select_related("patient", "performer__user")
         .prefetch_related(
             Prefetch(
                 "adjustments",
-                queryset=TimeAdjustment.objects.unscoped().select_related("actor__user"),
+                queryset=TimeAdjustment.objects.for_practice(practice).select_related(
+                    "actor__user"
+                ),
             )
         )
         .order_by("-started_at")
@@ -93,7 +94,7 @@ def time_entry_list(
         queryset = queryset.filter(billing_month=month)
     if performer_id is not None:
         queryset = queryset.filter(performer_id=performer_id)
-    return adjusted(queryset)
+    return adjusted(queryset, practice)
 
 
 def time_entry_get(*, practice: Practice, entry_id: Any) -> TimeEntry:
@@ -189,10 +190,8 @@ def worklist_base(
     practice: Practice, month: dt.date, coordinator: Membership | None
 ) -> QuerySet[Patient]:
     """Enrolled now, or left CCM during or after this month (still billable for it, R7)."""
-    queryset: QuerySet[Patient] = (
-        Patient.objects.unscoped()
-        .filter(practice=practice)
-        .filter(Q(status=Status.ENROLLED) | Q(status=Status.DISENROLLED, status_on__gte=month))
+    queryset: QuerySet[Patient] = Patient.objects.for_practice(practice).filter(
+        Q(status=Status.ENROLLED) | Q(status=Status.DISENROLLED, status_on__gte=month)
     )
     if coordinator is not None:
         queryset = queryset.filter(coordinator=coordinator)
@@ -220,24 +219,19 @@ ROW_FIELDS = (
 def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membership | None) -> Any:
     month_end = month_bounds(month, practice.time_zone)[1]
     contacts = (
-        TimeEntry.objects.unscoped()
-        .filter(
-            practice=practice,
-            patient=OuterRef("pk"),
-            activity__in=CONTACT_ACTIVITIES,
-            started_at__lt=month_end,
-        )
+        TimeEntry.objects.for_practice(practice)
+        .filter(patient=OuterRef("pk"), activity__in=CONTACT_ACTIVITIES, started_at__lt=month_end)
         .order_by()
         .values("patient")
         .annotate(last=Max("started_at"))
         .values("last")
     )
     # The practice in each subquery lets it probe the (practice, patient, …) indexes.
-    open_tasks = Task.objects.unscoped().filter(
-        practice=practice, patient=OuterRef("pk"), status=TaskStatus.OPEN
+    open_tasks = Task.objects.for_practice(practice).filter(
+        patient=OuterRef("pk"), status=TaskStatus.OPEN
     )
-    consents = Consent.objects.unscoped().filter(
-        practice=practice, patient=OuterRef("pk"), given_on__lte=last_day(month)
+    consents = Consent.objects.for_practice(practice).filter(
+        patient=OuterRef("pk"), given_on__lte=last_day(month)
     )
     return (
         worklist_base(practice, month, coordinator)
@@ -275,13 +269,13 @@ def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membersh
             consent_on_file=Exists(consents),
             # R11: a version signed by the month's end (a later revision supersedes it).
             care_plan_signed=Exists(
-                CarePlanVersion.objects.unscoped().filter(
-                    practice=practice, patient=OuterRef("pk"), signed_on__lte=last_day(month)
+                CarePlanVersion.objects.for_practice(practice).filter(
+                    patient=OuterRef("pk"), signed_on__lte=last_day(month)
                 )
             ),
             care_plan_review_on=Subquery(
-                CarePlan.objects.unscoped()
-                .filter(practice=practice, patient=OuterRef("pk"))
+                CarePlan.objects.for_practice(practice)
+                .filter(patient=OuterRef("pk"))
                 .values("next_review_on")[:1]
             ),
             next_task_id=Subquery(open_tasks.order_by("due_on", "created_at").values("id")[:1]),
@@ -399,10 +393,8 @@ def task_list(
     today: dt.date,
 ) -> QuerySet[Task]:
     """Tasks by view (mine/today/overdue/open/closed), soonest due first; fixed query count."""
-    queryset = (
-        Task.objects.unscoped()
-        .filter(practice=practice)
-        .select_related("patient", "assignee__user", "completed_by__user")
+    queryset = Task.objects.for_practice(practice).select_related(
+        "patient", "assignee__user", "completed_by__user"
     )
     if patient_id is not None:
         queryset = queryset.filter(patient_id=patient_id)
@@ -477,8 +469,8 @@ def chart_time(
         )
     )
     locked = set(
-        MonthLock.objects.unscoped()
-        .filter(practice=practice, month__gte=first, month__lte=month)
+        MonthLock.objects.for_practice(practice)
+        .filter(month__gte=first, month__lte=month)
         .values_list("month", flat=True)
     )
     this_month = facts.engine_entries(e for e in entries if e.billing_month == month)

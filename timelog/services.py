@@ -96,12 +96,12 @@ def _local(instant: dt.datetime, practice: Practice) -> dt.datetime:
 
 
 def month_is_locked(*, practice: Practice, month: dt.date) -> bool:
-    return MonthLock.objects.unscoped().filter(practice=practice, month=month).exists()
+    return MonthLock.objects.for_practice(practice).filter(month=month).exists()
 
 
 def month_lock(*, practice: Practice, month: dt.date, actor: Membership | None = None) -> MonthLock:
     """Lock a billing month's time (idempotent: a second call returns the first lock). Audited."""
-    lock, created = MonthLock.objects.unscoped().get_or_create(
+    lock, created = MonthLock.objects.for_practice(practice).get_or_create(
         practice=practice, month=month.replace(day=1), defaults={"locked_by": actor}
     )
     if created:
@@ -138,9 +138,8 @@ def progress_compute(
     # Latest contact per patient and month: a month's last contact is the newest of its own
     # month and every earlier one (billing_month <= M is "before M's end" in the zone, R1).
     contacts = grouped(
-        TimeEntry.objects.unscoped()
+        TimeEntry.objects.for_practice(practice)
         .filter(
-            practice=practice,
             patient_id__in=[p.pk for p in patients],
             activity__in=CONTACT_ACTIVITIES,
             billing_month__lte=max(months),
@@ -179,9 +178,9 @@ def progress_compute(
     return rows
 
 
-def _progress_save(rows: list[MonthProgress]) -> None:
+def _progress_save(practice: Practice, rows: list[MonthProgress]) -> None:
     # INSERT … ON CONFLICT (practice, month, patient) DO UPDATE: one statement per batch.
-    MonthProgress.objects.unscoped().bulk_create(
+    MonthProgress.objects.for_practice(practice).bulk_create(
         rows,
         batch_size=2000,
         update_conflicts=True,
@@ -204,13 +203,13 @@ def progress_refresh(
     fresh snapshot per statement)."""
     if not patient_ids:
         return
-    existing = MonthProgress.objects.unscoped().filter(
-        practice=practice, patient_id__in=patient_ids
-    )
+    existing = MonthProgress.objects.for_practice(practice).filter(patient_id__in=patient_ids)
     if months:
         existing = existing.filter(month__gt=min(months))
     wanted = {m.replace(day=1) for m in months} | set(existing.values_list("month", flat=True))
-    _progress_save(progress_compute(practice=practice, patient_ids=patient_ids, months=wanted))
+    _progress_save(
+        practice, progress_compute(practice=practice, patient_ids=patient_ids, months=wanted)
+    )
 
 
 @dataclass(frozen=True)
@@ -258,13 +257,13 @@ def _reconcile_candidates(practice: Practice, month: dt.date, *, missing_only: b
     `missing_only`: those without a row, or with a row lacking the engine's claim."""
     on_list = set(worklist_base(practice, month, None).values_list("pk", flat=True))
     rows = dict(
-        MonthProgress.objects.unscoped()
-        .filter(practice=practice, month=month)
+        MonthProgress.objects.for_practice(practice)
+        .filter(month=month)
         .values_list("patient_id", "billable")
     )
     with_time = set(
-        TimeEntry.objects.unscoped()
-        .filter(practice=practice, billing_month=month)
+        TimeEntry.objects.for_practice(practice)
+        .filter(billing_month=month)
         .values_list("patient_id", flat=True)
         .distinct()
     )
@@ -283,13 +282,13 @@ def _reconcile_batch(practice: Practice, month: dt.date, ids: list[Any]) -> tupl
     # counts as adding, not as a correction (no write path forgot anything).
     stored = {
         row.patient_id: row.values()
-        for row in MonthProgress.objects.unscoped().filter(
-            practice=practice, month=month, patient_id__in=locked, billable__isnull=False
+        for row in MonthProgress.objects.for_practice(practice).filter(
+            month=month, patient_id__in=locked, billable__isnull=False
         )
     }
     fresh = progress_compute(practice=practice, patient_ids=locked, months=[month])
     changed = [row for row in fresh if stored.get(row.patient_id) != row.values()]
-    _progress_save(changed)
+    _progress_save(practice, changed)
     missing = sum(1 for row in changed if row.patient_id not in stored)
     return len(fresh), missing, len(changed) - missing
 
@@ -518,8 +517,8 @@ def time_adjust(
 
 def timer_get(*, membership: Membership) -> RunningTimer | None:
     return (
-        RunningTimer.objects.unscoped()
-        .filter(practice_id=membership.practice_id, membership=membership)
+        RunningTimer.objects.for_practice(membership.practice_id)
+        .filter(membership=membership)
         .select_related("patient")
         .first()
     )

@@ -78,14 +78,14 @@ def _candidates(practice: Practice, month: dt.date) -> list[Any]:
     with time in it, in id order."""
     on_list = set(worklist_base(practice, month, None).values_list("pk", flat=True))
     with_time = set(
-        TimeEntry.objects.unscoped()
-        .filter(practice=practice, billing_month=month)
+        TimeEntry.objects.for_practice(practice)
+        .filter(billing_month=month)
         .values_list("patient_id", flat=True)
         .distinct()
     )
     sent = set(
-        Claim.objects.unscoped()
-        .filter(practice=practice, month=month)
+        Claim.objects.for_practice(practice)
+        .filter(month=month)
         .filter(KEPT)
         .values_list("patient_id", flat=True)
     )
@@ -95,13 +95,13 @@ def _candidates(practice: Practice, month: dt.date) -> list[Any]:
 def _start(practice: Practice, month: dt.date, actor: Membership | None) -> MonthClose:
     try:
         with transaction.atomic():
-            close, created = MonthClose.objects.unscoped().get_or_create(
+            close, created = MonthClose.objects.for_practice(practice).get_or_create(
                 practice=practice,
                 month=month,
                 defaults={"status": CloseStatus.RUNNING, "started_by": actor},
             )
     except IntegrityError:  # a concurrent first close created it
-        close, created = MonthClose.objects.unscoped().get(practice=practice, month=month), False
+        close, created = MonthClose.objects.for_practice(practice).get(month=month), False
     if created:
         audit.record(
             practice=practice,
@@ -154,7 +154,7 @@ def month_close(
     must be given (ValidationError otherwise, nothing changed). `generation` (the close's
     `times_closed` when the job was queued) makes a stale job a no-op."""
     practice = Practice.objects.get(pk=practice_id)
-    actor = Membership.objects.unscoped().filter(pk=actor_id, practice=practice).first()
+    actor = Membership.objects.for_practice(practice).filter(pk=actor_id).first()
     with practice_scope(practice):
         close = month_close_start(
             practice=practice,
@@ -167,12 +167,12 @@ def month_close(
             return close
         month = close.month
         # A worker has it: beat now, as the candidates take seconds for a big practice.
-        MonthClose.objects.unscoped().filter(practice=practice, pk=close.pk).update(
+        MonthClose.objects.for_practice(practice).filter(pk=close.pk).update(
             heartbeat_at=timezone.now()
         )
         month_lock(practice=practice, month=month, actor=actor)
         ids = _candidates(practice, month)
-        MonthClose.objects.unscoped().filter(practice=practice, pk=close.pk).update(
+        MonthClose.objects.for_practice(practice).filter(pk=close.pk).update(
             patients_total=len(ids), heartbeat_at=timezone.now()
         )
         # Each batch makes ~50k short-lived objects; the cyclic GC's passes over them cost a
@@ -196,14 +196,14 @@ def _restart(
 ) -> MonthClose:
     """Reopened → running (once, under the row lock): drop the month's outcomes and its
     claims still `ready`; submitted ones stay for the batches to compare."""
-    close = MonthClose.objects.unscoped().select_for_update().get(practice=practice, pk=close_id)
+    close = MonthClose.objects.for_practice(practice).select_for_update().get(pk=close_id)
     if close.status != CloseStatus.REOPENED:
         return close
-    Outcome.objects.unscoped().filter(practice=practice, month=close.month).delete()
-    ready = Claim.objects.unscoped().filter(
-        practice=practice, month=close.month, status=ClaimStatus.READY, exported_at__isnull=True
+    Outcome.objects.for_practice(practice).filter(month=close.month).delete()
+    ready = Claim.objects.for_practice(practice).filter(
+        month=close.month, status=ClaimStatus.READY, exported_at__isnull=True
     )
-    ClaimLine.objects.unscoped().filter(practice=practice, claim__in=ready).delete()
+    ClaimLine.objects.for_practice(practice).filter(claim__in=ready).delete()
     ready.delete()
     close.status, close.patients_done, close.finished_at = CloseStatus.RUNNING, 0, None
     close.changes_confirmed, close.started_by = confirmed, actor
@@ -253,8 +253,8 @@ def _kept_claims(practice: Practice, month: dt.date, patient_ids: list[Any]) -> 
     """The month's kept claims (submitted, paid, denied, withdrawn, or sent in an 837P)
     for these patients."""
     rows = (
-        Claim.objects.unscoped()
-        .filter(practice=practice, month=month, patient_id__in=patient_ids)
+        Claim.objects.for_practice(practice)
+        .filter(month=month, patient_id__in=patient_ids)
         .filter(KEPT)
         .prefetch_related(lines_prefetch(practice))
     )
@@ -264,7 +264,7 @@ def _kept_claims(practice: Practice, month: dt.date, patient_ids: list[Any]) -> 
 def lines_prefetch(practice: Practice) -> Prefetch:
     return Prefetch(
         "lines",
-        queryset=ClaimLine.objects.unscoped().filter(practice=practice).order_by("position"),
+        queryset=ClaimLine.objects.for_practice(practice).order_by("position"),
     )
 
 
@@ -303,8 +303,8 @@ def submitted_changes(*, practice: Practice, month: dt.date) -> list[tuple[Claim
     """The month's submitted (paid, denied) claims a re-close would change, with what
     changes: the engine on today's facts for those patients. No writes."""
     claims = list(
-        Claim.objects.unscoped()
-        .filter(practice=practice, month=month)
+        Claim.objects.for_practice(practice)
+        .filter(month=month)
         .filter(KEPT)
         .select_related("patient")
         .prefetch_related(lines_prefetch(practice))
@@ -337,12 +337,12 @@ def _close_batch(
     rates: tuple[rules.FeeSchedule, rules.Policy],
 ) -> int:
     """Evaluate the next batch of patients without an outcome; returns how many (0: done)."""
-    close = MonthClose.objects.unscoped().select_for_update().get(practice=practice, pk=close_id)
+    close = MonthClose.objects.for_practice(practice).select_for_update().get(pk=close_id)
     if close.status != CloseStatus.RUNNING:
         return 0  # closed by another worker, or reopened since this job started
     done = set(
-        Outcome.objects.unscoped()
-        .filter(practice=practice, month=month)
+        Outcome.objects.for_practice(practice)
+        .filter(month=month)
         .values_list("patient_id", flat=True)
     )
     todo = [pk for pk in ids if pk not in done][:BATCH]
@@ -367,11 +367,11 @@ def _close_batch(
             claim = _claim(practice, close, patient, month, result)
             claims.append(claim)
             lines += _lines(practice, claim, result)
-    Outcome.objects.unscoped().bulk_create(outcomes)
-    Claim.objects.unscoped().bulk_create(claims)
-    ClaimLine.objects.unscoped().bulk_create(lines)
+    Outcome.objects.for_practice(practice).bulk_create(outcomes)
+    Claim.objects.for_practice(practice).bulk_create(claims)
+    ClaimLine.objects.for_practice(practice).bulk_create(lines)
     # The heartbeat: a running close without one for MONTH_CLOSE_STALE_AFTER is resumed.
-    MonthClose.objects.unscoped().filter(practice=practice, pk=close_id).update(
+    MonthClose.objects.for_practice(practice).filter(pk=close_id).update(
         patients_done=len(done) + len(outcomes), heartbeat_at=timezone.now()
     )
     return len(outcomes)
@@ -418,7 +418,7 @@ def _reconcile_kept(
     claim.status, claim.denial_reason = ClaimStatus.READY, ""
     claim.status_changed_at = claim.corrected_at = now
     claim.save()
-    ClaimLine.objects.unscoped().filter(practice=practice, claim=claim).delete()
+    ClaimLine.objects.for_practice(practice).filter(claim=claim).delete()
     fields = [*changed, "lines", "status"]
     _audit(practice, actor, "claim.correct", claim, patient_id=patient.pk, changed_fields=fields)
     return _lines(practice, claim, result)
@@ -461,13 +461,13 @@ def _claim(
 
 @transaction.atomic
 def _finish(practice: Practice, close_id: Any, actor: Membership | None) -> MonthClose:
-    close = MonthClose.objects.unscoped().select_for_update().get(practice=practice, pk=close_id)
+    close = MonthClose.objects.for_practice(practice).select_for_update().get(pk=close_id)
     if close.status != CloseStatus.RUNNING:
         return close  # closed by another worker, or reopened while this one ran
     month_lock(practice=practice, month=close.month, actor=actor)  # idempotent
     totals = (
-        Claim.objects.unscoped()
-        .filter(practice=practice, month=close.month)
+        Claim.objects.for_practice(practice)
+        .filter(month=close.month)
         .exclude(status=ClaimStatus.WITHDRAWN)
         .aggregate(n=Count("pk"), amount=Sum("amount"))
     )
@@ -506,7 +506,7 @@ def month_close_resume_stalled() -> int:
     for pk, practice_id, month, actor_id, confirmed, generation in _stalled(stale):
         # Conditional UPDATE (row count): of two beats, only one claims the close. A batch in
         # flight holds the row lock; its fresh heartbeat then fails the re-checked condition.
-        claimed = MonthClose.objects.unscoped().filter(stale, practice_id=practice_id, pk=pk)
+        claimed = MonthClose.objects.for_practice(practice_id).filter(stale, pk=pk)
         if not claimed.update(resumed_at=now):
             continue
         args = (str(practice_id), month_label(month), actor_id and str(actor_id), confirmed)
@@ -533,22 +533,22 @@ def month_reopen(
     month = month.replace(day=1)
     with transaction.atomic():
         close = (
-            MonthClose.objects.unscoped()
+            MonthClose.objects.for_practice(practice)
             .select_for_update()
-            .filter(practice=practice, month=month)
+            .filter(month=month)
             .first()
         )
         if close is None or close.status != CloseStatus.CLOSED:
             status = close.get_status_display().lower() if close else "open"
             raise MonthState(NOT_CLOSED_MESSAGE.format(month=month_label(month), status=status))
         now = timezone.now()
-        reopening = MonthReopening.objects.unscoped().create(
+        reopening = MonthReopening.objects.for_practice(practice).create(
             practice=practice, close=close, reason=reason, reopened_by=actor, reopened_at=now
         )
         close.status, close.reopened_at, close.reopened_by = CloseStatus.REOPENED, now, actor
         close.reopen_reason = reason
         close.save(update_fields=["status", "reopened_at", "reopened_by", "reopen_reason"])
-        MonthLock.objects.unscoped().filter(practice=practice, month=month).delete()
+        MonthLock.objects.for_practice(practice).filter(month=month).delete()
         audit.record_for(actor, "month.reopen", obj=reopening, changed_fields=["status"])
         audit.record_for(actor, "month.unlock", obj=close)
     return close
@@ -589,8 +589,8 @@ def preclose_check(*, practice: Practice, month: dt.date) -> dict[str, Any]:
         _patients, facts = load_patient_months(practice=practice, patient_ids=chunk, months=[month])
         names = {
             p.pk: p
-            for p in Patient.objects.unscoped()
-            .filter(practice=practice, pk__in=chunk)
+            for p in Patient.objects.for_practice(practice)
+            .filter(pk__in=chunk)
             .only("pk", "first_name", "last_name", "mrn", "billing_practitioner_id")
         }
         for pk in chunk:

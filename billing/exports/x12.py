@@ -407,15 +407,15 @@ def _month_claims(practice: Practice, month: dt.date) -> tuple[ClaimData, ...]:
     withdrawn) with their lines, in two queries whatever their number."""
     lines: dict[Any, list[ServiceLine]] = defaultdict(list)
     for claim_id, code, charge, units in (
-        ClaimLine.objects.unscoped()
-        .filter(practice=practice, claim__month=month, claim__status=ClaimStatus.READY)
+        ClaimLine.objects.for_practice(practice)
+        .filter(claim__month=month, claim__status=ClaimStatus.READY)
         .order_by("claim_id", "position")
         .values_list("claim_id", "code", "charge", "units")
     ):
         lines[claim_id].append(ServiceLine(code=code, charge=charge, units=units))
     rows = (
-        Claim.objects.unscoped()
-        .filter(practice=practice, month=month, status=ClaimStatus.READY)
+        Claim.objects.for_practice(practice)
+        .filter(month=month, status=ClaimStatus.READY)
         .order_by("created_at", "id")
         .values(*_CLAIM_FIELDS)
     )
@@ -442,8 +442,8 @@ def month_submission(practice: Practice, month: dt.date) -> Submission:
     """The closed month's claims as a submission (three queries: close, claims, lines)."""
     month = month.replace(day=1)
     closed = (
-        MonthClose.objects.unscoped()
-        .filter(practice=practice, month=month, status=CloseStatus.CLOSED)
+        MonthClose.objects.for_practice(practice)
+        .filter(month=month, status=CloseStatus.CLOSED)
         .exists()
     )
     if not closed:

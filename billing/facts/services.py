@@ -205,8 +205,8 @@ def other_service_create(
     service.full_clean(exclude=["practice", "patient", "practitioner", "created_by"])
     _check_unlocked(practice, service_on)
     with _changing(practice, patient.pk, service_on):
-        duplicate = OtherService.objects.unscoped().filter(
-            practice=practice, patient_id=patient.pk, code=code, service_on=service_on
+        duplicate = OtherService.objects.for_practice(practice).filter(
+            patient_id=patient.pk, code=code, service_on=service_on
         )
         if duplicate.exists():
             raise StateConflict(DUPLICATE_SERVICE_MESSAGE)
@@ -222,9 +222,9 @@ def other_service_delete(*, practice: Practice, actor: Membership, service: Othe
     require(actor, Capability.EDIT_BILLING_FACTS, WRITE_ROLE_MESSAGE)
     with _changing(practice, service.patient_id) as change:
         locked = (
-            OtherService.objects.unscoped()
+            OtherService.objects.for_practice(practice)
             .select_for_update()
-            .filter(practice=practice, pk=service.pk)
+            .filter(pk=service.pk)
             .first()
         )
         if locked is None:

@@ -95,7 +95,7 @@ def fee_schedule_update(
     progress reconcile on commit. Returns the audit's change list (empty: nothing changed)."""
     wanted = _clean_amounts(amounts)
     settings_lock(practice=practice)
-    rows = {row.code: row for row in FeeSchedule.objects.unscoped().filter(practice=practice)}
+    rows = {row.code: row for row in FeeSchedule.objects.for_practice(practice)}
     changes: list[str] = []
     for code, amount in wanted.items():
         row = rows.get(code)
@@ -104,7 +104,7 @@ def fee_schedule_update(
             continue
         changes.append(f"{code}:{_text(old)}->{_text(amount)}")
         if amount is None:
-            FeeSchedule.objects.unscoped().filter(practice=practice, code=code).delete()
+            FeeSchedule.objects.for_practice(practice).filter(code=code).delete()
             continue
         row = row or FeeSchedule(practice=practice, code=code)
         row.amount, row.updated_at = amount, timezone.now()
@@ -172,12 +172,12 @@ def policy_reset(*, practice: Practice, actor: Membership) -> list[str]:
     """Back to the spec's defaults: the practice's row is deleted (no row = defaults).
     Audits the fields that change; enqueues the progress reconcile on commit."""
     settings_lock(practice=practice)
-    row = BillingPolicy.objects.unscoped().filter(practice=practice).first()
+    row = BillingPolicy.objects.for_practice(practice).first()
     if row is None:
         return []
     changes = _policy_changes(policy_values(row), policy_defaults())
     row_id = row.pk
-    BillingPolicy.objects.unscoped().filter(practice=practice).delete()
+    BillingPolicy.objects.for_practice(practice).delete()
     audit.record_for(
         actor,
         "billing_policy.reset",

@@ -36,7 +36,7 @@ def fee_schedule(practice: Practice) -> rules.FeeSchedule:
     """R26: the practice's amounts over the spec's reference amounts."""
     from billing.models import FeeSchedule
 
-    amounts = FeeSchedule.objects.unscoped().filter(practice=practice).values_list("code", "amount")
+    amounts = FeeSchedule.objects.for_practice(practice).values_list("code", "amount")
     return rules.FeeSchedule({code: Decimal(amount) for code, amount in amounts})
 
 
@@ -44,7 +44,7 @@ def policy(practice: Practice) -> rules.Policy:
     """The practice's POLICY choices (billing.models.BillingPolicy), or the spec's defaults."""
     from billing.models import BillingPolicy
 
-    row = BillingPolicy.objects.unscoped().filter(practice=practice).first()
+    row = BillingPolicy.objects.for_practice(practice).first()
     if row is None:
         return rules.DEFAULT_POLICY
     return rules.Policy(
@@ -70,8 +70,8 @@ def _other_services(practice: Practice, ids: list[Any], months: Collection[dt.da
 
     first, last = min(months), last_day(max(months))
     rows = (
-        OtherService.objects.unscoped()
-        .filter(practice=practice, patient_id__in=ids, service_on__range=(first, last))
+        OtherService.objects.for_practice(practice)
+        .filter(patient_id__in=ids, service_on__range=(first, last))
         .values_list("patient_id", "service_on", "code", "practitioner_id", "outside_npi")
     )
     out: dict[Key, list[rules.OtherService]] = defaultdict(list)
@@ -84,8 +84,8 @@ def _other_services(practice: Practice, ids: list[Any], months: Collection[dt.da
 def _month_facts(practice: Practice, ids: list[Any], months: Collection[dt.date]) -> Any:
     from billing.models import PatientMonthFacts
 
-    rows = PatientMonthFacts.objects.unscoped().filter(
-        practice=practice, patient_id__in=ids, month__in=months
+    rows = PatientMonthFacts.objects.for_practice(practice).filter(
+        patient_id__in=ids, month__in=months
     )
     return {(r.patient_id, r.month): r for r in rows}
 
@@ -95,13 +95,13 @@ def _care_plan_days(practice: Practice, ids: list[Any]) -> tuple[Any, Any]:
     from careplans.models import CarePlanCopy, CarePlanVersion
 
     signed: dict[Any, list[dt.date]] = defaultdict(list)
-    versions = CarePlanVersion.objects.unscoped().filter(
-        practice=practice, patient_id__in=ids, signed_on__isnull=False
+    versions = CarePlanVersion.objects.for_practice(practice).filter(
+        patient_id__in=ids, signed_on__isnull=False
     )
     for patient_id, day in versions.values_list("patient_id", "signed_on"):
         signed[patient_id].append(day)
     copies: dict[Any, list[dt.date]] = defaultdict(list)
-    given = CarePlanCopy.objects.unscoped().filter(practice=practice, patient_id__in=ids)
+    given = CarePlanCopy.objects.for_practice(practice).filter(patient_id__in=ids)
     for patient_id, day in given.values_list("patient_id", "given_on"):
         copies[patient_id].append(day)
     return signed, copies
@@ -123,16 +123,17 @@ def load_patient_months(
     if not patient_ids or not months:
         return [], {}
     patients = list(
-        Patient.objects.unscoped()
-        .filter(practice=practice, pk__in=patient_ids)
+        Patient.objects.for_practice(practice)
+        .filter(pk__in=patient_ids)
         .only("pk", "billing_practitioner_id", "initiating_visit_on", "initiating_visit_code")
         .order_by("pk")
     )
     ids = [p.pk for p in patients]
     month_entries: QuerySet[Any] = adjusted(  # Any: the stubs cannot see the annotation
-        TimeEntry.objects.unscoped().filter(
-            practice=practice, patient_id__in=ids, billing_month__in=months
-        )
+        TimeEntry.objects.for_practice(practice).filter(
+            patient_id__in=ids, billing_month__in=months
+        ),
+        practice,
     )
     entries = grouped(
         # In time order: the engine's R37 check then needs no sort (billing.rules.engine).
@@ -152,15 +153,15 @@ def load_patient_months(
         "billing_month",
     )
     conditions = grouped(
-        Condition.objects.unscoped()
-        .filter(practice=practice, patient_id__in=ids)
+        Condition.objects.for_practice(practice)
+        .filter(patient_id__in=ids)
         .order_by("position", "created_at")
         .values_list("patient_id", "icd10_code", "is_chronic", "status", named=True),
         "patient_id",
     )
     consents = grouped(
-        Consent.objects.unscoped()
-        .filter(practice=practice, patient_id__in=ids)
+        Consent.objects.for_practice(practice)
+        .filter(patient_id__in=ids)
         .order_by()
         .values_list("patient_id", "given_on", "revoked_on", "created_at", named=True),
         "patient_id",

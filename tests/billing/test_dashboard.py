@@ -68,7 +68,7 @@ def _time(patient, performer, minutes, *, day=5, month=10, practitioner="billing
 
 
 def _close(practice, month, status=CloseStatus.CLOSED, claims=0, amount="0"):
-    return MonthClose.objects.unscoped().create(
+    return MonthClose.objects.for_practice(practice).create(
         practice=practice, month=month, status=status, claims=claims, amount=Decimal(amount)
     )
 
@@ -77,7 +77,9 @@ def _close(practice, month, status=CloseStatus.CLOSED, claims=0, amount="0"):
 def scenario(practice, other_practice, physician, coordinator, outsider):
     """Five enrolled patients in October: 25 min (bills 99490), 15, 5, none, and 22 min with
     no billing practitioner; a candidate; a busier other practice that must never count."""
-    FeeSchedule.objects.unscoped().create(practice=practice, code="99490", amount=FEE_99490)
+    FeeSchedule.objects.for_practice(practice).create(
+        practice=practice, code="99490", amount=FEE_99490
+    )
     patients = {
         name: _ready(practice, physician, coordinator, name)
         for name in ("full", "mid", "low", "none", "unassigned")
@@ -101,7 +103,7 @@ def scenario(practice, other_practice, physician, coordinator, outsider):
     _close(practice, dt.date(2026, 7, 1), status=CloseStatus.RUNNING, claims=1, amount="9.99")
     _close(practice, dt.date(2026, 6, 1), status=CloseStatus.REOPENED, claims=2, amount="8.88")
     # The other practice: more patients, more minutes, more money, a closed month.
-    FeeSchedule.objects.unscoped().create(
+    FeeSchedule.objects.for_practice(other_practice).create(
         practice=other_practice, code="99490", amount=Decimal("99.00")
     )
     other_physician = MembershipFactory(practice=other_practice, role="physician")
@@ -303,12 +305,14 @@ class TestChart:
 
 
 def _stored(practice, patient, month=OCTOBER):
-    return MonthProgress.objects.unscoped().get(practice=practice, patient=patient, month=month)
+    return MonthProgress.objects.for_practice(practice).get(patient=patient, month=month)
 
 
 @pytest.fixture
 def ready(practice, physician, coordinator):
-    FeeSchedule.objects.unscoped().create(practice=practice, code="99490", amount=FEE_99490)
+    FeeSchedule.objects.for_practice(practice).create(
+        practice=practice, code="99490", amount=FEE_99490
+    )
     return _ready(practice, physician, coordinator, "R-1")
 
 

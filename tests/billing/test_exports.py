@@ -44,7 +44,7 @@ def closed(practice, physician, coordinator):
     )
     practice.refresh_from_db()
     patients = _cast(practice, physician, coordinator)
-    Patient.objects.unscoped().filter(practice=practice).update(**BILLING_ADDRESS)
+    Patient.objects.for_practice(practice).update(**BILLING_ADDRESS)
     services.month_close(practice_id=practice.pk, month=OCTOBER)
     return patients
 
@@ -161,7 +161,7 @@ def test_api_claim_status_reopen_and_not_billable(
     admin, biller, coordinator, outsider, practice, closed
 ):
     api = _api(biller)
-    claim = Claim.objects.unscoped().filter(practice=practice).first()
+    claim = Claim.objects.for_practice(practice).first()
     got = api.get(f"/api/v1/claims/{claim.pk}/")
     assert got.status_code == 200
     assert got.json()["lines"][0]["explanation"]
@@ -177,7 +177,7 @@ def test_api_claim_status_reopen_and_not_billable(
     assert "denial_reason" in bad.json()
     ok = api.patch(f"/api/v1/claims/{claim.pk}/", {"status": "submitted"}, format="json")
     assert ok.json()["status"] == "submitted"
-    others = [str(c.pk) for c in Claim.objects.unscoped().filter(practice=practice)]
+    others = [str(c.pk) for c in Claim.objects.for_practice(practice)]
     bulk = api.post(
         "/api/v1/billing/months/2026-10/claims/status/",
         {"claims": others, "status": "paid"},
@@ -224,7 +224,7 @@ def test_an_837_with_missing_billing_data_records_nothing(biller_client, practic
 def test_the_837_carries_only_ready_claims_and_marks_them_sent(
     biller_client, biller, practice, closed
 ):
-    first, second = Claim.objects.unscoped().filter(practice=practice).order_by("pk")
+    first, second = Claim.objects.for_practice(practice).order_by("pk")
     claims_status_set(practice=practice, actor=biller, claim_ids=[first.pk], status="submitted")
     body = biller_client.get("/billing/months/2026-10/export.837").content.decode()
     assert body.count("~CLM*") == 1
@@ -242,7 +242,7 @@ def test_an_837_that_fails_pyx12_is_never_handed_out_and_names_the_fix(
     biller_client, biller, practice, closed
 ):
     # Claims closed under a place of service outside the CMS set (as POLICY once allowed).
-    Claim.objects.unscoped().filter(practice=practice).update(place_of_service="00")
+    Claim.objects.for_practice(practice).update(place_of_service="00")
     page = biller_client.get("/billing/months/2026-10/export.837", follow=True)
     text = page.content.decode()
     assert page.redirect_chain  # back to the month page, no file

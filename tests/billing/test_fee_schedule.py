@@ -40,12 +40,12 @@ def api(membership) -> APIClient:
 
 
 def fee_rows(practice) -> dict[str, Decimal]:
-    rows = FeeSchedule.objects.unscoped().filter(practice=practice)
+    rows = FeeSchedule.objects.for_practice(practice)
     return dict(rows.values_list("code", "amount"))
 
 
 def events(practice, action: str = "fee_schedule.update") -> list[AuditEvent]:
-    return list(AuditEvent.objects.unscoped().filter(practice=practice, action=action))
+    return list(AuditEvent.objects.for_practice(practice).filter(action=action))
 
 
 def form(**amounts: str) -> dict[str, str]:
@@ -126,7 +126,9 @@ def test_saving_the_same_amounts_again_changes_nothing(admin_client, practice, r
 def test_a_bad_amount_is_explained_by_its_field_and_nothing_is_saved(
     admin_client, practice, reconcile, django_capture_on_commit_callbacks, value, message
 ):
-    FeeSchedule.objects.unscoped().create(practice=practice, code="99439", amount="40.00")
+    FeeSchedule.objects.for_practice(practice).create(
+        practice=practice, code="99439", amount="40.00"
+    )
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         # 99490 is fine, 99487 is not: the whole form is refused.
         response = admin_client.post(URL, form(**{"99490": "70.00", "99487": value}))
@@ -174,7 +176,9 @@ def test_no_reconcile_when_nothing_changed(
 
 @pytest.mark.parametrize("client_name", ["biller_client", "physician_client"])
 def test_billers_and_physicians_read_but_cannot_save(request, practice, client_name):
-    FeeSchedule.objects.unscoped().create(practice=practice, code="99490", amount="70.00")
+    FeeSchedule.objects.for_practice(practice).create(
+        practice=practice, code="99490", amount="70.00"
+    )
     client = request.getfixturevalue(client_name)
     page = client.get(URL)
     assert page.status_code == 200
@@ -213,9 +217,9 @@ def test_the_outsider_sees_and_changes_only_its_own_practice(
 def test_closed_months_keep_their_stored_claims(admin_client, practice, physician, coordinator):
     _cast(practice, physician, coordinator, count=2)
     _close(practice)
-    before = sorted(Claim.objects.unscoped().filter(practice=practice).values_list("amount"))
+    before = sorted(Claim.objects.for_practice(practice).values_list("amount"))
     admin_client.post(URL, form(**{"99490": "99.00"}))
-    after = sorted(Claim.objects.unscoped().filter(practice=practice).values_list("amount"))
+    after = sorted(Claim.objects.for_practice(practice).values_list("amount"))
     assert after == before == [(Decimal("66.13"),)]
 
 
@@ -223,7 +227,9 @@ def test_closed_months_keep_their_stored_claims(admin_client, practice, physicia
 
 
 def test_api_lists_every_code_with_reference_practice_and_effective_amount(practice, biller):
-    FeeSchedule.objects.unscoped().create(practice=practice, code="99487", amount="180.00")
+    FeeSchedule.objects.for_practice(practice).create(
+        practice=practice, code="99487", amount="180.00"
+    )
     body = api(biller).get(API).json()
     assert body["count"] == 6
     assert body["next"] is None
@@ -240,7 +246,9 @@ def test_api_lists_every_code_with_reference_practice_and_effective_amount(pract
 def test_api_put_replaces_the_practices_amounts(
     practice, admin, reconcile, django_capture_on_commit_callbacks
 ):
-    FeeSchedule.objects.unscoped().create(practice=practice, code="99487", amount="180.00")
+    FeeSchedule.objects.for_practice(practice).create(
+        practice=practice, code="99487", amount="180.00"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = api(admin).put(API, {"99490": "70.00", "99439": None}, format="json")
     assert response.status_code == 200
@@ -281,7 +289,9 @@ def test_api_roles(practice, biller, physician, coordinator):
 
 
 def test_api_outsider_reads_and_writes_only_its_own_practice(practice, other_practice, outsider):
-    FeeSchedule.objects.unscoped().create(practice=practice, code="99490", amount="77.77")
+    FeeSchedule.objects.for_practice(practice).create(
+        practice=practice, code="99490", amount="77.77"
+    )
     body = api(outsider).get(API).json()
     assert {r["amount"] for r in body["results"]} == {None}
     assert api(outsider).put(API, {"99490": "55.55"}, format="json").status_code == 200

@@ -58,15 +58,15 @@ def _cast(practice, physician, coordinator, count=4):
 def _snapshot(practice):
     claims = sorted(
         (str(c.patient_id), c.date_of_service, str(c.amount), tuple(c.diagnosis_codes))
-        for c in Claim.objects.unscoped().filter(practice=practice)
+        for c in Claim.objects.for_practice(practice)
     )
     lines = sorted(
         (str(line.claim.patient_id), line.code, line.units, line.explanation)
-        for line in ClaimLine.objects.unscoped().filter(practice=practice).select_related("claim")
+        for line in ClaimLine.objects.for_practice(practice).select_related("claim")
     )
     outcomes = sorted(
         (str(o.patient_id), o.billable, tuple(o.blocked_by))
-        for o in Outcome.objects.unscoped().filter(practice=practice)
+        for o in Outcome.objects.for_practice(practice)
     )
     return claims, lines, outcomes
 
@@ -86,10 +86,10 @@ def test_closing_stores_claims_with_explanations_and_locks_the_month(practice, c
     assert close.status == CloseStatus.CLOSED
     assert close.patients_total == close.patients_done == 4
     assert close.claims == 2  # 25 minutes bill 99490 (R19); 10 minutes do not
-    line = ClaimLine.objects.unscoped().filter(practice=practice).first()
+    line = ClaimLine.objects.for_practice(practice).first()
     assert line.code == "99490"
     assert re.search(r"\bR\d+\b", line.explanation)  # every line cites its rule ids
-    not_billed = Outcome.objects.unscoped().filter(practice=practice, billable=False)
+    not_billed = Outcome.objects.for_practice(practice).filter(billable=False)
     assert not_billed.count() == 2
     assert all(o.minutes_needed == 10 for o in not_billed)
     assert month_is_locked(practice=practice, month=OCTOBER)
@@ -179,7 +179,7 @@ def test_the_current_month_cannot_be_closed(practice, cast):
 def test_another_practice_is_never_closed_or_counted(practice, other_practice, cast):
     close = _close(other_practice)
     assert close.patients_total == 0
-    assert not Claim.objects.unscoped().filter(practice=practice).exists()
+    assert not Claim.objects.for_practice(practice).exists()
 
 
 def test_the_command_closes_once_and_prints_a_summary(practice, cast):

@@ -35,7 +35,7 @@ def queued():
 
 
 def _running(practice, *, beat_ago, status=CloseStatus.RUNNING, **fields):
-    return MonthClose.objects.unscoped().create(
+    return MonthClose.objects.for_practice(practice).create(
         practice=practice,
         month=OCTOBER,
         status=status,

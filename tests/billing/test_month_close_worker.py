@@ -69,7 +69,7 @@ def _seed(practice, physician, coordinator, month):
         [physician.pk] + [m.pk for m in staff], month_bounds(month, practice.time_zone)[0]
     )
     entries = []
-    patients = Patient.objects.unscoped().filter(practice=practice, status=Status.ENROLLED)
+    patients = Patient.objects.for_practice(practice).filter(status=Status.ENROLLED)
     for n, patient in enumerate(patients.order_by("mrn")):
         for k in range(rng.randint(1, 4)):
             performer = physician if k == 0 and n % 9 == 0 else staff[(n + k) % len(staff)]
@@ -108,7 +108,7 @@ def _snapshot(practice, month):
             o.next_code,
             o.minutes_needed,
         )
-        for o in Outcome.objects.unscoped().filter(practice=practice, month=month)
+        for o in Outcome.objects.for_practice(practice).filter(month=month)
     )
     claims = sorted(
         (
@@ -119,7 +119,7 @@ def _snapshot(practice, month):
             tuple(c.diagnosis_codes),
             c.amount,
         )
-        for c in Claim.objects.unscoped().filter(practice=practice, month=month)
+        for c in Claim.objects.for_practice(practice).filter(month=month)
     )
     lines = sorted(
         (
@@ -131,22 +131,22 @@ def _snapshot(practice, month):
             line.charge,
             line.explanation,
         )
-        for line in ClaimLine.objects.unscoped()
-        .filter(practice=practice, claim__month=month)
+        for line in ClaimLine.objects.for_practice(practice)
+        .filter(claim__month=month)
         .select_related("claim")
     )
-    close = MonthClose.objects.unscoped().get(practice=practice, month=month)
+    close = MonthClose.objects.for_practice(practice).get(month=month)
     totals = (close.status, close.patients_total, close.patients_done, close.claims, close.amount)
     return outcomes, claims, lines, totals
 
 
 def _reset(practice, month):
     """Forget the reference close, so the worker closes the month from scratch."""
-    ClaimLine.objects.unscoped().filter(practice=practice).delete()
-    Claim.objects.unscoped().filter(practice=practice).delete()
-    Outcome.objects.unscoped().filter(practice=practice).delete()
-    MonthClose.objects.unscoped().filter(practice=practice).delete()
-    MonthLock.objects.unscoped().filter(practice=practice).delete()
+    ClaimLine.objects.for_practice(practice).delete()
+    Claim.objects.for_practice(practice).delete()
+    Outcome.objects.for_practice(practice).delete()
+    MonthClose.objects.for_practice(practice).delete()
+    MonthLock.objects.for_practice(practice).delete()
 
 
 def _database_url():
@@ -262,11 +262,11 @@ def _backend_alive(pid):
 
 
 def _outcomes(practice):
-    return Outcome.objects.unscoped().filter(practice=practice).count()
+    return Outcome.objects.for_practice(practice).count()
 
 
 def _status(practice):
-    close = MonthClose.objects.unscoped().filter(practice=practice).first()
+    close = MonthClose.objects.for_practice(practice).first()
     return close.status if close else None
 
 
@@ -338,7 +338,7 @@ def test_a_worker_killed_mid_close_is_finished_by_another_with_the_same_result(
     _wait_for("the close", lambda: _status(practice) == CloseStatus.CLOSED, workers)
 
     assert _snapshot(practice, month) == expected
-    close = MonthClose.objects.unscoped().get(practice=practice, month=month)
+    close = MonthClose.objects.for_practice(practice).get(month=month)
     assert set(Outcome.objects.unscoped().values_list("close_id", flat=True)) == {close.pk}
     assert MonthClose.objects.unscoped().count() == 1
 
@@ -383,7 +383,7 @@ def test_a_close_survives_the_death_of_the_whole_worker(practice, reference, wor
     print(f"\nfull worker kill -> close finished in {finished:.1f} s")  # the issue's figure
 
     assert _snapshot(practice, month) == expected
-    close = MonthClose.objects.unscoped().get(practice=practice, month=month)
+    close = MonthClose.objects.for_practice(practice).get(month=month)
     assert set(Outcome.objects.unscoped().values_list("close_id", flat=True)) == {close.pk}
     assert close.times_closed == 1
 

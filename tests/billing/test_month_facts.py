@@ -49,9 +49,7 @@ def api(patient, month="2026-10"):
 
 
 def facts_row(practice, patient, month=OCTOBER):
-    return PatientMonthFacts.objects.unscoped().filter(
-        practice=practice, patient=patient, month=month
-    )
+    return PatientMonthFacts.objects.for_practice(practice).filter(patient=patient, month=month)
 
 
 # --- Pages -----------------------------------------------------------------------------------

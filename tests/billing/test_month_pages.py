@@ -91,7 +91,7 @@ def test_a_biller_closes_from_the_page_and_sees_totals(
     _cast(practice, physician, coordinator)
     response = biller_client.post("/billing/months/2026-10/close/", {"confirm": "yes"})
     assert response.status_code == 302
-    close = MonthClose.objects.unscoped().get(practice=practice)
+    close = MonthClose.objects.for_practice(practice).get()
     assert close.status == CloseStatus.CLOSED
     detail = biller_client.get("/billing/months/2026-10/").content.decode()
     assert "2 claims" in detail
@@ -103,7 +103,7 @@ def test_a_biller_closes_from_the_page_and_sees_totals(
 
 
 def test_progress_polls_while_running(biller_client, practice, later):
-    MonthClose.objects.unscoped().create(
+    MonthClose.objects.for_practice(practice).create(
         practice=practice, month=OCTOBER, status=CloseStatus.RUNNING, patients_total=10,
         patients_done=4,
     )  # fmt: skip
@@ -133,7 +133,7 @@ def test_claim_pages_and_status(
     biller_client, outsider_client, practice, physician, coordinator, later
 ):
     _closed(practice, physician, coordinator)
-    claims = list(Claim.objects.unscoped().filter(practice=practice))
+    claims = list(Claim.objects.for_practice(practice))
     listing = biller_client.get("/billing/months/2026-10/claims/").content.decode()
     assert "R19" in listing  # the explanation cites the rule
     not_billable = biller_client.get("/billing/months/2026-10/claims/?billable=no")
@@ -169,7 +169,7 @@ def test_claim_pages_and_status(
 
 def test_bulk_status_is_all_or_nothing(biller_client, practice, physician, coordinator, later):
     _closed(practice, physician, coordinator)
-    a, b = Claim.objects.unscoped().filter(practice=practice)
+    a, b = Claim.objects.for_practice(practice)
     biller_client.post(
         "/billing/months/2026-10/claims/status/", {"claims": [a.pk, b.pk], "status": "submitted"}
     )
@@ -316,7 +316,7 @@ def test_a_confirmed_close_closes_even_with_fixable_problems(
     response = biller_client.post("/billing/months/2026-10/close/", {"confirm": "yes"})
     assert response.status_code == 302
     assert response["Location"] == "/billing/months/2026-10/"
-    close = MonthClose.objects.unscoped().get(practice=practice)
+    close = MonthClose.objects.for_practice(practice).get()
     assert (close.status, close.claims) == (CloseStatus.CLOSED, 2)
     queue.assert_called_once()
 
@@ -343,7 +343,7 @@ def test_the_outsider_sees_and_closes_only_their_own_practices_month(
     assert _count_row(text, "No signed care plan shared with the patient", 0)
     outsider_client.post("/billing/months/2026-10/close/", {"confirm": "yes"})
     assert MonthClose.objects.unscoped().get().practice_id == outsider.practice_id
-    assert not MonthClose.objects.unscoped().filter(practice=practice).exists()
+    assert not MonthClose.objects.for_practice(practice).exists()
 
 
 def test_closing_this_month_is_not_offered(biller_client, practice, later, queue):

@@ -77,7 +77,7 @@ def test_preview_records_nothing_and_apply_records_each_service_once(
     biller_client, practice, patients, physician, frozen
 ):
     response = upload(biller_client, csv_text(*ROWS))
-    record = OtherServiceImport.objects.unscoped().get(practice=practice)
+    record = OtherServiceImport.objects.for_practice(practice).get()
     assert response.status_code == 302
     assert response["Location"] == f"/billing/other-services/import/{record.pk}/"
     assert not OtherService.objects.unscoped().exists()
@@ -91,7 +91,7 @@ def test_preview_records_nothing_and_apply_records_each_service_once(
     shown = biller_client.get(response["Location"]).content.decode()
     assert "Import 3 valid rows" in shown
     assert biller_client.post(response["Location"]).status_code == 302
-    services = OtherService.objects.unscoped().filter(practice=practice)
+    services = OtherService.objects.for_practice(practice)
     assert sorted(services.values_list("code", flat=True)) == ["99495", "G0181", "G0556"]
     tcm = services.get(code="99495")
     assert (tcm.practitioner_id, tcm.outside_npi) == (physician.pk, "")  # matched by NPI
@@ -274,7 +274,7 @@ def test_preview_apply_and_each_service_are_audited_with_ids_only(
     practice, biller, patients, frozen
 ):
     record = apply(practice, biller, preview(practice, biller, csv_text(*ROWS)))
-    events = AuditEvent.objects.unscoped().filter(practice=practice)
+    events = AuditEvent.objects.for_practice(practice)
     assert events.filter(action="otherserviceimport.preview", object_id=str(record.pk)).exists()
     assert events.filter(action="otherserviceimport.apply", object_id=str(record.pk)).exists()
     created = events.filter(action="otherservice.import_create")

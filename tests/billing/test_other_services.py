@@ -73,7 +73,7 @@ def verdict(practice, patient, month=OCTOBER):
 
 
 def progress_row(practice, patient, month=OCTOBER):
-    return MonthProgress.objects.unscoped().get(practice=practice, patient=patient, month=month)
+    return MonthProgress.objects.for_practice(practice).get(patient=patient, month=month)
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_biller_adds_apcm_and_the_month_stops_billing_with_progress_refreshed(
     response = biller_client.post(page_url(patient), form(note="from the PM report"))
     assert response.status_code == 302
     assert response["Location"] == page_url(patient)
-    service = OtherService.objects.unscoped().get(practice=practice, patient=patient)
+    service = OtherService.objects.for_practice(practice).get(patient=patient)
     assert (service.code, service.service_on, service.outside_npi) == (
         "G0556",
         dt.date(2026, 10, 12),

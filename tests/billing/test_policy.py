@@ -29,11 +29,11 @@ __all__ = ["reconcile"]  # the autouse fixture that records the queued reconcile
 
 
 def rows(practice) -> list[BillingPolicy]:
-    return list(BillingPolicy.objects.unscoped().filter(practice=practice))
+    return list(BillingPolicy.objects.for_practice(practice))
 
 
 def events(practice, action: str = "billing_policy.update") -> list[AuditEvent]:
-    return list(AuditEvent.objects.unscoped().filter(practice=practice, action=action))
+    return list(AuditEvent.objects.for_practice(practice).filter(action=action))
 
 
 def form(**changes: Any) -> dict[str, str]:
@@ -77,8 +77,8 @@ def test_a_practice_without_settings_sees_the_defaults_and_get_creates_nothing(
     assert "Closed months are not affected" in html
     assert not rows(practice)
     assert (
-        not AuditEvent.objects.unscoped()
-        .filter(practice=practice, action__startswith="billing_policy.")
+        not AuditEvent.objects.for_practice(practice)
+        .filter(action__startswith="billing_policy.")
         .exists()
     )
 
@@ -187,8 +187,8 @@ def test_reset_goes_back_to_the_defaults_and_is_audited(
 def test_reset_without_settings_changes_nothing(admin_client, practice):
     assert admin_client.post(RESET).status_code == 302
     assert (
-        not AuditEvent.objects.unscoped()
-        .filter(practice=practice, action__startswith="billing_policy.")
+        not AuditEvent.objects.for_practice(practice)
+        .filter(action__startswith="billing_policy.")
         .exists()
     )
 
@@ -214,7 +214,7 @@ def test_an_admin_can_date_claims_by_the_threshold_date(admin_client, practice):
 
 @pytest.mark.parametrize("client_name", ["biller_client", "physician_client"])
 def test_billers_and_physicians_read_but_cannot_change(request, practice, client_name):
-    BillingPolicy.objects.unscoped().create(practice=practice, cap_99489=3)
+    BillingPolicy.objects.for_practice(practice).create(practice=practice, cap_99489=3)
     client = request.getfixturevalue(client_name)
     page = client.get(URL)
     assert page.status_code == 200
@@ -314,7 +314,7 @@ def test_api_roles(practice, biller, physician, coordinator):
 
 
 def test_api_outsider_sees_its_own_practice(practice, outsider):
-    BillingPolicy.objects.unscoped().create(practice=practice, cap_99489=3)
+    BillingPolicy.objects.for_practice(practice).create(practice=practice, cap_99489=3)
     assert api(outsider).get(API).json()["cap_99489"] == 10
 
 
@@ -335,4 +335,4 @@ def test_the_database_refuses_caps_above_the_spec_and_unknown_places_of_service(
 
     for change in ({"cap_99437": 3}, {"cap_99489": 11}, {"place_of_service": "00"}):
         with pytest.raises(IntegrityError), transaction.atomic():
-            BillingPolicy.objects.unscoped().create(practice=practice, **change)
+            BillingPolicy.objects.for_practice(practice).create(practice=practice, **change)

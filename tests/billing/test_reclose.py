@@ -61,7 +61,7 @@ def test_reclose_replaces_ready_claims_after_corrections(
     close = _reclose(practice)
     assert close.claims == 3
     assert Claim.objects.unscoped().filter(patient=short).exists()
-    assert Outcome.objects.unscoped().filter(practice=practice).count() == 4
+    assert Outcome.objects.for_practice(practice).count() == 4
     assert Outcome.objects.unscoped().get(patient=short).billable
 
 
@@ -98,7 +98,7 @@ def test_submitted_claim_changes_need_confirmation(
 
 
 def test_unchanged_submitted_claims_stay_submitted(practice, admin, biller, closed):
-    claims = list(Claim.objects.unscoped().filter(practice=practice))
+    claims = list(Claim.objects.for_practice(practice))
     with time_machine.travel(AFTER, tick=False):
         claims_status_set(
             practice=practice, actor=biller, claim_ids=[c.pk for c in claims], status="submitted"

@@ -44,14 +44,14 @@ def test_a_physician_and_nurse_on_one_call_close_to_99491_not_99490_with_add_ons
     with time_machine.travel(AFTER, tick=False):
         month_close(practice_id=practice.pk, month=OCTOBER)
 
-    lines = list(ClaimLine.objects.unscoped().filter(practice=practice).order_by("code"))
+    lines = list(ClaimLine.objects.for_practice(practice).order_by("code"))
     # Summed: 85 staff-pool minutes → 99490 + 3 x 99439 capped at 2 ($167.01 > 99491).
     # Counted once: 55 staff-pool minutes → 99490 + 99439 ($116.57) vs 99491 ($82.16).
     assert [(line.code, line.units) for line in lines] == [("99439", 1), ("99490", 1)]
-    outcome = Outcome.objects.unscoped().get(practice=practice)
+    outcome = Outcome.objects.for_practice(practice).get()
     assert "R37" in outcome.blocked_by
     assert "R37: 30 simultaneous minutes counted once in the staff pool." in lines[1].explanation
-    assert Claim.objects.unscoped().filter(practice=practice).count() == 1
+    assert Claim.objects.for_practice(practice).count() == 1
 
 
 def test_two_coordinators_in_one_huddle_count_once_in_the_worklist_and_the_chart(
@@ -76,7 +76,9 @@ def test_two_coordinators_in_one_huddle_count_once_in_the_worklist_and_the_chart
 def test_the_practice_can_turn_r37_off_and_minutes_are_summed(practice, coordinator, patient):
     from billing.models import BillingPolicy
 
-    BillingPolicy.objects.unscoped().create(practice=practice, simultaneous_minutes_once=False)
+    BillingPolicy.objects.for_practice(practice).create(
+        practice=practice, simultaneous_minutes_once=False
+    )
     colleague = MembershipFactory(practice=practice, role=Role.COORDINATOR)
     _entry(patient, coordinator, "clinical_staff", minutes=15)
     _entry(patient, colleague, "clinical_staff", minutes=15)

@@ -233,7 +233,7 @@ def _complete_demographics(practice):
         state="NY",
         postal_code="12207",
     )
-    Patient.objects.unscoped().filter(practice=practice).update(
+    Patient.objects.for_practice(practice).update(
         address_line1="5 Elm Street", city="Albany", state="NY", postal_code="12208-1234"
     )
     practice.refresh_from_db()
@@ -252,7 +252,7 @@ def closed(practice, physician, coordinator):
 def test_a_closed_month_exports_a_valid_837(closed):
     document = x12.month_837(closed, OCTOBER, control_number=7, created_at=CREATED)
     assert x12.validate_837(document) == []
-    claims = Claim.objects.unscoped().filter(practice=closed, month=OCTOBER)
+    claims = Claim.objects.for_practice(closed).filter(month=OCTOBER)
     assert claims.count() == 3
     assert {s[1] for s in _all(document, "CLM")} == {c.pk.hex[:20].upper() for c in claims}
     assert {s[3] for s in _all(document, "NM1") if s[1] == "82"} == {"PHYSICIAN"}
@@ -286,8 +286,8 @@ def test_an_open_month_is_refused(practice, physician, coordinator):
 
 
 def test_missing_demographics_are_named_without_patient_data(closed):
-    patient = Patient.objects.unscoped().filter(practice=closed).first()
-    Patient.objects.unscoped().filter(practice=closed).update(address_line1="", mbi="")
+    patient = Patient.objects.for_practice(closed).first()
+    Patient.objects.for_practice(closed).update(address_line1="", mbi="")
     with pytest.raises(ValidationError) as raised:
         x12.month_837(closed, OCTOBER, control_number=1, created_at=CREATED)
     message = " ".join(raised.value.messages)
@@ -322,18 +322,18 @@ def test_the_demo_practices_last_month_exports_a_valid_837(db):
         call_command("close_month", "--practice", "demo", "--month", "2026-10", stdout=out)
         demo = Practice.objects.get(slug="demo")
         document = x12.month_837(demo, OCTOBER, control_number=1)
-    claims = Claim.objects.unscoped().filter(practice=demo, month=OCTOBER).count()
+    claims = Claim.objects.for_practice(demo).filter(month=OCTOBER).count()
     assert claims > 10
     assert f"{claims} claims" in out.getvalue()
     assert len(_all(document, "CLM")) == claims
     assert x12.validate_837(document) == []
     # A realistic mix: billable and not, for several reasons, base codes and add-ons.
-    outcomes = Outcome.objects.unscoped().filter(practice=demo, month=OCTOBER)
+    outcomes = Outcome.objects.for_practice(demo).filter(month=OCTOBER)
     assert outcomes.filter(billable=False).count() >= 5
     reasons = {rule for row in outcomes.values_list("blocked_by", flat=True) for rule in row}
     assert {"R11", "R27"} <= reasons
-    codes = set(ClaimLine.objects.unscoped().filter(practice=demo).values_list("code", flat=True))
+    codes = set(ClaimLine.objects.for_practice(demo).values_list("code", flat=True))
     assert {"99490", "99439"} <= codes
     # seed_demo closed the months before the last complete one (the billing history).
-    september = MonthClose.objects.unscoped().get(practice=demo, month=dt.date(2026, 9, 1))
+    september = MonthClose.objects.for_practice(demo).get(month=dt.date(2026, 9, 1))
     assert september.status == "closed"

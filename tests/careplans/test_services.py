@@ -54,7 +54,7 @@ def test_chosen_templates_replace_the_matching_ones(practice, coordinator, patie
 def practice_template(practice, name):
     from careplans.models import CarePlanTemplate
 
-    return CarePlanTemplate.objects.unscoped().get(practice=practice, name=name)
+    return CarePlanTemplate.objects.for_practice(practice).get(name=name)
 
 
 def test_one_draft_at_a_time(practice, coordinator, patient, draft):

@@ -82,7 +82,7 @@ def test_verify_reports_a_truncated_log(sealed):
 
 def test_verify_reports_a_back_dated_insert(sealed, admin):
     when = timezone.now() - dt.timedelta(days=3)
-    forged = AuditEvent.objects.unscoped().create(
+    forged = AuditEvent.objects.for_practice(admin.practice).create(
         practice=admin.practice, actor=admin.user, action="patient.read", created_at=when
     )
     assert audit.verify().added == [forged.pk]
@@ -96,7 +96,7 @@ def test_verify_reports_a_row_inserted_into_a_sealed_id_range(admin):
         [gap] = cursor.fetchone()
     audit.record_for(admin, "patient.read")
     audit.seal(delay_seconds=0)
-    AuditEvent.objects.unscoped().create(
+    AuditEvent.objects.for_practice(admin.practice).create(
         id=gap, practice=admin.practice, action="patient.read", created_at=first.created_at
     )
     assert audit.verify().added == [gap]

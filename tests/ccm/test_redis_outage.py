@@ -302,7 +302,7 @@ def test_the_fee_schedule_api_with_redis_frozen_saves_and_says_so_in_a_warning_h
     assert answer.status_code == 200
     assert took < BOUND
     assert jobs.UNAVAILABLE_MESSAGE in answer["Warning"]
-    assert FeeSchedule.objects.unscoped().get(practice=admin.practice).amount == Decimal("70.00")
+    assert FeeSchedule.objects.for_practice(admin.practice).get().amount == Decimal("70.00")
     sent = _send_when_back(outage_redis)
     assert sent == [("timelog.tasks.progress_reconcile_practice", [str(admin.practice.pk)])]
     _run(sent)

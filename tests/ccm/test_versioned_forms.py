@@ -138,7 +138,7 @@ def _care_plan_draft(practice, admin, physician, coordinator) -> Case:
 
 def _care_plan_template(practice, admin, physician, coordinator) -> Case:
     careplan_services.templates_ensure(practice=practice)
-    template = CarePlanTemplate.objects.unscoped().filter(practice=practice).first()
+    template = CarePlanTemplate.objects.for_practice(practice).first()
     before = (template.expected_outcome, template.symptom_management)
 
     def theirs() -> object:
@@ -226,7 +226,7 @@ def _policy(practice, admin, physician, coordinator) -> Case:
         )
 
     def saved() -> Any:
-        row = BillingPolicy.objects.unscoped().filter(practice=practice).first()
+        row = BillingPolicy.objects.for_practice(practice).first()
         return None if row is None else (row.cap_99437, row.cap_99489)
 
     page = reverse("billing:policy")
@@ -251,7 +251,7 @@ def _fee_schedule(practice, admin, physician, coordinator) -> Case:
         )
 
     def saved() -> Any:
-        rows = FeeSchedule.objects.unscoped().filter(practice=practice)
+        rows = FeeSchedule.objects.for_practice(practice)
         return {code: str(amount) for code, amount in rows.values_list("code", "amount")}
 
     page = reverse("billing:fee-schedule")

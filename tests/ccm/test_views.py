@@ -196,7 +196,7 @@ def test_revoked_token_stops_working(admin_client, admin, client):
 
 
 def test_practice_switcher_changes_the_active_practice(admin, other_practice, client):
-    second = Membership.objects.unscoped().create(
+    second = Membership.objects.for_practice(other_practice).create(
         practice=other_practice, user=admin.user, role=Role.COORDINATOR
     )
     client.force_login(admin.user)

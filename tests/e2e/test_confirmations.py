@@ -134,7 +134,7 @@ def test_the_four_confirmations_with_the_keyboard(
     practice = Practice.objects.get(slug="demo")
     month = previous_month(practice.this_month())
     label = month_label(month)
-    closes = MonthClose.objects.unscoped().filter(practice=practice, month=month)
+    closes = MonthClose.objects.for_practice(practice).filter(month=month)
     page.goto(f"{base}/billing/months/{label}/")
     _tab_to(page, page.get_by_role("link", name=re.compile(r"^Close .+…$")))
     page.keyboard.press("Enter")

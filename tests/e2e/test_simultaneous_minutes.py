@@ -21,17 +21,17 @@ def test_a_huddle_logged_by_two_coordinators_counts_once_on_the_chart(
     coordinator = Membership.objects.unscoped().get(user__email="coordinator@demo.test")
     practice = coordinator.practice
     patient = (
-        Patient.objects.unscoped()
-        .filter(practice=practice, status="enrolled", coordinator=coordinator)
+        Patient.objects.for_practice(practice)
+        .filter(status="enrolled", coordinator=coordinator)
         .order_by("mrn")
         .first()
     )
     colleague = (
-        Membership.objects.unscoped()
-        .filter(practice=practice, role=Role.COORDINATOR)
+        Membership.objects.for_practice(practice)
+        .filter(role=Role.COORDINATOR)
         .exclude(pk=coordinator.pk)
         .first()
-    ) or Membership.objects.unscoped().get(practice=practice, role=Role.ADMIN)
+    ) or Membership.objects.for_practice(practice).get(role=Role.ADMIN)
     zone = ZoneInfo(practice.time_zone)
     now = dt.datetime.now(dt.UTC)
     # 40 minutes ago, but never before the practice's month began (the chart shows its month).

@@ -24,12 +24,12 @@ OCTOBER, SEPTEMBER = dt.date(2026, 10, 1), dt.date(2026, 9, 1)
 
 
 def _stored(practice, patient, month=OCTOBER):
-    return MonthProgress.objects.unscoped().get(practice=practice, patient=patient, month=month)
+    return MonthProgress.objects.for_practice(practice).get(patient=patient, month=month)
 
 
 def _assert_matches_the_engine(practice):
     """Every stored row equals a fresh computation by the engine."""
-    rows = list(MonthProgress.objects.unscoped().filter(practice=practice))
+    rows = list(MonthProgress.objects.for_practice(practice))
     for row in rows:
         (fresh,) = services.progress_compute(
             practice=practice, patient_ids=[row.patient_id], months=[row.month]

@@ -78,7 +78,7 @@ class Command(BaseCommand):
             user = User.objects.filter(email=email).first()
             if user is None:
                 user = User.objects.create_user(email=email, password=DEMO_PASSWORD, full_name=name)
-            memberships[email], _ = Membership.objects.unscoped().get_or_create(
+            memberships[email], _ = Membership.objects.for_practice(practices[slug]).get_or_create(
                 practice=practices[slug], user=user, defaults={"role": role, "npi": npi}
             )
         added = self._patients(practices, memberships, options["patients"])
@@ -116,7 +116,7 @@ class Command(BaseCommand):
                     full_name=f"Staff Nurse {n}",
                 )
             )
-            member, _ = Membership.objects.unscoped().get_or_create(
+            member, _ = Membership.objects.for_practice(demo).get_or_create(
                 practice=demo, user=user, defaults={"role": Role.COORDINATOR}
             )
             performers.append(member)
