@@ -27,6 +27,7 @@ from ccm.months import month_bounds, month_label, month_of, previous_month
 from ccm.tenancy import practice_scope
 from patients.demo import Staff, seed_patients
 from patients.models import Patient, Status
+from billing.progress import services as progress_services
 from timelog import reminders, services
 from timelog.demo import ACTIVITIES, NOTES
 from timelog.models import PerformerKind, TimeEntry
@@ -69,7 +70,7 @@ def bench_practice(slug: str, month: dt.date) -> tuple[Practice, Membership]:
         count += 1000
     added = _seed_entries(practice, [*staff[3:], physician], month)
     if added:
-        outcome = services.progress_reconcile(practice_id=practice.pk, months=[month])
+        outcome = progress_services.progress_reconcile(practice_id=practice.pk, months=[month])
         with connection.cursor() as cursor:
             # Fresh planner statistics after the bulk load, as autovacuum keeps them live.
             cursor.execute("ANALYZE")
@@ -271,7 +272,7 @@ def main() -> None:
     measure("patient chart with time panel", client, f"/patients/{patient.pk}/")
     measure_write(practice, coordinator)
     start = time.perf_counter()
-    outcome = services.progress_reconcile(practice_id=practice.pk, months=[month])
+    outcome = progress_services.progress_reconcile(practice_id=practice.pk, months=[month])
     print(
         f"nightly reconcile of {month_label(month)}: {time.perf_counter() - start:.1f} s "
         f"({outcome.checked} patient-months checked, {outcome.corrected} corrected)"

@@ -7,5 +7,13 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Celery's autodiscovery imports `<app>.tasks` only; the tasks live in billing/close/.
+        # Celery's autodiscovery imports `<app>.tasks` only; billing's tasks live in its parts.
+        # Imported here, not at the top: they need the models, loaded once the registry is.
         from billing.close import tasks  # noqa: F401
+        from billing.progress import tasks as progress_tasks  # noqa: F401
+        from billing.progress.services import progress_refresh
+        from patients import engine_inputs
+
+        # The worklist's progress is computed by the engine: billing registers its refresh with
+        # patients' engine-input helper (a lower app), which never imports billing.
+        engine_inputs.register_refresher(progress_refresh)

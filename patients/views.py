@@ -157,10 +157,10 @@ def patient_detail(request: PracticeRequest, patient_id: str) -> HttpResponse:
 
 
 def _chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
+    from billing.progress.selectors import chart_time
     from careplans.forms import DischargeForm
     from careplans.selectors import chart_plan
     from timelog.models import Activity
-    from timelog.selectors import chart_time
 
     today = request.practice.today()
     month = today.replace(day=1)

@@ -56,7 +56,7 @@ class EngineInputFactory(TenantFactory):
 
     @classmethod
     def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
-        from timelog.services import progress_refresh
+        from billing.progress.services import progress_refresh
 
         obj = super()._create(model_class, *args, **kwargs)
         months = [obj.billing_month] if hasattr(obj, "billing_month") else []

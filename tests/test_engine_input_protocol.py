@@ -11,7 +11,7 @@ HELPER = "patients/engine_inputs.py"
 
 # Where `progress_refresh` may be named (its definition is no use of it): its registration as
 # the helper's refresher.
-PROGRESS_REFRESH_ALLOWED = {"timelog/apps.py"}
+PROGRESS_REFRESH_ALLOWED = {"billing/apps.py"}
 # Patient rows locked outside the helper: none (the CSV imports go through it too).
 PATIENT_LOCKS_ALLOWED: set[str] = set()
 # The API's If-Match pre-lock (ccm.api.RowLock) takes a patient's row before the service does,

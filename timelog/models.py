@@ -282,8 +282,8 @@ class ReminderDigest(TenantModel):
 class MonthProgress(TenantModel):
     """The billing engine's progress for one patient-month, kept for the worklist.
 
-    Derived data: `timelog.services.progress_refresh` recomputes it (with the engine, never a
-    second copy of the rules) in the same transaction as every write that changes the
+    Derived data: `billing.progress.services.progress_refresh` recomputes it (with the engine,
+    never a second copy of the rules) in the same transaction as every write that changes the
     engine's input (time, adjustments, consent, conditions, billing practitioner, initiating
     visit), and the reconcile job checks it against the engine every night. A missing row
     means the patient has no time in that month (the worklist shows zero minutes).

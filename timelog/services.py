@@ -9,34 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
-from billing.inputs.loading import grouped, load_patient_months
-from billing.inputs.loading import policy as billing_policy
-from billing.rules import evaluate
-from billing.rules.progress import progress
 from ccm import audit
 from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice
-from ccm.months import month_label, month_of, previous_month
+from ccm.months import month_label, month_of
 from ccm.roles import Capability, can, require
 from ccm.tenancy import lock_for_practice_or_404
 from patients import engine_inputs
 from patients.models import Patient, Status
 from timelog.models import (
-    CONTACT_ACTIVITIES,
     MAX_ENTRY_MINUTES,
     Activity,
     MonthLock,
-    MonthProgress,
     PerformerKind,
     RunningTimer,
     Source,
@@ -47,7 +38,6 @@ from timelog.models import (
     TimeAdjustment,
     TimeEntry,
 )
-from timelog.selectors import worklist_base
 
 MINUTES_MESSAGE = f"Enter whole minutes from 1 to {MAX_ENTRY_MINUTES}."
 FUTURE_MESSAGE = "The start time cannot be in the future."
@@ -118,179 +108,6 @@ def month_lock(*, practice: Practice, month: dt.date, actor: Membership | None =
 def _check_unlocked(practice: Practice, month: dt.date) -> None:
     if month_is_locked(practice=practice, month=month):
         raise MonthLocked(LOCKED_MESSAGE.format(month=month_label(month)))
-
-
-# --- Progress (the worklist's engine results) ------------------------------------------------
-
-
-def progress_compute(
-    *, practice: Practice, patient_ids: Collection[Any], months: Collection[dt.date]
-) -> list[MonthProgress]:
-    """The engine's progress for each (patient, month) asked for (eleven queries, no
-    writes): countable minutes and the next threshold (R16-R27, via billing.rules.progress),
-    the last contact before each month's end, and the engine's claim on today's facts
-    (billing.rules.evaluate with the practice's policy; the facts carry its fee schedule)."""
-    patients, month_facts = load_patient_months(
-        practice=practice, patient_ids=patient_ids, months=months
-    )
-    if not patients:
-        return []
-    # Latest contact per patient and month: a month's last contact is the newest of its own
-    # month and every earlier one (billing_month <= M is "before M's end" in the zone, R1).
-    contacts = grouped(
-        TimeEntry.objects.for_practice(practice)
-        .filter(
-            patient_id__in=[p.pk for p in patients],
-            activity__in=CONTACT_ACTIVITIES,
-            billing_month__lte=max(months),
-        )
-        .order_by()
-        .values("patient_id", "billing_month")
-        .annotate(last=Max("started_at"))
-        .values_list("patient_id", "billing_month", "last", named=True),
-        "patient_id",
-    )
-    now = timezone.now()
-    rules_policy = billing_policy(practice)
-    rows = []
-    for patient in patients:
-        for month in months:
-            patient_month = month_facts[(patient.pk, month)]
-            minutes, next_threshold, _ = progress(patient_month, rules_policy)
-            result = evaluate(patient_month, rules_policy)
-            last = [c.last for c in contacts.get(patient.pk, []) if c.billing_month <= month]
-            rows.append(
-                MonthProgress(
-                    practice=practice,
-                    patient_id=patient.pk,
-                    month=month,
-                    clinical_staff_minutes=minutes.clinical_staff,
-                    physician_minutes=minutes.physician,
-                    staff_pool=minutes.staff_pool,
-                    next_code=next_threshold.code if next_threshold else "",
-                    minutes_needed=next_threshold.minutes_needed if next_threshold else None,
-                    last_contact_at=max(last, default=None),
-                    billable=result.billable,
-                    projected_amount=result.total,
-                    computed_at=now,
-                )
-            )
-    return rows
-
-
-def _progress_save(practice: Practice, rows: list[MonthProgress]) -> None:
-    # INSERT … ON CONFLICT (practice, month, patient) DO UPDATE: one statement per batch.
-    MonthProgress.objects.for_practice(practice).bulk_create(
-        rows,
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["practice", "month", "patient"],
-        update_fields=[*MonthProgress.VALUE_FIELDS, "computed_at"],
-    )
-
-
-@transaction.atomic
-def progress_refresh(
-    *, practice: Practice, patient_ids: Collection[Any], months: Collection[dt.date] = ()
-) -> None:
-    """Recompute the patients' progress rows (writes MonthProgress, in the caller's
-    transaction): the months given, and every month with a row from the earliest of them on
-    (a contact changes later months' last contact); no months: every month with a row.
-
-    The caller holds the patients' row locks: registered as the refresh of
-    `patients.engine_inputs.changing`, which takes them. They order concurrent writers: the
-    second recomputes after the first commits and sees both writes (READ COMMITTED takes a
-    fresh snapshot per statement)."""
-    if not patient_ids:
-        return
-    existing = MonthProgress.objects.for_practice(practice).filter(patient_id__in=patient_ids)
-    if months:
-        existing = existing.filter(month__gt=min(months))
-    wanted = {m.replace(day=1) for m in months} | set(existing.values_list("month", flat=True))
-    _progress_save(
-        practice, progress_compute(practice=practice, patient_ids=patient_ids, months=wanted)
-    )
-
-
-@dataclass(frozen=True)
-class ReconcileOutcome:
-    checked: int  # patient-months compared with the engine
-    added: int  # rows that were missing (a month's first day, a patient without time)
-    corrected: int  # rows that differed: a write path that forgot to refresh (logged)
-
-
-RECONCILE_BATCH = 1000
-
-
-def progress_reconcile(
-    *, practice_id: Any, months: Collection[dt.date] = (), missing_only: bool = False
-) -> ReconcileOutcome:
-    """Compare the practice's progress rows with the engine for the months (default: this
-    one and the last, in the practice's zone) and write the missing and differing ones.
-    `missing_only` adds missing rows and checks nothing else (the hourly run). Ids only in;
-    safe beside live writes and a second run (patients being written are skipped: their
-    writer refreshes them)."""
-    practice = Practice.objects.get(pk=practice_id)
-    if not months:
-        this = practice.this_month()
-        months = (previous_month(this), this)
-    totals = [0, 0, 0]
-    for month in sorted({m.replace(day=1) for m in months}):
-        ids = _reconcile_candidates(practice, month, missing_only=missing_only)
-        for start in range(0, len(ids), RECONCILE_BATCH):
-            counts = _reconcile_batch(practice, month, ids[start : start + RECONCILE_BATCH])
-            totals = [a + b for a, b in zip(totals, counts, strict=True)]
-    checked, added, corrected = totals
-    log = logger.warning if corrected else logger.info
-    log(
-        "progress reconcile practice=%s checked=%d added=%d corrected=%d",
-        practice.pk,
-        checked,
-        added,
-        corrected,
-    )
-    return ReconcileOutcome(checked, added, corrected)
-
-
-def _reconcile_candidates(practice: Practice, month: dt.date, *, missing_only: bool) -> list[Any]:
-    """The month's worklist patients, and anyone with time or a row in it, in id order;
-    `missing_only`: those without a row, or with a row lacking the engine's claim."""
-    on_list = set(worklist_base(practice, month, None).values_list("pk", flat=True))
-    rows = dict(
-        MonthProgress.objects.for_practice(practice)
-        .filter(month=month)
-        .values_list("patient_id", "billable")
-    )
-    with_time = set(
-        TimeEntry.objects.for_practice(practice)
-        .filter(billing_month=month)
-        .values_list("patient_id", flat=True)
-        .distinct()
-    )
-    if not missing_only:
-        return sorted(on_list | with_time | rows.keys())
-    # Rows written before `billable` existed hold NULL: the hourly run completes them too.
-    incomplete = {patient_id for patient_id, billable in rows.items() if billable is None}
-    return sorted((on_list | with_time) - rows.keys() | incomplete)
-
-
-@transaction.atomic
-def _reconcile_batch(practice: Practice, month: dt.date, ids: list[Any]) -> tuple[int, int, int]:
-    # SKIP LOCKED: a patient locked by a live write is being refreshed by that write.
-    locked = engine_inputs.lock_patients(practice, ids, skip_locked=True)
-    # A row without the engine's claim (billable NULL) predates those columns: filling it
-    # counts as adding, not as a correction (no write path forgot anything).
-    stored = {
-        row.patient_id: row.values()
-        for row in MonthProgress.objects.for_practice(practice).filter(
-            month=month, patient_id__in=locked, billable__isnull=False
-        )
-    }
-    fresh = progress_compute(practice=practice, patient_ids=locked, months=[month])
-    changed = [row for row in fresh if stored.get(row.patient_id) != row.values()]
-    _progress_save(practice, changed)
-    missing = sum(1 for row in changed if row.patient_id not in stored)
-    return len(fresh), missing, len(changed) - missing
 
 
 # --- Time entries ----------------------------------------------------------------------------

@@ -79,7 +79,7 @@ def settings_lock(*, practice: Practice) -> None:
 
 
 def _reconcile_after_commit(practice: Practice) -> None:
-    from timelog.tasks import progress_reconcile_practice
+    from billing.progress.tasks import progress_reconcile_practice
 
     practice_id = str(practice.pk)
     # This month's and last month's stored worklist progress use the new fees or POLICY.

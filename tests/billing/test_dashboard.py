@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from billing import dashboard as dash
 from billing.close import services as billing_services
 from billing.models import CloseStatus, FeeSchedule, MonthClose
+from billing.progress import services as progress_services
 from ccm.tenancy import practice_scope
 from patients.models import Patient, Status
 from tests.careplans.conftest import sign_plan
@@ -353,13 +354,15 @@ class TestStoredClaim:
         MonthProgress.objects.unscoped().filter(patient=ready).update(
             billable=False, projected_amount=Decimal("0")
         )
-        hourly = time_services.progress_reconcile(
+        hourly = progress_services.progress_reconcile(
             practice_id=practice.pk, months=[OCTOBER], missing_only=True
         )
         assert (hourly.added, hourly.corrected) == (0, 0)  # a complete row: not its job
         assert _stored(practice, ready).billable is False
-        with mock.patch.object(time_services.logger, "warning") as warning:
-            nightly = time_services.progress_reconcile(practice_id=practice.pk, months=[OCTOBER])
+        with mock.patch.object(progress_services.logger, "warning") as warning:
+            nightly = progress_services.progress_reconcile(
+                practice_id=practice.pk, months=[OCTOBER]
+            )
         assert (nightly.added, nightly.corrected) == (0, 1)
         warning.assert_called_once()
         row = _stored(practice, ready)
@@ -372,8 +375,8 @@ class TestStoredClaim:
         MonthProgress.objects.unscoped().filter(patient=ready).update(
             billable=None, projected_amount=None
         )
-        with mock.patch.object(time_services.logger, "warning") as warning:
-            outcome = time_services.progress_reconcile(
+        with mock.patch.object(progress_services.logger, "warning") as warning:
+            outcome = progress_services.progress_reconcile(
                 practice_id=practice.pk, months=[OCTOBER], missing_only=True
             )
         assert (outcome.checked, outcome.added, outcome.corrected) == (1, 1, 0)

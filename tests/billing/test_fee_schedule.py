@@ -23,7 +23,7 @@ from tests.billing.test_month_close import OCTOBER, _cast, _close
 
 URL = "/billing/fees/"
 API = "/api/v1/billing/fee-schedule/"
-RECONCILE = "timelog.tasks.progress_reconcile_practice.delay"
+RECONCILE = "billing.progress.tasks.progress_reconcile_practice.delay"
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 BILLING = Path(__file__).resolve().parents[2] / "billing"
-PARTS = ("close", "claims", "exports", "facts", "fees", "inputs")
+PARTS = ("close", "claims", "exports", "facts", "fees", "inputs", "progress")
 TOP_MODULES = {"__init__.py", "apps.py", "models.py", "urls.py", "http.py", "dashboard.py"}
 TOP_PACKAGES = {*PARTS, "rules", "management", "migrations"}
 

@@ -118,7 +118,7 @@ def test_a_withdrawn_consent_withdraws_a_confirmed_submitted_claim(practice, adm
         claims_status_set(practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted")
     _reopen(practice, admin)
     Consent.objects.unscoped().filter(patient=billed).delete()
-    from timelog.services import progress_refresh
+    from billing.progress.services import progress_refresh
 
     progress_refresh(practice=practice, patient_ids=[billed.pk], months=[OCTOBER])
     changes = services.submitted_changes(practice=practice, month=OCTOBER)
@@ -146,8 +146,8 @@ def test_reopen_rules(practice, admin, biller, closed):
 
 
 def test_a_withdrawn_claim_is_kept_and_counts_nowhere(practice, admin, biller, closed):
+    from billing.progress.services import progress_refresh
     from patients.models import Consent
-    from timelog.services import progress_refresh
 
     billed = closed[0]
     claim = Claim.objects.unscoped().get(patient=billed)

@@ -8,11 +8,11 @@ import time_machine
 
 from billing.close.services import month_close
 from billing.models import Claim, ClaimLine, Outcome
+from billing.progress.services import progress_refresh
 from ccm.models import Role
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast
 from tests.factories import MembershipFactory, TimeEntryFactory
 from timelog.models import MonthProgress
-from timelog.services import progress_refresh
 
 CALL = dt.datetime(2026, 10, 12, 14, tzinfo=dt.UTC)
 

@@ -248,8 +248,8 @@ def test_a_discharge_brings_the_review_forward(practice, coordinator, signed, pa
 def test_signing_and_the_copy_refresh_the_worklist_progress(
     practice, coordinator, physician, complete_draft, patient
 ):
+    from billing.progress import services as progress_services
     from tests.factories import TimeEntryFactory
-    from timelog import services as time_services
 
     TimeEntryFactory(
         patient=patient,
@@ -266,7 +266,7 @@ def test_signing_and_the_copy_refresh_the_worklist_progress(
         practice=practice, actor=coordinator, version=signed, given_on=TODAY, method="portal"
     )
     assert MonthProgress.objects.get(patient=patient).computed_at >= before
-    (fresh,) = time_services.progress_compute(
+    (fresh,) = progress_services.progress_compute(
         practice=practice, patient_ids=[patient.pk], months=[dt.date(2026, 10, 1)]
     )
     assert MonthProgress.objects.get(patient=patient).values() == fresh.values()

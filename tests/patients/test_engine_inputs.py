@@ -10,9 +10,9 @@ from django.db.transaction import TransactionManagementError
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
+from billing.progress.services import progress_refresh
 from patients import engine_inputs
 from tests.factories import PatientFactory
-from timelog.services import progress_refresh
 
 OCTOBER = dt.date(2026, 10, 1)
 
@@ -43,7 +43,7 @@ def _in_id_order(sql):
     return re.search(r'ORDER BY ("patients_patient"\."id"|1) ASC FOR UPDATE$', sql) is not None
 
 
-def test_timelog_registers_its_progress_refresh():
+def test_billing_registers_its_progress_refresh():
     assert engine_inputs._refresher is progress_refresh
 
 

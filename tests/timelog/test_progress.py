@@ -11,12 +11,14 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
+from billing.progress import services as progress_services
+from billing.progress import tasks as progress_tasks
 from ccm.tenancy import practice_scope
 from patients import services as patient_services
 from patients.models import Condition
 from tests.factories import MembershipFactory, TimeEntryFactory
 from tests.timelog.conftest import NOW, make_enrolled
-from timelog import services, tasks
+from timelog import services
 from timelog.models import Activity, MonthProgress
 
 UTC = dt.UTC
@@ -31,7 +33,7 @@ def _assert_matches_the_engine(practice):
     """Every stored row equals a fresh computation by the engine."""
     rows = list(MonthProgress.objects.for_practice(practice))
     for row in rows:
-        (fresh,) = services.progress_compute(
+        (fresh,) = progress_services.progress_compute(
             practice=practice, patient_ids=[row.patient_id], months=[row.month]
         )
         assert row.values() == fresh.values(), (row.month, row.values(), fresh.values())
@@ -184,13 +186,15 @@ class TestReconcile:
         # A write path that forgot to refresh, and a patient who never had time.
         MonthProgress.objects.unscoped().filter(patient=timed).update(staff_pool=3)
         MonthProgress.objects.unscoped().filter(patient=quiet).delete()
-        with mock.patch.object(services.logger, "warning") as warning:
-            outcome = services.progress_reconcile(practice_id=practice.pk, months=[OCTOBER])
+        with mock.patch.object(progress_services.logger, "warning") as warning:
+            outcome = progress_services.progress_reconcile(
+                practice_id=practice.pk, months=[OCTOBER]
+            )
         assert (outcome.checked, outcome.added, outcome.corrected) == (2, 1, 1)
         warning.assert_called_once()
         assert _stored(practice, timed).staff_pool == 21
         assert _stored(practice, quiet).staff_pool == 0
-        again = services.progress_reconcile(practice_id=practice.pk, months=[OCTOBER])
+        again = progress_services.progress_reconcile(practice_id=practice.pk, months=[OCTOBER])
         assert (again.added, again.corrected) == (0, 0)
 
     def test_the_hourly_run_only_adds_missing_rows(self, practice, coordinator, physician):
@@ -203,7 +207,7 @@ class TestReconcile:
             )
             quiet = make_enrolled(practice, physician, coordinator, mrn="P-2")
         MonthProgress.objects.unscoped().filter(patient=timed).update(staff_pool=77)
-        outcome = services.progress_reconcile(
+        outcome = progress_services.progress_reconcile(
             practice_id=practice.pk, months=[OCTOBER], missing_only=True
         )
         assert (outcome.checked, outcome.added, outcome.corrected) == (1, 1, 0)
@@ -217,7 +221,7 @@ class TestReconcile:
             patient = make_enrolled(practice, physician, coordinator)
         # 03:30 UTC on November 1 is still October 31 in New York.
         with time_machine.travel(dt.datetime(2026, 11, 1, 3, 30, tzinfo=UTC), tick=False):
-            services.progress_reconcile(practice_id=practice.pk)
+            progress_services.progress_reconcile(practice_id=practice.pk)
         months = MonthProgress.objects.unscoped().filter(patient=patient).values_list("month")
         assert sorted(m for (m,) in months) == [SEPTEMBER, OCTOBER]
 
@@ -239,8 +243,8 @@ class TestReconcile:
     def test_the_beat_task_fans_out_one_task_per_practice_with_ids_only(
         self, practice, other_practice
     ):
-        with mock.patch.object(tasks.progress_reconcile_practice, "delay") as delay:
-            assert tasks.progress_reconcile(missing_only=True) == 2
+        with mock.patch.object(progress_tasks.progress_reconcile_practice, "delay") as delay:
+            assert progress_tasks.progress_reconcile(missing_only=True) == 2
         sent = sorted(call.args for call in delay.call_args_list)
         assert sent == sorted([(str(practice.pk), True), (str(other_practice.pk), True)])
 
@@ -310,7 +314,9 @@ def test_reconcile_skips_a_patient_a_live_write_holds(practice, coordinator, phy
     assert locked.wait(10)
     try:
         with time_machine.travel(NOW, tick=False):
-            outcome = services.progress_reconcile(practice_id=practice.pk, months=[OCTOBER])
+            outcome = progress_services.progress_reconcile(
+                practice_id=practice.pk, months=[OCTOBER]
+            )
     finally:
         release.set()
         holder.join(10)

@@ -7,10 +7,11 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from billing.progress import services as progress_services
 from patients.models import Consent
 from tests.factories import TaskFactory, TimeEntryFactory
 from tests.timelog.conftest import NOW, make_enrolled
-from timelog import selectors, services
+from timelog import selectors
 from timelog.models import Activity, MonthProgress
 
 pytestmark = pytest.mark.usefixtures("frozen", "scoped")
@@ -141,7 +142,7 @@ def test_a_patient_without_time_this_month_shows_zero_and_the_last_call_before_i
     assert (row.staff_pool, row.next_code, row.minutes_needed) == (0, "99490", 20)
     assert row.last_contact == call
     # With the row the page reads the same from it.
-    services.progress_reconcile(practice_id=practice.pk, months=[OCTOBER])
+    progress_services.progress_reconcile(practice_id=practice.pk, months=[OCTOBER])
     assert MonthProgress.objects.unscoped().filter(month=OCTOBER).exists()
     stored = _row(practice, enrolled)
     assert (stored.staff_pool, stored.minutes_needed, stored.last_contact) == (0, 20, call)

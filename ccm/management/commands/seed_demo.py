@@ -99,9 +99,9 @@ class Command(BaseCommand):
     ) -> tuple[int, int]:
         """Time entries by the coordinators and the physician (more staff for big demos,
         about one coordinator per 400 patients), then the daily job's outreach tasks."""
+        from billing.progress.services import progress_reconcile
         from timelog.demo import recent_months, seed_time
         from timelog.reminders import create_due_tasks
-        from timelog.services import progress_reconcile
 
         demo = practices["demo"]
         performers = [

@@ -7,9 +7,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from billing.progress import services
 from ccm.models import Practice
 from ccm.months import parse_month
-from timelog import services
 
 
 class Command(BaseCommand):

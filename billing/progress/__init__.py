@@ -1,0 +1,1 @@
+"""The worklist's progress: the engine's results per patient-month, stored and kept current."""
