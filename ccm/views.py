@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from billing.dashboard import dashboard
 from ccm import audit, selectors, services
 from ccm.forms import (
     AuditFilterForm,
@@ -27,6 +29,7 @@ from ccm.forms import (
     TokenCreateForm,
     attach_errors,
 )
+from ccm.hooks import home_panels
 from ccm.middleware import LAST_ACTIVITY_KEY, timeout_seconds
 from ccm.models import ApiToken, AuditEvent, Membership, Practice
 from ccm.roles import Capability, can
@@ -66,21 +69,25 @@ def start(request: PracticeRequest) -> HttpResponse:
 @login_required
 @capability_required(Capability.VIEW_PRACTICE)
 def home(request: PracticeRequest) -> HttpResponse:
-    """Home: admins and billers see the billing dashboard on top (aggregates only)."""
-    from billing.dashboard import dashboard
-    from patients.selectors import status_counts
-
+    """Home: admins and billers see the billing dashboard on top (aggregates only); the
+    panels (census, dashboard) come from the apps that own their data (ccm/hooks.py)."""
     membership = request.membership
-    context = {
-        "membership": membership,
-        "is_admin": can(membership, Capability.MANAGE_PRACTICE),
-        "census": status_counts(practice=request.practice),
-    }
-    if can(membership, Capability.VIEW_DASHBOARD):
-        # The chart's inline <style> carries this request's CSP nonce.
-        nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
-        context["dashboard"] = dashboard(practice=request.practice, nonce=nonce)
+    context = {"membership": membership, "is_admin": can(membership, Capability.MANAGE_PRACTICE)}
+    for panel in home_panels:
+        context.update(panel(request))
     return render(request, "ccm/home.html", context)
+
+
+# TEMPORARY: billing's home panel belongs in billing (e.g. billing/panels.py, imported by its
+# AppConfig.ready) but billing/ is being restructured; move it there as is once that lands and
+# drop the `ccm.views -> billing.dashboard` ignore in pyproject.toml.
+@home_panels.register
+def _billing_dashboard_panel(request: PracticeRequest) -> dict[str, Any]:
+    if not can(request.membership, Capability.VIEW_DASHBOARD):
+        return {}
+    # The chart's inline <style> carries this request's CSP nonce.
+    nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
+    return {"dashboard": dashboard(practice=request.practice, nonce=nonce)}
 
 
 @login_required

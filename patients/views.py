@@ -38,6 +38,7 @@ from patients.forms import (
     RevokeForm,
     patient_fields,
 )
+from patients.hooks import chart_panels
 from patients.models import Condition, ConditionStatus, Consent, Patient, PatientImport, Status
 
 PAGE_SIZE = 25
@@ -154,25 +155,19 @@ def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
 def patient_detail(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     audit.read(request.membership, patient, patient_id=patient.pk)
-    context = _chart_context(request, patient)
+    context = chart_context(request, patient)
     return render(request, "patients/patient_detail.html", context)
 
 
-def _chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
-    from billing.months import current_month
-    from careplans.forms import DischargeForm
-    from careplans.selectors import chart_plan
-    from timelog.models import Activity
-    from timelog.selectors import chart_time
-
-    month = current_month(request.practice.time_zone)
+def chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
+    """The chart page's context; care plan and time panels come from their apps (hooks.py)."""
+    panels: dict[str, Any] = {}
+    for panel in chart_panels:
+        panels.update(panel(request, patient, extra))
     return {
         "patient": patient,
-        "care_plan": chart_plan(practice=request.practice, patient_id=patient.pk),
-        "discharge_form": extra.pop("discharge_form", None) or DischargeForm(),
+        **panels,
         "today": timezone.localdate(),
-        "time": chart_time(practice=request.practice, patient=patient, month=month),
-        "activity_choices": [("", "Activity: pick later"), *Activity.choices],
         "verdict": services.patient_eligibility(patient),
         "consent": services.current_consent(patient),
         "clinical": _is_clinical(request),
@@ -203,7 +198,7 @@ def condition_add(request: PracticeRequest, patient_id: str) -> HttpResponse:
             return redirect("patients:patient-detail", patient_id=patient.pk)
     patient = selectors.patient_get(practice=request.practice, patient_id=patient.pk)
     audit.read(request.membership, patient, patient_id=patient.pk)  # the chart is shown again
-    context = _chart_context(request, patient, condition_form=form)
+    context = chart_context(request, patient, condition_form=form)
     return render(request, "patients/patient_detail.html", context, status=400)
 
 
