@@ -18,10 +18,13 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from billing.months import month_bounds, month_of, previous_month
+from ccm.demo import DemoSeed
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, can
 from patients.models import Patient, Status
 from timelog.models import Activity, PerformerKind, TimeEntry
+from timelog.reminders import create_due_tasks
+from timelog.services import progress_reconcile
 
 WORK_START, WORK_END = 8, 18  # local hours
 ACTIVITIES = [a for a in Activity.values if a != Activity.ENROLLMENT_OUTREACH]
@@ -154,3 +157,28 @@ def _seed_month(
     # ON CONFLICT DO NOTHING: the no-overlap constraint is the backstop for a concurrent run.
     TimeEntry.objects.unscoped().bulk_create(entries, batch_size=2000, ignore_conflicts=True)
     return len(entries)
+
+
+def seed_demo(demo: DemoSeed) -> None:
+    """`manage.py seed_demo`'s time entries, by the coordinators and the physician (and the
+    extra staff of big demos) (ccm/demo.py)."""
+    m = demo.memberships
+    performers = {
+        "demo": [
+            *(m[e] for e in ("coordinator@demo.test", "nurse@demo.test", "physician@demo.test")),
+            *demo.extra_staff,
+        ],
+        "other": [m["coordinator@other.test"], m["physician@other.test"]],
+    }
+    for slug, staff in performers.items():
+        demo.added["time entries"] += seed_time(
+            practice=demo.practices[slug], performers=staff, months=demo.months
+        )
+
+
+def finish_demo(demo: DemoSeed) -> None:
+    """Once every app has seeded: the worklist's progress rows (bulk inserts skip the services,
+    so compute them once), then the daily job's outreach tasks."""
+    for practice in demo.practices.values():
+        progress_reconcile(practice_id=practice.pk, months=recent_months(practice, demo.months))
+    demo.added["tasks"] += sum(create_due_tasks(practice=p) for p in demo.practices.values())
