@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports  # layering contracts in pyproject.toml (style.md §10)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py makemigrations --check --dry-run
 
 fmt: $(STAMP)

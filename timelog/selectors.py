@@ -36,11 +36,12 @@ from django.utils import timezone
 
 from billing import facts
 from billing.loading import policy as billing_policy
-from billing.months import last_day, month_bounds
+from billing.months import last_day, month_bounds, previous_month
 from billing.rules.codes import STAFF_TRACK
 from billing.rules.engine import simultaneous_entries
 from billing.rules.progress import progress
 from careplans.models import CarePlan, CarePlanVersion
+from ccm import tenancy
 from ccm.models import Membership, Practice
 from patients.models import Consent, Patient, Status
 from timelog.models import CONTACT_ACTIVITIES, Task, TaskStatus, TimeAdjustment, TimeEntry
@@ -97,9 +98,7 @@ def time_entry_list(
 
 
 def time_entry_get(*, practice: Practice, entry_id: Any) -> TimeEntry:
-    from ccm.tenancy import get_for_practice_or_404
-
-    return get_for_practice_or_404(time_entry_list(practice=practice), practice, entry_id)
+    return tenancy.get_for_practice_or_404(time_entry_list(practice=practice), practice, entry_id)
 
 
 # --- Worklist --------------------------------------------------------------------------------
@@ -466,7 +465,6 @@ class ChartTime:
 
 def chart_time(*, practice: Practice, patient: Patient, month: dt.date) -> ChartTime:
     """Time and tasks for a patient's chart (conditions and consents come prefetched)."""
-    from billing.months import previous_month
     from timelog.models import MonthLock
 
     first = month
