@@ -57,4 +57,4 @@ lock:
 
 clean:
 	-test -x $(PY) && $(PY) -m ccm.devdb stop
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .import_linter_cache test-artifacts
