@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports  # layering contracts in pyproject.toml (style.md §10)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py makemigrations --check --dry-run
 
 fmt: $(STAMP)
@@ -56,4 +57,4 @@ lock:
 
 clean:
 	-test -x $(PY) && $(PY) -m ccm.devdb stop
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .import_linter_cache test-artifacts

@@ -9,6 +9,7 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         # Celery's autodiscovery imports `<app>.tasks` only; billing's tasks live in its parts.
         # Imported here, not at the top: they need the models, loaded once the registry is.
+        from billing import panels  # noqa: F401  (registers the home and chart panels)
         from billing.close import tasks  # noqa: F401
         from billing.progress import tasks as progress_tasks  # noqa: F401
         from billing.progress.services import progress_refresh

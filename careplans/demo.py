@@ -21,6 +21,7 @@ from careplans.models import (
     VersionStatus,
 )
 from careplans.services import add_months, prefill, templates_ensure
+from ccm.demo import DemoSeed
 from ccm.models import Membership, Practice
 from patients.models import Condition, ConditionStatus, Patient, Status
 
@@ -121,3 +122,16 @@ def _sign(version: CarePlanVersion, physician: Membership, signed_on: dt.date) -
     )
     version.created_at = version.updated_at = version.signed_at - dt.timedelta(days=2)
     version.content_sha256 = plan_content.digest(version.content)
+
+
+def seed_demo(demo: DemoSeed) -> None:
+    """`manage.py seed_demo`'s care plans (ccm/demo.py)."""
+    for slug, physician, coordinators in (
+        ("demo", "physician@demo.test", ("coordinator@demo.test", "nurse@demo.test")),
+        ("other", "physician@other.test", ("coordinator@other.test",)),
+    ):
+        seed_care_plans(
+            practice=demo.practices[slug],
+            physician=demo.memberships[physician],
+            coordinators=[demo.memberships[e] for e in coordinators],
+        )

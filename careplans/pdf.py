@@ -15,7 +15,7 @@ from ccm.models import Membership, Practice
 
 def render_pdf(*, practice: Practice, version: CarePlanVersion) -> bytes:
     """PDF bytes of one version for the patient (no side effects)."""
-    from weasyprint import HTML
+    from weasyprint import HTML  # heavy (Pango, fonts): loaded only when a PDF is asked for
 
     html = render_to_string(
         "careplans/careplan_pdf.html",

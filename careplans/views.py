@@ -36,7 +36,9 @@ from ccm.tenancy import (
     lock_for_practice_or_404,
 )
 from ccm.versioning import unchanged_since_opened
+from patients import selectors as patient_selectors
 from patients.models import Patient
+from patients.views import chart_context
 
 BLANK_ROWS = 1  # an empty row per section, so the editor works without JavaScript
 
@@ -366,12 +368,9 @@ def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
             messages.success(request, "Discharge recorded; the care plan review is due soon.")
             return redirect("patients:patient-detail", patient.id)
     # The chart again, the form with its errors (nothing was saved).
-    from patients import selectors as patient_selectors
-    from patients.views import _chart_context
-
     patient = patient_selectors.patient_get(practice=request.practice, patient_id=patient.pk)
     audit.read(request.membership, patient, patient_id=patient.pk)
-    context = _chart_context(request, patient, discharge_form=form)
+    context = chart_context(request, patient, discharge_form=form)
     return render(request, "patients/patient_detail.html", context, status=400)
 
 

@@ -13,14 +13,10 @@ def practice(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if membership is None or user is None or not user.is_authenticated:
         return {}
-    from timelog.services import timer_get
-
     return {
         "current_membership": membership,
         # What this member may do, by capability (ccm/roles.py): `perms_cm.export_claims`.
         "perms_cm": capabilities_of(membership),
-        # The running timer shows in the header on every page (its start lives on the server).
-        "running_timer": timer_get(membership=membership),
         "current_practice": membership.practice,
         "switchable_memberships": getattr(request, "user_memberships", None)
         or user_memberships(user),

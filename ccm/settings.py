@@ -106,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ccm.context_processors.practice",
+                "timelog.context_processors.running_timer",
             ],
         },
     },

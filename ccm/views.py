@@ -28,6 +28,7 @@ from ccm.forms import (
     attach_errors,
     flash_error,
 )
+from ccm.hooks import home_panels
 from ccm.middleware import LAST_ACTIVITY_KEY, timeout_seconds
 from ccm.models import ApiToken, AuditEvent, Membership, Practice
 from ccm.roles import Capability, can
@@ -67,20 +68,12 @@ def start(request: PracticeRequest) -> HttpResponse:
 @login_required
 @capability_required(Capability.VIEW_PRACTICE)
 def home(request: PracticeRequest) -> HttpResponse:
-    """Home: admins and billers see the billing dashboard on top (aggregates only)."""
-    from billing.dashboard import dashboard
-    from patients.selectors import status_counts
-
+    """Home: admins and billers see the billing dashboard on top (aggregates only); the
+    panels (census, dashboard) come from the apps that own their data (ccm/hooks.py)."""
     membership = request.membership
-    context = {
-        "membership": membership,
-        "is_admin": can(membership, Capability.MANAGE_PRACTICE),
-        "census": status_counts(practice=request.practice),
-    }
-    if can(membership, Capability.VIEW_DASHBOARD):
-        # The chart's inline <style> carries this request's CSP nonce.
-        nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
-        context["dashboard"] = dashboard(practice=request.practice, nonce=nonce)
+    context = {"membership": membership, "is_admin": can(membership, Capability.MANAGE_PRACTICE)}
+    for panel in home_panels:
+        context.update(panel(request))
     return render(request, "ccm/home.html", context)
 
 

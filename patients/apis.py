@@ -519,10 +519,6 @@ class PatientFhirApi(ApiView):
         },
     )
     def get(self, request: Request, patient_id: str) -> Response:
-        from careplans.selectors import chart_plan
-
         patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
         audit.read(self.membership, patient, patient_id=patient.pk)
-        plan = chart_plan(practice=self.practice, patient_id=patient.pk)
-        versions = [v for v in (plan.signed, plan.draft) if v is not None]
-        return Response(fhir.patient_bundle(patient, care_plans=versions))
+        return Response(fhir.patient_bundle(patient))

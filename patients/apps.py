@@ -5,3 +5,6 @@ class PatientsConfig(AppConfig):
     name = "patients"
     verbose_name = "Patients"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from patients import panels  # noqa: F401  (registers the home page's census panel)

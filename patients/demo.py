@@ -10,6 +10,9 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
+from django.utils import timezone
+
+from ccm.demo import DemoSeed
 from ccm.models import Membership, Practice
 from patients.models import Condition, Consent, ConsentMethod, EnrollmentEvent, Patient, Status
 from patients.validators import icd10_description
@@ -312,3 +315,24 @@ def _events(
             )
         )
     return events
+
+
+def seed_demo(demo: DemoSeed) -> None:
+    """`manage.py seed_demo`'s patients (ccm/demo.py). The other practice gets a smaller list:
+    enough to prove it never shows in demo."""
+    m = demo.memberships
+    today = timezone.localdate()
+    staff = {
+        "demo": Staff(
+            physician=m["physician@demo.test"],
+            coordinators=(m["coordinator@demo.test"], m["nurse@demo.test"]),
+        ),
+        "other": Staff(
+            physician=m["physician@other.test"], coordinators=(m["coordinator@other.test"],)
+        ),
+    }
+    counts = {"demo": demo.patients, "other": max(12, demo.patients // 5)}
+    for slug in ("demo", "other"):
+        demo.added["patients"] += seed_patients(
+            practice=demo.practices[slug], staff=staff[slug], count=counts[slug], today=today
+        )

@@ -1,5 +1,5 @@
 """FHIR R4 export of a patient: a `collection` Bundle of Patient, Condition, Consent and
-CarePlan (with its Goals; built in careplans/fhir.py).
+CarePlan (with its Goals; built in careplans/fhir.py, added through patients/hooks.py).
 
 Each resource is validated by the fhir.resources R4B models before it leaves; ids are our
 UUIDs and references are `urn:uuid:` so the bundle resolves on its own. FHIR strings may not
@@ -8,7 +8,6 @@ be empty, so blank fields are left out rather than sent as "".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.utils import timezone
@@ -18,6 +17,7 @@ from fhir.resources.R4B.consent import Consent as FhirConsent
 from fhir.resources.R4B.patient import Patient as FhirPatient
 from fhir.resources.R4B.resource import Resource
 
+from patients.hooks import fhir_sections
 from patients.models import Condition, ConditionStatus, Consent, Patient, Sex
 
 MBI_SYSTEM = "http://hl7.org/fhir/sid/us-mbi"
@@ -58,20 +58,18 @@ LANGUAGES = {
 }
 
 
-def patient_bundle(patient: Patient, care_plans: Iterable[Any] = ()) -> dict[str, Any]:
+def patient_bundle(patient: Patient) -> dict[str, Any]:
     """The patient's record as a validated FHIR R4 Bundle (JSON-ready dict). No side effects;
-    uses the conditions and consents prefetched by `selectors.patient_get`; `care_plans`:
-    the versions to include (the current signed one and a draft), with their Goals."""
-    from careplans.fhir import care_plan_resources
-
+    uses the conditions and consents prefetched by `selectors.patient_get`; higher apps add
+    their resources as sections (hooks.py: careplans adds the CarePlan and its Goals)."""
     conditions = list(patient.conditions.all())
     resources: list[Resource] = [
         _patient(patient),
         *(_condition(c) for c in conditions),
         *(_consent(c) for c in patient.consents.all()),
     ]
-    for version in care_plans:
-        resources += care_plan_resources(version, conditions)
+    for section in fhir_sections:
+        resources += section(patient, conditions)
     bundle = Bundle.model_validate(
         {
             "type": "collection",

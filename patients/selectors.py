@@ -10,6 +10,7 @@ from django.http import Http404
 
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, roles_with
+from ccm.tenancy import parse_uuid
 from patients.models import Condition, ConditionStatus, Consent, Patient
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y")
@@ -76,8 +77,6 @@ def patient_list(
 def patient_get(*, practice: Practice, patient_id: object) -> Patient:
     """One patient with conditions, consents and history prefetched; 404 for a malformed id
     or another practice's patient (the same answer as a missing one)."""
-    from ccm.tenancy import parse_uuid
-
     pk = parse_uuid(patient_id)
     patient = (
         Patient.objects.for_practice(practice)

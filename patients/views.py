@@ -36,6 +36,7 @@ from patients.forms import (
     RevokeForm,
     patient_fields,
 )
+from patients.hooks import chart_panels
 from patients.models import Condition, ConditionStatus, Consent, Patient, PatientImport, Status
 
 PAGE_SIZE = 25
@@ -152,25 +153,19 @@ def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
 def patient_detail(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     audit.read(request.membership, patient, patient_id=patient.pk)
-    context = _chart_context(request, patient)
+    context = chart_context(request, patient)
     return render(request, "patients/patient_detail.html", context)
 
 
-def _chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
-    from billing.progress.selectors import chart_time
-    from careplans.forms import DischargeForm
-    from careplans.selectors import chart_plan
-    from timelog.models import Activity
-
-    today = request.practice.today()
-    month = today.replace(day=1)
+def chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
+    """The chart page's context; care plan and time panels come from their apps (hooks.py)."""
+    panels: dict[str, Any] = {}
+    for panel in chart_panels:
+        panels.update(panel(request, patient, extra))
     return {
         "patient": patient,
-        "care_plan": chart_plan(practice=request.practice, patient_id=patient.pk),
-        "discharge_form": extra.pop("discharge_form", None) or DischargeForm(),
-        "today": today,
-        "time": chart_time(practice=request.practice, patient=patient, month=month, today=today),
-        "activity_choices": [("", "Activity: pick later"), *Activity.choices],
+        **panels,
+        "today": request.practice.today(),
         "verdict": services.patient_eligibility(patient),
         "consent": services.current_consent(patient),
         "clinical": _is_clinical(request),
@@ -201,7 +196,7 @@ def condition_add(request: PracticeRequest, patient_id: str) -> HttpResponse:
             return redirect("patients:patient-detail", patient_id=patient.pk)
     patient = selectors.patient_get(practice=request.practice, patient_id=patient.pk)
     audit.read(request.membership, patient, patient_id=patient.pk)  # the chart is shown again
-    context = _chart_context(request, patient, condition_form=form)
+    context = chart_context(request, patient, condition_form=form)
     return render(request, "patients/patient_detail.html", context, status=400)
 
 

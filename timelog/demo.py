@@ -17,11 +17,13 @@ from django.db.models import Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from ccm.demo import DemoSeed
 from ccm.models import Membership, Practice
 from ccm.months import month_bounds, previous_month
 from ccm.roles import Capability, can
 from patients.models import Patient, Status
 from timelog.models import Activity, PerformerKind, TimeEntry
+from timelog.reminders import create_due_tasks
 
 WORK_START, WORK_END = 8, 18  # local hours
 ACTIVITIES = [a for a in Activity.values if a != Activity.ENROLLMENT_OUTREACH]
@@ -154,3 +156,26 @@ def _seed_month(
         entries, batch_size=2000, ignore_conflicts=True
     )
     return len(entries)
+
+
+def seed_demo(demo: DemoSeed) -> None:
+    """`manage.py seed_demo`'s time entries, by the coordinators and the physician (and the
+    extra staff of big demos) (ccm/demo.py)."""
+    m = demo.memberships
+    performers = {
+        "demo": [
+            *(m[e] for e in ("coordinator@demo.test", "nurse@demo.test", "physician@demo.test")),
+            *demo.extra_staff,
+        ],
+        "other": [m["coordinator@other.test"], m["physician@other.test"]],
+    }
+    for slug, staff in performers.items():
+        demo.added["time entries"] += seed_time(
+            practice=demo.practices[slug], performers=staff, months=demo.months
+        )
+
+
+def finish_demo(demo: DemoSeed) -> None:
+    """Once every app has seeded (billing's seed computed the worklist's progress rows): the
+    daily job's outreach tasks."""
+    demo.added["tasks"] += sum(create_due_tasks(practice=p) for p in demo.practices.values())

@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from billing.rules.codes import STAFF_TRACK
 from careplans.models import CarePlan, CarePlanVersion
+from ccm import tenancy
 from ccm.models import Membership, Practice
 from ccm.months import last_day, month_bounds
 from patients.models import Consent, Patient, Status
@@ -94,9 +95,7 @@ def time_entry_list(
 
 
 def time_entry_get(*, practice: Practice, entry_id: Any) -> TimeEntry:
-    from ccm.tenancy import get_for_practice_or_404
-
-    return get_for_practice_or_404(time_entry_list(practice=practice), practice, entry_id)
+    return tenancy.get_for_practice_or_404(time_entry_list(practice=practice), practice, entry_id)
 
 
 # --- Worklist --------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from ccm.months import month_label
 from ccm.roles import Capability, require
 from ccm.tenancy import practice_scope
 from patients import engine_inputs
+from patients.models import Patient
 from timelog.models import MonthLock, TimeEntry
 from timelog.selectors import worklist_base
 from timelog.services import month_lock
@@ -582,8 +583,6 @@ def preclose_check(*, practice: Practice, month: dt.date) -> dict[str, Any]:
     billable = 0
     amount = Decimal("0.00")
     rules_policy = policy(practice)
-    from patients.models import Patient
-
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
         _patients, facts = load_patient_months(practice=practice, patient_ids=chunk, months=[month])

@@ -17,8 +17,13 @@ from django.db.models import QuerySet
 
 from billing import rules
 from billing.inputs import facts
+from billing.models import BillingPolicy, FeeSchedule, OtherService, PatientMonthFacts
+from careplans.models import CarePlanCopy, CarePlanVersion
 from ccm.models import Practice
 from ccm.months import last_day
+from patients.models import Condition, Consent, Patient
+from timelog.models import TimeEntry
+from timelog.selectors import adjusted
 
 Key = tuple[Any, dt.date]  # (patient id, first day of the month)
 
@@ -34,16 +39,12 @@ def grouped(rows: Iterable[Any], *key: str) -> dict[Any, list[Any]]:
 
 def fee_schedule(practice: Practice) -> rules.FeeSchedule:
     """R26: the practice's amounts over the spec's reference amounts."""
-    from billing.models import FeeSchedule
-
     amounts = FeeSchedule.objects.for_practice(practice).values_list("code", "amount")
     return rules.FeeSchedule({code: Decimal(amount) for code, amount in amounts})
 
 
 def policy(practice: Practice) -> rules.Policy:
     """The practice's POLICY choices (billing.models.BillingPolicy), or the spec's defaults."""
-    from billing.models import BillingPolicy
-
     row = BillingPolicy.objects.for_practice(practice).first()
     if row is None:
         return rules.DEFAULT_POLICY
@@ -66,8 +67,6 @@ def policy(practice: Practice) -> rules.Policy:
 
 
 def _other_services(practice: Practice, ids: list[Any], months: Collection[dt.date]) -> Any:
-    from billing.models import OtherService
-
     first, last = min(months), last_day(max(months))
     rows = (
         OtherService.objects.for_practice(practice)
@@ -82,8 +81,6 @@ def _other_services(practice: Practice, ids: list[Any], months: Collection[dt.da
 
 
 def _month_facts(practice: Practice, ids: list[Any], months: Collection[dt.date]) -> Any:
-    from billing.models import PatientMonthFacts
-
     rows = PatientMonthFacts.objects.for_practice(practice).filter(
         patient_id__in=ids, month__in=months
     )
@@ -92,8 +89,6 @@ def _month_facts(practice: Practice, ids: list[Any], months: Collection[dt.date]
 
 def _care_plan_days(practice: Practice, ids: list[Any]) -> tuple[Any, Any]:
     """Per patient: the days care plan versions were signed, and copies were given (R11)."""
-    from careplans.models import CarePlanCopy, CarePlanVersion
-
     signed: dict[Any, list[dt.date]] = defaultdict(list)
     versions = CarePlanVersion.objects.for_practice(practice).filter(
         patient_id__in=ids, signed_on__isnull=False
@@ -116,10 +111,6 @@ def load_patient_months(
 ) -> tuple[list[Any], dict[Key, rules.PatientMonth]]:
     """The patients (billing practitioner, visit) and the engine's facts for every
     (patient, month) asked for. Ten queries, no writes."""
-    from patients.models import Condition, Consent, Patient
-    from timelog.models import TimeEntry
-    from timelog.selectors import adjusted
-
     if not patient_ids or not months:
         return [], {}
     patients = list(

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from ccm.demo import DemoSeed, app_hooks
 from ccm.models import Membership, Practice, Role, User
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105  (documented demo password, contract §1)
@@ -81,33 +82,21 @@ class Command(BaseCommand):
             memberships[email], _ = Membership.objects.for_practice(practices[slug]).get_or_create(
                 practice=practices[slug], user=user, defaults={"role": role, "npi": npi}
             )
-        added = self._patients(practices, memberships, options["patients"])
-        entries, tasks = self._time(practices, memberships, options["patients"], options["months"])
+        demo = DemoSeed(practices, memberships, options["patients"], options["months"])
+        demo.extra_staff = self._extra_staff(practices["demo"], options["patients"])
+        # Each app seeds its rows (ccm/demo.py), then derives what depends on all of them.
+        for hook in [*app_hooks("seed_demo"), *app_hooks("finish_demo")]:
+            hook(demo)
         if options["verbosity"] > 0:
             self.stdout.write(
                 f"Demo ready: {len(practices)} practices, {len(USERS)} demo users "
-                f"(password {DEMO_PASSWORD}), {added} patients, {entries} time entries and "
-                f"{tasks} tasks added."
+                f"(password {DEMO_PASSWORD}), {demo.added['patients']} patients, "
+                f"{demo.added['time entries']} time entries and {demo.added['tasks']} tasks added."
             )
 
-    def _time(
-        self,
-        practices: dict[str, Practice],
-        memberships: dict[str, Membership],
-        patients: int,
-        months: int,
-    ) -> tuple[int, int]:
-        """Time entries by the coordinators and the physician (more staff for big demos,
-        about one coordinator per 400 patients), then the daily job's outreach tasks."""
-        from billing.progress.services import progress_reconcile
-        from timelog.demo import recent_months, seed_time
-        from timelog.reminders import create_due_tasks
-
-        demo = practices["demo"]
-        performers = [
-            memberships[e]
-            for e in ("coordinator@demo.test", "nurse@demo.test", "physician@demo.test")
-        ]
+    def _extra_staff(self, demo: Practice, patients: int) -> list[Membership]:
+        """More staff for big demos, about one coordinator per 400 patients."""
+        staff = []
         for n in range(1, patients // 400 + 1):
             user = User.objects.filter(email=f"staff{n}@demo.test").first() or (
                 User.objects.create_user(
@@ -119,58 +108,5 @@ class Command(BaseCommand):
             member, _ = Membership.objects.for_practice(demo).get_or_create(
                 practice=demo, user=user, defaults={"role": Role.COORDINATOR}
             )
-            performers.append(member)
-        other = [memberships["coordinator@other.test"], memberships["physician@other.test"]]
-        entries = seed_time(practice=demo, performers=performers, months=months)
-        entries += seed_time(practice=practices["other"], performers=other, months=months)
-        self._care_plans(practices, memberships)
-        for practice in practices.values():
-            # Bulk inserts skip the services: compute the worklist's progress rows once.
-            progress_reconcile(practice_id=practice.pk, months=recent_months(practice, months))
-        tasks = sum(create_due_tasks(practice=p) for p in practices.values())
-        self._close_old_months(demo, recent_months(demo, months))
-        return entries, tasks
-
-    def _close_old_months(self, demo: Practice, months: list[Any]) -> None:
-        """Close the demo's older months (idempotent), so billing has a history; last month
-        stays open for the biller to close, this month is still running."""
-        from billing.close.services import month_close
-
-        for month in months[:-2]:
-            month_close(practice_id=demo.pk, month=month)
-
-    def _care_plans(
-        self, practices: dict[str, Practice], memberships: dict[str, Membership]
-    ) -> None:
-        from careplans.demo import seed_care_plans
-
-        for slug, physician, coordinators in (
-            ("demo", "physician@demo.test", ("coordinator@demo.test", "nurse@demo.test")),
-            ("other", "physician@other.test", ("coordinator@other.test",)),
-        ):
-            seed_care_plans(
-                practice=practices[slug],
-                physician=memberships[physician],
-                coordinators=[memberships[e] for e in coordinators],
-            )
-
-    def _patients(
-        self, practices: dict[str, Practice], memberships: dict[str, Membership], count: int
-    ) -> int:
-        from patients.demo import Staff, seed_patients
-
-        today = practices["demo"].today()
-        demo = Staff(
-            physician=memberships["physician@demo.test"],
-            coordinators=(memberships["coordinator@demo.test"], memberships["nurse@demo.test"]),
-        )
-        other = Staff(
-            physician=memberships["physician@other.test"],
-            coordinators=(memberships["coordinator@other.test"],),
-        )
-        # The other practice gets a smaller list: enough to prove it never shows in demo.
-        return seed_patients(
-            practice=practices["demo"], staff=demo, count=count, today=today
-        ) + seed_patients(
-            practice=practices["other"], staff=other, count=max(12, count // 5), today=today
-        )
+            staff.append(member)
+        return staff

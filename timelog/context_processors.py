@@ -1,0 +1,14 @@
+from typing import Any
+
+from django.http import HttpRequest
+
+from timelog.services import timer_get
+
+
+def running_timer(request: HttpRequest) -> dict[str, Any]:
+    """The running timer shows in the header on every page (its start lives on the server)."""
+    membership = getattr(request, "membership", None)
+    user = getattr(request, "user", None)
+    if membership is None or user is None or not user.is_authenticated:
+        return {}
+    return {"running_timer": timer_get(membership=membership)}
