@@ -1,3 +1,4 @@
 """Billing (one app, label `billing`, one models.py), in parts: rules/ (the pure engine),
-inputs/ (engine-input loading and mapping), close/, claims/, exports/, facts/, fees/ and
-dashboard.py. Each part keeps reads in selectors.py and writes in services.py."""
+inputs/ (engine-input loading and mapping), progress/ (the worklist's stored progress),
+close/, claims/, exports/, facts/, fees/, dashboard.py, and panels.py and demo.py (what
+billing registers with lower apps). Parts keep reads in selectors.py, writes in services.py."""

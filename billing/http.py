@@ -1,5 +1,5 @@
-"""What billing's pages and API share: who reads and who closes, the month of a page URL,
-and the download of an export file."""
+"""What billing's pages and API share: the month of a page URL and the download of an
+export file."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ close, which takes the same locks, waits for writers in flight), lets the caller
 a normal exit refreshes the worklist's stored progress of those patients before the caller's
 transaction commits (nothing is refreshed when the block raises: the transaction rolls back).
 
-The refresh lives in a higher app (timelog), which registers it when Django starts
-(`TimelogConfig.ready`): patients and careplans never import timelog for it.
+The refresh lives in a higher app (billing/progress), which registers it when Django starts
+(`BillingConfig.ready`): patients, careplans and timelog never import billing for it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ _refresher: Refresher | None = None
 
 
 def register_refresher(refresher: Refresher) -> None:
-    """Called once by the app that owns the worklist's progress (timelog)."""
+    """Called once by the app that owns the worklist's progress (billing)."""
     global _refresher
     _refresher = refresher
 
@@ -130,7 +130,7 @@ def changing(
 
 def _registered() -> Refresher:
     if _refresher is None:
-        raise ImproperlyConfigured("No progress refresher registered (timelog's AppConfig).")
+        raise ImproperlyConfigured("No progress refresher registered (billing's AppConfig).")
     return _refresher
 
 

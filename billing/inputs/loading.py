@@ -1,7 +1,8 @@
 """Load the records behind many patient-months and turn them into the engine's facts.
 
-One loader for the worklist's progress (timelog) and the month close (billing): a fixed
-number of queries whatever the number of patients, then `billing.inputs.facts` does the mapping.
+One loader for the worklist's progress (billing/progress) and the month close (billing/close):
+a fixed number of queries whatever the number of patients, then `billing.inputs.facts` does
+the mapping.
 """
 
 from __future__ import annotations
