@@ -40,8 +40,8 @@ from ccm.months import month_bounds, month_label, month_of, previous_month
 from ccm.tenancy import practice_scope
 from patients.demo import Staff, seed_patients
 from patients.models import Consent, Patient, Status
-from timelog.demo import ACTIVITIES, NOTES
-from timelog.models import PerformerKind, TimeEntry
+from timelog.demo import ACTIVITIES, demo_entry
+from timelog.models import TimeEntry
 
 ENROLLED = 10_000
 ENTRIES = 200_000  # in the month being closed
@@ -155,22 +155,17 @@ def seed_entries(
         assert cursor[performer.pk] <= end, "the month is full: add performers"
         activity = rng.choice(ACTIVITIES)
         batch.append(
-            TimeEntry(
-                practice=practice,
-                patient=patient,
-                performer=performer,
-                performer_kind=PerformerKind.PHYSICIAN
-                if performer == physician
-                else PerformerKind.CLINICAL_STAFF,
-                practitioner_id=patient.billing_practitioner_id,
-                started_at=started,
+            demo_entry(
+                practice,
+                patient,
+                performer,
+                physician=performer == physician,
+                started=started,
                 minutes=minutes,
-                ended_at=started + dt.timedelta(minutes=minutes),
                 activity=activity,
-                note=NOTES[activity],
-                face_to_face=rng.random() < FACE_TO_FACE_SHARE,
-                billing_month=month,
+                month=month,
                 created_at=started,
+                face_to_face=rng.random() < FACE_TO_FACE_SHARE,
             )
         )
 

@@ -29,8 +29,8 @@ from patients.demo import Staff, seed_patients
 from patients.models import Patient, Status
 from billing.progress import services as progress_services
 from timelog import reminders, services
-from timelog.demo import ACTIVITIES, NOTES
-from timelog.models import PerformerKind, TimeEntry
+from timelog.demo import ACTIVITIES, demo_entry
+from timelog.models import TimeEntry
 
 ENROLLED = 10_000
 ENTRIES_PER_PATIENT = 20  # 200,000 entries in the month
@@ -106,20 +106,15 @@ def _seed_entries(practice: Practice, performers: list[Membership], month: dt.da
             minutes = rng.choice((2, 3, 4, 5, 6, 8, 10, 12, 14))
             activity = rng.choice(ACTIVITIES)
             batch.append(
-                TimeEntry(
-                    practice=practice,
-                    patient=patient,
-                    performer=performer,
-                    performer_kind=PerformerKind.PHYSICIAN
-                    if performer.role == Role.PHYSICIAN
-                    else PerformerKind.CLINICAL_STAFF,
-                    practitioner_id=patient.billing_practitioner_id,
-                    started_at=started,
+                demo_entry(
+                    practice,
+                    patient,
+                    performer,
+                    physician=performer.role == Role.PHYSICIAN,
+                    started=started,
                     minutes=minutes,
-                    ended_at=started + dt.timedelta(minutes=minutes),
                     activity=activity,
-                    note=NOTES[activity],
-                    billing_month=month,
+                    month=month,
                     created_at=started,
                 )
             )

@@ -97,6 +97,38 @@ def recent_months(practice: Practice, months: int, now: dt.datetime | None = Non
     return wanted
 
 
+def demo_entry(
+    practice: Practice,
+    patient: Patient,
+    performer: Membership,
+    *,
+    physician: bool,
+    started: dt.datetime,
+    minutes: int,
+    activity: str,
+    month: dt.date,
+    created_at: dt.datetime,
+    face_to_face: bool = False,
+) -> TimeEntry:
+    """An unsaved seeded entry (demo data and benchmarks): the activity's stock note, billed
+    under the patient's billing practitioner."""
+    return TimeEntry(
+        practice=practice,
+        patient=patient,
+        performer=performer,
+        performer_kind=PerformerKind.PHYSICIAN if physician else PerformerKind.CLINICAL_STAFF,
+        practitioner_id=patient.billing_practitioner_id,
+        started_at=started,
+        minutes=minutes,
+        ended_at=started + dt.timedelta(minutes=minutes),
+        activity=activity,
+        note=NOTES[activity],
+        face_to_face=face_to_face,
+        billing_month=month,
+        created_at=created_at,
+    )
+
+
 def _seed_month(
     practice: Practice,
     performers: Sequence[Membership],
@@ -134,20 +166,15 @@ def _seed_month(
                 continue
             activity = rng.choice(ACTIVITIES)
             entries.append(
-                TimeEntry(
-                    practice=practice,
-                    patient=patient,
-                    performer=performer,
-                    performer_kind=PerformerKind.PHYSICIAN
-                    if can(performer, Capability.BILL_AS_PRACTITIONER)
-                    else PerformerKind.CLINICAL_STAFF,
-                    practitioner_id=patient.billing_practitioner_id,
-                    started_at=started,
+                demo_entry(
+                    practice,
+                    patient,
+                    performer,
+                    physician=can(performer, Capability.BILL_AS_PRACTITIONER),
+                    started=started,
                     minutes=minutes,
-                    ended_at=started + dt.timedelta(minutes=minutes),
                     activity=activity,
-                    note=NOTES[activity],
-                    billing_month=month,
+                    month=month,
                     created_at=started + dt.timedelta(minutes=minutes),
                 )
             )
