@@ -114,6 +114,27 @@ def record_for(
     )
 
 
+def record_by(
+    practice: Practice,
+    membership: Membership | None,
+    action: str,
+    obj: models.Model,
+    *,
+    patient_id: Any = None,
+    changed_fields: Iterable[str] = (),
+) -> AuditEvent:
+    """`record()` for a member, or for the system when there is none (a beat job's close)."""
+    return record(
+        practice=practice,
+        actor=membership.user if membership else None,
+        role=membership.role if membership else "",
+        action=action,
+        obj=obj,
+        patient_id=patient_id,
+        changed_fields=changed_fields,
+    )
+
+
 def read(membership: Membership, obj: models.Model, *, patient_id: Any = None) -> AuditEvent:
     """Audit a read of an object (patient data: pass the patient's id)."""
     return record_for(membership, f"{obj._meta.model_name}.read", obj=obj, patient_id=patient_id)
