@@ -1,12 +1,19 @@
-"""Shared fixtures of the benchmark scripts that measure pages and the API on the demo data."""
+"""Shared fixtures of the benchmark scripts: the demo coordinator and their clients, and the
+bulk seeding of time entries."""
+
+import datetime as dt
+import random
 
 import _setup  # noqa: F401  (Django set-up)
 from django.core.management import call_command
 from django.test import Client
 
 from ccm import services
-from ccm.models import Membership
+from ccm.models import Membership, Practice
 from ccm.tenancy import practice_scope
+from patients.models import Patient
+from timelog.demo import demo_entry
+from timelog.models import TimeEntry
 
 
 def demo_coordinator() -> tuple[Membership, Client, Client]:
@@ -25,3 +32,48 @@ def demo_coordinator() -> tuple[Membership, Client, Client]:
     browser = Client()
     browser.force_login(coordinator.user)
     return coordinator, browser, Client(headers={"Authorization": f"Bearer {raw}"})
+
+
+class EntryBatches:
+    """The benchmark's seeded time entries (`demo_entry`, created when they start), inserted
+    FLUSH_AT at a time so a seed of 100,000 entries never sits in memory whole."""
+
+    FLUSH_AT = 20_000
+
+    def __init__(self, practice: Practice, month: dt.date, rng: random.Random) -> None:
+        self.practice, self.month, self.rng = practice, month, rng
+        self.batch: list[TimeEntry] = []
+        self.added = 0
+
+    def add(
+        self,
+        patient: Patient,
+        performer: Membership,
+        *,
+        physician: bool,
+        started: dt.datetime,
+        minutes: int,
+        face_to_face_share: float = 0.0,
+    ) -> None:
+        self.batch.append(
+            demo_entry(
+                self.rng,
+                self.practice,
+                patient,
+                performer,
+                physician=physician,
+                started=started,
+                minutes=minutes,
+                month=self.month,
+                created_at=started,
+                face_to_face_share=face_to_face_share,
+            )
+        )
+        if len(self.batch) >= self.FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> int:
+        """Insert what is waiting; the number of entries inserted so far."""
+        TimeEntry.objects.for_practice(self.practice).bulk_create(self.batch, batch_size=5000)
+        self.added, self.batch = self.added + len(self.batch), []
+        return self.added

@@ -98,6 +98,7 @@ def recent_months(practice: Practice, months: int, now: dt.datetime | None = Non
 
 
 def demo_entry(
+    rng: random.Random,
     practice: Practice,
     patient: Patient,
     performer: Membership,
@@ -105,13 +106,15 @@ def demo_entry(
     physician: bool,
     started: dt.datetime,
     minutes: int,
-    activity: str,
     month: dt.date,
     created_at: dt.datetime,
-    face_to_face: bool = False,
+    face_to_face_share: float = 0.0,
 ) -> TimeEntry:
-    """An unsaved seeded entry (demo data and benchmarks): the activity's stock note, billed
-    under the patient's billing practitioner."""
+    """An unsaved seeded entry (demo data and benchmarks): a random activity with its stock
+    note, face to face in `face_to_face_share` of entries, billed under the patient's billing
+    practitioner. Draws from `rng` in one fixed order, so a seed gives the same entries."""
+    activity = rng.choice(ACTIVITIES)
+    face_to_face = rng.random() < face_to_face_share if face_to_face_share else False
     return TimeEntry(
         practice=practice,
         patient=patient,
@@ -164,16 +167,15 @@ def _seed_month(
             started = packer.take(performer, minutes, rng.randrange(packer.days))
             if started is None:
                 continue
-            activity = rng.choice(ACTIVITIES)
             entries.append(
                 demo_entry(
+                    rng,
                     practice,
                     patient,
                     performer,
                     physician=can(performer, Capability.BILL_AS_PRACTITIONER),
                     started=started,
                     minutes=minutes,
-                    activity=activity,
                     month=month,
                     created_at=started + dt.timedelta(minutes=minutes),
                 )
