@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -68,6 +68,24 @@ def _field(
 ) -> T:
     """The object's `key` read by `parse`, which names it `path.key` in its errors."""
     return parse(_get(obj, key, path, default), f"{path}.{key}")
+
+
+def _record(
+    cls: Callable[..., T],
+    value: Any,
+    path: str,
+    fields: Mapping[str, Callable[[Any, str], object]],
+    defaults: Mapping[str, object] | None = None,
+) -> T:
+    """A flat object read into `cls`: each field by its parser, in order (the first error
+    wins), a field in `defaults` optional."""
+    obj, defaults = _object(value, path), defaults or {}
+    return cls(
+        **{
+            name: _field(obj, name, path, parse, defaults.get(name, MISSING))
+            for name, parse in fields.items()
+        }
+    )
 
 
 def _object(value: Any, path: str) -> dict[str, Any]:
@@ -142,20 +160,16 @@ def _timezone(value: Any, path: str, month: Month) -> str:
 
 
 def _consent(value: Any, path: str) -> Consent:
-    obj = _object(value, path)
-    return Consent(
-        given_on=_field(obj, "given_on", path, _date),
-        revoked_on=_field(obj, "revoked_on", path, _date),
-    )
+    return _record(Consent, value, path, {"given_on": _date, "revoked_on": _date})
 
 
 def _care_plan(value: Any, path: str) -> CarePlan:
-    obj = _object(value, path)
-    return CarePlan(
-        established_on=_field(obj, "established_on", path, _date),
-        substantially_revised_on=_field(obj, "substantially_revised_on", path, _date),
-        shared_with_patient=_field(obj, "shared_with_patient", path, _bool, True),
-    )
+    fields = {
+        "established_on": _date,
+        "substantially_revised_on": _date,
+        "shared_with_patient": _bool,
+    }
+    return _record(CarePlan, value, path, fields, defaults={"shared_with_patient": True})
 
 
 def _conditions(value: Any, path: str) -> tuple[str, ...]:
@@ -192,23 +206,19 @@ def _performer(value: Any, path: str) -> Performer:
 
 
 def _time_entry(value: Any, path: str) -> TimeEntry:
-    obj = _object(value, path)
-    return TimeEntry(
-        started_at=_field(obj, "started_at", path, _instant),
-        minutes=_field(obj, "minutes", path, _minutes),
-        performer=_field(obj, "performer", path, _performer),
-        practitioner=_field(obj, "practitioner", path, _text),
-        face_to_face=_field(obj, "face_to_face", path, _bool),
-        in_billed_visit=_field(obj, "in_billed_visit", path, _bool, True),
-    )
+    fields = {
+        "started_at": _instant,
+        "minutes": _minutes,
+        "performer": _performer,
+        "practitioner": _text,
+        "face_to_face": _bool,
+        "in_billed_visit": _bool,
+    }
+    return _record(TimeEntry, value, path, fields, defaults={"in_billed_visit": True})
 
 
 def _other_service(value: Any, path: str) -> OtherService:
-    obj = _object(value, path)
-    return OtherService(
-        code=_field(obj, "code", path, _text),
-        practitioner=_field(obj, "practitioner", path, _text),
-    )
+    return _record(OtherService, value, path, {"code": _text, "practitioner": _text})
 
 
 def _fee(value: Any, path: str) -> Decimal:
