@@ -3,6 +3,7 @@ bulk seeding of time entries."""
 
 import datetime as dt
 import random
+from typing import Any
 
 import _setup  # noqa: F401  (Django set-up)
 from django.core.management import call_command
@@ -45,30 +46,10 @@ class EntryBatches:
         self.batch: list[TimeEntry] = []
         self.added = 0
 
-    def add(
-        self,
-        patient: Patient,
-        performer: Membership,
-        *,
-        physician: bool,
-        started: dt.datetime,
-        minutes: int,
-        face_to_face_share: float = 0.0,
-    ) -> None:
-        self.batch.append(
-            demo_entry(
-                self.rng,
-                self.practice,
-                patient,
-                performer,
-                physician=physician,
-                started=started,
-                minutes=minutes,
-                month=self.month,
-                created_at=started,
-                face_to_face_share=face_to_face_share,
-            )
-        )
+    def add(self, patient: Patient, performer: Membership, **entry: Any) -> None:
+        """`entry`: demo_entry's physician, started and minutes (and face_to_face_share)."""
+        entry.update(month=self.month, created_at=entry["started"])  # created as it starts
+        self.batch.append(demo_entry(self.rng, self.practice, patient, performer, **entry))
         if len(self.batch) >= self.FLUSH_AT:
             self.flush()
 
