@@ -15,11 +15,9 @@ from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
-import _setup  # noqa: F401  (Django set-up)
-from django.core.management import call_command
-from django.test import Client
+import _common
 
-from ccm import audit, services
+from ccm import audit
 from ccm.models import AuditEvent, Membership
 from ccm.tenancy import practice_scope
 from patients.models import Patient
@@ -33,7 +31,7 @@ def _no_record(**kwargs: Any) -> AuditEvent:
     return AuditEvent()
 
 
-def _no_bulk(membership: Any, pairs: Any, action: str, changed_fields: Any = ()) -> int:
+def _no_bulk(membership: Any, pairs: Any, *, action: str, changed_fields: Any = ()) -> int:
     return len(list(pairs))
 
 
@@ -49,7 +47,7 @@ def compare(label: str, call: Callable[[], Any]) -> float:
     """Requests alternate one by one between the two modes, so both see the same load."""
     no_audit = (
         mock.patch.object(audit, "record", _no_record),
-        mock.patch.object(audit, "_bulk", _no_bulk),
+        mock.patch.object(audit, "record_many", _no_bulk),
     )
     call()  # warm-up
     with_audit, without = [], []
@@ -81,21 +79,10 @@ def insert_cost(coordinator: Membership) -> None:
 
 
 def main() -> None:
-    call_command("seed_demo", verbosity=0)
-    coordinator = (
-        Membership.objects.unscoped()
-        .select_related("practice", "user")
-        .get(user__email="coordinator@demo.test")
-    )
+    coordinator, browser, api = _common.demo_coordinator()
     with practice_scope(coordinator.practice):
         patient = Patient.objects.order_by("last_name").first()
         assert patient is not None, "seed_demo made no patients"
-        _, raw = services.token_create(
-            practice=coordinator.practice, actor=coordinator, membership=coordinator, name="bench"
-        )
-    browser = Client()
-    browser.force_login(coordinator.user)
-    api = Client(headers={"Authorization": f"Bearer {raw}"})
     print(f"== {RUNS} runs of {N} requests each (in-process, warm), medians; bound ratio ≥ {BOUND}")
     ratios = [
         compare("GET chart /patients/<id>/", lambda: browser.get(f"/patients/{patient.pk}/")),

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from unittest import mock
 
+import _common
 import _setup  # noqa: F401 (Django set-up)
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -40,8 +41,7 @@ from ccm.months import month_bounds, month_label, month_of, previous_month
 from ccm.tenancy import practice_scope
 from patients.demo import Staff, seed_patients
 from patients.models import Consent, Patient, Status
-from timelog.demo import ACTIVITIES, NOTES
-from timelog.models import PerformerKind, TimeEntry
+
 
 ENROLLED = 10_000
 ENTRIES = 200_000  # in the month being closed
@@ -146,32 +146,20 @@ def seed_entries(
     patients = list(_enrolled(practice).order_by("mrn")[:ENROLLED])
     first, end = month_bounds(month, practice.time_zone)
     cursor: dict[object, dt.datetime] = collections.defaultdict(lambda: first)
-    batch: list[TimeEntry] = []
-    added, n = 0, 0
+    entries = _common.EntryBatches(practice, month, rng)
+    n = 0
 
     def add(patient: Patient, performer: Membership, minutes: int) -> None:
         started = cursor[performer.pk]
         cursor[performer.pk] = started + dt.timedelta(minutes=max(SLOT, minutes + 1))
         assert cursor[performer.pk] <= end, "the month is full: add performers"
-        activity = rng.choice(ACTIVITIES)
-        batch.append(
-            TimeEntry(
-                practice=practice,
-                patient=patient,
-                performer=performer,
-                performer_kind=PerformerKind.PHYSICIAN
-                if performer == physician
-                else PerformerKind.CLINICAL_STAFF,
-                practitioner_id=patient.billing_practitioner_id,
-                started_at=started,
-                minutes=minutes,
-                ended_at=started + dt.timedelta(minutes=minutes),
-                activity=activity,
-                note=NOTES[activity],
-                face_to_face=rng.random() < FACE_TO_FACE_SHARE,
-                billing_month=month,
-                created_at=started,
-            )
+        entries.add(
+            patient,
+            performer,
+            physician=performer == physician,
+            started=started,
+            minutes=minutes,
+            face_to_face_share=FACE_TO_FACE_SHARE,
         )
 
     for patient, (total, count) in zip(patients, _plans(rng, len(patients)), strict=True):
@@ -184,11 +172,7 @@ def seed_entries(
         for minutes in _split(rng, total, count):
             add(patient, staff[n % len(staff)], minutes)
             n += 1
-        if len(batch) >= 20_000:
-            TimeEntry.objects.unscoped().bulk_create(batch, batch_size=5000)
-            added, batch = added + len(batch), []
-    TimeEntry.objects.unscoped().bulk_create(batch, batch_size=5000)
-    return added + len(batch)
+    return entries.flush()
 
 
 def remove_some_consents(practice: Practice) -> int:

@@ -7,15 +7,10 @@ request. Uses the demo data (`seed_demo`) in the dev database or DATABASE_URL's.
 import statistics
 import time
 
+import _common
 import _setup
-from django.core.management import call_command
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
-
-from ccm import services
-from ccm.models import Membership
-from ccm.tenancy import practice_scope
 
 N = 200
 
@@ -37,19 +32,7 @@ def measure(label: str, call) -> None:
 
 
 def main() -> None:
-    call_command("seed_demo", verbosity=0)
-    coordinator = (
-        Membership.objects.unscoped()
-        .select_related("practice", "user")
-        .get(user__email="coordinator@demo.test")
-    )
-    with practice_scope(coordinator.practice):
-        _, raw = services.token_create(
-            practice=coordinator.practice, actor=coordinator, membership=coordinator, name="bench"
-        )
-    browser = Client()
-    browser.force_login(coordinator.user)
-    api = Client(headers={"Authorization": f"Bearer {raw}"})
+    _, browser, api = _common.demo_coordinator()
     print(f"== {N} requests each (in-process, warm)")
     measure("GET /home/ (coordinator, session)", lambda: browser.get("/home/"))
     measure("GET /api/v1/me/ (session)", lambda: browser.get("/api/v1/me/"))

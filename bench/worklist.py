@@ -15,6 +15,7 @@ import time
 import zoneinfo
 from typing import Any
 
+import _common
 import _setup
 from django.conf import settings
 from django.db import connection
@@ -29,8 +30,8 @@ from patients.demo import Staff, seed_patients
 from patients.models import Patient, Status
 from billing.progress import services as progress_services
 from timelog import reminders, services
-from timelog.demo import ACTIVITIES, NOTES
-from timelog.models import PerformerKind, TimeEntry
+
+from timelog.models import TimeEntry
 
 ENROLLED = 10_000
 ENTRIES_PER_PATIENT = 20  # 200,000 entries in the month
@@ -95,8 +96,7 @@ def _seed_entries(practice: Practice, performers: list[Membership], month: dt.da
     patients = list(_enrolled(practice).order_by("mrn")[:ENROLLED])
     first, _end = month_bounds(month, practice.time_zone)
     slots = [0] * len(performers)
-    batch: list[TimeEntry] = []
-    added = 0
+    entries = _common.EntryBatches(practice, month, rng)
     for n in range(ENTRIES_PER_PATIENT):
         for i, patient in enumerate(patients):
             k = (i + n) % len(performers)
@@ -104,30 +104,9 @@ def _seed_entries(practice: Practice, performers: list[Membership], month: dt.da
             started = first + dt.timedelta(minutes=15 * slots[k])
             slots[k] += 1
             minutes = rng.choice((2, 3, 4, 5, 6, 8, 10, 12, 14))
-            activity = rng.choice(ACTIVITIES)
-            batch.append(
-                TimeEntry(
-                    practice=practice,
-                    patient=patient,
-                    performer=performer,
-                    performer_kind=PerformerKind.PHYSICIAN
-                    if performer.role == Role.PHYSICIAN
-                    else PerformerKind.CLINICAL_STAFF,
-                    practitioner_id=patient.billing_practitioner_id,
-                    started_at=started,
-                    minutes=minutes,
-                    ended_at=started + dt.timedelta(minutes=minutes),
-                    activity=activity,
-                    note=NOTES[activity],
-                    billing_month=month,
-                    created_at=started,
-                )
-            )
-            if len(batch) == 20_000:
-                TimeEntry.objects.unscoped().bulk_create(batch, batch_size=5000)
-                added, batch = added + len(batch), []
-    TimeEntry.objects.unscoped().bulk_create(batch, batch_size=5000)
-    return added + len(batch)
+            physician = performer.role == Role.PHYSICIAN
+            entries.add(patient, performer, physician=physician, started=started, minutes=minutes)
+    return entries.flush()
 
 
 def _time(call, count: int = N) -> list[float]:

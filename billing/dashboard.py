@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pygal
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
@@ -25,6 +25,7 @@ from billing.models import CloseStatus, MonthClose
 from ccm.models import Membership, Practice
 from ccm.months import month_label
 from ccm.roles import Capability, roles_with
+from ccm.selectors import per_row
 from patients.models import Patient, Status
 from timelog.models import MonthProgress, TimeEntry
 from timelog.selectors import FIRST_THRESHOLD, worklist
@@ -94,17 +95,17 @@ def month_numbers(*, practice: Practice, month: dt.date, today: dt.date) -> Mont
 def member_minutes(*, practice: Practice, month: dt.date) -> QuerySet[Membership]:
     """The practice's members who logged time in the month, and every active coordinator,
     with `minutes` logged (one query), most first."""
-    logged = (
-        TimeEntry.objects.for_practice(practice)
-        .filter(billing_month=month, performer=OuterRef("pk"))
-        .order_by()
-        .values("performer")
-        .annotate(total=Sum("minutes"))
-        .values("total")
+    logged = per_row(
+        TimeEntry.objects.for_practice(practice).filter(
+            billing_month=month, performer=OuterRef("pk")
+        ),
+        "performer",
+        Sum("minutes"),
+        IntegerField(),
     )
     members: QuerySet[Membership] = (
         Membership.objects.for_practice(practice)  # type: ignore[assignment]
-        .annotate(minutes=Coalesce(Subquery(logged, output_field=IntegerField()), 0))
+        .annotate(minutes=Coalesce(logged, 0))
         .filter(
             Q(minutes__gt=0) | Q(role__in=roles_with(Capability.COORDINATE_CARE), is_active=True)
         )

@@ -114,6 +114,27 @@ def record_for(
     )
 
 
+def record_by(
+    practice: Practice,
+    membership: Membership | None,
+    action: str,
+    obj: models.Model,
+    *,
+    patient_id: Any = None,
+    changed_fields: Iterable[str] = (),
+) -> AuditEvent:
+    """`record()` for a member, or for the system when there is none (a beat job's close)."""
+    return record(
+        practice=practice,
+        actor=membership.user if membership else None,
+        role=membership.role if membership else "",
+        action=action,
+        obj=obj,
+        patient_id=patient_id,
+        changed_fields=changed_fields,
+    )
+
+
 def read(membership: Membership, obj: models.Model, *, patient_id: Any = None) -> AuditEvent:
     """Audit a read of an object (patient data: pass the patient's id)."""
     return record_for(membership, f"{obj._meta.model_name}.read", obj=obj, patient_id=patient_id)
@@ -156,13 +177,15 @@ FROM unnest(%s::varchar(64)[], %s::varchar(64)[], %s::uuid[])
 """
 
 
-def _bulk(
+def record_many(
     membership: Membership,
     pairs: Iterable[tuple[models.Model, Any]],
+    *,
     action: str,
     changed_fields: Iterable[str] = (),
 ) -> int:
-    """One event per (object, patient id), in one INSERT."""
+    """Audit one action on many objects (each with its patient's id): one event per (object,
+    patient id), in one INSERT."""
     object_types, object_ids, patient_ids = [], [], []
     for obj, patient_id in pairs:
         object_types.append(obj._meta.label_lower)
@@ -193,18 +216,7 @@ def _bulk(
 
 def read_many(membership: Membership, objects: Iterable[models.Model], *, action: str) -> int:
     """Audit a list page's reads: one event per patient shown, in one INSERT."""
-    return _bulk(membership, ((obj, obj.pk) for obj in objects), action)
-
-
-def record_many(
-    membership: Membership,
-    pairs: Iterable[tuple[models.Model, Any]],
-    *,
-    action: str,
-    changed_fields: Iterable[str] = (),
-) -> int:
-    """Audit one action on many objects (each with its patient's id), in one INSERT."""
-    return _bulk(membership, pairs, action, changed_fields)
+    return record_many(membership, ((obj, obj.pk) for obj in objects), action=action)
 
 
 @dataclass(frozen=True)

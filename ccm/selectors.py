@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Aggregate, Field, QuerySet, Subquery
 
 from ccm.models import ApiToken, AuditEvent, Membership, Practice
+
+
+def per_row(
+    rows: QuerySet[Any], group: str, aggregate: Aggregate, output_field: Field | None = None
+) -> Subquery:
+    """A correlated subquery of one aggregate for each outer row: `rows` (filtered on
+    `group=OuterRef("pk")`) grouped by that column alone. A subquery, not a JOIN + GROUP BY:
+    PostgreSQL sorts and limits the outer query first and aggregates only the rows it keeps.
+    `order_by()` drops the model's default ordering, which would join the GROUP BY."""
+    grouped = rows.order_by().values(group).annotate(value=aggregate).values("value")
+    return Subquery(grouped, output_field=output_field)
 
 
 def member_list(*, practice: Practice) -> QuerySet[Membership]:

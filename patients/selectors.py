@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, roles_with
+from ccm.selectors import per_row
 from ccm.tenancy import parse_uuid
 from patients.models import Condition, ConditionStatus, Consent, Patient
 
@@ -52,19 +53,19 @@ def patient_list(
     are joined/annotated so a page costs the same number of queries at any size."""
     # A correlated subquery, not a JOIN + GROUP BY: PostgreSQL sorts and limits first and
     # counts conditions only for the page's rows (the GROUP BY counted all 10,000).
-    chronic = (
-        Condition.objects.for_practice(practice)
-        .filter(patient=OuterRef("pk"), is_chronic=True, status=ConditionStatus.ACTIVE)
-        .order_by()
-        .values("patient")
-        .annotate(n=Count("pk"))
-        .values("n")
+    chronic = per_row(
+        Condition.objects.for_practice(practice).filter(
+            patient=OuterRef("pk"), is_chronic=True, status=ConditionStatus.ACTIVE
+        ),
+        "patient",
+        Count("pk"),
+        IntegerField(),
     )
     qs: QuerySet[Patient] = (
         Patient.objects.for_practice(practice)  # type: ignore[assignment]
         .filter(search_filter(q))
         .select_related("coordinator__user")
-        .annotate(chronic_count=Subquery(chronic, output_field=IntegerField()))
+        .annotate(chronic_count=chronic)
         .order_by("last_name", "first_name", "mrn")
     )
     if status:

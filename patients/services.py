@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, TypeVar
 
 import filetype
 from django.conf import settings
@@ -171,6 +171,18 @@ def _changing(
     return engine_inputs.changing(practice=practice, patient_ids=[patient_id], months=months)
 
 
+_NewInput = TypeVar("_NewInput", Condition, Consent)
+
+
+def _save_new(practice: Practice, actor: Membership, row: _NewInput) -> _NewInput:
+    """Save a new engine input of one patient under the patient's lock (its progress follows)
+    and audit its creation."""
+    with _changing(practice, row.patient_id):
+        row.save()
+        audit.write(actor, row, "create", patient_id=row.patient_id)
+    return row
+
+
 @transaction.atomic
 def condition_add(
     *,
@@ -196,10 +208,7 @@ def condition_add(
         raise ValidationError({"icd10_code": DUPLICATE_CONDITION_MESSAGE})
     condition.full_clean(exclude=["description"])
     condition.description = icd10_description(code)[:300]
-    with _changing(practice, patient.pk):
-        condition.save()
-        audit.write(actor, condition, "create", patient_id=patient.pk)
-    return condition
+    return _save_new(practice, actor, condition)
 
 
 @transaction.atomic
@@ -323,10 +332,7 @@ def consent_record(
     consent.full_clean(exclude=["signed_form"])
     if signed_form is not None:
         consent.signed_form.save("form", signed_form, save=False)
-    with _changing(practice, patient.pk):
-        consent.save()
-        audit.write(actor, consent, "create", patient_id=patient.pk)
-    return consent
+    return _save_new(practice, actor, consent)
 
 
 @transaction.atomic

@@ -97,6 +97,41 @@ def recent_months(practice: Practice, months: int, now: dt.datetime | None = Non
     return wanted
 
 
+def demo_entry(
+    rng: random.Random,
+    practice: Practice,
+    patient: Patient,
+    performer: Membership,
+    *,
+    physician: bool,
+    started: dt.datetime,
+    minutes: int,
+    month: dt.date,
+    created_at: dt.datetime,
+    face_to_face_share: float = 0.0,
+) -> TimeEntry:
+    """An unsaved seeded entry (demo data and benchmarks): a random activity with its stock
+    note, face to face in `face_to_face_share` of entries, billed under the patient's billing
+    practitioner. Draws from `rng` in one fixed order, so a seed gives the same entries."""
+    activity = rng.choice(ACTIVITIES)
+    face_to_face = rng.random() < face_to_face_share if face_to_face_share else False
+    return TimeEntry(
+        practice=practice,
+        patient=patient,
+        performer=performer,
+        performer_kind=PerformerKind.PHYSICIAN if physician else PerformerKind.CLINICAL_STAFF,
+        practitioner_id=patient.billing_practitioner_id,
+        started_at=started,
+        minutes=minutes,
+        ended_at=started + dt.timedelta(minutes=minutes),
+        activity=activity,
+        note=NOTES[activity],
+        face_to_face=face_to_face,
+        billing_month=month,
+        created_at=created_at,
+    )
+
+
 def _seed_month(
     practice: Practice,
     performers: Sequence[Membership],
@@ -132,22 +167,16 @@ def _seed_month(
             started = packer.take(performer, minutes, rng.randrange(packer.days))
             if started is None:
                 continue
-            activity = rng.choice(ACTIVITIES)
             entries.append(
-                TimeEntry(
-                    practice=practice,
-                    patient=patient,
-                    performer=performer,
-                    performer_kind=PerformerKind.PHYSICIAN
-                    if can(performer, Capability.BILL_AS_PRACTITIONER)
-                    else PerformerKind.CLINICAL_STAFF,
-                    practitioner_id=patient.billing_practitioner_id,
-                    started_at=started,
+                demo_entry(
+                    rng,
+                    practice,
+                    patient,
+                    performer,
+                    physician=can(performer, Capability.BILL_AS_PRACTITIONER),
+                    started=started,
                     minutes=minutes,
-                    ended_at=started + dt.timedelta(minutes=minutes),
-                    activity=activity,
-                    note=NOTES[activity],
-                    billing_month=month,
+                    month=month,
                     created_at=started + dt.timedelta(minutes=minutes),
                 )
             )

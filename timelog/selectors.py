@@ -39,6 +39,7 @@ from careplans.models import CarePlan, CarePlanVersion
 from ccm import tenancy
 from ccm.models import Membership, Practice
 from ccm.months import last_day, month_bounds
+from ccm.selectors import per_row
 from patients.models import Consent, Patient, Status
 from timelog.models import CONTACT_ACTIVITIES, Task, TaskStatus, TimeAdjustment, TimeEntry
 
@@ -50,18 +51,13 @@ FIRST_THRESHOLD = STAFF_TRACK.threshold  # R19: 20 staff-pool minutes for 99490
 
 def adjusted(queryset: QuerySet[TimeEntry], practice: Practice) -> QuerySet[TimeEntry]:
     """Annotate `effective_minutes`: minutes after audited adjustments (closed months)."""
-    deltas = (
-        TimeAdjustment.objects.for_practice(practice)
-        .filter(entry=OuterRef("pk"))
-        .order_by()
-        .values("entry")
-        .annotate(total=Sum("minutes_delta"))
-        .values("total")
+    deltas = per_row(
+        TimeAdjustment.objects.for_practice(practice).filter(entry=OuterRef("pk")),
+        "entry",
+        Sum("minutes_delta"),
+        IntegerField(),
     )
-    return queryset.annotate(
-        effective_minutes=F("minutes")
-        + Coalesce(Subquery(deltas, output_field=IntegerField()), Value(0))
-    )
+    return queryset.annotate(effective_minutes=F("minutes") + Coalesce(deltas, Value(0)))
 
 
 def time_entry_list(
@@ -213,13 +209,12 @@ ROW_FIELDS = (
 
 def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membership | None) -> Any:
     month_end = month_bounds(month, practice.time_zone)[1]
-    contacts = (
-        TimeEntry.objects.for_practice(practice)
-        .filter(patient=OuterRef("pk"), activity__in=CONTACT_ACTIVITIES, started_at__lt=month_end)
-        .order_by()
-        .values("patient")
-        .annotate(last=Max("started_at"))
-        .values("last")
+    contacts = per_row(
+        TimeEntry.objects.for_practice(practice).filter(
+            patient=OuterRef("pk"), activity__in=CONTACT_ACTIVITIES, started_at__lt=month_end
+        ),
+        "patient",
+        Max("started_at"),
     )
     # The practice in each subquery lets it probe the (practice, patient, …) indexes.
     open_tasks = Task.objects.for_practice(practice).filter(
@@ -257,7 +252,7 @@ def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membersh
             # The row keeps the last contact; without one (a month's first hours, before the
             # hourly job adds rows) it is looked up.
             last_contact=Case(
-                _no_row(Subquery(contacts)),
+                _no_row(contacts),
                 default=F("wl__last_contact_at"),
                 output_field=DateTimeField(),
             ),
@@ -276,11 +271,7 @@ def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membersh
             next_task_id=Subquery(open_tasks.order_by("due_on", "created_at").values("id")[:1]),
             next_task_due=Subquery(open_tasks.order_by("due_on").values("due_on")[:1]),
             open_task_count=Coalesce(
-                Subquery(
-                    open_tasks.order_by().values("patient").annotate(n=Count("pk")).values("n"),
-                    output_field=IntegerField(),
-                ),
-                Value(0),
+                per_row(open_tasks, "patient", Count("pk"), IntegerField()), Value(0)
             ),
         )
     )

@@ -95,13 +95,7 @@ def month_lock(*, practice: Practice, month: dt.date, actor: Membership | None =
         practice=practice, month=month.replace(day=1), defaults={"locked_by": actor}
     )
     if created:
-        audit.record(
-            practice=practice,
-            actor=actor.user if actor else None,
-            role=actor.role if actor else "",
-            action="month.lock",
-            obj=lock,
-        )
+        audit.record_by(practice, actor, "month.lock", lock)
     return lock
 
 
@@ -249,7 +243,12 @@ def can_change(actor: Membership, entry: TimeEntry) -> bool:
     return can(actor, Capability.MANAGE_OTHERS_TIME) or entry.performer_id == actor.pk
 
 
-def _lock_entry(practice: Practice, entry: TimeEntry) -> TimeEntry:
+def _lock_changeable(practice: Practice, actor: Membership, entry: TimeEntry) -> TimeEntry:
+    """The entry, locked, once the actor may log time and change this entry (their own, or
+    anyone's for a manager)."""
+    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
+    if not can_change(actor, entry):
+        raise PermissionDenied(NOT_YOURS_MESSAGE)
     return lock_for_practice_or_404(TimeEntry.objects.select_related("patient"), practice, entry.pk)
 
 
@@ -258,10 +257,7 @@ def time_entry_update(
     *, practice: Practice, actor: Membership, entry: TimeEntry, data: dict[str, Any]
 ) -> TimeEntry:
     """Change an entry of an open month (its old and new month must both be open). Audited."""
-    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
-    if not can_change(actor, entry):
-        raise PermissionDenied(NOT_YOURS_MESSAGE)
-    entry = _lock_entry(practice, entry)
+    entry = _lock_changeable(practice, actor, entry)
     with _changing_entry(practice, entry) as change:
         _check_unlocked(practice, entry.billing_month)
         before = {f: getattr(entry, f) for f in ENTRY_FIELDS}
@@ -280,10 +276,7 @@ def time_entry_update(
 @transaction.atomic
 def time_entry_delete(*, practice: Practice, actor: Membership, entry: TimeEntry) -> None:
     """Delete an entry of an open month (audited; a closed month needs an adjustment)."""
-    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
-    if not can_change(actor, entry):
-        raise PermissionDenied(NOT_YOURS_MESSAGE)
-    entry = _lock_entry(practice, entry)
+    entry = _lock_changeable(practice, actor, entry)
     with _changing_entry(practice, entry):
         _check_unlocked(practice, entry.billing_month)
         audit.write(actor, entry, "delete", patient_id=entry.patient_id)
@@ -301,10 +294,7 @@ def time_adjust(
     *, practice: Practice, actor: Membership, entry: TimeEntry, corrected_minutes: int, reason: str
 ) -> TimeAdjustment:
     """Correct an entry of a closed month to `corrected_minutes` (0 voids it), with a reason."""
-    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
-    if not can_change(actor, entry):
-        raise PermissionDenied(NOT_YOURS_MESSAGE)
-    entry = _lock_entry(practice, entry)
+    entry = _lock_changeable(practice, actor, entry)
     if not month_is_locked(practice=practice, month=entry.billing_month):
         raise ValidationError(NOT_LOCKED_MESSAGE.format(month=month_label(entry.billing_month)))
     reason = (reason or "").strip()

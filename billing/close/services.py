@@ -104,13 +104,7 @@ def _start(practice: Practice, month: dt.date, actor: Membership | None) -> Mont
     except IntegrityError:  # a concurrent first close created it
         close, created = MonthClose.objects.for_practice(practice).get(month=month), False
     if created:
-        audit.record(
-            practice=practice,
-            actor=actor.user if actor else None,
-            role=actor.role if actor else "",
-            action="month.close_start",
-            obj=close,
-        )
+        audit.record_by(practice, actor, "month.close_start", close)
     return close
 
 
@@ -210,28 +204,8 @@ def _restart(
     close.changes_confirmed, close.started_by = confirmed, actor
     close.started_at = close.heartbeat_at = timezone.now()
     close.save()
-    _audit(practice, actor, "month.reclose_start", close)
+    audit.record_by(practice, actor, "month.reclose_start", close)
     return close
-
-
-def _audit(
-    practice: Practice,
-    actor: Membership | None,
-    action: str,
-    obj: Any,
-    *,
-    patient_id: Any = None,
-    changed_fields: Any = (),
-) -> None:
-    audit.record(
-        practice=practice,
-        actor=actor.user if actor else None,
-        role=actor.role if actor else "",
-        action=action,
-        obj=obj,
-        patient_id=patient_id,
-        changed_fields=changed_fields,
-    )
 
 
 def _lines(practice: Practice, claim: Claim, result: Any) -> list[ClaimLine]:
@@ -401,13 +375,13 @@ def _reconcile_kept(
     if not differences:
         return []
     if not close.changes_confirmed:
-        _audit(practice, actor, "claim.difference_kept", claim, patient_id=patient.pk)
+        audit.record_by(practice, actor, "claim.difference_kept", claim, patient_id=patient.pk)
         return []
     if not result.billable or not patient.billing_practitioner_id:
         claim.status, claim.status_changed_at = ClaimStatus.WITHDRAWN, timezone.now()
         claim.save(update_fields=["status", "status_changed_at"])
         fields = ["status"]
-        _audit(
+        audit.record_by(
             practice, actor, "claim.withdraw", claim, patient_id=patient.pk, changed_fields=fields
         )
         return []
@@ -421,7 +395,9 @@ def _reconcile_kept(
     claim.save()
     ClaimLine.objects.for_practice(practice).filter(claim=claim).delete()
     fields = [*changed, "lines", "status"]
-    _audit(practice, actor, "claim.correct", claim, patient_id=patient.pk, changed_fields=fields)
+    audit.record_by(
+        practice, actor, "claim.correct", claim, patient_id=patient.pk, changed_fields=fields
+    )
     return _lines(practice, claim, result)
 
 
@@ -476,7 +452,7 @@ def _finish(practice: Practice, close_id: Any, actor: Membership | None) -> Mont
     close.claims, close.amount = totals["n"], totals["amount"] or Decimal("0.00")
     close.times_closed += 1
     close.save(update_fields=["status", "finished_at", "claims", "amount", "times_closed"])
-    _audit(practice, actor, "month.close", close)
+    audit.record_by(practice, actor, "month.close", close)
     logger.info(
         "month close practice=%s month=%s claims=%d", practice.pk, close.month, close.claims
     )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfoNotFoundError
 
 from billing.rules.engine import month_frame
@@ -47,12 +48,44 @@ class InputError(ValueError):
         self.message = message
 
 
+T = TypeVar("T")
+
+
 def _get(obj: dict[str, Any], key: str, path: str, default: object = MISSING) -> Any:
     if key in obj:
         return obj[key]
     if default is MISSING:
         raise InputError(f"{path}.{key}", "missing")
     return default
+
+
+def _field(
+    obj: dict[str, Any],
+    key: str,
+    path: str,
+    parse: Callable[[Any, str], T],
+    default: object = MISSING,
+) -> T:
+    """The object's `key` read by `parse`, which names it `path.key` in its errors."""
+    return parse(_get(obj, key, path, default), f"{path}.{key}")
+
+
+def _record(
+    cls: Callable[..., T],
+    value: Any,
+    path: str,
+    fields: Mapping[str, Callable[[Any, str], object]],
+    defaults: Mapping[str, object] | None = None,
+) -> T:
+    """A flat object read into `cls`: each field by its parser, in order (the first error
+    wins), a field in `defaults` optional."""
+    obj, defaults = _object(value, path), defaults or {}
+    return cls(
+        **{
+            name: _field(obj, name, path, parse, defaults.get(name, MISSING))
+            for name, parse in fields.items()
+        }
+    )
 
 
 def _object(value: Any, path: str) -> dict[str, Any]:
@@ -127,24 +160,16 @@ def _timezone(value: Any, path: str, month: Month) -> str:
 
 
 def _consent(value: Any, path: str) -> Consent:
-    obj = _object(value, path)
-    return Consent(
-        given_on=_date(_get(obj, "given_on", path), f"{path}.given_on"),
-        revoked_on=_date(_get(obj, "revoked_on", path), f"{path}.revoked_on"),
-    )
+    return _record(Consent, value, path, {"given_on": _date, "revoked_on": _date})
 
 
 def _care_plan(value: Any, path: str) -> CarePlan:
-    obj = _object(value, path)
-    return CarePlan(
-        established_on=_date(_get(obj, "established_on", path), f"{path}.established_on"),
-        substantially_revised_on=_date(
-            _get(obj, "substantially_revised_on", path), f"{path}.substantially_revised_on"
-        ),
-        shared_with_patient=_bool(
-            _get(obj, "shared_with_patient", path, True), f"{path}.shared_with_patient"
-        ),
-    )
+    fields = {
+        "established_on": _date,
+        "substantially_revised_on": _date,
+        "shared_with_patient": _bool,
+    }
+    return _record(CarePlan, value, path, fields, defaults={"shared_with_patient": True})
 
 
 def _conditions(value: Any, path: str) -> tuple[str, ...]:
@@ -163,16 +188,14 @@ def _patient(value: Any, path: str) -> Patient:
     obj = _object(value, path)
     code = _get(obj, "initiating_visit_code", path, None)
     return Patient(
-        chronic_conditions=_conditions(
-            _get(obj, "chronic_conditions", path), f"{path}.chronic_conditions"
-        ),
-        consent=_consent(_get(obj, "consent", path), f"{path}.consent"),
+        chronic_conditions=_field(obj, "chronic_conditions", path, _conditions),
+        consent=_field(obj, "consent", path, _consent),
         initiating_visit=InitiatingVisit(
-            on=_date(_get(obj, "initiating_visit_on", path), f"{path}.initiating_visit_on"),
+            on=_field(obj, "initiating_visit_on", path, _date),
             code=None if code is None else _text(code, f"{path}.initiating_visit_code"),
         ),
-        care_plan=_care_plan(_get(obj, "care_plan", path), f"{path}.care_plan"),
-        mdm=_mdm(_get(obj, "mdm", path), f"{path}.mdm"),
+        care_plan=_field(obj, "care_plan", path, _care_plan),
+        mdm=_field(obj, "mdm", path, _mdm),
     )
 
 
@@ -183,23 +206,19 @@ def _performer(value: Any, path: str) -> Performer:
 
 
 def _time_entry(value: Any, path: str) -> TimeEntry:
-    obj = _object(value, path)
-    return TimeEntry(
-        started_at=_instant(_get(obj, "started_at", path), f"{path}.started_at"),
-        minutes=_minutes(_get(obj, "minutes", path), f"{path}.minutes"),
-        performer=_performer(_get(obj, "performer", path), f"{path}.performer"),
-        practitioner=_text(_get(obj, "practitioner", path), f"{path}.practitioner"),
-        face_to_face=_bool(_get(obj, "face_to_face", path), f"{path}.face_to_face"),
-        in_billed_visit=_bool(_get(obj, "in_billed_visit", path, True), f"{path}.in_billed_visit"),
-    )
+    fields = {
+        "started_at": _instant,
+        "minutes": _minutes,
+        "performer": _performer,
+        "practitioner": _text,
+        "face_to_face": _bool,
+        "in_billed_visit": _bool,
+    }
+    return _record(TimeEntry, value, path, fields, defaults={"in_billed_visit": True})
 
 
 def _other_service(value: Any, path: str) -> OtherService:
-    obj = _object(value, path)
-    return OtherService(
-        code=_text(_get(obj, "code", path), f"{path}.code"),
-        practitioner=_text(_get(obj, "practitioner", path), f"{path}.practitioner"),
-    )
+    return _record(OtherService, value, path, {"code": _text, "practitioner": _text})
 
 
 def _fee(value: Any, path: str) -> Decimal:
@@ -247,30 +266,22 @@ def parse_policy(value: Any, path: str = "input.policy") -> Policy:
 def parse_input(value: Any, path: str = "input") -> tuple[PatientMonth, Policy]:
     """A case's `input` object as engine facts plus the POLICY settings to use."""
     obj = _object(value, path)
-    month = _month(_get(obj, "month", path), f"{path}.month")
+    month = _field(obj, "month", path, _month)
     facts = PatientMonth(
         month=month,
         timezone=_timezone(_get(obj, "timezone", path), f"{path}.timezone", month),
-        billing_practitioner=_text(
-            _get(obj, "billing_practitioner", path), f"{path}.billing_practitioner"
-        ),
-        patient=_patient(_get(obj, "patient", path), f"{path}.patient"),
+        billing_practitioner=_field(obj, "billing_practitioner", path, _text),
+        patient=_field(obj, "patient", path, _patient),
         time_entries=tuple(
             _time_entry(entry, f"{path}.time_entries[{i}]")
-            for i, entry in enumerate(
-                _list(_get(obj, "time_entries", path), f"{path}.time_entries")
-            )
+            for i, entry in enumerate(_field(obj, "time_entries", path, _list))
         ),
         other_services=tuple(
             _other_service(item, f"{path}.other_services[{i}]")
-            for i, item in enumerate(
-                _list(_get(obj, "other_services", path), f"{path}.other_services")
-            )
+            for i, item in enumerate(_field(obj, "other_services", path, _list))
         ),
-        ccm_billed_elsewhere=_bool(
-            _get(obj, "ccm_billed_elsewhere", path), f"{path}.ccm_billed_elsewhere"
-        ),
-        fee_schedule=_fee_schedule(_get(obj, "fee_schedule", path, {}), f"{path}.fee_schedule"),
+        ccm_billed_elsewhere=_field(obj, "ccm_billed_elsewhere", path, _bool),
+        fee_schedule=_field(obj, "fee_schedule", path, _fee_schedule, {}),
     )
     policy = parse_policy(obj["policy"], f"{path}.policy") if "policy" in obj else Policy()
     return facts, policy
