@@ -10,8 +10,6 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from django.utils import timezone
-
 from ccm.demo import DemoSeed
 from ccm.models import Membership, Practice
 from patients.models import Condition, Consent, ConsentMethod, EnrollmentEvent, Patient, Status
@@ -321,7 +319,7 @@ def seed_demo(demo: DemoSeed) -> None:
     """`manage.py seed_demo`'s patients (ccm/demo.py). The other practice gets a smaller list:
     enough to prove it never shows in demo."""
     m = demo.memberships
-    today = timezone.localdate()
+    today = demo.practices["demo"].today()
     staff = {
         "demo": Staff(
             physician=m["physician@demo.test"],
