@@ -7,8 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from ccm.management.commands.seed_demo import DEMO_PASSWORD
+from ccm.models import User
+from tests.factories import enroll_totp
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
@@ -102,6 +105,44 @@ def totp_code(secret: str, used: set[str] | None = None) -> str:
                 used.add(code)
             return code
         time.sleep(left + 0.1)
+
+
+def sign_in(page: Page, base: str, email: str, password: str) -> None:
+    """Send the sign-in form; the caller checks where it lands (a second step, or a page)."""
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in_with_totp(page: Page, base: str, email: str, password: str) -> None:
+    """Enrol a TOTP authenticator for the user, then sign in with the password and a code
+    (members of roles that must use MFA reach no page before the second step)."""
+    secret = enroll_totp(User.objects.get(email=email))
+    sign_in(page, base, email, password)
+    page.locator("input[name=code]").fill(totp_code(secret))
+    page.get_by_role("button", name="Sign In").click()
+
+
+def main_nav(page: Page, link: str) -> None:
+    """Follow a link of the main navigation."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=link).click()
+
+
+@pytest.fixture
+def admin_page(page: Page, live_server, demo) -> Page:
+    """The demo admin, with TOTP enrolled, signed in, on the home page."""
+    sign_in_with_totp(page, live_server.url, "admin@demo.test", demo)
+    expect(page).to_have_url(f"{live_server.url}/home/")
+    return page
+
+
+@pytest.fixture
+def coordinator_page(page: Page, live_server, demo) -> Page:
+    """The demo coordinator signed in, on the worklist (where a coordinator's day starts)."""
+    sign_in(page, live_server.url, "coordinator@demo.test", demo)
+    expect(page).to_have_url(f"{live_server.url}/worklist/")
+    return page
 
 
 @pytest.fixture(autouse=True)

@@ -5,31 +5,15 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from ccm.models import Practice, User
-from tests.e2e.conftest import totp_code
-from tests.factories import enroll_totp
-
-
-@pytest.fixture
-def admin_page(page: Page, live_server, demo) -> Page:
-    """The demo admin, with TOTP enrolled, signed in."""
-    secret = enroll_totp(User.objects.get(email="admin@demo.test"))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill("admin@demo.test")
-    page.get_by_label("Password").fill(demo)
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("input[name=code]").fill(totp_code(secret))
-    page.get_by_role("button", name="Sign In").click()
-    expect(page).to_have_url(f"{live_server.url}/home/")
-    return page
+from ccm.models import Practice
+from tests.e2e.conftest import main_nav, sign_in
 
 
 def test_admin_creates_a_token_sees_it_once_and_revokes_it(admin_page: Page, live_server, shot):
     page = admin_page
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="API tokens").click()
+    main_nav(page, "API tokens")
     page.get_by_label("Name").fill("EHR sync")
     page.get_by_role("button", name="Create token").click()
     secret = page.locator("#new-token").inner_text()
@@ -48,7 +32,7 @@ def test_admin_creates_a_token_sees_it_once_and_revokes_it(admin_page: Page, liv
 
 def test_bad_npi_is_explained_and_nothing_is_saved(admin_page: Page, shot):
     page = admin_page
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    main_nav(page, "Settings")
     page.get_by_label("Billing NPI").fill("1234567890")
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_role("alert")).to_contain_text("nothing was saved")
@@ -63,10 +47,7 @@ def test_inactivity_warning_appears_and_stay_signed_in_hides_it(
     # Warn as early as possible: the warning window covers the whole 5-minute timeout.
     settings.INACTIVITY_WARNING_SECONDS = 299
     Practice.objects.filter(slug="demo").update(inactivity_timeout_minutes=5)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill("coordinator@demo.test")
-    page.get_by_label("Password").fill(demo)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server.url, "coordinator@demo.test", demo)
     banner = page.locator("#inactivity-warning")
     expect(banner).to_be_visible(timeout=10_000)
     expect(banner).to_contain_text(re.compile(r"signed out in [0-4]:[0-5][0-9]"))

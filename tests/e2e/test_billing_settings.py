@@ -5,29 +5,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from billing.inputs import loading
-from ccm.models import Practice, User
-from tests.e2e.conftest import totp_code
-from tests.factories import enroll_totp
+from ccm.models import Practice
 
 R23 = "R23: complex CCM needs a care plan change in the month"
-
-
-@pytest.fixture
-def admin_page(page: Page, live_server, demo) -> Page:
-    """The demo admin, with TOTP enrolled, signed in."""
-    secret = enroll_totp(User.objects.get(email="admin@demo.test"))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill("admin@demo.test")
-    page.get_by_label("Password").fill(demo)
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("input[name=code]").fill(totp_code(secret))
-    page.get_by_role("button", name="Sign In").click()
-    expect(page).to_have_url(f"{live_server.url}/home/")
-    return page
 
 
 def test_admin_changes_the_99490_amount_and_a_policy_switch(

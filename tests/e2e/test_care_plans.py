@@ -10,15 +10,12 @@ from playwright.sync_api import Page, expect
 
 from careplans.models import CarePlanVersion
 from ccm.models import Membership
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, main_nav, sign_in
 from tests.timelog.conftest import make_enrolled
 
 
 def _sign_in(page: Page, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base, email, password)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
@@ -70,7 +67,7 @@ def test_coordinator_drafts_physician_signs_and_the_pdf_downloads(
     _sign_out(page)
 
     _sign_in(page, base, "physician@demo.test", demo)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Care plans").click()
+    main_nav(page, "Care plans")
     row = page.locator("tr", has_text="E2E-PLAN")
     row.get_by_role("link", name="Open and sign").click()
     page.get_by_label("Password").fill("not-my-password")

@@ -10,28 +10,18 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from billing.models import CloseStatus, MonthClose
-from ccm.models import Practice, User
+from ccm.models import Practice
 from ccm.months import month_label, previous_month
 from patients.models import Condition, Consent, Patient, Status
-from tests.e2e.conftest import totp_code
-from tests.factories import enroll_totp
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def admin_page(page: Page, live_server, demo) -> Page:
-    """The demo admin (the one role that may take all four actions), signed in with TOTP."""
-    secret = enroll_totp(User.objects.get(email="admin@demo.test"))
+def admin_page(page: Page, admin_page: Page) -> Page:
+    """The demo admin (the one role that may take all four actions), at desktop width."""
     page.set_viewport_size(DESKTOP)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill("admin@demo.test")
-    page.get_by_label("Password").fill(demo)
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("input[name=code]").fill(totp_code(secret))
-    page.get_by_role("button", name="Sign In").click()
-    expect(page).to_have_url(f"{live_server.url}/home/")
     return page
 
 

@@ -8,10 +8,9 @@ import re
 from playwright.sync_api import Page, expect
 
 from billing.close import services as billing_services
-from ccm.models import Practice, User
+from ccm.models import Practice
 from ccm.months import previous_month
-from tests.e2e.conftest import totp_code
-from tests.factories import enroll_totp
+from tests.e2e.conftest import sign_in_with_totp
 
 BRAND_BLUE = "rgb(11, 92, 173)"  # CHART_STYLE's bar colour: only there if the <style> applied
 
@@ -24,15 +23,9 @@ def test_biller_sees_the_dashboard_and_its_chart(
     closed = [previous_month(previous_month(this_month)), previous_month(this_month)]
     for month in closed:  # seed_demo's earlier months, closed as the biller would
         billing_services.month_close(practice_id=practice.pk, month=month)
-    secret = enroll_totp(User.objects.get(email="biller@demo.test"))
 
     base = live_server.url
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill("biller@demo.test")
-    page.get_by_label("Password").fill(demo)
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("input[name=code]").fill(totp_code(secret))
-    page.get_by_role("button", name="Sign In").click()
+    sign_in_with_totp(page, base, "biller@demo.test", demo)
     expect(page).to_have_url(f"{base}/home/")
 
     label = f"{this_month:%Y-%m}"

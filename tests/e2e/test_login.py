@@ -6,20 +6,13 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import totp_code
-
-
-def _sign_in(page: Page, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+from tests.e2e.conftest import sign_in, totp_code
 
 
 def test_coordinator_signs_in_and_lands_on_the_app(
     page: Page, live_server, demo, shot, csp_violations
 ):
-    _sign_in(page, live_server.url, "coordinator@demo.test", demo)
+    sign_in(page, live_server.url, "coordinator@demo.test", demo)
     # a coordinator's day starts on the worklist
     expect(page).to_have_url(f"{live_server.url}/worklist/")
     page.get_by_role("link", name="Home").click()
@@ -33,7 +26,7 @@ def test_coordinator_signs_in_and_lands_on_the_app(
 
 
 def test_wrong_password_shows_a_clear_message(page: Page, live_server, demo):
-    _sign_in(page, live_server.url, "coordinator@demo.test", "not-the-password")
+    sign_in(page, live_server.url, "coordinator@demo.test", "not-the-password")
     expect(page.get_by_role("alert")).to_contain_text("not correct")
     expect(page).to_have_url(f"{live_server.url}/accounts/login/")
 
@@ -42,7 +35,7 @@ def test_admin_enrolls_totp_then_signs_in_with_it(
     page: Page, live_server, demo, shot, csp_violations
 ):
     base = live_server.url
-    _sign_in(page, base, "admin@demo.test", demo)
+    sign_in(page, base, "admin@demo.test", demo)
     # the demo practice requires MFA for admins: set-up comes before anything else;
     # allauth first asks to confirm the password (changing security settings)
     expect(page.locator(".messages")).to_contain_text("requires two-factor authentication")
@@ -64,7 +57,7 @@ def test_admin_enrolls_totp_then_signs_in_with_it(
     expect(page.get_by_role("heading", name="Members")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
 
-    _sign_in(page, base, "admin@demo.test", demo)
+    sign_in(page, base, "admin@demo.test", demo)
     expect(page).to_have_url(f"{base}/accounts/2fa/authenticate/")
     page.locator("input[name=code]").fill(totp_code(secret, used))
     page.get_by_role("button", name="Sign In").click()

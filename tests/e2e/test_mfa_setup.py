@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import totp_code
+from tests.e2e.conftest import sign_in, totp_code
 
 ACTIVATE = "/accounts/2fa/totp/activate/"
 
@@ -15,10 +15,7 @@ def test_biller_enrols_with_the_secret_on_screen_despite_background_requests(
     page: Page, live_server, demo, shot, csp_violations
 ):
     base = live_server.url
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill("biller@demo.test")
-    page.get_by_label("Password").fill(demo)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base, "biller@demo.test", demo)
     # allauth confirms the password before security settings change
     expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/"))
     page.get_by_label("Password").fill(demo)

@@ -15,10 +15,9 @@ from playwright.sync_api import Page, expect
 from billing.close import services, tasks
 from billing.exports import x12
 from billing.models import MonthClose
-from ccm.models import Practice, User
+from ccm.models import Practice
 from ccm.months import month_label, previous_month
-from tests.e2e.conftest import totp_code
-from tests.factories import enroll_totp
+from tests.e2e.conftest import main_nav, sign_in_with_totp
 
 
 @pytest.fixture
@@ -61,15 +60,9 @@ def test_a_biller_closes_last_month_and_downloads_the_837(
     practice = Practice.objects.get(slug="demo")
     month = previous_month(practice.this_month())
     label = month_label(month)
-    secret = enroll_totp(User.objects.get(email="biller@demo.test"))
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill("biller@demo.test")
-    page.get_by_label("Password").fill(demo)
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("input[name=code]").fill(totp_code(secret))
-    page.get_by_role("button", name="Sign In").click()
+    sign_in_with_totp(page, base, "biller@demo.test", demo)
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing").click()
+    main_nav(page, "Billing")
     expect(page.get_by_role("heading", level=1)).to_have_text("Billing months")
     page.locator(f"a[href='/billing/months/{label}/']").click()
     page.get_by_role("link", name="pre-close check").click()

@@ -11,10 +11,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from billing.models import OtherService
-from ccm.models import User
 from patients.models import Patient
-from tests.e2e.conftest import totp_code
-from tests.factories import enroll_totp
+from tests.e2e.conftest import sign_in_with_totp
 
 OUTSIDE_NPI = "1234567893"
 MEMBER_NPI = "1679576722"  # Dr. Pat Physician
@@ -23,13 +21,7 @@ MEMBER_NPI = "1679576722"  # Dr. Pat Physician
 @pytest.fixture
 def biller_page(page: Page, live_server, demo) -> Page:
     """The demo biller, with TOTP enrolled, signed in."""
-    secret = enroll_totp(User.objects.get(email="biller@demo.test"))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill("biller@demo.test")
-    page.get_by_label("Password").fill(demo)
-    page.get_by_role("button", name="Sign in").click()
-    page.locator("input[name=code]").fill(totp_code(secret))
-    page.get_by_role("button", name="Sign In").click()
+    sign_in_with_totp(page, live_server.url, "biller@demo.test", demo)
     expect(page).to_have_url(re.compile(rf"{re.escape(live_server.url)}/(home|worklist)/"))
     return page
 

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from ccm.models import Membership
 from patients.models import Consent, Patient
+from tests.e2e.conftest import main_nav
 
 CSV = """MRN,First Name,Last Name,DOB,Sex,Phone,MBI,ICD10
 E2E-001,Rosalind,Franklin,1940-07-25,F,518-555-0101,1EG4-TE5-MK73,E11.9;I10
@@ -19,20 +20,11 @@ E2E-003,Bad,Code,1950-01-01,F,,,NOT.A.CODE
 """
 
 
-def _sign_in(page: Page, base: str, password: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill("coordinator@demo.test")
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/worklist/")
-
-
 def test_coordinator_imports_consents_and_enrolls(
-    page: Page, live_server, demo, shot, csp_violations, tmp_path
+    coordinator_page: Page, live_server, shot, csp_violations, tmp_path
 ):
-    base = live_server.url
-    _sign_in(page, base, demo)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
+    page, base = coordinator_page, live_server.url
+    main_nav(page, "Patients")
     page.get_by_role("link", name="Import from EHR (CSV)").click()
     csv_file = tmp_path / "ehr-export.csv"
     csv_file.write_text(CSV)

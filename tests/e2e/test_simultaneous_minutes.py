@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from ccm.models import Membership, Role
 from patients.models import Patient
+from tests.e2e.conftest import sign_in
 from tests.factories import TimeEntryFactory
 from timelog.models import TimeEntry
 
@@ -47,10 +48,7 @@ def test_a_huddle_logged_by_two_coordinators_counts_once_on_the_chart(
         billing_month=start.astimezone(zone).date().replace(day=1),
     )
 
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill("coordinator@demo.test")
-    page.get_by_label("Password").fill(demo)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base, "coordinator@demo.test", demo)
     page.goto(f"{base}/patients/{patient.pk}/")
     before = page.locator("#time p strong").first.inner_text()
 

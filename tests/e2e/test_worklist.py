@@ -6,22 +6,14 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import main_nav
 from timelog.models import RunningTimer, Task, TimeEntry
 
 
-def _sign_in(page: Page, base: str, password: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill("coordinator@demo.test")
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/worklist/")
-
-
 def test_coordinator_times_a_call_from_the_worklist_and_logs_it(
-    page: Page, live_server, demo, shot, csp_violations
+    coordinator_page: Page, live_server, shot, csp_violations
 ):
-    base = live_server.url
-    _sign_in(page, base, demo)
+    page, base = coordinator_page, live_server.url
     expect(page.get_by_role("heading", level=1)).to_contain_text("Worklist")
     rows = page.locator("#worklist tbody tr")
     expect(rows.first).to_be_visible()
@@ -39,7 +31,7 @@ def test_coordinator_times_a_call_from_the_worklist_and_logs_it(
     bar_before = int(rows.first.locator("progress").get_attribute("value") or "0")
     rows.first.get_by_role("button", name=re.compile("Start timer")).click()
     expect(page.locator(".timerbar")).to_contain_text("Timer running for")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
+    main_nav(page, "Patients")
     expect(page.locator(".timerbar")).to_be_visible()
     other_tab = page.context.new_page()
     other_tab.goto(f"{base}/tasks/")
@@ -68,7 +60,7 @@ def test_coordinator_times_a_call_from_the_worklist_and_logs_it(
 
     # Back on the worklist (every patient of the coordinator fits on page 1), the row's
     # staff minutes and its progress bar have moved by the 9 minutes.
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Worklist").click()
+    main_nav(page, "Worklist")
     row = page.locator("#worklist tbody tr").filter(
         has=page.get_by_role("link", name=name, exact=True)
     )
