@@ -3,7 +3,6 @@ from two concurrent closes, the month's time locked, the current month refused."
 
 import datetime as dt
 import re
-import threading
 from io import StringIO
 from unittest import mock
 
@@ -11,7 +10,6 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from billing import rules
 from billing.close import services
@@ -19,6 +17,7 @@ from billing.models import Claim, ClaimLine, CloseStatus, MonthClose, Outcome
 from ccm.tenancy import practice_scope
 from tests.careplans.conftest import sign_plan
 from tests.factories import TimeEntryFactory
+from tests.helpers import at_once
 from tests.timelog.conftest import make_enrolled
 from timelog.services import month_is_locked
 
@@ -143,24 +142,12 @@ def test_a_close_killed_half_way_finishes_on_rerun_with_the_same_result(practice
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_closes_yield_one_result(practice, physician, coordinator):
     _cast(practice, physician, coordinator, count=6)
-    barrier, errors = threading.Barrier(2), []
 
     def run():
-        try:
-            barrier.wait()
-            with mock.patch.object(services, "BATCH", 2):
-                _close(practice)
-        except Exception as exc:  # pragma: no cover (reported below)
-            errors.append(exc)
-        finally:
-            connection.close()
+        with mock.patch.object(services, "BATCH", 2):
+            _close(practice)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
+    assert at_once(run) == []
     assert Outcome.objects.unscoped().count() == 6
     assert Claim.objects.unscoped().count() == 3
     assert MonthClose.objects.unscoped().get().claims == 3

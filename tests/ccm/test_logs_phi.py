@@ -23,13 +23,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
 from django.core import checks
-from django.db import connection
 from django.test import Client, override_settings
 
 from ccm.checks import email_check
@@ -43,6 +41,7 @@ from tests.factories import (
     PatientFactory,
     enroll_totp,
 )
+from tests.helpers import database_url
 
 NAME = "Zyxwvut"
 MRN = "MRN-PHI-77123"
@@ -160,16 +159,6 @@ def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _database_url():
-    db = connection.settings_dict  # the test database
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = quote(db["HOST"] or "", safe="")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{db['NAME']}"
 
 
 class Processes:
@@ -338,7 +327,7 @@ def test_walk_through_leaves_no_phi_or_reset_keys_in_logs_or_messages(cast, proc
     port = _free_port()
     env = _env(
         DEBUG="0",
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=database_url(),
         EMAIL_URL=f"filemail:///{mail_dir}",  # filemail:////abs/path
         SITE_URL=f"http://127.0.0.1:{port}",
         SECURE_SSL_REDIRECT="0",
@@ -427,7 +416,7 @@ def test_walk_through_leaves_no_phi_or_reset_keys_in_logs_or_messages(cast, proc
 @pytest.mark.django_db(transaction=True)
 def test_runserver_logs_no_query_strings_or_reset_keys(processes):
     port = _free_port()
-    env = _env(DEBUG="1", DATABASE_URL=_database_url(), EMAIL_URL=None)
+    env = _env(DEBUG="1", DATABASE_URL=database_url(), EMAIL_URL=None)
     processes.start("runserver", ["manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env)
     base = f"http://127.0.0.1:{port}"
     _wait_until("runserver", lambda: _answers(base + "/healthz"), processes)

@@ -2,9 +2,7 @@ import datetime as dt
 
 import pytest
 import time_machine
-from rest_framework.test import APIClient
 
-from ccm import services as ccm_services
 from ccm.api import REFERENCE_MESSAGE
 from ccm.models import AuditEvent
 from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, practice_scope
@@ -12,6 +10,7 @@ from patients import apis, services
 from patients.models import Condition, Consent, Patient, Status
 from patients.validators import ICD10_NOT_BILLABLE_MESSAGE, ICD10_UNKNOWN_MESSAGE, MBI_MESSAGE
 from tests.factories import ConditionFactory, PatientFactory
+from tests.helpers import token_client
 from tests.patients.conftest import CONSENT
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
@@ -54,17 +53,7 @@ def _frozen_clock():
 @pytest.fixture
 def api():
     """A Bearer-token API client for a membership (as an integrator would call us)."""
-
-    def client_for(membership) -> APIClient:
-        with practice_scope(membership.practice):
-            _, raw = ccm_services.token_create(
-                practice=membership.practice, actor=membership, membership=membership, name="t"
-            )
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-        return client
-
-    return client_for
+    return token_client
 
 
 def _url(patient, suffix=""):

@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import transaction
 
 from billing.progress import services as progress_services
 from billing.progress import tasks as progress_tasks
@@ -17,6 +17,7 @@ from ccm.tenancy import practice_scope
 from patients import services as patient_services
 from patients.models import Condition
 from tests.factories import MembershipFactory, TimeEntryFactory
+from tests.helpers import start_in_threads
 from tests.timelog.conftest import NOW, make_enrolled
 from timelog import services
 from timelog.models import Activity, MonthProgress
@@ -250,19 +251,8 @@ class TestReconcile:
 
 
 def _in_thread(target):
-    errors = []
-
-    def run():
-        try:
-            target()
-        except Exception as exc:  # pragma: no cover (reported below)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, errors
+    threads, errors = start_in_threads([target])
+    return threads[0], errors
 
 
 @pytest.mark.django_db(transaction=True)
