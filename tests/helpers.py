@@ -14,10 +14,11 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils.html import escape
 from rest_framework.test import APIClient
 
 from ccm import services as ccm_services
-from ccm.models import Membership
+from ccm.models import AuditEvent, Membership
 from ccm.tenancy import practice_scope
 
 APPLIED = "applied"
@@ -111,3 +112,14 @@ def database_url() -> str:
     host = quote(db["HOST"] or "", safe="")
     port = f":{db['PORT']}" if db["PORT"] else ""
     return f"postgres://{auth}@{host}{port}/{db['NAME']}"
+
+
+def audited(action: str, **filters: Any) -> bool:
+    """Whether an audit event `action` matching `filters` was recorded (in any practice)."""
+    return AuditEvent.objects.unscoped().filter(action=action, **filters).exists()
+
+
+def assert_form_error(response: Any, message: str) -> None:
+    """The page came back refused (400) and shows `message`, HTML-escaped as rendered."""
+    assert response.status_code == 400
+    assert escape(message) in response.content.decode()

@@ -16,7 +16,7 @@ from patients import services as patient_services
 from patients.models import Condition, ConditionStatus, Consent, Patient, Status
 from tests.careplans.conftest import COMPLETE
 from tests.factories import PASSWORD, MembershipFactory
-from tests.timelog.conftest import make_enrolled
+from tests.timelog.conftest import log_time, make_enrolled
 from timelog import services as time_services
 from timelog.models import Activity, TimeEntry
 
@@ -163,13 +163,8 @@ def test_care_plan_signing_and_copy(spy, practice, coordinator, physician, patie
 
 
 def test_time_entries(spy, practice, coordinator, patient):
-    entry = time_services.time_entry_create(
-        practice=practice,
-        actor=coordinator,
-        patient=patient,
-        started_at=dt.datetime(2026, 10, 5, 14, tzinfo=dt.UTC),
-        minutes=12,
-        activity=Activity.CHART_REVIEW,
+    entry = log_time(
+        practice, coordinator, patient, dt.datetime(2026, 10, 5, 14, tzinfo=dt.UTC), 12
     )
     _went_through(spy, patient, {OCTOBER})
     moved = {"started_at": dt.datetime(2026, 9, 25, 14, tzinfo=dt.UTC)}
@@ -182,14 +177,7 @@ def test_time_entries(spy, practice, coordinator, patient):
         practice=practice, actor=coordinator, entry=entry, corrected_minutes=5, reason="Typo"
     )
     _went_through(spy, patient, {SEPTEMBER})
-    later = time_services.time_entry_create(
-        practice=practice,
-        actor=coordinator,
-        patient=patient,
-        started_at=dt.datetime(2026, 10, 6, 14, tzinfo=dt.UTC),
-        minutes=7,
-        activity=Activity.CHART_REVIEW,
-    )
+    later = log_time(practice, coordinator, patient, dt.datetime(2026, 10, 6, 14, tzinfo=dt.UTC), 7)
     spy.clear()
     time_services.time_entry_delete(practice=practice, actor=coordinator, entry=later)
     _went_through(spy, patient, {OCTOBER})

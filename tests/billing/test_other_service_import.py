@@ -5,7 +5,6 @@ only, errors never echo a value."""
 from __future__ import annotations
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -25,7 +24,7 @@ from tests.billing.test_other_services import (
     verdict,
 )
 from tests.factories import PatientFactory
-from tests.helpers import APPLIED, outcomes_at_once
+from tests.helpers import APPLIED, frozen_clock, outcomes_at_once
 from timelog.services import month_lock
 
 HEADER = "mrn,code,service_date,practitioner_npi,note"
@@ -40,10 +39,7 @@ def csv_text(*rows: str, header: str = HEADER) -> str:
     return "\n".join([header, *rows]) + "\n"
 
 
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+frozen = frozen_clock(NOW)
 
 
 @pytest.fixture

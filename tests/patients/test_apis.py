@@ -1,7 +1,4 @@
-import datetime as dt
-
 import pytest
-import time_machine
 
 from ccm.api import REFERENCE_MESSAGE
 from ccm.models import AuditEvent
@@ -10,17 +7,12 @@ from patients import apis, services
 from patients.models import Condition, Consent, Patient, Status
 from patients.validators import ICD10_NOT_BILLABLE_MESSAGE, ICD10_UNKNOWN_MESSAGE, MBI_MESSAGE
 from tests.factories import ConditionFactory, PatientFactory
-from tests.helpers import token_client
-from tests.patients.conftest import CONSENT
+from tests.helpers import frozen_clock, token_client
+from tests.patients.conftest import CONSENT, NEW_PATIENT, NOW
 
-NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 LIST = "/api/v1/patients/"
 NEW = {
-    "mrn": "N-77",
-    "first_name": "Grace",
-    "last_name": "Hopper",
-    "date_of_birth": "1946-12-09",
-    "sex": "female",
+    **NEW_PATIENT,
     "mbi": "1EG4-TE5-MK73",
     "phone": "(212) 555-0199",
     "initiating_visit_on": "2026-11-01",
@@ -42,12 +34,7 @@ WRITE_BODIES = {
     "consent/revoke/": {"revoked_on": "2026-11-10"},
     "enroll/": {},
 }
-
-
-@pytest.fixture(autouse=True)
-def _frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+_frozen_clock = frozen_clock(NOW, autouse=True)
 
 
 @pytest.fixture

@@ -1,7 +1,4 @@
-import datetime as dt
-
 import pytest
-import time_machine
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.condition import Condition as FhirCondition
 from fhir.resources.R4B.consent import Consent as FhirConsent
@@ -9,17 +6,11 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from patients import fhir, selectors, services
 from tests.factories import PatientFactory
-from tests.helpers import token_client
-from tests.patients.conftest import CONSENT
+from tests.helpers import frozen_clock, token_client
+from tests.patients.conftest import CONSENT, NOW
 
 pytestmark = pytest.mark.usefixtures("scope")
-NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def _frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+_frozen_clock = frozen_clock(NOW, autouse=True)
 
 
 def _bundle(patient) -> dict:

@@ -14,7 +14,7 @@ from patients import imports, services
 from patients.models import Condition, ConditionStatus, Patient, PatientImport, Status
 from patients.validators import ICD10_NOT_BILLABLE_MESSAGE, ICD10_UNKNOWN_MESSAGE, MBI_MESSAGE
 from tests.factories import ConditionFactory, PatientFactory
-from tests.helpers import APPLIED, outcomes_at_once
+from tests.helpers import APPLIED, assert_form_error, outcomes_at_once
 
 HEADER = "MRN,First name,Last name,DOB,Sex,Phone,MBI,ICD-10 codes"
 ROWS = [
@@ -145,8 +145,7 @@ def test_a_bad_file_gives_a_clear_message_and_saves_nothing(
     coordinator_client, practice, content, message
 ):
     response = upload(coordinator_client, content)
-    assert response.status_code == 400
-    assert escape(message) in response.content.decode()
+    assert_form_error(response, message)
     assert not PatientImport.objects.unscoped().exists()
     assert not Patient.objects.unscoped().exists()
 

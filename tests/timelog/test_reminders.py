@@ -12,7 +12,7 @@ from django.core.management import call_command
 from ccm.tenancy import practice_scope
 from patients.models import Consent
 from tests.careplans.conftest import sign_plan
-from tests.factories import TimeEntryFactory
+from tests.factories import staff_time
 from tests.helpers import at_once
 from tests.timelog.conftest import NOW, make_enrolled
 from timelog import reminders, tasks
@@ -36,20 +36,8 @@ def cast(practice, physician, coordinator):
         Consent.objects.filter(patient=no_consent).delete()
         for patient in (on_pace, behind, no_consent):
             sign_plan(practice, coordinator, physician, patient)
-        TimeEntryFactory(
-            patient=on_pace,
-            performer=coordinator,
-            practitioner=physician,
-            started_at=dt.datetime(2026, 10, 15, 14, tzinfo=UTC),
-            minutes=20,
-        )
-        TimeEntryFactory(
-            patient=behind,
-            performer=coordinator,
-            practitioner=physician,
-            started_at=dt.datetime(2026, 10, 16, 14, tzinfo=UTC),
-            minutes=4,
-        )
+        staff_time(on_pace, coordinator, physician, dt.datetime(2026, 10, 15, 14, tzinfo=UTC), 20)
+        staff_time(behind, coordinator, physician, dt.datetime(2026, 10, 16, 14, tzinfo=UTC), 4)
     return {"on_pace": on_pace, "behind": behind, "no_consent": no_consent}
 
 
