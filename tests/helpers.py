@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -123,3 +124,15 @@ def assert_form_error(response: Any, message: str) -> None:
     """The page came back refused (400) and shows `message`, HTML-escaped as rendered."""
     assert response.status_code == 400
     assert escape(message) in response.content.decode()
+
+
+def wait_for(what: str, check: Callable[[], Any], *, within: float, every: float, log: Any) -> Any:
+    """Poll `check` every `every` seconds until it returns something truthy (returned), or
+    fail after `within` seconds showing `log()`: what the subprocesses printed."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"timed out waiting for {what}; {log()}")

@@ -16,6 +16,7 @@ from patients import services as patient_services
 from patients.models import Condition, ConditionStatus, Consent, Patient, Status
 from tests.careplans.conftest import COMPLETE
 from tests.factories import PASSWORD, MembershipFactory
+from tests.patients.conftest import CONSENT
 from tests.timelog.conftest import log_time, make_enrolled
 from timelog import services as time_services
 from timelog.models import Activity, TimeEntry
@@ -115,15 +116,7 @@ def test_conditions(spy, practice, coordinator, patient):
 
 def test_consent_record_and_revoke(spy, practice, coordinator, patient):
     consent = patient_services.consent_record(
-        practice=practice,
-        actor=coordinator,
-        patient=patient,
-        method="verbal",
-        given_on=TODAY,
-        explained_service=True,
-        explained_cost_sharing=True,
-        explained_one_practitioner=True,
-        explained_can_stop=True,
+        practice=practice, actor=coordinator, patient=patient, **{**CONSENT, "given_on": TODAY}
     )
     _went_through(spy, patient, EVERY)
     patient_services.consent_revoke(

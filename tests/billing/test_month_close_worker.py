@@ -34,7 +34,7 @@ from ccm.months import month_bounds, month_label, month_of, previous_month
 from patients.demo import Staff, seed_patients
 from patients.models import Patient, Status
 from tests.factories import MembershipFactory
-from tests.helpers import database_url
+from tests.helpers import database_url, wait_for
 from timelog.models import MonthLock, PerformerKind, TimeEntry
 
 pytestmark = [
@@ -225,13 +225,9 @@ def workers():
 
 
 def _wait_for(what, check, workers):
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}; worker output:\n{workers.output()}")
+    return wait_for(
+        what, check, within=WAIT, every=0.02, log=lambda: f"worker output:\n{workers.output()}"
+    )
 
 
 def _blocked_by(pid):

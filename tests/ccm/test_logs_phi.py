@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,7 +40,7 @@ from tests.factories import (
     PatientFactory,
     enroll_totp,
 )
-from tests.helpers import database_url
+from tests.helpers import database_url, wait_for
 
 NAME = "Zyxwvut"
 MRN = "MRN-PHI-77123"
@@ -246,13 +245,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _wait_until(what, check, processes):
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}; process output:\n{processes.tail()}")
+    return wait_for(
+        what, check, within=WAIT, every=0.2, log=lambda: f"process output:\n{processes.tail()}"
+    )
 
 
 def _answers(url):

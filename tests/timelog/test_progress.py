@@ -18,6 +18,7 @@ from patients import services as patient_services
 from patients.models import Condition
 from tests.factories import MembershipFactory, TimeEntryFactory, staff_time
 from tests.helpers import start_in_threads
+from tests.patients.conftest import CONSENT
 from tests.timelog.conftest import NOW, log_time, make_enrolled
 from timelog import services
 from timelog.models import Activity, MonthProgress
@@ -108,16 +109,9 @@ class TestWritesRefreshTheStoredProgress:
         log_time(practice, coordinator, patient, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 8)
         log_time(practice, coordinator, patient, dt.datetime(2026, 10, 12, 14, tzinfo=UTC), 9)
         assert _stored(practice, patient).staff_pool == 0  # R5: no consent, nothing counts
+        consent = {**CONSENT, "given_on": dt.date(2026, 10, 10)}
         patient_services.consent_record(
-            practice=practice,
-            actor=coordinator,
-            patient=patient,
-            method="verbal",
-            given_on=dt.date(2026, 10, 10),
-            explained_service=True,
-            explained_cost_sharing=True,
-            explained_one_practitioner=True,
-            explained_can_stop=True,
+            practice=practice, actor=coordinator, patient=patient, **consent
         )
         assert _stored(practice, patient).staff_pool == 9  # R5: from the consent on
         _assert_matches_the_engine(practice)
