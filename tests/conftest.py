@@ -4,6 +4,7 @@ biller, outsider — each a Membership — and a logged-in client for each."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -89,35 +90,23 @@ def outsider(other_practice) -> Membership:
     return _member(other_practice, Role.ADMIN, "oscar@elsewhere.test", mfa=True)
 
 
-def _client_for(membership: Membership) -> Client:
-    client = Client()
-    client.force_login(membership.user)
-    return client
+def _signed_in(member: str) -> Any:
+    """A fixture: a browser client signed in as the user of the cast fixture `member`."""
+
+    @pytest.fixture
+    def signed_in_client(request: pytest.FixtureRequest) -> Client:
+        client = Client()
+        client.force_login(request.getfixturevalue(member).user)
+        return client
+
+    return signed_in_client
 
 
-@pytest.fixture
-def admin_client(admin) -> Client:
-    return _client_for(admin)
-
-
-@pytest.fixture
-def physician_client(physician) -> Client:
-    return _client_for(physician)
-
-
-@pytest.fixture
-def coordinator_client(coordinator) -> Client:
-    return _client_for(coordinator)
-
-
-@pytest.fixture
-def biller_client(biller) -> Client:
-    return _client_for(biller)
-
-
-@pytest.fixture
-def outsider_client(outsider) -> Client:
-    return _client_for(outsider)
+admin_client = _signed_in("admin")
+physician_client = _signed_in("physician")
+coordinator_client = _signed_in("coordinator")
+biller_client = _signed_in("biller")
+outsider_client = _signed_in("outsider")
 
 
 @pytest.fixture

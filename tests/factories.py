@@ -47,23 +47,6 @@ class TenantFactory(factory.django.DjangoModelFactory):
         return model_class.objects.unscoped()
 
 
-class EngineInputFactory(TenantFactory):
-    """Rows the billing engine reads: written straight to the table, then the worklist's
-    stored progress is refreshed, as every service that writes them does."""
-
-    class Meta:
-        abstract = True
-
-    @classmethod
-    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
-        from billing.progress.services import progress_refresh
-
-        obj = super()._create(model_class, *args, **kwargs)
-        months = [obj.billing_month] if hasattr(obj, "billing_month") else []
-        progress_refresh(practice=obj.practice, patient_ids=[obj.patient_id], months=months)
-        return obj
-
-
 class PracticeFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Practice
@@ -141,12 +124,37 @@ class PatientFactory(TenantFactory):
     mbi = "1EG4TE5MK73"
 
 
+class PatientRowFactory(TenantFactory):
+    """A row that belongs to a patient, in the patient's practice."""
+
+    class Meta:
+        abstract = True
+
+    patient = factory.SubFactory(PatientFactory)
+    practice = factory.SelfAttribute("patient.practice")
+
+
+class EngineInputFactory(PatientRowFactory):
+    """Rows the billing engine reads: written straight to the table, then the worklist's
+    stored progress is refreshed, as every service that writes them does."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        from billing.progress.services import progress_refresh
+
+        obj = super()._create(model_class, *args, **kwargs)
+        months = [obj.billing_month] if hasattr(obj, "billing_month") else []
+        progress_refresh(practice=obj.practice, patient_ids=[obj.patient_id], months=months)
+        return obj
+
+
 class ConditionFactory(EngineInputFactory):
     class Meta:
         model = "patients.Condition"
 
-    patient = factory.SubFactory(PatientFactory)
-    practice = factory.SelfAttribute("patient.practice")
     icd10_code = "E11.9"
     description = "Type 2 diabetes mellitus without complications"
 
@@ -155,8 +163,6 @@ class ConsentFactory(EngineInputFactory):
     class Meta:
         model = "patients.Consent"
 
-    patient = factory.SubFactory(PatientFactory)
-    practice = factory.SelfAttribute("patient.practice")
     method = "verbal"
     given_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 5))
     obtained_by = factory.SubFactory(
@@ -180,8 +186,6 @@ class TimeEntryFactory(EngineInputFactory):
     class Meta:
         model = "timelog.TimeEntry"
 
-    patient = factory.SubFactory(PatientFactory)
-    practice = factory.SelfAttribute("patient.practice")
     performer = factory.SubFactory(MembershipFactory, practice=factory.SelfAttribute("..practice"))
     performer_kind = "clinical_staff"
     practitioner = None
@@ -194,12 +198,24 @@ class TimeEntryFactory(EngineInputFactory):
     billing_month = factory.LazyAttribute(lambda e: e.started_at.date().replace(day=1))
 
 
-class TaskFactory(TenantFactory):
+class TaskFactory(PatientRowFactory):
     class Meta:
         model = "timelog.Task"
 
-    patient = factory.SubFactory(PatientFactory)
-    practice = factory.SelfAttribute("patient.practice")
     kind = "follow_up_call"
     due_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 15))
     month = factory.LazyAttribute(lambda t: t.due_on.replace(day=1))
+
+
+def staff_time(
+    patient: Any, performer: Any, practitioner: Any, started_at: Any, minutes: int
+) -> Any:
+    """Minutes a staff member logged for a patient under a billing practitioner (written
+    straight to the table, as TimeEntryFactory; the month's progress refreshed)."""
+    return TimeEntryFactory(
+        patient=patient,
+        performer=performer,
+        practitioner=practitioner,
+        started_at=started_at,
+        minutes=minutes,
+    )

@@ -16,7 +16,8 @@ from patients import services as patient_services
 from patients.models import Condition, ConditionStatus, Consent, Patient, Status
 from tests.careplans.conftest import COMPLETE
 from tests.factories import PASSWORD, MembershipFactory
-from tests.timelog.conftest import make_enrolled
+from tests.patients.conftest import CONSENT
+from tests.timelog.conftest import log_time, make_enrolled
 from timelog import services as time_services
 from timelog.models import Activity, TimeEntry
 
@@ -115,15 +116,7 @@ def test_conditions(spy, practice, coordinator, patient):
 
 def test_consent_record_and_revoke(spy, practice, coordinator, patient):
     consent = patient_services.consent_record(
-        practice=practice,
-        actor=coordinator,
-        patient=patient,
-        method="verbal",
-        given_on=TODAY,
-        explained_service=True,
-        explained_cost_sharing=True,
-        explained_one_practitioner=True,
-        explained_can_stop=True,
+        practice=practice, actor=coordinator, patient=patient, **{**CONSENT, "given_on": TODAY}
     )
     _went_through(spy, patient, EVERY)
     patient_services.consent_revoke(
@@ -163,13 +156,8 @@ def test_care_plan_signing_and_copy(spy, practice, coordinator, physician, patie
 
 
 def test_time_entries(spy, practice, coordinator, patient):
-    entry = time_services.time_entry_create(
-        practice=practice,
-        actor=coordinator,
-        patient=patient,
-        started_at=dt.datetime(2026, 10, 5, 14, tzinfo=dt.UTC),
-        minutes=12,
-        activity=Activity.CHART_REVIEW,
+    entry = log_time(
+        practice, coordinator, patient, dt.datetime(2026, 10, 5, 14, tzinfo=dt.UTC), 12
     )
     _went_through(spy, patient, {OCTOBER})
     moved = {"started_at": dt.datetime(2026, 9, 25, 14, tzinfo=dt.UTC)}
@@ -182,14 +170,7 @@ def test_time_entries(spy, practice, coordinator, patient):
         practice=practice, actor=coordinator, entry=entry, corrected_minutes=5, reason="Typo"
     )
     _went_through(spy, patient, {SEPTEMBER})
-    later = time_services.time_entry_create(
-        practice=practice,
-        actor=coordinator,
-        patient=patient,
-        started_at=dt.datetime(2026, 10, 6, 14, tzinfo=dt.UTC),
-        minutes=7,
-        activity=Activity.CHART_REVIEW,
-    )
+    later = log_time(practice, coordinator, patient, dt.datetime(2026, 10, 6, 14, tzinfo=dt.UTC), 7)
     spy.clear()
     time_services.time_entry_delete(practice=practice, actor=coordinator, entry=later)
     _went_through(spy, patient, {OCTOBER})

@@ -23,21 +23,21 @@ from tests.factories import (
     TimeEntryFactory,
 )
 
-# URL kwarg name → how to get an object of the *victim* practice for it.
+# URL kwarg name → the cast member of the *victim* practice whose id it takes.
 SAMPLES = {
-    "membership_id": lambda cast: cast["coordinator"].pk,
-    "token_id": lambda cast: cast["token"].pk,
-    "patient_id": lambda cast: cast["patient"].pk,
-    "condition_id": lambda cast: cast["condition"].pk,
-    "consent_id": lambda cast: cast["consent"].pk,
-    "import_id": lambda cast: cast["import"].pk,
-    "entry_id": lambda cast: cast["entry"].pk,
-    "task_id": lambda cast: cast["task"].pk,
-    "version_id": lambda cast: cast["version"].pk,
-    "template_id": lambda cast: cast["template"].pk,
-    "claim_id": lambda cast: cast["claim"].pk,
-    "other_service_id": lambda cast: cast["other_service"].pk,
-    "service_import_id": lambda cast: cast["service_import"].pk,
+    "membership_id": "coordinator",
+    "token_id": "token",
+    "patient_id": "patient",
+    "condition_id": "condition",
+    "consent_id": "consent",
+    "import_id": "import",
+    "entry_id": "entry",
+    "task_id": "task",
+    "version_id": "version",
+    "template_id": "template",
+    "claim_id": "claim",
+    "other_service_id": "other_service",
+    "service_import_id": "service_import",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -183,13 +183,25 @@ def _victim_markers(cast) -> list[bytes]:
     return [m.encode() for m in markers]
 
 
+def _values(names, cast, filler=None):
+    """Each URL kwarg's value: the victim's object id, else the non-object filler (or
+    `filler` for a kwarg not listed; without it, an unlisted kwarg is a KeyError)."""
+
+    def value(name):
+        if name in SAMPLES:
+            return cast[SAMPLES[name]].pk
+        return NON_OBJECT_KWARGS[name] if filler is None else NON_OBJECT_KWARGS.get(name, filler)
+
+    return {name: value(name) for name in names}
+
+
 @pytest.mark.parametrize("route", ROUTES)
 def test_outsider_never_gets_another_practices_data(route, cast):
     names = _kwargs(route)
     object_kwargs = [n for n in names if n not in NON_OBJECT_KWARGS]
     unknown = [n for n in object_kwargs if n not in SAMPLES]
     assert not unknown, f"register a victim sample for URL kwarg(s) {unknown} of {route}"
-    values = {n: SAMPLES[n](cast) if n in SAMPLES else NON_OBJECT_KWARGS[n] for n in names}
+    values = _values(names, cast)
     url = _concrete(route, values)
     client = Client()
     client.force_login(cast["outsider"].user)
@@ -209,7 +221,7 @@ def test_outsider_never_gets_another_practices_data(route, cast):
 def test_no_answer_to_a_signed_in_member_is_cacheable(route, cast):
     # The practice's own admin sees its patients' data: no browser or proxy may keep a copy.
     names = _kwargs(route)
-    values = {n: SAMPLES[n](cast) if n in SAMPLES else NON_OBJECT_KWARGS.get(n, "x") for n in names}
+    values = _values(names, cast, filler="x")
     url = _concrete(route, values)
     client = Client()
     client.force_login(cast["admin"].user)
@@ -220,7 +232,7 @@ def test_no_answer_to_a_signed_in_member_is_cacheable(route, cast):
 @pytest.mark.parametrize("route", ROUTES)
 def test_anonymous_visitor_is_sent_to_login_or_refused(route, cast):
     names = _kwargs(route)
-    values = {n: SAMPLES[n](cast) if n in SAMPLES else NON_OBJECT_KWARGS.get(n, "x") for n in names}
+    values = _values(names, cast, filler="x")
     url = _concrete(route, values)
     if PUBLIC.match(url) or url == "/":
         pytest.skip("public by design")

@@ -1,26 +1,14 @@
 """Billing month API: status, close (202, idempotent), claims with explanations; roles,
 bad months, another practice's claims never shown."""
 
-from unittest import mock
-
 import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from billing.close import tasks
 from billing.models import Claim
 from tests.billing.test_month_close import AFTER, _cast
 
-
-@pytest.fixture(autouse=True)
-def _worker_here():
-    """The queued close runs at once in this process (a real-worker close test is to come)."""
-
-    def run_now(*args):
-        return tasks.month_close.apply(args=args)
-
-    with mock.patch.object(tasks.month_close, "delay", side_effect=run_now) as delay:
-        yield delay
+pytestmark = pytest.mark.usefixtures("worker_here")
 
 
 def _api(membership):

@@ -20,11 +20,12 @@ from billing.models import CloseStatus, FeeSchedule, MonthClose
 from billing.progress import services as progress_services
 from ccm.tenancy import practice_scope
 from patients.models import Patient, Status
-from tests.careplans.conftest import sign_plan
+from tests.billing.conftest import ready_patient
 from tests.factories import MembershipFactory, PatientFactory, TimeEntryFactory
-from tests.timelog.conftest import make_enrolled
+from tests.helpers import frozen_clock
+from tests.timelog.conftest import log_time, make_enrolled
 from timelog import services as time_services
-from timelog.models import Activity, MonthProgress
+from timelog.models import MonthProgress
 
 UTC = dt.UTC
 OCTOBER, SEPTEMBER = dt.date(2026, 10, 1), dt.date(2026, 9, 1)
@@ -34,28 +35,12 @@ NOW = dt.datetime(2026, 10, 20, 15, 0, tzinfo=UTC)
 FEE_99490 = Decimal("60.00")  # the practice's fee (R26), not the reference 66.13
 
 
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+frozen = frozen_clock(NOW)
 
 
 def _ready(practice, physician, coordinator, mrn):
     """Enrolled, with a signed plan whose copy the patient has (R11): billable at 20 min."""
-    from careplans import services as plan_services
-
-    with time_machine.travel(dt.datetime(2026, 9, 20, 15, tzinfo=UTC), tick=False):
-        patient = make_enrolled(practice, physician, coordinator, mrn=mrn)
-        version = sign_plan(practice, coordinator, physician, patient)
-        with practice_scope(practice):
-            plan_services.copy_record(
-                practice=practice,
-                actor=coordinator,
-                version=version,
-                given_on=dt.date(2026, 9, 20),
-                method="in_person",
-            )
-    return patient
+    return ready_patient(practice, physician, coordinator, mrn)
 
 
 def _time(patient, performer, minutes, *, day=5, month=10, practitioner="billing"):
@@ -321,13 +306,8 @@ def ready(practice, physician, coordinator):
 class TestStoredClaim:
     def test_writes_keep_billable_and_the_projected_amount(self, practice, coordinator, ready):
         with practice_scope(practice):
-            entry = time_services.time_entry_create(
-                practice=practice,
-                actor=coordinator,
-                patient=ready,
-                started_at=dt.datetime(2026, 10, 5, 14, tzinfo=UTC),
-                minutes=19,
-                activity=Activity.CHART_REVIEW,
+            entry = log_time(
+                practice, coordinator, ready, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 19
             )
             row = _stored(practice, ready)
             assert (row.billable, row.projected_amount) == (False, Decimal("0.00"))  # R27

@@ -6,14 +6,13 @@ import csv
 import io
 import shutil
 import subprocess
-from unittest import mock
 
 import pytest
 import time_machine
 from rest_framework.test import APIClient
 
 from billing.claims.services import claims_status_set
-from billing.close import services, tasks
+from billing.close import services
 from billing.models import Claim, Export
 from ccm.models import AuditEvent
 from patients.models import Patient
@@ -147,16 +146,7 @@ def test_api_export_paths(biller, coordinator, closed):
     assert api.get("/api/v1/billing/months/20-11/export.csv").status_code == 400
 
 
-@pytest.fixture
-def _worker_here():
-    def run_now(*args):
-        return tasks.month_close.apply(args=args)
-
-    with mock.patch.object(tasks.month_close, "delay", side_effect=run_now) as delay:
-        yield delay
-
-
-@pytest.mark.usefixtures("_worker_here")
+@pytest.mark.usefixtures("worker_here")
 def test_api_claim_status_reopen_and_not_billable(
     admin, biller, coordinator, outsider, practice, closed
 ):

@@ -3,7 +3,6 @@ from two concurrent closes, the month's time locked, the current month refused."
 
 import datetime as dt
 import re
-import threading
 from io import StringIO
 from unittest import mock
 
@@ -11,15 +10,13 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from billing import rules
 from billing.close import services
 from billing.models import Claim, ClaimLine, CloseStatus, MonthClose, Outcome
-from ccm.tenancy import practice_scope
-from tests.careplans.conftest import sign_plan
-from tests.factories import TimeEntryFactory
-from tests.timelog.conftest import make_enrolled
+from tests.billing.conftest import ready_patient
+from tests.factories import staff_time
+from tests.helpers import at_once
 from timelog.services import month_is_locked
 
 OCTOBER = dt.date(2026, 10, 1)
@@ -28,29 +25,14 @@ AFTER = dt.datetime(2026, 11, 3, 15, tzinfo=dt.UTC)  # November: October is over
 
 def _cast(practice, physician, coordinator, count=4):
     """Enrolled patients with signed plans (a copy given) and October time: 25, 10, 25..."""
-    from careplans import services as plan_services
-
-    with time_machine.travel(dt.datetime(2026, 9, 20, 15, tzinfo=dt.UTC), tick=False):
-        patients = []
-        for n in range(count):
-            patient = make_enrolled(practice, physician, coordinator, mrn=f"C-{n}")
-            version = sign_plan(practice, coordinator, physician, patient)
-            with practice_scope(practice):
-                plan_services.copy_record(
-                    practice=practice,
-                    actor=coordinator,
-                    version=version,
-                    given_on=dt.date(2026, 9, 20),
-                    method="in_person",
-                )
-            patients.append(patient)
+    patients = [ready_patient(practice, physician, coordinator, f"C-{n}") for n in range(count)]
     for n, patient in enumerate(patients):
-        TimeEntryFactory(
-            patient=patient,
-            performer=coordinator,
-            practitioner=physician,
-            started_at=dt.datetime(2026, 10, 5, 14, tzinfo=dt.UTC) + dt.timedelta(hours=n),
-            minutes=10 if n % 2 else 25,
+        staff_time(
+            patient,
+            coordinator,
+            physician,
+            dt.datetime(2026, 10, 5, 14, tzinfo=dt.UTC) + dt.timedelta(hours=n),
+            10 if n % 2 else 25,
         )
     return patients
 
@@ -143,24 +125,12 @@ def test_a_close_killed_half_way_finishes_on_rerun_with_the_same_result(practice
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_closes_yield_one_result(practice, physician, coordinator):
     _cast(practice, physician, coordinator, count=6)
-    barrier, errors = threading.Barrier(2), []
 
     def run():
-        try:
-            barrier.wait()
-            with mock.patch.object(services, "BATCH", 2):
-                _close(practice)
-        except Exception as exc:  # pragma: no cover (reported below)
-            errors.append(exc)
-        finally:
-            connection.close()
+        with mock.patch.object(services, "BATCH", 2):
+            _close(practice)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
+    assert at_once(run) == []
     assert Outcome.objects.unscoped().count() == 6
     assert Claim.objects.unscoped().count() == 3
     assert MonthClose.objects.unscoped().get().claims == 3

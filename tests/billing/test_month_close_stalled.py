@@ -16,15 +16,13 @@ from billing.models import CloseStatus, MonthClose
 from ccm.celery import BEAT_SCHEDULE
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast, _snapshot
 from tests.billing.test_month_close_worker import _reset
+from tests.helpers import frozen_clock
 
 STALE = settings.MONTH_CLOSE_STALE_AFTER
 SECOND = dt.timedelta(seconds=1)
 
 
-@pytest.fixture(autouse=True)
-def _at_after():
-    with time_machine.travel(AFTER, tick=False):
-        yield
+_at_after = frozen_clock(AFTER, autouse=True)
 
 
 @pytest.fixture

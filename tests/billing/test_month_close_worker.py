@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -35,6 +34,7 @@ from ccm.months import month_bounds, month_label, month_of, previous_month
 from patients.demo import Staff, seed_patients
 from patients.models import Patient, Status
 from tests.factories import MembershipFactory
+from tests.helpers import database_url, wait_for
 from timelog.models import MonthLock, PerformerKind, TimeEntry
 
 pytestmark = [
@@ -149,16 +149,6 @@ def _reset(practice, month):
     MonthLock.objects.for_practice(practice).delete()
 
 
-def _database_url():
-    db = connection.settings_dict  # the test database
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = quote(db["HOST"] or "", safe="")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{db['NAME']}"
-
-
 class Workers:
     """Celery worker processes on one private queue; every one is killed at teardown."""
 
@@ -171,7 +161,7 @@ class Workers:
         # A file, not a pipe: a pipe nobody reads could fill and stall the worker.
         log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ccm.settings", **extra_env}
-        env["DATABASE_URL"] = _database_url()
+        env["DATABASE_URL"] = database_url()
         env["CELERY_DEFAULT_QUEUE"] = self.queue
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "ccm", "worker", "-Q", self.queue,
@@ -235,13 +225,9 @@ def workers():
 
 
 def _wait_for(what, check, workers):
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}; worker output:\n{workers.output()}")
+    return wait_for(
+        what, check, within=WAIT, every=0.02, log=lambda: f"worker output:\n{workers.output()}"
+    )
 
 
 def _blocked_by(pid):

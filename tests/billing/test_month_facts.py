@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import time_machine
 from django.utils.html import escape
 
 from billing.facts import services
@@ -22,15 +21,13 @@ from tests.billing.test_other_services import (
     progress_row,
     verdict,
 )
+from tests.helpers import frozen_clock
 from timelog.services import month_lock
 
 OCTOBER = dt.date(2026, 10, 1)
 
 
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+frozen = frozen_clock(NOW)
 
 
 @pytest.fixture

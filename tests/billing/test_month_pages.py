@@ -3,32 +3,25 @@
 
 import datetime as dt
 import re
-from unittest import mock
 
 import pytest
 import time_machine
 
 from billing.claims.services import claims_status_set
-from billing.close import services, tasks
+from billing.close import tasks
 from billing.models import Claim, ClaimStatus, CloseStatus, MonthClose, MonthReopening
 from ccm.models import AuditEvent
-from tests.billing.test_month_close import AFTER, OCTOBER, _cast
-from tests.factories import TimeEntryFactory
+from tests.billing.test_month_close import AFTER, OCTOBER, _cast, _close
+from tests.factories import staff_time
+from tests.helpers import audited
 from timelog.services import month_is_locked
 
-
-@pytest.fixture(autouse=True)
-def _worker_here():
-    def run_now(*args):
-        return tasks.month_close.apply(args=args)
-
-    with mock.patch.object(tasks.month_close, "delay", side_effect=run_now) as delay:
-        yield delay
+pytestmark = pytest.mark.usefixtures("worker_here")
 
 
 @pytest.fixture
-def queue(_worker_here):
-    return _worker_here
+def queue(worker_here):
+    return worker_here
 
 
 @pytest.fixture
@@ -37,10 +30,19 @@ def later():
         yield
 
 
+def _no_plan_patient(practice, physician, coordinator):
+    """Enrolled, 30 minutes in October, but no signed care plan: a fixable pre-close problem."""
+    from tests.timelog.conftest import make_enrolled
+
+    with time_machine.travel(dt.datetime(2026, 9, 20, 15, tzinfo=dt.UTC), tick=False):
+        no_plan = make_enrolled(practice, physician, coordinator, mrn="NP-1")
+    staff_time(no_plan, coordinator, physician, dt.datetime(2026, 10, 6, 14, tzinfo=dt.UTC), 30)
+    return no_plan
+
+
 def _closed(practice, physician, coordinator):
     patients = _cast(practice, physician, coordinator)
-    with time_machine.travel(AFTER, tick=False):
-        services.month_close(practice_id=practice.pk, month=OCTOBER)
+    _close(practice)
     return patients
 
 
@@ -56,17 +58,7 @@ def test_month_list_and_an_open_month(biller_client, later):
 def test_preclose_check_lists_problems_with_links(
     admin_client, biller_client, practice, physician, coordinator, later
 ):
-    from tests.timelog.conftest import make_enrolled
-
-    with time_machine.travel(dt.datetime(2026, 9, 20, 15, tzinfo=dt.UTC), tick=False):
-        no_plan = make_enrolled(practice, physician, coordinator, mrn="NP-1")
-    TimeEntryFactory(
-        patient=no_plan,
-        performer=coordinator,
-        practitioner=physician,
-        started_at=dt.datetime(2026, 10, 6, 14, tzinfo=dt.UTC),
-        minutes=30,
-    )
+    no_plan = _no_plan_patient(practice, physician, coordinator)
     _cast(practice, physician, coordinator, count=2)
     page = biller_client.get("/billing/months/2026-10/check/")
     assert page.status_code == 200
@@ -201,11 +193,7 @@ def test_reopen_needs_an_admin_and_a_reason(
     assert not month_is_locked(practice=practice, month=OCTOBER)
     reopening = MonthReopening.objects.unscoped().get()
     assert reopening.reason == "Late physician minutes"
-    assert (
-        AuditEvent.objects.unscoped()
-        .filter(action="month.reopen", object_id=str(reopening.pk))
-        .exists()
-    )
+    assert audited("month.reopen", object_id=str(reopening.pk))
     # Reopening twice: the month is not closed any more.
     page = admin_client.post("/billing/months/2026-10/reopen/", {"reason": "again"}, follow=True)
     assert b"Only a closed month can be reopened" in page.content
@@ -240,17 +228,7 @@ def test_a_broker_outage_leaves_a_resumable_close(
 def _month_with_problems(practice, physician, coordinator):
     """Two patient-months that bill, two under the first threshold, one without a signed
     care plan (a problem the pre-close check lists as fixable)."""
-    from tests.timelog.conftest import make_enrolled
-
-    with time_machine.travel(dt.datetime(2026, 9, 20, 15, tzinfo=dt.UTC), tick=False):
-        no_plan = make_enrolled(practice, physician, coordinator, mrn="NP-1")
-    TimeEntryFactory(
-        patient=no_plan,
-        performer=coordinator,
-        practitioner=physician,
-        started_at=dt.datetime(2026, 10, 6, 14, tzinfo=dt.UTC),
-        minutes=30,
-    )
+    _no_plan_patient(practice, physician, coordinator)
     return _cast(practice, physician, coordinator)
 
 
@@ -360,12 +338,8 @@ def test_a_reclose_that_changes_submitted_claims_asks_for_both_confirmations(
     claim = Claim.objects.unscoped().get(patient=patients[0])
     claims_status_set(practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted")
     admin_client.post("/billing/months/2026-10/reopen/", {"reason": "late minutes"})
-    TimeEntryFactory(
-        patient=patients[0],
-        performer=coordinator,
-        practitioner=physician,
-        started_at=dt.datetime(2026, 10, 20, 14, tzinfo=dt.UTC),
-        minutes=20,
+    staff_time(
+        patients[0], coordinator, physician, dt.datetime(2026, 10, 20, 14, tzinfo=dt.UTC), 20
     )
     text = admin_client.get("/billing/months/2026-10/close/").content.decode()
     assert "Close October 2026 again?" in text

@@ -4,13 +4,9 @@ only, errors never echo a value."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from billing.facts import imports
 from billing.facts import services as facts_services
@@ -28,6 +24,7 @@ from tests.billing.test_other_services import (
     verdict,
 )
 from tests.factories import PatientFactory
+from tests.helpers import APPLIED, frozen_clock, outcomes_at_once
 from timelog.services import month_lock
 
 HEADER = "mrn,code,service_date,practitioner_npi,note"
@@ -42,10 +39,7 @@ def csv_text(*rows: str, header: str = HEADER) -> str:
     return "\n".join([header, *rows]) + "\n"
 
 
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+frozen = frozen_clock(NOW)
 
 
 @pytest.fixture
@@ -199,24 +193,12 @@ def test_applying_twice_is_refused_and_changes_nothing(practice, admin, patients
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_confirms_apply_the_import_once(practice, biller, patients):
     record = preview(practice, biller, csv_text(*ROWS))
-    barrier, outcomes = threading.Barrier(2), []
 
     def confirm():
-        barrier.wait()
-        try:
-            apply(practice, biller, OtherServiceImport.objects.unscoped().get(pk=record.pk))
-            outcomes.append("applied")
-        except ValidationError as exc:
-            outcomes.append(exc.messages[0])
-        finally:
-            connection.close()
+        apply(practice, biller, OtherServiceImport.objects.unscoped().get(pk=record.pk))
 
-    threads = [threading.Thread(target=confirm) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == sorted(["applied", imports.ALREADY_APPLIED_MESSAGE])
+    outcomes = outcomes_at_once(confirm)
+    assert sorted(outcomes) == sorted([APPLIED, imports.ALREADY_APPLIED_MESSAGE])
     assert OtherService.objects.unscoped().count() == 3
 
 

@@ -17,9 +17,9 @@ from ccm.api import REFERENCE_MESSAGE
 from ccm.models import AuditEvent
 from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, practice_scope
 from ccm.validators import NPI_CHECK_MESSAGE, NPI_FORMAT_MESSAGE
-from tests.careplans.conftest import sign_plan
-from tests.factories import PatientFactory, TimeEntryFactory
-from tests.timelog.conftest import make_enrolled
+from tests.billing.conftest import ready_patient
+from tests.factories import PatientFactory, staff_time
+from tests.helpers import frozen_clock
 from timelog.models import MonthProgress
 from timelog.services import month_lock
 
@@ -30,35 +30,16 @@ OUTSIDE_NPI = "1234567893"  # valid check digit, no member has it
 MEMBER_NPI = "1679576722"  # the physician fixture's NPI
 
 
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+frozen = frozen_clock(NOW)
 
 
 def billable_patient(practice, physician, coordinator, *, mrn="T-1", minutes=25, day=5):
     """Enrolled, signed plan with a copy given, `minutes` of staff time in October: on its
     own the month bills (99490 for 25 minutes)."""
-    from careplans import services as plan_services
-
-    with time_machine.travel(dt.datetime(2026, 9, 20, 15, tzinfo=dt.UTC), tick=False):
-        patient = make_enrolled(practice, physician, coordinator, mrn=mrn)
-        version = sign_plan(practice, coordinator, physician, patient)
-        with practice_scope(practice):
-            plan_services.copy_record(
-                practice=practice,
-                actor=coordinator,
-                version=version,
-                given_on=dt.date(2026, 9, 20),
-                method="in_person",
-            )
+    patient = ready_patient(practice, physician, coordinator, mrn)
     with time_machine.travel(SETUP, tick=False):
-        TimeEntryFactory(
-            patient=patient,
-            performer=coordinator,
-            practitioner=physician,
-            started_at=dt.datetime(2026, 10, day, 14, tzinfo=dt.UTC),
-            minutes=minutes,
+        staff_time(
+            patient, coordinator, physician, dt.datetime(2026, 10, day, 14, tzinfo=dt.UTC), minutes
         )
     return patient
 

@@ -10,16 +10,15 @@ from django.core.exceptions import ValidationError
 from billing.claims.services import claims_status_set
 from billing.close import services
 from billing.models import Claim, ClaimLine, ClaimStatus, CloseStatus, MonthClose, Outcome
-from ccm.models import AuditEvent
-from tests.billing.test_month_close import AFTER, OCTOBER, _cast, _snapshot
-from tests.factories import TimeEntryFactory
+from tests.billing.test_month_close import AFTER, OCTOBER, _cast, _close, _snapshot
+from tests.factories import staff_time
+from tests.helpers import audited
 
 
 @pytest.fixture
 def closed(practice, physician, coordinator):
     patients = _cast(practice, physician, coordinator)
-    with time_machine.travel(AFTER, tick=False):
-        services.month_close(practice_id=practice.pk, month=OCTOBER)
+    _close(practice)
     return patients
 
 
@@ -34,12 +33,8 @@ def _reclose(practice, **kwargs):
 
 
 def _add_minutes(patient, physician, coordinator, minutes):
-    TimeEntryFactory(
-        patient=patient,
-        performer=coordinator,
-        practitioner=physician,
-        started_at=dt.datetime(2026, 10, 20, 14, tzinfo=dt.UTC),
-        minutes=minutes,
+    staff_time(
+        patient, coordinator, physician, dt.datetime(2026, 10, 20, 14, tzinfo=dt.UTC), minutes
     )
 
 
@@ -89,11 +84,7 @@ def test_submitted_claim_changes_need_confirmation(
     assert claim.corrected_at is not None
     lines = ClaimLine.objects.unscoped().filter(claim=claim).order_by("position")
     assert [line.code for line in lines] == ["99490", "99439"]
-    assert (
-        AuditEvent.objects.unscoped()
-        .filter(action="claim.correct", object_id=str(claim.pk))
-        .exists()
-    )
+    assert audited("claim.correct", object_id=str(claim.pk))
     assert Claim.objects.unscoped().filter(patient=billed).count() == 1
 
 
@@ -109,28 +100,29 @@ def test_unchanged_submitted_claims_stay_submitted(practice, admin, biller, clos
     assert set(Claim.objects.unscoped().values_list("status", flat=True)) == {"submitted"}
 
 
-def test_a_withdrawn_consent_withdraws_a_confirmed_submitted_claim(practice, admin, biller, closed):
+def _submitted_then_consent_withdrawn(practice, admin, biller, billed):
+    """The billed patient's claim is submitted, the month reopened, then the consent goes
+    (the month no longer bills); returns the claim."""
+    from billing.progress.services import progress_refresh
     from patients.models import Consent
 
-    billed = closed[0]
     claim = Claim.objects.unscoped().get(patient=billed)
     with time_machine.travel(AFTER, tick=False):
         claims_status_set(practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted")
     _reopen(practice, admin)
     Consent.objects.unscoped().filter(patient=billed).delete()
-    from billing.progress.services import progress_refresh
-
     progress_refresh(practice=practice, patient_ids=[billed.pk], months=[OCTOBER])
+    return claim
+
+
+def test_a_withdrawn_consent_withdraws_a_confirmed_submitted_claim(practice, admin, biller, closed):
+    claim = _submitted_then_consent_withdrawn(practice, admin, biller, closed[0])
     changes = services.submitted_changes(practice=practice, month=OCTOBER)
     assert "no longer bills" in changes[0][1][0]
     _reclose(practice, confirm_changes=True)
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.WITHDRAWN
-    assert (
-        AuditEvent.objects.unscoped()
-        .filter(action="claim.withdraw", object_id=str(claim.pk))
-        .exists()
-    )
+    assert audited("claim.withdraw", object_id=str(claim.pk))
 
 
 def test_reopen_rules(practice, admin, biller, closed):
@@ -146,16 +138,7 @@ def test_reopen_rules(practice, admin, biller, closed):
 
 
 def test_a_withdrawn_claim_is_kept_and_counts_nowhere(practice, admin, biller, closed):
-    from billing.progress.services import progress_refresh
-    from patients.models import Consent
-
-    billed = closed[0]
-    claim = Claim.objects.unscoped().get(patient=billed)
-    with time_machine.travel(AFTER, tick=False):
-        claims_status_set(practice=practice, actor=biller, claim_ids=[claim.pk], status="submitted")
-    _reopen(practice, admin)
-    Consent.objects.unscoped().filter(patient=billed).delete()
-    progress_refresh(practice=practice, patient_ids=[billed.pk], months=[OCTOBER])
+    claim = _submitted_then_consent_withdrawn(practice, admin, biller, closed[0])
     close = _reclose(practice, confirm_changes=True)
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.WITHDRAWN

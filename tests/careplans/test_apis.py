@@ -5,27 +5,18 @@ import pytest
 from rest_framework.test import APIClient
 
 from careplans.models import CarePlanVersion, VersionStatus
-from ccm import services as ccm_services
 from ccm.tenancy import practice_scope
 from tests.careplans.conftest import COMPLETE
 from tests.factories import PASSWORD
+from tests.helpers import token_client
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
 
-def _api(membership) -> APIClient:
-    """A Bearer-token client, as an integrator calls us."""
-    with practice_scope(membership.practice):
-        _, raw = ccm_services.token_create(
-            practice=membership.practice, actor=membership, membership=membership, name="t"
-        )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
-
-
-def test_a_draft_is_created_edited_sent_and_signed_over_the_api(coordinator, physician, patient):
-    api = _api(coordinator)
+def test_a_draft_is_created_edited_sent_and_signed_over_thetoken_client(
+    coordinator, physician, patient
+):
+    api = token_client(coordinator)
     created = api.post(f"/api/v1/patients/{patient.pk}/care-plans/", {}, format="json")
     assert created.status_code == 201
     version_id = created.json()["id"]
@@ -35,7 +26,7 @@ def test_a_draft_is_created_edited_sent_and_signed_over_the_api(coordinator, phy
     assert patched.status_code == 200
     assert patched.json()["missing"] == []
     assert api.post(f"/api/v1/care-plans/{version_id}/submit/").status_code == 200
-    doctor = _api(physician)
+    doctor = token_client(physician)
     refused = doctor.post(
         f"/api/v1/care-plans/{version_id}/sign/", {"password": "no"}, format="json"
     )
@@ -56,7 +47,7 @@ def test_a_draft_is_created_edited_sent_and_signed_over_the_api(coordinator, phy
 
 
 def test_a_signed_version_answers_409_to_every_write(coordinator, signed):
-    api = _api(coordinator)
+    api = token_client(coordinator)
     url = f"/api/v1/care-plans/{signed.pk}/"
     assert api.patch(url, {"content": {"caregiver": "x"}}, format="json").status_code == 409
     assert api.post(f"{url}submit/").status_code == 409
@@ -65,7 +56,7 @@ def test_a_signed_version_answers_409_to_every_write(coordinator, signed):
 
 
 def test_a_coordinator_may_not_sign(coordinator, complete_draft):
-    response = _api(coordinator).post(
+    response = token_client(coordinator).post(
         f"/api/v1/care-plans/{complete_draft.pk}/sign/", {"password": PASSWORD}, format="json"
     )
     assert response.status_code == 403
@@ -73,7 +64,7 @@ def test_a_coordinator_may_not_sign(coordinator, complete_draft):
 
 
 def test_bad_input_is_a_400_with_the_field_and_nothing_saved(coordinator, draft):
-    api = _api(coordinator)
+    api = token_client(coordinator)
     before = dict(draft.content)
     response = api.patch(
         f"/api/v1/care-plans/{draft.pk}/",
@@ -89,19 +80,19 @@ def test_bad_input_is_a_400_with_the_field_and_nothing_saved(coordinator, draft)
 
 
 def test_the_copy_and_the_pdf(coordinator, biller, signed):
-    api = _api(coordinator)
+    api = token_client(coordinator)
     copy = api.post(
         f"/api/v1/care-plans/{signed.pk}/copies/",
         {"given_on": "2026-10-20", "method": "email"},
         format="json",
     )
     assert copy.status_code == 201
-    pdf = _api(biller).get(f"/api/v1/care-plans/{signed.pk}/pdf/")
+    pdf = token_client(biller).get(f"/api/v1/care-plans/{signed.pk}/pdf/")
     assert pdf.status_code == 200
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
     assert (
-        _api(biller)
+        token_client(biller)
         .post(
             f"/api/v1/care-plans/{signed.pk}/copies/", {"given_on": "2026-10-20", "method": "mail"}
         )
@@ -111,14 +102,14 @@ def test_the_copy_and_the_pdf(coordinator, biller, signed):
 
 
 def test_a_biller_reads_but_may_not_start_a_draft(biller, patient):
-    api = _api(biller)
+    api = token_client(biller)
     assert api.get(f"/api/v1/patients/{patient.pk}/care-plans/").status_code == 200
     assert api.post(f"/api/v1/patients/{patient.pk}/care-plans/", {}).status_code == 403
     assert not CarePlanVersion.objects.unscoped().exists()
 
 
 def test_the_outsider_gets_404_everywhere(outsider, signed, patient):
-    api = _api(outsider)
+    api = token_client(outsider)
     assert api.get(f"/api/v1/patients/{patient.pk}/care-plans/").status_code == 404
     assert api.post(f"/api/v1/patients/{patient.pk}/care-plans/", {}).status_code == 404
     for suffix in ("", "pdf/"):

@@ -5,24 +5,17 @@ import uuid
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
-from rest_framework.test import APIClient
 
 from careplans import services
-from ccm import services as ccm_services
 from ccm.tenancy import practice_scope
 from tests.careplans.conftest import COMPLETE
+from tests.helpers import token_client
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
 
 def _bundle(membership, patient) -> dict:
-    with practice_scope(membership.practice):
-        _, raw = ccm_services.token_create(
-            practice=membership.practice, actor=membership, membership=membership, name="t"
-        )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    response = client.get(f"/api/v1/patients/{patient.pk}/fhir/")
+    response = token_client(membership).get(f"/api/v1/patients/{patient.pk}/fhir/")
     assert response.status_code == 200
     Bundle.model_validate_json(response.content)  # valid R4 as a whole
     return response.json()

@@ -12,7 +12,8 @@ from careplans import content, services
 from careplans.models import CarePlan, CarePlanCopy, CarePlanVersion, VersionStatus
 from ccm.models import AuditEvent
 from tests.careplans.conftest import COMPLETE, TODAY
-from tests.factories import PASSWORD, enroll_totp, totp_code
+from tests.factories import PASSWORD, enroll_totp, staff_time, totp_code
+from tests.helpers import audited
 from timelog.models import MonthProgress
 
 pytestmark = pytest.mark.usefixtures("frozen", "scoped")
@@ -32,11 +33,7 @@ def test_a_first_draft_takes_the_problem_list_and_the_matching_templates(
     assert all(i["responsible"] for i in body["interventions"])
     assert draft.number == 1
     assert draft.status == VersionStatus.DRAFT
-    assert (
-        AuditEvent.objects.unscoped()
-        .filter(action="careplanversion.create", patient_id=patient.pk)
-        .exists()
-    )
+    assert audited("careplanversion.create", patient_id=patient.pk)
 
 
 def test_chosen_templates_replace_the_matching_ones(practice, coordinator, patient):
@@ -249,15 +246,8 @@ def test_signing_and_the_copy_refresh_the_worklist_progress(
     practice, coordinator, physician, complete_draft, patient
 ):
     from billing.progress import services as progress_services
-    from tests.factories import TimeEntryFactory
 
-    TimeEntryFactory(
-        patient=patient,
-        performer=coordinator,
-        practitioner=physician,
-        started_at=dt.datetime(2026, 10, 5, 14, tzinfo=dt.UTC),
-        minutes=25,
-    )
+    staff_time(patient, coordinator, physician, dt.datetime(2026, 10, 5, 14, tzinfo=dt.UTC), 25)
     before = MonthProgress.objects.get(patient=patient).computed_at
     signed = services.version_sign(
         practice=practice, actor=physician, version=complete_draft, password=PASSWORD

@@ -8,10 +8,10 @@ import pytest
 
 from careplans import services
 from careplans.models import CarePlanCopy, CarePlanVersion, HospitalDischarge, VersionStatus
-from ccm.models import AuditEvent
 from ccm.tenancy import practice_scope
 from tests.careplans.conftest import COMPLETE
 from tests.factories import PASSWORD
+from tests.helpers import audited
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
@@ -135,11 +135,7 @@ def test_the_copy_is_recorded_and_the_pdf_is_plain_and_audited(
     assert "Lower HbA1c" in text
     assert "(555) 010-0199" in text
     assert "24 hours a day" in text
-    assert (
-        AuditEvent.objects.unscoped()
-        .filter(action="careplanversion.pdf", patient_id=signed.patient_id)
-        .exists()
-    )
+    assert audited("careplanversion.pdf", patient_id=signed.patient_id)
 
 
 def test_a_bad_copy_date_is_a_400(coordinator_client, signed):
@@ -217,11 +213,7 @@ def test_a_biller_reads_but_does_not_edit(biller_client, draft, signed):
 
 def test_reading_a_version_is_audited(coordinator_client, signed):
     coordinator_client.get(f"/care-plans/{signed.pk}/")
-    assert (
-        AuditEvent.objects.unscoped()
-        .filter(action="careplanversion.read", patient_id=signed.patient_id)
-        .exists()
-    )
+    assert audited("careplanversion.read", patient_id=signed.patient_id)
 
 
 def test_state_changing_urls_refuse_get(coordinator_client, physician_client, complete_draft):

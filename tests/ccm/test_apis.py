@@ -1,23 +1,13 @@
 import pytest
-from rest_framework.test import APIClient
 
 from ccm import audit, services
 from ccm.models import AuditEvent
 from ccm.tenancy import practice_scope
-
-
-def _token_for(membership):
-    with practice_scope(membership.practice):
-        _, raw = services.token_create(
-            practice=membership.practice, actor=membership, membership=membership, name="t"
-        )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
+from tests.helpers import token_client
 
 
 def test_me_with_a_token_names_user_practice_and_role(physician):
-    body = _token_for(physician).get("/api/v1/me/").json()
+    body = token_client(physician).get("/api/v1/me/").json()
     assert body["user"]["email"] == physician.user.email
     assert body["practice"]["slug"] == "sunrise"
     assert body["role"] == "physician"
@@ -38,7 +28,7 @@ def test_bad_credentials_get_401_or_no_auth(db, client, header):
 
 
 def test_token_of_a_deactivated_member_stops_working(coordinator, admin):
-    api = _token_for(coordinator)
+    api = token_client(coordinator)
     assert api.get("/api/v1/me/").status_code == 200
     with practice_scope(admin.practice):
         services.member_set_active(
@@ -48,36 +38,36 @@ def test_token_of_a_deactivated_member_stops_working(coordinator, admin):
 
 
 def test_token_use_is_audited_at_most_once_a_minute(coordinator):
-    api = _token_for(coordinator)
+    api = token_client(coordinator)
     for _ in range(3):
         api.get("/api/v1/me/")
     assert AuditEvent.objects.unscoped().filter(action="api_token.use").count() == 1
 
 
 def test_token_cannot_be_used_on_pages(coordinator, client):
-    api = _token_for(coordinator)
+    api = token_client(coordinator)
     header = api._credentials["HTTP_AUTHORIZATION"]
     assert client.get("/home/", HTTP_AUTHORIZATION=header).status_code == 302
 
 
 def test_audit_events_api_is_admin_only(admin, coordinator, biller):
     audit.record_for(coordinator, "patient.read", object_type="patients.patient")
-    body = _token_for(admin).get("/api/v1/audit-events/", {"action": "patient."}).json()
+    body = token_client(admin).get("/api/v1/audit-events/", {"action": "patient."}).json()
     assert body["count"] == 1
     assert set(body) == {"count", "next", "previous", "results"}
     assert body["results"][0]["actor_email"] == coordinator.user.email
-    assert _token_for(coordinator).get("/api/v1/audit-events/").status_code == 403
-    assert _token_for(biller).get("/api/v1/audit-events/").status_code == 403
+    assert token_client(coordinator).get("/api/v1/audit-events/").status_code == 403
+    assert token_client(biller).get("/api/v1/audit-events/").status_code == 403
 
 
 def test_audit_events_api_never_shows_another_practice(admin, outsider):
     audit.record_for(admin, "patient.read", object_type="patients.patient")
-    body = _token_for(outsider).get("/api/v1/audit-events/", {"action": "patient."}).json()
+    body = token_client(outsider).get("/api/v1/audit-events/", {"action": "patient."}).json()
     assert body["count"] == 0
 
 
 def test_audit_events_api_rejects_bad_filters_with_field_errors(admin):
-    api = _token_for(admin)
+    api = token_client(admin)
     response = api.get("/api/v1/audit-events/", {"patient": "nope", "date_from": "2026-13-01"})
     assert response.status_code == 400
     assert set(response.json()) == {"patient", "date_from"}
@@ -91,7 +81,7 @@ def test_audit_events_api_rejects_bad_filters_with_field_errors(admin):
 def test_audit_events_api_paginates(admin):
     for _ in range(3):
         audit.record_for(admin, "membership.read", obj=admin)
-    body = _token_for(admin).get("/api/v1/audit-events/", {"page_size": 2}).json()
+    body = token_client(admin).get("/api/v1/audit-events/", {"page_size": 2}).json()
     assert len(body["results"]) == 2
     assert body["next"]
 
@@ -99,7 +89,7 @@ def test_audit_events_api_paginates(admin):
 def test_list_api_query_count_is_fixed(admin, django_assert_max_num_queries):
     for _ in range(60):
         audit.record_for(admin, "membership.read", obj=admin)
-    api = _token_for(admin)
+    api = token_client(admin)
     api.get("/api/v1/audit-events/")  # stamps the token's last use (a write, once a minute)
     with django_assert_max_num_queries(6):
         response = api.get("/api/v1/audit-events/", {"page_size": 50})
@@ -141,7 +131,7 @@ def test_api_docs_page_is_served_without_a_cdn(db, client):
 def test_pagination_refuses_a_page_or_page_size_out_of_bounds_with_400(admin, name, value):
     from ccm.api_auth import PAGE_MESSAGE, PAGE_SIZE_MESSAGE
 
-    response = _token_for(admin).get("/api/v1/audit-events/", {name: value})
+    response = token_client(admin).get("/api/v1/audit-events/", {name: value})
     assert response.status_code == 400
     message = PAGE_MESSAGE if name == "page" else PAGE_SIZE_MESSAGE
     assert response.json() == {name: [message]}
@@ -156,7 +146,7 @@ def test_a_multipart_body_is_refused_with_415_and_saves_nothing(coordinator, fro
         "minutes": "10",
         "activity": "call_patient",
     }
-    response = _token_for(coordinator).post("/api/v1/time-entries/", body, format="multipart")
+    response = token_client(coordinator).post("/api/v1/time-entries/", body, format="multipart")
     assert response.status_code == 415
     assert response["Content-Type"].startswith("application/json")
     assert "detail" in response.json()
@@ -224,7 +214,7 @@ def test_a_body_naming_an_unknown_or_foreign_object_is_404_and_saves_nothing(
         Task.objects.unscoped().count(),
         Patient.objects.unscoped().count(),
     )
-    response = _token_for(admin).post(path, body, format="json")
+    response = token_client(admin).post(path, body, format="json")
     assert response.status_code == 404, response.json()
     assert response.json() == {"detail": REFERENCE_MESSAGE.format(field=field)}
     after = (
@@ -241,7 +231,7 @@ def test_a_number_for_a_text_field_is_a_400_as_the_schema_says(admin):
     from patients.models import Patient
 
     body = {"mrn": "M-1", "first_name": 0, "last_name": "Lee", "date_of_birth": "1950-01-01"}
-    response = _token_for(admin).post("/api/v1/patients/", body, format="json")
+    response = token_client(admin).post("/api/v1/patients/", body, format="json")
     assert response.status_code == 400
     assert response.json() == {"first_name": [TEXT_TYPE_MESSAGE]}
     assert not Patient.objects.unscoped().exists()

@@ -102,23 +102,26 @@ def test_verify_reports_a_row_inserted_into_a_sealed_id_range(admin):
     assert audit.verify().added == [gap]
 
 
-def test_verify_reports_a_rewritten_seal(sealed):
+def _tamper_with_second_seal(sql):
+    """Run `sql` (with the seal's id as its one parameter) past the seal table's triggers, as
+    someone with database access would; returns the seal."""
     seal = AuditSeal.objects.order_by("sequence")[1]
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("ALTER TABLE ccm_auditseal DISABLE TRIGGER USER")
-        cursor.execute("UPDATE ccm_auditseal SET event_count = 1 WHERE id = %s", [seal.pk])
+        cursor.execute(sql, [seal.pk])
+    return seal
+
+
+def test_verify_reports_a_rewritten_seal(sealed):
+    seal = _tamper_with_second_seal("UPDATE ccm_auditseal SET event_count = 1 WHERE id = %s")
     result = audit.verify()
     assert result.broken_seals == [seal.sequence]
     assert f"seal {seal.sequence} altered" in _verify_output()
 
 
 def test_verify_reports_a_deleted_seal(sealed):
-    seal = AuditSeal.objects.order_by("sequence")[1]
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("ALTER TABLE ccm_auditseal DISABLE TRIGGER USER")
-        cursor.execute("DELETE FROM ccm_auditseal WHERE id = %s", [seal.pk])
+    _tamper_with_second_seal("DELETE FROM ccm_auditseal WHERE id = %s")
     assert not audit.verify().ok
 
 

@@ -4,10 +4,7 @@ One middleware sends `Cache-Control: no-store`; the URL walk (tests/test_url_wal
 every route, these check the kinds of response it does not reach in a useful state.
 """
 
-from rest_framework.test import APIClient
-
-from ccm import services
-from ccm.tenancy import practice_scope
+from tests.helpers import token_client
 
 
 def test_pages_htmx_fragments_and_polls_are_never_cached(coordinator_client):
@@ -23,12 +20,7 @@ def test_pages_htmx_fragments_and_polls_are_never_cached(coordinator_client):
 
 
 def test_api_answers_with_a_token_are_never_cached(admin):
-    with practice_scope(admin.practice):
-        _, raw = services.token_create(
-            practice=admin.practice, actor=admin, membership=admin, name="cache"
-        )
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    api = token_client(admin, name="cache")
     for url in ("/api/v1/me/", "/api/v1/patients/", "/api/v1/audit-events/"):
         response = api.get(url)
         assert response.status_code == 200, url

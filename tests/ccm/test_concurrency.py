@@ -7,11 +7,11 @@ import threading
 
 import pytest
 import time_machine
-from django.db import connection
 from rest_framework.test import APIClient
 
 from ccm.tenancy import practice_scope
 from tests.factories import TimeEntryFactory
+from tests.helpers import run_in_threads
 from tests.timelog.conftest import NOW, make_enrolled
 from timelog.models import TimeEntry
 
@@ -29,22 +29,7 @@ def _api(membership) -> APIClient:
 
 def _run_all(targets):
     """Run each target in its own thread (own database connection); re-raise the first error."""
-    errors: list[BaseException] = []
-
-    def run(target):
-        try:
-            target()
-        except BaseException as exc:  # pragma: no cover (reported below)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(t.is_alive() for t in threads)
+    errors = run_in_threads(targets)
     if errors:
         raise errors[0]
 

@@ -18,18 +18,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
 from django.core import checks
-from django.db import connection
 from django.test import Client, override_settings
 
 from ccm.checks import email_check
@@ -43,6 +40,7 @@ from tests.factories import (
     PatientFactory,
     enroll_totp,
 )
+from tests.helpers import database_url, wait_for
 
 NAME = "Zyxwvut"
 MRN = "MRN-PHI-77123"
@@ -162,16 +160,6 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _database_url():
-    db = connection.settings_dict  # the test database
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = quote(db["HOST"] or "", safe="")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{db['NAME']}"
-
-
 class Processes:
     """Subprocesses whose stdout and stderr go to files in one folder; stopped at teardown."""
 
@@ -257,13 +245,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _wait_until(what, check, processes):
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}; process output:\n{processes.tail()}")
+    return wait_for(
+        what, check, within=WAIT, every=0.2, log=lambda: f"process output:\n{processes.tail()}"
+    )
 
 
 def _answers(url):
@@ -338,7 +322,7 @@ def test_walk_through_leaves_no_phi_or_reset_keys_in_logs_or_messages(cast, proc
     port = _free_port()
     env = _env(
         DEBUG="0",
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=database_url(),
         EMAIL_URL=f"filemail:///{mail_dir}",  # filemail:////abs/path
         SITE_URL=f"http://127.0.0.1:{port}",
         SECURE_SSL_REDIRECT="0",
@@ -427,7 +411,7 @@ def test_walk_through_leaves_no_phi_or_reset_keys_in_logs_or_messages(cast, proc
 @pytest.mark.django_db(transaction=True)
 def test_runserver_logs_no_query_strings_or_reset_keys(processes):
     port = _free_port()
-    env = _env(DEBUG="1", DATABASE_URL=_database_url(), EMAIL_URL=None)
+    env = _env(DEBUG="1", DATABASE_URL=database_url(), EMAIL_URL=None)
     processes.start("runserver", ["manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env)
     base = f"http://127.0.0.1:{port}"
     _wait_until("runserver", lambda: _answers(base + "/healthz"), processes)

@@ -118,15 +118,6 @@ def _is_role_collection(node: ast.AST) -> bool:
     return bool(plain) and all(_is_role_member(i) for i in plain)
 
 
-def _is_collection_call(node: ast.AST) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and getattr(node.func, "id", "") in {"frozenset", "set", "tuple"}
-        and bool(node.args)
-        and isinstance(node.args[0], ast.Tuple | ast.List | ast.Set)
-    )
-
-
 def role_checks(source: str) -> list[int]:
     """Lines comparing a role (`.role ==/!=/in/not in`, `== Role.X`) or listing roles."""
     lines = []

@@ -2,6 +2,7 @@ import os
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -112,12 +113,19 @@ def test_session_ends_after_the_practices_inactivity_timeout(coordinator, client
     assert AuditEvent.objects.unscoped().filter(action="auth.timeout").count() == 1
 
 
-def test_status_poll_is_not_activity_but_keepalive_is(coordinator, client):
-    practice = coordinator.practice
-    practice.inactivity_timeout_minutes = 5
-    practice.save()
+@contextmanager
+def _signed_in_with_timeout(client, member, minutes):
+    """The member's practice times out after `minutes`; the member signs in with the clock
+    held still; yields the traveller to move the clock."""
+    member.practice.inactivity_timeout_minutes = minutes
+    member.practice.save()
     with time_machine.travel(timezone.now(), tick=False) as traveller:
-        _login(client, coordinator.user.email)
+        _login(client, member.user.email)
+        yield traveller
+
+
+def test_status_poll_is_not_activity_but_keepalive_is(coordinator, client):
+    with _signed_in_with_timeout(client, coordinator, 5) as traveller:
         traveller.shift(timedelta(minutes=4))
         status = client.get("/session/status/").json()
         assert 55 <= status["remaining"] <= 60
@@ -242,11 +250,7 @@ def test_production_refuses_to_start_without_a_secret_key():
 
 
 def test_a_practices_longer_timeout_is_honoured(coordinator, client):
-    practice = coordinator.practice
-    practice.inactivity_timeout_minutes = 60
-    practice.save()
-    with time_machine.travel(timezone.now(), tick=False) as traveller:
-        _login(client, coordinator.user.email)
+    with _signed_in_with_timeout(client, coordinator, 60) as traveller:
         traveller.shift(timedelta(minutes=59))
         assert client.get("/home/").status_code == 200
         traveller.shift(timedelta(minutes=61))

@@ -63,6 +63,31 @@ def _as_posted(form: forms.BaseForm, **changes: Any) -> dict[str, Any]:
     return data
 
 
+def _form_page(
+    member: Membership,
+    page: str,
+    changes: dict[str, Any],
+    theirs: Callable[[], object],
+    saved: Callable[[], Any],
+    expected: tuple[Any, Any, Any],
+) -> Case:
+    """A page whose `form` posts back to itself; the user submits it with `changes`.
+    `expected`: what is saved after their change, after the overwrite, after a fresh submit."""
+    theirs_saved, overwrite_saved, fresh_saved = expected
+    return Case(
+        member=member,
+        page=page,
+        action=page,
+        form_key="form",
+        mine=lambda response: _as_posted(response.context["form"], **changes),
+        theirs=theirs,
+        saved=saved,
+        theirs_saved=theirs_saved,
+        overwrite_saved=overwrite_saved,
+        fresh_saved=fresh_saved,
+    )
+
+
 def _patient(practice, admin, physician, coordinator) -> Case:
     with practice_scope(practice):
         patient = make_enrolled(practice, physician, coordinator)
@@ -78,18 +103,8 @@ def _patient(practice, admin, physician, coordinator) -> Case:
         return Patient.objects.unscoped().get(pk=patient.pk).city
 
     page = reverse("patients:patient-edit", args=[patient.pk])
-    return Case(
-        member=coordinator,
-        page=page,
-        action=page,
-        form_key="form",
-        mine=lambda response: _as_posted(response.context["form"], city="Springfield"),
-        theirs=theirs,
-        saved=saved,
-        theirs_saved="Shelbyville",
-        overwrite_saved="Springfield",
-        fresh_saved="Springfield",
-    )
+    expected = ("Shelbyville", "Springfield", "Springfield")
+    return _form_page(coordinator, page, {"city": "Springfield"}, theirs, saved, expected)
 
 
 def _editor_post(response: Any, **changes: str) -> dict[str, Any]:
@@ -154,18 +169,12 @@ def _care_plan_template(practice, admin, physician, coordinator) -> Case:
         return CarePlanTemplate.objects.unscoped().values_list(*fields).get(pk=template.pk)
 
     page = reverse("careplans:template-edit", args=[template.pk])
-    return Case(
-        member=admin,
-        page=page,
-        action=page,
-        form_key="form",
-        mine=lambda response: _as_posted(response.context["form"], symptom_management="Diary."),
-        theirs=theirs,
-        saved=saved,
-        theirs_saved=("Fewer admissions.", before[1]),
-        overwrite_saved=(before[0], "Diary."),
-        fresh_saved=("Fewer admissions.", "Diary."),
+    expected = (
+        ("Fewer admissions.", before[1]),
+        (before[0], "Diary."),
+        ("Fewer admissions.", "Diary."),
     )
+    return _form_page(admin, page, {"symptom_management": "Diary."}, theirs, saved, expected)
 
 
 def _task(practice, physician, coordinator) -> Task:
@@ -230,18 +239,8 @@ def _policy(practice, admin, physician, coordinator) -> Case:
         return None if row is None else (row.cap_99437, row.cap_99489)
 
     page = reverse("billing:policy")
-    return Case(
-        member=admin,
-        page=page,
-        action=page,
-        form_key="form",
-        mine=lambda response: _as_posted(response.context["form"], cap_99489="5"),
-        theirs=theirs,
-        saved=saved,
-        theirs_saved=(1, 10),
-        overwrite_saved=(2, 5),
-        fresh_saved=(1, 5),
-    )
+    expected = ((1, 10), (2, 5), (1, 5))
+    return _form_page(admin, page, {"cap_99489": "5"}, theirs, saved, expected)
 
 
 def _fee_schedule(practice, admin, physician, coordinator) -> Case:
@@ -255,18 +254,8 @@ def _fee_schedule(practice, admin, physician, coordinator) -> Case:
         return {code: str(amount) for code, amount in rows.values_list("code", "amount")}
 
     page = reverse("billing:fee-schedule")
-    return Case(
-        member=admin,
-        page=page,
-        action=page,
-        form_key="form",
-        mine=lambda response: _as_posted(response.context["form"], fee_99439="40.00"),
-        theirs=theirs,
-        saved=saved,
-        theirs_saved={"99490": "61.00"},
-        overwrite_saved={"99439": "40.00"},
-        fresh_saved={"99490": "61.00", "99439": "40.00"},
-    )
+    expected = ({"99490": "61.00"}, {"99439": "40.00"}, {"99490": "61.00", "99439": "40.00"})
+    return _form_page(admin, page, {"fee_99439": "40.00"}, theirs, saved, expected)
 
 
 def _month_facts(practice, admin, physician, coordinator) -> Case:
@@ -289,18 +278,8 @@ def _month_facts(practice, admin, physician, coordinator) -> Case:
         return rows.values_list("ccm_billed_elsewhere", "mdm").first()
 
     page = reverse("billing:month-facts-edit", args=[patient.pk, f"{month:%Y-%m}"])
-    return Case(
-        member=physician,
-        page=page,
-        action=page,
-        form_key="form",
-        mine=lambda response: _as_posted(response.context["form"], ccm_billed_elsewhere=True),
-        theirs=theirs,
-        saved=saved,
-        theirs_saved=(False, "moderate"),
-        overwrite_saved=(True, ""),
-        fresh_saved=(True, "moderate"),
-    )
+    expected = ((False, "moderate"), (True, ""), (True, "moderate"))
+    return _form_page(physician, page, {"ccm_billed_elsewhere": True}, theirs, saved, expected)
 
 
 def _practice_settings(practice, admin, physician, coordinator) -> Case:
@@ -319,18 +298,12 @@ def _practice_settings(practice, admin, physician, coordinator) -> Case:
         return (row.phone, row.city)
 
     page = reverse("ccm:practice-settings")
-    return Case(
-        member=admin,
-        page=page,
-        action=page,
-        form_key="form",
-        mine=lambda response: _as_posted(response.context["form"], city="Shelbyville"),
-        theirs=theirs,
-        saved=saved,
-        theirs_saved=("2175550199", practice.city),
-        overwrite_saved=(practice.phone, "Shelbyville"),
-        fresh_saved=("2175550199", "Shelbyville"),
+    expected = (
+        ("2175550199", practice.city),
+        (practice.phone, "Shelbyville"),
+        ("2175550199", "Shelbyville"),
     )
+    return _form_page(admin, page, {"city": "Shelbyville"}, theirs, saved, expected)
 
 
 CASES = {

@@ -5,6 +5,17 @@ import pytest
 from ccm.tenancy import practice_scope
 from patients import services
 
+# The patients tests' frozen day: late November in New York (after October's close).
+NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
+# A new patient as the page and the API take it (each adds its own contact and conditions).
+NEW_PATIENT = {
+    "mrn": "N-77",
+    "first_name": "Grace",
+    "last_name": "Hopper",
+    "date_of_birth": "1946-12-09",
+    "sex": "female",
+}
+
 
 @pytest.fixture
 def patient(practice, physician, coordinator):

@@ -1,10 +1,5 @@
-import datetime as dt
-
 import pytest
-import time_machine
-from rest_framework.test import APIClient
 
-from ccm import services as ccm_services
 from ccm.api import REFERENCE_MESSAGE
 from ccm.models import AuditEvent
 from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, practice_scope
@@ -12,16 +7,12 @@ from patients import apis, services
 from patients.models import Condition, Consent, Patient, Status
 from patients.validators import ICD10_NOT_BILLABLE_MESSAGE, ICD10_UNKNOWN_MESSAGE, MBI_MESSAGE
 from tests.factories import ConditionFactory, PatientFactory
-from tests.patients.conftest import CONSENT
+from tests.helpers import frozen_clock, token_client
+from tests.patients.conftest import CONSENT, NEW_PATIENT, NOW
 
-NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 LIST = "/api/v1/patients/"
 NEW = {
-    "mrn": "N-77",
-    "first_name": "Grace",
-    "last_name": "Hopper",
-    "date_of_birth": "1946-12-09",
-    "sex": "female",
+    **NEW_PATIENT,
     "mbi": "1EG4-TE5-MK73",
     "phone": "(212) 555-0199",
     "initiating_visit_on": "2026-11-01",
@@ -43,28 +34,13 @@ WRITE_BODIES = {
     "consent/revoke/": {"revoked_on": "2026-11-10"},
     "enroll/": {},
 }
-
-
-@pytest.fixture(autouse=True)
-def _frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+_frozen_clock = frozen_clock(NOW, autouse=True)
 
 
 @pytest.fixture
 def api():
     """A Bearer-token API client for a membership (as an integrator would call us)."""
-
-    def client_for(membership) -> APIClient:
-        with practice_scope(membership.practice):
-            _, raw = ccm_services.token_create(
-                practice=membership.practice, actor=membership, membership=membership, name="t"
-            )
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-        return client
-
-    return client_for
+    return token_client
 
 
 def _url(patient, suffix=""):

@@ -1,27 +1,16 @@
-import datetime as dt
-
 import pytest
-import time_machine
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.condition import Condition as FhirCondition
 from fhir.resources.R4B.consent import Consent as FhirConsent
 from fhir.resources.R4B.patient import Patient as FhirPatient
-from rest_framework.test import APIClient
 
-from ccm import services as ccm_services
-from ccm.tenancy import practice_scope
 from patients import fhir, selectors, services
 from tests.factories import PatientFactory
-from tests.patients.conftest import CONSENT
+from tests.helpers import frozen_clock, token_client
+from tests.patients.conftest import CONSENT, NOW
 
 pytestmark = pytest.mark.usefixtures("scope")
-NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def _frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+_frozen_clock = frozen_clock(NOW, autouse=True)
 
 
 def _bundle(patient) -> dict:
@@ -149,13 +138,7 @@ def test_consent_is_active_then_inactive_ending_at_month_end_when_revoked(patien
 
 
 def test_api_response_parses_back_into_r4_models(patient, coordinator):
-    with practice_scope(patient.practice):
-        _, raw = ccm_services.token_create(
-            practice=patient.practice, actor=coordinator, membership=coordinator, name="t"
-        )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    response = client.get(f"/api/v1/patients/{patient.pk}/fhir/")
+    response = token_client(coordinator).get(f"/api/v1/patients/{patient.pk}/fhir/")
     assert response["Content-Type"] == "application/fhir+json"
     bundle = Bundle.model_validate_json(response.content)
     assert [e.resource.get_resource_type() for e in bundle.entry] == [

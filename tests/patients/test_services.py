@@ -1,7 +1,6 @@
 import datetime as dt
 
 import pytest
-import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -10,16 +9,11 @@ from ccm.tenancy import practice_scope
 from patients import services
 from patients.models import Condition, Consent, EnrollmentEvent, Patient, Status
 from tests.factories import MembershipFactory
-from tests.patients.conftest import CONSENT
+from tests.helpers import frozen_clock
+from tests.patients.conftest import CONSENT, NOW
 
 pytestmark = pytest.mark.usefixtures("scope")
-NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def _frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+_frozen_clock = frozen_clock(NOW, autouse=True)
 
 
 def _consent(practice, actor, patient, **overrides):
@@ -39,49 +33,36 @@ def test_creating_a_patient_makes_a_candidate_with_described_conditions(patient)
     assert AuditEvent.objects.filter(action="patient.create", patient_id=patient.pk).exists()
 
 
+def _create(practice, actor, mrn, condition_codes=None, **fields):
+    """A patient with the required fields (and `fields`), through the service."""
+    data = {"first_name": "B", "last_name": "C", "date_of_birth": dt.date(1950, 1, 1), **fields}
+    return services.patient_create(
+        practice=practice, actor=actor, data={"mrn": mrn, **data}, condition_codes=condition_codes
+    )
+
+
 def test_duplicate_mrn_is_refused_in_one_practice(practice, coordinator, patient):
     with pytest.raises(ValidationError) as exc:
-        services.patient_create(
-            practice=practice,
-            actor=coordinator,
-            data={"mrn": "A-1001", "first_name": "B", "last_name": "C",
-                  "date_of_birth": dt.date(1950, 1, 1)},
-        )  # fmt: skip
+        _create(practice, coordinator, "A-1001")
     assert exc.value.message_dict == {"mrn": [services.DUPLICATE_MRN_MESSAGE]}
 
 
 def test_same_mrn_is_allowed_in_another_practice(patient, outsider):
     with practice_scope(outsider.practice):
-        other = services.patient_create(
-            practice=outsider.practice,
-            actor=outsider,
-            data={"mrn": "A-1001", "first_name": "B", "last_name": "C",
-                  "date_of_birth": dt.date(1950, 1, 1)},
-        )  # fmt: skip
+        other = _create(outsider.practice, outsider, "A-1001")
     assert other.mrn == patient.mrn
 
 
 def test_future_date_of_birth_is_refused_and_nothing_saved(practice, coordinator):
     with pytest.raises(ValidationError) as exc:
-        services.patient_create(
-            practice=practice,
-            actor=coordinator,
-            data={"mrn": "F-1", "first_name": "B", "last_name": "C",
-                  "date_of_birth": dt.date(2026, 12, 1)},
-        )  # fmt: skip
+        _create(practice, coordinator, "F-1", date_of_birth=dt.date(2026, 12, 1))
     assert exc.value.message_dict == {"date_of_birth": [services.FUTURE_DOB_MESSAGE]}
     assert not Patient.objects.filter(mrn="F-1").exists()
 
 
 def test_a_bad_condition_code_rolls_back_the_whole_patient(practice, coordinator):
     with pytest.raises(ValidationError):
-        services.patient_create(
-            practice=practice,
-            actor=coordinator,
-            data={"mrn": "G-1", "first_name": "B", "last_name": "C",
-                  "date_of_birth": dt.date(1950, 1, 1)},
-            condition_codes=["E11.9", "NOPE"],
-        )  # fmt: skip
+        _create(practice, coordinator, "G-1", condition_codes=["E11.9", "NOPE"])
     assert not Patient.objects.filter(mrn="G-1").exists()
 
 
@@ -239,12 +220,7 @@ def test_conditions_sync_adds_and_resolves(practice, coordinator, patient):
 def test_a_member_of_another_practice_cannot_be_linked(practice, coordinator, other_practice):
     stranger = MembershipFactory(practice=other_practice, role="coordinator")
     with pytest.raises(ValidationError) as exc:
-        services.patient_create(
-            practice=practice,
-            actor=coordinator,
-            data={"mrn": "K-1", "first_name": "B", "last_name": "C",
-                  "date_of_birth": dt.date(1950, 1, 1), "coordinator": stranger},
-        )  # fmt: skip
+        _create(practice, coordinator, "K-1", coordinator=stranger)
     assert "coordinator" in exc.value.message_dict
 
 

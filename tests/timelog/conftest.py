@@ -1,20 +1,31 @@
 import datetime as dt
 
 import pytest
-import time_machine
 
 from ccm.tenancy import practice_scope
 from patients.models import Status
 from tests.factories import ConditionFactory, ConsentFactory, PatientFactory
+from tests.helpers import frozen_clock
+from timelog import services as time_services
+from timelog.models import Activity
 
 # Mid-month, after the 10th, in America/New_York (the `practice` fixture's zone).
 NOW = dt.datetime(2026, 10, 20, 15, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+frozen = frozen_clock(NOW)
+
+
+def log_time(practice, actor, patient, start, minutes, activity=Activity.CHART_REVIEW):
+    """Minutes logged through the time service (its rules, audit and progress refresh)."""
+    return time_services.time_entry_create(
+        practice=practice,
+        actor=actor,
+        patient=patient,
+        started_at=start,
+        minutes=minutes,
+        activity=activity,
+    )
 
 
 def make_enrolled(practice, physician, coordinator, *, mrn="T-1", consent_on=dt.date(2026, 9, 1)):

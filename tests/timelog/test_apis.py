@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from ccm.api import REFERENCE_MESSAGE
-from tests.factories import TaskFactory, TimeEntryFactory
+from tests.factories import TaskFactory, TimeEntryFactory, staff_time
 from tests.timelog.conftest import make_enrolled
 from timelog import services
 from timelog.models import Task, TaskStatus, TimeEntry
@@ -135,13 +135,7 @@ def test_the_outsider_gets_404_and_never_sees_another_practices_time(
 def test_the_worklist_api_gives_minutes_and_the_engines_next_threshold(
     practice, coordinator, physician, enrolled
 ):
-    TimeEntryFactory(
-        patient=enrolled,
-        performer=coordinator,
-        practitioner=physician,
-        started_at=dt.datetime(2026, 10, 5, 14, tzinfo=dt.UTC),
-        minutes=26,
-    )
+    staff_time(enrolled, coordinator, physician, dt.datetime(2026, 10, 5, 14, tzinfo=dt.UTC), 26)
     data = _api(coordinator).get("/api/v1/worklist/", {"month": "2026-10"}).json()
     row = data["results"][0]
     assert row["patient"]["id"] == str(enrolled.pk)

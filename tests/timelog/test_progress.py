@@ -9,15 +9,17 @@ from unittest import mock
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import transaction
 
 from billing.progress import services as progress_services
 from billing.progress import tasks as progress_tasks
 from ccm.tenancy import practice_scope
 from patients import services as patient_services
 from patients.models import Condition
-from tests.factories import MembershipFactory, TimeEntryFactory
-from tests.timelog.conftest import NOW, make_enrolled
+from tests.factories import MembershipFactory, TimeEntryFactory, staff_time
+from tests.helpers import start_in_threads
+from tests.patients.conftest import CONSENT
+from tests.timelog.conftest import NOW, log_time, make_enrolled
 from timelog import services
 from timelog.models import Activity, MonthProgress
 
@@ -39,24 +41,13 @@ def _assert_matches_the_engine(practice):
         assert row.values() == fresh.values(), (row.month, row.values(), fresh.values())
 
 
-def _log(practice, actor, patient, start, minutes, activity=Activity.CHART_REVIEW):
-    return services.time_entry_create(
-        practice=practice,
-        actor=actor,
-        patient=patient,
-        started_at=start,
-        minutes=minutes,
-        activity=activity,
-    )
-
-
 @pytest.mark.usefixtures("frozen", "scoped")
 class TestWritesRefreshTheStoredProgress:
     def test_logging_time_stores_the_engines_minutes_and_next_threshold(
         self, practice, coordinator, physician, enrolled
     ):
-        _log(practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 12)
-        _log(practice, physician, enrolled, dt.datetime(2026, 10, 6, 14, tzinfo=UTC), 10)
+        log_time(practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 12)
+        log_time(practice, physician, enrolled, dt.datetime(2026, 10, 6, 14, tzinfo=UTC), 10)
         row = _stored(practice, enrolled)
         # R16: staff and physician minutes pool toward 99490; 22 bill it, 99439 needs 40 (R20).
         assert (row.clinical_staff_minutes, row.physician_minutes, row.staff_pool) == (12, 10, 22)
@@ -64,7 +55,9 @@ class TestWritesRefreshTheStoredProgress:
         _assert_matches_the_engine(practice)
 
     def test_moving_an_entry_to_another_month_refreshes_both(self, practice, coordinator, enrolled):
-        entry = _log(practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 12)
+        entry = log_time(
+            practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 12
+        )
         services.time_entry_update(
             practice=practice,
             actor=coordinator,
@@ -76,7 +69,9 @@ class TestWritesRefreshTheStoredProgress:
         _assert_matches_the_engine(practice)
 
     def test_deleting_an_entry_takes_its_minutes_off(self, practice, coordinator, enrolled):
-        entry = _log(practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 12)
+        entry = log_time(
+            practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 12
+        )
         services.time_entry_delete(practice=practice, actor=coordinator, entry=entry)
         row = _stored(practice, enrolled)
         assert (row.staff_pool, row.next_code, row.minutes_needed) == (0, "99490", 20)
@@ -84,17 +79,19 @@ class TestWritesRefreshTheStoredProgress:
     def test_a_backdated_call_updates_later_months_last_contact(
         self, practice, coordinator, enrolled
     ):
-        _log(practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 5)
+        log_time(practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 5)
         assert _stored(practice, enrolled).last_contact_at is None  # chart review: no contact
         call = dt.datetime(2026, 9, 29, 14, tzinfo=UTC)
-        _log(practice, coordinator, enrolled, call, 5, activity=Activity.CALL_PATIENT)
+        log_time(practice, coordinator, enrolled, call, 5, activity=Activity.CALL_PATIENT)
         assert _stored(practice, enrolled).last_contact_at == call
         assert _stored(practice, enrolled, SEPTEMBER).last_contact_at == call
 
     def test_an_adjustment_in_a_closed_month_changes_the_stored_minutes(
         self, practice, coordinator, enrolled
     ):
-        entry = _log(practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 25)
+        entry = log_time(
+            practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 25
+        )
         services.month_lock(practice=practice, month=OCTOBER)
         services.time_adjust(
             practice=practice,
@@ -109,19 +106,12 @@ class TestWritesRefreshTheStoredProgress:
         self, practice, coordinator, physician
     ):
         patient = make_enrolled(practice, physician, coordinator, mrn="C-1", consent_on=None)
-        _log(practice, coordinator, patient, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 8)
-        _log(practice, coordinator, patient, dt.datetime(2026, 10, 12, 14, tzinfo=UTC), 9)
+        log_time(practice, coordinator, patient, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 8)
+        log_time(practice, coordinator, patient, dt.datetime(2026, 10, 12, 14, tzinfo=UTC), 9)
         assert _stored(practice, patient).staff_pool == 0  # R5: no consent, nothing counts
+        consent = {**CONSENT, "given_on": dt.date(2026, 10, 10)}
         patient_services.consent_record(
-            practice=practice,
-            actor=coordinator,
-            patient=patient,
-            method="verbal",
-            given_on=dt.date(2026, 10, 10),
-            explained_service=True,
-            explained_cost_sharing=True,
-            explained_one_practitioner=True,
-            explained_can_stop=True,
+            practice=practice, actor=coordinator, patient=patient, **consent
         )
         assert _stored(practice, patient).staff_pool == 9  # R5: from the consent on
         _assert_matches_the_engine(practice)
@@ -129,7 +119,7 @@ class TestWritesRefreshTheStoredProgress:
     def test_changing_the_billing_practitioner_refreshes_the_patients_months(
         self, practice, coordinator, physician, enrolled
     ):
-        _log(practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 22)
+        log_time(practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 22)
         before = _stored(practice, enrolled).values()
         other = MembershipFactory(practice=practice, role="physician", npi="1245319599")
         patient_services.patient_update(
@@ -145,7 +135,7 @@ class TestWritesRefreshTheStoredProgress:
     def test_condition_changes_and_revocation_keep_the_rows_equal_to_the_engine(
         self, practice, coordinator, enrolled
     ):
-        _log(practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 22)
+        log_time(practice, coordinator, enrolled, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 22)
         condition = Condition.objects.get(patient=enrolled, icd10_code="I10")
         patient_services.condition_resolve(
             practice=practice, actor=coordinator, condition=condition, resolved_on=NOW.date()
@@ -175,13 +165,7 @@ class TestReconcile:
     ):
         with practice_scope(practice):
             timed = make_enrolled(practice, physician, coordinator, mrn="P-1")
-            TimeEntryFactory(
-                patient=timed,
-                performer=coordinator,
-                practitioner=physician,
-                started_at=dt.datetime(2026, 10, 5, 14, tzinfo=UTC),
-                minutes=21,
-            )
+            staff_time(timed, coordinator, physician, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 21)
             quiet = make_enrolled(practice, physician, coordinator, mrn="P-2")
         # A write path that forgot to refresh, and a patient who never had time.
         MonthProgress.objects.unscoped().filter(patient=timed).update(staff_pool=3)
@@ -250,19 +234,8 @@ class TestReconcile:
 
 
 def _in_thread(target):
-    errors = []
-
-    def run():
-        try:
-            target()
-        except Exception as exc:  # pragma: no cover (reported below)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, errors
+    threads, errors = start_in_threads([target])
+    return threads[0], errors
 
 
 @pytest.mark.django_db(transaction=True)
@@ -276,13 +249,13 @@ def test_two_people_logging_at_once_never_lose_minutes(practice, coordinator, ph
 
     def first():
         with time_machine.travel(NOW, tick=False), practice_scope(practice), transaction.atomic():
-            _log(practice, coordinator, patient, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 12)
+            log_time(practice, coordinator, patient, dt.datetime(2026, 10, 5, 14, tzinfo=UTC), 12)
             first_wrote.set()
             release.wait(10)
 
     def second():
         with time_machine.travel(NOW, tick=False), practice_scope(practice):
-            _log(practice, nurse, patient, dt.datetime(2026, 10, 6, 14, tzinfo=UTC), 9)
+            log_time(practice, nurse, patient, dt.datetime(2026, 10, 6, 14, tzinfo=UTC), 9)
 
     one, errors_one = _in_thread(first)
     assert first_wrote.wait(10)

@@ -1,7 +1,6 @@
 """The daily outreach job: idempotent tasks, one PHI-free digest per member, safe in parallel."""
 
 import datetime as dt
-import threading
 from io import StringIO
 from unittest import mock
 
@@ -9,12 +8,12 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.management import call_command
-from django.db import connection
 
 from ccm.tenancy import practice_scope
 from patients.models import Consent
 from tests.careplans.conftest import sign_plan
-from tests.factories import TimeEntryFactory
+from tests.factories import staff_time
+from tests.helpers import at_once
 from tests.timelog.conftest import NOW, make_enrolled
 from timelog import reminders, tasks
 from timelog.models import ReminderDigest, Task, TaskKind, TaskOrigin
@@ -37,20 +36,8 @@ def cast(practice, physician, coordinator):
         Consent.objects.filter(patient=no_consent).delete()
         for patient in (on_pace, behind, no_consent):
             sign_plan(practice, coordinator, physician, patient)
-        TimeEntryFactory(
-            patient=on_pace,
-            performer=coordinator,
-            practitioner=physician,
-            started_at=dt.datetime(2026, 10, 15, 14, tzinfo=UTC),
-            minutes=20,
-        )
-        TimeEntryFactory(
-            patient=behind,
-            performer=coordinator,
-            practitioner=physician,
-            started_at=dt.datetime(2026, 10, 16, 14, tzinfo=UTC),
-            minutes=4,
-        )
+        staff_time(on_pace, coordinator, physician, dt.datetime(2026, 10, 15, 14, tzinfo=UTC), 20)
+        staff_time(behind, coordinator, physician, dt.datetime(2026, 10, 16, 14, tzinfo=UTC), 4)
     return {"on_pace": on_pace, "behind": behind, "no_consent": no_consent}
 
 
@@ -109,25 +96,12 @@ def test_two_workers_running_the_job_at_once_create_each_task_and_digest_once(pr
     # The cast (and its care plans) as of NOW, the day both workers run the job.
     with time_machine.travel(NOW, tick=False):
         request.getfixturevalue("cast")
-    barrier = threading.Barrier(2)
-    errors = []
 
     def run():
-        try:
-            barrier.wait()
-            with time_machine.travel(NOW, tick=False):
-                reminders.send_reminders(practice_id=str(practice.pk))
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        with time_machine.travel(NOW, tick=False):
+            reminders.send_reminders(practice_id=str(practice.pk))
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert at_once(run) == []
     assert len(_open_tasks(practice)) == 4
     assert len(mail.outbox) == 1
     with practice_scope(practice):

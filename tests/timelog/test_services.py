@@ -281,15 +281,20 @@ def test_one_open_task_per_patient_kind_and_month(practice, coordinator, enrolle
     assert caught.value.message_dict["title"] == [services.TASK_TITLE_MESSAGE]
 
 
-def test_completing_a_call_task_logs_its_minutes_in_the_same_step(practice, coordinator, enrolled):
-    task = services.task_create(
+def _check_in(practice, coordinator, patient, **kw):
+    """A check-in call task due on 20 October."""
+    return services.task_create(
         practice=practice,
         actor=coordinator,
-        patient=enrolled,
+        patient=patient,
         kind=TaskKind.CHECK_IN,
         due_on=dt.date(2026, 10, 20),
-        assignee=coordinator,
+        **kw,
     )
+
+
+def test_completing_a_call_task_logs_its_minutes_in_the_same_step(practice, coordinator, enrolled):
+    task = _check_in(practice, coordinator, enrolled, assignee=coordinator)
     done = services.task_complete(
         practice=practice, actor=coordinator, task=task, note="Doing well", log_minutes=14
     )
@@ -301,13 +306,7 @@ def test_completing_a_call_task_logs_its_minutes_in_the_same_step(practice, coor
 
 
 def test_a_failed_time_entry_leaves_the_task_open(practice, coordinator, enrolled):
-    task = services.task_create(
-        practice=practice,
-        actor=coordinator,
-        patient=enrolled,
-        kind=TaskKind.CHECK_IN,
-        due_on=dt.date(2026, 10, 20),
-    )
+    task = _check_in(practice, coordinator, enrolled)
     with pytest.raises(ValidationError), transaction.atomic():
         services.task_complete(practice=practice, actor=coordinator, task=task, log_minutes=500)
     task.refresh_from_db()
@@ -318,13 +317,7 @@ def test_a_failed_time_entry_leaves_the_task_open(practice, coordinator, enrolle
 def test_tasks_go_only_to_clinical_members_of_the_practice(
     practice, coordinator, biller, outsider, enrolled
 ):
-    task = services.task_create(
-        practice=practice,
-        actor=coordinator,
-        patient=enrolled,
-        kind=TaskKind.CHECK_IN,
-        due_on=dt.date(2026, 10, 20),
-    )
+    task = _check_in(practice, coordinator, enrolled)
     for wrong in (biller, outsider):
         with pytest.raises(ValidationError, match="active clinical member"):
             services.task_reassign(practice=practice, actor=coordinator, task=task, assignee=wrong)

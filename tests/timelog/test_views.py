@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from ccm.models import AuditEvent
 from tests.factories import TaskFactory, TimeEntryFactory
+from tests.helpers import audited
 from timelog import services
 from timelog.models import RunningTimer, Task, TaskStatus, TimeEntry
 
@@ -29,11 +29,7 @@ def test_coordinator_sees_their_worklist_and_each_patient_shown_is_audited(
     body = response.content.decode()
     assert enrolled.last_name in body
     assert "8 min to 99490" in body
-    assert (
-        AuditEvent.objects.unscoped()
-        .filter(action="worklist.list", patient_id=enrolled.pk)
-        .exists()
-    )
+    assert audited("worklist.list", patient_id=enrolled.pk)
 
 
 def test_the_worklist_updates_in_place_with_htmx(coordinator_client, enrolled):

@@ -173,24 +173,25 @@ def test_r24_the_99489_cap_is_configurable() -> None:
     assert capped.blocked_by == ("R24",)
 
 
-def test_r28_oversight_by_another_practitioner_blocks_unless_same_practitioner_only() -> None:
-    elsewhere = month_facts(staff(3, 30), services=[("G0181", "P2")])
-    ours = month_facts(staff(3, 30), services=[("90966", "P1")])
-    narrow = Policy(oversight_blocks_any_practitioner=False)
+def _blocks_unless_switched_off(rule: str, theirs: str, ours: str, switched_off: Policy) -> None:
+    """Another practitioner's service `theirs` blocks the month under `rule` by default, not
+    with the switch off; the billing practitioner's own `ours` blocks it either way."""
+    elsewhere = month_facts(staff(3, 30), services=[(theirs, "P2")])
+    same = month_facts(staff(3, 30), services=[(ours, "P1")])
 
-    assert evaluate(elsewhere).blocked_by == ("R28",)
-    assert codes(evaluate(elsewhere, narrow)) == [("99490", 1)]
-    assert evaluate(ours, narrow).blocked_by == ("R28",)
+    assert evaluate(elsewhere).blocked_by == (rule,)
+    assert codes(evaluate(elsewhere, switched_off)) == [("99490", 1)]
+    assert evaluate(same, switched_off).blocked_by == (rule,)
+
+
+def test_r28_oversight_by_another_practitioner_blocks_unless_same_practitioner_only() -> None:
+    narrow = Policy(oversight_blocks_any_practitioner=False)
+    _blocks_unless_switched_off("R28", "G0181", "90966", narrow)
 
 
 def test_r30_apcm_by_another_practitioner_blocks_unless_switched_off() -> None:
-    elsewhere = month_facts(staff(3, 30), services=[("G0556", "P2")])
-    ours = month_facts(staff(3, 30), services=[("G0558", "P1")])
     lenient = Policy(apcm_by_other_practitioner_blocks=False)
-
-    assert evaluate(elsewhere).blocked_by == ("R30",)
-    assert codes(evaluate(elsewhere, lenient)) == [("99490", 1)]
-    assert evaluate(ours, lenient).blocked_by == ("R30",)
+    _blocks_unless_switched_off("R30", "G0556", "G0558", lenient)
 
 
 def test_r32_threshold_date_mode_dates_the_claim_when_the_threshold_was_met() -> None:
