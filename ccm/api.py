@@ -79,18 +79,24 @@ def _of_practice(model: type[models.Model], practice: Any) -> Any:
     return manager.filter(pk=practice.pk)
 
 
+# The rows a write locks before its object: (model, {field: the object's attribute}), or a
+# callable (practice, object) locking them through their app's helper.
+FirstLock = tuple[type[models.Model], dict[str, str]] | Callable[[Any, Any], object]
+
+
 class RowLock:
     """The rows a view's writes lock, in the services' order: the object by the URL keyword
     holding its id (no keyword: the practice row, which settings writes lock), after the
-    row(s) of `first` = (model, {its field: the object's attribute}) when the service locks
-    those before it. The same order as the services: a conditional write adds no deadlock."""
+    row(s) the service locks before it: `first` = (model, {its field: the object's attribute}),
+    or a callable (practice, object) that locks them through their app's helper (a patient's
+    rows: patients.engine_inputs). The same order as the services: no deadlock."""
 
     def __init__(
         self,
         model: type[models.Model],
         url_kwarg: str | None = None,
         *,
-        first: tuple[type[models.Model], dict[str, str]] | None = None,
+        first: FirstLock | None = None,
     ) -> None:
         self.model, self.url_kwarg, self.first = model, url_kwarg, first
 
@@ -100,14 +106,20 @@ class RowLock:
             return
         object_id = kwargs[self.url_kwarg]
         if self.first is not None:
-            parent, fields = self.first
             obj = get_for_practice_or_404(self.model, view.practice, object_id)
-            lookup = {field: getattr(obj, attr) for field, attr in fields.items()}
-            parents = _of_practice(parent, view.practice).select_for_update()
-            list(parents.filter(**lookup).values("pk"))
+            _lock_first(self.first, view.practice, obj)
         lock_for_practice_or_404(
             _of_practice(self.model, view.practice).only("pk"), view.practice, object_id
         )
+
+
+def _lock_first(first: FirstLock, practice: Any, obj: models.Model) -> None:
+    if callable(first):
+        first(practice, obj)
+        return
+    parent, fields = first
+    lookup = {field: getattr(obj, attr) for field, attr in fields.items()}
+    list(_of_practice(parent, practice).select_for_update().filter(**lookup).values("pk"))
 
 
 _ERRORS_SCHEMA = {

@@ -33,7 +33,6 @@ from ccm.api import (
     EnumField,
     MemberSerializer,
     Pagination,
-    RowLock,
     error_responses,
     page_of,
     reference_or_404,
@@ -42,7 +41,7 @@ from ccm.api_auth import StateConflict
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, can
 from ccm.validators import state_validator, zip_validator
-from patients import fhir, selectors, services
+from patients import engine_inputs, fhir, selectors, services
 from patients.models import ConditionStatus, Consent, ConsentMethod, Patient, Sex, Status
 from patients.validators import (
     ICD10_UNKNOWN_MESSAGE,
@@ -54,6 +53,24 @@ from patients.validators import (
 
 NO_CURRENT_CONSENT_MESSAGE = "The patient has no current consent to revoke."
 FHIR_MEDIA_TYPE = "application/fhir+json"
+
+
+# --- If-Match pre-locks -----------------------------------------------------------------------
+
+
+class PatientRowLock:
+    """The If-Match pre-lock (`ApiView.version_lock`) of a view whose writer locks the patient
+    of the URL's `patient_id`: the engine-input helper takes the row (the one place patient
+    rows are locked), so the lock order and the 404 for a missing patient are the writer's."""
+
+    def __call__(self, view: ApiView, kwargs: dict[str, Any]) -> None:
+        engine_inputs.lock_patient_or_404(view.practice, kwargs["patient_id"])
+
+
+def lock_patient_of(practice: Practice, obj: Any) -> None:
+    """`RowLock(first=...)` for a patient's object whose writer locks the patient before it:
+    through the engine-input helper, as the writer does."""
+    engine_inputs.lock_patients(practice, [obj.patient_id])
 
 
 # --- Shared shapes ----------------------------------------------------------------------------
@@ -352,7 +369,7 @@ class PatientListApi(ApiView):
 class PatientDetailApi(ApiView):
     """GET: any role. PATCH: any role, but a biller may change demographics only (403)."""
 
-    version_lock = RowLock(Patient, "patient_id")
+    version_lock = PatientRowLock()
 
     @extend_schema(
         operation_id="patients_retrieve",

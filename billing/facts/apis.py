@@ -39,6 +39,7 @@ from ccm.models import Membership
 from ccm.months import month_label, parse_month
 from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
+from patients.apis import PatientRowLock, lock_patient_of
 from patients.models import Patient
 
 NPI_PATTERN = r"^\d{10}$"  # the check digit is verified too (NPI_CHECK_MESSAGE)
@@ -183,7 +184,7 @@ class OtherServiceDetailApi(ApiView):
 
     write_capability = Capability.EDIT_BILLING_FACTS
     # other_service_delete locks the patient before the service.
-    version_lock = RowLock(OtherService, "other_service_id", first=(Patient, {"pk": "patient_id"}))
+    version_lock = RowLock(OtherService, "other_service_id", first=lock_patient_of)
 
     @extend_schema(
         operation_id="other_services_retrieve",
@@ -241,7 +242,7 @@ class PatientMonthFactsApi(ApiView):
     """GET: any role. PUT: admins, billers, physicians; changing `mdm` needs an admin or a
     physician (403 otherwise); a closed month answers 409."""
 
-    version_lock = RowLock(Patient, "patient_id")  # month_facts_set locks the patient
+    version_lock = PatientRowLock()  # month_facts_set locks the patient
 
     @extend_schema_serializer(component_name="PatientMonthFactsInput")
     class InputSerializer(serializers.Serializer):
