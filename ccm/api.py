@@ -50,7 +50,9 @@ __all__ = [
     "RowLock",
     "error_responses",
     "page_of",
+    "paginate",
     "reference_or_404",
+    "validated",
 ]
 
 M = TypeVar("M", bound=models.Model)
@@ -341,6 +343,26 @@ class ApiView(APIView):
     @property
     def practice(self) -> Any:
         return self.request._request.practice  # type: ignore[attr-defined]
+
+
+# --- Input and pages ---------------------------------------------------------------------------
+
+
+def validated(
+    serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any
+) -> dict[str, Any]:
+    """The input a serializer accepts (a body or query parameters), or DRF's 400 with the
+    field errors (nothing is saved)."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def paginate(view: ApiView, rows: Any) -> tuple[Pagination, list[Any]]:
+    """The page of `rows` the request asks for (400 for a bad page, 404 past the last one),
+    and the paginator whose `get_paginated_response` answers it."""
+    paginator = Pagination()
+    return paginator, list(paginator.paginate_queryset(rows, view.request, view=view) or [])
 
 
 # --- Schema helpers shared by every app's API ---------------------------------------------

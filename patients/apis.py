@@ -32,10 +32,11 @@ from ccm.api import (
     ApiView,
     EnumField,
     MemberSerializer,
-    Pagination,
     error_responses,
     page_of,
+    paginate,
     reference_or_404,
+    validated,
 )
 from ccm.api_auth import StateConflict
 from ccm.models import Membership, Practice
@@ -279,12 +280,6 @@ def _conditions_error(exc: ValidationError) -> ValidationError:
     return exc
 
 
-def _validated(serializer_class: type[serializers.Serializer], request: Request, **kw: Any) -> Any:
-    serializer = serializer_class(data=request.data, **kw)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 # --- Endpoints --------------------------------------------------------------------------------
 
 
@@ -332,17 +327,14 @@ class PatientListApi(ApiView):
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        f: dict[str, Any] = dict(filters.validated_data)
+        f: dict[str, Any] = validated(self.FilterSerializer, request.query_params)
         patients = selectors.patient_list(
             practice=self.practice,
             q=f.get("q", ""),
             status=f.get("status", ""),
             coordinator_id=f.get("coordinator"),
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(patients, request, view=self) or []
+        paginator, page = paginate(self, patients)
         audit.read_many(self.membership, page, action="patient.list")
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
@@ -353,7 +345,7 @@ class PatientListApi(ApiView):
         responses={201: PatientDetailSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request: Request) -> Response:
-        data = _validated(PatientInputSerializer, request)
+        data = validated(PatientInputSerializer, request.data)
         codes = data.pop("conditions", [])
         _resolve_members(self.practice, data)
         try:
@@ -389,7 +381,7 @@ class PatientDetailApi(ApiView):
     )
     def patch(self, request: Request, patient_id: str) -> Response:
         patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
-        data = _validated(PatientInputSerializer, request, partial=True)
+        data = validated(PatientInputSerializer, request.data, partial=True)
         codes = data.pop("conditions", None)
         if codes is not None and not can(self.membership, Capability.EDIT_CLINICAL):
             raise PermissionDenied(services.BILLER_EDIT_MESSAGE)
@@ -452,7 +444,7 @@ class PatientConsentApi(ApiView):
     )
     def post(self, request: Request, patient_id: str) -> Response:
         patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
-        data = _validated(self.InputSerializer, request)
+        data = validated(self.InputSerializer, request.data)
         consent = services.consent_record(
             practice=self.practice, actor=self.membership, patient=patient, **data
         )
@@ -477,7 +469,7 @@ class PatientConsentRevokeApi(ApiView):
     )
     def post(self, request: Request, patient_id: str) -> Response:
         patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
-        data = _validated(self.InputSerializer, request)
+        data = validated(self.InputSerializer, request.data)
         consent = services.current_consent(patient)
         if consent is None:
             raise StateConflict(NO_CURRENT_CONSENT_MESSAGE)

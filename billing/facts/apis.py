@@ -29,11 +29,12 @@ from ccm.api import (
     ApiView,
     EnumField,
     MemberSerializer,
-    Pagination,
     RowLock,
     error_responses,
     page_of,
+    paginate,
     reference_or_404,
+    validated,
 )
 from ccm.models import Membership
 from ccm.months import month_label, parse_month
@@ -143,8 +144,7 @@ class PatientOtherServiceListApi(ApiView):
     def get(self, request: Request, patient_id: str) -> Response:
         patient = _patient(self.practice, patient_id)
         rows = selectors.other_service_list(practice=self.practice, patient=patient)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(rows, request, view=self) or []
+        paginator, page = paginate(self, rows)
         audit.record_for(
             self.membership,
             "otherservice.list",
@@ -162,9 +162,7 @@ class PatientOtherServiceListApi(ApiView):
     )
     def post(self, request: Request, patient_id: str) -> Response:
         patient = _patient(self.practice, patient_id)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data: dict[str, Any] = dict(serializer.validated_data)
+        data: dict[str, Any] = validated(self.InputSerializer, request.data)
         if data.get("practitioner") is not None:
             reference_or_404(Membership, self.practice, data["practitioner"], field="practitioner")
             data["practitioner"] = selectors.physician_get(
@@ -277,14 +275,13 @@ class PatientMonthFactsApi(ApiView):
     def put(self, request: Request, patient_id: str, month: str) -> Response:
         patient = _patient(self.practice, patient_id)
         day = parse_month(month)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(self.InputSerializer, request.data)
         facts = services.month_facts_set(
             practice=self.practice,
             actor=self.membership,
             patient=patient,
             month=day,
-            **serializer.validated_data,
+            **data,
         )
         services.month_facts_read(self.membership, facts)
         return Response(MonthFactsSerializer(facts).data)
