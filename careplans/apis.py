@@ -32,6 +32,7 @@ from ccm.api import (
     error_responses,
     page_of,
     paginate,
+    read_answer,
     validated,
 )
 from ccm.roles import Capability
@@ -194,8 +195,7 @@ class CarePlanDetailApi(ApiView):
     )
     def get(self, request: Request, version_id: str) -> Response:
         version = _version(self, version_id)
-        audit.read(self.membership, version, patient_id=version.patient_id)
-        return Response(VersionSerializer(version).data)
+        return read_answer(self, version, VersionSerializer, patient_id=version.patient_id)
 
     @extend_schema(
         operation_id="care_plans_partial_update",

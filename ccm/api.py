@@ -28,6 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ccm import audit
 from ccm.api_auth import ApplicationError, HasPracticeRole, Pagination
 from ccm.months import MONTH_PATTERN, parse_month
 from ccm.roles import Capability
@@ -51,6 +52,7 @@ __all__ = [
     "error_responses",
     "page_of",
     "paginate",
+    "read_answer",
     "reference_or_404",
     "validated",
 ]
@@ -363,6 +365,14 @@ def paginate(view: ApiView, rows: Any) -> tuple[Pagination, list[Any]]:
     and the paginator whose `get_paginated_response` answers it."""
     paginator = Pagination()
     return paginator, list(paginator.paginate_queryset(rows, view.request, view=view) or [])
+
+
+def read_answer(
+    view: ApiView, obj: Any, serializer_class: type[serializers.Serializer], *, patient_id: Any
+) -> Response:
+    """The answer showing one record of a patient's data, audited as the user's read of it."""
+    audit.read(view.membership, obj, patient_id=patient_id)
+    return Response(serializer_class(obj).data)
 
 
 # --- Schema helpers shared by every app's API ---------------------------------------------

@@ -35,6 +35,7 @@ from ccm.api import (
     error_responses,
     page_of,
     paginate,
+    read_answer,
     reference_or_404,
     validated,
 )
@@ -121,14 +122,19 @@ class EligibilitySerializer(serializers.Serializer):
     checks = CheckSerializer(many=True)
 
 
-@extend_schema_serializer(component_name="PatientDetail")
-class PatientDetailSerializer(serializers.Serializer):
+# The fields that name a patient, first in both the detail and the list item. (No docstring:
+# drf-spectacular would show it as both components' description.)
+class PatientIdentitySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     mrn = serializers.CharField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     date_of_birth = serializers.DateField()
     sex = EnumField(Sex.choices, enum_name="PatientSexEnum")
+
+
+@extend_schema_serializer(component_name="PatientDetail")
+class PatientDetailSerializer(PatientIdentitySerializer):
     phone = serializers.CharField(help_text="E.164, or empty.")
     phone_alt = serializers.CharField(help_text="E.164, or empty.")
     email = serializers.CharField()
@@ -297,13 +303,7 @@ class PatientListApi(ApiView):
         coordinator = serializers.UUIDField(required=False, help_text="Membership id.")
 
     @extend_schema_serializer(component_name="PatientListItem")
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.UUIDField()
-        mrn = serializers.CharField()
-        first_name = serializers.CharField()
-        last_name = serializers.CharField()
-        date_of_birth = serializers.DateField()
-        sex = EnumField(Sex.choices, enum_name="PatientSexEnum")
+    class OutputSerializer(PatientIdentitySerializer):
         status = EnumField(Status.choices, enum_name="PatientStatusEnum")
         status_on = serializers.DateField(allow_null=True)
         coordinator = MemberSerializer(allow_null=True)
@@ -370,8 +370,7 @@ class PatientDetailApi(ApiView):
     )
     def get(self, request: Request, patient_id: str) -> Response:
         patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
-        audit.read(self.membership, patient, patient_id=patient.pk)
-        return Response(PatientDetailSerializer(patient).data)
+        return read_answer(self, patient, PatientDetailSerializer, patient_id=patient.pk)
 
     @extend_schema(
         operation_id="patients_partial_update",
@@ -388,8 +387,7 @@ class PatientDetailApi(ApiView):
         _resolve_members(self.practice, data)
         self._update(patient, data, codes)
         patient = selectors.patient_get(practice=self.practice, patient_id=patient.pk)
-        audit.read(self.membership, patient, patient_id=patient.pk)
-        return Response(PatientDetailSerializer(patient).data)
+        return read_answer(self, patient, PatientDetailSerializer, patient_id=patient.pk)
 
     def _update(self, patient: Patient, data: dict[str, Any], codes: list[str] | None) -> None:
         # One transaction: a bad code in `conditions` must also undo the field changes.
@@ -498,8 +496,7 @@ class PatientEnrollApi(ApiView):
         patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
         services.patient_enroll(practice=self.practice, actor=self.membership, patient=patient)
         patient = selectors.patient_get(practice=self.practice, patient_id=patient.pk)
-        audit.read(self.membership, patient, patient_id=patient.pk)
-        return Response(PatientDetailSerializer(patient).data)
+        return read_answer(self, patient, PatientDetailSerializer, patient_id=patient.pk)
 
 
 class FhirJsonRenderer(JSONRenderer):

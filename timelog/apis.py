@@ -32,6 +32,7 @@ from ccm.api import (
     error_responses,
     page_of,
     paginate,
+    read_answer,
     reference_or_404,
     validated,
 )
@@ -476,8 +477,7 @@ class TaskDetailApi(ApiView):
     )
     def get(self, request: Request, task_id: str) -> Response:
         task = self._task(task_id)
-        audit.read(self.membership, task, patient_id=task.patient_id)
-        return Response(TaskSerializer(task).data)
+        return read_answer(self, task, TaskSerializer, patient_id=task.patient_id)
 
     @extend_schema(
         operation_id="tasks_partial_update",

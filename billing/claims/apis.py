@@ -25,6 +25,7 @@ from ccm.api import (
     error_responses,
     page_of,
     paginate,
+    read_answer,
     validated,
 )
 from ccm.months import parse_month
@@ -152,8 +153,7 @@ class ClaimStatusApi(ApiView):
     )
     def get(self, request: Request, claim_id: Any) -> Response:
         claim = self._claim(claim_id)
-        audit.read(self.membership, claim, patient_id=claim.patient_id)
-        return Response(ClaimSerializer(claim).data)
+        return read_answer(self, claim, ClaimSerializer, patient_id=claim.patient_id)
 
     @extend_schema(
         operation_id="claim_status_update",

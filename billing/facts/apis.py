@@ -33,6 +33,7 @@ from ccm.api import (
     error_responses,
     page_of,
     paginate,
+    read_answer,
     reference_or_404,
     validated,
 )
@@ -191,8 +192,7 @@ class OtherServiceDetailApi(ApiView):
     )
     def get(self, request: Request, other_service_id: str) -> Response:
         service = selectors.other_service_get(practice=self.practice, service_id=other_service_id)
-        audit.read(self.membership, service, patient_id=service.patient_id)
-        return Response(OtherServiceSerializer(service).data)
+        return read_answer(self, service, OtherServiceSerializer, patient_id=service.patient_id)
 
     @extend_schema(
         operation_id="other_services_destroy",
