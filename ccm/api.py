@@ -6,6 +6,7 @@ narrow `capability` (ccm/roles.py) or add permissions.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -53,6 +54,7 @@ __all__ = [
     "page_of",
     "paginate",
     "read_answer",
+    "read_page",
     "reference_or_404",
     "validated",
 ]
@@ -365,6 +367,21 @@ def paginate(view: ApiView, rows: Any) -> tuple[Pagination, list[Any]]:
     and the paginator whose `get_paginated_response` answers it."""
     paginator = Pagination()
     return paginator, list(paginator.paginate_queryset(rows, view.request, view=view) or [])
+
+
+def read_page(
+    view: ApiView,
+    rows: Any,
+    serializer_class: type[serializers.Serializer],
+    *,
+    action: str,
+    patient_of: Callable[[Any], Any] = operator.attrgetter("patient"),
+) -> Response:
+    """The requested page of a list of patients' records, each patient shown audited as read
+    (one event per patient, `action`)."""
+    paginator, page = paginate(view, rows)
+    audit.read_many(view.membership, [patient_of(row) for row in page], action=action)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
 def read_answer(

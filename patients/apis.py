@@ -34,8 +34,8 @@ from ccm.api import (
     MemberSerializer,
     error_responses,
     page_of,
-    paginate,
     read_answer,
+    read_page,
     reference_or_404,
     validated,
 )
@@ -334,9 +334,13 @@ class PatientListApi(ApiView):
             status=f.get("status", ""),
             coordinator_id=f.get("coordinator"),
         )
-        paginator, page = paginate(self, patients)
-        audit.read_many(self.membership, page, action="patient.list")
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        return read_page(
+            self,
+            patients,
+            self.OutputSerializer,
+            action="patient.list",
+            patient_of=lambda patient: patient,
+        )
 
     @extend_schema(
         operation_id="patients_create",

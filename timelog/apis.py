@@ -33,6 +33,7 @@ from ccm.api import (
     page_of,
     paginate,
     read_answer,
+    read_page,
     reference_or_404,
     validated,
 )
@@ -424,9 +425,7 @@ class TaskListApi(ApiView):
             patient_id=f.get("patient"),
             today=self.practice.today(),
         )
-        paginator, page = paginate(self, tasks)
-        audit.read_many(self.membership, [t.patient for t in page], action="task.list")
-        return paginator.get_paginated_response(TaskSerializer(page, many=True).data)
+        return read_page(self, tasks, TaskSerializer, action="task.list")
 
     @extend_schema(
         operation_id="tasks_create",

@@ -14,7 +14,6 @@ from rest_framework.response import Response
 
 from billing.claims import selectors, services
 from billing.models import Claim, ClaimStatus, MonthClose
-from ccm import audit
 from ccm.api import (
     MONTH_PATH,
     NON_BLANK_PATTERN,
@@ -24,8 +23,8 @@ from ccm.api import (
     RowLock,
     error_responses,
     page_of,
-    paginate,
     read_answer,
+    read_page,
     validated,
 )
 from ccm.months import parse_month
@@ -75,9 +74,7 @@ class BillingMonthClaimsApi(ApiView):
     )
     def get(self, request: Request, month: str) -> Response:
         claims = selectors.claim_api_list(practice=self.practice, month=_month(month))
-        paginator, page = paginate(self, claims)
-        audit.read_many(self.membership, [c.patient for c in page], action="claim.list")
-        return paginator.get_paginated_response(ClaimSerializer(page, many=True).data)
+        return read_page(self, claims, ClaimSerializer, action="claim.list")
 
 
 @extend_schema_serializer(component_name="NotBillableMonth")
@@ -107,9 +104,7 @@ class NotBillableApi(ApiView):
         rows = selectors.not_billable_list(
             practice=self.practice, month=_month(month), order=selectors.BY_CREATION
         )
-        paginator, page = paginate(self, rows)
-        audit.read_many(self.membership, [o.patient for o in page], action="outcome.list")
-        return paginator.get_paginated_response(OutcomeSerializer(page, many=True).data)
+        return read_page(self, rows, OutcomeSerializer, action="outcome.list")
 
 
 # A claim's status is set to any status but withdrawn (a reclose withdraws); denied needs a
