@@ -279,6 +279,11 @@ def _resolve_members(practice: Practice, data: dict[str, Any]) -> None:
         data[field] = member
 
 
+def _patient(view: ApiView, patient_id: Any) -> Patient:
+    """The practice's patient of the URL (the detail's joins), or 404."""
+    return selectors.patient_get(practice=view.practice, patient_id=patient_id)
+
+
 def _conditions_error(exc: ValidationError) -> ValidationError:
     # condition_add names its own field; in this API the codes arrive as "conditions".
     if hasattr(exc, "error_dict") and "icd10_code" in exc.error_dict:
@@ -358,7 +363,7 @@ class PatientListApi(ApiView):
             )
         except ValidationError as exc:
             raise _conditions_error(exc) from exc
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient.pk)
+        patient = _patient(self, patient.pk)
         return Response(PatientDetailSerializer(patient).data, status=status.HTTP_201_CREATED)
 
 
@@ -373,7 +378,7 @@ class PatientDetailApi(ApiView):
         responses={200: PatientDetailSerializer, **error_responses(403, 404)},
     )
     def get(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        patient = _patient(self, patient_id)
         return read_answer(self, patient, PatientDetailSerializer, patient_id=patient.pk)
 
     @extend_schema(
@@ -383,14 +388,14 @@ class PatientDetailApi(ApiView):
         responses={200: PatientDetailSerializer, **error_responses(400, 403, 404)},
     )
     def patch(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        patient = _patient(self, patient_id)
         data = validated(PatientInputSerializer, request.data, partial=True)
         codes = data.pop("conditions", None)
         if codes is not None and not can(self.membership, Capability.EDIT_CLINICAL):
             raise PermissionDenied(services.BILLER_EDIT_MESSAGE)
         _resolve_members(self.practice, data)
         self._update(patient, data, codes)
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient.pk)
+        patient = _patient(self, patient.pk)
         return read_answer(self, patient, PatientDetailSerializer, patient_id=patient.pk)
 
     def _update(self, patient: Patient, data: dict[str, Any], codes: list[str] | None) -> None:
@@ -445,7 +450,7 @@ class PatientConsentApi(ApiView):
         responses={201: ConsentSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        patient = _patient(self, patient_id)
         data = validated(self.InputSerializer, request.data)
         consent = services.consent_record(
             practice=self.practice, actor=self.membership, patient=patient, **data
@@ -470,7 +475,7 @@ class PatientConsentRevokeApi(ApiView):
         responses={200: ConsentSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        patient = _patient(self, patient_id)
         data = validated(self.InputSerializer, request.data)
         consent = services.current_consent(patient)
         if consent is None:
@@ -497,9 +502,9 @@ class PatientEnrollApi(ApiView):
         responses={200: PatientDetailSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        patient = _patient(self, patient_id)
         services.patient_enroll(practice=self.practice, actor=self.membership, patient=patient)
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient.pk)
+        patient = _patient(self, patient.pk)
         return read_answer(self, patient, PatientDetailSerializer, patient_id=patient.pk)
 
 
@@ -529,6 +534,6 @@ class PatientFhirApi(ApiView):
         },
     )
     def get(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        patient = _patient(self, patient_id)
         audit.read(self.membership, patient, patient_id=patient.pk)
         return Response(fhir.patient_bundle(patient))
