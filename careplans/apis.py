@@ -28,10 +28,12 @@ from ccm.api import (
     ApiView,
     EnumField,
     MemberSerializer,
-    Pagination,
     RowLock,
     error_responses,
     page_of,
+    paginate,
+    read_answer,
+    validated,
 )
 from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
@@ -152,8 +154,7 @@ class PatientCarePlanListApi(ApiView):
     def get(self, request: Request, patient_id: str) -> Response:
         patient = get_for_practice_or_404(Patient, self.practice, patient_id)
         versions = selectors.version_list(practice=self.practice, patient_id=patient.pk)
-        paginator = Pagination()
-        page = list(paginator.paginate_queryset(versions, request, view=self) or [])
+        paginator, page = paginate(self, versions)
         audit.record_for(self.membership, "careplanversion.list", patient_id=patient.pk)
         return paginator.get_paginated_response(VersionSerializer(page, many=True).data)
 
@@ -165,14 +166,13 @@ class PatientCarePlanListApi(ApiView):
     )
     def post(self, request: Request, patient_id: str) -> Response:
         patient = get_for_practice_or_404(Patient, self.practice, patient_id)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(self.InputSerializer, request.data)
         services.templates_ensure(practice=self.practice)
         version = services.draft_start(
             practice=self.practice,
             actor=self.membership,
             patient=patient,
-            template_ids=serializer.validated_data.get("template_ids"),
+            template_ids=data.get("template_ids"),
         )
         return _answer(self, version, status.HTTP_201_CREATED)
 
@@ -195,8 +195,7 @@ class CarePlanDetailApi(ApiView):
     )
     def get(self, request: Request, version_id: str) -> Response:
         version = _version(self, version_id)
-        audit.read(self.membership, version, patient_id=version.patient_id)
-        return Response(VersionSerializer(version).data)
+        return read_answer(self, version, VersionSerializer, patient_id=version.patient_id)
 
     @extend_schema(
         operation_id="care_plans_partial_update",
@@ -206,13 +205,12 @@ class CarePlanDetailApi(ApiView):
     )
     def patch(self, request: Request, version_id: str) -> Response:
         version = _version(self, version_id)
-        serializer = self.PatchSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(self.PatchSerializer, request.data)
         version = services.draft_update(
             practice=self.practice,
             actor=self.membership,
             version=version,
-            data=serializer.validated_data["content"],
+            data=data["content"],
         )
         return _answer(self, version)
 
@@ -253,14 +251,13 @@ class CarePlanSignApi(ApiView):
     )
     def post(self, request: Request, version_id: str) -> Response:
         version = _version(self, version_id)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(self.InputSerializer, request.data)
         services.version_sign(
             practice=self.practice,
             actor=self.membership,
             version=version,
-            password=serializer.validated_data.get("password", ""),
-            code=serializer.validated_data.get("code", ""),
+            password=data.get("password", ""),
+            code=data.get("code", ""),
         )
         return _answer(self, version)
 
@@ -283,13 +280,12 @@ class CarePlanCopyApi(ApiView):
     )
     def post(self, request: Request, version_id: str) -> Response:
         version = _version(self, version_id)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(self.InputSerializer, request.data)
         copy = services.copy_record(
             practice=self.practice,
             actor=self.membership,
             version=version,
-            **serializer.validated_data,
+            **data,
         )
         return Response(CopySerializer(copy).data, status=status.HTTP_201_CREATED)
 

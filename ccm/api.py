@@ -6,6 +6,7 @@ narrow `capability` (ccm/roles.py) or add permissions.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ccm import audit
 from ccm.api_auth import ApplicationError, HasPracticeRole, Pagination
 from ccm.months import MONTH_PATTERN, parse_month
 from ccm.roles import Capability
@@ -50,7 +52,11 @@ __all__ = [
     "RowLock",
     "error_responses",
     "page_of",
+    "paginate",
+    "read_answer",
+    "read_page",
     "reference_or_404",
+    "validated",
 ]
 
 M = TypeVar("M", bound=models.Model)
@@ -79,18 +85,24 @@ def _of_practice(model: type[models.Model], practice: Any) -> Any:
     return manager.filter(pk=practice.pk)
 
 
+# The rows a write locks before its object: (model, {field: the object's attribute}), or a
+# callable (practice, object) locking them through their app's helper.
+FirstLock = tuple[type[models.Model], dict[str, str]] | Callable[[Any, Any], object]
+
+
 class RowLock:
     """The rows a view's writes lock, in the services' order: the object by the URL keyword
     holding its id (no keyword: the practice row, which settings writes lock), after the
-    row(s) of `first` = (model, {its field: the object's attribute}) when the service locks
-    those before it. The same order as the services: a conditional write adds no deadlock."""
+    row(s) the service locks before it: `first` = (model, {its field: the object's attribute}),
+    or a callable (practice, object) that locks them through their app's helper (a patient's
+    rows: patients.engine_inputs). The same order as the services: no deadlock."""
 
     def __init__(
         self,
         model: type[models.Model],
         url_kwarg: str | None = None,
         *,
-        first: tuple[type[models.Model], dict[str, str]] | None = None,
+        first: FirstLock | None = None,
     ) -> None:
         self.model, self.url_kwarg, self.first = model, url_kwarg, first
 
@@ -100,14 +112,20 @@ class RowLock:
             return
         object_id = kwargs[self.url_kwarg]
         if self.first is not None:
-            parent, fields = self.first
             obj = get_for_practice_or_404(self.model, view.practice, object_id)
-            lookup = {field: getattr(obj, attr) for field, attr in fields.items()}
-            parents = _of_practice(parent, view.practice).select_for_update()
-            list(parents.filter(**lookup).values("pk"))
+            _lock_first(self.first, view.practice, obj)
         lock_for_practice_or_404(
             _of_practice(self.model, view.practice).only("pk"), view.practice, object_id
         )
+
+
+def _lock_first(first: FirstLock, practice: Any, obj: models.Model) -> None:
+    if callable(first):
+        first(practice, obj)
+        return
+    parent, fields = first
+    lookup = {field: getattr(obj, attr) for field, attr in fields.items()}
+    list(_of_practice(parent, practice).select_for_update().filter(**lookup).values("pk"))
 
 
 _ERRORS_SCHEMA = {
@@ -329,6 +347,49 @@ class ApiView(APIView):
     @property
     def practice(self) -> Any:
         return self.request._request.practice  # type: ignore[attr-defined]
+
+
+# --- Input and pages ---------------------------------------------------------------------------
+
+
+def validated(
+    serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any
+) -> dict[str, Any]:
+    """The input a serializer accepts (a body or query parameters), or DRF's 400 with the
+    field errors (nothing is saved)."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def paginate(view: ApiView, rows: Any) -> tuple[Pagination, list[Any]]:
+    """The page of `rows` the request asks for (400 for a bad page, 404 past the last one),
+    and the paginator whose `get_paginated_response` answers it."""
+    paginator = Pagination()
+    return paginator, list(paginator.paginate_queryset(rows, view.request, view=view) or [])
+
+
+def read_page(
+    view: ApiView,
+    rows: Any,
+    serializer_class: type[serializers.Serializer],
+    *,
+    action: str,
+    patient_of: Callable[[Any], Any] = operator.attrgetter("patient"),
+) -> Response:
+    """The requested page of a list of patients' records, each patient shown audited as read
+    (one event per patient, `action`)."""
+    paginator, page = paginate(view, rows)
+    audit.read_many(view.membership, [patient_of(row) for row in page], action=action)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def read_answer(
+    view: ApiView, obj: Any, serializer_class: type[serializers.Serializer], *, patient_id: Any
+) -> Response:
+    """The answer showing one record of a patient's data, audited as the user's read of it."""
+    audit.read(view.membership, obj, patient_id=patient_id)
+    return Response(serializer_class(obj).data)
 
 
 # --- Schema helpers shared by every app's API ---------------------------------------------

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ccm import selectors
-from ccm.api import PAGE_PARAMETERS, ApiView, Pagination, error_responses, page_of
+from ccm.api import PAGE_PARAMETERS, ApiView, error_responses, page_of, paginate, validated
 from ccm.models import Role
 from ccm.roles import Capability
 
@@ -90,9 +90,7 @@ class AuditEventListApi(ApiView):
         summary="The practice's audit log (admins), newest first",
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        f: dict[str, Any] = dict(filters.validated_data)
+        f: dict[str, Any] = validated(self.FilterSerializer, request.query_params)
         events = selectors.audit_event_list(
             practice=self.practice,
             actor_id=f.get("user"),
@@ -103,6 +101,5 @@ class AuditEventListApi(ApiView):
         )
         if f.get("date_from") and f.get("date_to") and f["date_from"] > f["date_to"]:
             raise ValidationError({"date_to": ["The end date is before the start date."]})
-        paginator = Pagination()
-        page = paginator.paginate_queryset(events, request, view=self)
+        paginator, page = paginate(self, events)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)

@@ -32,17 +32,18 @@ from ccm.api import (
     ApiView,
     EnumField,
     MemberSerializer,
-    Pagination,
-    RowLock,
     error_responses,
     page_of,
+    read_answer,
+    read_page,
     reference_or_404,
+    validated,
 )
 from ccm.api_auth import StateConflict
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, can
 from ccm.validators import state_validator, zip_validator
-from patients import fhir, selectors, services
+from patients import engine_inputs, fhir, selectors, services
 from patients.models import ConditionStatus, Consent, ConsentMethod, Patient, Sex, Status
 from patients.validators import (
     ICD10_UNKNOWN_MESSAGE,
@@ -54,6 +55,24 @@ from patients.validators import (
 
 NO_CURRENT_CONSENT_MESSAGE = "The patient has no current consent to revoke."
 FHIR_MEDIA_TYPE = "application/fhir+json"
+
+
+# --- If-Match pre-locks -----------------------------------------------------------------------
+
+
+class PatientRowLock:
+    """The If-Match pre-lock (`ApiView.version_lock`) of a view whose writer locks the patient
+    of the URL's `patient_id`: the engine-input helper takes the row (the one place patient
+    rows are locked), so the lock order and the 404 for a missing patient are the writer's."""
+
+    def __call__(self, view: ApiView, kwargs: dict[str, Any]) -> None:
+        engine_inputs.lock_patient_or_404(view.practice, kwargs["patient_id"])
+
+
+def lock_patient_of(practice: Practice, obj: Any) -> None:
+    """`RowLock(first=...)` for a patient's object whose writer locks the patient before it:
+    through the engine-input helper, as the writer does."""
+    engine_inputs.lock_patients(practice, [obj.patient_id])
 
 
 # --- Shared shapes ----------------------------------------------------------------------------
@@ -103,14 +122,19 @@ class EligibilitySerializer(serializers.Serializer):
     checks = CheckSerializer(many=True)
 
 
-@extend_schema_serializer(component_name="PatientDetail")
-class PatientDetailSerializer(serializers.Serializer):
+# The fields that name a patient, first in both the detail and the list item. (No docstring:
+# drf-spectacular would show it as both components' description.)
+class PatientIdentitySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     mrn = serializers.CharField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     date_of_birth = serializers.DateField()
     sex = EnumField(Sex.choices, enum_name="PatientSexEnum")
+
+
+@extend_schema_serializer(component_name="PatientDetail")
+class PatientDetailSerializer(PatientIdentitySerializer):
     phone = serializers.CharField(help_text="E.164, or empty.")
     phone_alt = serializers.CharField(help_text="E.164, or empty.")
     email = serializers.CharField()
@@ -255,17 +279,16 @@ def _resolve_members(practice: Practice, data: dict[str, Any]) -> None:
         data[field] = member
 
 
+def _patient(view: ApiView, patient_id: Any) -> Patient:
+    """The practice's patient of the URL (the detail's joins), or 404."""
+    return selectors.patient_get(practice=view.practice, patient_id=patient_id)
+
+
 def _conditions_error(exc: ValidationError) -> ValidationError:
     # condition_add names its own field; in this API the codes arrive as "conditions".
     if hasattr(exc, "error_dict") and "icd10_code" in exc.error_dict:
         return ValidationError({"conditions": exc.error_dict["icd10_code"]})
     return exc
-
-
-def _validated(serializer_class: type[serializers.Serializer], request: Request, **kw: Any) -> Any:
-    serializer = serializer_class(data=request.data, **kw)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 # --- Endpoints --------------------------------------------------------------------------------
@@ -285,13 +308,7 @@ class PatientListApi(ApiView):
         coordinator = serializers.UUIDField(required=False, help_text="Membership id.")
 
     @extend_schema_serializer(component_name="PatientListItem")
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.UUIDField()
-        mrn = serializers.CharField()
-        first_name = serializers.CharField()
-        last_name = serializers.CharField()
-        date_of_birth = serializers.DateField()
-        sex = EnumField(Sex.choices, enum_name="PatientSexEnum")
+    class OutputSerializer(PatientIdentitySerializer):
         status = EnumField(Status.choices, enum_name="PatientStatusEnum")
         status_on = serializers.DateField(allow_null=True)
         coordinator = MemberSerializer(allow_null=True)
@@ -315,19 +332,20 @@ class PatientListApi(ApiView):
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        f: dict[str, Any] = dict(filters.validated_data)
+        f: dict[str, Any] = validated(self.FilterSerializer, request.query_params)
         patients = selectors.patient_list(
             practice=self.practice,
             q=f.get("q", ""),
             status=f.get("status", ""),
             coordinator_id=f.get("coordinator"),
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(patients, request, view=self) or []
-        audit.read_many(self.membership, page, action="patient.list")
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        return read_page(
+            self,
+            patients,
+            self.OutputSerializer,
+            action="patient.list",
+            patient_of=lambda patient: patient,
+        )
 
     @extend_schema(
         operation_id="patients_create",
@@ -336,7 +354,7 @@ class PatientListApi(ApiView):
         responses={201: PatientDetailSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request: Request) -> Response:
-        data = _validated(PatientInputSerializer, request)
+        data = validated(PatientInputSerializer, request.data)
         codes = data.pop("conditions", [])
         _resolve_members(self.practice, data)
         try:
@@ -345,14 +363,14 @@ class PatientListApi(ApiView):
             )
         except ValidationError as exc:
             raise _conditions_error(exc) from exc
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient.pk)
+        patient = _patient(self, patient.pk)
         return Response(PatientDetailSerializer(patient).data, status=status.HTTP_201_CREATED)
 
 
 class PatientDetailApi(ApiView):
     """GET: any role. PATCH: any role, but a biller may change demographics only (403)."""
 
-    version_lock = RowLock(Patient, "patient_id")
+    version_lock = PatientRowLock()
 
     @extend_schema(
         operation_id="patients_retrieve",
@@ -360,9 +378,8 @@ class PatientDetailApi(ApiView):
         responses={200: PatientDetailSerializer, **error_responses(403, 404)},
     )
     def get(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
-        audit.read(self.membership, patient, patient_id=patient.pk)
-        return Response(PatientDetailSerializer(patient).data)
+        patient = _patient(self, patient_id)
+        return read_answer(self, patient, PatientDetailSerializer, patient_id=patient.pk)
 
     @extend_schema(
         operation_id="patients_partial_update",
@@ -371,16 +388,15 @@ class PatientDetailApi(ApiView):
         responses={200: PatientDetailSerializer, **error_responses(400, 403, 404)},
     )
     def patch(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
-        data = _validated(PatientInputSerializer, request, partial=True)
+        patient = _patient(self, patient_id)
+        data = validated(PatientInputSerializer, request.data, partial=True)
         codes = data.pop("conditions", None)
         if codes is not None and not can(self.membership, Capability.EDIT_CLINICAL):
             raise PermissionDenied(services.BILLER_EDIT_MESSAGE)
         _resolve_members(self.practice, data)
         self._update(patient, data, codes)
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient.pk)
-        audit.read(self.membership, patient, patient_id=patient.pk)
-        return Response(PatientDetailSerializer(patient).data)
+        patient = _patient(self, patient.pk)
+        return read_answer(self, patient, PatientDetailSerializer, patient_id=patient.pk)
 
     def _update(self, patient: Patient, data: dict[str, Any], codes: list[str] | None) -> None:
         # One transaction: a bad code in `conditions` must also undo the field changes.
@@ -434,8 +450,8 @@ class PatientConsentApi(ApiView):
         responses={201: ConsentSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
-        data = _validated(self.InputSerializer, request)
+        patient = _patient(self, patient_id)
+        data = validated(self.InputSerializer, request.data)
         consent = services.consent_record(
             practice=self.practice, actor=self.membership, patient=patient, **data
         )
@@ -459,8 +475,8 @@ class PatientConsentRevokeApi(ApiView):
         responses={200: ConsentSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
-        data = _validated(self.InputSerializer, request)
+        patient = _patient(self, patient_id)
+        data = validated(self.InputSerializer, request.data)
         consent = services.current_consent(patient)
         if consent is None:
             raise StateConflict(NO_CURRENT_CONSENT_MESSAGE)
@@ -486,11 +502,10 @@ class PatientEnrollApi(ApiView):
         responses={200: PatientDetailSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        patient = _patient(self, patient_id)
         services.patient_enroll(practice=self.practice, actor=self.membership, patient=patient)
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient.pk)
-        audit.read(self.membership, patient, patient_id=patient.pk)
-        return Response(PatientDetailSerializer(patient).data)
+        patient = _patient(self, patient.pk)
+        return read_answer(self, patient, PatientDetailSerializer, patient_id=patient.pk)
 
 
 class FhirJsonRenderer(JSONRenderer):
@@ -519,6 +534,6 @@ class PatientFhirApi(ApiView):
         },
     )
     def get(self, request: Request, patient_id: str) -> Response:
-        patient = selectors.patient_get(practice=self.practice, patient_id=patient_id)
+        patient = _patient(self, patient_id)
         audit.read(self.membership, patient, patient_id=patient.pk)
         return Response(fhir.patient_bundle(patient))

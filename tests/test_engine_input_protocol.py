@@ -14,9 +14,14 @@ HELPER = "patients/engine_inputs.py"
 PROGRESS_REFRESH_ALLOWED = {"billing/apps.py"}
 # Patient rows locked outside the helper: none (the CSV imports go through it too).
 PATIENT_LOCKS_ALLOWED: set[str] = set()
-# The API's If-Match pre-lock (ccm.api.RowLock) takes a patient's row before the service does,
-# in the service's order; ccm is below patients, so it locks by model.
-ROW_LOCKS_ALLOWED = {"patients/apis.py", "billing/facts/apis.py"}
+# The API's If-Match pre-lock by model (ccm.api.RowLock) of a patient's row: none (the patient
+# views' pre-locks, patients.apis.PatientRowLock and lock_patient_of, call the helper).
+ROW_LOCKS_ALLOWED: set[str] = set()
+# A pre-lock by model the walk must find (it would pass the test for the wrong reason if not).
+_ROW_LOCK_EXAMPLES = (
+    'version_lock = RowLock(Patient, "patient_id")',
+    'version_lock = RowLock(OtherService, "x_id", first=(Patient, {"pk": "patient_id"}))',
+)
 
 
 def _app_files():
@@ -97,6 +102,19 @@ def test_the_walk_finds_what_it_looks_for():
         assert list(_progress_refresh_uses(files[path])), path
     for path in ROW_LOCKS_ALLOWED:
         assert list(_row_locks(files[path])), path
+    for example in _ROW_LOCK_EXAMPLES:
+        assert list(_row_locks(ast.parse(example))), example
+
+
+def test_the_api_pre_locks_of_patients_call_the_helper():
+    """The patient views' If-Match pre-locks take the row through the helper (none by model)."""
+    pre_locks = dict(_app_files())["patients/apis.py"]
+    called = {
+        getattr(node.func, "attr", None)
+        for node in ast.walk(pre_locks)
+        if isinstance(node, ast.Call)
+    }
+    assert {"lock_patient_or_404", "lock_patients"} <= called
 
 
 def test_lower_apps_do_not_import_timelog_for_the_refresh():

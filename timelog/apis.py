@@ -28,11 +28,14 @@ from ccm.api import (
     EnumField,
     MemberSerializer,
     MonthField,
-    Pagination,
     RowLock,
     error_responses,
     page_of,
+    paginate,
+    read_answer,
+    read_page,
     reference_or_404,
+    validated,
 )
 from ccm.models import Membership
 from ccm.months import month_label
@@ -170,17 +173,14 @@ class TimeEntryListApi(ApiView):
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        f: dict[str, Any] = dict(filters.validated_data)
+        f: dict[str, Any] = validated(self.FilterSerializer, request.query_params)
         entries = selectors.time_entry_list(
             practice=self.practice,
             patient_id=f.get("patient"),
             month=f.get("month"),
             performer_id=f.get("user"),
         )
-        paginator = Pagination()
-        page = list(paginator.paginate_queryset(entries, request, view=self) or [])
+        paginator, page = paginate(self, entries)
         audit.read_many(self.membership, [e.patient for e in page], action="time.list")
         context = {"locked_months": _locked_months(self.practice, page)}
         data = TimeEntrySerializer(page, many=True, context=context).data
@@ -193,9 +193,7 @@ class TimeEntryListApi(ApiView):
         responses={201: TimeEntrySerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
-        serializer = TimeEntryInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = validated(TimeEntryInputSerializer, request.data)
         patient = _patient(self, data.pop("patient"))
         entry = services.time_entry_create(
             practice=self.practice, actor=self.membership, patient=patient, **data
@@ -239,13 +237,12 @@ class TimeEntryDetailApi(ApiView):
     )
     def patch(self, request: Request, entry_id: str) -> Response:
         entry = selectors.time_entry_get(practice=self.practice, entry_id=entry_id)
-        serializer = self.PatchSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
+        data = validated(self.PatchSerializer, request.data, partial=True)
         entry = services.time_entry_update(
             practice=self.practice,
             actor=self.membership,
             entry=entry,
-            data=dict(serializer.validated_data),
+            data=data,
         )
         return _entry_response(self, entry)
 
@@ -335,9 +332,7 @@ class WorklistApi(ApiView):
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        f: dict[str, Any] = dict(filters.validated_data)
+        f: dict[str, Any] = validated(self.FilterSerializer, request.query_params)
         month = f.get("month") or self.practice.this_month()
         coordinator = None
         if f.get("coordinator"):
@@ -351,8 +346,7 @@ class WorklistApi(ApiView):
             sort=f.get("sort", "name"),
             today=today,
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(patients, request, view=self) or []
+        paginator, page = paginate(self, patients)
         rows = selectors.worklist_rows(page, month=month, today=today)
         audit.read_many(self.membership, [r.patient for r in rows], action="worklist.list")
         return paginator.get_paginated_response(WorklistRowSerializer(rows, many=True).data)
@@ -423,9 +417,7 @@ class TaskListApi(ApiView):
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        f: dict[str, Any] = dict(filters.validated_data)
+        f: dict[str, Any] = validated(self.FilterSerializer, request.query_params)
         tasks = selectors.task_list(
             practice=self.practice,
             view=f["view"],
@@ -433,10 +425,7 @@ class TaskListApi(ApiView):
             patient_id=f.get("patient"),
             today=self.practice.today(),
         )
-        paginator = Pagination()
-        page = list(paginator.paginate_queryset(tasks, request, view=self) or [])
-        audit.read_many(self.membership, [t.patient for t in page], action="task.list")
-        return paginator.get_paginated_response(TaskSerializer(page, many=True).data)
+        return read_page(self, tasks, TaskSerializer, action="task.list")
 
     @extend_schema(
         operation_id="tasks_create",
@@ -445,9 +434,7 @@ class TaskListApi(ApiView):
         responses={201: TaskSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = validated(self.InputSerializer, request.data)
         patient = _patient(self, data.pop("patient"))
         data["assignee"] = _member(self.practice, data.get("assignee"), "assignee")
         task = services.task_create(
@@ -489,8 +476,7 @@ class TaskDetailApi(ApiView):
     )
     def get(self, request: Request, task_id: str) -> Response:
         task = self._task(task_id)
-        audit.read(self.membership, task, patient_id=task.patient_id)
-        return Response(TaskSerializer(task).data)
+        return read_answer(self, task, TaskSerializer, patient_id=task.patient_id)
 
     @extend_schema(
         operation_id="tasks_partial_update",
@@ -500,9 +486,7 @@ class TaskDetailApi(ApiView):
     )
     def patch(self, request: Request, task_id: str) -> Response:
         task = self._task(task_id)
-        serializer = self.PatchSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = validated(self.PatchSerializer, request.data, partial=True)
         if not any(name in data for name in self.PatchSerializer.require_any):
             raise ValidationError("Give an assignee or a status.")
         from django.db import transaction

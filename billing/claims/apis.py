@@ -14,17 +14,18 @@ from rest_framework.response import Response
 
 from billing.claims import selectors, services
 from billing.models import Claim, ClaimStatus, MonthClose
-from ccm import audit
 from ccm.api import (
     MONTH_PATH,
     NON_BLANK_PATTERN,
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
-    Pagination,
     RowLock,
     error_responses,
     page_of,
+    read_answer,
+    read_page,
+    validated,
 )
 from ccm.months import parse_month
 from ccm.roles import Capability
@@ -73,10 +74,7 @@ class BillingMonthClaimsApi(ApiView):
     )
     def get(self, request: Request, month: str) -> Response:
         claims = selectors.claim_api_list(practice=self.practice, month=_month(month))
-        paginator = Pagination()
-        page = list(paginator.paginate_queryset(claims, request, view=self) or [])
-        audit.read_many(self.membership, [c.patient for c in page], action="claim.list")
-        return paginator.get_paginated_response(ClaimSerializer(page, many=True).data)
+        return read_page(self, claims, ClaimSerializer, action="claim.list")
 
 
 @extend_schema_serializer(component_name="NotBillableMonth")
@@ -106,10 +104,7 @@ class NotBillableApi(ApiView):
         rows = selectors.not_billable_list(
             practice=self.practice, month=_month(month), order=selectors.BY_CREATION
         )
-        paginator = Pagination()
-        page = list(paginator.paginate_queryset(rows, request, view=self) or [])
-        audit.read_many(self.membership, [o.patient for o in page], action="outcome.list")
-        return paginator.get_paginated_response(OutcomeSerializer(page, many=True).data)
+        return read_page(self, rows, OutcomeSerializer, action="outcome.list")
 
 
 # A claim's status is set to any status but withdrawn (a reclose withdraws); denied needs a
@@ -153,8 +148,7 @@ class ClaimStatusApi(ApiView):
     )
     def get(self, request: Request, claim_id: Any) -> Response:
         claim = self._claim(claim_id)
-        audit.read(self.membership, claim, patient_id=claim.patient_id)
-        return Response(ClaimSerializer(claim).data)
+        return read_answer(self, claim, ClaimSerializer, patient_id=claim.patient_id)
 
     @extend_schema(
         operation_id="claim_status_update",
@@ -164,14 +158,13 @@ class ClaimStatusApi(ApiView):
     )
     def patch(self, request: Request, claim_id: Any) -> Response:
         claim = self._claim(claim_id)
-        body = self.StatusSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated(self.StatusSerializer, request.data)
         services.claims_status_set(
             practice=self.practice,
             actor=self.membership,
             claim_ids=[claim.pk],
-            status=body.validated_data["status"],
-            denial_reason=body.validated_data.get("denial_reason", ""),
+            status=body["status"],
+            denial_reason=body.get("denial_reason", ""),
         )
         claim.refresh_from_db()
         return Response(ClaimSerializer(claim).data)
@@ -202,16 +195,15 @@ class ClaimStatusBulkApi(ApiView):
     )
     def post(self, request: Request, month: str) -> Response:
         day = _month(month)
-        body = self.BulkSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        ids = body.validated_data["claims"]
+        body = validated(self.BulkSerializer, request.data)
+        ids = body["claims"]
         if not selectors.claims_in_month(practice=self.practice, month=day, claim_ids=ids):
             raise Http404("No such claim in this month.")
         changed = services.claims_status_set(
             practice=self.practice,
             actor=self.membership,
             claim_ids=ids,
-            status=body.validated_data["status"],
-            denial_reason=body.validated_data.get("denial_reason", ""),
+            status=body["status"],
+            denial_reason=body.get("denial_reason", ""),
         )
         return Response(self.ResultSerializer({"changed": changed}).data)

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from billing.close import selectors, services, tasks
 from ccm import audit, jobs
-from ccm.api import MONTH_PATH, ApiView, error_responses
+from ccm.api import MONTH_PATH, ApiView, error_responses, validated
 from ccm.months import month_label, parse_month
 from ccm.roles import Capability
 
@@ -101,9 +101,8 @@ class BillingMonthCloseApi(ApiView):
     )
     def post(self, request: Request, month: str) -> Response:
         day = _month(month)
-        body = self.CloseSerializer(data=request.data or {})
-        body.is_valid(raise_exception=True)
-        confirm = body.validated_data["confirm_changes"]
+        body = validated(self.CloseSerializer, request.data or {})
+        confirm = body["confirm_changes"]
         try:
             close = services.month_close_start(
                 practice=self.practice, month=day, actor=self.membership, confirm_changes=confirm
@@ -147,13 +146,12 @@ class BillingMonthReopenApi(ApiView):
     )
     def post(self, request: Request, month: str) -> Response:
         day = _month(month)
-        body = self.ReopenSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated(self.ReopenSerializer, request.data)
         services.month_reopen(
             practice=self.practice,
             month=day,
             actor=self.membership,
-            reason=body.validated_data["reason"],
+            reason=body["reason"],
         )
         return Response(MonthSerializer(_month_data(self.practice, day)).data)
 

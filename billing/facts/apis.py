@@ -29,16 +29,19 @@ from ccm.api import (
     ApiView,
     EnumField,
     MemberSerializer,
-    Pagination,
     RowLock,
     error_responses,
     page_of,
+    paginate,
+    read_answer,
     reference_or_404,
+    validated,
 )
 from ccm.models import Membership
 from ccm.months import month_label, parse_month
 from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
+from patients.apis import PatientRowLock, lock_patient_of
 from patients.models import Patient
 
 NPI_PATTERN = r"^\d{10}$"  # the check digit is verified too (NPI_CHECK_MESSAGE)
@@ -142,8 +145,7 @@ class PatientOtherServiceListApi(ApiView):
     def get(self, request: Request, patient_id: str) -> Response:
         patient = _patient(self.practice, patient_id)
         rows = selectors.other_service_list(practice=self.practice, patient=patient)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(rows, request, view=self) or []
+        paginator, page = paginate(self, rows)
         audit.record_for(
             self.membership,
             "otherservice.list",
@@ -161,9 +163,7 @@ class PatientOtherServiceListApi(ApiView):
     )
     def post(self, request: Request, patient_id: str) -> Response:
         patient = _patient(self.practice, patient_id)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data: dict[str, Any] = dict(serializer.validated_data)
+        data: dict[str, Any] = validated(self.InputSerializer, request.data)
         if data.get("practitioner") is not None:
             reference_or_404(Membership, self.practice, data["practitioner"], field="practitioner")
             data["practitioner"] = selectors.physician_get(
@@ -183,7 +183,7 @@ class OtherServiceDetailApi(ApiView):
 
     write_capability = Capability.EDIT_BILLING_FACTS
     # other_service_delete locks the patient before the service.
-    version_lock = RowLock(OtherService, "other_service_id", first=(Patient, {"pk": "patient_id"}))
+    version_lock = RowLock(OtherService, "other_service_id", first=lock_patient_of)
 
     @extend_schema(
         operation_id="other_services_retrieve",
@@ -192,8 +192,7 @@ class OtherServiceDetailApi(ApiView):
     )
     def get(self, request: Request, other_service_id: str) -> Response:
         service = selectors.other_service_get(practice=self.practice, service_id=other_service_id)
-        audit.read(self.membership, service, patient_id=service.patient_id)
-        return Response(OtherServiceSerializer(service).data)
+        return read_answer(self, service, OtherServiceSerializer, patient_id=service.patient_id)
 
     @extend_schema(
         operation_id="other_services_destroy",
@@ -241,7 +240,7 @@ class PatientMonthFactsApi(ApiView):
     """GET: any role. PUT: admins, billers, physicians; changing `mdm` needs an admin or a
     physician (403 otherwise); a closed month answers 409."""
 
-    version_lock = RowLock(Patient, "patient_id")  # month_facts_set locks the patient
+    version_lock = PatientRowLock()  # month_facts_set locks the patient
 
     @extend_schema_serializer(component_name="PatientMonthFactsInput")
     class InputSerializer(serializers.Serializer):
@@ -276,14 +275,13 @@ class PatientMonthFactsApi(ApiView):
     def put(self, request: Request, patient_id: str, month: str) -> Response:
         patient = _patient(self.practice, patient_id)
         day = parse_month(month)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(self.InputSerializer, request.data)
         facts = services.month_facts_set(
             practice=self.practice,
             actor=self.membership,
             patient=patient,
             month=day,
-            **serializer.validated_data,
+            **data,
         )
         services.month_facts_read(self.membership, facts)
         return Response(MonthFactsSerializer(facts).data)
