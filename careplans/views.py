@@ -27,7 +27,8 @@ from careplans.forms import (
 )
 from careplans.models import CarePlanTemplate, CarePlanVersion
 from ccm import audit
-from ccm.forms import attach_errors, flash_error
+from ccm.forms import flash_error
+from ccm.pages import done, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
@@ -41,6 +42,8 @@ from patients.models import Patient
 from patients.views import chart_context
 
 BLANK_ROWS = 1  # an empty row per section, so the editor works without JavaScript
+COPY_MESSAGE = "Recorded: the patient has a copy."
+DISCHARGE_MESSAGE = "Discharge recorded; the care plan review is due soon."
 
 
 def _version(request: PracticeRequest, version_id: Any) -> CarePlanVersion:
@@ -58,20 +61,19 @@ def draft_start(request: PracticeRequest, patient_id: str) -> HttpResponse:
     services.templates_ensure(practice=request.practice)
     templates = selectors.template_list(practice=request.practice).filter(is_active=True)
     form = DraftStartForm(request.POST if request.method == "POST" else None, templates=templates)
-    if request.method == "POST" and form.is_valid():
-        chosen = form.cleaned_data["templates"] or None
-        try:
-            version = services.draft_start(
+    if request.method == "POST":
+        saved = submit(
+            form,
+            lambda: services.draft_start(
                 practice=request.practice,
                 actor=request.membership,
                 patient=patient,
-                template_ids=chosen,
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Draft started. Fill in what is missing, then send it.")
-            return redirect("careplans:version-edit", version.id)
+                template_ids=form.cleaned_data["templates"] or None,
+            ),
+        )
+        if saved:
+            message = "Draft started. Fill in what is missing, then send it."
+            return done(request, message, "careplans:version-edit", saved.result.id)
     status = 400 if request.method == "POST" else 200
     audit.read(request.membership, patient, patient_id=patient.pk)
     context = {"patient": patient, "form": form}
@@ -254,22 +256,22 @@ def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
     if not can(request.membership, Capability.SIGN_CARE_PLANS):
         raise PermissionDenied(services.PHYSICIAN_ONLY_MESSAGE)
     form = SignForm(request.POST)
-    if form.is_valid():
-        try:
-            services.version_sign(
+    try:
+        saved = submit(
+            form,
+            lambda: services.version_sign(
                 practice=request.practice,
                 actor=request.membership,
                 version=version,
                 password=form.cleaned_data["password"],
                 code=form.cleaned_data["code"],
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        except services.VersionSigned:
-            return _signed_refusal(request, version)
-        else:
-            messages.success(request, f"Care plan version {version.number} signed.")
-            return redirect("careplans:version-detail", version.id)
+            ),
+        )
+    except services.VersionSigned:
+        return _signed_refusal(request, version)
+    if saved:
+        message = f"Care plan version {version.number} signed."
+        return done(request, message, "careplans:version-detail", version.id)
     return _detail(request, version, status=400, sign_form=form)
 
 
@@ -279,20 +281,18 @@ def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
 def copy_record(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     form = CopyForm(request.POST)
-    if form.is_valid():
-        try:
-            services.copy_record(
-                practice=request.practice,
-                actor=request.membership,
-                version=version,
-                given_on=form.cleaned_data["given_on"],
-                method=form.cleaned_data["method"],
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Recorded: the patient has a copy.")
-            return redirect("careplans:version-detail", version.id)
+    saved = submit(
+        form,
+        lambda: services.copy_record(
+            practice=request.practice,
+            actor=request.membership,
+            version=version,
+            given_on=form.cleaned_data["given_on"],
+            method=form.cleaned_data["method"],
+        ),
+    )
+    if saved:
+        return done(request, COPY_MESSAGE, "careplans:version-detail", version.id)
     return _detail(request, version, status=400, copy_form=form)
 
 
@@ -354,19 +354,17 @@ def signing_queue(request: PracticeRequest) -> HttpResponse:
 def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     form = DischargeForm(request.POST)
-    if form.is_valid():
-        try:
-            services.discharge_record(
-                practice=request.practice,
-                actor=request.membership,
-                patient=patient,
-                **form.cleaned_data,
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Discharge recorded; the care plan review is due soon.")
-            return redirect("patients:patient-detail", patient.id)
+    saved = submit(
+        form,
+        lambda: services.discharge_record(
+            practice=request.practice,
+            actor=request.membership,
+            patient=patient,
+            **form.cleaned_data,
+        ),
+    )
+    if saved:
+        return done(request, DISCHARGE_MESSAGE, "patients:patient-detail", patient.id)
     # The chart again, the form with its errors (nothing was saved).
     patient = patient_selectors.patient_get(practice=request.practice, patient_id=patient.pk)
     audit.read(request.membership, patient, patient_id=patient.pk)
@@ -404,19 +402,17 @@ def template_edit(request: PracticeRequest, template_id: str) -> HttpResponse:
         form = TemplateForm(initial=initial)
         return render(request, "careplans/template_form.html", {"form": form, "template": template})
     form = TemplateForm(request.POST, initial=initial)
-    if form.is_valid():
-        try:
-            with unchanged_since_opened(form, lambda: _template_now(request, template)):
-                services.template_update(
-                    practice=request.practice,
-                    actor=request.membership,
-                    template=template,
-                    data=form.service_data(),
-                )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, f"Template “{template.name}” saved.")
-            return redirect("careplans:template-list")
+    saved = submit(
+        form,
+        lambda: services.template_update(
+            practice=request.practice,
+            actor=request.membership,
+            template=template,
+            data=form.service_data(),
+        ),
+        opened=lambda: _template_now(request, template),
+    )
+    if saved:
+        return done(request, f"Template “{template.name}” saved.", "careplans:template-list")
     context = {"form": form, "template": template}
     return render(request, "careplans/template_form.html", context, status=400)

@@ -1,0 +1,71 @@
+"""Steps every app's pages share: a posted form handed to a service, the success message with
+its redirect, and an app's two CSV import views.
+
+`submit` is the one place a page catches a service's refusal of a posted form: the refusal is
+shown on the form through `ccm.forms.attach_errors` (the one error renderer), never spelled by
+the view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from ccm.forms import attach_errors
+from ccm.versioning import unchanged_since_opened
+
+Refusals = tuple[type[Exception], ...]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What became of a posted form: saved (with the service's `result`), or not: the form is
+    invalid, or the service refused (`refusal`, now shown on the form). True when saved."""
+
+    saved: bool
+    result: Any = None
+    refusal: Exception | None = None
+
+    def __bool__(self) -> bool:
+        return self.saved
+
+    def refused_by(self, kind: type[Exception]) -> bool:
+        return isinstance(self.refusal, kind)
+
+
+def submit(
+    form: forms.BaseForm,
+    save: Callable[[], Any],
+    *,
+    refused: Refusals = (ValidationError,),
+    opened: Callable[[], Any] | None = None,
+    attach: Callable[[Any, Any], None] = attach_errors,
+) -> Submission:
+    """Run `save` (the service call, reading `form.cleaned_data`) when the form is valid.
+
+    `refused` are the refusals the page shows on the form (others propagate); `opened`, for a
+    versioned form, returns the record's current initial values (ccm.versioning: a stale form
+    saves nothing); `attach` adapts a refusal to the form's fields, through attach_errors."""
+    if not form.is_valid():
+        return Submission(saved=False)
+    guard = unchanged_since_opened(cast(forms.Form, form), opened) if opened else nullcontext()
+    try:
+        with guard:
+            result = save()
+    except refused as exc:
+        attach(form, exc)
+        return Submission(saved=False, refusal=exc)
+    return Submission(saved=True, result=result)
+
+
+def done(request: HttpRequest, message: str, to: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    """The success message, then the redirect (`to` and its arguments as for `redirect`)."""
+    messages.success(request, message)
+    return redirect(to, *args, **kwargs)
