@@ -16,9 +16,11 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 
 from ccm.forms import attach_errors
+from ccm.roles import Capability, require
+from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, PracticeRequest
 from ccm.versioning import unchanged_since_opened
 
 Refusals = tuple[type[Exception], ...]
@@ -63,6 +65,26 @@ def submit(
         attach(form, exc)
         return Submission(saved=False, refusal=exc)
     return Submission(saved=True, result=result)
+
+
+def form_page(
+    request: HttpRequest, template: str, form: forms.BaseForm, **context: Any
+) -> HttpResponse:
+    """A page showing `form`: 400 when it shows errors (a post refused or invalid), else 200."""
+    status = 400 if form.errors else 200
+    return render(request, template, {"form": form, **context}, status=status)
+
+
+def writers_only(request: PracticeRequest, capability: Capability) -> None:
+    """A page every reader sees: its POST is for the members holding `capability` (403)."""
+    if request.method == "POST":
+        require(request.membership, capability, ROLE_FORBIDDEN_MESSAGE)
+
+
+def acting(request: PracticeRequest, **on: Any) -> dict[str, Any]:
+    """The arguments every service takes first: the practice, the member acting, and what the
+    action is on (e.g. `patient=`)."""
+    return {"practice": request.practice, "actor": request.membership, **on}
 
 
 def done(request: HttpRequest, message: str, to: str, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -25,12 +25,12 @@ from ccm.forms import (
     MemberRoleForm,
     PracticeSettingsForm,
     TokenCreateForm,
-    attach_errors,
     flash_error,
 )
 from ccm.hooks import home_panels
 from ccm.middleware import LAST_ACTIVITY_KEY, timeout_seconds
 from ccm.models import ApiToken, AuditEvent, Membership, Practice
+from ccm.pages import acting, done, form_page, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     SESSION_PRACTICE_KEY,
@@ -40,7 +40,6 @@ from ccm.tenancy import (
     parse_uuid,
     user_memberships,
 )
-from ccm.versioning import unchanged_since_opened
 
 SWITCHED_MESSAGE = "You are now working in {practice}."
 SAVED_MESSAGE = "Practice settings saved."
@@ -107,44 +106,30 @@ def practice_settings(request: PracticeRequest) -> HttpResponse:
     practice: Practice = request.practice
     editable = Practice.objects.get(pk=practice.pk)  # the form mutates its instance
     form = PracticeSettingsForm(request.POST or None, instance=editable)
-    if request.method == "POST" and form.is_valid():
-        try:
-            with unchanged_since_opened(form, lambda: _practice_now(practice)):
-                services.practice_update(
-                    practice=practice, actor=request.membership, data=form.cleaned_values()
-                )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, SAVED_MESSAGE)
-            return redirect("ccm:practice-settings")
-    status = 400 if form.errors else 200
-    return render(request, "ccm/practice_settings.html", {"form": form}, status=status)
+    if request.method == "POST":
+        saved = submit(
+            form,
+            lambda: services.practice_update(**acting(request), data=form.cleaned_values()),
+            opened=lambda: _practice_now(practice),
+        )
+        if saved:
+            return done(request, SAVED_MESSAGE, "ccm:practice-settings")
+    return form_page(request, "ccm/practice_settings.html", form)
 
 
 @login_required
 @capability_required(Capability.MANAGE_MEMBERS)
 def member_list(request: PracticeRequest) -> HttpResponse:
-    practice = request.practice
     form = MemberInviteForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            membership = services.member_invite(
-                practice=practice,
-                actor=request.membership,
-                **form.cleaned_data,
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, f"Invitation sent to {membership.user.email}.")
-            return redirect("ccm:member-list")
-    context = {
-        "form": form,
-        "members": selectors.member_list(practice=practice),
-        "role_form": MemberRoleForm(),
-    }
-    return render(request, "ccm/member_list.html", context, status=400 if form.errors else 200)
+    if request.method == "POST":
+        saved = submit(form, lambda: services.member_invite(**acting(request), **form.cleaned_data))
+        if saved:
+            message = f"Invitation sent to {saved.result.user.email}."
+            return done(request, message, "ccm:member-list")
+    members = selectors.member_list(practice=request.practice)
+    return form_page(
+        request, "ccm/member_list.html", form, members=members, role_form=MemberRoleForm()
+    )
 
 
 @login_required
@@ -190,27 +175,22 @@ def token_list(request: PracticeRequest) -> HttpResponse:
         initial={"membership": request.membership},
     )
     new_secret = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            token, new_secret = services.token_create(
-                practice=practice,
-                actor=request.membership,
-                membership=form.cleaned_data["membership"],
-                name=form.cleaned_data["name"],
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            # Shown once, in this response only; never stored or shown again.
-            form = TokenCreateForm(practice=practice, initial={"membership": request.membership})
-            messages.success(request, f"Token '{token.name}' created. Copy it now.")
-    context = {
-        "form": form,
-        "tokens": selectors.token_list(practice=practice),
-        "secret": new_secret,
-    }
+    saved = request.method == "POST" and submit(
+        form,
+        lambda: services.token_create(
+            **acting(request),
+            membership=form.cleaned_data["membership"],
+            name=form.cleaned_data["name"],
+        ),
+    )
+    if saved:
+        token, new_secret = saved.result
+        # Shown once, in this response only; never stored or shown again.
+        form = TokenCreateForm(practice=practice, initial={"membership": request.membership})
+        messages.success(request, f"Token '{token.name}' created. Copy it now.")
+    tokens = selectors.token_list(practice=practice)
     # The new secret is in this response only (never cached: ccm.middleware.NoStoreMiddleware).
-    return render(request, "ccm/token_list.html", context, status=400 if form.errors else 200)
+    return form_page(request, "ccm/token_list.html", form, tokens=tokens, secret=new_secret)
 
 
 @login_required
@@ -219,9 +199,8 @@ def token_list(request: PracticeRequest) -> HttpResponse:
 def token_revoke(request: PracticeRequest, token_id: str) -> HttpResponse:
     practice = request.practice
     token = get_for_practice_or_404(ApiToken, practice, token_id)
-    services.token_revoke(practice=practice, actor=request.membership, token=token)
-    messages.success(request, f"Token '{token.name}' revoked.")
-    return redirect("ccm:token-list")
+    services.token_revoke(**acting(request, token=token))
+    return done(request, f"Token '{token.name}' revoked.", "ccm:token-list")
 
 
 def _audit_events(request: PracticeRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:

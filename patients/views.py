@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ccm import audit, csv_import_pages
 from ccm.forms import attach_errors, flash_error
-from ccm.pages import done, submit
+from ccm.pages import acting, done, form_page, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
@@ -48,11 +48,6 @@ _CHART = "patients:patient-detail"
 
 def _is_clinical(request: PracticeRequest) -> bool:
     return can(request.membership, Capability.EDIT_CLINICAL)
-
-
-def _acting(request: PracticeRequest, patient: Patient) -> dict[str, Any]:
-    """Who acts on which patient: the arguments every patient service takes first."""
-    return {"practice": request.practice, "actor": request.membership, "patient": patient}
 
 
 @login_required
@@ -97,8 +92,7 @@ def patient_new(request: PracticeRequest) -> HttpResponse:
         )
         if saved:
             return done(request, ADDED_MESSAGE, _CHART, patient_id=saved.result.pk)
-    status = 400 if form.errors else 200
-    return render(request, "patients/patient_form.html", {"form": form, "new": True}, status=status)
+    return form_page(request, "patients/patient_form.html", form, new=True)
 
 
 def _attach_conditions_error(form: PatientForm, exc: ValidationError) -> None:
@@ -134,7 +128,7 @@ def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
         saved = submit(
             form,
             lambda: services.patient_update(
-                **_acting(request, patient), data=form.cleaned_values()
+                **acting(request, patient=patient), data=form.cleaned_values()
             ),
             opened=lambda: _patient_initial(_lock_patient(request, patient), clinical),
         )
@@ -142,10 +136,7 @@ def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
             return done(request, "Patient details saved.", _CHART, patient_id=patient.pk)
     else:
         audit.read(request.membership, patient, patient_id=patient.pk)
-    context = {"form": form, "patient": patient, "new": False}
-    return render(
-        request, "patients/patient_form.html", context, status=400 if form.errors else 200
-    )
+    return form_page(request, "patients/patient_form.html", form, patient=patient, new=False)
 
 
 @login_required
@@ -183,7 +174,8 @@ def condition_add(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     form = ConditionForm(request.POST)
     saved = submit(
-        form, lambda: services.condition_add(**_acting(request, patient), **form.cleaned_data)
+        form,
+        lambda: services.condition_add(**acting(request, patient=patient), **form.cleaned_data),
     )
     if saved:
         return done(request, "Condition added.", _CHART, patient_id=patient.pk)
@@ -251,16 +243,15 @@ def consent_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
         initial={"given_on": request.practice.today(), "method": "verbal"},
     )
     saved = request.method == "POST" and submit(
-        form, lambda: services.consent_record(**_acting(request, patient), **form.cleaned_data)
+        form,
+        lambda: services.consent_record(**acting(request, patient=patient), **form.cleaned_data),
     )
     if saved:
         return done(request, "Consent recorded.", _CHART, patient_id=patient.pk)
     if request.method == "GET":
         audit.read(request.membership, patient, patient_id=patient.pk)
-    context = {"form": form, "patient": patient, "practice": request.practice}
-    return render(
-        request, "patients/consent_form.html", context, status=400 if form.errors else 200
-    )
+    context = {"patient": patient, "practice": request.practice}
+    return form_page(request, "patients/consent_form.html", form, **context)
 
 
 def _consent_of(request: PracticeRequest, patient_id: str, consent_id: str) -> Consent:
@@ -329,7 +320,7 @@ def patient_transition(request: PracticeRequest, patient_id: str, action: str) -
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     reason = ReasonForm(request.POST)
     text = reason.cleaned_data["reason"] if reason.is_valid() else ""
-    kwargs = _acting(request, patient)
+    kwargs = acting(request, patient=patient)
     try:
         if action == "enroll":
             services.patient_enroll(**kwargs)
@@ -357,7 +348,7 @@ def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse
         saved = submit(
             form,
             lambda: services.patient_disenroll(
-                **_acting(request, patient), reason=form.cleaned_data["reason"]
+                **acting(request, patient=patient), reason=form.cleaned_data["reason"]
             ),
         )
         if saved:
@@ -375,22 +366,6 @@ def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse
 
 
 # --- EHR candidate-list import ----------------------------------------------------------------
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
-def import_upload(request: PracticeRequest) -> HttpResponse:
-    return IMPORT_PAGES.upload(request)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
-def import_detail(request: PracticeRequest, import_id: str) -> HttpResponse:
-    return IMPORT_PAGES.show(
-        request, get_for_practice_or_404(PatientImport, request.practice, import_id)
-    )
 
 
 def _import_format() -> dict[str, Any]:
@@ -413,3 +388,4 @@ IMPORT_PAGES = csv_import_pages.ImportPages(
     upload_extra=_import_format,
     detail_extra=_import_columns,
 )
+import_upload, import_detail = IMPORT_PAGES.views(Capability.EDIT_CLINICAL, id_name="import_id")

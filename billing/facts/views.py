@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -28,22 +28,29 @@ from billing.facts.forms import (
 )
 from billing.models import OtherServiceImport, PatientMonthFacts
 from ccm import audit, csv_import_pages
-from ccm.forms import attach_errors, flash_error
+from ccm.forms import flash_error
 from ccm.months import month_label, next_month, parse_month, previous_month
+from ccm.pages import Submission, acting, done, submit, writers_only
 from ccm.roles import Capability, can
 from ccm.tenancy import (
-    ROLE_FORBIDDEN_MESSAGE,
     PracticeRequest,
     capability_required,
     get_for_practice_or_404,
 )
-from ccm.versioning import unchanged_since_opened
 from patients.models import Patient
 from timelog.services import MonthLocked
 
 
 def _can_write(request: PracticeRequest) -> bool:
     return can(request.membership, Capability.EDIT_BILLING_FACTS)
+
+
+# A closed month is a conflict (409); any other refusal is the form's (400).
+_REFUSALS = (MonthLocked, ValidationError)
+
+
+def _status(saved: Submission) -> int:
+    return 409 if saved.refused_by(MonthLocked) else 400
 
 
 def _patient(request: PracticeRequest, patient_id: str) -> Patient:
@@ -59,29 +66,21 @@ def _patient(request: PracticeRequest, patient_id: str) -> Patient:
 def other_service_list(request: PracticeRequest, patient_id: str) -> HttpResponse:
     """The patient's other services, and the form to add one (POST: writers only)."""
     patient = _patient(request, patient_id)
-    if request.method == "POST" and not _can_write(request):
-        raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
+    writers_only(request, Capability.EDIT_BILLING_FACTS)
     form = OtherServiceForm(request.POST or None, practice=request.practice)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                services.other_service_create(
-                    practice=request.practice,
-                    actor=request.membership,
-                    patient=patient,
-                    **form.cleaned_data,
-                )
-            except MonthLocked as exc:
-                attach_errors(form, exc)
-                status = 409
-            except ValidationError as exc:
-                attach_errors(form, exc)
-            else:
-                messages.success(request, f"{form.cleaned_data['code']} recorded.")
-                return redirect("billing:other-service-list", patient_id=patient.pk)
-    return _list_page(request, patient, form, status)
+    if request.method != "POST":
+        return _list_page(request, patient, form, 200)
+    saved = submit(
+        form,
+        lambda: services.other_service_create(
+            **acting(request, patient=patient), **form.cleaned_data
+        ),
+        refused=_REFUSALS,
+    )
+    if saved:
+        message = f"{form.cleaned_data['code']} recorded."
+        return done(request, message, "billing:other-service-list", patient_id=patient.pk)
+    return _list_page(request, patient, form, _status(saved))
 
 
 def _list_page(
@@ -172,34 +171,25 @@ def month_facts_edit(request: PracticeRequest, patient_id: str, month: str) -> H
     """The patient-month's R3 flag and R23 MDM level (POST: writers; MDM: admin, physician)."""
     patient = _patient(request, patient_id)
     day = _parse_url_month(month)
-    if request.method == "POST" and not _can_write(request):
-        raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
+    writers_only(request, Capability.EDIT_BILLING_FACTS)
     facts = selectors.month_facts_get(practice=request.practice, patient=patient, month=day)
     can_set_mdm = can(request.membership, Capability.SET_MDM)
     initial = _facts_initial(facts)
     form = MonthFactsForm(request.POST or None, initial=initial, can_set_mdm=can_set_mdm)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                with unchanged_since_opened(form, lambda: _facts_now(request, patient, day)):
-                    services.month_facts_set(
-                        practice=request.practice,
-                        actor=request.membership,
-                        patient=patient,
-                        month=day,
-                        **form.cleaned_values(),
-                    )
-            except MonthLocked as exc:
-                attach_errors(form, exc)
-                status = 409
-            except ValidationError as exc:
-                attach_errors(form, exc)
-            else:
-                messages.success(request, f"Month facts for {month_label(day)} saved.")
-                return redirect(_facts_url(patient, day))
-    return _facts_page(request, patient, day, form, status, facts=facts)
+    if request.method != "POST":
+        return _facts_page(request, patient, day, form, 200, facts=facts)
+    saved = submit(
+        form,
+        lambda: services.month_facts_set(
+            **acting(request, patient=patient), month=day, **form.cleaned_values()
+        ),
+        refused=_REFUSALS,
+        opened=lambda: _facts_now(request, patient, day),
+    )
+    if saved:
+        message = f"Month facts for {month_label(day)} saved."
+        return done(request, message, _facts_url(patient, day))
+    return _facts_page(request, patient, day, form, _status(saved), facts=facts)
 
 
 def _facts_page(
@@ -239,21 +229,6 @@ def _facts_page(
 # --- CSV import of other services ------------------------------------------------------------
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.IMPORT_OTHER_SERVICES)
-def import_upload(request: PracticeRequest) -> HttpResponse:
-    return IMPORT_PAGES.upload(request)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.IMPORT_OTHER_SERVICES)
-def import_detail(request: PracticeRequest, service_import_id: str) -> HttpResponse:
-    record = get_for_practice_or_404(OtherServiceImport, request.practice, service_import_id)
-    return IMPORT_PAGES.show(request, record)
-
-
 def _already_recorded(record: OtherServiceImport) -> dict[str, Any]:
     return {"already_count": record.valid_count - record.created_count}
 
@@ -265,4 +240,7 @@ IMPORT_PAGES = csv_import_pages.ImportPages(
     detail="billing:other-service-import-detail",
     upload_extra=lambda: {"labels": imports.LABELS},
     detail_extra=_already_recorded,
+)
+import_upload, import_detail = IMPORT_PAGES.views(
+    Capability.IMPORT_OTHER_SERVICES, id_name="service_import_id"
 )
