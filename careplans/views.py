@@ -8,11 +8,9 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from careplans import content as plan_content
 from careplans import pdf, selectors, services
@@ -28,11 +26,10 @@ from careplans.forms import (
 from careplans.models import CarePlanTemplate, CarePlanVersion
 from ccm import audit
 from ccm.forms import flash_error
-from ccm.pages import done, submit
+from ccm.pages import done, page, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
-    capability_required,
     get_for_practice_or_404,
     lock_for_practice_or_404,
 )
@@ -53,9 +50,7 @@ def _version(request: PracticeRequest, version_id: Any) -> CarePlanVersion:
 # --- Drafts ----------------------------------------------------------------------------------
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET", "POST")
 def draft_start(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     services.templates_ensure(practice=request.practice)
@@ -141,9 +136,7 @@ def _signed_refusal(request: PracticeRequest, version: CarePlanVersion) -> HttpR
     return _detail(request, version, status=409)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET", "POST")
 def version_edit(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     if not version.is_draft:
@@ -169,9 +162,7 @@ def version_edit(request: PracticeRequest, version_id: str) -> HttpResponse:
     return redirect("careplans:version-edit", version.id)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET")
 def editor_row(request: PracticeRequest, version_id: str, section: str) -> HttpResponse:
     """One blank editor row (htmx appends it to the section's table)."""
     version = _version(request, version_id)
@@ -187,9 +178,7 @@ def editor_row(request: PracticeRequest, version_id: str, section: str) -> HttpR
     return render(request, "careplans/editor_row.html", context)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def version_submit(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     try:
@@ -203,9 +192,7 @@ def version_submit(request: PracticeRequest, version_id: str) -> HttpResponse:
     return redirect("careplans:version-detail", version.id)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def version_discard(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     try:
@@ -241,16 +228,12 @@ def _detail(
     return render(request, "careplans/version_detail.html", context, status=status)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def version_detail(request: PracticeRequest, version_id: str) -> HttpResponse:
     return _detail(request, _version(request, version_id))
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)  # another practice's version: 404 before 403
     if not can(request.membership, Capability.SIGN_CARE_PLANS):
@@ -275,9 +258,7 @@ def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
     return _detail(request, version, status=400, sign_form=form)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def copy_record(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     form = CopyForm(request.POST)
@@ -296,17 +277,13 @@ def copy_record(request: PracticeRequest, version_id: str) -> HttpResponse:
     return _detail(request, version, status=400, copy_form=form)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def version_pdf(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     return pdf.download(membership=request.membership, version=version)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def version_diff(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     against_id = request.GET.get("against") or version.based_on_id
@@ -335,9 +312,7 @@ def version_diff(request: PracticeRequest, version_id: str) -> HttpResponse:
     return render(request, "careplans/version_diff.html", context)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET")
 def signing_queue(request: PracticeRequest) -> HttpResponse:
     queue = list(selectors.signing_queue(practice=request.practice))
     audit.read_many(request.membership, [v.patient for v in queue], action="careplan.queue")
@@ -348,9 +323,7 @@ def signing_queue(request: PracticeRequest) -> HttpResponse:
 # --- Discharges ------------------------------------------------------------------------------
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     form = DischargeForm(request.POST)
@@ -375,9 +348,7 @@ def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
 # --- Templates (admins) ----------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-@capability_required(Capability.EDIT_CARE_PLAN_TEMPLATES)
+@page(Capability.EDIT_CARE_PLAN_TEMPLATES, "GET")
 def template_list(request: PracticeRequest) -> HttpResponse:
     services.templates_ensure(practice=request.practice)
     templates = selectors.template_list(practice=request.practice)
@@ -392,9 +363,7 @@ def _template_now(request: PracticeRequest, template: CarePlanTemplate) -> dict[
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CARE_PLAN_TEMPLATES)
+@page(Capability.EDIT_CARE_PLAN_TEMPLATES, "GET", "POST")
 def template_edit(request: PracticeRequest, template_id: str) -> HttpResponse:
     template = get_for_practice_or_404(CarePlanTemplate, request.practice, template_id)
     initial = TemplateForm.initial_for(template)

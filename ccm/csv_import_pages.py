@@ -11,17 +11,15 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
 
 from ccm import csv_import
 from ccm.forms import flash_error
-from ccm.pages import form_page, submit
+from ccm.pages import form_page, page, submit
 from ccm.roles import Capability
-from ccm.tenancy import PracticeRequest, capability_required, get_for_practice_or_404
+from ccm.tenancy import PracticeRequest, get_for_practice_or_404
 
 View = Callable[..., HttpResponse]
 
@@ -41,14 +39,6 @@ class UploadForm(forms.Form):
 
 def _nothing(*_args: Any) -> dict[str, Any]:
     return {}
-
-
-def _page_guard(capability: Capability) -> Callable[[View], View]:
-    def guard(view: View) -> View:
-        methods = require_http_methods(["GET", "POST"])
-        return login_required(methods(capability_required(capability)(view)))
-
-    return guard
 
 
 @dataclass(frozen=True)
@@ -110,7 +100,7 @@ class ImportPages:
                 request, get_for_practice_or_404(model, request.practice, url[id_name])
             )
 
-        guard = _page_guard(capability)
+        guard = page(capability, "GET", "POST")
         return guard(import_upload), guard(import_detail)
 
     def _detail_context(self, record: Any) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Steps every app's pages share: a posted form handed to a service, the success message with
-its redirect, and an app's two CSV import views.
+"""Steps every app's pages share: who may open a page (`page`), a posted form handed to a
+service (`submit`), the success message with its redirect (`done`), a form's page (`form_page`).
 
 `submit` is the one place a page catches a service's refusal of a posted form: the refusal is
 shown on the form through `ccm.forms.attach_errors` (the one error renderer), never spelled by
@@ -7,23 +7,42 @@ the view."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
 from ccm.forms import attach_errors
+from ccm.months import month_label, next_month, previous_month
 from ccm.roles import Capability, require
-from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, PracticeRequest
+from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, PracticeRequest, capability_required
 from ccm.versioning import unchanged_since_opened
 
 Refusals = tuple[type[Exception], ...]
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+def page(capability: Capability, *methods: str) -> Callable[[V], V]:
+    """A page's access, checked in this order: signed in (else the sign-in page), one of the
+    HTTP `methods` (405; any method when none are named), then a membership holding
+    `capability` (403, ccm.roles)."""
+
+    def decorator(view: V) -> V:
+        guarded = capability_required(capability)(view)
+        if methods:
+            guarded = require_http_methods(list(methods))(guarded)
+        return cast(V, login_required(guarded))
+
+    return decorator
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,16 @@ def writers_only(request: PracticeRequest, capability: Capability) -> None:
     """A page every reader sees: its POST is for the members holding `capability` (403)."""
     if request.method == "POST":
         require(request.membership, capability, ROLE_FORBIDDEN_MESSAGE)
+
+
+def month_links(month: dt.date) -> dict[str, Any]:
+    """The month a page shows and its neighbours, under the names the month links use."""
+    return {
+        "month": month,
+        "month_label": month_label(month),
+        "previous": month_label(previous_month(month)),
+        "next": month_label(next_month(month)),
+    }
 
 
 def acting(request: PracticeRequest, **on: Any) -> dict[str, Any]:

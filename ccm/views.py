@@ -30,12 +30,11 @@ from ccm.forms import (
 from ccm.hooks import home_panels
 from ccm.middleware import LAST_ACTIVITY_KEY, timeout_seconds
 from ccm.models import ApiToken, AuditEvent, Membership, Practice
-from ccm.pages import acting, done, form_page, submit
+from ccm.pages import acting, done, form_page, page, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     SESSION_PRACTICE_KEY,
     PracticeRequest,
-    capability_required,
     get_for_practice_or_404,
     parse_uuid,
     user_memberships,
@@ -64,8 +63,7 @@ def start(request: PracticeRequest) -> HttpResponse:
     return redirect("ccm:home")
 
 
-@login_required
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE)
 def home(request: PracticeRequest) -> HttpResponse:
     """Home: admins and billers see the billing dashboard on top (aggregates only); the
     panels (census, dashboard) come from the apps that own their data (ccm/hooks.py)."""
@@ -100,8 +98,7 @@ def _practice_now(practice: Practice) -> dict[str, object]:
     return model_to_dict(locked, fields=PracticeSettingsForm.Meta.fields)
 
 
-@login_required
-@capability_required(Capability.MANAGE_PRACTICE)
+@page(Capability.MANAGE_PRACTICE)
 def practice_settings(request: PracticeRequest) -> HttpResponse:
     practice: Practice = request.practice
     editable = Practice.objects.get(pk=practice.pk)  # the form mutates its instance
@@ -117,8 +114,7 @@ def practice_settings(request: PracticeRequest) -> HttpResponse:
     return form_page(request, "ccm/practice_settings.html", form)
 
 
-@login_required
-@capability_required(Capability.MANAGE_MEMBERS)
+@page(Capability.MANAGE_MEMBERS)
 def member_list(request: PracticeRequest) -> HttpResponse:
     form = MemberInviteForm(request.POST or None)
     if request.method == "POST":
@@ -132,9 +128,7 @@ def member_list(request: PracticeRequest) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-@capability_required(Capability.MANAGE_MEMBERS)
+@page(Capability.MANAGE_MEMBERS, "POST")
 def member_update(request: PracticeRequest, membership_id: str) -> HttpResponse:
     practice = request.practice
     member = get_for_practice_or_404(Membership, practice, membership_id)
@@ -165,8 +159,7 @@ def member_update(request: PracticeRequest, membership_id: str) -> HttpResponse:
     return redirect("ccm:member-list")
 
 
-@login_required
-@capability_required(Capability.MANAGE_API_TOKENS)
+@page(Capability.MANAGE_API_TOKENS)
 def token_list(request: PracticeRequest) -> HttpResponse:
     practice = request.practice
     form = TokenCreateForm(
@@ -193,9 +186,7 @@ def token_list(request: PracticeRequest) -> HttpResponse:
     return form_page(request, "ccm/token_list.html", form, tokens=tokens, secret=new_secret)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.MANAGE_API_TOKENS)
+@page(Capability.MANAGE_API_TOKENS, "POST")
 def token_revoke(request: PracticeRequest, token_id: str) -> HttpResponse:
     practice = request.practice
     token = get_for_practice_or_404(ApiToken, practice, token_id)
@@ -210,9 +201,7 @@ def _audit_events(request: PracticeRequest) -> tuple[AuditFilterForm, QuerySet[A
     return form, selectors.audit_event_list(practice=practice, **filters)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_AUDIT)
+@page(Capability.VIEW_AUDIT, "GET")
 def audit_list(request: PracticeRequest) -> HttpResponse:
     form, events = _audit_events(request)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -237,9 +226,7 @@ def csv_safe(value: object) -> str:
     return "'" + text if text.startswith(CSV_INJECTION_PREFIXES) else text
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_AUDIT)
+@page(Capability.VIEW_AUDIT, "GET")
 def audit_export(request: PracticeRequest) -> StreamingHttpResponse:
     _form, events = _audit_events(request)
     audit.record_for(request.membership, "audit.export")

@@ -6,22 +6,19 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.forms.models import model_to_dict
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ccm import audit, csv_import_pages
 from ccm.forms import attach_errors, flash_error
-from ccm.pages import acting, done, form_page, submit
+from ccm.pages import acting, done, form_page, page, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
-    capability_required,
     get_for_practice_or_404,
 )
 from patients import engine_inputs, imports, selectors, services
@@ -50,9 +47,7 @@ def _is_clinical(request: PracticeRequest) -> bool:
     return can(request.membership, Capability.EDIT_CLINICAL)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def patient_list(request: PracticeRequest) -> HttpResponse:
     form = PatientFilterForm(request.GET or None, practice=request.practice)
     data = form.cleaned_data if form.is_valid() else {}
@@ -73,8 +68,7 @@ def patient_list(request: PracticeRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL)
 def patient_new(request: PracticeRequest) -> HttpResponse:
     form = PatientForm(
         request.POST or None, practice=request.practice, clinical=True, creating=True
@@ -111,8 +105,7 @@ def _lock_patient(request: PracticeRequest, patient: Patient) -> Patient:
     return engine_inputs.lock_patient_or_404(request.practice, patient.pk)
 
 
-@login_required
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE)
 def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     clinical = _is_clinical(request)
@@ -139,9 +132,7 @@ def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
     return form_page(request, "patients/patient_form.html", form, patient=patient, new=False)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def patient_detail(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     audit.read(request.membership, patient, patient_id=patient.pk)
@@ -167,9 +158,7 @@ def chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> d
     }
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def condition_add(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     form = ConditionForm(request.POST)
@@ -203,9 +192,7 @@ def _chart_url(patient: Patient) -> str:
     return reverse(_CHART, kwargs={"patient_id": patient.pk})
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET", "POST")
 def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     condition = get_for_practice_or_404(Condition, request.practice, condition_id)
@@ -233,8 +220,7 @@ def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: s
     )
 
 
-@login_required
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL)
 def consent_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     form = ConsentForm(
@@ -262,9 +248,7 @@ def _consent_of(request: PracticeRequest, patient_id: str, consent_id: str) -> C
     return consent
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET", "POST")
 def consent_revoke(request: PracticeRequest, patient_id: str, consent_id: str) -> HttpResponse:
     consent = _consent_of(request, patient_id, consent_id)
     patient = selectors.patient_get(practice=request.practice, patient_id=consent.patient_id)
@@ -299,9 +283,7 @@ def consent_revoke(request: PracticeRequest, patient_id: str, consent_id: str) -
     )
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def consent_form_file(request: PracticeRequest, patient_id: str, consent_id: str) -> FileResponse:
     """The signed consent form: only through this tenant-checked, audited view."""
     consent = _consent_of(request, patient_id, consent_id)
@@ -313,9 +295,7 @@ def consent_form_file(request: PracticeRequest, patient_id: str, consent_id: str
     return response
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def patient_transition(request: PracticeRequest, patient_id: str, action: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     reason = ReasonForm(request.POST)
@@ -335,9 +315,7 @@ def patient_transition(request: PracticeRequest, patient_id: str, action: str) -
     return redirect(_CHART, patient_id=patient.pk)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET", "POST")
 def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     if patient.status != Status.ENROLLED:

@@ -6,24 +6,21 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
 
 from ccm import audit
 from ccm.forms import flash_error
 from ccm.models import Membership
-from ccm.months import month_label, next_month, parse_month, previous_month
-from ccm.pages import acting, done, form_page, submit
+from ccm.months import month_label, parse_month
+from ccm.pages import acting, done, form_page, month_links, page, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
-    capability_required,
     get_for_practice_or_404,
     lock_for_practice_or_404,
 )
@@ -60,9 +57,7 @@ def _month(request: PracticeRequest, text: str | None) -> dt.date:
 # --- Worklist --------------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def worklist(request: PracticeRequest) -> HttpResponse:
     form = WorklistFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
@@ -87,10 +82,7 @@ def worklist(request: PracticeRequest) -> HttpResponse:
         "page": page,
         "rows": rows,
         "query": query.urlencode(),
-        "month": month,
-        "month_label": month_label(month),
-        "previous": month_label(previous_month(month)),
-        "next": month_label(next_month(month)),
+        **month_links(month),
         "who": who,
         "is_current": month == request.practice.this_month(),
         "today": request.practice.today(),
@@ -104,9 +96,7 @@ def worklist(request: PracticeRequest) -> HttpResponse:
 # --- Time entries ----------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def time_entry_list(request: PracticeRequest) -> HttpResponse:
     month = _month(request, request.GET.get("month"))
     performer = None
@@ -126,10 +116,7 @@ def time_entry_list(request: PracticeRequest) -> HttpResponse:
     audit.read_many(request.membership, [e.patient for e in page.object_list], action="time.list")
     context = {
         "page": page,
-        "month": month,
-        "month_label": month_label(month),
-        "previous": month_label(previous_month(month)),
-        "next": month_label(next_month(month)),
+        **month_links(month),
         "mine": mine,
         "performer": performer,
         "locked": services.month_is_locked(practice=request.practice, month=month),
@@ -141,8 +128,7 @@ def _chart(patient: Patient) -> str:
     return reverse("patients:patient-detail", kwargs={"patient_id": patient.pk}) + "#time"
 
 
-@login_required
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME)
 def time_entry_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     initial = {"started_at": default_start(timezone.localtime())}
@@ -182,8 +168,7 @@ def _lock(request: PracticeRequest, entry: TimeEntry) -> TimeEntry:
     return lock_for_practice_or_404(queryset, request.practice, entry.pk)
 
 
-@login_required
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME)
 def time_entry_edit(request: PracticeRequest, entry_id: str) -> HttpResponse:
     entry = _entry_or_404(request, entry_id)
     locked = services.month_is_locked(practice=request.practice, month=entry.billing_month)
@@ -215,9 +200,7 @@ def time_entry_edit(request: PracticeRequest, entry_id: str) -> HttpResponse:
     return render(request, "timelog/time_entry_form.html", context, status=status)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME, "POST")
 def time_entry_delete(request: PracticeRequest, entry_id: str) -> HttpResponse:
     entry = _entry_or_404(request, entry_id)
     try:
@@ -229,8 +212,7 @@ def time_entry_delete(request: PracticeRequest, entry_id: str) -> HttpResponse:
     return redirect(_chart(entry.patient))
 
 
-@login_required
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME)
 def time_entry_adjust(request: PracticeRequest, entry_id: str) -> HttpResponse:
     entry = _entry_or_404(request, entry_id)
     form = AdjustmentForm(request.POST or None)
@@ -254,9 +236,7 @@ def time_entry_adjust(request: PracticeRequest, entry_id: str) -> HttpResponse:
 # --- Timer -----------------------------------------------------------------------------------
 
 
-@login_required
-@require_POST
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME, "POST")
 def timer_start(request: PracticeRequest) -> HttpResponse:
     form = TimerStartForm(request.POST)
     if not form.is_valid():
@@ -277,8 +257,7 @@ def timer_start(request: PracticeRequest) -> HttpResponse:
     return redirect(request.POST.get("next") or _chart(patient))
 
 
-@login_required
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME)
 def timer_stop(request: PracticeRequest) -> HttpResponse:
     timer = services.timer_get(membership=request.membership)
     if timer is None:
@@ -317,9 +296,7 @@ def timer_stop(request: PracticeRequest) -> HttpResponse:
     return form_page(request, "timelog/timer_stop.html", form, **context)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME, "POST")
 def timer_discard(request: PracticeRequest) -> HttpResponse:
     try:
         services.timer_discard(practice=request.practice, actor=request.membership)
@@ -333,9 +310,7 @@ def timer_discard(request: PracticeRequest) -> HttpResponse:
 # --- Tasks -----------------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def task_list(request: PracticeRequest) -> HttpResponse:
     form = TaskFilterForm(request.GET or None)
     view = (form.cleaned_data.get("view") if form.is_valid() else "") or "mine"
@@ -358,8 +333,7 @@ def task_list(request: PracticeRequest) -> HttpResponse:
     return render(request, "timelog/task_list.html", context)
 
 
-@login_required
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME)
 def task_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     initial = {"due_on": request.practice.today(), "assignee": patient.coordinator_id}
@@ -424,18 +398,14 @@ def _task_page(
     return render(request, "timelog/task_detail.html", context, status=status)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def task_detail(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     audit.read(request.membership, task, patient_id=task.patient_id)
     return _task_page(request, task)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME, "POST")
 def task_reassign(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     form = TaskReassignForm(request.POST, practice=request.practice, initial=_task_initial(task))
@@ -452,9 +422,7 @@ def task_reassign(request: PracticeRequest, task_id: str) -> HttpResponse:
     return _task_page(request, task, status=400, reassign_form=form)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME, "POST")
 def task_complete(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     form = TaskCompleteForm(request.POST, initial=_task_initial(task))

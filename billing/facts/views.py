@@ -12,12 +12,10 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.facts import imports, selectors, services
 from billing.facts.forms import (
@@ -29,12 +27,11 @@ from billing.facts.forms import (
 from billing.models import OtherServiceImport, PatientMonthFacts
 from ccm import audit, csv_import_pages
 from ccm.forms import flash_error
-from ccm.months import month_label, next_month, parse_month, previous_month
-from ccm.pages import Submission, acting, done, submit, writers_only
+from ccm.months import month_label, parse_month
+from ccm.pages import Submission, acting, done, month_links, page, submit, writers_only
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
-    capability_required,
     get_for_practice_or_404,
 )
 from patients.models import Patient
@@ -60,9 +57,7 @@ def _patient(request: PracticeRequest, patient_id: str) -> Patient:
 # --- Other services --------------------------------------------------------------------------
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET", "POST")
 def other_service_list(request: PracticeRequest, patient_id: str) -> HttpResponse:
     """The patient's other services, and the form to add one (POST: writers only)."""
     patient = _patient(request, patient_id)
@@ -106,9 +101,7 @@ def _list_page(
     return render(request, "billing/other_service_list.html", context, status=status)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_BILLING_FACTS)
+@page(Capability.EDIT_BILLING_FACTS, "POST")
 def other_service_delete(request: PracticeRequest, other_service_id: str) -> HttpResponse:
     service = selectors.other_service_get(practice=request.practice, service_id=other_service_id)
     try:
@@ -125,9 +118,7 @@ def other_service_delete(request: PracticeRequest, other_service_id: str) -> Htt
 # --- Month facts -----------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def month_facts_current(request: PracticeRequest, patient_id: str) -> HttpResponse:
     """Redirect to the month asked for (?month=YYYY-MM), else the current month."""
     patient = _patient(request, patient_id)
@@ -164,9 +155,7 @@ def _facts_now(request: PracticeRequest, patient: Patient, month: dt.date) -> di
     return _facts_initial(facts)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET", "POST")
 def month_facts_edit(request: PracticeRequest, patient_id: str, month: str) -> HttpResponse:
     """The patient-month's R3 flag and R23 MDM level (POST: writers; MDM: admin, physician)."""
     patient = _patient(request, patient_id)
@@ -209,10 +198,7 @@ def _facts_page(
     ]
     context = {
         "patient": patient,
-        "month": month,
-        "month_label": month_label(month),
-        "previous": month_label(previous_month(month)),
-        "next": month_label(next_month(month)),
+        **month_links(month),
         "is_future": month > practice.this_month(),
         "facts": facts,
         "facts_saved": not facts._state.adding,

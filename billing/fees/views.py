@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.views.decorators.http import require_http_methods, require_POST
 
 from billing.fees import selectors, services
 from billing.fees.forms import (
@@ -19,9 +17,9 @@ from billing.fees.forms import (
 )
 from ccm.forms import attach_errors
 from ccm.models import Practice
-from ccm.pages import acting, done, form_page, submit, writers_only
+from ccm.pages import acting, done, form_page, page, submit, writers_only
 from ccm.roles import Capability, can
-from ccm.tenancy import PracticeRequest, capability_required
+from ccm.tenancy import PracticeRequest
 
 FEES_SAVED_MESSAGE = (
     "Fee schedule saved. Worklist progress for this month and last month is being recomputed."
@@ -54,9 +52,7 @@ def _policy_now(practice: Practice) -> dict[str, Any]:
     return selectors.policy_values(selectors.policy_get(practice=practice))
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.VIEW_BILLING)
+@page(Capability.VIEW_BILLING, "GET", "POST")
 def fee_schedule(request: PracticeRequest) -> HttpResponse:
     writers_only(request, Capability.EDIT_BILLING_SETTINGS)
     practice = request.practice
@@ -83,9 +79,7 @@ def fee_schedule(request: PracticeRequest) -> HttpResponse:
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.VIEW_BILLING)
+@page(Capability.VIEW_BILLING, "GET", "POST")
 def policy(request: PracticeRequest) -> HttpResponse:
     writers_only(request, Capability.EDIT_BILLING_SETTINGS)
     practice = request.practice
@@ -112,9 +106,7 @@ def policy(request: PracticeRequest) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_BILLING_SETTINGS)
+@page(Capability.EDIT_BILLING_SETTINGS, "POST")
 def policy_reset(request: PracticeRequest) -> HttpResponse:
     changes = services.policy_reset(**acting(request))
     return done(request, POLICY_RESET_MESSAGE if changes else NO_CHANGES_MESSAGE, "billing:policy")
