@@ -26,7 +26,7 @@ from careplans.forms import (
 from careplans.models import CarePlanTemplate, CarePlanVersion
 from ccm import audit
 from ccm.forms import flash_error
-from ccm.pages import done, page, submit
+from ccm.pages import acting, done, page, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
@@ -182,7 +182,7 @@ def editor_row(request: PracticeRequest, version_id: str, section: str) -> HttpR
 def version_submit(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     try:
-        services.draft_submit(practice=request.practice, actor=request.membership, version=version)
+        services.draft_submit(**acting(request, version=version))
     except ValidationError as exc:
         flash_error(request, exc)
         return redirect("careplans:version-edit", version.id)
@@ -196,7 +196,7 @@ def version_submit(request: PracticeRequest, version_id: str) -> HttpResponse:
 def version_discard(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     try:
-        services.draft_discard(practice=request.practice, actor=request.membership, version=version)
+        services.draft_discard(**acting(request, version=version))
     except services.VersionSigned:
         return _signed_refusal(request, version)
     messages.success(request, "Draft discarded.")
@@ -242,13 +242,8 @@ def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
     try:
         saved = submit(
             form,
-            lambda: services.version_sign(
-                practice=request.practice,
-                actor=request.membership,
-                version=version,
-                password=form.cleaned_data["password"],
-                code=form.cleaned_data["code"],
-            ),
+            # The form's fields (password, code) are the service's.
+            lambda: services.version_sign(**acting(request, version=version), **form.cleaned_data),
         )
     except services.VersionSigned:
         return _signed_refusal(request, version)
@@ -264,13 +259,7 @@ def copy_record(request: PracticeRequest, version_id: str) -> HttpResponse:
     form = CopyForm(request.POST)
     saved = submit(
         form,
-        lambda: services.copy_record(
-            practice=request.practice,
-            actor=request.membership,
-            version=version,
-            given_on=form.cleaned_data["given_on"],
-            method=form.cleaned_data["method"],
-        ),
+        lambda: services.copy_record(**acting(request, version=version), **form.cleaned_data),
     )
     if saved:
         return done(request, COPY_MESSAGE, "careplans:version-detail", version.id)
@@ -329,12 +318,7 @@ def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
     form = DischargeForm(request.POST)
     saved = submit(
         form,
-        lambda: services.discharge_record(
-            practice=request.practice,
-            actor=request.membership,
-            patient=patient,
-            **form.cleaned_data,
-        ),
+        lambda: services.discharge_record(**acting(request, patient=patient), **form.cleaned_data),
     )
     if saved:
         return done(request, DISCHARGE_MESSAGE, "patients:patient-detail", patient.id)

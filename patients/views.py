@@ -261,11 +261,7 @@ def consent_revoke(request: PracticeRequest, patient_id: str, consent_id: str) -
         saved = submit(
             form,
             lambda: services.consent_revoke(
-                practice=request.practice,
-                actor=request.membership,
-                consent=consent,
-                revoked_on=form.cleaned_data["revoked_on"],
-                reason=form.cleaned_data["reason"],
+                **acting(request, consent=consent), **form.cleaned_data
             ),
         )
         if saved:
@@ -326,7 +322,7 @@ def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse
         saved = submit(
             form,
             lambda: services.patient_disenroll(
-                **acting(request, patient=patient), reason=form.cleaned_data["reason"]
+                **acting(request, patient=patient), **form.cleaned_data
             ),
         )
         if saved:
