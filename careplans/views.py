@@ -60,9 +60,7 @@ def draft_start(request: PracticeRequest, patient_id: str) -> HttpResponse:
         saved = submit(
             form,
             lambda: services.draft_start(
-                practice=request.practice,
-                actor=request.membership,
-                patient=patient,
+                **acting(request, patient=patient),
                 template_ids=form.cleaned_data["templates"] or None,
             ),
         )
