@@ -26,7 +26,7 @@ from careplans.forms import (
 from careplans.models import CarePlanTemplate, CarePlanVersion
 from ccm import audit
 from ccm.forms import flash_error
-from ccm.pages import acting, done, page, submit
+from ccm.pages import acting, done, page, save_form, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
@@ -238,11 +238,7 @@ def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
         raise PermissionDenied(services.PHYSICIAN_ONLY_MESSAGE)
     form = SignForm(request.POST)
     try:
-        saved = submit(
-            form,
-            # The form's fields (password, code) are the service's.
-            lambda: services.version_sign(**acting(request, version=version), **form.cleaned_data),
-        )
+        saved = save_form(request, form, services.version_sign, version=version)
     except services.VersionSigned:
         return _signed_refusal(request, version)
     if saved:
@@ -255,10 +251,7 @@ def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
 def copy_record(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     form = CopyForm(request.POST)
-    saved = submit(
-        form,
-        lambda: services.copy_record(**acting(request, version=version), **form.cleaned_data),
-    )
+    saved = save_form(request, form, services.copy_record, version=version)
     if saved:
         return done(request, COPY_MESSAGE, "careplans:version-detail", version.id)
     return _detail(request, version, status=400, copy_form=form)
@@ -314,10 +307,7 @@ def signing_queue(request: PracticeRequest) -> HttpResponse:
 def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     form = DischargeForm(request.POST)
-    saved = submit(
-        form,
-        lambda: services.discharge_record(**acting(request, patient=patient), **form.cleaned_data),
-    )
+    saved = save_form(request, form, services.discharge_record, patient=patient)
     if saved:
         return done(request, DISCHARGE_MESSAGE, "patients:patient-detail", patient.id)
     # The chart again, the form with its errors (nothing was saved).

@@ -116,6 +116,22 @@ def acting(request: PracticeRequest, **on: Any) -> dict[str, Any]:
     return {"practice": request.practice, "actor": request.membership, **on}
 
 
+def save_form(
+    request: PracticeRequest,
+    form: forms.BaseForm,
+    service: Callable[..., Any],
+    /,
+    *,
+    refused: Refusals = (ValidationError,),
+    **on: Any,
+) -> Submission:
+    """`submit` for a form whose fields are the service's arguments: the member acts on `on`
+    (e.g. `patient=`) with the form's cleaned data."""
+    return submit(
+        form, lambda: service(**acting(request, **on), **form.cleaned_data), refused=refused
+    )
+
+
 def done(request: HttpRequest, message: str, to: str, *args: Any, **kwargs: Any) -> HttpResponse:
     """The success message, then the redirect (`to` and its arguments as for `redirect`)."""
     messages.success(request, message)

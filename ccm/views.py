@@ -30,7 +30,7 @@ from ccm.forms import (
 from ccm.hooks import home_panels
 from ccm.middleware import LAST_ACTIVITY_KEY, timeout_seconds
 from ccm.models import ApiToken, AuditEvent, Membership, Practice
-from ccm.pages import acting, done, form_page, page, submit
+from ccm.pages import acting, done, form_page, page, save_form, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     SESSION_PRACTICE_KEY,
@@ -118,7 +118,7 @@ def practice_settings(request: PracticeRequest) -> HttpResponse:
 def member_list(request: PracticeRequest) -> HttpResponse:
     form = MemberInviteForm(request.POST or None)
     if request.method == "POST":
-        saved = submit(form, lambda: services.member_invite(**acting(request), **form.cleaned_data))
+        saved = save_form(request, form, services.member_invite)
         if saved:
             message = f"Invitation sent to {saved.result.user.email}."
             return done(request, message, "ccm:member-list")

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from ccm import audit, csv_import_pages
 from ccm.forms import attach_errors, flash_error
-from ccm.pages import acting, done, form_page, page, submit
+from ccm.pages import acting, done, form_page, page, save_form, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
@@ -162,10 +162,7 @@ def chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> d
 def condition_add(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     form = ConditionForm(request.POST)
-    saved = submit(
-        form,
-        lambda: services.condition_add(**acting(request, patient=patient), **form.cleaned_data),
-    )
+    saved = save_form(request, form, services.condition_add, patient=patient)
     if saved:
         return done(request, "Condition added.", _CHART, patient_id=patient.pk)
     patient = selectors.patient_get(practice=request.practice, patient_id=patient.pk)
@@ -228,9 +225,8 @@ def consent_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
         request.FILES or None,
         initial={"given_on": request.practice.today(), "method": "verbal"},
     )
-    saved = request.method == "POST" and submit(
-        form,
-        lambda: services.consent_record(**acting(request, patient=patient), **form.cleaned_data),
+    saved = request.method == "POST" and save_form(
+        request, form, services.consent_record, patient=patient
     )
     if saved:
         return done(request, "Consent recorded.", _CHART, patient_id=patient.pk)
@@ -258,12 +254,7 @@ def consent_revoke(request: PracticeRequest, patient_id: str, consent_id: str) -
     today = request.practice.today()
     if _confirmed(request):
         form = RevokeForm(request.POST)
-        saved = submit(
-            form,
-            lambda: services.consent_revoke(
-                **acting(request, consent=consent), **form.cleaned_data
-            ),
-        )
+        saved = save_form(request, form, services.consent_revoke, consent=consent)
         if saved:
             return done(request, REVOKED_MESSAGE, _CHART, patient_id=patient.pk)
     else:  # shown again with what was typed, or today's date
@@ -319,12 +310,7 @@ def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse
         return redirect(_CHART, patient_id=patient.pk)
     if _confirmed(request):
         form = DisenrollForm(request.POST)
-        saved = submit(
-            form,
-            lambda: services.patient_disenroll(
-                **acting(request, patient=patient), **form.cleaned_data
-            ),
-        )
+        saved = save_form(request, form, services.patient_disenroll, patient=patient)
         if saved:
             return done(request, "Disenrolled from CCM.", _CHART, patient_id=patient.pk)
     else:

@@ -17,7 +17,7 @@ from ccm import audit
 from ccm.forms import flash_error
 from ccm.models import Membership
 from ccm.months import month_label, parse_month
-from ccm.pages import acting, done, form_page, month_links, page, submit
+from ccm.pages import acting, done, form_page, month_links, page, save_form, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
@@ -134,11 +134,11 @@ def time_entry_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     initial = {"started_at": default_start(timezone.localtime())}
     form = TimeEntryForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        saved = submit(
+        saved = save_form(
+            request,
             form,
-            lambda: services.time_entry_create(
-                **acting(request, patient=patient), **form.cleaned_data
-            ),
+            services.time_entry_create,
+            patient=patient,
             refused=(ValidationError, services.MonthLocked),
         )
         if saved:
@@ -339,10 +339,7 @@ def task_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     initial = {"due_on": request.practice.today(), "assignee": patient.coordinator_id}
     form = TaskForm(request.POST or None, practice=request.practice, initial=initial)
     if request.method == "POST" and form.is_valid():
-        saved = submit(
-            form,
-            lambda: services.task_create(**acting(request, patient=patient), **form.cleaned_data),
-        )
+        saved = save_form(request, form, services.task_create, patient=patient)
         if saved:
             return done(request, "Task created.", _chart(patient))
     else:

@@ -28,7 +28,7 @@ from billing.models import OtherServiceImport, PatientMonthFacts
 from ccm import audit, csv_import_pages
 from ccm.forms import flash_error
 from ccm.months import month_label, parse_month
-from ccm.pages import Submission, acting, done, month_links, page, submit, writers_only
+from ccm.pages import Submission, acting, done, month_links, page, save_form, submit, writers_only
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
@@ -65,12 +65,8 @@ def other_service_list(request: PracticeRequest, patient_id: str) -> HttpRespons
     form = OtherServiceForm(request.POST or None, practice=request.practice)
     if request.method != "POST":
         return _list_page(request, patient, form, 200)
-    saved = submit(
-        form,
-        lambda: services.other_service_create(
-            **acting(request, patient=patient), **form.cleaned_data
-        ),
-        refused=_REFUSALS,
+    saved = save_form(
+        request, form, services.other_service_create, patient=patient, refused=_REFUSALS
     )
     if saved:
         message = f"{form.cleaned_data['code']} recorded."
