@@ -8,11 +8,9 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from careplans import content as plan_content
 from careplans import pdf, selectors, services
@@ -27,11 +25,11 @@ from careplans.forms import (
 )
 from careplans.models import CarePlanTemplate, CarePlanVersion
 from ccm import audit
-from ccm.forms import attach_errors, flash_error
+from ccm.forms import flash_error
+from ccm.pages import acting, done, page, save_form, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
-    capability_required,
     get_for_practice_or_404,
     lock_for_practice_or_404,
 )
@@ -41,6 +39,8 @@ from patients.models import Patient
 from patients.views import chart_context
 
 BLANK_ROWS = 1  # an empty row per section, so the editor works without JavaScript
+COPY_MESSAGE = "Recorded: the patient has a copy."
+DISCHARGE_MESSAGE = "Discharge recorded; the care plan review is due soon."
 
 
 def _version(request: PracticeRequest, version_id: Any) -> CarePlanVersion:
@@ -50,28 +50,23 @@ def _version(request: PracticeRequest, version_id: Any) -> CarePlanVersion:
 # --- Drafts ----------------------------------------------------------------------------------
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET", "POST")
 def draft_start(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     services.templates_ensure(practice=request.practice)
     templates = selectors.template_list(practice=request.practice).filter(is_active=True)
     form = DraftStartForm(request.POST if request.method == "POST" else None, templates=templates)
-    if request.method == "POST" and form.is_valid():
-        chosen = form.cleaned_data["templates"] or None
-        try:
-            version = services.draft_start(
-                practice=request.practice,
-                actor=request.membership,
-                patient=patient,
-                template_ids=chosen,
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Draft started. Fill in what is missing, then send it.")
-            return redirect("careplans:version-edit", version.id)
+    if request.method == "POST":
+        saved = submit(
+            form,
+            lambda: services.draft_start(
+                **acting(request, patient=patient),
+                template_ids=form.cleaned_data["templates"] or None,
+            ),
+        )
+        if saved:
+            message = "Draft started. Fill in what is missing, then send it."
+            return done(request, message, "careplans:version-edit", saved.result.id)
     status = 400 if request.method == "POST" else 200
     audit.read(request.membership, patient, patient_id=patient.pk)
     context = {"patient": patient, "form": form}
@@ -139,9 +134,7 @@ def _signed_refusal(request: PracticeRequest, version: CarePlanVersion) -> HttpR
     return _detail(request, version, status=409)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET", "POST")
 def version_edit(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     if not version.is_draft:
@@ -167,9 +160,7 @@ def version_edit(request: PracticeRequest, version_id: str) -> HttpResponse:
     return redirect("careplans:version-edit", version.id)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET")
 def editor_row(request: PracticeRequest, version_id: str, section: str) -> HttpResponse:
     """One blank editor row (htmx appends it to the section's table)."""
     version = _version(request, version_id)
@@ -185,13 +176,11 @@ def editor_row(request: PracticeRequest, version_id: str, section: str) -> HttpR
     return render(request, "careplans/editor_row.html", context)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def version_submit(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     try:
-        services.draft_submit(practice=request.practice, actor=request.membership, version=version)
+        services.draft_submit(**acting(request, version=version))
     except ValidationError as exc:
         flash_error(request, exc)
         return redirect("careplans:version-edit", version.id)
@@ -201,13 +190,11 @@ def version_submit(request: PracticeRequest, version_id: str) -> HttpResponse:
     return redirect("careplans:version-detail", version.id)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def version_discard(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     try:
-        services.draft_discard(practice=request.practice, actor=request.membership, version=version)
+        services.draft_discard(**acting(request, version=version))
     except services.VersionSigned:
         return _signed_refusal(request, version)
     messages.success(request, "Draft discarded.")
@@ -239,74 +226,44 @@ def _detail(
     return render(request, "careplans/version_detail.html", context, status=status)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def version_detail(request: PracticeRequest, version_id: str) -> HttpResponse:
     return _detail(request, _version(request, version_id))
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def version_sign(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)  # another practice's version: 404 before 403
     if not can(request.membership, Capability.SIGN_CARE_PLANS):
         raise PermissionDenied(services.PHYSICIAN_ONLY_MESSAGE)
     form = SignForm(request.POST)
-    if form.is_valid():
-        try:
-            services.version_sign(
-                practice=request.practice,
-                actor=request.membership,
-                version=version,
-                password=form.cleaned_data["password"],
-                code=form.cleaned_data["code"],
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        except services.VersionSigned:
-            return _signed_refusal(request, version)
-        else:
-            messages.success(request, f"Care plan version {version.number} signed.")
-            return redirect("careplans:version-detail", version.id)
+    try:
+        saved = save_form(request, form, services.version_sign, version=version)
+    except services.VersionSigned:
+        return _signed_refusal(request, version)
+    if saved:
+        message = f"Care plan version {version.number} signed."
+        return done(request, message, "careplans:version-detail", version.id)
     return _detail(request, version, status=400, sign_form=form)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def copy_record(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     form = CopyForm(request.POST)
-    if form.is_valid():
-        try:
-            services.copy_record(
-                practice=request.practice,
-                actor=request.membership,
-                version=version,
-                given_on=form.cleaned_data["given_on"],
-                method=form.cleaned_data["method"],
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Recorded: the patient has a copy.")
-            return redirect("careplans:version-detail", version.id)
+    saved = save_form(request, form, services.copy_record, version=version)
+    if saved:
+        return done(request, COPY_MESSAGE, "careplans:version-detail", version.id)
     return _detail(request, version, status=400, copy_form=form)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def version_pdf(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     return pdf.download(membership=request.membership, version=version)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def version_diff(request: PracticeRequest, version_id: str) -> HttpResponse:
     version = _version(request, version_id)
     against_id = request.GET.get("against") or version.based_on_id
@@ -335,9 +292,7 @@ def version_diff(request: PracticeRequest, version_id: str) -> HttpResponse:
     return render(request, "careplans/version_diff.html", context)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET")
 def signing_queue(request: PracticeRequest) -> HttpResponse:
     queue = list(selectors.signing_queue(practice=request.practice))
     audit.read_many(request.membership, [v.patient for v in queue], action="careplan.queue")
@@ -348,25 +303,13 @@ def signing_queue(request: PracticeRequest) -> HttpResponse:
 # --- Discharges ------------------------------------------------------------------------------
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     form = DischargeForm(request.POST)
-    if form.is_valid():
-        try:
-            services.discharge_record(
-                practice=request.practice,
-                actor=request.membership,
-                patient=patient,
-                **form.cleaned_data,
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Discharge recorded; the care plan review is due soon.")
-            return redirect("patients:patient-detail", patient.id)
+    saved = save_form(request, form, services.discharge_record, patient=patient)
+    if saved:
+        return done(request, DISCHARGE_MESSAGE, "patients:patient-detail", patient.id)
     # The chart again, the form with its errors (nothing was saved).
     patient = patient_selectors.patient_get(practice=request.practice, patient_id=patient.pk)
     audit.read(request.membership, patient, patient_id=patient.pk)
@@ -377,9 +320,7 @@ def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
 # --- Templates (admins) ----------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-@capability_required(Capability.EDIT_CARE_PLAN_TEMPLATES)
+@page(Capability.EDIT_CARE_PLAN_TEMPLATES, "GET")
 def template_list(request: PracticeRequest) -> HttpResponse:
     services.templates_ensure(practice=request.practice)
     templates = selectors.template_list(practice=request.practice)
@@ -394,9 +335,7 @@ def _template_now(request: PracticeRequest, template: CarePlanTemplate) -> dict[
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CARE_PLAN_TEMPLATES)
+@page(Capability.EDIT_CARE_PLAN_TEMPLATES, "GET", "POST")
 def template_edit(request: PracticeRequest, template_id: str) -> HttpResponse:
     template = get_for_practice_or_404(CarePlanTemplate, request.practice, template_id)
     initial = TemplateForm.initial_for(template)
@@ -404,19 +343,17 @@ def template_edit(request: PracticeRequest, template_id: str) -> HttpResponse:
         form = TemplateForm(initial=initial)
         return render(request, "careplans/template_form.html", {"form": form, "template": template})
     form = TemplateForm(request.POST, initial=initial)
-    if form.is_valid():
-        try:
-            with unchanged_since_opened(form, lambda: _template_now(request, template)):
-                services.template_update(
-                    practice=request.practice,
-                    actor=request.membership,
-                    template=template,
-                    data=form.service_data(),
-                )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, f"Template “{template.name}” saved.")
-            return redirect("careplans:template-list")
+    saved = submit(
+        form,
+        lambda: services.template_update(
+            practice=request.practice,
+            actor=request.membership,
+            template=template,
+            data=form.service_data(),
+        ),
+        opened=lambda: _template_now(request, template),
+    )
+    if saved:
+        return done(request, f"Template “{template.name}” saved.", "careplans:template-list")
     context = {"form": form, "template": template}
     return render(request, "careplans/template_form.html", context, status=400)

@@ -16,8 +16,12 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from ccm import csv_import
-from ccm.forms import attach_errors, flash_error
-from ccm.tenancy import PracticeRequest
+from ccm.forms import flash_error
+from ccm.pages import form_page, page, submit
+from ccm.roles import Capability
+from ccm.tenancy import PracticeRequest, get_for_practice_or_404
+
+View = Callable[..., HttpResponse]
 
 
 class UploadForm(forms.Form):
@@ -54,21 +58,19 @@ class ImportPages:
         """GET: the form and the recent imports; POST: preview the file and go to its page,
         or show the file's problems (400)."""
         form = self.form(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                record = self.kind.preview(
-                    practice=request.practice,
-                    actor=request.membership,
-                    content=form.cleaned_data["file"].read(),
-                )
-            except ValidationError as exc:
-                attach_errors(form, exc)
-            else:
-                return redirect(self.detail, record.pk)
+        saved = request.method == "POST" and submit(
+            form,
+            lambda: self.kind.preview(
+                practice=request.practice,
+                actor=request.membership,
+                content=form.cleaned_data["file"].read(),
+            ),
+        )
+        if saved:
+            return redirect(self.detail, saved.result.pk)
         recent = self.kind.recent(request.practice)
-        context = {"form": form, "recent": recent, "detail": self.detail, **self.upload_extra()}
-        template = f"{self.templates}/import_upload.html"
-        return render(request, template, context, status=400 if form.errors else 200)
+        context = {"recent": recent, "detail": self.detail, **self.upload_extra()}
+        return form_page(request, f"{self.templates}/import_upload.html", form, **context)
 
     def show(self, request: PracticeRequest, record: csv_import.ImportRecord) -> HttpResponse:
         """GET: the preview or result with the rows' errors; POST: apply it (its problems
@@ -84,6 +86,22 @@ class ImportPages:
             return redirect(self.detail, record.pk)
         context = {**self._detail_context(record), **self.detail_extra(record)}
         return render(request, f"{self.templates}/import_detail.html", context)
+
+    def views(self, capability: Capability, *, id_name: str) -> tuple[View, View]:
+        """The app's upload and import views (GET and POST, for members holding
+        `capability`); `id_name` is the import id's name in the import page's URL."""
+
+        def import_upload(request: PracticeRequest) -> HttpResponse:
+            return self.upload(request)
+
+        def import_detail(request: PracticeRequest, **url: str) -> HttpResponse:
+            model = self.kind.model
+            return self.show(
+                request, get_for_practice_or_404(model, request.practice, url[id_name])
+            )
+
+        guard = page(capability, "GET", "POST")
+        return guard(import_upload), guard(import_detail)
 
     def _detail_context(self, record: Any) -> dict[str, Any]:
         labels = self.kind.labels

@@ -25,22 +25,20 @@ from ccm.forms import (
     MemberRoleForm,
     PracticeSettingsForm,
     TokenCreateForm,
-    attach_errors,
     flash_error,
 )
 from ccm.hooks import home_panels
 from ccm.middleware import LAST_ACTIVITY_KEY, timeout_seconds
 from ccm.models import ApiToken, AuditEvent, Membership, Practice
+from ccm.pages import acting, done, form_page, page, save_form, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     SESSION_PRACTICE_KEY,
     PracticeRequest,
-    capability_required,
     get_for_practice_or_404,
     parse_uuid,
     user_memberships,
 )
-from ccm.versioning import unchanged_since_opened
 
 SWITCHED_MESSAGE = "You are now working in {practice}."
 SAVED_MESSAGE = "Practice settings saved."
@@ -65,8 +63,7 @@ def start(request: PracticeRequest) -> HttpResponse:
     return redirect("ccm:home")
 
 
-@login_required
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE)
 def home(request: PracticeRequest) -> HttpResponse:
     """Home: admins and billers see the billing dashboard on top (aggregates only); the
     panels (census, dashboard) come from the apps that own their data (ccm/hooks.py)."""
@@ -101,55 +98,37 @@ def _practice_now(practice: Practice) -> dict[str, object]:
     return model_to_dict(locked, fields=PracticeSettingsForm.Meta.fields)
 
 
-@login_required
-@capability_required(Capability.MANAGE_PRACTICE)
+@page(Capability.MANAGE_PRACTICE)
 def practice_settings(request: PracticeRequest) -> HttpResponse:
     practice: Practice = request.practice
     editable = Practice.objects.get(pk=practice.pk)  # the form mutates its instance
     form = PracticeSettingsForm(request.POST or None, instance=editable)
-    if request.method == "POST" and form.is_valid():
-        try:
-            with unchanged_since_opened(form, lambda: _practice_now(practice)):
-                services.practice_update(
-                    practice=practice, actor=request.membership, data=form.cleaned_values()
-                )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, SAVED_MESSAGE)
-            return redirect("ccm:practice-settings")
-    status = 400 if form.errors else 200
-    return render(request, "ccm/practice_settings.html", {"form": form}, status=status)
+    if request.method == "POST":
+        saved = submit(
+            form,
+            lambda: services.practice_update(**acting(request), data=form.cleaned_values()),
+            opened=lambda: _practice_now(practice),
+        )
+        if saved:
+            return done(request, SAVED_MESSAGE, "ccm:practice-settings")
+    return form_page(request, "ccm/practice_settings.html", form)
 
 
-@login_required
-@capability_required(Capability.MANAGE_MEMBERS)
+@page(Capability.MANAGE_MEMBERS)
 def member_list(request: PracticeRequest) -> HttpResponse:
-    practice = request.practice
     form = MemberInviteForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            membership = services.member_invite(
-                practice=practice,
-                actor=request.membership,
-                **form.cleaned_data,
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, f"Invitation sent to {membership.user.email}.")
-            return redirect("ccm:member-list")
-    context = {
-        "form": form,
-        "members": selectors.member_list(practice=practice),
-        "role_form": MemberRoleForm(),
-    }
-    return render(request, "ccm/member_list.html", context, status=400 if form.errors else 200)
+    if request.method == "POST":
+        saved = save_form(request, form, services.member_invite)
+        if saved:
+            message = f"Invitation sent to {saved.result.user.email}."
+            return done(request, message, "ccm:member-list")
+    members = selectors.member_list(practice=request.practice)
+    return form_page(
+        request, "ccm/member_list.html", form, members=members, role_form=MemberRoleForm()
+    )
 
 
-@login_required
-@require_POST
-@capability_required(Capability.MANAGE_MEMBERS)
+@page(Capability.MANAGE_MEMBERS, "POST")
 def member_update(request: PracticeRequest, membership_id: str) -> HttpResponse:
     practice = request.practice
     member = get_for_practice_or_404(Membership, practice, membership_id)
@@ -180,8 +159,7 @@ def member_update(request: PracticeRequest, membership_id: str) -> HttpResponse:
     return redirect("ccm:member-list")
 
 
-@login_required
-@capability_required(Capability.MANAGE_API_TOKENS)
+@page(Capability.MANAGE_API_TOKENS)
 def token_list(request: PracticeRequest) -> HttpResponse:
     practice = request.practice
     form = TokenCreateForm(
@@ -190,38 +168,30 @@ def token_list(request: PracticeRequest) -> HttpResponse:
         initial={"membership": request.membership},
     )
     new_secret = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            token, new_secret = services.token_create(
-                practice=practice,
-                actor=request.membership,
-                membership=form.cleaned_data["membership"],
-                name=form.cleaned_data["name"],
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            # Shown once, in this response only; never stored or shown again.
-            form = TokenCreateForm(practice=practice, initial={"membership": request.membership})
-            messages.success(request, f"Token '{token.name}' created. Copy it now.")
-    context = {
-        "form": form,
-        "tokens": selectors.token_list(practice=practice),
-        "secret": new_secret,
-    }
+    saved = request.method == "POST" and submit(
+        form,
+        lambda: services.token_create(
+            **acting(request),
+            membership=form.cleaned_data["membership"],
+            name=form.cleaned_data["name"],
+        ),
+    )
+    if saved:
+        token, new_secret = saved.result
+        # Shown once, in this response only; never stored or shown again.
+        form = TokenCreateForm(practice=practice, initial={"membership": request.membership})
+        messages.success(request, f"Token '{token.name}' created. Copy it now.")
+    tokens = selectors.token_list(practice=practice)
     # The new secret is in this response only (never cached: ccm.middleware.NoStoreMiddleware).
-    return render(request, "ccm/token_list.html", context, status=400 if form.errors else 200)
+    return form_page(request, "ccm/token_list.html", form, tokens=tokens, secret=new_secret)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.MANAGE_API_TOKENS)
+@page(Capability.MANAGE_API_TOKENS, "POST")
 def token_revoke(request: PracticeRequest, token_id: str) -> HttpResponse:
     practice = request.practice
     token = get_for_practice_or_404(ApiToken, practice, token_id)
-    services.token_revoke(practice=practice, actor=request.membership, token=token)
-    messages.success(request, f"Token '{token.name}' revoked.")
-    return redirect("ccm:token-list")
+    services.token_revoke(**acting(request, token=token))
+    return done(request, f"Token '{token.name}' revoked.", "ccm:token-list")
 
 
 def _audit_events(request: PracticeRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
@@ -231,9 +201,7 @@ def _audit_events(request: PracticeRequest) -> tuple[AuditFilterForm, QuerySet[A
     return form, selectors.audit_event_list(practice=practice, **filters)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_AUDIT)
+@page(Capability.VIEW_AUDIT, "GET")
 def audit_list(request: PracticeRequest) -> HttpResponse:
     form, events = _audit_events(request)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -258,9 +226,7 @@ def csv_safe(value: object) -> str:
     return "'" + text if text.startswith(CSV_INJECTION_PREFIXES) else text
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_AUDIT)
+@page(Capability.VIEW_AUDIT, "GET")
 def audit_export(request: PracticeRequest) -> StreamingHttpResponse:
     _form, events = _audit_events(request)
     audit.record_for(request.membership, "audit.export")

@@ -6,23 +6,21 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.forms.models import model_to_dict
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.urls import reverse
 
 from ccm import audit, csv_import_pages
 from ccm.forms import attach_errors, flash_error
+from ccm.pages import acting, done, form_page, page, save_form, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
-    capability_required,
     get_for_practice_or_404,
 )
-from ccm.versioning import unchanged_since_opened
 from patients import engine_inputs, imports, selectors, services
 from patients.forms import (
     ConditionForm,
@@ -41,15 +39,15 @@ from patients.models import Condition, ConditionStatus, Consent, Patient, Patien
 
 PAGE_SIZE = 25
 REVOKED_MESSAGE = "Consent revoked; it takes effect at the end of that month (R7)."
+ADDED_MESSAGE = "Patient added as a CCM candidate."
+_CHART = "patients:patient-detail"
 
 
 def _is_clinical(request: PracticeRequest) -> bool:
     return can(request.membership, Capability.EDIT_CLINICAL)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def patient_list(request: PracticeRequest) -> HttpResponse:
     form = PatientFilterForm(request.GET or None, practice=request.practice)
     data = form.cleaned_data if form.is_valid() else {}
@@ -70,35 +68,32 @@ def patient_list(request: PracticeRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL)
 def patient_new(request: PracticeRequest) -> HttpResponse:
     form = PatientForm(
         request.POST or None, practice=request.practice, clinical=True, creating=True
     )
-    if request.method == "POST" and form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items() if k != "conditions"}
-        try:
-            patient = services.patient_create(
+    if request.method == "POST":
+        saved = submit(
+            form,
+            lambda: services.patient_create(
                 practice=request.practice,
                 actor=request.membership,
-                data=data,
+                data={k: v for k, v in form.cleaned_data.items() if k != "conditions"},
                 condition_codes=form.condition_codes(),
-            )
-        except ValidationError as exc:
-            attach_errors(form, _conditions_error(exc))
-        else:
-            messages.success(request, "Patient added as a CCM candidate.")
-            return redirect("patients:patient-detail", patient_id=patient.pk)
-    status = 400 if form.errors else 200
-    return render(request, "patients/patient_form.html", {"form": form, "new": True}, status=status)
+            ),
+            attach=_attach_conditions_error,
+        )
+        if saved:
+            return done(request, ADDED_MESSAGE, _CHART, patient_id=saved.result.pk)
+    return form_page(request, "patients/patient_form.html", form, new=True)
 
 
-def _conditions_error(exc: ValidationError) -> ValidationError:
+def _attach_conditions_error(form: PatientForm, exc: ValidationError) -> None:
     # A bad condition code from condition_add belongs to the form's "conditions" field.
     if hasattr(exc, "error_dict") and "icd10_code" in exc.error_dict:
-        return ValidationError({"conditions": exc.error_dict["icd10_code"]})
-    return exc
+        exc = ValidationError({"conditions": exc.error_dict["icd10_code"]})
+    attach_errors(form, exc)
 
 
 def _patient_initial(patient: Patient, clinical: bool) -> dict[str, Any]:
@@ -110,8 +105,7 @@ def _lock_patient(request: PracticeRequest, patient: Patient) -> Patient:
     return engine_inputs.lock_patient_or_404(request.practice, patient.pk)
 
 
-@login_required
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE)
 def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     clinical = _is_clinical(request)
@@ -124,32 +118,21 @@ def patient_edit(request: PracticeRequest, patient_id: str) -> HttpResponse:
         creating=False,
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            with unchanged_since_opened(
-                form, lambda: _patient_initial(_lock_patient(request, patient), clinical)
-            ):
-                services.patient_update(
-                    practice=request.practice,
-                    actor=request.membership,
-                    patient=patient,
-                    data=form.cleaned_values(),
-                )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Patient details saved.")
-            return redirect("patients:patient-detail", patient_id=patient.pk)
+        saved = submit(
+            form,
+            lambda: services.patient_update(
+                **acting(request, patient=patient), data=form.cleaned_values()
+            ),
+            opened=lambda: _patient_initial(_lock_patient(request, patient), clinical),
+        )
+        if saved:
+            return done(request, "Patient details saved.", _CHART, patient_id=patient.pk)
     else:
         audit.read(request.membership, patient, patient_id=patient.pk)
-    context = {"form": form, "patient": patient, "new": False}
-    return render(
-        request, "patients/patient_form.html", context, status=400 if form.errors else 200
-    )
+    return form_page(request, "patients/patient_form.html", form, patient=patient, new=False)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def patient_detail(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     audit.read(request.membership, patient, patient_id=patient.pk)
@@ -175,25 +158,13 @@ def chart_context(request: PracticeRequest, patient: Patient, **extra: Any) -> d
     }
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def condition_add(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     form = ConditionForm(request.POST)
-    if form.is_valid():
-        try:
-            services.condition_add(
-                practice=request.practice,
-                actor=request.membership,
-                patient=patient,
-                **form.cleaned_data,
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Condition added.")
-            return redirect("patients:patient-detail", patient_id=patient.pk)
+    saved = save_form(request, form, services.condition_add, patient=patient)
+    if saved:
+        return done(request, "Condition added.", _CHART, patient_id=patient.pk)
     patient = selectors.patient_get(practice=request.practice, patient_id=patient.pk)
     audit.read(request.membership, patient, patient_id=patient.pk)  # the chart is shown again
     context = chart_context(request, patient, condition_form=form)
@@ -215,14 +186,10 @@ def _confirm_page(
 
 
 def _chart_url(patient: Patient) -> str:
-    from django.urls import reverse
-
-    return reverse("patients:patient-detail", kwargs={"patient_id": patient.pk})
+    return reverse(_CHART, kwargs={"patient_id": patient.pk})
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET", "POST")
 def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     condition = get_for_practice_or_404(Condition, request.practice, condition_id)
@@ -230,7 +197,7 @@ def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: s
         raise Http404
     if condition.status != ConditionStatus.ACTIVE:
         messages.info(request, f"{condition.icd10_code} is already resolved.")
-        return redirect("patients:patient-detail", patient_id=patient.pk)
+        return redirect(_CHART, patient_id=patient.pk)
     if _confirmed(request):
         services.condition_resolve(
             practice=request.practice,
@@ -239,7 +206,7 @@ def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: s
             resolved_on=request.practice.today(),
         )
         messages.success(request, f"{condition.icd10_code} marked resolved.")
-        return redirect("patients:patient-detail", patient_id=patient.pk)
+        return redirect(_CHART, patient_id=patient.pk)
     return _confirm_page(
         request,
         "patients/condition_resolve.html",
@@ -250,8 +217,7 @@ def condition_resolve(request: PracticeRequest, patient_id: str, condition_id: s
     )
 
 
-@login_required
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL)
 def consent_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     form = ConsentForm(
@@ -259,25 +225,15 @@ def consent_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
         request.FILES or None,
         initial={"given_on": request.practice.today(), "method": "verbal"},
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.consent_record(
-                practice=request.practice,
-                actor=request.membership,
-                patient=patient,
-                **form.cleaned_data,
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Consent recorded.")
-            return redirect("patients:patient-detail", patient_id=patient.pk)
-    elif request.method == "GET":
-        audit.read(request.membership, patient, patient_id=patient.pk)
-    context = {"form": form, "patient": patient, "practice": request.practice}
-    return render(
-        request, "patients/consent_form.html", context, status=400 if form.errors else 200
+    saved = request.method == "POST" and save_form(
+        request, form, services.consent_record, patient=patient
     )
+    if saved:
+        return done(request, "Consent recorded.", _CHART, patient_id=patient.pk)
+    if request.method == "GET":
+        audit.read(request.membership, patient, patient_id=patient.pk)
+    context = {"patient": patient, "practice": request.practice}
+    return form_page(request, "patients/consent_form.html", form, **context)
 
 
 def _consent_of(request: PracticeRequest, patient_id: str, consent_id: str) -> Consent:
@@ -288,32 +244,19 @@ def _consent_of(request: PracticeRequest, patient_id: str, consent_id: str) -> C
     return consent
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET", "POST")
 def consent_revoke(request: PracticeRequest, patient_id: str, consent_id: str) -> HttpResponse:
     consent = _consent_of(request, patient_id, consent_id)
     patient = selectors.patient_get(practice=request.practice, patient_id=consent.patient_id)
     if consent.revoked_on is not None:
         messages.info(request, services.REVOKED_ALREADY_MESSAGE)
-        return redirect("patients:patient-detail", patient_id=patient.pk)
+        return redirect(_CHART, patient_id=patient.pk)
     today = request.practice.today()
     if _confirmed(request):
         form = RevokeForm(request.POST)
-        if form.is_valid():
-            try:
-                services.consent_revoke(
-                    practice=request.practice,
-                    actor=request.membership,
-                    consent=consent,
-                    revoked_on=form.cleaned_data["revoked_on"],
-                    reason=form.cleaned_data["reason"],
-                )
-            except ValidationError as exc:
-                attach_errors(form, exc)
-            else:
-                messages.success(request, REVOKED_MESSAGE)
-                return redirect("patients:patient-detail", patient_id=patient.pk)
+        saved = save_form(request, form, services.consent_revoke, consent=consent)
+        if saved:
+            return done(request, REVOKED_MESSAGE, _CHART, patient_id=patient.pk)
     else:  # shown again with what was typed, or today's date
         typed = {k: request.POST[k] for k in ("revoked_on", "reason") if request.POST.get(k)}
         form = RevokeForm(initial={"revoked_on": today, **typed})
@@ -327,9 +270,7 @@ def consent_revoke(request: PracticeRequest, patient_id: str, consent_id: str) -
     )
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def consent_form_file(request: PracticeRequest, patient_id: str, consent_id: str) -> FileResponse:
     """The signed consent form: only through this tenant-checked, audited view."""
     consent = _consent_of(request, patient_id, consent_id)
@@ -341,18 +282,12 @@ def consent_form_file(request: PracticeRequest, patient_id: str, consent_id: str
     return response
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "POST")
 def patient_transition(request: PracticeRequest, patient_id: str, action: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     reason = ReasonForm(request.POST)
     text = reason.cleaned_data["reason"] if reason.is_valid() else ""
-    kwargs: dict[str, Any] = {
-        "practice": request.practice,
-        "actor": request.membership,
-        "patient": patient,
-    }
+    kwargs = acting(request, patient=patient)
     try:
         if action == "enroll":
             services.patient_enroll(**kwargs)
@@ -364,32 +299,20 @@ def patient_transition(request: PracticeRequest, patient_id: str, action: str) -
             raise Http404
     except ValidationError as exc:
         flash_error(request, exc, each=True)
-    return redirect("patients:patient-detail", patient_id=patient.pk)
+    return redirect(_CHART, patient_id=patient.pk)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
+@page(Capability.EDIT_CLINICAL, "GET", "POST")
 def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = selectors.patient_get(practice=request.practice, patient_id=patient_id)
     if patient.status != Status.ENROLLED:
         messages.error(request, services.DISENROLL_STATUS_MESSAGE)
-        return redirect("patients:patient-detail", patient_id=patient.pk)
+        return redirect(_CHART, patient_id=patient.pk)
     if _confirmed(request):
         form = DisenrollForm(request.POST)
-        if form.is_valid():
-            try:
-                services.patient_disenroll(
-                    practice=request.practice,
-                    actor=request.membership,
-                    patient=patient,
-                    reason=form.cleaned_data["reason"],
-                )
-            except ValidationError as exc:
-                attach_errors(form, exc)
-            else:
-                messages.success(request, "Disenrolled from CCM.")
-                return redirect("patients:patient-detail", patient_id=patient.pk)
+        saved = save_form(request, form, services.patient_disenroll, patient=patient)
+        if saved:
+            return done(request, "Disenrolled from CCM.", _CHART, patient_id=patient.pk)
     else:
         form = DisenrollForm(initial={"reason": request.POST.get("reason", "")})
     return _confirm_page(
@@ -403,22 +326,6 @@ def patient_disenroll(request: PracticeRequest, patient_id: str) -> HttpResponse
 
 
 # --- EHR candidate-list import ----------------------------------------------------------------
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
-def import_upload(request: PracticeRequest) -> HttpResponse:
-    return IMPORT_PAGES.upload(request)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.EDIT_CLINICAL)
-def import_detail(request: PracticeRequest, import_id: str) -> HttpResponse:
-    return IMPORT_PAGES.show(
-        request, get_for_practice_or_404(PatientImport, request.practice, import_id)
-    )
 
 
 def _import_format() -> dict[str, Any]:
@@ -441,3 +348,4 @@ IMPORT_PAGES = csv_import_pages.ImportPages(
     upload_extra=_import_format,
     detail_extra=_import_columns,
 )
+import_upload, import_detail = IMPORT_PAGES.views(Capability.EDIT_CLINICAL, id_name="import_id")

@@ -25,17 +25,22 @@ def _member_label(m: Membership) -> str:
     return m.user.full_name or m.user.email
 
 
+def _minutes(min_value: int = 1, **kwargs: Any) -> forms.IntegerField:
+    """Whole minutes of one entry (its maximum is the model's)."""
+    return forms.IntegerField(min_value=min_value, max_value=MAX_ENTRY_MINUTES, **kwargs)
+
+
+def _note(rows: int = 3) -> forms.CharField:
+    return forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": rows}))
+
+
 class TimeEntryForm(forms.Form):
     started_at = forms.DateTimeField(
         label="Started", widget=DATETIME, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
     )
-    minutes = forms.IntegerField(
-        min_value=1,
-        max_value=MAX_ENTRY_MINUTES,
-        help_text=f"Whole minutes, 1 to {MAX_ENTRY_MINUTES}.",
-    )
+    minutes = _minutes(help_text=f"Whole minutes, 1 to {MAX_ENTRY_MINUTES}.")
     activity = forms.ChoiceField(choices=[("", "— choose —"), *Activity.choices])
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    note = _note()
     face_to_face = forms.BooleanField(
         required=False, label="This was face-to-face time", help_text=FACE_TO_FACE_HELP
     )
@@ -46,12 +51,7 @@ class TimeEntryEditForm(VersionedFormMixin, TimeEntryForm):
 
 
 class AdjustmentForm(forms.Form):
-    corrected_minutes = forms.IntegerField(
-        min_value=0,
-        max_value=MAX_ENTRY_MINUTES,
-        label="Correct minutes",
-        help_text="0 voids the entry.",
-    )
+    corrected_minutes = _minutes(0, label="Correct minutes", help_text="0 voids the entry.")
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
 
@@ -64,11 +64,9 @@ class TimerStartForm(forms.Form):
 
 class TimerStopForm(forms.Form):
     activity = forms.ChoiceField(choices=[("", "— choose —"), *Activity.choices])
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    minutes = forms.IntegerField(
+    note = _note()
+    minutes = _minutes(
         required=False,
-        min_value=1,
-        max_value=MAX_ENTRY_MINUTES,
         help_text="Only for a timer left running: lower the minutes to the time really spent.",
     )
     confirm = forms.BooleanField(required=False, label="I checked the minutes")
@@ -114,12 +112,9 @@ class TaskReassignForm(VersionedFormMixin, _AssigneeMixin, forms.Form):
 
 
 class TaskCompleteForm(VersionedFormMixin, forms.Form):
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    log_minutes = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_ENTRY_MINUTES,
-        label="Minutes spent on the call (logged as CCM time, ending now)",
+    note = _note(rows=2)
+    log_minutes = _minutes(
+        required=False, label="Minutes spent on the call (logged as CCM time, ending now)"
     )
     cancel = forms.BooleanField(required=False, label="Cancel the task instead")
 

@@ -6,27 +6,24 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
 
 from ccm import audit
-from ccm.forms import attach_errors, flash_error
+from ccm.forms import flash_error
 from ccm.models import Membership
-from ccm.months import month_label, next_month, parse_month, previous_month
+from ccm.months import month_label, parse_month
+from ccm.pages import acting, done, form_page, month_links, page, save_form, submit
 from ccm.roles import Capability, can
 from ccm.tenancy import (
     PracticeRequest,
-    capability_required,
     get_for_practice_or_404,
     lock_for_practice_or_404,
 )
-from ccm.versioning import unchanged_since_opened
 from patients.models import Patient
 from timelog import selectors, services
 from timelog.forms import (
@@ -60,9 +57,7 @@ def _month(request: PracticeRequest, text: str | None) -> dt.date:
 # --- Worklist --------------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def worklist(request: PracticeRequest) -> HttpResponse:
     form = WorklistFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
@@ -87,10 +82,7 @@ def worklist(request: PracticeRequest) -> HttpResponse:
         "page": page,
         "rows": rows,
         "query": query.urlencode(),
-        "month": month,
-        "month_label": month_label(month),
-        "previous": month_label(previous_month(month)),
-        "next": month_label(next_month(month)),
+        **month_links(month),
         "who": who,
         "is_current": month == request.practice.this_month(),
         "today": request.practice.today(),
@@ -104,9 +96,7 @@ def worklist(request: PracticeRequest) -> HttpResponse:
 # --- Time entries ----------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def time_entry_list(request: PracticeRequest) -> HttpResponse:
     month = _month(request, request.GET.get("month"))
     performer = None
@@ -126,10 +116,7 @@ def time_entry_list(request: PracticeRequest) -> HttpResponse:
     audit.read_many(request.membership, [e.patient for e in page.object_list], action="time.list")
     context = {
         "page": page,
-        "month": month,
-        "month_label": month_label(month),
-        "previous": month_label(previous_month(month)),
-        "next": month_label(next_month(month)),
+        **month_links(month),
         "mine": mine,
         "performer": performer,
         "locked": services.month_is_locked(practice=request.practice, month=month),
@@ -141,30 +128,24 @@ def _chart(patient: Patient) -> str:
     return reverse("patients:patient-detail", kwargs={"patient_id": patient.pk}) + "#time"
 
 
-@login_required
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME)
 def time_entry_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     initial = {"started_at": default_start(timezone.localtime())}
     form = TimeEntryForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.time_entry_create(
-                practice=request.practice,
-                actor=request.membership,
-                patient=patient,
-                **form.cleaned_data,
-            )
-        except (ValidationError, services.MonthLocked) as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, f"{form.cleaned_data['minutes']} minutes logged.")
-            return redirect(_chart(patient))
+        saved = save_form(
+            request,
+            form,
+            services.time_entry_create,
+            patient=patient,
+            refused=(ValidationError, services.MonthLocked),
+        )
+        if saved:
+            return done(request, f"{form.cleaned_data['minutes']} minutes logged.", _chart(patient))
     else:
         audit.read(request.membership, patient, patient_id=patient.pk)
-    context = {"form": form, "patient": patient, "entry": None}
-    status = 400 if form.errors else 200
-    return render(request, "timelog/time_entry_form.html", context, status=status)
+    return form_page(request, "timelog/time_entry_form.html", form, patient=patient, entry=None)
 
 
 def _entry_or_404(request: PracticeRequest, entry_id: str) -> Any:
@@ -187,8 +168,7 @@ def _lock(request: PracticeRequest, entry: TimeEntry) -> TimeEntry:
     return lock_for_practice_or_404(queryset, request.practice, entry.pk)
 
 
-@login_required
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME)
 def time_entry_edit(request: PracticeRequest, entry_id: str) -> HttpResponse:
     entry = _entry_or_404(request, entry_id)
     locked = services.month_is_locked(practice=request.practice, month=entry.billing_month)
@@ -200,22 +180,18 @@ def time_entry_edit(request: PracticeRequest, entry_id: str) -> HttpResponse:
         form.add_error(None, services.LOCKED_MESSAGE.format(month=month_label(entry.billing_month)))
         status = 409
     elif request.method == "POST" and form.is_valid():
-        try:
-            with unchanged_since_opened(form, lambda: _entry_initial(_lock(request, entry))):
-                services.time_entry_update(
-                    practice=request.practice,
-                    actor=request.membership,
-                    entry=entry,
-                    data=form.cleaned_data,
-                )
-        except services.MonthLocked as exc:
-            attach_errors(form, exc)
+        saved = submit(
+            form,
+            lambda: services.time_entry_update(
+                **acting(request, entry=entry), data=form.cleaned_data
+            ),
+            refused=(services.MonthLocked, ValidationError),
+            opened=lambda: _entry_initial(_lock(request, entry)),
+        )
+        if saved:
+            return done(request, "Time entry saved.", _chart(entry.patient))
+        if saved.refused_by(services.MonthLocked):
             status = 409
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Time entry saved.")
-            return redirect(_chart(entry.patient))
     else:
         audit.read(request.membership, entry, patient_id=entry.patient_id)
     if form.errors and status == 200:
@@ -224,9 +200,7 @@ def time_entry_edit(request: PracticeRequest, entry_id: str) -> HttpResponse:
     return render(request, "timelog/time_entry_form.html", context, status=status)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME, "POST")
 def time_entry_delete(request: PracticeRequest, entry_id: str) -> HttpResponse:
     entry = _entry_or_404(request, entry_id)
     try:
@@ -238,38 +212,31 @@ def time_entry_delete(request: PracticeRequest, entry_id: str) -> HttpResponse:
     return redirect(_chart(entry.patient))
 
 
-@login_required
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME)
 def time_entry_adjust(request: PracticeRequest, entry_id: str) -> HttpResponse:
     entry = _entry_or_404(request, entry_id)
     form = AdjustmentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.time_adjust(
-                practice=request.practice,
-                actor=request.membership,
-                entry=entry,
+        saved = submit(
+            form,
+            lambda: services.time_adjust(
+                **acting(request, entry=entry),
                 corrected_minutes=form.cleaned_data["corrected_minutes"],
                 reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Correction recorded.")
-            return redirect(_chart(entry.patient))
+            ),
+        )
+        if saved:
+            return done(request, "Correction recorded.", _chart(entry.patient))
     else:
         audit.read(request.membership, entry, patient_id=entry.patient_id)
-    context = {"form": form, "entry": entry, "patient": entry.patient}
-    status = 400 if form.errors else 200
-    return render(request, "timelog/time_entry_adjust.html", context, status=status)
+    context = {"entry": entry, "patient": entry.patient}
+    return form_page(request, "timelog/time_entry_adjust.html", form, **context)
 
 
 # --- Timer -----------------------------------------------------------------------------------
 
 
-@login_required
-@require_POST
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME, "POST")
 def timer_start(request: PracticeRequest) -> HttpResponse:
     form = TimerStartForm(request.POST)
     if not form.is_valid():
@@ -290,8 +257,7 @@ def timer_start(request: PracticeRequest) -> HttpResponse:
     return redirect(request.POST.get("next") or _chart(patient))
 
 
-@login_required
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME)
 def timer_stop(request: PracticeRequest) -> HttpResponse:
     timer = services.timer_get(membership=request.membership)
     if timer is None:
@@ -304,35 +270,33 @@ def timer_stop(request: PracticeRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            entry = services.timer_stop(
-                practice=request.practice,
-                actor=request.membership,
+        saved = submit(
+            form,
+            lambda: services.timer_stop(
+                **acting(request),
                 activity=data["activity"],
                 note=data["note"],
                 minutes=data.get("minutes"),
                 confirmed=bool(data.get("confirm")),
-            )
-        except (ValidationError, services.MonthLocked) as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, f"{entry.minutes} minutes logged from the timer.")
-            return redirect(_chart(entry.patient))
+            ),
+            refused=(ValidationError, services.MonthLocked),
+        )
+        if saved:
+            entry = saved.result
+            message = f"{entry.minutes} minutes logged from the timer."
+            return done(request, message, _chart(entry.patient))
     else:
         audit.read(request.membership, timer.patient, patient_id=timer.patient_id)
     context = {
-        "form": form,
         "timer": timer,
         "elapsed": elapsed,
         "over_limit": over_limit,
         "limit": request.practice.timer_confirm_minutes,
     }
-    return render(request, "timelog/timer_stop.html", context, status=400 if form.errors else 200)
+    return form_page(request, "timelog/timer_stop.html", form, **context)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME, "POST")
 def timer_discard(request: PracticeRequest) -> HttpResponse:
     try:
         services.timer_discard(practice=request.practice, actor=request.membership)
@@ -346,9 +310,7 @@ def timer_discard(request: PracticeRequest) -> HttpResponse:
 # --- Tasks -----------------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def task_list(request: PracticeRequest) -> HttpResponse:
     form = TaskFilterForm(request.GET or None)
     view = (form.cleaned_data.get("view") if form.is_valid() else "") or "mine"
@@ -371,29 +333,18 @@ def task_list(request: PracticeRequest) -> HttpResponse:
     return render(request, "timelog/task_list.html", context)
 
 
-@login_required
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME)
 def task_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     initial = {"due_on": request.practice.today(), "assignee": patient.coordinator_id}
     form = TaskForm(request.POST or None, practice=request.practice, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.task_create(
-                practice=request.practice,
-                actor=request.membership,
-                patient=patient,
-                **form.cleaned_data,
-            )
-        except ValidationError as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Task created.")
-            return redirect(_chart(patient))
+        saved = save_form(request, form, services.task_create, patient=patient)
+        if saved:
+            return done(request, "Task created.", _chart(patient))
     else:
         audit.read(request.membership, patient, patient_id=patient.pk)
-    context = {"form": form, "patient": patient}
-    return render(request, "timelog/task_form.html", context, status=400 if form.errors else 200)
+    return form_page(request, "timelog/task_form.html", form, patient=patient)
 
 
 def _task_or_404(request: PracticeRequest, task_id: str) -> Task:
@@ -409,10 +360,23 @@ def _task_initial(task: Task) -> dict[str, Any]:
     return {"assignee": task.assignee_id, "due_on": task.due_on, "title": task.title}
 
 
-def _lock_task(request: PracticeRequest, task: Task) -> Task:
+def _task_now(request: PracticeRequest, task: Task) -> dict[str, Any]:
     # The row task_reassign and task_complete lock first.
     queryset = Task.objects.select_related("patient")
-    return lock_for_practice_or_404(queryset, request.practice, task.pk)
+    return _task_initial(lock_for_practice_or_404(queryset, request.practice, task.pk))
+
+
+# What a task's services refuse with, shown on the task's form.
+_TASK_REFUSALS = (ValidationError, services.ApplicationError)
+
+
+def _complete(request: PracticeRequest, task: Task, data: dict[str, Any]) -> Task:
+    return services.task_complete(
+        **acting(request, task=task),
+        note=data["note"],
+        cancel=bool(data["cancel"]),
+        log_minutes=data.get("log_minutes") if task.kind in CALL_KINDS else None,
+    )
 
 
 def _task_page(
@@ -431,60 +395,41 @@ def _task_page(
     return render(request, "timelog/task_detail.html", context, status=status)
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def task_detail(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     audit.read(request.membership, task, patient_id=task.patient_id)
     return _task_page(request, task)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME, "POST")
 def task_reassign(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     form = TaskReassignForm(request.POST, practice=request.practice, initial=_task_initial(task))
-    if form.is_valid():
-        try:
-            with unchanged_since_opened(form, lambda: _task_initial(_lock_task(request, task))):
-                services.task_reassign(
-                    practice=request.practice,
-                    actor=request.membership,
-                    task=task,
-                    assignee=form.cleaned_data["assignee"],
-                )
-        except (ValidationError, services.ApplicationError) as exc:
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Task reassigned.")
-            return redirect("timelog:task-detail", task_id=task.pk)
+    saved = submit(
+        form,
+        lambda: services.task_reassign(
+            **acting(request, task=task), assignee=form.cleaned_data["assignee"]
+        ),
+        refused=_TASK_REFUSALS,
+        opened=lambda: _task_now(request, task),
+    )
+    if saved:
+        return done(request, "Task reassigned.", "timelog:task-detail", task_id=task.pk)
     return _task_page(request, task, status=400, reassign_form=form)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.LOG_TIME)
+@page(Capability.LOG_TIME, "POST")
 def task_complete(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     form = TaskCompleteForm(request.POST, initial=_task_initial(task))
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            with unchanged_since_opened(form, lambda: _task_initial(_lock_task(request, task))):
-                services.task_complete(
-                    practice=request.practice,
-                    actor=request.membership,
-                    task=task,
-                    note=data["note"],
-                    cancel=bool(data["cancel"]),
-                    log_minutes=data.get("log_minutes") if task.kind in CALL_KINDS else None,
-                )
-        except (ValidationError, services.ApplicationError) as exc:
-            attach_errors(form, exc)
-        else:
-            done = "cancelled" if data["cancel"] else "done"
-            messages.success(request, f"Task marked {done}.")
-            return redirect("timelog:task-list")
+    saved = submit(
+        form,
+        lambda: _complete(request, task, form.cleaned_data),
+        refused=_TASK_REFUSALS,
+        opened=lambda: _task_now(request, task),
+    )
+    if saved:
+        outcome = "cancelled" if form.cleaned_data["cancel"] else "done"
+        return done(request, f"Task marked {outcome}.", "timelog:task-list")
     return _task_page(request, task, status=400, complete_form=form)

@@ -7,13 +7,11 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
 
 from billing.claims import selectors, services
 from billing.close import selectors as close_selectors
@@ -23,15 +21,14 @@ from ccm import audit
 from ccm.api_auth import ApplicationError
 from ccm.forms import flash_error
 from ccm.months import month_label
+from ccm.pages import page
 from ccm.roles import Capability, can
-from ccm.tenancy import PracticeRequest, capability_required, get_for_practice_or_404
+from ccm.tenancy import PracticeRequest, get_for_practice_or_404
 
 PAGE_SIZE = 100
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_BILLING)
+@page(Capability.VIEW_BILLING, "GET")
 def claim_list(request: PracticeRequest, month: str) -> HttpResponse:
     """Claims with lines and explanations, or the not-billable patient-months with reasons;
     filters: practitioner, code, status, billable or not."""
@@ -78,9 +75,7 @@ def _uuid_or_404(text: str) -> uuid.UUID:
         raise Http404("No such practitioner.") from None
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_BILLING)
+@page(Capability.VIEW_BILLING, "GET")
 def claim_detail(request: PracticeRequest, claim_id: str) -> HttpResponse:
     claim = get_for_practice_or_404(Claim, request.practice, claim_id)
     audit.read(request.membership, claim, patient_id=claim.patient_id)
@@ -117,9 +112,7 @@ def _set_status(request: PracticeRequest, ids: list[Any]) -> int | None:
     return None
 
 
-@login_required
-@require_POST
-@capability_required(Capability.UPDATE_CLAIMS)
+@page(Capability.UPDATE_CLAIMS, "POST")
 def claim_status(request: PracticeRequest, claim_id: str) -> HttpResponse:
     claim = get_for_practice_or_404(Claim, request.practice, claim_id)
     if _set_status(request, [claim.pk]) is not None:
@@ -127,9 +120,7 @@ def claim_status(request: PracticeRequest, claim_id: str) -> HttpResponse:
     return redirect("billing:claim-detail", claim_id=claim.pk)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.UPDATE_CLAIMS)
+@page(Capability.UPDATE_CLAIMS, "POST")
 def claim_status_bulk(request: PracticeRequest, month: str) -> HttpResponse:
     day = month_or_404(month)
     ids = [str(_uuid_or_404(v)) for v in request.POST.getlist("claims")]

@@ -7,12 +7,10 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.claims import selectors as claim_selectors
 from billing.close import selectors, services, tasks
@@ -23,8 +21,9 @@ from ccm import audit, jobs
 from ccm.api_auth import ApplicationError
 from ccm.forms import flash_error
 from ccm.months import month_label, previous_month
+from ccm.pages import page
 from ccm.roles import Capability, can
-from ccm.tenancy import PracticeRequest, capability_required
+from ccm.tenancy import PracticeRequest
 
 MONTHS_LISTED = 13
 PRECLOSE_ROWS = 250  # per problem on the page (templates/billing/preclose_check.html)
@@ -38,9 +37,7 @@ def _state(close: MonthClose | None) -> str:
     return close.status if close else "open"
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_BILLING)
+@page(Capability.VIEW_BILLING, "GET")
 def month_list(request: PracticeRequest) -> HttpResponse:
     this = request.practice.this_month()
     closes = selectors.month_close_by_month(practice=request.practice)
@@ -83,17 +80,13 @@ def _month_context(request: PracticeRequest, month: dt.date) -> dict[str, Any]:
     return context
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_BILLING)
+@page(Capability.VIEW_BILLING, "GET")
 def month_detail(request: PracticeRequest, month: str) -> HttpResponse:
     day = month_or_404(month)
     return render(request, "billing/month_detail.html", _month_context(request, day))
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_BILLING)
+@page(Capability.VIEW_BILLING, "GET")
 def month_progress(request: PracticeRequest, month: str) -> HttpResponse:
     """The htmx fragment polled while a close runs (stops polling once it is closed)."""
     day = month_or_404(month)
@@ -108,9 +101,7 @@ def month_progress(request: PracticeRequest, month: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.CLOSE_MONTHS)
+@page(Capability.CLOSE_MONTHS, "GET", "POST")
 def month_close(request: PracticeRequest, month: str) -> HttpResponse:
     """GET (or a POST without `confirm=yes`): the confirmation page with the pre-close
     counts. The confirmed POST starts the close; resuming a running close (already
@@ -166,9 +157,7 @@ def _close_confirmation(request: PracticeRequest, day: dt.date, state: str) -> H
     return render(request, "billing/month_close.html", context)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.REOPEN_MONTHS)
+@page(Capability.REOPEN_MONTHS, "POST")
 def month_reopen(request: PracticeRequest, month: str) -> HttpResponse:
     day = month_or_404(month)
     try:
@@ -185,9 +174,7 @@ def month_reopen(request: PracticeRequest, month: str) -> HttpResponse:
     return redirect("billing:month-detail", month=month_label(day))
 
 
-@login_required
-@require_GET
-@capability_required(Capability.CLOSE_MONTHS)
+@page(Capability.CLOSE_MONTHS, "GET")
 def preclose_check(request: PracticeRequest, month: str) -> HttpResponse:
     day = month_or_404(month)
     check = services.preclose_check(practice=request.practice, month=day)

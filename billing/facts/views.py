@@ -12,12 +12,10 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.facts import imports, selectors, services
 from billing.facts.forms import (
@@ -28,22 +26,28 @@ from billing.facts.forms import (
 )
 from billing.models import OtherServiceImport, PatientMonthFacts
 from ccm import audit, csv_import_pages
-from ccm.forms import attach_errors, flash_error
-from ccm.months import month_label, next_month, parse_month, previous_month
+from ccm.forms import flash_error
+from ccm.months import month_label, parse_month
+from ccm.pages import Submission, acting, done, month_links, page, save_form, submit, writers_only
 from ccm.roles import Capability, can
 from ccm.tenancy import (
-    ROLE_FORBIDDEN_MESSAGE,
     PracticeRequest,
-    capability_required,
     get_for_practice_or_404,
 )
-from ccm.versioning import unchanged_since_opened
 from patients.models import Patient
 from timelog.services import MonthLocked
 
 
 def _can_write(request: PracticeRequest) -> bool:
     return can(request.membership, Capability.EDIT_BILLING_FACTS)
+
+
+# A closed month is a conflict (409); any other refusal is the form's (400).
+_REFUSALS = (MonthLocked, ValidationError)
+
+
+def _status(saved: Submission) -> int:
+    return 409 if saved.refused_by(MonthLocked) else 400
 
 
 def _patient(request: PracticeRequest, patient_id: str) -> Patient:
@@ -53,35 +57,21 @@ def _patient(request: PracticeRequest, patient_id: str) -> Patient:
 # --- Other services --------------------------------------------------------------------------
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET", "POST")
 def other_service_list(request: PracticeRequest, patient_id: str) -> HttpResponse:
     """The patient's other services, and the form to add one (POST: writers only)."""
     patient = _patient(request, patient_id)
-    if request.method == "POST" and not _can_write(request):
-        raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
+    writers_only(request, Capability.EDIT_BILLING_FACTS)
     form = OtherServiceForm(request.POST or None, practice=request.practice)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                services.other_service_create(
-                    practice=request.practice,
-                    actor=request.membership,
-                    patient=patient,
-                    **form.cleaned_data,
-                )
-            except MonthLocked as exc:
-                attach_errors(form, exc)
-                status = 409
-            except ValidationError as exc:
-                attach_errors(form, exc)
-            else:
-                messages.success(request, f"{form.cleaned_data['code']} recorded.")
-                return redirect("billing:other-service-list", patient_id=patient.pk)
-    return _list_page(request, patient, form, status)
+    if request.method != "POST":
+        return _list_page(request, patient, form, 200)
+    saved = save_form(
+        request, form, services.other_service_create, patient=patient, refused=_REFUSALS
+    )
+    if saved:
+        message = f"{form.cleaned_data['code']} recorded."
+        return done(request, message, "billing:other-service-list", patient_id=patient.pk)
+    return _list_page(request, patient, form, _status(saved))
 
 
 def _list_page(
@@ -107,9 +97,7 @@ def _list_page(
     return render(request, "billing/other_service_list.html", context, status=status)
 
 
-@login_required
-@require_POST
-@capability_required(Capability.EDIT_BILLING_FACTS)
+@page(Capability.EDIT_BILLING_FACTS, "POST")
 def other_service_delete(request: PracticeRequest, other_service_id: str) -> HttpResponse:
     service = selectors.other_service_get(practice=request.practice, service_id=other_service_id)
     try:
@@ -126,9 +114,7 @@ def other_service_delete(request: PracticeRequest, other_service_id: str) -> Htt
 # --- Month facts -----------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET")
 def month_facts_current(request: PracticeRequest, patient_id: str) -> HttpResponse:
     """Redirect to the month asked for (?month=YYYY-MM), else the current month."""
     patient = _patient(request, patient_id)
@@ -165,41 +151,30 @@ def _facts_now(request: PracticeRequest, patient: Patient, month: dt.date) -> di
     return _facts_initial(facts)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.VIEW_PRACTICE)
+@page(Capability.VIEW_PRACTICE, "GET", "POST")
 def month_facts_edit(request: PracticeRequest, patient_id: str, month: str) -> HttpResponse:
     """The patient-month's R3 flag and R23 MDM level (POST: writers; MDM: admin, physician)."""
     patient = _patient(request, patient_id)
     day = _parse_url_month(month)
-    if request.method == "POST" and not _can_write(request):
-        raise PermissionDenied(ROLE_FORBIDDEN_MESSAGE)
+    writers_only(request, Capability.EDIT_BILLING_FACTS)
     facts = selectors.month_facts_get(practice=request.practice, patient=patient, month=day)
     can_set_mdm = can(request.membership, Capability.SET_MDM)
     initial = _facts_initial(facts)
     form = MonthFactsForm(request.POST or None, initial=initial, can_set_mdm=can_set_mdm)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                with unchanged_since_opened(form, lambda: _facts_now(request, patient, day)):
-                    services.month_facts_set(
-                        practice=request.practice,
-                        actor=request.membership,
-                        patient=patient,
-                        month=day,
-                        **form.cleaned_values(),
-                    )
-            except MonthLocked as exc:
-                attach_errors(form, exc)
-                status = 409
-            except ValidationError as exc:
-                attach_errors(form, exc)
-            else:
-                messages.success(request, f"Month facts for {month_label(day)} saved.")
-                return redirect(_facts_url(patient, day))
-    return _facts_page(request, patient, day, form, status, facts=facts)
+    if request.method != "POST":
+        return _facts_page(request, patient, day, form, 200, facts=facts)
+    saved = submit(
+        form,
+        lambda: services.month_facts_set(
+            **acting(request, patient=patient), month=day, **form.cleaned_values()
+        ),
+        refused=_REFUSALS,
+        opened=lambda: _facts_now(request, patient, day),
+    )
+    if saved:
+        message = f"Month facts for {month_label(day)} saved."
+        return done(request, message, _facts_url(patient, day))
+    return _facts_page(request, patient, day, form, _status(saved), facts=facts)
 
 
 def _facts_page(
@@ -219,10 +194,7 @@ def _facts_page(
     ]
     context = {
         "patient": patient,
-        "month": month,
-        "month_label": month_label(month),
-        "previous": month_label(previous_month(month)),
-        "next": month_label(next_month(month)),
+        **month_links(month),
         "is_future": month > practice.this_month(),
         "facts": facts,
         "facts_saved": not facts._state.adding,
@@ -239,21 +211,6 @@ def _facts_page(
 # --- CSV import of other services ------------------------------------------------------------
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.IMPORT_OTHER_SERVICES)
-def import_upload(request: PracticeRequest) -> HttpResponse:
-    return IMPORT_PAGES.upload(request)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-@capability_required(Capability.IMPORT_OTHER_SERVICES)
-def import_detail(request: PracticeRequest, service_import_id: str) -> HttpResponse:
-    record = get_for_practice_or_404(OtherServiceImport, request.practice, service_import_id)
-    return IMPORT_PAGES.show(request, record)
-
-
 def _already_recorded(record: OtherServiceImport) -> dict[str, Any]:
     return {"already_count": record.valid_count - record.created_count}
 
@@ -265,4 +222,7 @@ IMPORT_PAGES = csv_import_pages.ImportPages(
     detail="billing:other-service-import-detail",
     upload_extra=lambda: {"labels": imports.LABELS},
     detail_extra=_already_recorded,
+)
+import_upload, import_detail = IMPORT_PAGES.views(
+    Capability.IMPORT_OTHER_SERVICES, id_name="service_import_id"
 )
