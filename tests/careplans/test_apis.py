@@ -13,9 +13,7 @@ from tests.helpers import token_client
 pytestmark = pytest.mark.usefixtures("frozen")
 
 
-def test_a_draft_is_created_edited_sent_and_signed_over_thetoken_client(
-    coordinator, physician, patient
-):
+def test_a_draft_is_created_edited_sent_and_signed_over_the_api(coordinator, physician, patient):
     api = token_client(coordinator)
     created = api.post(f"/api/v1/patients/{patient.pk}/care-plans/", {}, format="json")
     assert created.status_code == 201

@@ -8,7 +8,7 @@ from careplans import services as plan_services
 from careplans.models import CarePlanVersion
 from ccm.parsers import MAX_DEPTH, TOO_DEEP_MESSAGE, nesting_depth
 from ccm.tenancy import practice_scope
-from tests.careplans.test_apis import _api
+from tests.helpers import token_client
 from tests.timelog.conftest import make_enrolled
 
 
@@ -39,7 +39,7 @@ def _nested(levels: int) -> str:
 
 def test_a_draft_patched_with_json_nested_5000_deep_is_a_400(coordinator, draft):
     before = dict(draft.content)
-    response = _api(coordinator).patch(
+    response = token_client(coordinator).patch(
         f"/api/v1/care-plans/{draft.pk}/", _nested(5000), content_type="application/json"
     )
     assert response.status_code == 400
@@ -49,7 +49,7 @@ def test_a_draft_patched_with_json_nested_5000_deep_is_a_400(coordinator, draft)
 
 def test_nesting_up_to_the_bound_reaches_the_serializer(coordinator, draft):
     # MAX_DEPTH levels in all: the object around "content" is the first.
-    response = _api(coordinator).patch(
+    response = token_client(coordinator).patch(
         f"/api/v1/care-plans/{draft.pk}/",
         _nested(MAX_DEPTH - 1),
         content_type="application/json",
@@ -60,7 +60,7 @@ def test_nesting_up_to_the_bound_reaches_the_serializer(coordinator, draft):
 
 def test_a_deep_body_is_refused_on_every_json_api(coordinator, draft):
     body = json.dumps({"note": "x"})[:-1] + ', "x": ' + "[" * 3000 + "]" * 3000 + "}"
-    response = _api(coordinator).post(
+    response = token_client(coordinator).post(
         "/api/v1/time-entries/", body, content_type="application/json"
     )
     assert response.status_code == 400
