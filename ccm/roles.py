@@ -1,7 +1,8 @@
 """The role policy: the roles, the capabilities they hold, and the one question `can`.
 
 Every permission check in the code names a capability from this table; no other module
-compares roles. Pages use `ccm.tenancy.capability_required`, the API sets `capability` (and
+compares roles. Pages use `ccm.pages.page(capability, *methods)` (which wraps
+`ccm.tenancy.capability_required`), the API sets `capability` (and
 `write_capability`) on its `ApiView`, services call `require`, templates read `perms_cm.<name>`.
 
 The role matrix in docs/architecture.md is generated from `POLICY`:

@@ -14,7 +14,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.forms.models import model_to_dict
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -83,8 +83,6 @@ def practice_switch(request: HttpRequest) -> HttpResponse:
     )
     if membership is None:
         # Not a member there (or no such practice): the same answer as any unknown id.
-        from django.http import Http404
-
         raise Http404
     request.session[SESSION_PRACTICE_KEY] = str(membership.practice_id)
     audit.record_for(membership, "practice.switch", obj=membership.practice)

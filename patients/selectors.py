@@ -12,7 +12,7 @@ from ccm.models import Membership, Practice
 from ccm.roles import Capability, roles_with
 from ccm.selectors import per_row
 from ccm.tenancy import parse_uuid
-from patients.models import Condition, ConditionStatus, Consent, Patient
+from patients.models import Condition, ConditionStatus, Consent, Patient, Status
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y")
 
@@ -125,8 +125,6 @@ def physician_choices(*, practice: Practice) -> QuerySet[Membership]:
 
 def status_counts(*, practice: Practice) -> list[tuple[str, str, int]]:
     """(status, label, count) for every enrollment status, one query (home page census)."""
-    from patients.models import Status
-
     counts = dict(
         Patient.objects.for_practice(practice)
         .order_by()

@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import (
@@ -489,8 +490,6 @@ class TaskDetailApi(ApiView):
         data = validated(self.PatchSerializer, request.data, partial=True)
         if not any(name in data for name in self.PatchSerializer.require_any):
             raise ValidationError("Give an assignee or a status.")
-        from django.db import transaction
-
         with transaction.atomic():  # reassign and complete together, or neither
             if "assignee" in data:
                 assignee = _member(self.practice, data["assignee"], "assignee")

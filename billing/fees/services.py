@@ -19,6 +19,7 @@ from django.utils import timezone
 from billing.fees.selectors import FEE_CODE_NAMES, POLICY_FIELDS, policy_get, policy_values
 from billing.inputs import loading
 from billing.models import POS_MESSAGE, BillingPolicy, FeeSchedule
+from billing.progress.tasks import progress_reconcile_practice
 from billing.rules import codes
 from ccm import audit, jobs
 from ccm.models import Membership, Practice
@@ -79,8 +80,6 @@ def settings_lock(*, practice: Practice) -> None:
 
 
 def _reconcile_after_commit(practice: Practice) -> None:
-    from billing.progress.tasks import progress_reconcile_practice
-
     practice_id = str(practice.pk)
     # This month's and last month's stored worklist progress use the new fees or POLICY.
     jobs.enqueue_on_commit(progress_reconcile_practice, practice_id)

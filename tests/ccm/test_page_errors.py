@@ -72,7 +72,7 @@ def _direct_renders(handler: ast.ExceptHandler) -> list[int]:
 def test_views_render_a_caught_refusal_only_through_the_one_renderer():
     found = []
     for app in APPS:
-        for path in sorted((ROOT / app).glob("*views.py")):
+        for path in sorted((ROOT / app).rglob("*views.py")):
             tree = ast.parse(path.read_text(), str(path))
             for node in ast.walk(tree):
                 # A handler that binds the exception shows what the service said.
