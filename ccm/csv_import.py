@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import re
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -96,7 +97,7 @@ class Written:
     events: list[audit.RowEvent]
 
 
-class ImportKind(Generic[RowT, RecordT]):
+class ImportKind(ABC, Generic[RowT, RecordT]):
     """An app's import: its table, columns and roles, and the hooks `checker`,
     `preview_counts` and `write`; `preview`, `apply` and `recent` are the pipeline's."""
 
@@ -113,19 +114,20 @@ class ImportKind(Generic[RowT, RecordT]):
     def aliases(self) -> dict[str, str]:
         return {alias: name for name, aliases in self.columns.items() for alias in aliases}
 
+    @abstractmethod
     def checker(self, practice: Practice, rows: list[tuple[int, Cells]]) -> RowCheck[RowT]:
         """The check of one row, given every row first (for lookups in a fixed number of
         queries); called in file order."""
-        raise NotImplementedError
 
+    @abstractmethod
     def preview_counts(self, practice: Practice, rows: list[RowT]) -> dict[str, int]:
         """What applying would do, stored on the previewed record."""
-        raise NotImplementedError
 
+    @abstractmethod
     def write(
         self, practice: Practice, actor: Membership, rows: list[RowT], now: dt.datetime
     ) -> Written:
-        raise NotImplementedError
+        """Write the valid rows (inside the apply's transaction); the counts and audit rows."""
 
     def preview(self, *, practice: Practice, actor: Membership, content: bytes | str) -> RecordT:
         """Check an upload and save it as a previewed record with counts and row errors;

@@ -237,7 +237,7 @@ class AuditEvent(models.Model):
     changed_fields = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    # Reads are scoped like every tenant table; ccm.audit.record writes through .unscoped().
+    # Reads are scoped like every tenant table; ccm.audit.record writes unscoped (see there).
     objects: TenantManager[Any] = TenantManager()
 
     class Meta:
