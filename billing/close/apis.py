@@ -13,7 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.close import selectors, services, tasks
+from billing.close import selectors, services
 from ccm import audit, jobs
 from ccm.api import MONTH_PATH, ApiView, error_responses, validated
 from ccm.months import month_label, parse_month
@@ -104,22 +104,13 @@ class BillingMonthCloseApi(ApiView):
         body = validated(self.CloseSerializer, request.data or {})
         confirm = body["confirm_changes"]
         try:
-            close = services.month_close_start(
+            _started, job = services.month_close_request(
                 practice=self.practice, month=day, actor=self.membership, confirm_changes=confirm
             )
         except ValidationError as exc:
             if "confirm" in getattr(exc, "error_dict", {}):
                 raise ValidationError({"confirm_changes": exc.message_dict["confirm"]}) from None
             raise
-        job = jobs.enqueue(
-            tasks.month_close,
-            str(self.practice.pk),
-            month_label(day),
-            str(self.membership.pk),
-            confirm,
-            close.times_closed,
-        )
-        audit.record_for(self.membership, "month.close_requested", object_id=month_label(day))
         answer = {
             "job": job.job_id,
             "month": _month_data(self.practice, day),

@@ -41,7 +41,7 @@ from billing.models import (
     MonthReopening,
     Outcome,
 )
-from ccm import audit
+from ccm import audit, jobs
 from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice
 from ccm.months import month_label
@@ -106,6 +106,28 @@ def _start(practice: Practice, month: dt.date, actor: Membership | None) -> Mont
     if created:
         audit.record_by(practice, actor, "month.close_start", close)
     return close
+
+
+def month_close_request(
+    *, practice: Practice, month: dt.date, actor: Membership, confirm_changes: bool
+) -> tuple[MonthClose, jobs.Enqueued]:
+    """Start the month's close (see month_close_start), queue its job and audit the request:
+    what the page and the API both do. The job may be waiting in the outbox (`job.queued`)."""
+    from billing.close import tasks  # billing.close.tasks imports this module
+
+    close = month_close_start(
+        practice=practice, month=month, actor=actor, confirm_changes=confirm_changes
+    )
+    job = jobs.enqueue(
+        tasks.month_close,
+        str(practice.pk),
+        month_label(month),
+        str(actor.pk),
+        confirm_changes,
+        close.times_closed,
+    )
+    audit.record_for(actor, "month.close_requested", object_id=month_label(month))
+    return close, job
 
 
 def month_close_start(

@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from billing.claims import selectors as claim_selectors
-from billing.close import selectors, services, tasks
+from billing.close import selectors, services
 from billing.exports import selectors as export_selectors
 from billing.http import month_or_404
 from billing.models import CloseStatus, MonthClose
-from ccm import audit, jobs
+from ccm import audit
 from ccm.api_auth import ApplicationError
 from ccm.forms import flash_error
 from ccm.months import month_label, previous_month
@@ -113,21 +113,12 @@ def month_close(request: PracticeRequest, month: str) -> HttpResponse:
         return _close_confirmation(request, day, state)
     confirm = request.POST.get("confirm_changes") == "on"
     try:
-        close = services.month_close_start(
+        _started, job = services.month_close_request(
             practice=request.practice, month=day, actor=request.membership, confirm_changes=confirm
         )
     except ValidationError as exc:
         flash_error(request, exc)
         return redirect("billing:month-detail", month=month_label(day))
-    job = jobs.enqueue(
-        tasks.month_close,
-        str(request.practice.pk),
-        month_label(day),
-        str(request.membership.pk),
-        confirm,
-        close.times_closed,
-    )
-    audit.record_for(request.membership, "month.close_requested", object_id=month_label(day))
     if job.queued:  # otherwise the month shows closing and ccm.jobs' message says why it waits
         messages.success(request, f"Closing {day:%B %Y}.")
     return redirect("billing:month-detail", month=month_label(day))
