@@ -187,6 +187,10 @@ class Outcome(TenantModel):
 class ClaimStatus(models.TextChoices):
     READY = "ready", "Ready"
     SUBMITTED = "submitted", "Submitted"
+    # The payer's front end (277CA) took the claim into adjudication.
+    ACCEPTED = "accepted", "Accepted"
+    # The 999 or 277CA refused it: back in the biller's queue with the reason.
+    REJECTED = "rejected", "Rejected"
     PAID = "paid", "Paid"
     DENIED = "denied", "Denied"
     # A claim a confirmed re-close found no longer billable: kept (never deleted) for the
@@ -216,6 +220,28 @@ class Claim(TenantModel):
     # The last 837P download that carried it: a re-close treats it as sent (never replaced
     # without confirmation) even before the biller marks it submitted.
     exported_at = models.DateTimeField(null=True, blank=True)
+    # Who pays: the coverage in force in the month when the claim was made (the close).
+    coverage = models.ForeignKey(
+        "patients.Coverage", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    secondary_coverage = models.ForeignKey(
+        "patients.Coverage", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payer = models.ForeignKey(
+        "patients.Payer", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # 837P SBR01 of the destination payer: P (primary) or S (Medicare secondary to another).
+    payer_responsibility = models.CharField(max_length=1, default="P")
+    # Money (billing.remittances posts it from 835s; billed is set by the submission batch).
+    billed_amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    paid_amount = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    patient_responsibility = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    adjustment_amount = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    # The payer's claim control number (ICN, 835 CLP07), for corrections (REF*F8).
+    payer_claim_number = models.CharField(max_length=50, blank=True)
+    rejection_reason = models.CharField(max_length=300, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    adjudicated_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -409,3 +435,344 @@ class MonthReopening(TenantModel):
 
     def __str__(self) -> str:
         return f"reopened {self.reopened_at:%Y-%m-%d}"
+
+
+# --- claim to cash: billing setup, submission batches, acknowledgments, remittances ----------
+
+
+class ProviderType(models.TextChoices):
+    ORGANIZATION = "organization", "Organisation (group NPI)"
+    INDIVIDUAL = "individual", "Individual practitioner (personal NPI)"
+
+
+class IsaQualifier(models.TextChoices):
+    """ISA05 / ISA07 interchange id qualifiers (X12 code list I05)."""
+
+    MUTUALLY_DEFINED = "ZZ", "ZZ Mutually defined"
+    DUNS = "01", "01 DUNS number"
+    CARRIER = "27", "27 Carrier id (CMS)"
+    FISCAL_INTERMEDIARY = "28", "28 Fiscal intermediary id (CMS)"
+    MEDICARE_PROVIDER = "29", "29 Medicare provider and supplier id"
+    FEDERAL_TAX_ID = "30", "30 US federal tax id"
+
+
+class UsageIndicator(models.TextChoices):
+    PRODUCTION = "P", "P Production"
+    TEST = "T", "T Test"
+
+
+class BillingSetup(TenantModel):
+    """How the practice submits claims (admins edit; validated; audited): its EDI ids as the
+    contractor or clearinghouse assigned them, the billing provider and its addresses."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Loop 1000A and ISA06/GS02: the submitter id assigned at EDI enrolment.
+    submitter_id = models.CharField("submitter id", max_length=15)
+    submitter_name = models.CharField(max_length=60)
+    submitter_qualifier = models.CharField(
+        "ISA05 sender qualifier", max_length=2, choices=IsaQualifier.choices, default="ZZ"
+    )
+    contact_name = models.CharField("EDI contact name", max_length=60)
+    contact_phone = models.CharField("EDI contact phone", max_length=20)
+    # Loop 1000B and ISA08/GS03: the MAC or clearinghouse receiving the file.
+    receiver_id = models.CharField("receiver id", max_length=15)
+    receiver_name = models.CharField(max_length=60)
+    receiver_qualifier = models.CharField(
+        "ISA07 receiver qualifier", max_length=2, choices=IsaQualifier.choices, default="ZZ"
+    )
+    usage = models.CharField(
+        "ISA15 usage", max_length=1, choices=UsageIndicator.choices, default="P"
+    )
+    # Part B claims (coverage without its own payer) go to this payer: the practice's MAC.
+    medicare_payer = models.ForeignKey(
+        "patients.Payer", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    provider_type = models.CharField(
+        max_length=12, choices=ProviderType.choices, default=ProviderType.ORGANIZATION
+    )
+    # The practitioner billing under a personal NPI (individual provider type).
+    individual_practitioner = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # CLM07: the practice accepts Medicare assignment (participating).
+    accepts_assignment = models.BooleanField("accepts assignment", default=True)
+    # 2010AA: a street address with ZIP+4 (no PO Box).
+    address_line1 = models.CharField("billing provider street", max_length=55)
+    address_line2 = models.CharField(max_length=55, blank=True)
+    city = models.CharField(max_length=30)
+    state = models.CharField(max_length=2)
+    postal_code = models.CharField("ZIP+4", max_length=10)
+    # 2010AB: optional pay-to address (a PO Box is fine here).
+    pay_to_line1 = models.CharField("pay-to address", max_length=55, blank=True)
+    pay_to_line2 = models.CharField(max_length=55, blank=True)
+    pay_to_city = models.CharField(max_length=30, blank=True)
+    pay_to_state = models.CharField(max_length=2, blank=True)
+    pay_to_postal_code = models.CharField(max_length=10, blank=True)
+    updated_by = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice"], name="billing_setup_once"),
+        ]
+
+    def __str__(self) -> str:
+        return "billing setup"
+
+
+class UsualCharge(TenantModel):
+    """The practice's usual charge for a code (837P SV102); codes without one are charged
+    at the fee schedule amount (R26)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.CharField(max_length=8)
+    amount = models.DecimalField(max_digits=8, decimal_places=2)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "code"], name="billing_usual_charge_once"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="billing_usual_charge_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.amount}"
+
+
+class BatchStatus(models.TextChoices):
+    CREATED = "created", "Created"
+    ACCEPTED = "accepted", "Accepted (999)"
+    PARTIAL = "partial", "Partly accepted (999)"
+    REJECTED = "rejected", "Rejected (999)"
+
+
+class SubmissionBatch(TenantModel):
+    """One 837P interchange as handed out: stored, so a download again is byte-identical."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    month = models.DateField(null=True, blank=True)  # blank: claims of several months
+    control_number = models.PositiveIntegerField()  # ISA13 and GS06
+    usage = models.CharField(max_length=1, choices=UsageIndicator.choices)
+    content = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    claims = models.PositiveIntegerField(default=0)
+    total_charge = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    status = models.CharField(
+        max_length=10, choices=BatchStatus.choices, default=BatchStatus.CREATED
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "control_number"], name="billing_batch_control_once"
+            ),
+            models.UniqueConstraint(fields=["practice", "id"], name="billing_batch_practice_id"),
+        ]
+        indexes: ClassVar = [models.Index(fields=["practice", "month"])]
+
+    def __str__(self) -> str:
+        return f"batch {self.control_number:09d}"
+
+
+class ClaimFrequency(models.TextChoices):
+    """CLM05-3 claim frequency type code."""
+
+    ORIGINAL = "1", "1 Original"
+    REPLACEMENT = "7", "7 Replacement (corrected claim)"
+    VOID = "8", "8 Void"
+
+
+class BatchClaimStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for acknowledgment"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class BatchClaim(TenantModel):
+    """A claim as sent in a batch. Live until rejected or replaced by a resubmission: a
+    claim is in at most one live batch (partial unique constraint)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    batch = models.ForeignKey(SubmissionBatch, on_delete=models.PROTECT, related_name="entries")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="submissions")
+    frequency = models.CharField(
+        max_length=1, choices=ClaimFrequency.choices, default=ClaimFrequency.ORIGINAL
+    )
+    payer_claim_number = models.CharField(max_length=50, blank=True)  # REF*F8 for 7 and 8
+    charge = models.DecimalField(max_digits=10, decimal_places=2)
+    live = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=10, choices=BatchClaimStatus.choices, default=BatchClaimStatus.PENDING
+    )
+    status_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["created_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "batch", "claim"], name="billing_batch_claim_once"
+            ),
+            models.UniqueConstraint(
+                fields=["practice", "claim"],
+                condition=Q(live=True),
+                name="billing_claim_one_live_batch",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"claim in batch ({self.get_frequency_display()})"
+
+
+class AckKind(models.TextChoices):
+    X999 = "999", "999 implementation acknowledgment"
+    X277CA = "277CA", "277CA claim acknowledgment"
+
+
+class Acknowledgment(TenantModel):
+    """An uploaded 999 or 277CA (stored; the same file twice is one row)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=5, choices=AckKind.choices)
+    batch = models.ForeignKey(
+        SubmissionBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="acks"
+    )
+    accepted = models.BooleanField(default=False)
+    summary = models.CharField(max_length=300, blank=True)
+    errors = models.JSONField(default=list)  # 999 segment errors (no PHI)
+    content = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "sha256"], name="billing_ack_once"),
+            models.UniqueConstraint(fields=["practice", "id"], name="billing_ack_practice_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.created_at:%Y-%m-%d}"
+
+
+class ClaimAcknowledgment(TenantModel):
+    """One claim's status in a 277CA: accepted or rejected, with the codes and meaning."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    acknowledgment = models.ForeignKey(
+        Acknowledgment, on_delete=models.CASCADE, related_name="claim_statuses"
+    )
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="acknowledgments"
+    )
+    patient_control_number = models.CharField(max_length=38)
+    accepted = models.BooleanField()
+    category_code = models.CharField(max_length=3)  # STC01-1, e.g. A1, A2, A3, A6, A7
+    status_code = models.CharField(max_length=5, blank=True)  # STC01-2
+    entity_code = models.CharField(max_length=3, blank=True)  # STC01-3
+    description = models.CharField(max_length=500)
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering: ClassVar = ["position"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "acknowledgment", "position"], name="billing_claim_ack_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"277CA {'accepted' if self.accepted else 'rejected'}"
+
+
+class Remittance(TenantModel):
+    """An uploaded 835 ERA: one payment (or a notice of no payment) from one payer."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    payer_name = models.CharField(max_length=60)
+    payer_id = models.CharField(max_length=80, blank=True)
+    trace_number = models.CharField(max_length=50)  # TRN02: check or EFT number
+    payment_method = models.CharField(max_length=3, blank=True)  # BPR04: CHK, ACH, NON
+    total_paid = models.DecimalField(max_digits=12, decimal_places=2)
+    paid_on = models.DateField(null=True, blank=True)  # BPR16
+    claims_matched = models.PositiveIntegerField(default=0)
+    claims_unmatched = models.PositiveIntegerField(default=0)
+    content = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "sha256"], name="billing_remit_once"),
+            models.UniqueConstraint(
+                fields=["practice", "payer_id", "trace_number"], name="billing_remit_trace_once"
+            ),
+            models.UniqueConstraint(fields=["practice", "id"], name="billing_remit_practice_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"835 {self.trace_number}"
+
+
+class RemittanceClaim(TenantModel):
+    """One CLP of an 835, matched to its claim by the patient control number (CLM01), or
+    listed unmatched (never dropped)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    remittance = models.ForeignKey(Remittance, on_delete=models.CASCADE, related_name="claims")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="remittances"
+    )
+    position = models.PositiveIntegerField()
+    patient_control_number = models.CharField(max_length=38)
+    status_code = models.CharField(max_length=2)  # CLP02: 1, 2, 3, 4, 19, 20, 21, 22, 23
+    charge = models.DecimalField(max_digits=10, decimal_places=2)
+    paid = models.DecimalField(max_digits=10, decimal_places=2)
+    patient_responsibility = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    payer_claim_number = models.CharField(max_length=50, blank=True)  # CLP07
+
+    class Meta:
+        ordering: ClassVar = ["position"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "remittance", "position"], name="billing_remit_claim_once"
+            ),
+            models.UniqueConstraint(
+                fields=["practice", "id"], name="billing_remit_claim_practice_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"CLP status {self.status_code}"
+
+
+class RemittanceAdjustment(TenantModel):
+    """One CAS adjustment of a remitted claim or line: group, reason code (with its
+    description) and amount."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    remittance_claim = models.ForeignKey(
+        RemittanceClaim, on_delete=models.CASCADE, related_name="adjustments"
+    )
+    line_code = models.CharField(max_length=8, blank=True)  # blank: claim level
+    group_code = models.CharField(max_length=2)  # CO, PR, OA, PI, CR
+    reason_code = models.CharField(max_length=5)
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    description = models.CharField(max_length=300)
+
+    class Meta:
+        ordering: ClassVar = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.group_code}-{self.reason_code}"

@@ -48,6 +48,9 @@ class Capability(StrEnum):
     REOPEN_MONTHS = "reopen_months"
     UPDATE_CLAIMS = "update_claims"
     EXPORT_CLAIMS = "export_claims"
+    SUBMIT_CLAIMS = "submit_claims"
+    POST_REMITTANCES = "post_remittances"
+    EDIT_COVERAGE = "edit_coverage"
     EDIT_BILLING_SETTINGS = "edit_billing_settings"
     MANAGE_PRACTICE = "manage_practice"
     MANAGE_MEMBERS = "manage_members"
@@ -86,7 +89,14 @@ POLICY: Mapping[Capability, tuple[frozenset[Role], str]] = {
     Capability.REOPEN_MONTHS: (frozenset({A}), "Reopen a closed month"),
     Capability.UPDATE_CLAIMS: (_OFFICE, "Change claim status"),
     Capability.EXPORT_CLAIMS: (_OFFICE, "Export claims (CSV, 837, PDF)"),
-    Capability.EDIT_BILLING_SETTINGS: (frozenset({A}), "Change fee schedule and policy"),
+    Capability.SUBMIT_CLAIMS: (_OFFICE, "Create 837 batches; resubmit, correct or void claims"),
+    Capability.POST_REMITTANCES: (_OFFICE, "Upload 999, 277CA and 835 files"),
+    # Insurance is demographics: the front office and coordinators record it, not clinical.
+    Capability.EDIT_COVERAGE: (frozenset({A, C, B}), "Record patients' insurance coverage"),
+    Capability.EDIT_BILLING_SETTINGS: (
+        frozenset({A}),
+        "Change fee schedule, usual charges, policy and billing setup (EDI ids, payers)",
+    ),
     Capability.MANAGE_PRACTICE: (frozenset({A}), "Change practice settings"),
     Capability.MANAGE_MEMBERS: (frozenset({A}), "Invite members, change roles"),
     Capability.MANAGE_API_TOKENS: (frozenset({A}), "Issue and revoke API tokens"),

@@ -221,3 +221,137 @@ class PatientImport(ImportRecord):
 
     def __str__(self) -> str:
         return f"import of {self.created_at:%Y-%m-%d %H:%M} ({self.row_count} rows)"
+
+
+class PayerKind(models.TextChoices):
+    """Who a payer is; fixes the 837P claim filing indicator (SBR09) sent to it."""
+
+    MEDICARE = "medicare", "Medicare Part B contractor (MAC)"
+    MEDICARE_ADVANTAGE = "medicare_advantage", "Medicare Advantage plan"
+    MEDICAID = "medicaid", "Medicaid"
+    MEDIGAP = "medigap", "Medigap (Medicare supplement)"
+    COMMERCIAL = "commercial", "Commercial or employer plan"
+    OTHER = "other", "Other"
+
+
+# 837P SBR09 / 2320 SBR09 claim filing indicator per payer kind (X12 code list 1032).
+CLAIM_FILING_INDICATOR = {
+    PayerKind.MEDICARE: "MB",
+    PayerKind.MEDICARE_ADVANTAGE: "16",
+    PayerKind.MEDICAID: "MC",
+    PayerKind.MEDIGAP: "CI",
+    PayerKind.COMMERCIAL: "CI",
+    PayerKind.OTHER: "ZZ",
+}
+
+
+class Payer(TenantModel):
+    """An insurer the practice bills or coordinates with, with the payer id its
+    clearinghouse or contractor assigned (837P 2010BB NM109, 2330B NM109)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=60)
+    payer_id = models.CharField("payer id", max_length=80)
+    kind = models.CharField(max_length=20, choices=PayerKind.choices)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "payer_id", "kind"], name="patients_payer_once"
+            ),
+            _same_practice("patients_payer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.payer_id})"
+
+    @property
+    def claim_filing_indicator(self) -> str:
+        return CLAIM_FILING_INDICATOR[PayerKind(self.kind)]
+
+
+class CoverageKind(models.TextChoices):
+    # Primary (the payer the CCM claim goes to, or Medicare as secondary for MSP)
+    MEDICARE_PART_B = "part_b", "Medicare Part B"
+    MEDICARE_ADVANTAGE = "medicare_advantage", "Medicare Advantage plan"
+    OTHER_PRIMARY = "other_primary", "Other insurance primary, Medicare secondary (MSP)"
+    # Secondary
+    MEDICAID = "medicaid", "Medicaid"
+    QMB = "qmb", "Qualified Medicare Beneficiary (QMB)"
+    MEDIGAP = "medigap", "Medigap (Medicare supplement)"
+    OTHER_SECONDARY = "other_secondary", "Other secondary insurance"
+
+
+PRIMARY_KINDS = frozenset(
+    {CoverageKind.MEDICARE_PART_B, CoverageKind.MEDICARE_ADVANTAGE, CoverageKind.OTHER_PRIMARY}
+)
+# Secondary coverage that pays the patient's Part B coinsurance in full.
+PAYS_COINSURANCE = frozenset({CoverageKind.MEDICAID, CoverageKind.QMB, CoverageKind.MEDIGAP})
+
+
+class CoveragePriority(models.TextChoices):
+    PRIMARY = "primary", "Primary"
+    SECONDARY = "secondary", "Secondary"
+
+
+class MspType(models.TextChoices):
+    """Medicare secondary payer type (837P SBR05, X12 code list 1336), when another
+    insurer pays first."""
+
+    WORKING_AGED = "12", "12 Working aged, employer group health plan"
+    ESRD = "13", "13 End-stage renal disease, employer group health plan"
+    NO_FAULT = "14", "14 No-fault insurance, including auto"
+    WORKERS_COMP = "15", "15 Workers' compensation"
+    PUBLIC_HEALTH = "16", "16 Public health service or other federal agency"
+    BLACK_LUNG = "41", "41 Black lung"
+    VETERANS = "42", "42 Veterans Affairs"
+    DISABLED_LGHP = "43", "43 Disabled, large group health plan"
+    OTHER_LIABILITY = "47", "47 Other liability insurance"
+
+
+class Coverage(TenantModel):
+    """One insurance coverage of a patient with its effective dates. The month close uses
+    the primary and secondary coverage in force in the month (837P SBR, 2010BB, 2320)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="coverages")
+    priority = models.CharField(max_length=10, choices=CoveragePriority.choices)
+    kind = models.CharField(max_length=20, choices=CoverageKind.choices)
+    # Part B claims go to the practice's Medicare contractor (billing setup) when blank.
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, null=True, blank=True)
+    # MBI for Part B (the patient's); the plan's member id otherwise.
+    member_id = models.CharField("member id", max_length=80, blank=True)
+    group_number = models.CharField(max_length=50, blank=True)
+    plan_name = models.CharField(max_length=60, blank=True)
+    msp_type = models.CharField(
+        "Medicare secondary payer type", max_length=2, choices=MspType.choices, blank=True
+    )
+    # CLM08: the patient signed an assignment of benefits to the practice.
+    benefits_assigned = models.BooleanField("assignment of benefits signed", default=True)
+    starts_on = models.DateField("effective from")
+    ends_on = models.DateField("effective to", null=True, blank=True)
+    created_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["priority", "-starts_on"]
+        indexes: ClassVar = [models.Index(fields=["practice", "patient", "starts_on"])]
+        constraints: ClassVar = [
+            _same_practice("patients_coverage"),
+            models.CheckConstraint(
+                condition=models.Q(ends_on__isnull=True)
+                | models.Q(ends_on__gte=models.F("starts_on")),
+                name="patients_coverage_dates_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_priority_display()} {self.get_kind_display()}"
+
+    def in_force(self, first: dt.date, last: dt.date) -> bool:
+        """Covers any day of [first, last] (a month: the close uses the coverage then)."""
+        return self.starts_on <= last and (self.ends_on is None or self.ends_on >= first)
