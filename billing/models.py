@@ -259,6 +259,25 @@ class Claim(TenantModel):
     def __str__(self) -> str:
         return f"claim {self.month:%Y-%m}"
 
+    @property
+    def control_number(self) -> str:
+        """The patient control number (837P CLM01), echoed by the 277CA and the 835 (CLP01)."""
+        return claim_control_number(self.id)
+
+
+def claim_control_number(claim_id: uuid.UUID) -> str:
+    """CLM01: the claim id's first 20 hex digits (unique per practice in practice; a payer
+    echoes it back, never PHI)."""
+    return claim_id.hex[:20].upper()
+
+
+def claim_id_range(control_number: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The claim ids a patient control number can stand for (None: not one of ours)."""
+    value = control_number.strip().lower()
+    if len(value) != 20 or any(c not in "0123456789abcdef" for c in value):
+        return None
+    return uuid.UUID(value + "0" * 12), uuid.UUID(value + "f" * 12)
+
 
 class ClaimLine(TenantModel):
     """A claim line (R35): code, units, the minutes it rests on, charge, explanation."""
@@ -534,9 +553,7 @@ class UsualCharge(TenantModel):
     class Meta:
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["practice", "code"], name="billing_usual_charge_once"),
-            models.CheckConstraint(
-                condition=Q(amount__gt=0), name="billing_usual_charge_positive"
-            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="billing_usual_charge_positive"),
         ]
 
     def __str__(self) -> str:

@@ -317,7 +317,7 @@ class Coverage(TenantModel):
     the primary and secondary coverage in force in the month (837P SBR, 2010BB, 2320)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="coverages")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="coverages")
     priority = models.CharField(max_length=10, choices=CoveragePriority.choices)
     kind = models.CharField(max_length=20, choices=CoverageKind.choices)
     # Part B claims go to the practice's Medicare contractor (billing setup) when blank.
@@ -333,7 +333,10 @@ class Coverage(TenantModel):
     benefits_assigned = models.BooleanField("assignment of benefits signed", default=True)
     starts_on = models.DateField("effective from")
     ends_on = models.DateField("effective to", null=True, blank=True)
-    created_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    # Blank: recorded by the system (the demo, a migration of existing patients).
+    created_by = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

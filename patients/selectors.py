@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -12,7 +16,15 @@ from ccm.models import Membership, Practice
 from ccm.roles import Capability, roles_with
 from ccm.selectors import per_row
 from ccm.tenancy import parse_uuid
-from patients.models import Condition, ConditionStatus, Consent, Patient, Status
+from patients.models import (
+    Condition,
+    ConditionStatus,
+    Consent,
+    Coverage,
+    CoveragePriority,
+    Patient,
+    Status,
+)
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y")
 
@@ -133,3 +145,38 @@ def status_counts(*, practice: Practice) -> list[tuple[str, str, int]]:
         .values_list("status", "n")
     )
     return [(value, label, counts.get(value, 0)) for value, label in Status.choices]
+
+
+@dataclass(frozen=True)
+class CoverageInForce:
+    """A patient's coverage for a month: the primary and secondary rows in force (latest
+    start wins when two of a priority overlap the month), None when there is none."""
+
+    primary: Coverage | None
+    secondary: Coverage | None
+
+
+def coverage_in_force(
+    *, practice: Practice, patient_ids: Iterable[Any], month: dt.date
+) -> dict[Any, CoverageInForce]:
+    """Coverage in force in `month` for each patient (one query whatever their number);
+    every requested patient has an entry."""
+    first = month.replace(day=1)
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    ids = list(patient_ids)
+    rows = (
+        Coverage.objects.for_practice(practice)
+        .filter(patient_id__in=ids, starts_on__lte=last)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=first))
+        .select_related("payer")
+        .order_by("patient_id", "starts_on", "created_at")
+    )
+    found: dict[Any, dict[str, Coverage]] = {pk: {} for pk in ids}
+    for row in rows:
+        found[row.patient_id][row.priority] = row  # later starts overwrite earlier ones
+    return {
+        pk: CoverageInForce(
+            primary=by.get(CoveragePriority.PRIMARY), secondary=by.get(CoveragePriority.SECONDARY)
+        )
+        for pk, by in found.items()
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -123,6 +124,23 @@ class PatientFactory(TenantFactory):
     sex = "female"
     mbi = "1EG4TE5MK73"
 
+    @factory.post_generation
+    def part_b(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        """Medicare Part B as primary coverage since 2000 (the month close bills only a
+        patient with Medicare coverage in force); `part_b=False` for a patient without."""
+        if create and extracted is not False:
+            CoverageFactory(patient=self, member_id=self.mbi)
+
+
+class PayerFactory(TenantFactory):
+    class Meta:
+        model = "patients.Payer"
+
+    practice = factory.SubFactory(PracticeFactory)
+    name = factory.Sequence(lambda n: f"Payer {n}")
+    payer_id = factory.Sequence(lambda n: f"P{n:05d}")
+    kind = "medicare_advantage"
+
 
 class PatientRowFactory(TenantFactory):
     """A row that belongs to a patient, in the patient's practice."""
@@ -132,6 +150,18 @@ class PatientRowFactory(TenantFactory):
 
     patient = factory.SubFactory(PatientFactory)
     practice = factory.SelfAttribute("patient.practice")
+
+
+class CoverageFactory(PatientRowFactory):
+    """Medicare Part B primary since 2000-01-01 unless told otherwise."""
+
+    class Meta:
+        model = "patients.Coverage"
+
+    priority = "primary"
+    kind = "part_b"
+    member_id = "1EG4TE5MK73"
+    starts_on = dt.date(2000, 1, 1)
 
 
 class EngineInputFactory(PatientRowFactory):
