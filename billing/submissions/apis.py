@@ -190,9 +190,11 @@ class Batch837Api(ApiView):
 
 @extend_schema_serializer(component_name="ClaimResend")
 class ResendSerializer(serializers.Serializer):
-    payer_claim_number = serializers.CharField(
+    payer_claim_number = serializers.RegexField(
+        services.PAYER_CLAIM_NUMBER.pattern,
         max_length=50,
         required=False,
+        error_messages={"invalid": services.PAYER_CLAIM_NUMBER_FORMAT_MESSAGE},
         help_text="The payer's claim control number (REF*F8); left out: the claim's own "
         "(from the remittance). Required when the claim has none.",
     )

@@ -501,3 +501,245 @@ def test_a_voided_claim_billed_again_goes_out_as_a_new_original(practice, biller
     assert "11:B:1" in batch.content
     assert "REF*F8" not in batch.content
     assert _entry(claim, live=True).batch == batch
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("closed")
+def test_the_biller_creates_the_months_batch_from_the_month_page(practice, biller_client):
+    month = biller_client.get(MONTH_URL).content.decode()
+    assert "Create batch" in month
+    assert 'hx-get="/billing/months/2026-10/batches/"' in month
+    created = biller_client.post(f"{MONTH_URL}batches/")
+    batch = SubmissionBatch.objects.for_practice(practice).get()
+    assert created.status_code == 302
+    assert created["Location"] == f"/billing/batches/{batch.pk}/"
+    detail = biller_client.get(created["Location"]).content.decode()
+    assert "Batch 000000001" in detail
+    for claim in _claims(practice):
+        assert claim.patient.last_name in detail
+        assert claim.control_number in detail
+    assert "1 Original" in detail
+    assert f'href="/billing/batches/{batch.pk}/837"' in detail
+    reads = AuditEvent.objects.unscoped().filter(action="claim.list")
+    assert {e.patient_id for e in reads} == {c.patient_id for c in _claims(practice)}
+    rows = biller_client.get(f"{MONTH_URL}batches/", headers={"HX-Request": "true"})
+    assert b"<html" not in rows.content
+    assert b"000000001" in rows.content
+    page = biller_client.get(f"{MONTH_URL}batches/")
+    assert b"<html" in page.content
+    assert b"837P batches: October 2026" in page.content
+
+
+@pytest.mark.usefixtures("closed")
+def test_a_batch_download_is_the_stored_file_every_time_and_audited(
+    practice, biller, biller_client
+):
+    batch = services.batch_create(actor=biller, month=OCTOBER)
+    first = biller_client.get(f"/billing/batches/{batch.pk}/837")
+    second = biller_client.get(f"/billing/batches/{batch.pk}/837")
+    api = token_client(biller).get(f"/api/v1/billing/batches/{batch.pk}/837")
+    assert first.content == second.content == api.content == batch.content.encode()
+    assert first["Content-Type"] == "application/edi-x12"
+    assert first["Content-Disposition"] == (
+        f'attachment; filename="caremonth-{practice.slug}-2026-10-000000001.837"'
+    )
+    assert first["Cache-Control"] == "no-store"
+    downloads = AuditEvent.objects.unscoped().filter(action="submissionbatch.download")
+    assert downloads.count() == 3
+
+
+def test_the_batch_list_reads_a_fixed_number_of_queries(
+    practice, biller, biller_client, django_assert_num_queries
+):
+    def add(n):
+        for number in range(n):
+            SubmissionBatch.objects.for_practice(practice).create(
+                practice=practice, month=OCTOBER, control_number=100 + number, usage="P",
+                content="x", sha256="x", created_by=biller,
+            )  # fmt: skip
+
+    add(1)
+    url = f"{MONTH_URL}batches/"
+    biller_client.get(url)  # the session's first request warms its caches
+    with django_assert_num_queries(6) as one:
+        assert biller_client.get(url).status_code == 200
+    SubmissionBatch.objects.for_practice(practice).delete()
+    add(12)
+    with django_assert_num_queries(len(one.captured_queries)):
+        page = biller_client.get(url)
+    assert page.content.count(b"Download 837P") == 12
+    api = token_client(biller)
+    api.get(API_BATCHES)
+    with django_assert_num_queries(4):  # authentication, the count, the page: any number of rows
+        assert api.get(API_BATCHES).json()["count"] == 12
+
+
+@pytest.mark.usefixtures("closed")
+def test_the_claim_page_offers_resubmit_correct_and_void_by_status(practice, biller, biller_client):
+    _batch, (claim, _other) = _sent(practice, biller)
+    url = f"/billing/claims/{claim.pk}/"
+    page = biller_client.get(url).content.decode()
+    assert "Void the claim" in page
+    assert "Resubmit" not in page
+    assert "Send a corrected claim" not in page
+    Claim.objects.for_practice(practice).filter(pk=claim.pk).update(status="rejected")
+    assert "Resubmit in a new batch" in biller_client.get(url).content.decode()
+    Claim.objects.for_practice(practice).filter(pk=claim.pk).update(status="paid")
+    page = biller_client.get(url).content.decode()
+    assert "Send a corrected claim" in page
+    assert 'name="payer_claim_number"' in page  # unknown yet: the biller types it
+    done = biller_client.post(f"{url}correct/", {"payer_claim_number": "ICN-5"})
+    batch = SubmissionBatch.objects.for_practice(practice).get(control_number=2)
+    assert done["Location"] == f"/billing/batches/{batch.pk}/"
+    assert _entry(claim, live=True).frequency == "7"
+
+
+@pytest.mark.usefixtures("closed")
+def test_a_correction_with_a_bad_payer_claim_number_saves_nothing(practice, biller, biller_client):
+    _batch, (claim, _other) = _sent(practice, biller)
+    Claim.objects.for_practice(practice).filter(pk=claim.pk).update(status="paid")
+    page = biller_client.post(
+        f"/billing/claims/{claim.pk}/correct/", {"payer_claim_number": "ICN 5*~"}, follow=True
+    )
+    assert services.PAYER_CLAIM_NUMBER_FORMAT_MESSAGE in page.content.decode()
+    claim.refresh_from_db()
+    assert (claim.status, claim.payer_claim_number) == ("paid", "")
+    assert SubmissionBatch.objects.for_practice(practice).count() == 1
+
+
+@pytest.mark.usefixtures("closed")
+def test_batch_pages_refuse_other_roles_outsiders_and_get_writes(
+    practice, biller, coordinator_client, physician_client, outsider_client, biller_client
+):
+    batch = services.batch_create(actor=biller, month=OCTOBER)
+    claim = _claims(practice)[0]
+    reads = [
+        f"{MONTH_URL}batches/",
+        f"/billing/batches/{batch.pk}/",
+        f"/billing/batches/{batch.pk}/837",
+    ]
+    writes = [f"{MONTH_URL}batches/"] + [
+        f"/billing/claims/{claim.pk}/{action}/" for action in ("resubmit", "correct", "void")
+    ]
+    for client in (coordinator_client, physician_client):
+        for url in reads:
+            assert client.get(url).status_code == 403, url
+        for url in writes:
+            assert client.post(url).status_code == 403, url
+    for url in reads[1:] + writes[1:]:
+        assert outsider_client.get(url).status_code in (404, 405), url
+        assert outsider_client.post(url).status_code in (404, 405), url
+    for url in writes[1:]:
+        assert biller_client.get(url).status_code == 405  # a write is never a GET
+    assert "Create batch" not in physician_client.get(MONTH_URL).content.decode()
+    assert SubmissionBatch.objects.unscoped().count() == 1
+    assert not audited("submissionbatch.download")
+
+
+# --- API -----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("closed")
+def test_api_creates_lists_and_reads_batches(practice, biller):
+    api = token_client(biller)
+    first, second = _claims(practice)
+    created = api.post(API_BATCHES, {"claims": [str(second.pk)]}, format="json")
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["control_number"], body["month"], body["claims"]) == (1, "2026-10", 1)
+    assert body["entries"] == [
+        {
+            "claim": str(second.pk), "patient": str(second.patient_id),
+            "patient_control_number": second.control_number, "frequency": "1",
+            "payer_claim_number": "", "charge": "66.13", "live": True, "status": "pending",
+            "claim_status": "submitted",
+        }
+    ]  # fmt: skip
+    rest = api.post(API_BATCHES, {}, format="json").json()
+    listed = api.get(API_BATCHES).json()
+    assert listed["count"] == 2
+    assert [b["control_number"] for b in listed["results"]] == [2, 1]
+    assert "content" not in listed["results"][0]
+    detail = api.get(f"/api/v1/billing/batches/{rest['id']}/").json()
+    assert [e["claim"] for e in detail["entries"]] == [str(first.pk)]
+
+
+@pytest.mark.usefixtures("closed")
+def test_api_bad_input_is_a_400_and_an_unknown_claim_a_404_with_nothing_saved(practice, biller):
+    api = token_client(biller)
+    for body in ({"claims": []}, {"claims": ["not-a-uuid"]}, {"claims": "all"}):
+        answer = api.post(API_BATCHES, body, format="json")
+        assert answer.status_code == 400, body
+        assert "claims" in answer.json()
+    assert api.post("/api/v1/billing/months/26-10/batches/", {}, format="json").status_code == 400
+    unknown = {"claims": ["00000000-0000-4000-8000-000000000000"]}
+    assert api.post(API_BATCHES, unknown, format="json").status_code == 404
+    _nothing_sent(practice)
+    services.batch_create(actor=biller, month=OCTOBER)
+    claim = _claims(practice)[0]
+    Claim.objects.for_practice(practice).filter(pk=claim.pk).update(status="paid")
+    url = f"/api/v1/billing/claims/{claim.pk}/correct/"
+    for body in ({"payer_claim_number": "bad number"}, {"payer_claim_number": 12}, {}):
+        answer = api.post(url, body, format="json")
+        assert answer.status_code == 400, body
+        assert "payer_claim_number" in answer.json()
+    assert SubmissionBatch.objects.for_practice(practice).count() == 1
+    assert api.post(f"/api/v1/billing/claims/{claim.pk}/resubmit/").status_code == 409
+
+
+@pytest.mark.usefixtures("closed")
+def test_api_resubmit_correct_and_void_answer_the_new_batch(practice, biller):
+    api = token_client(biller)
+    services.batch_create(actor=biller, month=OCTOBER)
+    first, second = _claims(practice)
+    Claim.objects.for_practice(practice).filter(pk=first.pk).update(status="rejected")
+    resent = api.post(f"/api/v1/billing/claims/{first.pk}/resubmit/")
+    assert resent.status_code == 201
+    assert resent.json()["entries"][0]["frequency"] == "1"
+    Claim.objects.for_practice(practice).filter(pk=second.pk).update(status="denied")
+    corrected = api.post(
+        f"/api/v1/billing/claims/{second.pk}/correct/",
+        {"payer_claim_number": "ICN42"},
+        format="json",
+    )
+    assert corrected.status_code == 201
+    assert corrected.json()["entries"][0]["payer_claim_number"] == "ICN42"
+    Claim.objects.for_practice(practice).filter(pk=second.pk).update(status="paid")
+    voided = api.post(f"/api/v1/billing/claims/{second.pk}/void/", {}, format="json")
+    assert voided.status_code == 201  # the claim's own number, kept from the correction
+    assert voided.json()["entries"][0] == voided.json()["entries"][0] | {
+        "frequency": "8", "payer_claim_number": "ICN42", "claim_status": "withdrawn",
+    }  # fmt: skip
+    assert [b["control_number"] for b in api.get(API_BATCHES).json()["results"]] == [4, 3, 2, 1]
+
+
+@pytest.mark.usefixtures("closed")
+def test_api_refuses_other_roles_and_outsiders(practice, biller, coordinator, physician, outsider):
+    batch = services.batch_create(actor=biller, month=OCTOBER)
+    claim = _claims(practice)[0]
+    Claim.objects.for_practice(practice).filter(pk=claim.pk).update(status="rejected")
+    reads = [
+        API_BATCHES,
+        f"/api/v1/billing/batches/{batch.pk}/",
+        f"/api/v1/billing/batches/{batch.pk}/837",
+    ]
+    writes = [API_BATCHES] + [
+        f"/api/v1/billing/claims/{claim.pk}/{action}/" for action in ("resubmit", "correct", "void")
+    ]
+    for member in (coordinator, physician):
+        api = token_client(member)
+        for url in reads:
+            assert api.get(url).status_code == 403, url
+        for url in writes:
+            assert api.post(url, {}, format="json").status_code == 403, url
+    stranger = token_client(outsider)
+    for url in reads[1:]:
+        assert stranger.get(url).status_code == 404, url
+    for url in writes[1:]:
+        assert stranger.post(url, {}, format="json").status_code == 404, url
+    assert stranger.get(API_BATCHES).json()["count"] == 0
+    assert SubmissionBatch.objects.unscoped().count() == 1
+    claim.refresh_from_db()
+    assert claim.status == "rejected"
