@@ -414,4 +414,3 @@ LOGGING = {
 
 # Absolute links in emails (invitations, password resets).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
-

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.claims.services import claims_status_set
+from billing.close import services as close_services
 from billing.exports import x12
 from billing.models import (
     BatchClaim,
@@ -34,7 +35,7 @@ from patients.models import Patient
 from tests.billing.conftest import make_billing_setup
 from tests.billing.test_exports import closed  # noqa: F401 (fixture)
 from tests.billing.test_month_close import AFTER, OCTOBER
-from tests.factories import CoverageFactory, PatientFactory, PayerFactory
+from tests.factories import CoverageFactory, PatientFactory, PayerFactory, staff_time
 from tests.helpers import at_once, audited, token_client
 
 MONTH_URL = "/billing/months/2026-10/"
@@ -743,3 +744,40 @@ def test_api_refuses_other_roles_and_outsiders(practice, biller, coordinator, ph
     assert SubmissionBatch.objects.unscoped().count() == 1
     claim.refresh_from_db()
     assert claim.status == "rejected"
+
+
+def test_a_reclose_keeps_sent_claims_and_sends_its_corrections_as_replacements(
+    practice,
+    admin,
+    biller,
+    physician,
+    coordinator,
+    closed,  # noqa: F811
+):
+    services.batch_create(actor=biller, month=OCTOBER)
+    changed, kept = _claims(practice)
+    later = AFTER + dt.timedelta(days=2)
+    with time_machine.travel(later, tick=False):
+        close_services.month_reopen(practice=practice, month=OCTOBER, actor=admin, reason="notes")
+        staff_time(
+            changed.patient,
+            coordinator,
+            physician,
+            dt.datetime(2026, 10, 20, 14, tzinfo=dt.UTC),
+            20,
+        )
+        with pytest.raises(ValidationError, match="confirm"):  # a change to a sent claim
+            close_services.month_close(practice_id=practice.pk, month=OCTOBER)
+        assert {c.status for c in _claims(practice)} == {"submitted"}  # kept, not replaced
+        close_services.month_close(practice_id=practice.pk, month=OCTOBER, confirm_changes=True)
+        changed.refresh_from_db()
+        kept.refresh_from_db()
+        assert (changed.status, changed.corrected_at) == ("ready", later)
+        assert kept.status == "submitted"
+        with pytest.raises(StateConflict, match="enter the payer claim control number"):
+            services.batch_create(actor=biller, month=OCTOBER)
+        batch = services.claim_correct(actor=biller, claim=changed, payer_claim_number="ICN-31")
+    assert "~REF*F8*ICN31~" in batch.content
+    assert "HC:99439" in batch.content  # the corrected lines
+    assert x12.validate_837(batch.content) == []
+    assert BatchClaim.objects.for_practice(practice).filter(live=True).count() == 2
