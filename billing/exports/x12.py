@@ -369,7 +369,7 @@ def _claim(claim: ClaimData, hl: int, submission: Submission) -> list[str]:
         clm,
     ]
     if claim.frequency in REPLACING:
-        segments.append(_segment("REF", "F8", identifier(claim.payer_claim_number)))
+        segments.append(_segment("REF", "F8", text(claim.payer_claim_number)))
     segments.append(_segment("HI", *diagnoses))
     # 2310B only when the rendering provider differs from the billing provider.
     if not (provider.person and identifier(rendering.npi) == identifier(provider.npi)):
@@ -451,6 +451,9 @@ def _claim_gaps(claim: ClaimData) -> set[str]:
         or any(o.responsibility == "P" for o in others),
         "other insurance member id": all(identifier(o.member_id) for o in others),
         "other insurance payer id": all(identifier(o.payer.payer_id) for o in others),
+        # REF*F8 of a replacement or void: the payer's number of the claim it replaces.
+        "payer claim control number": claim.frequency not in REPLACING
+        or text(claim.payer_claim_number),
     }
     return {label for label, value in required.items() if not value}
 

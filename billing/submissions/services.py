@@ -232,11 +232,13 @@ def _locked_claim(actor: Membership, claim: Claim) -> Claim:
 
 
 def _payer_claim_number(claim: Claim, typed: str) -> str:
-    number = (typed or "").strip() or claim.payer_claim_number
+    """The number the biller typed (checked), else the claim's own (from the payer)."""
+    typed = (typed or "").strip()
+    if typed and not PAYER_CLAIM_NUMBER.match(typed):
+        raise ValidationError({"payer_claim_number": PAYER_CLAIM_NUMBER_FORMAT_MESSAGE})
+    number = typed or claim.payer_claim_number
     if not number:
         raise ValidationError({"payer_claim_number": PAYER_CLAIM_NUMBER_MESSAGE})
-    if not PAYER_CLAIM_NUMBER.match(number):
-        raise ValidationError({"payer_claim_number": PAYER_CLAIM_NUMBER_FORMAT_MESSAGE})
     return number
 
 

@@ -446,7 +446,7 @@ def test_the_biller_corrects_an_accepted_claim_typing_the_payer_claim_number(pra
         services.claim_correct(actor=biller, claim=claim, payer_claim_number="ICN 1*~")
     batch = services.claim_correct(actor=biller, claim=claim, payer_claim_number="2226-0042")
     assert "11:B:7" in batch.content
-    assert "~REF*F8*22260042~" in batch.content
+    assert "~REF*F8*2226-0042~" in batch.content
     assert x12.validate_837(batch.content) == []
     claim.refresh_from_db()
     assert (claim.status, claim.payer_claim_number) == ("submitted", "2226-0042")
@@ -777,7 +777,7 @@ def test_a_reclose_keeps_sent_claims_and_sends_its_corrections_as_replacements(
         with pytest.raises(StateConflict, match="enter the payer claim control number"):
             services.batch_create(actor=biller, month=OCTOBER)
         batch = services.claim_correct(actor=biller, claim=changed, payer_claim_number="ICN-31")
-    assert "~REF*F8*ICN31~" in batch.content
+    assert "~REF*F8*ICN-31~" in batch.content
     assert "HC:99439" in batch.content  # the corrected lines
     assert x12.validate_837(batch.content) == []
     assert BatchClaim.objects.for_practice(practice).filter(live=True).count() == 2

@@ -383,7 +383,7 @@ def test_corrected_and_void_claims_carry_the_payers_claim_number(frequency, kind
     segments = _segments(document)
     clm = next(i for i, s in enumerate(segments) if s[0] == "CLM")
     assert segments[clm][5] == f"11:B:{frequency}"
-    assert segments[clm + 1] == ["REF", "F8", "2226012345678"]  # before HI, as 2300 orders it
+    assert segments[clm + 1] == ["REF", "F8", "2226-0123-4567-8"]  # before HI, as 2300 orders it
     assert segments[clm + 2][0] == "HI"
     assert x12.validate_837(document) == []
     assert not _all(_build(_claim(1)), "REF")[1:]  # an original has only the tax id's REF
@@ -436,17 +436,18 @@ def test_claims_missing_payer_data_are_named_without_patient_data():
         date_of_birth=dt.date(1950, 1, 2), sex="F", address=STREET,
     )  # fmt: skip
     no_msp_type = _claim(2, responsibility="S", other_payers=())
+    unnumbered = _claim(4, frequency="8", payer_claim_number="~*")
     no_id = _claim(
         3, other_payers=(x12.OtherPayer(payer=MEDICAID, responsibility="S", member_id=""),)
     )
     problems = x12.front_end_problems(
-        _submission(_claim(1, subscriber=patient), no_msp_type, no_id)
+        _submission(_claim(1, subscriber=patient), no_msp_type, no_id, unnumbered)
     )
     assert len(problems) == 1
-    assert problems[0].startswith("3 claim(s) lack")
+    assert problems[0].startswith("4 claim(s) lack")
     for name in (
         "MBI / member id", "Medicare secondary payer type", "other insurance member id",
-        "primary insurer of a Medicare secondary payer claim",
+        "primary insurer of a Medicare secondary payer claim", "payer claim control number",
     ):  # fmt: skip
         assert name in problems[0]
     assert "LOVELACE" not in problems[0].upper()
