@@ -55,6 +55,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     query parameters' values. Each is a real refusal with this exact message (a prefix for
     messages that carry a date); any other 400 of a schema-valid request is still a failure."""
     from billing.facts import services as facts_services
+    from billing.submissions import services as submissions
     from ccm.validators import NPI_CHECK_MESSAGE
     from patients import services as patient_services
     from patients import validators as patient_validators
@@ -101,6 +102,9 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
             facts_services.FUTURE_SERVICE_MESSAGE,  # today
             NPI_CHECK_MESSAGE,  # the NPI's check digit (Luhn)
         ),
+        # The stored claim has no payer claim control number of its own to fall back on.
+        "billing_claim_correct": (submissions.PAYER_CLAIM_NUMBER_MESSAGE,),
+        "billing_claim_void": (submissions.PAYER_CLAIM_NUMBER_MESSAGE,),
     }
 
 

@@ -38,6 +38,7 @@ SAMPLES = {
     "claim_id": "claim",
     "other_service_id": "other_service",
     "service_import_id": "service_import",
+    "batch_id": "batch",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -151,7 +152,21 @@ def _victim_plan(admin, patient):
     template = CarePlanTemplate.objects.for_practice(admin.practice).create(
         practice=admin.practice, name="victim-template", icd10_prefixes="E11"
     )
-    return {"version": version, "template": template, "claim": _victim_claim(admin, patient)}
+    claim = _victim_claim(admin, patient)
+    return {"version": version, "template": template, "claim": claim, **_victim_batch(admin, claim)}
+
+
+def _victim_batch(admin, claim):
+    from billing.models import BatchClaim, SubmissionBatch
+
+    batch = SubmissionBatch.objects.for_practice(admin.practice).create(
+        practice=admin.practice, month=claim.month, control_number=1, usage="P",
+        content="ISA*...NM1*IL*1*Victimsdottir*Victoria~", sha256="0" * 64, created_by=admin,
+    )  # fmt: skip
+    BatchClaim.objects.for_practice(admin.practice).create(
+        practice=admin.practice, batch=batch, claim=claim, charge="66.13"
+    )
+    return {"batch": batch}
 
 
 def _victim_claim(admin, patient):
