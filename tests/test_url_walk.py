@@ -38,6 +38,8 @@ SAMPLES = {
     "claim_id": "claim",
     "other_service_id": "other_service",
     "service_import_id": "service_import",
+    "acknowledgment_id": "acknowledgment",
+    "remittance_id": "remittance",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -151,7 +153,27 @@ def _victim_plan(admin, patient):
     template = CarePlanTemplate.objects.for_practice(admin.practice).create(
         practice=admin.practice, name="victim-template", icd10_prefixes="E11"
     )
-    return {"version": version, "template": template, "claim": _victim_claim(admin, patient)}
+    claim = _victim_claim(admin, patient)
+    return {"version": version, "template": template, "claim": claim, **_victim_files(admin)}
+
+
+def _victim_files(admin):
+    from billing.models import Acknowledgment, Remittance
+
+    practice = admin.practice
+    ack = Acknowledgment.objects.for_practice(practice).create(
+        practice=practice, kind="999", content="ISA", sha256="a" * 64, uploaded_by=admin
+    )
+    remit = Remittance.objects.for_practice(practice).create(
+        practice=practice,
+        payer_name="VICTIM PAYER",
+        trace_number="T1",
+        total_paid="1.00",
+        content="ISA",
+        sha256="b" * 64,
+        uploaded_by=admin,
+    )
+    return {"acknowledgment": ack, "remittance": remit}
 
 
 def _victim_claim(admin, patient):

@@ -18,7 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 # The app's one way to run pyx12 quietly (its validator and its logging guard).
-from billing.exports.x12 import _quiet_pyx12, fixes, validate_837
+from billing.exports.x12 import _quiet_pyx12, validate_837
 from billing.remittances import codes
 
 X999, X277CA, X835 = "999", "277CA", "835"
@@ -260,13 +260,19 @@ def read(content: bytes | str, *, expected: frozenset[str] = KINDS) -> tuple[str
         raise refuse(WRONG_KIND_MESSAGE.format(found=KIND_LABELS[kind], where=where))
     findings = validate_837(text)
     if findings:
-        raise refuse(INVALID_MESSAGE.format(kind=KIND_LABELS[kind], fixes=fixes(findings)))
+        raise refuse(INVALID_MESSAGE.format(kind=KIND_LABELS[kind], fixes=_first(findings)))
     with _quiet_pyx12():
         if kind == X999:
             return text, kind, _read_999(text)
         if kind == X277CA:
             return text, kind, _read_277ca(text)
         return text, kind, _read_835(text)
+
+
+def _first(findings: list[str], most: int = 3) -> str:
+    """pyx12's findings (segments, elements and codes; values redacted), the first few."""
+    more = len(findings) - most
+    return "; ".join(findings[:most]) + (f"; and {more} more." if more > 0 else ".")
 
 
 def _nodes(text: str, loop_id: str) -> Iterator[Any]:

@@ -182,20 +182,22 @@ def month_money(*, practice: Practice, month: dt.date) -> dict[str, Any]:
     adjusted (written off), patient responsibility, denied, outstanding, with counts."""
     claims = Claim.objects.for_practice(practice).filter(month=month)
     claims = claims.exclude(status=ClaimStatus.WITHDRAWN)
-    return claims.aggregate(
-        billed=_sum(BILLED),
-        billed_count=Count("pk"),
-        paid=_sum("paid_amount"),
-        paid_count=Count("pk", filter=Q(paid_amount__gt=0)),
-        adjusted=_sum("adjustment_amount"),
-        adjusted_count=Count("pk", filter=~Q(adjustment_amount=0)),
-        patient_responsibility=_sum("patient_responsibility"),
-        patient_responsibility_count=Count("pk", filter=~Q(patient_responsibility=0)),
-        denied=_sum(BILLED, status=ClaimStatus.DENIED),
-        denied_count=Count("pk", filter=Q(status=ClaimStatus.DENIED)),
-        outstanding=_sum(BILLED, status__in=OUTSTANDING),
-        outstanding_count=Count("pk", filter=Q(status__in=OUTSTANDING)),
+    # Prefixed names: an aggregate may not share a name with a field (patient_responsibility).
+    totals = claims.aggregate(
+        m_billed=_sum(BILLED),
+        m_billed_count=Count("pk"),
+        m_paid=_sum("paid_amount"),
+        m_paid_count=Count("pk", filter=Q(paid_amount__gt=0)),
+        m_adjusted=_sum("adjustment_amount"),
+        m_adjusted_count=Count("pk", filter=~Q(adjustment_amount=0)),
+        m_patient_responsibility=_sum("patient_responsibility"),
+        m_patient_responsibility_count=Count("pk", filter=~Q(patient_responsibility=0)),
+        m_denied=_sum(BILLED, status=ClaimStatus.DENIED),
+        m_denied_count=Count("pk", filter=Q(status=ClaimStatus.DENIED)),
+        m_outstanding=_sum(BILLED, status__in=OUTSTANDING),
+        m_outstanding_count=Count("pk", filter=Q(status__in=OUTSTANDING)),
     )
+    return {name.removeprefix("m_"): value for name, value in totals.items()}
 
 
 def _age_bucket(today: dt.date) -> Case:
