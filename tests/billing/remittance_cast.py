@@ -86,3 +86,28 @@ def sent_batch(
 def fresh(obj: Any) -> Any:
     obj.refresh_from_db()
     return obj
+
+
+def batch_837(claims: list[Claim]) -> str:
+    """The 837P of the claims (one transaction set, ST02 0001), by the app's own builder."""
+    from billing.exports import x12 as b837
+
+    address = b837.Address("1 MAIN ST", "NASHVILLE", "TN", "372010001")
+    subscriber = b837.Subscriber("1EG4TE5MK73", "DOE", "JO", dt.date(1950, 1, 1), "F", address)
+    provider = b837.BillingProvider(
+        "DEMO PRACTICE", "1234567893", "123456789", address, "6155550100"
+    )
+    data = tuple(
+        b837.ClaimData(
+            patient_control_number=claim.control_number,
+            subscriber=subscriber,
+            rendering_provider=b837.RenderingProvider("PHYSICIAN", "PAT", "1679576722"),
+            date_of_service=claim.date_of_service,
+            place_of_service="11",
+            diagnosis_codes=("E119", "I10"),
+            lines=(b837.ServiceLine("99490", claim.amount, 1),),
+        )
+        for claim in claims
+    )
+    submission = b837.Submission(provider, b837.Payer(), data)
+    return b837.build_837(submission, control_number=17, created_at=SUBMITTED_AT)

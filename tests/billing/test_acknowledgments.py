@@ -18,11 +18,25 @@ from billing.models import (
 from billing.remittances import parse, services
 from ccm.models import AuditEvent
 from ccm.tenancy import practice_scope
-from tests.billing.remittance_cast import BATCH_NUMBER, NUMBERS, fresh, sent_batch, x12
+from tests.billing.remittance_cast import (
+    BATCH_NUMBER,
+    NUMBERS,
+    batch_837,
+    fresh,
+    sent_batch,
+    x12,
+)
 from tests.helpers import assert_form_error, audited, token_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("scope")]
-FILES = ["999_accepted.x12", "999_rejected.x12", "277ca.x12", "835.x12", "835_reversal.x12"]
+FILES = [
+    "999_accepted.x12",
+    "999_rejected.x12",
+    "999_partial.x12",
+    "277ca.x12",
+    "835.x12",
+    "835_reversal.x12",
+]
 LIST_URL = "/api/v1/billing/acknowledgments/"
 
 
@@ -81,6 +95,18 @@ def test_a_rejected_999_sends_the_batchs_claims_back_with_the_segment_errors(
         assert "N403 Invalid code value" in claim.rejection_reason
     events = AuditEvent.objects.unscoped().filter(action="claim.acknowledge")
     assert {e.patient_id for e in events} == {c.patient_id for c in claims}
+
+
+def test_a_partly_accepted_999_rejects_only_the_claims_of_its_rejected_set(practice, biller, sent):
+    claims, batch = sent
+    batch.content = batch_837(claims[:2])  # set 0001 holds claims 1 and 2
+    assert validate_837(batch.content) == []
+    batch.save(update_fields=["content"])
+    _import(practice, biller, "999_partial.x12")
+    assert fresh(batch).status == BatchStatus.PARTIAL
+    assert [fresh(c).status for c in claims] == ["rejected", "rejected", "submitted"]
+    assert "CLM (loop 2300)" in fresh(claims[0]).rejection_reason
+    assert {e.claim_id for e in batch.entries.filter(live=True)} == {claims[2].pk}
 
 
 def test_the_999_page_shows_the_segment_errors(practice, biller, biller_client, sent):
