@@ -25,6 +25,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ClaimStatus.SUBMITTED: frozenset({ClaimStatus.READY, ClaimStatus.PAID, ClaimStatus.DENIED}),
     ClaimStatus.DENIED: frozenset({ClaimStatus.SUBMITTED, ClaimStatus.PAID}),
     ClaimStatus.PAID: frozenset({ClaimStatus.DENIED}),
+    # Set by a 277CA (billing.remittances): accepted claims await the 835; a rejected one is
+    # corrected (back to ready) or resent.
+    ClaimStatus.ACCEPTED: frozenset({ClaimStatus.PAID, ClaimStatus.DENIED}),
+    ClaimStatus.REJECTED: frozenset({ClaimStatus.READY, ClaimStatus.SUBMITTED}),
     ClaimStatus.WITHDRAWN: frozenset(),  # only a re-close withdraws or restores a claim
 }
 

@@ -55,6 +55,8 @@ class EdiX12Parser(X12Parser):
 _BODY = {
     "text/plain": {
         "type": "string",
+        "minLength": 1,
+        "pattern": "^\\s*ISA",
         "description": "The X12 file itself (ISA…IEA), as received; at most 10 MB. "
         "`application/edi-x12` is accepted too.",
     }

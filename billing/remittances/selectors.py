@@ -218,6 +218,8 @@ def receivables(*, practice: Practice) -> QuerySet[Claim]:
         Claim.objects.for_practice(practice)
         .filter(status__in=OUTSTANDING)
         .annotate(
+            # A claim marked submitted by hand before batches existed has no submitted_at:
+            # its status change is when it was sent.
             submitted_on=Coalesce(
                 TruncDate("submitted_at", tzinfo=zone),
                 TruncDate("status_changed_at", tzinfo=zone),

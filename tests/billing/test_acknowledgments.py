@@ -180,6 +180,11 @@ def test_the_277ca_page_shows_each_claims_meaning_and_links_the_rejected_queue(
     assert "Entity&#x27;s National Provider Identifier (NPI)" in text
     assert reverse("billing:claim-detail", args=[claims[1].pk]) in text
     assert reverse("billing:claim-list", args=["2026-09"]) + "?status=rejected" in text
+    for claim in claims[:2]:  # an accepted and a rejected claim's own pages
+        assert (
+            physician_client.get(reverse("billing:claim-detail", args=[claim.pk])).status_code
+            == 200
+        )
     assert audited("acknowledgment.read", patient_id=claims[1].patient_id)
 
 
