@@ -7,6 +7,7 @@ Every page showing claims audits the read of their patients (one event per patie
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -151,6 +152,6 @@ def money_claims(request: PracticeRequest) -> HttpResponse:
         "month": month,
         "bucket": bucket,
         "statuses": [ClaimStatus(s).label for s in statuses],
-        "query": "&".join(f"{k}={v}" for k, v in filters),
+        "query": urlencode(filters),
     }
     return render(request, "billing/remit_claims.html", context)

@@ -284,7 +284,10 @@ def test_the_ageing_puts_outstanding_claims_in_their_bucket(
     ]
     assert ageing["amount"] == Decimal("90.00")
     text = page.content.decode()
-    assert f"{reverse('billing:money-claims')}?month=2026-09&amp;bucket=90+" in text
+    oldest = f"{reverse('billing:money-claims')}?month=2026-09&amp;bucket=90%2B"
+    assert oldest in text
+    followed = biller_client.get(oldest.replace("&amp;", "&"))
+    assert len(followed.context["page"].object_list) == 2
     assert listed.status_code == 200
     assert len(listed.context["page"].object_list) == 3
     assert "rejected" in listed.content.decode()
