@@ -10,6 +10,7 @@ from billing.exports import urls as exports_urls
 from billing.facts import urls as facts_urls
 from billing.fees import urls as fees_urls
 from billing.submissions import urls as submissions_urls
+from billing.remittances import urls as remittances_urls
 
 app_name = "billing"
 
@@ -20,4 +21,5 @@ urlpatterns: list[Any] = [
     *facts_urls.urlpatterns,
     *fees_urls.urlpatterns,
     *submissions_urls.urlpatterns,
+    *remittances_urls.urlpatterns,
 ]

@@ -39,6 +39,8 @@ SAMPLES = {
     "other_service_id": "other_service",
     "service_import_id": "service_import",
     "batch_id": "batch",
+    "acknowledgment_id": "acknowledgment",
+    "remittance_id": "remittance",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -153,7 +155,13 @@ def _victim_plan(admin, patient):
         practice=admin.practice, name="victim-template", icd10_prefixes="E11"
     )
     claim = _victim_claim(admin, patient)
-    return {"version": version, "template": template, "claim": claim, **_victim_batch(admin, claim)}
+    return {
+        "version": version,
+        "template": template,
+        "claim": claim,
+        **_victim_batch(admin, claim),
+        **_victim_files(admin),
+    }
 
 
 def _victim_batch(admin, claim):
@@ -167,6 +175,25 @@ def _victim_batch(admin, claim):
         practice=admin.practice, batch=batch, claim=claim, charge="66.13"
     )
     return {"batch": batch}
+
+
+def _victim_files(admin):
+    from billing.models import Acknowledgment, Remittance
+
+    practice = admin.practice
+    ack = Acknowledgment.objects.for_practice(practice).create(
+        practice=practice, kind="999", content="ISA", sha256="a" * 64, uploaded_by=admin
+    )
+    remit = Remittance.objects.for_practice(practice).create(
+        practice=practice,
+        payer_name="VICTIM PAYER",
+        trace_number="T1",
+        total_paid="1.00",
+        content="ISA",
+        sha256="b" * 64,
+        uploaded_by=admin,
+    )
+    return {"acknowledgment": ack, "remittance": remit}
 
 
 def _victim_claim(admin, patient):

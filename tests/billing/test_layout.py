@@ -9,7 +9,8 @@ import pytest
 
 BILLING = Path(__file__).resolve().parents[2] / "billing"
 PARTS = (
-    "close", "claims", "exports", "facts", "fees", "inputs", "progress", "setup", "submissions",
+    "close", "claims", "exports", "facts", "fees", "inputs", "progress", "remittances", "setup",
+    "submissions",
 )  # fmt: skip
 TOP_MODULES = {
     "__init__.py",
