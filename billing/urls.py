@@ -9,8 +9,8 @@ from billing.close import urls as close_urls
 from billing.exports import urls as exports_urls
 from billing.facts import urls as facts_urls
 from billing.fees import urls as fees_urls
-from billing.submissions import urls as submissions_urls
 from billing.remittances import urls as remittances_urls
+from billing.submissions import urls as submissions_urls
 
 app_name = "billing"
 

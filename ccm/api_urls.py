@@ -8,8 +8,8 @@ from billing.close import apis as close_apis
 from billing.exports import apis as export_apis
 from billing.facts import api_urls as facts_api_urls
 from billing.fees import api_urls as settings_api_urls
-from billing.submissions import api_urls as submissions_api_urls
 from billing.remittances import api_urls as remittance_api_urls
+from billing.submissions import api_urls as submissions_api_urls
 from careplans import apis as plan_apis
 from ccm import apis
 from patients import apis as patient_apis

@@ -55,8 +55,8 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     query parameters' values. Each is a real refusal with this exact message (a prefix for
     messages that carry a date); any other 400 of a schema-valid request is still a failure."""
     from billing.facts import services as facts_services
-    from billing.submissions import services as submissions
     from billing.remittances import parse as x12_parse
+    from billing.submissions import services as submissions
     from ccm.validators import NPI_CHECK_MESSAGE
     from patients import services as patient_services
     from patients import validators as patient_validators
