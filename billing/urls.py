@@ -9,6 +9,7 @@ from billing.close import urls as close_urls
 from billing.exports import urls as exports_urls
 from billing.facts import urls as facts_urls
 from billing.fees import urls as fees_urls
+from billing.setup import urls as setup_urls
 
 app_name = "billing"
 
@@ -18,4 +19,5 @@ urlpatterns: list[Any] = [
     *exports_urls.urlpatterns,
     *facts_urls.urlpatterns,
     *fees_urls.urlpatterns,
+    *setup_urls.urlpatterns,
 ]
