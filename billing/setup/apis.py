@@ -39,7 +39,7 @@ _CHAR = r"[ -)+-9;-=?-\]_-}]"
 _SOLID = r"[!-)+-9;-=?-\]_-}]"
 TEXT_PATTERN = rf"^{_SOLID}(?:{_CHAR}*{_SOLID})?$"
 OPTIONAL_TEXT_PATTERN = rf"^(?:{_SOLID}(?:{_CHAR}*{_SOLID})?)?$"
-PHONE_PATTERN = r"^[ ()+.\-]*(?:[0-9][ ()+.\-]*){10,15}$"
+PHONE_PATTERN = f"^{services.PHONE.pattern}$"
 PAY_TO = ("pay_to_line1", "pay_to_line2", "pay_to_city", "pay_to_state", "pay_to_postal_code")
 
 
@@ -108,7 +108,7 @@ def _setup_fields(*, output: bool) -> dict[str, serializers.Field]:
             PHONE_PATTERN, 20, PHONE_MESSAGE, "Loop 1000A PER04: 10 to 15 digits."
         ),
         "receiver_id": coded(
-            r"^[A-Za-z0-9]{1,15}$",
+            f"^{services.RECEIVER_ID.pattern}$",
             15,
             rules.RECEIVER_MESSAGE,
             "Loop 1000B, ISA08, GS03: the MAC's or clearinghouse's id, e.g. 01112.",
@@ -280,7 +280,7 @@ def _payer_fields(*, partial: bool) -> dict[str, serializers.Field]:
     return {
         "name": _regex(TEXT_PATTERN, 60, services.TEXT_MESSAGE, **optional),
         "payer_id": _regex(
-            r"^[A-Za-z0-9]{2,80}$",
+            f"^{services.PAYER_ID.pattern}$",
             80,
             services.PAYER_ID_MESSAGE,
             help_text="e.g. 01112",

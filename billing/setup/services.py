@@ -117,6 +117,20 @@ SETUP_FIELDS: tuple[str, ...] = (
     "individual_practitioner",
 )
 PAY_TO_REQUIRED = ("pay_to_line1", "pay_to_city", "pay_to_state", "pay_to_postal_code")
+# Fields with a rule of their own (which also bounds their length and characters).
+CODED = frozenset(
+    {
+        "submitter_id",
+        "receiver_id",
+        "contact_phone",
+        "state",
+        "postal_code",
+        "pay_to_state",
+        "pay_to_postal_code",
+    }
+)
+# 10 to 15 digits, with the usual spaces, brackets, dots, dashes and a leading plus.
+PHONE = re.compile(r"[ ()+.\-]*(?:[0-9][ ()+.\-]*){10,15}")
 # Printable ASCII without the X12 separators (segment ~, element *, component : or >,
 # repetition ^).
 X12_TEXT = re.compile(r"[ -)+-9;-=?-\]_-}]*")
@@ -149,6 +163,8 @@ def _clean_text(data: Mapping[str, Any], errors: _Errors) -> dict[str, str]:
         values[name] = value
         if required and not value:
             errors.add(name, REQUIRED_MESSAGE)
+        elif name in CODED:
+            continue  # checked by their own rule, which bounds their length too
         elif not X12_TEXT.fullmatch(value):
             errors.add(name, TEXT_MESSAGE)
         elif len(value) > limit:
@@ -166,8 +182,8 @@ def _check_codes(values: dict[str, str], npi: str, errors: _Errors) -> None:
     errors.add("submitter_id", rules.submitter_problem(values["submitter_id"], npi))
     if values["receiver_id"] and not RECEIVER_ID.fullmatch(values["receiver_id"]):
         errors.add("receiver_id", rules.RECEIVER_MESSAGE)
-    digits = rules.digits(values["contact_phone"])
-    if values["contact_phone"] and not 10 <= len(digits) <= 15:
+    phone = values["contact_phone"]
+    if phone and (not PHONE.fullmatch(phone) or len(phone) > SETUP_TEXT["contact_phone"][0]):
         errors.add("contact_phone", PHONE_MESSAGE)
 
 
