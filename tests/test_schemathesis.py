@@ -55,6 +55,8 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     query parameters' values. Each is a real refusal with this exact message (a prefix for
     messages that carry a date); any other 400 of a schema-valid request is still a failure."""
     from billing.facts import services as facts_services
+    from billing.setup import rules as setup_rules
+    from billing.setup import services as setup_services
     from ccm.validators import NPI_CHECK_MESSAGE
     from patients import services as patient_services
     from patients import validators as patient_validators
@@ -80,6 +82,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         time_services.OUTREACH_ENROLLED_MESSAGE,
         time_services.CANDIDATE_ACTIVITY_MESSAGE,
     )
+    payer_duplicate = setup_services.PAYER_DUPLICATE_MESSAGE.split("{")[0]
     return {
         # date_to before date_from: JSON Schema does not compare two parameters' values.
         "v1_audit_events_retrieve": ("The end date is before the start date.",),
@@ -101,6 +104,22 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
             facts_services.FUTURE_SERVICE_MESSAGE,  # today
             NPI_CHECK_MESSAGE,  # the NPI's check digit (Luhn)
         ),
+        # The billing setup: a PO Box (words in a street), the stored practice NPI, the stored
+        # payer's kind and the stored member's role.
+        "billing_setup_update": (
+            setup_rules.PO_BOX_MESSAGE,
+            setup_rules.SUBMITTER_MESSAGE,
+            setup_services.MEDICARE_PAYER_MESSAGE,
+            setup_services.PRACTITIONER_MESSAGE,
+        ),
+        "billing_payers_create": (payer_duplicate,),  # another stored payer's id
+        "billing_payers_partial_update": (
+            payer_duplicate,
+            setup_services.PAYER_IN_SETUP_MESSAGE,  # the stored setup names the payer
+            setup_services.PAYER_KIND_IN_USE_MESSAGE,  # stored coverage or claims name it
+        ),
+        # Above 0.00: the decimal's text pattern cannot exclude zero amounts.
+        "billing_usual_charges_update": (setup_services.CHARGE_MESSAGE,),
     }
 
 
@@ -190,7 +209,7 @@ def _seed() -> dict[str, str]:
     from billing.models import Claim, OtherService
     from careplans import services as plan_services
     from careplans.models import CarePlanVersion, VersionStatus
-    from patients.models import Patient
+    from patients.models import Patient, Payer
     from patients.models import Status as PatientStatus
     from timelog.models import Task, TimeEntry
 
@@ -218,6 +237,8 @@ def _seed() -> dict[str, str]:
         entry = TimeEntry.objects.filter(patient=patient).order_by("-started_at").first()
         task = Task.objects.order_by("due_on", "id").first()
         claim = Claim.objects.order_by("id").first()
+        payer = Payer.objects.filter(kind="medicare").order_by("name").first()
+        assert payer is not None  # the demo's Medicare contractor (its billing setup)
         assert entry is not None
         assert task is not None
         assert claim is not None
@@ -231,6 +252,7 @@ def _seed() -> dict[str, str]:
         "task_id": str(task.pk),
         "claim_id": str(claim.pk),
         "other_service_id": str(other.pk),
+        "payer_id": str(payer.pk),
     }
 
 
@@ -248,6 +270,8 @@ def _parameters(seeded: dict[str, str]) -> dict[str, str]:
         "body.coordinator": seeded["coordinator"],
         "body.billing_practitioner": seeded["physician"],
         "body.practitioner": seeded["physician"],
+        "body.medicare_payer": seeded["payer_id"],
+        "body.individual_practitioner": seeded["physician"],
     }
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -31,16 +30,41 @@ from ccm.api import (
 from ccm.models import Membership, Practice
 from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
-from ccm.validators import PHONE_MESSAGE
 from patients.models import Payer, PayerKind
 
 # Printable ASCII without the X12 separators (services.X12_TEXT), no space at either end.
 _CHAR = r"[ -)+-9;-=?-\]_-}]"
 _SOLID = r"[!-)+-9;-=?-\]_-}]"
-TEXT_PATTERN = rf"^{_SOLID}(?:{_CHAR}*{_SOLID})?$"
-OPTIONAL_TEXT_PATTERN = rf"^(?:{_SOLID}(?:{_CHAR}*{_SOLID})?)?$"
+
+
+def text_pattern(limit: int) -> str:
+    """At most `limit` characters, in the pattern itself: fuzzers generate from it."""
+    return rf"^{_SOLID}(?:{_CHAR}{{0,{limit - 2}}}{_SOLID})?$"
+
+
 PHONE_PATTERN = f"^{services.PHONE.pattern}$"
-PAY_TO = ("pay_to_line1", "pay_to_line2", "pay_to_city", "pay_to_state", "pay_to_postal_code")
+STATE_PATTERN = r"^[A-Z]{2}$"
+PAY_TO = {
+    "line1": "pay_to_line1",
+    "line2": "pay_to_line2",
+    "city": "pay_to_city",
+    "state": "pay_to_state",
+    "postal_code": "pay_to_postal_code",
+}
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses keys it does not know (a misspelt field must not be dropped silently); the
+    schema says so (additionalProperties: false)."""
+
+    refuses_unknown_fields = True
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: [UNKNOWN_FIELD_MESSAGE] for key in unknown})
+        return super().to_internal_value(data)
 
 
 def _no_line_break(value: str) -> None:
@@ -60,19 +84,15 @@ def _regex(pattern: str, max_length: int, message: str, **kwargs: Any) -> serial
     )
 
 
-def _text(limit: int, help_text: str, *, required: bool = True) -> serializers.RegexField:
-    pattern = TEXT_PATTERN if required else OPTIONAL_TEXT_PATTERN
+def _text(limit: int, help_text: str = "", *, required: bool = True) -> serializers.RegexField:
+    # A blank optional field is drf-spectacular's second oneOf branch (maxLength 0).
     optional: dict[str, Any] = {} if required else {"required": False, "allow_blank": True}
-    return _regex(pattern, limit, services.TEXT_MESSAGE, help_text=help_text, **optional)
+    return _regex(
+        text_pattern(limit), limit, services.TEXT_MESSAGE, help_text=help_text, **optional
+    )
 
 
 def _validated(serializer: serializers.Serializer) -> dict[str, Any]:
-    """Validate, refusing unknown keys (a misspelt field must not be dropped silently)."""
-    data = serializer.initial_data
-    if isinstance(data, dict):
-        unknown = sorted(set(data) - set(serializer.fields))
-        if unknown:
-            raise ValidationError({key: UNKNOWN_FIELD_MESSAGE for key in unknown})
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
@@ -80,19 +100,39 @@ def _validated(serializer: serializers.Serializer) -> dict[str, Any]:
 # --- Billing setup -----------------------------------------------------------------------------
 
 
+@extend_schema_serializer(component_name="PayToAddressInput")
+class PayToInputSerializer(StrictSerializer):
+    line1 = _text(55, "Loop 2010AB N301: a street or a PO Box.")
+    line2 = _text(55, "Loop 2010AB N302.", required=False)
+    city = _text(30, "Loop 2010AB N401.")
+    state = _regex(STATE_PATTERN, 2, services.STATE_MESSAGE, help_text="Loop 2010AB N402.")
+    postal_code = _regex(
+        r"^[0-9]{5}(?:-?[0-9]{4})?$",
+        10,
+        services.PAY_TO_ZIP_MESSAGE,
+        help_text="Loop 2010AB N403: 5 or 9 digits.",
+    )
+
+
+@extend_schema_serializer(component_name="PayToAddress")
+class PayToSerializer(serializers.Serializer):
+    line1 = serializers.CharField()
+    line2 = serializers.CharField()
+    city = serializers.CharField()
+    state = serializers.CharField()
+    postal_code = serializers.CharField()
+
+
 def _setup_fields(*, output: bool) -> dict[str, serializers.Field]:
-    def optional(limit: int, help_text: str) -> serializers.Field:
+    def text(limit: int, help_text: str, *, required: bool = True) -> serializers.Field:
         if output:
             return serializers.CharField(help_text=help_text)
-        return _text(limit, help_text, required=False)
+        return _text(limit, help_text, required=required)
 
-    def text(limit: int, help_text: str) -> serializers.Field:
-        return serializers.CharField(help_text=help_text) if output else _text(limit, help_text)
-
-    def coded(pattern: str, limit: int, message: str, help_text: str, **kw: Any) -> Any:
+    def coded(pattern: str, limit: int, message: str, help_text: str) -> serializers.Field:
         if output:
             return serializers.CharField(help_text=help_text)
-        return _regex(pattern, limit, message, help_text=help_text, **kw)
+        return _regex(pattern, limit, message, help_text=help_text)
 
     return {
         "submitter_id": coded(
@@ -105,7 +145,7 @@ def _setup_fields(*, output: bool) -> dict[str, serializers.Field]:
         "submitter_name": text(60, "Loop 1000A NM103."),
         "contact_name": text(60, "Loop 1000A PER02."),
         "contact_phone": coded(
-            PHONE_PATTERN, 20, PHONE_MESSAGE, "Loop 1000A PER04: 10 to 15 digits."
+            PHONE_PATTERN, 20, services.PHONE_MESSAGE, "Loop 1000A PER04: a 10-digit US number."
         ),
         "receiver_id": coded(
             f"^{services.RECEIVER_ID.pattern}$",
@@ -119,35 +159,17 @@ def _setup_fields(*, output: bool) -> dict[str, serializers.Field]:
         "provider_type": EnumField(ProviderType.choices, enum_name="ProviderTypeEnum"),
         "accepts_assignment": serializers.BooleanField(help_text="CLM07: A when true, else C."),
         "address_line1": text(55, "Loop 2010AA N301: a street address, no PO Box."),
-        "address_line2": optional(55, "Loop 2010AA N302."),
+        "address_line2": text(55, "Loop 2010AA N302.", required=False),
         "city": text(30, "Loop 2010AA N401."),
-        "state": coded(r"^[A-Z]{2}$", 2, services.STATE_MESSAGE, "Loop 2010AA N402."),
+        "state": coded(STATE_PATTERN, 2, services.STATE_MESSAGE, "Loop 2010AA N402."),
         "postal_code": coded(
             r"^[0-9]{5}-?[0-9]{4}$", 10, rules.ZIP4_MESSAGE, "Loop 2010AA N403: ZIP+4."
-        ),
-        "pay_to_line1": optional(55, "Loop 2010AB N301 (a PO Box is fine)."),
-        "pay_to_line2": optional(55, "Loop 2010AB N302."),
-        "pay_to_city": optional(30, "Loop 2010AB N401."),
-        "pay_to_state": coded(
-            r"^(?:[A-Z]{2})?$",
-            2,
-            services.STATE_MESSAGE,
-            "Loop 2010AB N402.",
-            **({} if output else {"required": False, "allow_blank": True}),
-        ),
-        "pay_to_postal_code": coded(
-            r"^(?:[0-9]{5}(?:-?[0-9]{4})?)?$",
-            10,
-            services.PAY_TO_ZIP_MESSAGE,
-            "Loop 2010AB N403: 5 or 9 digits.",
-            **({} if output else {"required": False, "allow_blank": True}),
         ),
     }
 
 
-_PAY_TO_REQUIRED = [name for name in PAY_TO if name != "pay_to_line2"]
+# An individual billing provider names its practitioner (PRACTITIONER_MESSAGE).
 SETUP_RULES = (
-    # An individual billing provider names its practitioner (PRACTITIONER_MESSAGE).
     {
         "anyOf": [
             {"properties": {"provider_type": {"not": {"enum": [ProviderType.INDIVIDUAL.value]}}}},
@@ -157,27 +179,17 @@ SETUP_RULES = (
             },
         ]
     },
-    # The pay-to address is all or nothing (PAY_TO_INCOMPLETE_MESSAGE).
-    {
-        "anyOf": [
-            {"properties": {name: {"maxLength": 0} for name in PAY_TO}},
-            {
-                "required": _PAY_TO_REQUIRED,
-                "properties": {name: {"minLength": 1} for name in _PAY_TO_REQUIRED},
-            },
-        ]
-    },
 )
-
+PAY_TO_HELP = "Loop 2010AB, where payments are mailed (a PO Box is fine); null or left out: none."
 
 SetupInputSerializer = extend_schema_serializer(component_name="BillingSetupInput")(
     type(
         "SetupInputSerializer",
-        (serializers.Serializer,),
+        (StrictSerializer,),
         {
-            "refuses_unknown_fields": True,
             "body_rules": SETUP_RULES,
             **_setup_fields(output=False),
+            "pay_to": PayToInputSerializer(required=False, allow_null=True, help_text=PAY_TO_HELP),
             "medicare_payer": serializers.UUIDField(
                 help_text="The practice's active payer of kind medicare: Part B claims go to it."
             ),
@@ -203,12 +215,23 @@ SetupSerializer = extend_schema_serializer(component_name="BillingSetup")(
                 help_text="What an 837 of the practice would be refused for now (empty: nothing).",
             ),
             **_setup_fields(output=True),
+            "pay_to": PayToSerializer(allow_null=True, help_text=PAY_TO_HELP),
             "medicare_payer": serializers.UUIDField(allow_null=True),
             "individual_practitioner": serializers.UUIDField(allow_null=True),
             "updated_at": serializers.DateTimeField(allow_null=True),
         },
     )
 )
+
+
+def _pay_to_out(values: dict[str, Any]) -> dict[str, str] | None:
+    if not values.get("pay_to_line1"):
+        return None
+    return {key: values[name] for key, name in PAY_TO.items()}
+
+
+def _pay_to_in(pay_to: dict[str, str] | None) -> dict[str, str]:
+    return {name: (pay_to or {}).get(key, "") for key, name in PAY_TO.items()}
 
 
 class BillingSetupApi(ApiView):
@@ -220,8 +243,10 @@ class BillingSetupApi(ApiView):
 
     def _answer(self) -> Response:
         setup = selectors.billing_setup(self.practice)
+        values = services.setup_initial(self.practice, setup)
         body = {
-            **services.setup_initial(self.practice, setup),
+            **values,
+            "pay_to": _pay_to_out(values),
             "configured": setup is not None,
             "problems": services.setup_problems(self.practice),
             "updated_at": setup.updated_at if setup is not None else None,
@@ -248,6 +273,7 @@ class BillingSetupApi(ApiView):
     )
     def put(self, request: Request) -> Response:
         data = _validated(SetupInputSerializer(data=request.data))
+        data.update(_pay_to_in(data.pop("pay_to", None)))
         data["medicare_payer"] = reference_or_404(
             Payer, self.practice, data["medicare_payer"], field="medicare_payer"
         )
@@ -278,7 +304,7 @@ class PayerSerializer(serializers.Serializer):
 def _payer_fields(*, partial: bool) -> dict[str, serializers.Field]:
     optional = {"required": False} if partial else {}
     return {
-        "name": _regex(TEXT_PATTERN, 60, services.TEXT_MESSAGE, **optional),
+        "name": _regex(text_pattern(60), 60, services.TEXT_MESSAGE, **optional),
         "payer_id": _regex(
             f"^{services.PAYER_ID.pattern}$",
             80,
@@ -291,18 +317,13 @@ def _payer_fields(*, partial: bool) -> dict[str, serializers.Field]:
 
 
 PayerInputSerializer = extend_schema_serializer(component_name="PayerInput")(
-    type(
-        "PayerInputSerializer",
-        (serializers.Serializer,),
-        {"refuses_unknown_fields": True, **_payer_fields(partial=False)},
-    )
+    type("PayerInputSerializer", (StrictSerializer,), _payer_fields(partial=False))
 )
 PayerChangeSerializer = extend_schema_serializer(component_name="PayerChange")(
     type(
         "PayerChangeSerializer",
-        (serializers.Serializer,),
+        (StrictSerializer,),
         {
-            "refuses_unknown_fields": True,
             **_payer_fields(partial=True),
             "is_active": serializers.BooleanField(
                 required=False,
@@ -414,8 +435,8 @@ def _charge_field(code: str) -> serializers.DecimalField:
 UsualChargesInputSerializer = extend_schema_serializer(component_name="UsualChargesInput")(
     type(
         "UsualChargesInputSerializer",
-        (serializers.Serializer,),
-        {"refuses_unknown_fields": True, **{code: _charge_field(code) for code in FEE_CODE_NAMES}},
+        (StrictSerializer,),
+        {code: _charge_field(code) for code in FEE_CODE_NAMES},
     )
 )
 

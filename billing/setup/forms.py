@@ -83,7 +83,7 @@ LABELS = {
 }
 HELP = {
     "submitter_id": "Assigned by your MAC or clearinghouse at EDI enrolment; not the NPI.",
-    "contact_phone": "10 digits, e.g. (555) 010-0100.",
+    "contact_phone": "A US number, e.g. (555) 010-0100.",
     "receiver_id": "1 to 15 letters and digits, e.g. 01112 for Noridian JE Part B.",
     "usage": "T while the contractor tests your files; P once it approves production.",
     "medicare_payer": "Add it under Payers (kind: Medicare Part B contractor) if it is missing.",

@@ -32,7 +32,7 @@ from billing.setup.selectors import billing_setup, medicare_payer_choices
 from ccm import audit
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, can
-from ccm.validators import PHONE_MESSAGE, state_validator
+from ccm.validators import state_validator
 from patients.models import Coverage, Payer, PayerKind
 
 REQUIRED_MESSAGE = "This field is required."
@@ -129,8 +129,10 @@ CODED = frozenset(
         "pay_to_postal_code",
     }
 )
-# 10 to 15 digits, with the usual spaces, brackets, dots, dashes and a leading plus.
-PHONE = re.compile(r"[ ()+.\-]*(?:[0-9][ ()+.\-]*){10,15}")
+# A US number (PER04 "TE" carries its 10 digits), written as people write it: (555) 010-0100,
+# 555.010.0100, +1 555 010 0100.
+PHONE = re.compile(r"(?:\+?1[ .-]?)?(?:\([0-9]{3}\)|[0-9]{3})[ .-]?[0-9]{3}[ .-]?[0-9]{4}")
+PHONE_MESSAGE = "Enter the EDI contact's 10-digit US phone number, e.g. (555) 010-0100."
 # Printable ASCII without the X12 separators (segment ~, element *, component : or >,
 # repetition ^).
 X12_TEXT = re.compile(r"[ -)+-9;-=?-\]_-}]*")
@@ -183,7 +185,7 @@ def _check_codes(values: dict[str, str], npi: str, errors: _Errors) -> None:
     if values["receiver_id"] and not RECEIVER_ID.fullmatch(values["receiver_id"]):
         errors.add("receiver_id", rules.RECEIVER_MESSAGE)
     phone = values["contact_phone"]
-    if phone and (not PHONE.fullmatch(phone) or len(phone) > SETUP_TEXT["contact_phone"][0]):
+    if phone and not PHONE.fullmatch(phone):
         errors.add("contact_phone", PHONE_MESSAGE)
 
 

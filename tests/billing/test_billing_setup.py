@@ -22,6 +22,7 @@ from tests.helpers import assert_form_error, token_client
 
 URL = "/billing/setup/"
 API = "/api/v1/billing/setup/"
+PAY_TO = {"line1": "PO Box 4410", "city": "Springfield", "state": "NY", "postal_code": "12345"}
 
 
 @pytest.fixture(autouse=True)
@@ -70,16 +71,18 @@ def values(mac, **changes: Any) -> dict[str, Any]:
 
 
 def body(mac, **changes: Any) -> dict[str, Any]:
-    """The same setup as the API takes it (JSON types)."""
-    data: dict[str, Any] = values(mac)
+    """The same setup as the API takes it (JSON types; the pay-to address an object)."""
+    data: dict[str, Any] = {k: v for k, v in values(mac).items() if not k.startswith("pay_to")}
     data["accepts_assignment"] = True
     data["individual_practitioner"] = None
+    data["pay_to"] = None
     data.update(changes)
     return data
 
 
 def service_data(mac, **changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = body(mac, medicare_payer=mac)
+    data: dict[str, Any] = values(mac, accepts_assignment=True, individual_practitioner=None)
+    data["medicare_payer"] = mac
     data.update(changes)
     return data
 
@@ -235,6 +238,7 @@ def test_the_medicare_payer_is_required_active_and_of_the_practice(
         ("contact_name", "Zoë Biller", services.TEXT_MESSAGE),
         ("receiver_name", "x" * 61, services.TOO_LONG_MESSAGE.format(limit=60)),
         ("contact_phone", "555-0100", services.PHONE_MESSAGE),
+        ("contact_phone", "+44 20 7946 0958", services.PHONE_MESSAGE),
         ("city", "", services.REQUIRED_MESSAGE),
         ("state", "New York", services.STATE_MESSAGE),
         ("postal_code", "", services.REQUIRED_MESSAGE),
@@ -474,8 +478,10 @@ def test_api_bad_input_is_400_by_field_and_saves_nothing(practice, admin, mac):
         ({"address_line1": "PO Box 12"}, "address_line1", rules.PO_BOX_MESSAGE),
         ({"submitter_id": "1234567893"}, "submitter_id", rules.SUBMITTER_MESSAGE),
         ({"provider_type": "individual"}, "individual_practitioner", None),
-        ({"pay_to_line1": "PO Box 1"}, "pay_to_city", services.PAY_TO_INCOMPLETE_MESSAGE),
+        ({"pay_to": {"line1": "PO Box 1"}}, "pay_to", None),
+        ({"pay_to": {**PAY_TO, "postal_code": "1234"}}, "pay_to", None),
         ({"surprise": "x"}, "surprise", "Unknown field."),
+        ({"pay_to": {**PAY_TO, "country": "US"}}, "pay_to", None),
     ],
 )
 def test_api_refuses_each_rule(practice, admin, mac, changes, field, message):
@@ -486,6 +492,17 @@ def test_api_refuses_each_rule(practice, admin, mac, changes, field, message):
     if message is not None:
         assert message in errors[field]
     assert not BillingSetup.objects.unscoped().exists()
+
+
+def test_api_takes_the_pay_to_address_as_an_object(practice, admin, mac):
+    client = token_client(admin)
+    answer = client.put(API, body(mac, pay_to=PAY_TO), format="json")
+    assert answer.status_code == 200
+    assert answer.json()["pay_to"] == {**PAY_TO, "line2": ""}
+    assert stored(practice).pay_to_line1 == "PO Box 4410"
+    answer = client.put(API, body(mac), format="json")  # null: no pay-to address
+    assert answer.json()["pay_to"] is None
+    assert stored(practice).pay_to_city == ""
 
 
 def test_api_refuses_a_medicare_payer_of_another_kind(practice, admin):
