@@ -26,6 +26,7 @@ from ccm.api import (
     page_of,
     paginate,
     reference_or_404,
+    validated,
 )
 from ccm.models import Membership, Practice
 from ccm.roles import Capability
@@ -90,11 +91,6 @@ def _text(limit: int, help_text: str = "", *, required: bool = True) -> serializ
     return _regex(
         text_pattern(limit), limit, services.TEXT_MESSAGE, help_text=help_text, **optional
     )
-
-
-def _validated(serializer: serializers.Serializer) -> dict[str, Any]:
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 # --- Billing setup -----------------------------------------------------------------------------
@@ -272,7 +268,7 @@ class BillingSetupApi(ApiView):
         responses={200: SetupSerializer, **error_responses(400, 403, 404)},
     )
     def put(self, request: Request) -> Response:
-        data = _validated(SetupInputSerializer(data=request.data))
+        data = validated(SetupInputSerializer, request.data)
         data.update(_pay_to_in(data.pop("pay_to", None)))
         data["medicare_payer"] = reference_or_404(
             Payer, self.practice, data["medicare_payer"], field="medicare_payer"
@@ -359,7 +355,7 @@ class PayerListApi(ApiView):
         responses={201: PayerSerializer, **error_responses(400, 403)},
     )
     def post(self, request: Request) -> Response:
-        data = _validated(PayerInputSerializer(data=request.data))
+        data = validated(PayerInputSerializer, request.data)
         payer = services.payer_create(practice=self.practice, actor=self.membership, **data)
         return Response(PayerSerializer(payer).data, status=201)
 
@@ -394,7 +390,7 @@ class PayerDetailApi(ApiView):
     )
     def patch(self, request: Request, payer_id: Any) -> Response:
         payer = get_for_practice_or_404(Payer, self.practice, payer_id)
-        data = _validated(PayerChangeSerializer(data=request.data))
+        data = validated(PayerChangeSerializer, request.data)
         services.payer_update(practice=self.practice, actor=self.membership, payer=payer, data=data)
         return self.get(request, payer_id)
 
@@ -472,7 +468,7 @@ class UsualChargesApi(ApiView):
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
     def put(self, request: Request) -> Response:
-        amounts = _validated(UsualChargesInputSerializer(data=request.data))
+        amounts = validated(UsualChargesInputSerializer, request.data)
         services.usual_charges_update(
             practice=self.practice, actor=self.membership, amounts=amounts
         )

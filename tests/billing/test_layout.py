@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 BILLING = Path(__file__).resolve().parents[2] / "billing"
-PARTS = ("close", "claims", "exports", "facts", "fees", "inputs", "progress")
+PARTS = ("close", "claims", "exports", "facts", "fees", "inputs", "progress", "setup")
 TOP_MODULES = {
     "__init__.py",
     "apps.py",
