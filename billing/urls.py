@@ -10,6 +10,7 @@ from billing.exports import urls as exports_urls
 from billing.facts import urls as facts_urls
 from billing.fees import urls as fees_urls
 from billing.remittances import urls as remittances_urls
+from billing.setup import urls as setup_urls
 from billing.submissions import urls as submissions_urls
 
 app_name = "billing"
@@ -22,4 +23,5 @@ urlpatterns: list[Any] = [
     *fees_urls.urlpatterns,
     *submissions_urls.urlpatterns,
     *remittances_urls.urlpatterns,
+    *setup_urls.urlpatterns,
 ]

@@ -56,6 +56,8 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     messages that carry a date); any other 400 of a schema-valid request is still a failure."""
     from billing.facts import services as facts_services
     from billing.remittances import parse as x12_parse
+    from billing.setup import rules as setup_rules
+    from billing.setup import services as setup_services
     from billing.submissions import services as submissions
     from ccm.validators import NPI_CHECK_MESSAGE
     from patients import services as patient_services
@@ -92,6 +94,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         x12_parse.ONE_SET_MESSAGE.split("{")[0],
         x12_parse.INVALID_MESSAGE.split("{")[0],
     )
+    payer_duplicate = setup_services.PAYER_DUPLICATE_MESSAGE.split("{")[0]
     return {
         "billing_acknowledgments_create": x12_file,
         "billing_remittances_create": x12_file,
@@ -118,6 +121,22 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         # The stored claim has no payer claim control number of its own to fall back on.
         "billing_claim_correct": (submissions.PAYER_CLAIM_NUMBER_MESSAGE,),
         "billing_claim_void": (submissions.PAYER_CLAIM_NUMBER_MESSAGE,),
+        # The billing setup: a PO Box (words in a street), the stored practice NPI, the stored
+        # payer's kind and the stored member's role.
+        "billing_setup_update": (
+            setup_rules.PO_BOX_MESSAGE,
+            setup_rules.SUBMITTER_MESSAGE,
+            setup_services.MEDICARE_PAYER_MESSAGE,
+            setup_services.PRACTITIONER_MESSAGE,
+        ),
+        "billing_payers_create": (payer_duplicate,),  # another stored payer's id
+        "billing_payers_partial_update": (
+            payer_duplicate,
+            setup_services.PAYER_IN_SETUP_MESSAGE,  # the stored setup names the payer
+            setup_services.PAYER_KIND_IN_USE_MESSAGE,  # stored coverage or claims name it
+        ),
+        # Above 0.00: the decimal's text pattern cannot exclude zero amounts.
+        "billing_usual_charges_update": (setup_services.CHARGE_MESSAGE,),
     }
 
 
@@ -208,7 +227,7 @@ def _seed() -> dict[str, str]:
     from billing.models import Claim, OtherService
     from careplans import services as plan_services
     from careplans.models import CarePlanVersion, VersionStatus
-    from patients.models import Patient
+    from patients.models import Patient, Payer
     from patients.models import Status as PatientStatus
     from timelog.models import Task, TimeEntry
 
@@ -236,6 +255,8 @@ def _seed() -> dict[str, str]:
         entry = TimeEntry.objects.filter(patient=patient).order_by("-started_at").first()
         task = Task.objects.order_by("due_on", "id").first()
         claim = Claim.objects.order_by("id").first()
+        payer = Payer.objects.filter(kind="medicare").order_by("name").first()
+        assert payer is not None  # the demo's Medicare contractor (its billing setup)
         assert entry is not None
         assert task is not None
         assert claim is not None
@@ -249,6 +270,7 @@ def _seed() -> dict[str, str]:
         "task_id": str(task.pk),
         "claim_id": str(claim.pk),
         "other_service_id": str(other.pk),
+        "payer_id": str(payer.pk),
     }
 
 
@@ -266,6 +288,8 @@ def _parameters(seeded: dict[str, str]) -> dict[str, str]:
         "body.coordinator": seeded["coordinator"],
         "body.billing_practitioner": seeded["physician"],
         "body.practitioner": seeded["physician"],
+        "body.medicare_payer": seeded["payer_id"],
+        "body.individual_practitioner": seeded["physician"],
     }
 
 

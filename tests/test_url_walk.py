@@ -19,6 +19,7 @@ from tests.factories import (
     ConditionFactory,
     ConsentFactory,
     PatientFactory,
+    PayerFactory,
     TaskFactory,
     TimeEntryFactory,
 )
@@ -41,6 +42,7 @@ SAMPLES = {
     "batch_id": "batch",
     "acknowledgment_id": "acknowledgment",
     "remittance_id": "remittance",
+    "payer_id": "payer",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -96,6 +98,7 @@ def cast(admin, coordinator, physician, biller, outsider):
         "biller": biller,
         "outsider": outsider,
         "token": ApiTokenFactory(membership=admin, name="victim-token-name"),
+        "payer": PayerFactory(practice=admin.practice, name="victim-payer-name", kind="medicare"),
         **_victim_patient(admin),
     }
 
@@ -220,7 +223,7 @@ def _victim_claim(admin, patient):
 def _victim_markers(cast) -> list[bytes]:
     markers = [cast["admin"].practice.name, cast["token"].name, "Victimsdottir", "VIC-001"]
     markers += ["victim-note", "victim-task-title", "victim-plan-goal", "victim-template"]
-    markers += ["victim-service-note"]
+    markers += ["victim-service-note", "victim-payer-name"]
     markers += [cast[r].user.email for r in ("admin", "coordinator", "physician", "biller")]
     return [m.encode() for m in markers]
 
