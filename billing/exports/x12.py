@@ -49,6 +49,7 @@ from billing.models import (
 )
 from billing.setup import rules as front_end
 from billing.setup.selectors import billing_setup, usual_charges
+from billing.setup.services import NO_SETUP_MESSAGE, setup_problems
 from ccm.api_auth import StateConflict
 from ccm.models import Practice
 from ccm.months import month_label
@@ -63,11 +64,6 @@ REPLACING = frozenset({ClaimFrequency.REPLACEMENT, ClaimFrequency.VOID})  # carr
 NOT_CLOSED_MESSAGE = "{month} is not closed: close it before exporting the 837P."
 NOTHING_READY_MESSAGE = (
     "{month} has no claim ready to send: the 837P carries the claims still marked ready."
-)
-NO_SETUP_MESSAGE = (
-    "The practice has no billing setup yet: an admin enters the EDI submitter and receiver "
-    "ids, the Medicare contractor and the billing provider's street address (ZIP+4) before "
-    "any 837P is created."
 )
 REFUSED_MESSAGE = "The 837P was not created; fix first: {problems}"
 MISSING_PRACTICE_MESSAGE = "the practice's {fields} (practice settings)"
@@ -744,6 +740,8 @@ def load_submission(
     setup = billing_setup(practice)
     if setup is None:
         raise StateConflict(NO_SETUP_MESSAGE)
+    # The setup's own rules, as its page states them (one mechanism: billing.setup.services).
+    setup_refusals = setup_problems(practice, setup)
     usual = usual_charges(practice)
     sending = {o.claim_id: o for o in outgoing}
     lines = _lines(practice, list(sending), usual)
@@ -763,6 +761,7 @@ def load_submission(
             payer = Payer(name="MEDICARE", payer_id="")
         claims.append(_claim_data(row, lines.get(row["id"], ()), payer, sending[row["id"]]))
     provider, problems = _billing_provider(practice, setup)
+    problems = list(dict.fromkeys([*setup_refusals, *problems]))
     if without_payer:
         problems.append(MEDICARE_PAYER_MESSAGE.format(count=without_payer))
     submission = Submission(

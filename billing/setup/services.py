@@ -340,11 +340,12 @@ def billing_setup_save(
     return changes
 
 
-def setup_problems(practice: Practice) -> list[str]:
+def setup_problems(practice: Practice, setup: BillingSetup | None = None) -> list[str]:
     """What an 837 of the practice would be refused for, each a message for the biller (no
     writes; one query): no setup, or a stored value the rules refuse now (a payer
-    deactivated since, the practice NPI changed to the submitter id, …)."""
-    setup = billing_setup(practice)
+    deactivated since, the practice NPI changed to the submitter id, …). `setup`: the row
+    when the caller has read it already."""
+    setup = setup or billing_setup(practice)
     if setup is None:
         return [NO_SETUP_MESSAGE]
     values = setup_values(setup)

@@ -94,9 +94,8 @@ def batch_837(claims: list[Claim]) -> str:
 
     address = b837.Address("1 MAIN ST", "NASHVILLE", "TN", "372010001")
     subscriber = b837.Subscriber("1EG4TE5MK73", "DOE", "JO", dt.date(1950, 1, 1), "F", address)
-    provider = b837.BillingProvider(
-        "DEMO PRACTICE", "1234567893", "123456789", address, "6155550100"
-    )
+    provider = b837.BillingProvider("DEMO PRACTICE", "1234567893", "123456789", address)
+    medicare = b837.Payer("NORIDIAN JE PART B", "01112")
     data = tuple(
         b837.ClaimData(
             patient_control_number=claim.control_number,
@@ -106,8 +105,14 @@ def batch_837(claims: list[Claim]) -> str:
             place_of_service="11",
             diagnosis_codes=("E119", "I10"),
             lines=(b837.ServiceLine("99490", claim.amount, 1),),
+            payer=medicare,
         )
         for claim in claims
     )
-    submission = b837.Submission(provider, b837.Payer(), data)
+    submission = b837.Submission(
+        submitter=b837.Submitter("CM00123", "DEMO PRACTICE", "BILLING OFFICE", "6155550100"),
+        receiver=b837.Receiver("01112", "NORIDIAN JE PART B"),
+        billing_provider=provider,
+        claims=data,
+    )
     return b837.build_837(submission, control_number=17, created_at=SUBMITTED_AT)
