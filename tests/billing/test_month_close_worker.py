@@ -33,6 +33,7 @@ from ccm.models import Role
 from ccm.months import month_bounds, month_label, month_of, previous_month
 from patients.demo import Staff, seed_patients
 from patients.models import Patient, Status
+from tests.billing.conftest import part_b_for_everyone
 from tests.factories import MembershipFactory
 from tests.helpers import database_url, wait_for
 from timelog.models import MonthLock, PerformerKind, TimeEntry
@@ -62,6 +63,7 @@ def _seed(practice, physician, coordinator, month):
         today=timezone.localdate(),
         prefix="W",
     )
+    part_b_for_everyone(practice)
     seed_care_plans(practice=practice, physician=physician, coordinators=[coordinator])
     staff = [MembershipFactory(practice=practice, role=Role.COORDINATOR) for _ in range(8)]
     rng = random.Random("month-close-worker")
