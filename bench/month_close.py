@@ -33,6 +33,7 @@ from django.db import connection
 from django.utils import timezone
 
 from billing import rules
+from billing.demo import part_b_for_uncovered
 from billing.close import services
 from billing.models import Claim, ClaimLine, Outcome
 from careplans.demo import seed_care_plans
@@ -40,7 +41,7 @@ from ccm.models import Membership, Practice, Role, User
 from ccm.months import month_bounds, month_label, month_of, previous_month
 from ccm.tenancy import practice_scope
 from patients.demo import Staff, seed_patients
-from patients.models import Consent, Coverage, CoverageKind, CoveragePriority, Patient, Status
+from patients.models import Consent, Patient, Status
 
 
 ENROLLED = 10_000
@@ -173,27 +174,6 @@ def seed_entries(
             add(patient, staff[n % len(staff)], minutes)
             n += 1
     return entries.flush()
-
-
-def add_coverage(practice: Practice) -> int:
-    """Medicare Part B primary coverage for every patient without primary coverage, in bulk
-    (seed_patients bulk-creates patients): the close bills only patients with Medicare in
-    force, and reads the coverage of each batch in one query."""
-    covered = Coverage.objects.for_practice(practice).filter(priority=CoveragePriority.PRIMARY)
-    missing = Patient.objects.for_practice(practice).exclude(pk__in=covered.values("patient_id"))
-    rows = [
-        Coverage(
-            practice=practice,
-            patient_id=pk,
-            priority=CoveragePriority.PRIMARY,
-            kind=CoverageKind.MEDICARE_PART_B,
-            member_id=mbi,
-            starts_on=dt.date(2000, 1, 1),
-        )
-        for pk, mbi in missing.values_list("pk", "mbi")
-    ]
-    Coverage.objects.for_practice(practice).bulk_create(rows, batch_size=5000)
-    return len(rows)
 
 
 def remove_some_consents(practice: Practice) -> int:
@@ -333,7 +313,7 @@ def run() -> None:
     practice, physician, staff = bench_practice()
     month = previous_month(month_of(timezone.now(), practice.time_zone))
     added = seed_entries(practice, physician, staff, month)
-    add_coverage(practice)
+    part_b_for_uncovered(practice)  # seed_patients bulk-creates patients without coverage
     no_consent = remove_some_consents(practice)
     with connection.cursor() as cursor:
         # What autovacuum has long done to a past month's rows: planner statistics, and the

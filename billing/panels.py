@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from billing.cost_share import cost_share_estimate
 from billing.dashboard import dashboard
+from billing.fees.cost_share import cost_share_estimate
 from billing.progress.selectors import chart_time
 from ccm.hooks import home_panels
 from ccm.models import Practice

@@ -9,7 +9,6 @@ import time_machine
 from billing.close import tasks
 from careplans import services as plan_services
 from ccm.tenancy import practice_scope
-from patients.models import Coverage, CoverageKind, CoveragePriority, Patient
 from tests.careplans.conftest import sign_plan
 from tests.timelog.conftest import make_enrolled
 
@@ -29,26 +28,6 @@ def ready_patient(practice, physician, coordinator, mrn):
                 method="in_person",
             )
     return patient
-
-
-def part_b_for_everyone(practice):
-    """Part B primary coverage since 2000 for every patient of the practice without primary
-    coverage, in one INSERT (patients bulk-created by seed_patients bypass PatientFactory):
-    the month close bills only patients with Medicare coverage in force."""
-    covered = Coverage.objects.for_practice(practice).filter(priority=CoveragePriority.PRIMARY)
-    missing = Patient.objects.for_practice(practice).exclude(pk__in=covered.values("patient_id"))
-    rows = [
-        Coverage(
-            practice=practice,
-            patient_id=pk,
-            priority=CoveragePriority.PRIMARY,
-            kind=CoverageKind.MEDICARE_PART_B,
-            member_id=mbi,
-            starts_on=dt.date(2000, 1, 1),
-        )
-        for pk, mbi in missing.values_list("pk", "mbi")
-    ]
-    return len(Coverage.objects.for_practice(practice).bulk_create(rows, batch_size=2000))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.utils.html import escape
 
-from billing.cost_share import cost_share_estimate, usual_code
+from billing.fees.cost_share import cost_share_estimate, usual_code
 from billing.models import Claim, ClaimLine, ClaimStatus, CloseStatus, FeeSchedule, MonthClose
 from ccm.months import previous_month
 from patients.models import Coverage

@@ -27,13 +27,13 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.close import services, tasks
+from billing.demo import part_b_for_uncovered
 from billing.models import Claim, ClaimLine, CloseStatus, MonthClose, Outcome
 from careplans.demo import seed_care_plans
 from ccm.models import Role
 from ccm.months import month_bounds, month_label, month_of, previous_month
 from patients.demo import Staff, seed_patients
 from patients.models import Patient, Status
-from tests.billing.conftest import part_b_for_everyone
 from tests.factories import MembershipFactory
 from tests.helpers import database_url, wait_for
 from timelog.models import MonthLock, PerformerKind, TimeEntry
@@ -63,7 +63,7 @@ def _seed(practice, physician, coordinator, month):
         today=timezone.localdate(),
         prefix="W",
     )
-    part_b_for_everyone(practice)
+    part_b_for_uncovered(practice)  # seed_patients bulk-creates patients without coverage
     seed_care_plans(practice=practice, physician=physician, coordinators=[coordinator])
     staff = [MembershipFactory(practice=practice, role=Role.COORDINATOR) for _ in range(8)]
     rng = random.Random("month-close-worker")
