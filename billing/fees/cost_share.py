@@ -27,15 +27,12 @@ NO_COVERAGE = (
     "Record the patient's Medicare coverage first: the cost share depends on it, and the "
     "month does not bill without it."
 )
-PART_B = "{share} a month: the 20% Part B coinsurance on the practice's {amount} for {code}."
-PAID_BY_SECONDARY = "$0 a month: {secondary} pays the 20% coinsurance."
-ADVANTAGE = (
-    "About {share} a month, an estimate: the Medicare Advantage plan's own cost sharing "
-    "applies and may differ."
-)
+PART_B = "The 20% Part B coinsurance on the practice's {amount} for {code}."
+PAID_BY_SECONDARY = "Nothing to pay: {secondary} pays the 20% coinsurance."
+ADVANTAGE = "An estimate: the Medicare Advantage plan's own cost sharing applies and may differ."
 MSP = (
-    "At most about {share} a month: the primary insurer pays first, and Medicare, as secondary "
-    "payer, may pay what it leaves."
+    "An estimate: the primary insurer pays first, and Medicare, as secondary payer, may pay "
+    "what it leaves."
 )
 WHY_SECONDARY = {
     CoverageKind.QMB: (
@@ -45,7 +42,7 @@ WHY_SECONDARY = {
     CoverageKind.MEDICAID: (
         "Medicaid pays the Medicare deductible and coinsurance for the patient."
     ),
-    CoverageKind.MEDIGAP: "The Medigap plan pays the Part B coinsurance.",
+    CoverageKind.MEDIGAP: "Medigap (Medicare supplement) plans pay the Part B coinsurance.",
 }
 PART_B_DEDUCTIBLE = (
     "The Part B deductible applies: until the patient has met this year's deductible, they "

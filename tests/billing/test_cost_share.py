@@ -46,9 +46,7 @@ def test_part_b_alone_owes_20_percent_of_the_practice_amount(practice, patient):
         Decimal("66.13"),
         Decimal("13.23"),
     )
-    assert share.headline == (
-        "$13.23 a month: the 20% Part B coinsurance on the practice's $66.13 for 99490."
-    )
+    assert share.headline == "The 20% Part B coinsurance on the practice's $66.13 for 99490."
     assert any("Part B deductible applies" in why for why in share.why)
     assert any("No CCM claims in the last 6 closed months" in why for why in share.why)
 
@@ -65,7 +63,7 @@ def test_the_practices_own_amount_is_used(practice, patient):
     [
         ("qmb", "As a Qualified Medicare Beneficiary the patient owes no Medicare deductible"),
         ("medicaid", "Medicaid pays the Medicare deductible and coinsurance"),
-        ("medigap", "The Medigap plan pays the Part B coinsurance."),
+        ("medigap", "Medigap (Medicare supplement) plans pay the Part B coinsurance."),
     ],
 )
 def test_a_secondary_that_pays_the_coinsurance_makes_it_zero(practice, patient, kind, why):
@@ -74,7 +72,7 @@ def test_a_secondary_that_pays_the_coinsurance_makes_it_zero(practice, patient, 
     )
     share = _estimate(practice, patient)
     assert share.estimate == Decimal("0.00")
-    assert share.headline == "$0 a month: State plan pays the 20% coinsurance."
+    assert share.headline == "Nothing to pay: State plan pays the 20% coinsurance."
     assert share.why[0].startswith(why)
     medigap_note = any("Medigap plans do not pay the Part B deductible" in w for w in share.why)
     assert medigap_note is (kind == "medigap")
