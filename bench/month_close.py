@@ -33,6 +33,7 @@ from django.db import connection
 from django.utils import timezone
 
 from billing import rules
+from billing.demo import part_b_for_uncovered
 from billing.close import services
 from billing.models import Claim, ClaimLine, Outcome
 from careplans.demo import seed_care_plans
@@ -312,6 +313,7 @@ def run() -> None:
     practice, physician, staff = bench_practice()
     month = previous_month(month_of(timezone.now(), practice.time_zone))
     added = seed_entries(practice, physician, staff, month)
+    part_b_for_uncovered(practice)  # seed_patients bulk-creates patients without coverage
     no_consent = remove_some_consents(practice)
     with connection.cursor() as cursor:
         # What autovacuum has long done to a past month's rows: planner statistics, and the

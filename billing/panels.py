@@ -1,17 +1,20 @@
 """What billing adds to lower apps' pages (ccm/hooks.py; registered on import, see
 BillingConfig.ready): the billing dashboard on the home page, the time panel on the chart (the
-engine's progress on today's facts)."""
+engine's progress on today's facts), the CCM cost share on the consent page."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from billing.dashboard import dashboard
+from billing.fees.cost_share import cost_share_estimate
 from billing.progress.selectors import chart_time
 from ccm.hooks import home_panels
+from ccm.models import Practice
 from ccm.roles import Capability, can
 from ccm.tenancy import PracticeRequest
-from patients.hooks import chart_panels
+from patients.hooks import CostShare, chart_panels, cost_share
 from patients.models import Patient
 from timelog.models import Activity
 
@@ -34,3 +37,8 @@ def time_panel(request: PracticeRequest, patient: Patient, extra: dict[str, Any]
         ),
         "activity_choices": [("", "Activity: pick later"), *Activity.choices],
     }
+
+
+@cost_share.register
+def consent_cost_share(practice: Practice, patient: Patient, month: dt.date) -> CostShare:
+    return cost_share_estimate(practice=practice, patient=patient, month=month)

@@ -115,6 +115,7 @@ urlpatterns += [
         close_apis.SubmittedChangesApi.as_view(),
         name="billing-month-submitted-changes",
     ),
+    path(f"{_month}check/", close_apis.PrecloseCheckApi.as_view(), name="billing-month-check"),
     path(
         f"{_month}not-billable/",
         claim_apis.NotBillableApi.as_view(),

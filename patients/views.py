@@ -34,7 +34,7 @@ from patients.forms import (
     RevokeForm,
     patient_fields,
 )
-from patients.hooks import chart_panels
+from patients.hooks import CostShare, chart_panels, cost_share
 from patients.models import Condition, ConditionStatus, Consent, Patient, PatientImport, Status
 
 PAGE_SIZE = 25
@@ -232,8 +232,23 @@ def consent_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
         return done(request, "Consent recorded.", _CHART, patient_id=patient.pk)
     if request.method == "GET":
         audit.read(request.membership, patient, patient_id=patient.pk)
-    context = {"patient": patient, "practice": request.practice}
+    context = {
+        "patient": patient,
+        "practice": request.practice,
+        "cost_share": _cost_share(request, patient),
+    }
     return form_page(request, "patients/consent_form.html", form, **context)
+
+
+def _cost_share(request: PracticeRequest, patient: Patient) -> CostShare | None:
+    """The patient's estimated CCM cost share this month, for the consent script (hooks.py:
+    billing knows the amounts); None when no app answers."""
+    month = request.practice.this_month()
+    for estimate in cost_share:
+        answer = estimate(request.practice, patient, month)
+        if answer is not None:
+            return answer
+    return None
 
 
 def _consent_of(request: PracticeRequest, patient_id: str, consent_id: str) -> Consent:

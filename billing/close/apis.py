@@ -176,3 +176,81 @@ class SubmittedChangesApi(ApiView):
         )
         rows = [{"claim": c, "differences": d} for c, d in changes]
         return Response(self.ChangeSerializer(rows, many=True).data)
+
+
+@extend_schema_serializer(component_name="PrecloseCheckRow")
+class PrecloseRowSerializer(serializers.Serializer):
+    patient = serializers.UUIDField(source="patient.pk")
+    minutes_logged = serializers.IntegerField(source="entered")
+    minutes_countable = serializers.IntegerField(source="minutes")
+    reasons = serializers.ListField(child=serializers.CharField())
+    next_code = serializers.CharField(
+        allow_null=True, help_text="Under the first threshold: the code still to reach."
+    )
+    minutes_needed = serializers.IntegerField(allow_null=True)
+
+
+@extend_schema_serializer(component_name="PrecloseCheckGroup")
+class PrecloseGroupSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(choices=services.PRECLOSE_GROUPS)
+    title = serializers.CharField()
+    count = serializers.IntegerField()
+    rows = PrecloseRowSerializer(many=True)
+
+
+@extend_schema_serializer(component_name="PrecloseCheck")
+class PrecloseCheckSerializer(serializers.Serializer):
+    month = serializers.CharField()
+    candidates = serializers.IntegerField(help_text="Patient-months the close would evaluate.")
+    billable = serializers.IntegerField(help_text="Claims the close would make now.")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    problems = serializers.IntegerField(help_text="Rows in every group but `under`.")
+    groups = PrecloseGroupSerializer(many=True)
+
+
+class PrecloseCheckApi(ApiView):
+    """What would not bill if the month closed now and can still be fixed, by problem (the
+    pre-close check page's rows): no billable coverage, the engine's gates, no billing
+    practitioner, under the first threshold. The engine on today's facts; audited reads."""
+
+    capability = Capability.CLOSE_MONTHS
+
+    @extend_schema(
+        operation_id="billing_month_preclose_check",
+        parameters=[MONTH_PATH],
+        summary="Pre-close check: what would not bill now and why, by problem",
+        responses={200: PrecloseCheckSerializer, **error_responses(400, 403)},
+    )
+    def get(self, request: Request, month: str) -> Response:
+        day = _month(month)
+        check = services.preclose_check(practice=self.practice, month=day)
+        shown = [row["patient"] for _key, _title, rows in check["groups"] for row in rows]
+        audit.read_many(self.membership, shown, action="patient.preclose_check")
+        groups = [
+            {
+                "key": key,
+                "title": title,
+                "count": len(rows),
+                "rows": [_check_row(key, row) for row in rows],
+            }
+            for key, title, rows in check["groups"]
+        ]
+        answer = {**check, "month": month_label(day), "groups": groups}
+        return Response(PrecloseCheckSerializer(answer).data)
+
+
+def _check_row(key: str, row: dict[str, Any]) -> dict[str, Any]:
+    result = row["result"]
+    following = result.next_threshold
+    if key == "coverage":
+        reasons = [row["reason"]]
+    elif key == "practitioner":
+        reasons = [services.NO_PRACTITIONER_MESSAGE]
+    else:
+        reasons = list(result.reasons)
+    return {
+        **row,
+        "reasons": reasons,
+        "next_code": following.code if following else None,
+        "minutes_needed": following.minutes_needed if following else None,
+    }

@@ -13,6 +13,9 @@ outcomes and claims stored, the month's time locked. Idempotent and resumable.
   denied) is kept as is unless the new result differs AND the closer confirmed the
   differences (`submitted_changes` lists them first); then it is corrected in place and goes
   back to `ready`, or withdrawn when the month no longer bills. Every change is audited.
+- Coverage is a gate on top of the engine (billing.close.coverage): a patient-month without
+  Medicare coverage in force does not bill; a claim is stamped with the month's coverage and
+  payer (loaded once per batch).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
 from billing import rules
+from billing.close.coverage import COVERAGE, STAMP_FIELDS, claim_stamps, gate
 from billing.inputs.loading import fee_schedule, load_patient_months, policy
 from billing.models import (
     Claim,
@@ -48,7 +52,8 @@ from ccm.months import month_label
 from ccm.roles import Capability, require
 from ccm.tenancy import practice_scope
 from patients import engine_inputs
-from patients.models import Patient
+from patients.models import Patient, Status
+from patients.selectors import CoverageInForce, coverage_in_force
 from timelog.models import MonthLock, TimeEntry
 from timelog.selectors import worklist_base
 from timelog.services import month_lock
@@ -313,11 +318,13 @@ def submitted_changes(*, practice: Practice, month: dt.date) -> list[tuple[Claim
         practice=practice, patient_ids=[c.patient_id for c in claims], months=[month]
     )
     by_id = {p.pk: p for p in patients}
+    coverage = coverage_in_force(practice=practice, patient_ids=by_id, month=month)
     rules_policy = policy(practice)
     out = []
     for claim in claims:
         patient = by_id[claim.patient_id]
         result = rules.evaluate(facts[(patient.pk, month)], rules_policy)
+        result = gate(result, coverage[patient.pk], month)
         differences = claim_differences(claim, result, patient.billing_practitioner_id)
         if differences:
             out.append((claim, differences))
@@ -353,15 +360,18 @@ def _close_batch(
         practice=practice, patient_ids=todo, months=[month], fees=fees
     )
     kept = _kept_claims(practice, month, todo) if close.times_closed else {}
+    # The batch's coverage in one query: without Medicare in force the month does not bill.
+    coverage = coverage_in_force(practice=practice, patient_ids=todo, month=month)
     outcomes, claims, lines = [], [], []
     for patient in patients:
-        result = rules.evaluate(facts[(patient.pk, month)], rules_policy)
+        cover = coverage[patient.pk]
+        result = gate(rules.evaluate(facts[(patient.pk, month)], rules_policy), cover, month)
         outcomes.append(_outcome(practice, close, patient.pk, month, result))
         old = kept.get(patient.pk)
         if old is not None:
-            lines += _reconcile_kept(practice, close, old, patient, result, actor)
+            lines += _reconcile_kept(practice, close, old, patient, result, cover, actor)
         elif result.billable and patient.billing_practitioner_id:
-            claim = _claim(practice, close, patient, month, result)
+            claim = _claim(practice, close, patient, month, result, cover)
             claims.append(claim)
             lines += _lines(practice, claim, result)
     Outcome.objects.for_practice(practice).bulk_create(outcomes)
@@ -389,10 +399,13 @@ def _reconcile_kept(
     claim: Claim,
     patient: Any,
     result: Any,
+    cover: CoverageInForce,
     actor: Membership | None,
 ) -> list[ClaimLine]:
     """A submitted claim on re-close: unchanged when the result is the same; corrected (or
-    withdrawn) only when the closer confirmed the differences; otherwise kept and audited."""
+    withdrawn) only when the closer confirmed the differences; otherwise kept and audited.
+    Kept as is, it keeps the payer it was stamped with; a correction restamps it from the
+    month's coverage now."""
     differences = claim_differences(claim, result, patient.billing_practitioner_id)
     if not differences:
         return []
@@ -407,9 +420,10 @@ def _reconcile_kept(
             practice, actor, "claim.withdraw", claim, patient_id=patient.pk, changed_fields=fields
         )
         return []
-    fresh = _claim(practice, close, patient, claim.month, result)
-    changed = [name for name in CLAIM_FIELDS if getattr(claim, name) != getattr(fresh, name)]
-    for name in CLAIM_FIELDS:
+    fresh = _claim(practice, close, patient, claim.month, result, cover)
+    fields_set = (*CLAIM_FIELDS, *STAMP_FIELDS)
+    changed = [name for name in fields_set if getattr(claim, name) != getattr(fresh, name)]
+    for name in fields_set:
         setattr(claim, name, getattr(fresh, name))
     now = timezone.now()
     claim.status, claim.denial_reason = ClaimStatus.READY, ""
@@ -443,7 +457,12 @@ def _outcome(
 
 
 def _claim(
-    practice: Practice, close: MonthClose, patient: Any, month: dt.date, result: Any
+    practice: Practice,
+    close: MonthClose,
+    patient: Any,
+    month: dt.date,
+    result: Any,
+    cover: CoverageInForce,
 ) -> Claim:
     return Claim(
         practice=practice,
@@ -455,6 +474,7 @@ def _claim(
         place_of_service=result.place_of_service,
         diagnosis_codes=list(result.diagnosis_pointers),
         amount=result.total,
+        **claim_stamps(cover),
     )
 
 
@@ -569,26 +589,32 @@ CHECKS: tuple[tuple[str, str, frozenset[str]], ...] = (
 )
 
 
+NO_PRACTITIONER_MESSAGE = "No billing practitioner is set on the chart."
+# The pre-close check's groups, in page order.
+PRECLOSE_GROUPS = (COVERAGE, *(key for key, _label, _ids in CHECKS), "practitioner", "under")
+
+
 def preclose_check(*, practice: Practice, month: dt.date) -> dict[str, Any]:
     """What would not bill if the month closed now and can still be fixed: every candidate
-    patient-month with minutes whose engine result is blocked, grouped by problem, plus
-    billable months without a billing practitioner and months under the first threshold.
-    The engine on today's facts, in batches; no writes."""
+    patient-month without Medicare coverage in force, every one with minutes whose engine
+    result is blocked, grouped by problem, plus billable months without a billing
+    practitioner and months under the first threshold. The engine on today's facts and the
+    month's coverage, in batches (one coverage query each); no writes."""
     month = month.replace(day=1)
     ids = _candidates(practice, month)
-    groups: dict[str, list[dict[str, Any]]] = {key: [] for key, _label, _ids in CHECKS}
-    groups["practitioner"], groups["under"] = [], []
+    groups: dict[str, list[dict[str, Any]]] = {key: [] for key in PRECLOSE_GROUPS}
     billable = 0
     amount = Decimal("0.00")
     rules_policy = policy(practice)
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
         _patients, facts = load_patient_months(practice=practice, patient_ids=chunk, months=[month])
+        coverage = coverage_in_force(practice=practice, patient_ids=chunk, month=month)
         names = {
             p.pk: p
             for p in Patient.objects.for_practice(practice)
             .filter(pk__in=chunk)
-            .only("pk", "first_name", "last_name", "mrn", "billing_practitioner_id")
+            .only("pk", "first_name", "last_name", "mrn", "status", "billing_practitioner_id")
         }
         for pk in chunk:
             result = rules.evaluate(facts[(pk, month)], rules_policy)
@@ -596,7 +622,14 @@ def preclose_check(*, practice: Practice, month: dt.date) -> dict[str, Any]:
             minutes = result.minutes.clinical_staff + result.minutes.physician
             entered = sum(e.minutes for e in facts[(pk, month)].time_entries)
             row = {"patient": patient, "result": result, "minutes": minutes, "entered": entered}
+            gated = gate(result, coverage[pk], month)
+            uncovered = COVERAGE in gated.blocked_by
+            if uncovered and (entered or patient.status == Status.ENROLLED):
+                # Enrolled ones whatever their minutes: coverage is recorded before it bills.
+                groups[COVERAGE].append({**row, "result": gated, "reason": gated.reasons[-1]})
             if result.billable:
+                if uncovered:
+                    continue
                 if patient.billing_practitioner_id:
                     billable += 1
                     amount += result.total
@@ -614,6 +647,7 @@ def preclose_check(*, practice: Practice, month: dt.date) -> dict[str, Any]:
             if not placed:
                 groups["under"].append(row)
     labels = {key: label for key, label, _ids in CHECKS}
+    labels[COVERAGE] = "No billable coverage in force (Medicare Part B, Medicare Advantage or MSP)"
     labels["practitioner"] = "Billable but no billing practitioner on the chart"
     labels["under"] = "Minutes logged but under the first threshold (R27)"
     return {

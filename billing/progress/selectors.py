@@ -1,5 +1,6 @@
 """Reads of the worklist's progress that need the billing engine: the chart's time panel
-(countable minutes, the next threshold, R37's simultaneous minutes) on today's facts."""
+(countable minutes, the next threshold, R37's simultaneous minutes, whether Medicare coverage
+is in force for the month) on today's facts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from billing.close.coverage import billable_primary
 from billing.inputs import facts
 from billing.inputs.loading import policy as billing_policy
 from billing.rules.engine import simultaneous_entries
@@ -14,6 +16,7 @@ from billing.rules.progress import progress
 from ccm.models import Practice
 from ccm.months import previous_month
 from patients.models import Patient
+from patients.selectors import coverage_in_force
 from timelog.models import MonthLock, Task, TimeEntry
 from timelog.selectors import task_list, time_entry_list
 
@@ -44,6 +47,8 @@ class ChartTime:
     overlapping_entry_ids: set[Any]  # R37: this month's entries sharing minutes with another
     months: list[ChartMonth]
     open_tasks: list[Task]
+    # No Medicare coverage in force this month: the close will not bill it (coverage gate).
+    no_coverage: bool = False
 
     @property
     def staff_pool(self) -> int:
@@ -104,5 +109,8 @@ def chart_time(
         months=months,
         open_tasks=list(
             task_list(practice=practice, view="open", patient_id=patient.pk, today=today)
+        ),
+        no_coverage=not billable_primary(
+            coverage_in_force(practice=practice, patient_ids=[patient.pk], month=month)[patient.pk]
         ),
     )

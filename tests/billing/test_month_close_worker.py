@@ -27,6 +27,7 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.close import services, tasks
+from billing.demo import part_b_for_uncovered
 from billing.models import Claim, ClaimLine, CloseStatus, MonthClose, Outcome
 from careplans.demo import seed_care_plans
 from ccm.models import Role
@@ -62,6 +63,7 @@ def _seed(practice, physician, coordinator, month):
         today=timezone.localdate(),
         prefix="W",
     )
+    part_b_for_uncovered(practice)  # seed_patients bulk-creates patients without coverage
     seed_care_plans(practice=practice, physician=physician, coordinators=[coordinator])
     staff = [MembershipFactory(practice=practice, role=Role.COORDINATOR) for _ in range(8)]
     rng = random.Random("month-close-worker")

@@ -10,7 +10,7 @@ from ccm.demo import app_hooks
 from ccm.hooks import Hooks, home_panels
 from patients import demo as patients_demo
 from patients import panels as patients_panels
-from patients.hooks import chart_panels, fhir_sections
+from patients.hooks import chart_panels, cost_share, fhir_sections
 from timelog import demo as timelog_demo
 
 
@@ -31,6 +31,7 @@ def test_the_apps_register_their_panels_at_startup() -> None:
     assert list(chart_panels) == [careplans_panels.care_plan_panel, billing_panels.time_panel]
     assert billing_panels.dashboard_panel in list(home_panels)
     assert list(fhir_sections) == [careplans_panels.care_plan_section]
+    assert list(cost_share) == [billing_panels.consent_cost_share]
 
 
 def test_demo_hooks_are_found_in_installed_apps_order() -> None:
