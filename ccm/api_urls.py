@@ -11,6 +11,7 @@ from billing.fees import api_urls as settings_api_urls
 from careplans import apis as plan_apis
 from ccm import apis
 from patients import apis as patient_apis
+from patients import coverage_urls
 from timelog import apis as time_apis
 
 app_name = "api"
@@ -128,3 +129,4 @@ urlpatterns += [
     path("v1/claims/<uuid:claim_id>/", claim_apis.ClaimStatusApi.as_view(), name="claim-detail"),
 ]
 urlpatterns += [*facts_api_urls.urlpatterns, *settings_api_urls.urlpatterns]
+urlpatterns += coverage_urls.api_urlpatterns
