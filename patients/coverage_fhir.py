@@ -27,7 +27,7 @@ TYPE_CODES: dict[str, tuple[str, str]] = {
     CoverageKind.OTHER_SECONDARY: ("HIP", "health insurance plan policy"),
 }
 # Who pays when no payer is recorded (payor is required).
-DEFAULT_PAYORS = {
+DEFAULT_PAYORS: dict[str, str] = {
     CoverageKind.MEDICARE_PART_B: "Medicare Part B (the practice's Medicare contractor)",
     CoverageKind.QMB: "Medicaid (QMB)",
 }
