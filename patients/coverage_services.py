@@ -31,6 +31,7 @@ from patients.models import (
     Coverage,
     CoverageKind,
     CoveragePriority,
+    MspType,
     Patient,
     Payer,
     PayerKind,
@@ -46,11 +47,16 @@ PAYER_KIND_MESSAGE = "Choose a payer of kind: {kinds}."
 PAYER_PRACTICE_MESSAGE = "Choose a payer of this practice."
 PAYER_INACTIVE_MESSAGE = "This payer is no longer active; choose an active one."
 MEMBER_ID_REQUIRED_MESSAGE = "Enter the member id on the patient's insurance card."
+MEMBER_ID_MAX = 80
+MEMBER_ID_LENGTH_MESSAGE = f"A member id has at most {MEMBER_ID_MAX} characters."
 MBI_REQUIRED_MESSAGE = (
     "Enter the patient's Medicare Beneficiary Identifier (MBI): the patient has none on file."
 )
 MSP_REQUIRED_MESSAGE = (
     "Choose the Medicare secondary payer type: why the other insurance pays before Medicare."
+)
+MSP_CHOICE_MESSAGE = "Use one of the Medicare secondary payer type codes: {codes}.".format(
+    codes=", ".join(MspType.values)
 )
 MSP_ONLY_MESSAGE = "A Medicare secondary payer type applies only to other insurance primary."
 DATES_MESSAGE = "The end date is before the start date."
@@ -128,7 +134,9 @@ def coverage_problems(
     member_error = _member_id_problem(coverage, patient_mbi)
     if member_error:
         errors["member_id"] = member_error
-    if kind == CoverageKind.OTHER_PRIMARY and not coverage.msp_type:
+    if coverage.msp_type and coverage.msp_type not in MspType.values:
+        errors["msp_type"] = MSP_CHOICE_MESSAGE
+    elif kind == CoverageKind.OTHER_PRIMARY and not coverage.msp_type:
         errors["msp_type"] = MSP_REQUIRED_MESSAGE
     elif kind != CoverageKind.OTHER_PRIMARY and coverage.msp_type:
         errors["msp_type"] = MSP_ONLY_MESSAGE
@@ -156,6 +164,8 @@ def _payer_problem(coverage: Coverage, practice: Practice, new_payer: bool) -> s
 
 def _member_id_problem(coverage: Coverage, patient_mbi: str) -> str | None:
     coverage.member_id = (coverage.member_id or "").strip()
+    if len(coverage.member_id) > MEMBER_ID_MAX:
+        return MEMBER_ID_LENGTH_MESSAGE
     if coverage.kind != CoverageKind.MEDICARE_PART_B:
         if not coverage.member_id and coverage.kind not in MEMBER_ID_OPTIONAL:
             return MEMBER_ID_REQUIRED_MESSAGE
