@@ -56,6 +56,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     messages that carry a date); any other 400 of a schema-valid request is still a failure."""
     from billing.facts import services as facts_services
     from ccm.validators import NPI_CHECK_MESSAGE
+    from patients import coverage_services as coverage
     from patients import services as patient_services
     from patients import validators as patient_validators
     from timelog import services as time_services
@@ -80,6 +81,23 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         time_services.OUTREACH_ENROLLED_MESSAGE,
         time_services.CANDIDATE_ACTIVITY_MESSAGE,
     )
+    coverage_create = (
+        coverage.PAYER_KIND_MESSAGE.split("{")[0],  # the stored payer's kind
+        coverage.PAYER_INACTIVE_MESSAGE,  # the stored payer's state
+        coverage.MBI_REQUIRED_MESSAGE,  # the patient's stored MBI (Part B's default)
+        coverage.OVERLAP_MESSAGE.split("{")[0],  # the patient's other stored coverage
+        coverage.DATES_MESSAGE,  # ends_on compared with starts_on
+    )
+    # A partial change is checked whole, with the stored coverage's other fields: each rule
+    # between fields the create's schema states depends on stored values here.
+    coverage_update = (
+        *coverage_create,
+        coverage.PAYER_REQUIRED_MESSAGE,
+        coverage.MEMBER_ID_REQUIRED_MESSAGE,
+        coverage.MSP_REQUIRED_MESSAGE,
+        coverage.MSP_ONLY_MESSAGE,
+        patient_validators.MBI_MESSAGE,  # a member id is an MBI when the stored kind is Part B
+    )
     return {
         # date_to before date_from: JSON Schema does not compare two parameters' values.
         "v1_audit_events_retrieve": ("The end date is before the start date.",),
@@ -97,6 +115,8 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         "time_entries_partial_update": time_entry,
         "tasks_create": (time_services.TASK_DUE_MESSAGE,),  # within a year from today
         "patients_month_facts_update": (facts_services.FUTURE_MONTH_MESSAGE,),  # today's month
+        "patients_coverage_create": coverage_create,
+        "coverage_partial_update": coverage_update,
         "patients_other_services_create": (
             facts_services.FUTURE_SERVICE_MESSAGE,  # today
             NPI_CHECK_MESSAGE,  # the NPI's check digit (Luhn)
@@ -190,7 +210,7 @@ def _seed() -> dict[str, str]:
     from billing.models import Claim, OtherService
     from careplans import services as plan_services
     from careplans.models import CarePlanVersion, VersionStatus
-    from patients.models import Patient
+    from patients.models import Coverage, Patient, Payer, PayerKind
     from patients.models import Status as PatientStatus
     from timelog.models import Task, TimeEntry
 
@@ -218,6 +238,9 @@ def _seed() -> dict[str, str]:
         entry = TimeEntry.objects.filter(patient=patient).order_by("-started_at").first()
         task = Task.objects.order_by("due_on", "id").first()
         claim = Claim.objects.order_by("id").first()
+        coverage = Coverage.objects.filter(patient=patient).order_by("priority").first()
+        payer = Payer.objects.get(kind=PayerKind.MEDICAID)
+        assert coverage is not None
         assert entry is not None
         assert task is not None
         assert claim is not None
@@ -231,6 +254,8 @@ def _seed() -> dict[str, str]:
         "task_id": str(task.pk),
         "claim_id": str(claim.pk),
         "other_service_id": str(other.pk),
+        "coverage_id": str(coverage.pk),
+        "payer": str(payer.pk),
     }
 
 
@@ -248,6 +273,7 @@ def _parameters(seeded: dict[str, str]) -> dict[str, str]:
         "body.coordinator": seeded["coordinator"],
         "body.billing_practitioner": seeded["physician"],
         "body.practitioner": seeded["physician"],
+        "body.payer": seeded["payer"],
     }
 
 
