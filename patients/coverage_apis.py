@@ -94,12 +94,19 @@ _BILLED = [
     CoverageKind.OTHER_SECONDARY,
 ]
 _PAYER = {"type": "string", "format": "uuid"}
+
+
+def _kinds(*kinds: str) -> dict[str, str]:
+    # A pattern, not an enum: drf-spectacular would lift an enum here into a shared component.
+    return {"type": "string", "pattern": f"^({'|'.join(kinds)})$"}
+
+
 _MEMBER = {"type": "string", "pattern": NON_BLANK_PATTERN}
 _KIND_RULES = {
     "anyOf": [
         {
             "properties": {
-                "kind": {"enum": [CoverageKind.MEDICARE_PART_B.value]},
+                "kind": _kinds(CoverageKind.MEDICARE_PART_B),
                 "member_id": {
                     "type": "string",
                     "anyOf": [{"pattern": BLANK_PATTERN}, {"pattern": _MBI_PATTERN}],
@@ -110,7 +117,7 @@ _KIND_RULES = {
         {
             "required": ["payer", "member_id"],
             "properties": {
-                "kind": {"enum": [k.value for k in _BILLED]},
+                "kind": _kinds(*_BILLED),
                 "payer": _PAYER,
                 "member_id": _MEMBER,
             },
@@ -119,15 +126,25 @@ _KIND_RULES = {
         {
             "required": ["payer", "member_id", "msp_type"],
             "properties": {
-                "kind": {"enum": [CoverageKind.OTHER_PRIMARY.value]},
+                "kind": _kinds(CoverageKind.OTHER_PRIMARY),
                 "payer": _PAYER,
                 "member_id": _MEMBER,
                 "msp_type": {"type": "string"},
             },
         },
-        {"properties": {"kind": {"enum": [CoverageKind.QMB.value]}}, **_NO_MSP},
+        {"properties": {"kind": _kinds(CoverageKind.QMB)}, **_NO_MSP},
     ]
 }
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """JSON true or false only, as the schema's `type: boolean` says (DRF would also read 0,
+    1, "yes", "off"...)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
 
 
 class _CoverageFields(serializers.Serializer):
@@ -147,7 +164,9 @@ class _CoverageFields(serializers.Serializer):
     group_number = serializers.CharField(max_length=50, required=False, allow_blank=True)
     plan_name = serializers.CharField(max_length=60, required=False, allow_blank=True)
     msp_type = _msp_field(required=False, help_text="Required for other_primary; else null.")
-    benefits_assigned = serializers.BooleanField(required=False)
+    benefits_assigned = JsonBooleanField(
+        required=False, help_text="CLM08: the patient signed an assignment of benefits."
+    )
     starts_on = serializers.DateField()
     ends_on = serializers.DateField(
         required=False, allow_null=True, help_text="Last day; on or after starts_on."

@@ -302,6 +302,7 @@ def _update(
             if name in data:
                 value = data[name]
                 setattr(fresh, name, "" if value is None and name not in _NULLABLE else value)
+        fresh.priority = ""  # follows the (possibly new) kind
         new_payer = fresh.payer_id != getattr(before["payer"], "pk", None)
         _validate(practice, patient, fresh, new_payer=new_payer)
         changed = audit.changed(before, {name: getattr(fresh, name) for name in tracked})

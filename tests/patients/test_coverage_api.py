@@ -214,3 +214,16 @@ def test_a_patch_breaking_a_rule_is_a_400_and_saves_nothing(coordinator, patient
     assert response.json() == {"payer": [cs.PAYER_REQUIRED_MESSAGE]}
     fresh = _part_b(patient)
     assert (fresh.kind, fresh.plan_name) == ("part_b", "")
+
+
+def test_benefits_assigned_takes_json_booleans_only(coordinator, patient, by_kind):
+    client = token_client(coordinator)
+    refused = client.post(list_url(patient), medicaid(by_kind, benefits_assigned=0), format="json")
+    assert refused.status_code == 400
+    assert list(refused.json()) == ["benefits_assigned"]
+    assert _count(patient) == 1
+    added = client.post(
+        list_url(patient), medicaid(by_kind, benefits_assigned=False), format="json"
+    )
+    assert added.status_code == 201
+    assert added.json()["benefits_assigned"] is False

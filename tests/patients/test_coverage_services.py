@@ -292,3 +292,10 @@ def test_a_physician_may_not_record_coverage(practice, physician, patient):
     with pytest.raises(PermissionDenied):
         _add(practice, physician, patient, kind="part_b")
     assert not Coverage.objects.filter(patient=patient).exists()
+
+
+def test_changing_the_kind_moves_the_priority_with_it(practice, biller, patient, by_kind):
+    coverage = _add(practice, biller, patient, kind="part_b")
+    cs.coverage_update(practice=practice, actor=biller, coverage=coverage, data={"kind": "qmb"})
+    assert Coverage.objects.get(pk=coverage.pk).priority == "secondary"
+    assert audited("coverage.update", changed_fields=["kind", "priority"])
