@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from billing.close.services import month_close
 from billing.progress.services import progress_reconcile
+from billing.setup.demo import seed_billing_setup
 from ccm.demo import DemoSeed
 from timelog.demo import recent_months
 
@@ -14,6 +15,7 @@ def seed_demo(demo: DemoSeed) -> None:
     make the daily job's outreach tasks."""
     for practice in demo.practices.values():
         progress_reconcile(practice_id=practice.pk, months=recent_months(practice, demo.months))
+    seed_billing_setup(demo)
 
 
 def finish_demo(demo: DemoSeed) -> None:

@@ -8,6 +8,9 @@ from billing.close import apis as close_apis
 from billing.exports import apis as export_apis
 from billing.facts import api_urls as facts_api_urls
 from billing.fees import api_urls as settings_api_urls
+from billing.remittances import api_urls as remittance_api_urls
+from billing.setup import api_urls as setup_api_urls
+from billing.submissions import api_urls as submissions_api_urls
 from careplans import apis as plan_apis
 from ccm import apis
 from patients import apis as patient_apis
@@ -129,4 +132,7 @@ urlpatterns += [
     path("v1/claims/<uuid:claim_id>/", claim_apis.ClaimStatusApi.as_view(), name="claim-detail"),
 ]
 urlpatterns += [*facts_api_urls.urlpatterns, *settings_api_urls.urlpatterns]
+urlpatterns += submissions_api_urls.urlpatterns
+urlpatterns += remittance_api_urls.urlpatterns
+urlpatterns += setup_api_urls.urlpatterns
 urlpatterns += coverage_urls.api_urlpatterns

@@ -414,10 +414,3 @@ LOGGING = {
 
 # Absolute links in emails (invitations, password resets).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
-
-# X12 837P envelope (billing/exports/x12.py): the receiver (MAC or clearinghouse) and payer ids a
-# practice's submission goes to, and P(roduction) or T(est) in ISA15. The defaults pass
-# validation but are placeholders: set the real ids in production.
-X12_PAYER_ID = env.str("X12_PAYER_ID", default="MEDICARE")
-X12_RECEIVER_ID = env.str("X12_RECEIVER_ID", default="MEDICARE")
-X12_USAGE_INDICATOR = env.str("X12_USAGE_INDICATOR", default="P")

@@ -115,6 +115,7 @@ def totp_code(secret: str) -> Iterator[str]:
 class PatientFactory(TenantFactory):
     class Meta:
         model = "patients.Patient"
+        skip_postgeneration_save = True
 
     practice = factory.SubFactory(PracticeFactory)
     mrn = factory.Sequence(lambda n: f"MRN{n:06d}")

@@ -55,6 +55,10 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     query parameters' values. Each is a real refusal with this exact message (a prefix for
     messages that carry a date); any other 400 of a schema-valid request is still a failure."""
     from billing.facts import services as facts_services
+    from billing.remittances import parse as x12_parse
+    from billing.setup import rules as setup_rules
+    from billing.setup import services as setup_services
+    from billing.submissions import services as submissions
     from ccm.validators import NPI_CHECK_MESSAGE
     from patients import coverage_services as coverage
     from patients import services as patient_services
@@ -98,7 +102,20 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         coverage.MSP_ONLY_MESSAGE,
         patient_validators.MBI_MESSAGE,  # a member id is an MBI when the stored kind is Part B
     )
+    # An X12 file's content: its envelope, kind and the guide pyx12 validates it against.
+    x12_file = (
+        x12_parse.EMPTY_MESSAGE,
+        x12_parse.NOT_TEXT_MESSAGE,
+        x12_parse.NOT_X12_MESSAGE,
+        x12_parse.UNKNOWN_KIND_MESSAGE.split("{")[0],
+        x12_parse.WRONG_KIND_MESSAGE.split("{")[0],
+        x12_parse.ONE_SET_MESSAGE.split("{")[0],
+        x12_parse.INVALID_MESSAGE.split("{")[0],
+    )
+    payer_duplicate = setup_services.PAYER_DUPLICATE_MESSAGE.split("{")[0]
     return {
+        "billing_acknowledgments_create": x12_file,
+        "billing_remittances_create": x12_file,
         # date_to before date_from: JSON Schema does not compare two parameters' values.
         "v1_audit_events_retrieve": ("The end date is before the start date.",),
         "patients_create": patient,
@@ -121,6 +138,25 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
             facts_services.FUTURE_SERVICE_MESSAGE,  # today
             NPI_CHECK_MESSAGE,  # the NPI's check digit (Luhn)
         ),
+        # The stored claim has no payer claim control number of its own to fall back on.
+        "billing_claim_correct": (submissions.PAYER_CLAIM_NUMBER_MESSAGE,),
+        "billing_claim_void": (submissions.PAYER_CLAIM_NUMBER_MESSAGE,),
+        # The billing setup: a PO Box (words in a street), the stored practice NPI, the stored
+        # payer's kind and the stored member's role.
+        "billing_setup_update": (
+            setup_rules.PO_BOX_MESSAGE,
+            setup_rules.SUBMITTER_MESSAGE,
+            setup_services.MEDICARE_PAYER_MESSAGE,
+            setup_services.PRACTITIONER_MESSAGE,
+        ),
+        "billing_payers_create": (payer_duplicate,),  # another stored payer's id
+        "billing_payers_partial_update": (
+            payer_duplicate,
+            setup_services.PAYER_IN_SETUP_MESSAGE,  # the stored setup names the payer
+            setup_services.PAYER_KIND_IN_USE_MESSAGE,  # stored coverage or claims name it
+        ),
+        # Above 0.00: the decimal's text pattern cannot exclude zero amounts.
+        "billing_usual_charges_update": (setup_services.CHARGE_MESSAGE,),
     }
 
 
@@ -132,9 +168,10 @@ def _body_is_schema_valid(case: Any) -> bool:
     some bodies positive that break a rule between fields (`allOf`/`anyOf`, e.g. both a
     practitioner and an NPI): refusing those is right, not a rejected valid request."""
     import jsonschema_rs
+    from schemathesis.core import NotSet
 
     items = list(case.operation.body.items)
-    if not items or case.body is None:
+    if not items or case.body is None or isinstance(case.body, NotSet):  # no body sent
         return True
     return any(
         jsonschema_rs.validator_for(item.validation_schema).is_valid(case.body) for item in items
@@ -238,8 +275,10 @@ def _seed() -> dict[str, str]:
         entry = TimeEntry.objects.filter(patient=patient).order_by("-started_at").first()
         task = Task.objects.order_by("due_on", "id").first()
         claim = Claim.objects.order_by("id").first()
+        payer = Payer.objects.filter(kind="medicare").order_by("name").first()
+        assert payer is not None  # the demo's Medicare contractor (its billing setup)
         coverage = Coverage.objects.filter(patient=patient).order_by("priority").first()
-        payer = Payer.objects.get(kind=PayerKind.MEDICAID)
+        coverage_payer = Payer.objects.get(kind=PayerKind.MEDICAID)
         assert coverage is not None
         assert entry is not None
         assert task is not None
@@ -254,8 +293,9 @@ def _seed() -> dict[str, str]:
         "task_id": str(task.pk),
         "claim_id": str(claim.pk),
         "other_service_id": str(other.pk),
+        "payer_id": str(payer.pk),
         "coverage_id": str(coverage.pk),
-        "payer": str(payer.pk),
+        "coverage_payer": str(coverage_payer.pk),
     }
 
 
@@ -273,7 +313,9 @@ def _parameters(seeded: dict[str, str]) -> dict[str, str]:
         "body.coordinator": seeded["coordinator"],
         "body.billing_practitioner": seeded["physician"],
         "body.practitioner": seeded["physician"],
-        "body.payer": seeded["payer"],
+        "body.medicare_payer": seeded["payer_id"],
+        "body.individual_practitioner": seeded["physician"],
+        "body.payer": seeded["coverage_payer"],
     }
 
 

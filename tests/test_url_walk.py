@@ -19,6 +19,7 @@ from tests.factories import (
     ConditionFactory,
     ConsentFactory,
     PatientFactory,
+    PayerFactory,
     TaskFactory,
     TimeEntryFactory,
 )
@@ -38,6 +39,10 @@ SAMPLES = {
     "claim_id": "claim",
     "other_service_id": "other_service",
     "service_import_id": "service_import",
+    "batch_id": "batch",
+    "acknowledgment_id": "acknowledgment",
+    "remittance_id": "remittance",
+    "payer_id": "payer",
     "coverage_id": "coverage",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
@@ -94,6 +99,7 @@ def cast(admin, coordinator, physician, biller, outsider):
         "biller": biller,
         "outsider": outsider,
         "token": ApiTokenFactory(membership=admin, name="victim-token-name"),
+        "payer": PayerFactory(practice=admin.practice, name="victim-payer-name", kind="medicare"),
         **_victim_patient(admin),
     }
 
@@ -153,7 +159,46 @@ def _victim_plan(admin, patient):
     template = CarePlanTemplate.objects.for_practice(admin.practice).create(
         practice=admin.practice, name="victim-template", icd10_prefixes="E11"
     )
-    return {"version": version, "template": template, "claim": _victim_claim(admin, patient)}
+    claim = _victim_claim(admin, patient)
+    return {
+        "version": version,
+        "template": template,
+        "claim": claim,
+        **_victim_batch(admin, claim),
+        **_victim_files(admin),
+    }
+
+
+def _victim_batch(admin, claim):
+    from billing.models import BatchClaim, SubmissionBatch
+
+    batch = SubmissionBatch.objects.for_practice(admin.practice).create(
+        practice=admin.practice, month=claim.month, control_number=1, usage="P",
+        content="ISA*...NM1*IL*1*Victimsdottir*Victoria~", sha256="0" * 64, created_by=admin,
+    )  # fmt: skip
+    BatchClaim.objects.for_practice(admin.practice).create(
+        practice=admin.practice, batch=batch, claim=claim, charge="66.13"
+    )
+    return {"batch": batch}
+
+
+def _victim_files(admin):
+    from billing.models import Acknowledgment, Remittance
+
+    practice = admin.practice
+    ack = Acknowledgment.objects.for_practice(practice).create(
+        practice=practice, kind="999", content="ISA", sha256="a" * 64, uploaded_by=admin
+    )
+    remit = Remittance.objects.for_practice(practice).create(
+        practice=practice,
+        payer_name="VICTIM PAYER",
+        trace_number="T1",
+        total_paid="1.00",
+        content="ISA",
+        sha256="b" * 64,
+        uploaded_by=admin,
+    )
+    return {"acknowledgment": ack, "remittance": remit}
 
 
 def _victim_claim(admin, patient):
@@ -180,7 +225,7 @@ def _victim_claim(admin, patient):
 def _victim_markers(cast) -> list[bytes]:
     markers = [cast["admin"].practice.name, cast["token"].name, "Victimsdottir", "VIC-001"]
     markers += ["victim-note", "victim-task-title", "victim-plan-goal", "victim-template"]
-    markers += ["victim-service-note"]
+    markers += ["victim-service-note", "victim-payer-name"]
     markers += [cast[r].user.email for r in ("admin", "coordinator", "physician", "biller")]
     return [m.encode() for m in markers]
 

@@ -25,6 +25,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ClaimStatus.SUBMITTED: frozenset({ClaimStatus.READY, ClaimStatus.PAID, ClaimStatus.DENIED}),
     ClaimStatus.DENIED: frozenset({ClaimStatus.SUBMITTED, ClaimStatus.PAID}),
     ClaimStatus.PAID: frozenset({ClaimStatus.DENIED}),
+    # The payer's front end answered (277CA): adjudication follows; a rejected claim goes out
+    # again only by resubmission (billing.submissions), never by a status change.
+    ClaimStatus.ACCEPTED: frozenset({ClaimStatus.PAID, ClaimStatus.DENIED}),
+    ClaimStatus.REJECTED: frozenset(),
     ClaimStatus.WITHDRAWN: frozenset(),  # only a re-close withdraws or restores a claim
 }
 

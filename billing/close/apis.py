@@ -14,6 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing.close import selectors, services
+from billing.remittances import apis as money_apis
+from billing.remittances import selectors as money_selectors
 from ccm import audit, jobs
 from ccm.api import MONTH_PATH, ApiView, error_responses, validated
 from ccm.months import month_label, parse_month
@@ -37,6 +39,7 @@ class MonthSerializer(serializers.Serializer):
         help_text="Running with no batch for MONTH_CLOSE_STALE_AFTER seconds (a worker died): "
         "it is being resumed by itself."
     )
+    money = money_apis.MoneySerializer(help_text="The month's claims in money (835s posted).")
 
 
 def _month_data(practice: Any, month: Any) -> dict[str, Any]:
@@ -50,6 +53,7 @@ def _month_data(practice: Any, month: Any) -> dict[str, Any]:
         "amount": close.amount if close else "0.00",
         "finished_at": close.finished_at if close else None,
         "stalled": close.stalled if close else False,
+        "money": money_selectors.month_money(practice=practice, month=month),
     }
 
 

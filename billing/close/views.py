@@ -17,6 +17,7 @@ from billing.close import selectors, services
 from billing.exports import selectors as export_selectors
 from billing.http import month_or_404
 from billing.models import CloseStatus, MonthClose
+from billing.remittances import selectors as money_selectors
 from ccm import audit
 from ccm.api_auth import ApplicationError
 from ccm.forms import flash_error
@@ -71,6 +72,7 @@ def _month_context(request: PracticeRequest, month: dt.date) -> dict[str, Any]:
         context["not_billable"] = claim_selectors.not_billable_count(practice=practice, month=month)
         context["statuses"] = claim_selectors.claim_status_counts(practice=practice, month=month)
         context["reopenings"] = selectors.month_reopenings(close=close)
+        context["money"] = money_selectors.month_money(practice=practice, month=month)
     if close and close.status == CloseStatus.REOPENED and context["can_close"]:
         changes = services.submitted_changes(practice=request.practice, month=month)
         audit.record_many(

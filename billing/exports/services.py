@@ -1,7 +1,6 @@
-"""Exports of a closed month: CSV (one row per claim line), X12 837P (billing.exports.x12)
-and the PDF month summary (WeasyPrint). Every download is an `Export` row (the 837's
-interchange control number comes from it) and audited once per patient on the file; an 837
-marks its claims exported (a re-close then keeps them unless the closer confirms)."""
+"""Exports of a closed month: CSV (one row per claim line), X12 837P (the month's submission
+batch, billing.submissions) and the PDF month summary (WeasyPrint). Every download is an
+`Export` row and audited once per patient on the file."""
 
 from __future__ import annotations
 
@@ -13,20 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from billing.claims.selectors import month_claims
-from billing.exports import x12
 from billing.exports.selectors import closed_month, practitioner_name, summary
-from billing.models import (
-    Claim,
-    ClaimStatus,
-    Export,
-    ExportKind,
-    MonthClose,
-)
+from billing.models import Claim, Export, ExportKind, MonthClose
+from billing.submissions import services as submissions
+from billing.submissions.selectors import batch_claims
 from ccm import audit
 from ccm.models import Membership, Practice
 from ccm.months import month_label
@@ -40,26 +33,28 @@ CSV_HEADER = [
 
 
 @transaction.atomic
-def record(membership: Membership, month: dt.date, kind: str, claims: list[Claim]) -> Export:
-    """One download: its row (837: the next control number, under the practice row lock) and
-    its audit events (the export, and one read per patient on the file)."""
-    control = None
-    if kind == ExportKind.X12:
-        Practice.objects.select_for_update().filter(pk=membership.practice_id).first()
-        last = Export.objects.for_practice(membership.practice).aggregate(n=Max("control_number"))[
-            "n"
-        ]
-        control = (last or 0) + 1
+def record(
+    membership: Membership,
+    month: dt.date,
+    kind: str,
+    claims: list[Claim],
+    *,
+    per_patient: bool = True,
+) -> Export:
+    """One download: its row and its audit events (the export, and one read per patient on
+    the file unless the batch created for it audited them already). An 837's interchange
+    control number is its batch's (billing.submissions)."""
     export = Export.objects.for_practice(membership.practice).create(
         practice=membership.practice,
         month=month,
         kind=kind,
-        control_number=control,
         claims=len(claims),
         created_by=membership,
     )
     audit.record_for(membership, f"month.export_{kind}", obj=export)
-    audit.record_many(membership, [(export, c.patient_id) for c in claims], action="claim.export")
+    if per_patient:
+        pairs = [(export, c.patient_id) for c in claims]
+        audit.record_many(membership, pairs, action="claim.export")
     return export
 
 
@@ -156,31 +151,27 @@ class ExportFile:
     streamed: bool = False
 
 
-def claims_mark_exported(*, practice: Practice, claim_ids: list[Any], at: dt.datetime) -> int:
-    """Mark claims as sent by an 837P: from now on a re-close keeps them unless the closer
-    confirms (billing.close.services.KEPT). Returns how many claims were marked."""
-    claims = Claim.objects.for_practice(practice).filter(pk__in=claim_ids)
-    return claims.update(exported_at=at)
+def _month_837(actor: Membership, month: dt.date, name: str) -> ExportFile:
+    """The month's submission batch (contract §4): a new one of the claims ready to send,
+    else the latest one again, byte-identical; a claim is never in two interchanges."""
+    batch, created = submissions.month_batch(actor=actor, month=month)
+    sent = list(batch_claims(practice=actor.practice, batch=batch))
+    record(actor, month, ExportKind.X12, sent, per_patient=not created)
+    return ExportFile(f"{name}.837", "application/edi-x12", batch.content)
 
 
 @transaction.atomic  # a refused 837 (missing billing data) records nothing
 def month_export(*, actor: Membership, month: dt.date, kind: str) -> ExportFile:
     """One export of a closed month (pages and API): recorded and audited (`record`); the
-    837 carries the claims still to send and marks them exported. Raises MonthState when
-    the month is not closed, ValidationError when the 837 lacks billing data."""
+    837 is the month's submission batch (`_month_837`). Raises MonthState when the month is
+    not closed, StateConflict when the 837 lacks billing data or has nothing to send."""
     practice = actor.practice
     close = closed_month(practice, month)
-    claims = list(month_claims(practice, month))
-    if kind == ExportKind.X12:
-        claims = [c for c in claims if c.status == ClaimStatus.READY]
-    export = record(actor, month, kind, claims)
     name = f"caremonth-{practice.slug}-{month_label(month)}"
+    if kind == ExportKind.X12:
+        return _month_837(actor, month, name)
+    claims = list(month_claims(practice, month))
+    record(actor, month, kind, claims)
     if kind == ExportKind.CSV:
         return ExportFile(f"{name}.csv", "text/csv", csv_lines(claims), streamed=True)
-    if kind == ExportKind.X12:
-        body = x12.month_837(practice, month, control_number=export.control_number or 0)
-        claims_mark_exported(
-            practice=practice, claim_ids=[c.pk for c in claims], at=export.created_at
-        )
-        return ExportFile(f"{name}.837", "application/edi-x12", body)
     return ExportFile(f"{name}.pdf", "application/pdf", render_pdf(practice, close, claims))

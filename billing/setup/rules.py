@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-ZIP_PLUS_4 = re.compile(r"^\d{5}-?\d{4}$")
+# ASCII digits only: Python's \d also matches other scripts' digits.
+ZIP_PLUS_4 = re.compile(r"^[0-9]{5}-?[0-9]{4}$")
 # "PO Box", "P.O. Box", "Post Office Box", "POB 12", "Lock Box", "Box 12" at the start.
 PO_BOX = re.compile(
     r"\b(p\.?\s*o\.?\s*b(ox)?|post\s+office\s+box|lock\s*box|drawer)\b|^\s*box\s+\d",
@@ -41,4 +42,4 @@ def submitter_problem(submitter_id: str, billing_npi: str = "") -> str | None:
 
 
 def digits(value: str) -> str:
-    return re.sub(r"\D", "", value)
+    return re.sub(r"[^0-9]", "", value)

@@ -40,3 +40,46 @@ def worker_here():
 
     with mock.patch.object(tasks.month_close, "delay", side_effect=run_now) as delay:
         yield delay
+
+
+MEDICARE_PAYER = {"name": "Noridian JE Part B", "payer_id": "01112", "kind": "medicare"}
+VALID_SETUP = {
+    "submitter_id": "SUB0001",
+    "submitter_name": "Sunrise Clinic",
+    "contact_name": "Billing Office",
+    "contact_phone": "(555) 010-0100",
+    "receiver_id": "01112",
+    "receiver_name": "Noridian JE Part B",
+    "address_line1": "100 Main Street",
+    "city": "Springfield",
+    "state": "IL",
+    "postal_code": "62701-1234",
+}
+
+
+def make_billing_setup(practice, **fields):
+    """The practice's billing setup, meeting the contractor front-end rules (submitter id
+    not the NPI, ZIP+4 street address), with its Medicare contractor as payer; `fields`
+    override. An existing setup (the demo's) is updated with `fields` and kept."""
+    from billing.models import BillingSetup
+    from patients.models import Payer
+
+    with practice_scope(practice):
+        payer, _ = Payer.objects.for_practice(practice).get_or_create(
+            practice=practice,
+            payer_id=MEDICARE_PAYER["payer_id"],
+            kind=MEDICARE_PAYER["kind"],
+            defaults={"name": MEDICARE_PAYER["name"]},
+        )
+        setup = BillingSetup.objects.for_practice(practice).first()
+        if setup is None:
+            values = {**VALID_SETUP, "medicare_payer": payer, **fields}
+            return BillingSetup.objects.for_practice(practice).create(practice=practice, **values)
+        BillingSetup.objects.for_practice(practice).filter(pk=setup.pk).update(**fields)
+        setup.refresh_from_db()
+        return setup
+
+
+@pytest.fixture
+def billing_setup(practice):
+    return make_billing_setup(practice)

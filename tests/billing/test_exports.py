@@ -1,6 +1,7 @@
 """Exports of a closed month: CSV columns and formula neutralising, the PDF summary's text
-(pdftotext) and page numbers, downloads recorded and audited, 837 control numbers
-increasing; an open month refuses; roles; the contract's API paths."""
+(pdftotext) and page numbers, downloads recorded and audited, the 837 as the month's
+submission batch (the same file twice); an open month refuses; roles; the contract's API
+paths."""
 
 import csv
 import io
@@ -13,9 +14,10 @@ from rest_framework.test import APIClient
 
 from billing.claims.services import claims_status_set
 from billing.close import services
-from billing.models import Claim, Export
+from billing.models import Claim, Export, SubmissionBatch
 from ccm.models import AuditEvent
 from patients.models import Patient
+from tests.billing.conftest import make_billing_setup
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast
 
 
@@ -35,7 +37,8 @@ BILLING_ADDRESS = {
 
 @pytest.fixture
 def closed(practice, physician, coordinator):
-    """October closed: two claims; practice and patients with their billing details."""
+    """October closed: two claims; practice and patients with their billing details, and
+    the practice's billing setup."""
     from ccm.models import Practice
 
     Practice.objects.filter(pk=practice.pk).update(
@@ -45,6 +48,7 @@ def closed(practice, physician, coordinator):
     patients = _cast(practice, physician, coordinator)
     Patient.objects.for_practice(practice).update(**BILLING_ADDRESS)
     services.month_close(practice_id=practice.pk, month=OCTOBER)
+    make_billing_setup(practice)
     return patients
 
 
@@ -93,16 +97,18 @@ def test_pdf_summary_has_totals_claims_and_page_numbers(biller_client, practice,
     assert "$" in text
 
 
-def test_837_control_numbers_increase_per_download(biller_client, practice, closed):
+def test_837_downloads_give_the_months_batch_again_byte_identical(biller_client, practice, closed):
     first = biller_client.get("/billing/months/2026-10/export.837")
     second = biller_client.get("/billing/months/2026-10/export.837")
     assert first.status_code == second.status_code == 200
-    numbers = sorted(
-        Export.objects.unscoped().filter(kind="837").values_list("control_number", flat=True)
-    )
-    assert numbers == [1, 2]
+    assert first.content == second.content  # contract §4: the same file, never resent
+    batch = SubmissionBatch.objects.unscoped().get()
+    assert batch.control_number == 1
+    assert first.content.decode() == batch.content
     assert b"ISA*" in first.content
-    assert b"000000002" in second.content
+    assert b"*000000001*" in first.content
+    assert Export.objects.unscoped().filter(kind="837").count() == 2  # every download recorded
+    assert set(Claim.objects.unscoped().values_list("status", flat=True)) == {"submitted"}
     from billing.exports import x12
 
     assert x12.validate_837(second.content.decode()) == []
@@ -209,6 +215,8 @@ def test_an_837_with_missing_billing_data_records_nothing(biller_client, practic
     page = biller_client.get("/billing/months/2026-10/export.837", follow=True)
     assert b"ZIP code" in page.content
     assert not Export.objects.unscoped().exists()
+    assert not SubmissionBatch.objects.unscoped().exists()
+    assert set(Claim.objects.unscoped().values_list("status", flat=True)) == {"ready"}
 
 
 def test_the_837_carries_only_ready_claims_and_marks_them_sent(
@@ -221,11 +229,24 @@ def test_the_837_carries_only_ready_claims_and_marks_them_sent(
     second.refresh_from_db()
     first.refresh_from_db()
     assert second.exported_at is not None
+    assert second.status == "submitted"
     assert first.exported_at is None
-    claims_status_set(practice=practice, actor=biller, claim_ids=[second.pk], status="submitted")
+    claims_status_set(practice=practice, actor=biller, claim_ids=[second.pk], status="paid")
+    again = biller_client.get("/billing/months/2026-10/export.837").content.decode()
+    assert again == body  # nothing new to send: the month's batch again
+    assert SubmissionBatch.objects.unscoped().count() == 1
+    assert Export.objects.unscoped().filter(kind="837").count() == 2
+
+
+def test_a_month_with_nothing_ever_sent_and_nothing_ready_has_no_837(
+    biller_client, biller, practice, closed
+):
+    ids = list(Claim.objects.for_practice(practice).values_list("pk", flat=True))
+    claims_status_set(practice=practice, actor=biller, claim_ids=ids, status="submitted")
     page = biller_client.get("/billing/months/2026-10/export.837", follow=True)
     assert b"no claim ready to send" in page.content
-    assert Export.objects.unscoped().filter(kind="837").count() == 1
+    assert not Export.objects.unscoped().filter(kind="837").exists()
+    assert not SubmissionBatch.objects.unscoped().exists()
 
 
 def test_an_837_that_fails_pyx12_is_never_handed_out_and_names_the_fix(
@@ -242,6 +263,7 @@ def test_an_837_that_fails_pyx12_is_never_handed_out_and_names_the_fix(
     assert answer.status_code == 409  # the month's claims, not the request, are at fault
     assert "place of service" in str(answer.json())
     assert not Export.objects.unscoped().exists()
+    assert not SubmissionBatch.objects.unscoped().exists()
     assert not Claim.objects.unscoped().filter(exported_at__isnull=False).exists()
     exported = AuditEvent.objects.unscoped().filter(action__in=["month.export_837", "claim.export"])
     assert not exported.exists()

@@ -17,6 +17,7 @@ from billing.exports import x12
 from billing.models import MonthClose
 from ccm.models import Practice
 from ccm.months import month_label, previous_month
+from tests.billing.conftest import make_billing_setup
 from tests.e2e.conftest import main_nav, sign_in_with_totp
 
 
@@ -58,6 +59,7 @@ def test_a_biller_closes_last_month_and_downloads_the_837(
 ):
     base = live_server.url
     practice = Practice.objects.get(slug="demo")
+    make_billing_setup(practice)  # the 837 needs one; kept when the demo has its own
     month = previous_month(practice.this_month())
     label = month_label(month)
     sign_in_with_totp(page, base, "biller@demo.test", demo)
