@@ -525,7 +525,7 @@ class PatientFhirApi(ApiView):
     @extend_schema(
         operation_id="patients_fhir",
         summary="The patient as a FHIR R4 Bundle (collection): Patient, Condition, Consent, "
-        "CarePlan and Goal",
+        "Coverage, CarePlan and Goal",
         responses={
             (200, FHIR_MEDIA_TYPE): _BUNDLE,
             # The same Bundle for a client that accepts only JSON (or asks `?format=json`).

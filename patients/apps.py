@@ -7,4 +7,4 @@ class PatientsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from patients import panels  # noqa: F401  (registers the home page's census panel)
+        from patients import panels  # noqa: F401  (registers the census and coverage panels)

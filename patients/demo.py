@@ -8,11 +8,27 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from ccm.demo import DemoSeed
 from ccm.models import Membership, Practice
-from patients.models import Condition, Consent, ConsentMethod, EnrollmentEvent, Patient, Status
+from patients.models import (
+    PRIMARY_KINDS,
+    Condition,
+    Consent,
+    ConsentMethod,
+    Coverage,
+    CoverageKind,
+    CoveragePriority,
+    EnrollmentEvent,
+    MspType,
+    Patient,
+    Payer,
+    PayerKind,
+    Status,
+)
 from patients.validators import icd10_description
 
 FIRST = (
@@ -315,6 +331,116 @@ def _events(
     return events
 
 
+# The demo practices' payers (billing setup lists them; the billing demo makes the Medicare
+# one the practice's contractor). Payer ids as clearinghouses list them.
+DEMO_PAYERS = (
+    ("Noridian JE Part B", "01112", PayerKind.MEDICARE),
+    ("Humana Medicare Advantage", "61101", PayerKind.MEDICARE_ADVANTAGE),
+    ("Medi-Cal", "610442", PayerKind.MEDICAID),
+    ("Mutual of Omaha Medigap", "71412", PayerKind.MEDIGAP),
+    ("UnitedHealthcare Employer Plan", "87726", PayerKind.COMMERCIAL),
+)
+
+
+def seed_payers(*, practice: Practice) -> dict[str, Payer]:
+    """The demo payers of the practice (added when missing), by kind."""
+    existing = {(p.payer_id, p.kind): p for p in Payer.objects.for_practice(practice).all()}
+    missing = [
+        Payer(practice=practice, name=name, payer_id=payer_id, kind=kind)
+        for name, payer_id, kind in DEMO_PAYERS
+        if (payer_id, kind) not in existing
+    ]
+    Payer.objects.for_practice(practice).bulk_create(missing)
+    found = {**existing, **{(p.payer_id, p.kind): p for p in missing}}
+    return {kind: found[(payer_id, kind)] for _name, payer_id, kind in DEMO_PAYERS}
+
+
+def seed_coverage(*, practice: Practice, today: dt.date) -> int:
+    """Coverage for every patient of the practice that has none, a fixed mix by MRN: about
+    two in three Part B (some with Medicaid, QMB or Medigap secondary), one in five Medicare
+    Advantage (a few dual-eligible with Medicaid), one in ten MSP (an employer plan primary,
+    Medicare secondary). Bulk inserts; returns the coverage rows added."""
+    payers = seed_payers(practice=practice)
+    bare = (
+        Patient.objects.for_practice(practice)
+        .filter(coverages__isnull=True)
+        .values_list("pk", "mrn", "mbi", "date_of_birth")
+    )
+    rows: list[Coverage] = []
+    for pk, mrn, mbi, born in bare.iterator(chunk_size=2000):
+        rows += _coverage_mix(practice, payers, pk, mrn, mbi, born, today)
+    Coverage.objects.for_practice(practice).bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def _coverage_mix(
+    practice: Practice,
+    payers: dict[str, Payer],
+    patient_id: Any,
+    mrn: str,
+    mbi: str,
+    born: dt.date,
+    today: dt.date,
+) -> list[Coverage]:
+    number = zlib.crc32(mrn.encode())  # the same mix on every run (hash() is salted)
+    slot, digits = number % 20, f"{number * 7919 % 10**8:08d}"
+
+    def coverage(
+        kind: str, payer: str | None, member_id: str, starts_on: dt.date, **more: str
+    ) -> Coverage:
+        return Coverage(
+            practice=practice,
+            patient_id=patient_id,
+            priority=CoveragePriority.PRIMARY
+            if kind in PRIMARY_KINDS
+            else CoveragePriority.SECONDARY,
+            kind=kind,
+            payer=payers[payer] if payer else None,
+            member_id=member_id,
+            starts_on=starts_on,
+            msp_type=more.get("msp_type", ""),
+            plan_name=more.get("plan_name", ""),
+            group_number=more.get("group_number", ""),
+        )
+
+    # Part B from the month of the 65th birthday (every demo patient is older than 65).
+    part_b_start = born.replace(year=born.year + 65, day=1)
+    plan_start = dt.date(today.year - 2, 1, 1)  # before any demo month with time
+    if slot < 13 or slot == 19:
+        primary = coverage(CoverageKind.MEDICARE_PART_B, None, mbi, part_b_start)
+    elif slot < 17:
+        primary = coverage(
+            CoverageKind.MEDICARE_ADVANTAGE,
+            PayerKind.MEDICARE_ADVANTAGE,
+            f"H{digits}01",
+            starts_on=plan_start,
+            plan_name="Humana Gold Plus (HMO)",
+        )
+    else:
+        primary = coverage(
+            CoverageKind.OTHER_PRIMARY,
+            PayerKind.COMMERCIAL,
+            f"EMP{digits}",
+            starts_on=plan_start,
+            msp_type=MspType.WORKING_AGED,
+            group_number="GRP-4410",
+        )
+    secondary = {
+        1: (CoverageKind.MEDICAID, PayerKind.MEDICAID, f"9{digits[:7]}A"),
+        2: (CoverageKind.MEDICAID, PayerKind.MEDICAID, f"9{digits[:7]}B"),
+        3: (CoverageKind.QMB, None, ""),
+        4: (CoverageKind.MEDIGAP, PayerKind.MEDIGAP, f"MG{digits}"),
+        5: (CoverageKind.MEDIGAP, PayerKind.MEDIGAP, f"MG{digits}"),
+        6: (CoverageKind.MEDIGAP, PayerKind.MEDIGAP, f"MG{digits}"),
+        13: (CoverageKind.MEDICAID, PayerKind.MEDICAID, f"9{digits[:7]}C"),
+        19: (CoverageKind.QMB, PayerKind.MEDICAID, f"9{digits[:7]}Q"),
+    }.get(slot)
+    if secondary is None:
+        return [primary]
+    kind, payer, member_id = secondary
+    return [primary, coverage(kind, payer, member_id, starts_on=primary.starts_on)]
+
+
 def seed_demo(demo: DemoSeed) -> None:
     """`manage.py seed_demo`'s patients (ccm/demo.py). The other practice gets a smaller list:
     enough to prove it never shows in demo."""
@@ -334,3 +460,4 @@ def seed_demo(demo: DemoSeed) -> None:
         demo.added["patients"] += seed_patients(
             practice=demo.practices[slug], staff=staff[slug], count=counts[slug], today=today
         )
+        demo.added["coverage"] += seed_coverage(practice=demo.practices[slug], today=today)

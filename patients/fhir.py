@@ -1,5 +1,6 @@
-"""FHIR R4 export of a patient: a `collection` Bundle of Patient, Condition, Consent and
-CarePlan (with its Goals; built in careplans/fhir.py, added through patients/hooks.py).
+"""FHIR R4 export of a patient: a `collection` Bundle of Patient, Condition, Consent, Coverage
+(patients/coverage_fhir.py) and CarePlan (with its Goals; built in careplans/fhir.py, added
+through patients/hooks.py).
 
 Each resource is validated by the fhir.resources R4B models before it leaves; ids are our
 UUIDs and references are `urn:uuid:` so the bundle resolves on its own. FHIR strings may not
@@ -17,6 +18,7 @@ from fhir.resources.R4B.consent import Consent as FhirConsent
 from fhir.resources.R4B.patient import Patient as FhirPatient
 from fhir.resources.R4B.resource import Resource
 
+from patients.coverage_fhir import coverage_resources
 from patients.hooks import fhir_sections
 from patients.models import Condition, ConditionStatus, Consent, Patient, Sex
 
@@ -67,6 +69,7 @@ def patient_bundle(patient: Patient) -> dict[str, Any]:
         _patient(patient),
         *(_condition(c) for c in conditions),
         *(_consent(c) for c in patient.consents.all()),
+        *coverage_resources(patient, patient.practice.today()),
     ]
     for section in fhir_sections:
         resources += section(patient, conditions)

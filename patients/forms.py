@@ -9,8 +9,8 @@ from django import forms
 from ccm.csv_import_pages import UploadForm
 from ccm.models import Membership, Practice
 from ccm.versioning import VersionedFormMixin
-from patients import selectors
-from patients.models import ConsentMethod, Patient, Status
+from patients import coverage_selectors, selectors
+from patients.models import ConsentMethod, CoverageKind, MspType, Patient, Payer, Status
 from patients.services import CLINICAL_FIELDS, DEMOGRAPHIC_FIELDS, DISENROLL_REASON_MESSAGE
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -140,3 +140,47 @@ class PatientImportForm(UploadForm):
         help_text="Up to 10 MB. One patient per row; ICD-10-CM codes separated by ;",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+
+
+class CoverageForm(forms.Form):
+    """A patient's insurance coverage (rules: patients.coverage_services)."""
+
+    kind = forms.ChoiceField(choices=CoverageKind.choices, label="Coverage")
+    payer = forms.ModelChoiceField(
+        queryset=Payer.objects.none(),
+        required=False,
+        empty_label="(none)",
+        help_text="Part B: blank bills the practice's Medicare contractor. QMB: Medicaid or blank.",
+    )
+    member_id = forms.CharField(
+        max_length=80,
+        required=False,
+        label="Member id",
+        help_text="Part B: the MBI (blank: the patient's MBI on file).",
+    )
+    group_number = forms.CharField(max_length=50, required=False, label="Group number")
+    plan_name = forms.CharField(max_length=60, required=False, label="Plan name")
+    msp_type = forms.ChoiceField(
+        choices=[("", "(not MSP)"), *MspType.choices],
+        required=False,
+        label="Medicare secondary payer type",
+        help_text="Only for other insurance primary, Medicare secondary (MSP).",
+    )
+    benefits_assigned = forms.BooleanField(
+        required=False, initial=True, label="Assignment of benefits signed"
+    )
+    starts_on = forms.DateField(widget=DATE, label="Effective from")
+    ends_on = forms.DateField(widget=DATE, required=False, label="Effective to")
+
+    def __init__(self, *args: Any, practice: Practice, keep_payer: Any = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        payer = cast(forms.ModelChoiceField, self.fields["payer"])
+        payer.queryset = coverage_selectors.payer_choices(practice=practice, keep=keep_payer)
+
+
+class CoverageEditForm(VersionedFormMixin, CoverageForm):
+    """Editing a coverage: carries the version of the values it was opened with."""
+
+
+class CoverageEndForm(forms.Form):
+    ends_on = forms.DateField(widget=DATE, label="Last day of coverage")

@@ -17,7 +17,7 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import phonenumbers
@@ -38,8 +38,8 @@ from ccm.csv_import import REQUIRED_MESSAGE as REQUIRED_MESSAGE
 from ccm.csv_import import Cells, RowCheck, Written
 from ccm.models import Membership, Practice
 from ccm.roles import Capability
-from patients import engine_inputs
-from patients.models import Condition, Patient, PatientImport, Status
+from patients import coverage_imports, engine_inputs
+from patients.models import Condition, Coverage, Patient, PatientImport, Status
 from patients.services import FUTURE_DOB_MESSAGE
 from patients.validators import icd10_description, normalize_icd10, normalize_mbi, validate_icd10
 
@@ -93,6 +93,8 @@ LABELS = {
     "mbi": "MBI",
     "conditions": "ICD-10-CM codes",
 }
+COLUMNS |= coverage_imports.COLUMNS  # optional: the patient's primary and secondary coverage
+LABELS |= coverage_imports.LABELS
 REQUIRED_COLUMNS = ("mrn", "first_name", "last_name", "date_of_birth")
 SEXES = {
     "f": "female",
@@ -123,6 +125,7 @@ class Row:
     number: int
     values: dict[str, Any]
     codes: list[str]
+    coverages: list[Coverage] = field(default_factory=list)  # to create (not yet recorded)
 
     @property
     def mrn(self) -> str:
@@ -214,8 +217,9 @@ def _check_fields(values: dict[str, Any], errors: dict[str, str]) -> None:
 class _RowCheck:
     """One row's rules, in file order: a row repeating an earlier row's MRN is an error."""
 
-    def __init__(self, today: dt.date) -> None:
+    def __init__(self, today: dt.date, coverage: coverage_imports.CoverageCheck) -> None:
         self.today = today
+        self.coverage = coverage
         self.first_row: dict[str, int] = {}
 
     def __call__(self, number: int, cells: Cells) -> tuple[Row | None, dict[str, str]]:
@@ -224,7 +228,11 @@ class _RowCheck:
         if mrn and mrn in self.first_row and "mrn" not in errors:
             errors["mrn"] = DUPLICATE_ROW_MESSAGE.format(row=self.first_row[mrn])
         self.first_row.setdefault(mrn, number)
-        return (None if errors else Row(number=number, values=values, codes=codes)), errors
+        coverages, problems = self.coverage.check(cells, mrn, values.get("mbi") or "")
+        errors |= {column: message for column, message in problems.items() if column not in errors}
+        if errors:
+            return None, errors
+        return Row(number=number, values=values, codes=codes, coverages=coverages), errors
 
 
 class PatientImportKind(csv_import.ImportKind[Row, PatientImport]):
@@ -242,7 +250,8 @@ class PatientImportKind(csv_import.ImportKind[Row, PatientImport]):
     conflict_message = CONFLICT_MESSAGE
 
     def checker(self, practice: Practice, rows: list[tuple[int, Cells]]) -> RowCheck[Row]:
-        return _RowCheck(practice.today())
+        mrns = [cells.get("mrn", "") for _number, cells in rows]
+        return _RowCheck(practice.today(), coverage_imports.CoverageCheck(practice, mrns))
 
     def preview_counts(self, practice: Practice, rows: list[Row]) -> dict[str, int]:
         # While previewed, these are what applying would do (new vs existing by MRN).
@@ -252,7 +261,7 @@ class PatientImportKind(csv_import.ImportKind[Row, PatientImport]):
     def write(
         self, practice: Practice, actor: Membership, rows: list[Row], now: dt.datetime
     ) -> Written:
-        return _write_rows(practice, rows, now)
+        return _write_rows(practice, actor, rows, now)
 
 
 KIND = PatientImportKind()
@@ -301,16 +310,24 @@ def _engine_input(
         change.only_changed(refresh)
 
 
-def _write_rows(practice: Practice, rows: list[Row], now: dt.datetime) -> Written:
-    """Bulk-create new patients, bulk-update changed ones, bulk-add missing conditions."""
+def _write_rows(
+    practice: Practice, actor: Membership, rows: list[Row], now: dt.datetime
+) -> Written:
+    """Bulk-create new patients, bulk-update changed ones, bulk-add missing conditions and
+    the rows' coverage."""
     with _engine_input(practice, [row.mrn for row in rows]) as (existing, refresh):
         plan = _Plan(practice, existing, now)
         for row in rows:
             plan.add(row)
         _bulk_write(plan.new, plan.changed, plan.conditions, now)
-        refresh |= {c.patient_id for c in plan.conditions} & {p.pk for p in existing.values()}
+        existing_ids = {p.pk for p in existing.values()}
+        refresh |= {c.patient_id for c in plan.conditions} & existing_ids
+        events, covered = coverage_imports.coverage_write(
+            practice, actor, plan.coverages, existing_ids
+        )
+        refresh |= covered
     counts = {"created_count": len(plan.new), "updated_count": len(rows) - len(plan.new)}
-    return Written(counts=counts, events=plan.events)
+    return Written(counts=counts, events=[*plan.events, *events])
 
 
 class _Plan:
@@ -328,6 +345,7 @@ class _Plan:
         self.changed: list[tuple[Patient, list[str]]] = []
         self.conditions: list[Condition] = []
         self.events: list[audit.RowEvent] = []
+        self.coverages: list[tuple[Patient, list[Coverage]]] = []
 
     def add(self, row: Row) -> None:
         found = self.existing.get(row.mrn)
@@ -341,6 +359,7 @@ class _Plan:
             self.changed.append((patient, fields))
         added = [code for code in row.codes if (patient.pk, code) not in self.have]
         self.conditions += [self._condition(patient, i, code) for i, code in enumerate(added)]
+        self.coverages.append((patient, row.coverages))
         verb = "patient.import_create" if found is None else "patient.import_update"
         changed = fields + (["conditions"] if added else [])
         self.events.append(audit.RowEvent(verb, patient, patient.pk, changed))

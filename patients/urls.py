@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients import views
+from patients import coverage_urls, views
 
 app_name = "patients"
 
@@ -38,4 +38,5 @@ urlpatterns = [
         for action in ("enroll", "decline")
     ],
     path("<uuid:patient_id>/disenroll/", views.patient_disenroll, name="patient-disenroll"),
+    *coverage_urls.urlpatterns,
 ]

@@ -11,7 +11,7 @@ from billing.facts import services as facts_services
 from careplans import services as plan_services
 from ccm.models import Role
 from ccm.tenancy import practice_scope
-from patients import engine_inputs
+from patients import coverage_services, engine_inputs
 from patients import services as patient_services
 from patients.models import Condition, ConditionStatus, Consent, Patient, Status
 from tests.careplans.conftest import COMPLETE
@@ -215,3 +215,23 @@ def test_month_facts(spy, practice, biller, patient):
     _went_through(spy, patient, {OCTOBER})
     set_flag()
     _went_through(spy, patient)  # unchanged: nothing written, nothing refreshed
+
+
+def test_coverage(spy, practice, biller, patient):
+    # Coverage decides whether a month bills (and where it goes): every month is refreshed.
+    coverage = coverage_services.coverage_create(
+        practice=practice, actor=biller, patient=patient, kind="qmb", starts_on=SEPTEMBER
+    )
+    _went_through(spy, patient, EVERY)
+    coverage_services.coverage_update(
+        practice=practice, actor=biller, coverage=coverage, data={"plan_name": "QMB Plus"}
+    )
+    _went_through(spy, patient, EVERY)
+    coverage_services.coverage_update(
+        practice=practice, actor=biller, coverage=coverage, data={"plan_name": "QMB Plus"}
+    )
+    _went_through(spy, patient)  # unchanged: nothing written, nothing refreshed
+    coverage_services.coverage_end(
+        practice=practice, actor=biller, coverage=coverage, ends_on=TODAY
+    )
+    _went_through(spy, patient, EVERY)

@@ -60,6 +60,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     from billing.setup import services as setup_services
     from billing.submissions import services as submissions
     from ccm.validators import NPI_CHECK_MESSAGE
+    from patients import coverage_services as coverage
     from patients import services as patient_services
     from patients import validators as patient_validators
     from timelog import services as time_services
@@ -83,6 +84,23 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         time_services.NOT_ENROLLED_MESSAGE,
         time_services.OUTREACH_ENROLLED_MESSAGE,
         time_services.CANDIDATE_ACTIVITY_MESSAGE,
+    )
+    coverage_create = (
+        coverage.PAYER_KIND_MESSAGE.split("{")[0],  # the stored payer's kind
+        coverage.PAYER_INACTIVE_MESSAGE,  # the stored payer's state
+        coverage.MBI_REQUIRED_MESSAGE,  # the patient's stored MBI (Part B's default)
+        coverage.OVERLAP_MESSAGE.split("{")[0],  # the patient's other stored coverage
+        coverage.DATES_MESSAGE,  # ends_on compared with starts_on
+    )
+    # A partial change is checked whole, with the stored coverage's other fields: each rule
+    # between fields the create's schema states depends on stored values here.
+    coverage_update = (
+        *coverage_create,
+        coverage.PAYER_REQUIRED_MESSAGE,
+        coverage.MEMBER_ID_REQUIRED_MESSAGE,
+        coverage.MSP_REQUIRED_MESSAGE,
+        coverage.MSP_ONLY_MESSAGE,
+        patient_validators.MBI_MESSAGE,  # a member id is an MBI when the stored kind is Part B
     )
     # An X12 file's content: its envelope, kind and the guide pyx12 validates it against.
     x12_file = (
@@ -114,6 +132,8 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         "time_entries_partial_update": time_entry,
         "tasks_create": (time_services.TASK_DUE_MESSAGE,),  # within a year from today
         "patients_month_facts_update": (facts_services.FUTURE_MONTH_MESSAGE,),  # today's month
+        "patients_coverage_create": coverage_create,
+        "coverage_partial_update": coverage_update,
         "patients_other_services_create": (
             facts_services.FUTURE_SERVICE_MESSAGE,  # today
             NPI_CHECK_MESSAGE,  # the NPI's check digit (Luhn)
@@ -227,7 +247,7 @@ def _seed() -> dict[str, str]:
     from billing.models import Claim, OtherService
     from careplans import services as plan_services
     from careplans.models import CarePlanVersion, VersionStatus
-    from patients.models import Patient, Payer
+    from patients.models import Coverage, Patient, Payer, PayerKind
     from patients.models import Status as PatientStatus
     from timelog.models import Task, TimeEntry
 
@@ -257,6 +277,9 @@ def _seed() -> dict[str, str]:
         claim = Claim.objects.order_by("id").first()
         payer = Payer.objects.filter(kind="medicare").order_by("name").first()
         assert payer is not None  # the demo's Medicare contractor (its billing setup)
+        coverage = Coverage.objects.filter(patient=patient).order_by("priority").first()
+        coverage_payer = Payer.objects.get(kind=PayerKind.MEDICAID)
+        assert coverage is not None
         assert entry is not None
         assert task is not None
         assert claim is not None
@@ -271,6 +294,8 @@ def _seed() -> dict[str, str]:
         "claim_id": str(claim.pk),
         "other_service_id": str(other.pk),
         "payer_id": str(payer.pk),
+        "coverage_id": str(coverage.pk),
+        "coverage_payer": str(coverage_payer.pk),
     }
 
 
@@ -290,6 +315,7 @@ def _parameters(seeded: dict[str, str]) -> dict[str, str]:
         "body.practitioner": seeded["physician"],
         "body.medicare_payer": seeded["payer_id"],
         "body.individual_practitioner": seeded["physician"],
+        "body.payer": seeded["coverage_payer"],
     }
 
 

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from billing.models import OtherService, OtherServiceImport
-from patients.models import PatientImport
+from patients.models import Coverage, PatientImport
 from tests.factories import (
     ApiTokenFactory,
     ConditionFactory,
@@ -43,6 +43,7 @@ SAMPLES = {
     "acknowledgment_id": "acknowledgment",
     "remittance_id": "remittance",
     "payer_id": "payer",
+    "coverage_id": "coverage",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -109,6 +110,7 @@ def _victim_patient(admin):
     )
     return {
         "patient": patient,
+        "coverage": Coverage.objects.for_practice(admin.practice).get(patient=patient),
         "condition": ConditionFactory(patient=patient),
         "consent": ConsentFactory(patient=patient, obtained_by=admin),
         "import": PatientImport.objects.for_practice(admin.practice).create(

@@ -28,7 +28,11 @@ def test_hooks_keep_registration_order_and_one_of_each() -> None:
 
 def test_the_apps_register_their_panels_at_startup() -> None:
     assert patients_panels.census in list(home_panels)
-    assert list(chart_panels) == [careplans_panels.care_plan_panel, billing_panels.time_panel]
+    assert list(chart_panels) == [
+        patients_panels.coverage_panel,
+        careplans_panels.care_plan_panel,
+        billing_panels.time_panel,
+    ]
     assert billing_panels.dashboard_panel in list(home_panels)
     assert list(fhir_sections) == [careplans_panels.care_plan_section]
     assert list(cost_share) == [billing_panels.consent_cost_share]
