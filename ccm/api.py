@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.db import models, transaction
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.utils.http import parse_etags
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
@@ -356,7 +356,10 @@ def validated(
     serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any
 ) -> dict[str, Any]:
     """The input a serializer accepts (a body or query parameters), or DRF's 400 with the
-    field errors (nothing is saved)."""
+    field errors (nothing is saved). Query parameters are read as plain values: DRF would
+    treat `?month=` as absent (HTML form semantics), where the schema calls it invalid."""
+    if isinstance(data, QueryDict):
+        data = data.dict()
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)

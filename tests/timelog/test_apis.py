@@ -223,3 +223,11 @@ def test_tasks_api_bad_input_and_roles(biller, coordinator, enrolled):
     task.refresh_from_db()
     assert task.status == TaskStatus.OPEN
     assert Task.objects.unscoped().count() == 1
+
+
+def test_an_empty_query_parameter_is_refused_not_ignored(coordinator):
+    # The schema says month is YYYY-MM: "?month=" is a bad value (400), as it is for a JSON
+    # body, not a missing one (DRF's form semantics would silently drop it).
+    response = _api(coordinator).get("/api/v1/worklist/?month=&sort=")
+    assert response.status_code == 400
+    assert set(response.json()) == {"month", "sort"}
