@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from billing.close import coverage
 from billing.inputs.loading import grouped, load_patient_months
 from billing.inputs.loading import policy as billing_policy
 from billing.rules import evaluate
@@ -25,6 +26,7 @@ from billing.rules.progress import progress
 from ccm.models import Practice
 from ccm.months import previous_month
 from patients import engine_inputs
+from patients.selectors import coverage_in_force
 from timelog.models import CONTACT_ACTIVITIES, MonthProgress, TimeEntry
 from timelog.selectors import worklist_base
 
@@ -60,12 +62,18 @@ def progress_compute(
     )
     now = timezone.now()
     rules_policy = billing_policy(practice)
+    # The close's coverage gate, so the worklist's "will bill" agrees with the close (one
+    # query per month).
+    ids = [p.pk for p in patients]
+    covers = {m: coverage_in_force(practice=practice, patient_ids=ids, month=m) for m in months}
     rows = []
     for patient in patients:
         for month in months:
             patient_month = month_facts[(patient.pk, month)]
             minutes, next_threshold, _ = progress(patient_month, rules_policy)
-            result = evaluate(patient_month, rules_policy)
+            result = coverage.gate(
+                evaluate(patient_month, rules_policy), covers[month][patient.pk], month
+            )
             last = [c.last for c in contacts.get(patient.pk, []) if c.billing_month <= month]
             rows.append(
                 MonthProgress(

@@ -315,3 +315,35 @@ def test_the_chart_flags_a_patient_without_coverage_this_month(coordinator_clien
     assert 'id="no-coverage-note"' not in covered
     assert 'id="no-coverage-note"' in lapsed
     assert "No Medicare coverage in force in October 2026" in lapsed
+
+
+def _progress(patient):
+    from timelog.models import MonthProgress
+
+    return MonthProgress.objects.unscoped().get(patient=patient, month=OCTOBER)
+
+
+def test_the_worklist_progress_says_a_patient_without_coverage_will_not_bill(
+    practice, cast, coordinator
+):
+    from billing.progress.services import progress_refresh
+    from ccm.tenancy import practice_scope
+    from patients import coverage_services
+
+    assert _progress(cast[0]).billable  # 25 minutes, Part B (factory)
+    Coverage.objects.unscoped().filter(patient=cast[0]).delete()
+    progress_refresh(practice=practice, patient_ids=[cast[0].pk], months=[OCTOBER])
+    row = _progress(cast[0])
+    assert not row.billable
+    assert row.projected_amount == 0
+    assert row.clinical_staff_minutes == 25  # the minutes still show
+    # Recording coverage through the service refreshes the stored progress (engine inputs).
+    with practice_scope(practice):  # as a request or a job runs it
+        coverage_services.coverage_create(
+            practice=practice,
+            actor=coordinator,
+            patient=cast[0],
+            kind="part_b",
+            starts_on=dt.date(2026, 1, 1),
+        )
+    assert _progress(cast[0]).billable
