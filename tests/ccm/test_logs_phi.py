@@ -304,6 +304,9 @@ def cast(transactional_db):
         billing_practitioner=physician,
         initiating_visit_on=today - dt.timedelta(days=50),
         initiating_visit_code="99214",
+        # Added to CareMonth long ago: the walk logs time two hours back, which is yesterday
+        # between midnight and 2 a.m. in the practice's zone (before a patient added today).
+        created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=60),
     )
     ConditionFactory(patient=patient, icd10_code="E11.9", position=0)
     ConditionFactory(patient=patient, icd10_code="I10", description="Hypertension", position=1)
