@@ -6,9 +6,12 @@ import datetime as dt
 
 from billing.close.services import month_close
 from billing.progress.services import progress_reconcile
+from billing.submissions.selectors import latest_batch
+from billing.submissions.services import batch_create
 from billing.setup.demo import seed_billing_setup
 from ccm.demo import DemoSeed
 from ccm.models import Practice
+from ccm.tenancy import practice_scope
 from patients.models import Coverage, CoverageKind, CoveragePriority, Patient
 from timelog.demo import recent_months
 
@@ -48,7 +51,16 @@ def seed_demo(demo: DemoSeed) -> None:
 
 def finish_demo(demo: DemoSeed) -> None:
     """Close the demo's older months (idempotent), so billing has a history; last month
-    stays open for the biller to close, this month is still running."""
+    stays open for the biller to close, this month is still running. The oldest closed
+    month's claims are sent: its 837P batch (pyx12-valid, passing the front-end rules of the
+    demo's billing setup) is on its month page."""
     practice = demo.practices["demo"]
-    for month in recent_months(practice, demo.months)[:-2]:
+    closed = recent_months(practice, demo.months)[:-2]
+    for month in closed:
         month_close(practice_id=practice.pk, month=month)
+    biller = demo.memberships.get("biller@demo.test")
+    if closed and biller is not None and not latest_batch(practice=practice, month=closed[0]):
+        with practice_scope(practice):
+            batch = batch_create(actor=biller, month=closed[0])
+        demo.added["837P batch"] += 1
+        demo.added["claims sent"] += batch.claims
