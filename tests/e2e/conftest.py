@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from django.db import connection
 from playwright.sync_api import Page, expect
 
+from billing.close import services as close_services
+from billing.close import tasks as close_tasks
 from ccm.management.commands.seed_demo import DEMO_PASSWORD
 from ccm.models import User
 from tests.factories import enroll_totp
@@ -155,3 +161,36 @@ def _tasks_in_process():
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
+def slow_worker():
+    """The queued close runs in a background thread in small, slowed batches, as a worker
+    would, so the page shows it running and polls its progress."""
+    real_batch = close_services._close_batch
+    threads = []
+
+    def slow_batch(*args, **kwargs):
+        time.sleep(0.4)
+        return real_batch(*args, **kwargs)
+
+    def run(*args):
+        def work():
+            try:
+                close_tasks.month_close.apply(args=args)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        threads.append(thread)
+        return mock.Mock(id="e2e-job")
+
+    with (
+        mock.patch.object(close_services, "BATCH", 4),
+        mock.patch.object(close_services, "_close_batch", slow_batch),
+        mock.patch.object(close_tasks.month_close, "delay", side_effect=run),
+    ):
+        yield
+        for thread in threads:
+            thread.join(timeout=60)

@@ -4,54 +4,15 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
-from unittest import mock
 
-import pytest
-from django.db import connection
 from playwright.sync_api import Page, expect
 
-from billing.close import services, tasks
 from billing.exports import x12
 from billing.models import MonthClose
 from ccm.models import Practice
 from ccm.months import month_label, previous_month
 from tests.billing.conftest import make_billing_setup
 from tests.e2e.conftest import main_nav, sign_in_with_totp
-
-
-@pytest.fixture
-def slow_worker():
-    """The queued close runs in a background thread in small, slowed batches, as a worker
-    would, so the page shows it running and polls its progress."""
-    real_batch = services._close_batch
-    threads = []
-
-    def slow_batch(*args, **kwargs):
-        time.sleep(0.4)
-        return real_batch(*args, **kwargs)
-
-    def run(*args):
-        def work():
-            try:
-                tasks.month_close.apply(args=args)
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=work)
-        thread.start()
-        threads.append(thread)
-        return mock.Mock(id="e2e-job")
-
-    with (
-        mock.patch.object(services, "BATCH", 4),
-        mock.patch.object(services, "_close_batch", slow_batch),
-        mock.patch.object(tasks.month_close, "delay", side_effect=run),
-    ):
-        yield
-        for thread in threads:
-            thread.join(timeout=60)
 
 
 def test_a_biller_closes_last_month_and_downloads_the_837(
