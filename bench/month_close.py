@@ -258,6 +258,22 @@ def describe_outcomes(practice: Practice, month: dt.date) -> None:
     print("  claim line units by code: " + ", ".join(f"{k} {v}" for k, v in sorted(codes.items())))
 
 
+def billing_setup(practice: Practice) -> None:
+    """The EDI ids and street address (ZIP+4) an 837P is built with (billing.setup)."""
+    from billing.models import BillingSetup
+    from patients.models import Payer, PayerKind
+
+    mac = Payer.objects.for_practice(practice).create(
+        practice=practice, name="Noridian JE Part B", payer_id="01112", kind=PayerKind.MEDICARE
+    )
+    BillingSetup.objects.for_practice(practice).create(
+        practice=practice, submitter_id="CMBENCH01", submitter_name="Month close bench",
+        contact_name="Bench Biller", contact_phone="5185550100", receiver_id="01112",
+        receiver_name="Noridian JE Part B", medicare_payer=mac, address_line1="1 Main Street",
+        city="Springfield", state="NY", postal_code="12345-0100",
+    )  # fmt: skip
+
+
 def export_837(practice: Practice, month: dt.date) -> None:
     try:
         x12 = importlib.import_module("billing.exports.x12")
@@ -351,6 +367,7 @@ def run() -> None:
     print(f"close again (idempotent no-op): {(time.perf_counter() - start) * 1000:.1f} ms")
     assert (again.pk, again.claims, again.amount) == (close.pk, close.claims, close.amount)
 
+    billing_setup(practice)
     export_837(practice, month)
     export_csv_pdf(practice, month)
     if elapsed > CLOSE_TARGET:
