@@ -6,9 +6,9 @@ import datetime as dt
 
 from billing.close.services import month_close
 from billing.progress.services import progress_reconcile
+from billing.setup.demo import seed_billing_setup
 from billing.submissions.selectors import latest_batch
 from billing.submissions.services import batch_create
-from billing.setup.demo import seed_billing_setup
 from ccm.demo import DemoSeed
 from ccm.models import Practice
 from ccm.tenancy import practice_scope
