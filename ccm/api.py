@@ -523,3 +523,20 @@ def page_of(item: type[serializers.Serializer], name: str) -> type[serializers.S
         results = item(many=True)
 
     return PageSerializer
+
+
+UNKNOWN_FIELD_MESSAGE = "Unknown field."
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses keys it does not know (a misspelt field must not be dropped silently); the
+    schema says so (additionalProperties: false)."""
+
+    refuses_unknown_fields = True
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: [UNKNOWN_FIELD_MESSAGE] for key in unknown})
+        return super().to_internal_value(data)

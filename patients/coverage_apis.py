@@ -22,6 +22,7 @@ from ccm.api import (
     ApiView,
     EnumField,
     RowLock,
+    StrictSerializer,
     error_responses,
     page_of,
     paginate,
@@ -147,7 +148,7 @@ class JsonBooleanField(serializers.BooleanField):
         return data
 
 
-class _CoverageFields(serializers.Serializer):
+class _CoverageFields(StrictSerializer):
     kind = EnumField(CoverageKind.choices, enum_name="CoverageKindEnum")
     payer = serializers.UUIDField(
         required=False,

@@ -14,6 +14,7 @@ problem is reported at once) and are audited with field names only.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -49,6 +50,11 @@ PAYER_INACTIVE_MESSAGE = "This payer is no longer active; choose an active one."
 MEMBER_ID_REQUIRED_MESSAGE = "Enter the member id on the patient's insurance card."
 MEMBER_ID_MAX = 80
 MEMBER_ID_LENGTH_MESSAGE = f"A member id has at most {MEMBER_ID_MAX} characters."
+# What an X12 identifier carries unchanged (837P NM109): the payer gets the id as recorded.
+MEMBER_ID_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]*$")
+MEMBER_ID_TEXT_MESSAGE = (
+    "A member id holds only letters A-Z, digits, spaces and hyphens, as on the card."
+)
 MBI_REQUIRED_MESSAGE = (
     "Enter the patient's Medicare Beneficiary Identifier (MBI): the patient has none on file."
 )
@@ -166,6 +172,8 @@ def _member_id_problem(coverage: Coverage, patient_mbi: str) -> str | None:
     coverage.member_id = (coverage.member_id or "").strip()
     if len(coverage.member_id) > MEMBER_ID_MAX:
         return MEMBER_ID_LENGTH_MESSAGE
+    if coverage.member_id and not MEMBER_ID_TEXT.match(coverage.member_id):
+        return MEMBER_ID_TEXT_MESSAGE
     if coverage.kind != CoverageKind.MEDICARE_PART_B:
         if not coverage.member_id and coverage.kind not in MEMBER_ID_OPTIONAL:
             return MEMBER_ID_REQUIRED_MESSAGE

@@ -16,11 +16,10 @@ from rest_framework.response import Response
 from billing.fees import selectors, services
 from billing.models import POS_MESSAGE, BillingPolicy
 from billing.rules.codes import CAP_LIMITS, PLACE_OF_SERVICE_CODES
-from ccm.api import ApiView, EnumField, RowLock, error_responses, page_of
+from ccm.api import UNKNOWN_FIELD_MESSAGE, ApiView, EnumField, RowLock, error_responses, page_of
 from ccm.models import Practice
 from ccm.roles import Capability
 
-UNKNOWN_FIELD_MESSAGE = "Unknown field."
 CLOSED_MONTHS_NOTE = (
     " Closed months are not affected (their claims are stored); after a change the worklist "
     "progress of this month and last month is recomputed in the background."

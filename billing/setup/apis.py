@@ -12,7 +12,6 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.fees.apis import UNKNOWN_FIELD_MESSAGE
 from billing.fees.selectors import FEE_CODE_NAMES
 from billing.fees.services import settings_lock
 from billing.models import IsaQualifier, ProviderType, UsageIndicator
@@ -22,6 +21,7 @@ from ccm.api import (
     ApiView,
     EnumField,
     RowLock,
+    StrictSerializer,
     error_responses,
     page_of,
     paginate,
@@ -52,20 +52,6 @@ PAY_TO = {
     "state": "pay_to_state",
     "postal_code": "pay_to_postal_code",
 }
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not know (a misspelt field must not be dropped silently); the
-    schema says so (additionalProperties: false)."""
-
-    refuses_unknown_fields = True
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: [UNKNOWN_FIELD_MESSAGE] for key in unknown})
-        return super().to_internal_value(data)
 
 
 def _no_line_break(value: str) -> None:

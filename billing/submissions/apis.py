@@ -34,6 +34,7 @@ from ccm.api import (
     ApiView,
     EnumField,
     MemberSerializer,
+    StrictSerializer,
     error_responses,
     page_of,
     paginate,
@@ -112,7 +113,7 @@ class BatchListApi(ApiView):
     PageSerializer = page_of(BatchSerializer, "SubmissionBatchPage")
 
     @extend_schema_serializer(component_name="SubmissionBatchCreate")
-    class CreateSerializer(serializers.Serializer):
+    class CreateSerializer(StrictSerializer):
         claims = serializers.ListField(
             child=serializers.UUIDField(),
             min_length=1,
@@ -189,7 +190,7 @@ class Batch837Api(ApiView):
 
 
 @extend_schema_serializer(component_name="ClaimResend")
-class ResendSerializer(serializers.Serializer):
+class ResendSerializer(StrictSerializer):
     payer_claim_number = serializers.RegexField(
         services.PAYER_CLAIM_NUMBER.pattern,
         max_length=50,

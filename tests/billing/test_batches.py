@@ -691,6 +691,16 @@ def test_api_bad_input_is_a_400_and_an_unknown_claim_a_404_with_nothing_saved(pr
 
 
 @pytest.mark.usefixtures("closed")
+def test_api_a_misspelt_field_is_refused_and_nothing_is_sent(practice, biller):
+    first, _second = _claims(practice)
+    answer = token_client(biller).post(API_BATCHES, {"claim": [str(first.pk)]}, format="json")
+    assert answer.status_code == 400
+    assert answer.json() == {"claim": ["Unknown field."]}
+    assert not SubmissionBatch.objects.for_practice(practice).exists()
+    assert set(Claim.objects.for_practice(practice).values_list("status", flat=True)) == {"ready"}
+
+
+@pytest.mark.usefixtures("closed")
 def test_api_resubmit_correct_and_void_answer_the_new_batch(practice, biller):
     api = token_client(biller)
     services.batch_create(actor=biller, month=OCTOBER)

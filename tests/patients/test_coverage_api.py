@@ -120,6 +120,11 @@ def test_msp_coverage_round_trips_its_type(admin, practice, patient, by_kind):
             cs.PAYER_KIND_MESSAGE.format(kinds="Medigap (Medicare supplement)"),
         ),
         ({"msp_type": "12"}, "msp_type", cs.MSP_ONLY_MESSAGE),
+        # The 837P would strip separators and accents: the payer would get another id.
+        ({"member_id": "H31~NM1*IL*1*EVIL"}, "member_id", cs.MEMBER_ID_TEXT_MESSAGE),
+        ({"member_id": "ÄÖ12345"}, "member_id", cs.MEMBER_ID_TEXT_MESSAGE),
+        # A misspelt field is refused, never dropped (ends_on stays open otherwise).
+        ({"end_on": "2026-10-31"}, "end_on", "Unknown field."),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field_and_saves_nothing(
