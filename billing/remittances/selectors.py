@@ -179,7 +179,8 @@ def _sum(expression: Any, **filters: Any) -> Any:
 
 def month_money(*, practice: Practice, month: dt.date) -> dict[str, Any]:
     """The month's claims in money (withdrawn ones aside), in one query: billed, paid,
-    adjusted (written off), patient responsibility, denied, outstanding, with counts."""
+    adjusted (written off, denials aside), patient responsibility, denied, outstanding,
+    with counts. Once every claim is sent, billed is the sum of the other five."""
     claims = Claim.objects.for_practice(practice).filter(month=month)
     claims = claims.exclude(status=ClaimStatus.WITHDRAWN)
     # Prefixed names: an aggregate may not share a name with a field (patient_responsibility).
@@ -188,8 +189,16 @@ def month_money(*, practice: Practice, month: dt.date) -> dict[str, Any]:
         m_billed_count=Count("pk"),
         m_paid=_sum("paid_amount"),
         m_paid_count=Count("pk", filter=Q(paid_amount__gt=0)),
-        m_adjusted=_sum("adjustment_amount"),
-        m_adjusted_count=Count("pk", filter=~Q(adjustment_amount=0)),
+        # A denial's write-off (CO-97…) is the denied figure: counted once, so billed is
+        # paid + adjusted + patient responsibility + denied + outstanding (+ not yet sent).
+        m_adjusted=Coalesce(
+            Sum("adjustment_amount", filter=~Q(status=ClaimStatus.DENIED)),
+            Value(ZERO),
+            output_field=_MONEY,
+        ),
+        m_adjusted_count=Count(
+            "pk", filter=~Q(adjustment_amount=0) & ~Q(status=ClaimStatus.DENIED)
+        ),
         m_patient_responsibility=_sum("patient_responsibility"),
         m_patient_responsibility_count=Count("pk", filter=~Q(patient_responsibility=0)),
         m_denied=_sum(BILLED, status=ClaimStatus.DENIED),
