@@ -45,6 +45,18 @@ def page(capability: Capability, *methods: str) -> Callable[[V], V]:
     return decorator
 
 
+# Sec-Fetch-Site values of a request the user made here: from this site, or typed / bookmarked.
+OWN_SITE = frozenset({"same-origin", "none"})
+
+
+def from_another_site(request: HttpRequest) -> bool:
+    """A browser request another site started (a link, an image, a form there): the
+    browser says so in Sec-Fetch-Site. A GET that changes state (export.837 creates the
+    month's batch) refuses it for a session, the way CSRF protects a POST."""
+    site = request.headers.get("Sec-Fetch-Site")
+    return site is not None and site not in OWN_SITE
+
+
 @dataclass(frozen=True)
 class Submission:
     """What became of a posted form: saved (with the service's `result`), or not: the form is

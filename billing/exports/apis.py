@@ -7,13 +7,16 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
 from billing.exports import services
+from billing.exports.views import ANOTHER_SITE_MESSAGE
 from billing.http import download
 from billing.models import ExportKind
 from ccm.api import MONTH_PATH, ApiView, error_responses
 from ccm.months import parse_month
+from ccm.pages import from_another_site
 from ccm.roles import Capability
 
 
@@ -23,6 +26,10 @@ class _ExportApi(ApiView):
 
     def get(self, request: Request, month: str) -> Any:
         day = parse_month(month)  # ValidationError → 400 {"month": [...]}
+        # The 837 may create the month's batch: a browser session (no token) started by
+        # another site is refused, as CSRF refuses its POSTs.
+        if self.kind == ExportKind.X12 and request.auth is None and from_another_site(request):
+            raise PermissionDenied(ANOTHER_SITE_MESSAGE)
         return download(services.month_export(actor=self.membership, month=day, kind=self.kind))
 
 

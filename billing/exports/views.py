@@ -12,13 +12,21 @@ from billing.models import ExportKind
 from ccm.api_auth import ApplicationError
 from ccm.forms import flash_error
 from ccm.months import month_label
-from ccm.pages import page
+from ccm.pages import from_another_site, page
 from ccm.roles import Capability
 from ccm.tenancy import PracticeRequest
+
+ANOTHER_SITE_MESSAGE = (
+    "The 837P was not created: the download came from a link on another site. Download it "
+    "from the month page."
+)
 
 
 def _export(request: PracticeRequest, month: str, kind: str) -> Download:
     day = month_or_404(month)
+    if kind == ExportKind.X12 and from_another_site(request):  # it may create the batch
+        flash_error(request, ValidationError(ANOTHER_SITE_MESSAGE))
+        return redirect("billing:month-detail", month=month_label(day))
     try:
         return download(services.month_export(actor=request.membership, month=day, kind=kind))
     except (ApplicationError, ValidationError) as exc:

@@ -19,6 +19,7 @@ from ccm.models import AuditEvent
 from patients.models import Patient
 from tests.billing.conftest import make_billing_setup
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast
+from tests.helpers import token_client
 
 
 @pytest.fixture(autouse=True)
@@ -112,6 +113,35 @@ def test_837_downloads_give_the_months_batch_again_byte_identical(biller_client,
     from billing.exports import x12
 
     assert x12.validate_837(second.content.decode()) == []
+
+
+def test_an_837_link_from_another_site_sends_nothing(biller_client, practice, closed):
+    # export.837 creates the month's batch: a GET another site starts (a link, an <img>)
+    # in the biller's browser must not, as CSRF stops its POSTs (found by the outside probe).
+    page = biller_client.get(
+        "/billing/months/2026-10/export.837", headers={"sec-fetch-site": "cross-site"}
+    )
+    assert page.status_code == 302
+    api = biller_client.get(
+        "/api/v1/billing/months/2026-10/export.837", headers={"sec-fetch-site": "same-site"}
+    )
+    assert api.status_code == 403
+    assert not SubmissionBatch.objects.unscoped().exists()
+    assert set(Claim.objects.unscoped().values_list("status", flat=True)) == {"ready"}
+    # From the month page (same origin) or typed in, the download works.
+    own = biller_client.get(
+        "/billing/months/2026-10/export.837", headers={"sec-fetch-site": "same-origin"}
+    )
+    assert own.status_code == 200
+    assert SubmissionBatch.objects.unscoped().count() == 1
+
+
+def test_a_token_client_is_never_refused_for_its_fetch_headers(biller, practice, closed):
+    api = token_client(biller)
+    response = api.get(
+        "/api/v1/billing/months/2026-10/export.837", headers={"sec-fetch-site": "cross-site"}
+    )
+    assert response.status_code == 200
 
 
 def test_an_open_month_cannot_be_exported(biller_client, practice, physician, coordinator):
