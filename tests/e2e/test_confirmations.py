@@ -130,7 +130,9 @@ def test_the_four_confirmations_with_the_keyboard(
     page.keyboard.press("Enter")
     _confirmation(page, shot, "close-month", re.compile(r"^Close .+\?$"))
     expect(page.locator("main")).to_contain_text("claims would be produced")
-    expect(page.locator("table.counts tbody tr")).to_have_count(7)
+    # The pre-close groups: no billable coverage (issue 16), then the seven before it.
+    expect(page.locator("table.counts tbody tr")).to_have_count(8)
+    expect(page.locator("table.counts")).to_contain_text("coverage")
     assert not closes.exists()
     _tab_to(page, page.get_by_role("button", name=re.compile(r"^Close ")))
     page.keyboard.press("Enter")
