@@ -8,7 +8,7 @@ last, recomputed by timelog's reconcile task after commit) and the next month cl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
@@ -52,15 +52,22 @@ def _clean_amount(value: Any) -> Decimal | None:
     return amount.quantize(CENT)
 
 
-def _clean_amounts(amounts: Mapping[str, Any]) -> dict[str, Decimal | None]:
+def clean_code_amounts(
+    amounts: Mapping[str, Any],
+    clean: Callable[[Any], Decimal | None],
+    unknown: str = UNKNOWN_CODE_MESSAGE,
+) -> dict[str, Decimal | None]:
+    """Every billed code's amount from a code → value mapping (`clean` turns one value into
+    an amount, None for blank, or raises ValueError with the message); every problem at once
+    by code (ValidationError), unknown codes refused. Fee schedule and usual charges."""
     errors: dict[str, str] = {}
     cleaned: dict[str, Decimal | None] = {}
     for code, value in amounts.items():
         if code not in FEE_CODE_NAMES:
-            errors[code] = UNKNOWN_CODE_MESSAGE.format(code=code)
+            errors[code] = unknown.format(code=code)
             continue
         try:
-            cleaned[code] = _clean_amount(value)
+            cleaned[code] = clean(value)
         except ValueError as exc:
             errors[code] = str(exc)
     if errors:
@@ -68,8 +75,29 @@ def _clean_amounts(amounts: Mapping[str, Any]) -> dict[str, Decimal | None]:
     return {code: cleaned.get(code) for code in FEE_CODE_NAMES}
 
 
-def _text(value: Any) -> str:
-    return REFERENCE if value is None else str(value)
+def replace_code_amounts(
+    practice: Practice, model: Any, wanted: Mapping[str, Decimal | None], default: str
+) -> list[str]:
+    """Write a per-code amount table (`model`: FeeSchedule, UsualCharge) to `wanted` (None:
+    no row, the `default` applies); the caller holds settings_lock. Returns the changes as
+    "code:old->new", the audit's list (empty: nothing changed)."""
+    rows = {row.code: row for row in model.objects.for_practice(practice)}
+    changes: list[str] = []
+    for code, amount in wanted.items():
+        row = rows.get(code)
+        old = None if row is None else row.amount
+        if old == amount:
+            continue
+        shown = [default if value is None else str(value) for value in (old, amount)]
+        changes.append(f"{code}:{shown[0]}->{shown[1]}")
+        if amount is None:
+            model.objects.for_practice(practice).filter(code=code).delete()
+            continue
+        row = row or model(practice=practice, code=code)
+        row.amount, row.updated_at = amount, timezone.now()
+        row.full_clean()
+        row.save()
+    return changes
 
 
 def settings_lock(*, practice: Practice) -> None:
@@ -92,23 +120,9 @@ def fee_schedule_update(
     """Replace the practice's amounts (missing or blank = reference amount: the row is
     deleted). Validates everything before writing; audits "code:old->new"; enqueues the
     progress reconcile on commit. Returns the audit's change list (empty: nothing changed)."""
-    wanted = _clean_amounts(amounts)
+    wanted = clean_code_amounts(amounts, _clean_amount)
     settings_lock(practice=practice)
-    rows = {row.code: row for row in FeeSchedule.objects.for_practice(practice)}
-    changes: list[str] = []
-    for code, amount in wanted.items():
-        row = rows.get(code)
-        old = None if row is None else row.amount
-        if old == amount:
-            continue
-        changes.append(f"{code}:{_text(old)}->{_text(amount)}")
-        if amount is None:
-            FeeSchedule.objects.for_practice(practice).filter(code=code).delete()
-            continue
-        row = row or FeeSchedule(practice=practice, code=code)
-        row.amount, row.updated_at = amount, timezone.now()
-        row.full_clean()
-        row.save()
+    changes = replace_code_amounts(practice, FeeSchedule, wanted, REFERENCE)
     if changes:
         audit.record_for(
             actor, "fee_schedule.update", object_type="billing.feeschedule", changed_fields=changes

@@ -17,8 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from billing.fees.selectors import FEE_CODE_NAMES
-from billing.fees.services import settings_lock
+from billing.fees.services import clean_code_amounts, replace_code_amounts, settings_lock
 from billing.models import (
     BillingSetup,
     Claim,
@@ -480,25 +479,6 @@ def _clean_charge(value: Any) -> Decimal | None:
     return amount.quantize(CENT)
 
 
-def _clean_charges(amounts: Mapping[str, Any]) -> dict[str, Decimal | None]:
-    errors = _Errors()
-    cleaned: dict[str, Decimal | None] = {}
-    for code, value in amounts.items():
-        if code not in FEE_CODE_NAMES:
-            errors.add(code, UNKNOWN_CODE_MESSAGE.format(code=code))
-            continue
-        try:
-            cleaned[code] = _clean_charge(value)
-        except ValueError as exc:
-            errors.add(code, str(exc))
-    errors.raise_any()
-    return {code: cleaned.get(code) for code in FEE_CODE_NAMES}
-
-
-def _shown(amount: Decimal | None) -> str:
-    return FEE_SCHEDULE if amount is None else str(amount)
-
-
 @transaction.atomic
 def usual_charges_update(
     *, practice: Practice, actor: Membership, amounts: Mapping[str, Any]
@@ -507,23 +487,9 @@ def usual_charges_update(
     schedule amount is charged, the row is deleted). Validates everything before writing;
     audits "code:old->new". Charges are what a claim asks for (837P SV102), not what the
     engine prices with, so no worklist progress changes. Returns the change list."""
-    wanted = _clean_charges(amounts)
+    wanted = clean_code_amounts(amounts, _clean_charge, UNKNOWN_CODE_MESSAGE)
     settings_lock(practice=practice)
-    rows = {row.code: row for row in UsualCharge.objects.for_practice(practice)}
-    changes: list[str] = []
-    for code, amount in wanted.items():
-        row = rows.get(code)
-        old = None if row is None else row.amount
-        if old == amount:
-            continue
-        changes.append(f"{code}:{_shown(old)}->{_shown(amount)}")
-        if amount is None:
-            UsualCharge.objects.for_practice(practice).filter(code=code).delete()
-            continue
-        row = row or UsualCharge(practice=practice, code=code)
-        row.amount, row.updated_at = amount, timezone.now()
-        row.full_clean()
-        row.save()
+    changes = replace_code_amounts(practice, UsualCharge, wanted, FEE_SCHEDULE)
     if changes:
         audit.record_for(
             actor, "usual_charges.update", object_type="billing.usualcharge", changed_fields=changes
