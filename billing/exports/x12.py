@@ -845,7 +845,7 @@ def fixes(findings: list[str], most: int = 3) -> str:
 
 
 @contextlib.contextmanager
-def _quiet_pyx12() -> Iterator[None]:
+def quiet_pyx12() -> Iterator[None]:
     """pyx12 logs freely (and its children propagate): keep it out of the app's logs."""
     logger = logging.getLogger("pyx12")
     saved = logger.level, logger.propagate, list(logger.handlers)
@@ -905,7 +905,7 @@ def validate_837(document: str) -> list[str]:
     # ParamsBase: pyx12's defaults only, never a config file from the home directory.
     params = pyx12.params.ParamsBase()
     report = io.StringIO()
-    with _quiet_pyx12(), contextlib.redirect_stdout(io.StringIO()):
+    with quiet_pyx12(), contextlib.redirect_stdout(io.StringIO()):
         try:
             valid = pyx12.x12n_document.x12n_document(
                 param=params,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
@@ -16,7 +15,7 @@ from rest_framework.response import Response
 from billing.fees import selectors, services
 from billing.models import POS_MESSAGE, BillingPolicy
 from billing.rules.codes import CAP_LIMITS, PLACE_OF_SERVICE_CODES
-from ccm.api import UNKNOWN_FIELD_MESSAGE, ApiView, EnumField, RowLock, error_responses, page_of
+from ccm.api import ApiView, EnumField, RowLock, StrictSerializer, error_responses, page_of
 from ccm.models import Practice
 from ccm.roles import Capability
 
@@ -28,12 +27,7 @@ CLOSED_MONTHS_NOTE = (
 
 def _validated(serializer: serializers.Serializer) -> dict[str, Any]:
     """Validate, refusing unknown keys; errors in the contract's shape (400, nothing saved)."""
-    data = serializer.initial_data
-    # The flag that refuses them also makes the schema say additionalProperties: false.
-    if isinstance(data, dict) and getattr(serializer, "refuses_unknown_fields", False):
-        unknown = sorted(set(data) - set(serializer.fields))
-        if unknown:
-            raise ValidationError({key: UNKNOWN_FIELD_MESSAGE for key in unknown})
+    # Unknown keys: StrictSerializer refuses them (and the schema says so).
     if not serializer.is_valid():
         errors = dict(serializer.errors)
         if "non_field_errors" in errors:
@@ -77,11 +71,8 @@ def _amount_field(code: str) -> serializers.DecimalField:
 FeeScheduleInputSerializer = extend_schema_serializer(component_name="FeeScheduleInput")(
     type(
         "FeeScheduleInputSerializer",
-        (serializers.Serializer,),
-        {
-            "refuses_unknown_fields": True,
-            **{code: _amount_field(code) for code in selectors.FEE_CODE_NAMES},
-        },
+        (StrictSerializer,),
+        {code: _amount_field(code) for code in selectors.FEE_CODE_NAMES},
     )
 )
 
@@ -145,15 +136,17 @@ def _policy_field(name: str, *, required: bool) -> serializers.Field:
     return serializers.BooleanField(**common)
 
 
-def _policy_serializer(name: str, component: str, **extra: Any) -> Any:
+def _policy_serializer(
+    name: str, component: str, base: type = serializers.Serializer, **extra: Any
+) -> Any:
     fields = {n: _policy_field(n, required=True) for n in selectors.POLICY_FIELDS}
-    body = type(name, (serializers.Serializer,), {**fields, **extra})
+    body = type(name, (base,), {**fields, **extra})
     return extend_schema_serializer(component_name=component)(body)
 
 
 PolicyValuesSerializer = _policy_serializer("PolicyValuesSerializer", "BillingPolicyValues")
 PolicyInputSerializer = _policy_serializer(
-    "PolicyInputSerializer", "BillingPolicyInput", refuses_unknown_fields=True
+    "PolicyInputSerializer", "BillingPolicyInput", base=StrictSerializer
 )
 PolicySerializer = _policy_serializer(
     "PolicySerializer",

@@ -18,7 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 # The app's one way to run pyx12 quietly (its validator and its logging guard).
-from billing.exports.x12 import _quiet_pyx12, validate_837
+from billing.exports.x12 import quiet_pyx12, validate_837
 from billing.remittances import codes
 
 X999, X277CA, X835 = "999", "277CA", "835"
@@ -233,7 +233,7 @@ def detect(text: str) -> str:
     else, and a file holding more than one transaction set."""
     version = transaction = ""
     sets = 0
-    with _quiet_pyx12():
+    with quiet_pyx12():
         for segment in _segments(text):
             seg_id = segment.get_seg_id()
             if seg_id == "GS" and not version:
@@ -261,7 +261,7 @@ def read(content: bytes | str, *, expected: frozenset[str] = KINDS) -> tuple[str
     findings = validate_837(text)
     if findings:
         raise refuse(INVALID_MESSAGE.format(kind=KIND_LABELS[kind], fixes=_first(findings)))
-    with _quiet_pyx12():
+    with quiet_pyx12():
         if kind == X999:
             return text, kind, _read_999(text)
         if kind == X277CA:
@@ -444,7 +444,7 @@ def transaction_claims(document: str, sets: set[str]) -> set[str]:
     control numbers (ST02): the claims a 999's rejection of those sets returns."""
     numbers: set[str] = set()
     current = ""
-    with _quiet_pyx12():
+    with quiet_pyx12():
         for node in _nodes(document, "2300"):
             if node.id == "ST":
                 current = _value(node, "ST02")

@@ -301,3 +301,14 @@ def test_api_outsider_reads_and_writes_only_its_own_practice(practice, other_pra
 
 def test_api_needs_a_signed_in_member():
     assert APIClient().get(API).status_code in (401, 403)
+
+
+def test_a_misspelt_code_or_field_is_refused_and_nothing_saved(admin):
+    client = api(admin)
+    fees = client.put(API, {"99490x": "70.00"}, format="json")
+    assert fees.status_code == 400
+    assert fees.json() == {"99490x": ["Unknown field."]}
+    policy = client.put("/api/v1/billing/policy/", {"cap_9437": 1}, format="json")
+    assert policy.status_code == 400
+    assert policy.json()["cap_9437"] == ["Unknown field."]
+    assert not FeeSchedule.objects.unscoped().exists()
