@@ -1,5 +1,5 @@
 """Comprehensive care plans (R11/R12): a plan per patient, its versions (draft → signed →
-superseded), the copies given to the patient, hospital discharges that bring the review
+superseded), the copies given to the patient, care transitions that bring the review
 forward, and the practice's condition templates."""
 
 from __future__ import annotations
@@ -145,24 +145,76 @@ class CarePlanCopy(TenantModel):
         return f"copy given {self.given_on}"
 
 
-class HospitalDischarge(TenantModel):
-    """A discharge recorded on the chart: the plan's review comes forward (care transition)."""
+class TransitionKind(models.TextChoices):
+    ED_VISIT = "ed_visit", "Emergency department visit"
+    HOSPITAL_DISCHARGE = "hospital_discharge", "Hospital discharge"
+    SNF_DISCHARGE = "snf_discharge", "Skilled nursing facility discharge"
+    SPECIALIST_VISIT = "specialist_visit", "Specialist visit"
+
+
+# Transitions out of a facility: a follow-up task within 2 business days and a medication
+# reconciliation prompt; the plan's review comes forward.
+DISCHARGE_KINDS = frozenset(
+    {TransitionKind.ED_VISIT, TransitionKind.HOSPITAL_DISCHARGE, TransitionKind.SNF_DISCHARGE}
+)
+
+
+def transition_upload_path(instance: CareTransition, filename: str) -> str:
+    # Never the uploaded name (it may carry PHI): practice and transition UUIDs only.
+    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}.get(
+        instance.document_type, "bin"
+    )
+    return f"transitions/{instance.practice_id}/{instance.id}.{extension}"
+
+
+class CareTransition(TenantModel):
+    """A care transition on the chart: an ED visit, a hospital or SNF discharge (discharge
+    summary attached), or a specialist visit with its notes. Recording one brings the plan's
+    review forward and (through `careplans.hooks.transition_recorded`) creates follow-up work."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="discharges"
+        "patients.Patient", on_delete=models.PROTECT, related_name="transitions"
     )
-    discharged_on = models.DateField()
+    kind = models.CharField(
+        max_length=20, choices=TransitionKind.choices, default=TransitionKind.HOSPITAL_DISCHARGE
+    )
+    # The discharge date, or the day of the ED or specialist visit.
+    occurred_on = models.DateField()
+    admitted_on = models.DateField(null=True, blank=True)
     facility = models.CharField(max_length=200, blank=True)
-    note = models.TextField(blank=True)
+    # The specialist (or the discharging practitioner), when one of the patient's contacts.
+    contact = models.ForeignKey(
+        "patients.CareContact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    diagnoses = models.CharField(max_length=500, blank=True)
+    note = models.TextField("discharge or visit notes", blank=True)
+    document = models.FileField(
+        "discharge summary or visit note", upload_to=transition_upload_path, blank=True
+    )
+    document_type = models.CharField(max_length=40, blank=True)
     recorded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering: ClassVar = ["-discharged_on"]
+        ordering: ClassVar = ["-occurred_on", "-created_at"]
+        indexes: ClassVar = [models.Index(fields=["practice", "patient", "occurred_on"])]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "id"], name="careplans_transition_practice_id"
+            ),
+            models.CheckConstraint(
+                condition=Q(admitted_on__isnull=True) | Q(admitted_on__lte=models.F("occurred_on")),
+                name="careplans_transition_dates_in_order",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"discharged {self.discharged_on}"
+        return f"{self.get_kind_display()} on {self.occurred_on}"
+
+    @property
+    def is_discharge(self) -> bool:
+        return self.kind in DISCHARGE_KINDS
 
 
 class CarePlanTemplate(TenantModel):

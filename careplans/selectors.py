@@ -16,7 +16,7 @@ from careplans.models import (
     CarePlanCopy,
     CarePlanTemplate,
     CarePlanVersion,
-    HospitalDischarge,
+    CareTransition,
     VersionStatus,
 )
 from ccm.models import Practice
@@ -53,7 +53,7 @@ class ChartPlan:
     signed: CarePlanVersion | None
     draft: CarePlanVersion | None
     copies: list[CarePlanCopy]
-    discharges: list[HospitalDischarge]
+    discharges: list[CareTransition]
     versions: list[CarePlanVersion] = field(default_factory=list)
 
     def review_due(self, today: dt.date) -> bool:
@@ -72,7 +72,7 @@ def chart_plan(*, practice: Practice, patient_id: Any) -> ChartPlan:
         .select_related("version", "recorded_by__user")
     )
     discharges = list(
-        HospitalDischarge.objects.for_practice(practice).filter(patient_id=patient_id)[:5]
+        CareTransition.objects.for_practice(practice).filter(patient_id=patient_id)[:5]
     )
     return ChartPlan(plan, signed, draft, copies, discharges, versions)
 

@@ -22,8 +22,8 @@ from careplans.models import (
     CarePlanCopy,
     CarePlanTemplate,
     CarePlanVersion,
+    CareTransition,
     CopyMethod,
-    HospitalDischarge,
     VersionStatus,
 )
 from ccm import audit
@@ -393,17 +393,17 @@ def discharge_record(
     discharged_on: dt.date,
     facility: str = "",
     note: str = "",
-) -> HospitalDischarge:
+) -> CareTransition:
     """Record a hospital discharge; the plan's review comes forward to within two weeks."""
     require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
     if patient.practice_id != practice.pk:
         raise ValidationError("The patient must belong to this practice.")
     if discharged_on > practice.today():
         raise ValidationError({"discharged_on": FUTURE_MESSAGE})
-    discharge = HospitalDischarge.objects.for_practice(practice).create(
+    discharge = CareTransition.objects.for_practice(practice).create(
         practice=practice,
         patient=patient,
-        discharged_on=discharged_on,
+        occurred_on=discharged_on,
         facility=facility.strip()[:200],
         note=note.strip(),
         recorded_by=actor,

@@ -106,6 +106,10 @@ class Practice(PostalAddress):
         "tax id (EIN)", max_length=10, blank=True, validators=[validate_tax_id]
     )
     phone = models.CharField(max_length=32, blank=True, validators=[validate_phone])
+    # CCM promises 24/7 access to the care team: printed on every after-contact summary.
+    after_hours_phone = models.CharField(
+        "24/7 care team phone", max_length=32, blank=True, validators=[validate_phone]
+    )
     mfa_required = models.BooleanField(
         "require MFA for admins and billers",
         default=True,

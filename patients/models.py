@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from typing import ClassVar
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -32,6 +33,19 @@ class Status(models.TextChoices):
     DISENROLLED = "disenrolled", "Disenrolled"
 
 
+class Channel(models.TextChoices):
+    """How the care team reaches someone (preferences, contact attempts)."""
+
+    PHONE = "phone", "Phone call"
+    TEXT = "text", "Text message"
+    EMAIL = "email", "Email"
+    PORTAL = "portal", "Patient portal message"
+    VIDEO = "video", "Video call"
+    IN_PERSON = "in_person", "In person"
+    MAIL = "mail", "Letter"
+    FAX = "fax", "Fax"
+
+
 def _same_practice(name: str) -> models.UniqueConstraint:
     # Target of composite foreign keys from child tables (ccm.tenancy.tenant_fk_sql).
     return models.UniqueConstraint(fields=["practice", "id"], name=f"{name}_practice_id")
@@ -54,6 +68,10 @@ class Patient(TenantModel, PostalAddress):
     phone_alt = PhoneNumberField("other phone", blank=True)
     email = models.EmailField(blank=True)
     preferred_language = models.CharField(max_length=50, default="English", blank=True)
+    interpreter_needed = models.BooleanField(default=False)
+    preferred_channel = models.CharField(
+        max_length=10, choices=Channel.choices, default=Channel.PHONE
+    )
     mbi = models.CharField(
         "Medicare Beneficiary Identifier", max_length=11, blank=True, validators=[validate_mbi]
     )
@@ -358,3 +376,280 @@ class Coverage(TenantModel):
     def in_force(self, first: dt.date, last: dt.date) -> bool:
         """Covers any day of [first, last] (a month: the close uses the coverage then)."""
         return self.starts_on <= last and (self.ends_on is None or self.ends_on >= first)
+
+
+# --- Contact preferences -------------------------------------------------------------------
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class CallWindowKind(models.TextChoices):
+    BEST = "best", "Best time to call"
+    DO_NOT_CALL = "do_not_call", "Do not call"
+
+
+class CallWindow(TenantModel):
+    """A weekly window in the practice's zone when the patient prefers calls, or must not
+    be called (e.g. dialysis). The worklist's "call window open now" reads these."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="call_windows")
+    kind = models.CharField(max_length=12, choices=CallWindowKind.choices)
+    weekdays = ArrayField(models.PositiveSmallIntegerField(choices=Weekday.choices), size=7)
+    starts_at = models.TimeField()
+    ends_at = models.TimeField()
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["kind", "starts_at"]
+        indexes: ClassVar = [models.Index(fields=["practice", "patient"])]
+        constraints: ClassVar = [
+            _same_practice("patients_callwindow"),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="patients_callwindow_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.starts_at:%H:%M} to {self.ends_at:%H:%M}"
+
+
+# --- Care team, caregivers and permission to share ------------------------------------------
+
+
+class ContactCategory(models.TextChoices):
+    PRACTITIONER = "practitioner", "Practitioner (specialist, other physician)"
+    AGENCY = "agency", "Agency (home health, hospice, community service)"
+    PHARMACY = "pharmacy", "Pharmacy"
+    CAREGIVER = "caregiver", "Caregiver or family member"
+
+
+class CareContact(TenantModel):
+    """Someone outside the practice in the patient's care: an external practitioner, agency
+    or pharmacy (CareTeam participant), or a caregiver or family member (RelatedPerson)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="care_contacts")
+    category = models.CharField(max_length=12, choices=ContactCategory.choices)
+    name = models.CharField(max_length=200)
+    # Practitioners and agencies: their role in the patient's care ("Cardiologist").
+    role = models.CharField(max_length=100, blank=True)
+    organisation = models.CharField(max_length=200, blank=True)
+    # Caregivers: how they relate to the patient ("Daughter").
+    relationship = models.CharField(max_length=100, blank=True)
+    phone = PhoneNumberField(blank=True)
+    fax = PhoneNumberField(blank=True)
+    secure_email = models.EmailField("secure email (Direct address)", blank=True)
+    language = models.CharField(max_length=50, blank=True)
+    # A legal or personal representative who may act for the patient.
+    is_representative = models.BooleanField("patient's representative", default=False)
+    is_active = models.BooleanField(default=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["category", "name"]
+        indexes: ClassVar = [models.Index(fields=["practice", "patient", "category"])]
+        constraints: ClassVar = [_same_practice("patients_carecontact")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_caregiver(self) -> bool:
+        return self.category == ContactCategory.CAREGIVER
+
+
+class ShareScope(models.TextChoices):
+    """What the patient allows the practice to share with a contact."""
+
+    ALL = "all", "Everything about my care"
+    CARE_PLAN = "care_plan", "Care plan"
+    MEDICATIONS = "medications", "Medications"
+    APPOINTMENTS = "appointments", "Appointments and reminders"
+    RESULTS = "results", "Test results"
+    SUMMARIES = "summaries", "After-contact summaries"
+
+
+class PermissionMethod(models.TextChoices):
+    VERBAL = "verbal", "Told us (verbal)"
+    WRITTEN = "written", "Signed form"
+    PORTAL = "portal", "Patient portal"
+
+
+class SharingPermission(TenantModel):
+    """The patient's permission to share information with one contact: what, recorded when
+    and how, until when. Revoking keeps the row (history)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(CareContact, on_delete=models.CASCADE, related_name="permissions")
+    scopes = ArrayField(models.CharField(max_length=16, choices=ShareScope.choices), size=6)
+    method = models.CharField(max_length=8, choices=PermissionMethod.choices)
+    given_on = models.DateField()
+    expires_on = models.DateField("until", null=True, blank=True)
+    revoked_on = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["-given_on", "-created_at"]
+        indexes: ClassVar = [models.Index(fields=["practice", "contact"])]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(expires_on__isnull=True)
+                | models.Q(expires_on__gte=models.F("given_on")),
+                name="patients_permission_dates_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"permission of {self.given_on}"
+
+    def allows(self, scope: str, on: dt.date) -> bool:
+        """In force on `on` and covering `scope` (or everything)."""
+        if self.given_on > on or (self.revoked_on is not None and self.revoked_on <= on):
+            return False
+        if self.expires_on is not None and self.expires_on < on:
+            return False
+        return ShareScope.ALL in self.scopes or scope in self.scopes
+
+
+# --- Medications ----------------------------------------------------------------------------
+
+
+class MedicationSource(models.TextChoices):
+    PATIENT = "patient", "Patient or caregiver"
+    EHR = "ehr", "EHR import"
+    PHARMACY = "pharmacy", "Pharmacy"
+    DISCHARGE = "discharge", "Discharge summary"
+    PRESCRIBER = "prescriber", "Prescriber"
+
+
+class MedicationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ON_HOLD = "on_hold", "On hold"
+    STOPPED = "stopped", "Stopped"
+
+
+class Medication(TenantModel):
+    """One medicine on the patient's list (FHIR MedicationStatement). The care plan's
+    medication section reads this list; reconciliations record what changed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="medications")
+    name = models.CharField(max_length=200)
+    rxnorm_code = models.CharField(
+        "RxNorm code",
+        max_length=12,
+        blank=True,
+        validators=[RegexValidator(r"^[0-9]{1,12}$", "An RxNorm code is digits only.")],
+    )
+    dose = models.CharField(max_length=100, blank=True)
+    route = models.CharField(max_length=50, blank=True)
+    frequency = models.CharField(max_length=100, blank=True)
+    instructions = models.CharField(max_length=500, blank=True)
+    prescriber = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=12, choices=MedicationSource.choices)
+    starts_on = models.DateField(null=True, blank=True)
+    stops_on = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=8, choices=MedicationStatus.choices, default=MedicationStatus.ACTIVE
+    )
+    created_by = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["status", "name"]
+        indexes: ClassVar = [models.Index(fields=["practice", "patient", "status"])]
+        constraints: ClassVar = [
+            _same_practice("patients_medication"),
+            models.CheckConstraint(
+                condition=models.Q(stops_on__isnull=True)
+                | models.Q(starts_on__isnull=True)
+                | models.Q(stops_on__gte=models.F("starts_on")),
+                name="patients_medication_dates_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReconciledWith(models.TextChoices):
+    PATIENT = "patient", "Patient"
+    CAREGIVER = "caregiver", "Caregiver"
+    PHARMACY = "pharmacy", "Pharmacy"
+    PRESCRIBER = "prescriber", "Prescriber"
+    RECORDS = "records", "Records only (discharge summary, EHR)"
+
+
+class MedicationReconciliation(TenantModel):
+    """A medication reconciliation: who did it, when, with whom, what was added, changed or
+    stopped (MedicationChange rows) and the discrepancies found. The care plan's "last
+    reconciled" is the latest of these."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    reconciled_at = models.DateTimeField()
+    reconciled_on = models.DateField(help_text="In the practice's zone.")
+    performed_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    reconciled_with = models.CharField(max_length=12, choices=ReconciledWith.choices)
+    # The caregiver, pharmacy or prescriber, when one of the patient's contacts.
+    contact = models.ForeignKey(
+        CareContact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sources = models.CharField("sources reviewed", max_length=300, blank=True)
+    discrepancies = models.TextField("discrepancies found", blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["-reconciled_at"]
+        indexes: ClassVar = [models.Index(fields=["practice", "patient", "reconciled_at"])]
+        constraints: ClassVar = [_same_practice("patients_medicationreconciliation")]
+
+    def __str__(self) -> str:
+        return f"reconciled {self.reconciled_on}"
+
+
+class ChangeAction(models.TextChoices):
+    ADDED = "added", "Added"
+    CHANGED = "changed", "Changed"
+    STOPPED = "stopped", "Stopped"
+    CONFIRMED = "confirmed", "Confirmed unchanged"
+
+
+class MedicationChange(TenantModel):
+    """One line of a reconciliation: a medicine added, changed, stopped or confirmed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reconciliation = models.ForeignKey(
+        MedicationReconciliation, on_delete=models.CASCADE, related_name="changes"
+    )
+    medication = models.ForeignKey(Medication, on_delete=models.CASCADE, related_name="changes")
+    action = models.CharField(max_length=10, choices=ChangeAction.choices)
+    detail = models.CharField(max_length=500, blank=True)  # e.g. "dose 10 mg → 20 mg"
+
+    class Meta:
+        ordering: ClassVar = ["action"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.detail}"

@@ -14,6 +14,7 @@ from django.db.models import Func, Q
 from django.utils import timezone
 
 from ccm.tenancy import TenantModel
+from patients.models import Channel
 
 MAX_ENTRY_MINUTES = 240
 
@@ -74,6 +75,14 @@ class TimeEntry(TenantModel):
     # R15: face-to-face time is never CCM time; the engine drops entries flagged so.
     face_to_face = models.BooleanField(default=False)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANUAL)
+    # The medication reconciliation these minutes were spent on (activity "medication").
+    reconciliation = models.ForeignKey(
+        "patients.MedicationReconciliation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     billing_month = models.DateField(help_text="First day of the month, in the practice's zone.")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -188,11 +197,22 @@ class TaskKind(models.TextChoices):
     FOLLOW_UP_CALL = "follow_up_call", "Follow-up call"
     CARE_PLAN_REVIEW = "care_plan_review", "Care plan review"
     CONSENT_RENEWAL = "consent_renewal", "Consent renewal"
+    TRANSITION_FOLLOW_UP = "transition_follow_up", "Follow-up after a care transition"
+    MEDICATION_RECONCILIATION = "med_reconciliation", "Medication reconciliation"
     CUSTOM = "custom", "Custom"
 
 
 # Completing one of these offers to log the call's minutes in the same step.
-CALL_KINDS = frozenset({TaskKind.CHECK_IN, TaskKind.FOLLOW_UP_CALL, TaskKind.CONSENT_RENEWAL})
+CALL_KINDS = frozenset(
+    {
+        TaskKind.CHECK_IN,
+        TaskKind.FOLLOW_UP_CALL,
+        TaskKind.CONSENT_RENEWAL,
+        TaskKind.TRANSITION_FOLLOW_UP,
+    }
+)
+# Kinds that may have several open tasks in a month (one per transition, or ad hoc).
+REPEATABLE_KINDS = ("custom", "transition_follow_up", "med_reconciliation")
 
 
 class TaskStatus(models.TextChoices):
@@ -229,6 +249,14 @@ class Task(TenantModel):
     time_entry = models.ForeignKey(
         TimeEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The care transition this task follows up (transition follow-up, reconciliation).
+    transition = models.ForeignKey(
+        "careplans.CareTransition",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created_by = models.ForeignKey(
         "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -237,12 +265,19 @@ class Task(TenantModel):
     class Meta:
         ordering: ClassVar = ["due_on", "created_at"]
         constraints: ClassVar = [
-            # Never two open tasks of one kind for a patient and month (custom tasks aside):
-            # the reminder job relies on this to be idempotent under concurrent runs.
+            models.UniqueConstraint(fields=["practice", "id"], name="timelog_task_practice_id"),
+            # Never two open tasks of one kind for a patient and month (repeatable kinds
+            # aside): the reminder job relies on this to be idempotent under concurrent runs.
             models.UniqueConstraint(
                 fields=["practice", "patient", "kind", "month"],
-                condition=Q(status="open") & ~Q(kind="custom"),
+                condition=Q(status="open") & ~Q(kind__in=REPEATABLE_KINDS),
                 name="timelog_one_open_task_per_kind_month",
+            ),
+            # One task of each kind per transition, however often the recording is retried.
+            models.UniqueConstraint(
+                fields=["practice", "transition", "kind"],
+                condition=Q(transition__isnull=False),
+                name="timelog_one_task_per_transition_kind",
             ),
         ]
         indexes: ClassVar = [
@@ -302,8 +337,11 @@ class MonthProgress(TenantModel):
     staff_pool = models.PositiveIntegerField(default=0)  # R16: both count toward 99490
     next_code = models.CharField(max_length=8, blank=True)  # blank: every unit reached (R27)
     minutes_needed = models.PositiveIntegerField(null=True, blank=True)
-    # The latest contact (call, education) before the month's end, in any month.
+    # The latest reached contact (ContactAttempt outcome "reached") before the month's end,
+    # in any month.
     last_contact_at = models.DateTimeField(null=True, blank=True)
+    # Contact attempts this month that did not reach anyone (since the last reached one).
+    unanswered_attempts = models.PositiveSmallIntegerField(default=0)
     billable = models.BooleanField(null=True)
     projected_amount = models.DecimalField(max_digits=10, decimal_places=2, null=True)
     computed_at = models.DateTimeField(default=timezone.now)
@@ -331,3 +369,121 @@ class MonthProgress(TenantModel):
 
     def values(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in self.VALUE_FIELDS)
+
+
+# --- Contact attempts and after-contact summaries --------------------------------------------
+
+
+class Direction(models.TextChoices):
+    OUTBOUND = "outbound", "We contacted them"
+    INBOUND = "inbound", "They contacted us"
+
+
+class Party(models.TextChoices):
+    PATIENT = "patient", "Patient"
+    CAREGIVER = "caregiver", "Caregiver or family"
+    PHARMACY = "pharmacy", "Pharmacy"
+    SPECIALIST = "specialist", "Specialist or other practitioner"
+    AGENCY = "agency", "Agency (home health, community)"
+    OTHER = "other", "Other"
+
+
+class Outcome(models.TextChoices):
+    REACHED = "reached", "Reached"
+    VOICEMAIL = "voicemail", "Left voicemail"
+    NO_ANSWER = "no_answer", "No answer"
+    BUSY = "busy", "Busy"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    MESSAGE_SENT = "message_sent", "Message sent (text, email, portal, letter)"
+
+
+# Outcomes that did not reach anyone: three in a month suggest another channel or party.
+UNANSWERED = frozenset({Outcome.VOICEMAIL, Outcome.NO_ANSWER, Outcome.BUSY, Outcome.WRONG_NUMBER})
+
+
+class ContactAttempt(TenantModel):
+    """One outreach or inbound contact with the patient or someone in their care, with its
+    outcome. "Last contact" is the last reached one; unanswered attempts are counted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="contact_attempts"
+    )
+    occurred_at = models.DateTimeField()
+    month = models.DateField(help_text="First day of the month of occurred_at, practice zone.")
+    direction = models.CharField(
+        max_length=8, choices=Direction.choices, default=Direction.OUTBOUND
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.PHONE)
+    party = models.CharField(max_length=10, choices=Party.choices, default=Party.PATIENT)
+    # Who, when the party is one of the patient's care contacts (caregiver, pharmacy...).
+    contact = models.ForeignKey(
+        "patients.CareContact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    note = models.TextField(blank=True)
+    # The minutes logged for this contact (timer stop, task completion), if any.
+    time_entry = models.ForeignKey(
+        TimeEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts"
+    )
+    task = models.ForeignKey(
+        Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts"
+    )
+    recorded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["-occurred_at"]
+        indexes: ClassVar = [
+            models.Index(fields=["practice", "patient", "occurred_at"]),
+            models.Index(fields=["practice", "month", "patient"]),
+        ]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "id"], name="timelog_contact_practice_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} {self.occurred_at:%Y-%m-%d}"
+
+    @property
+    def reached(self) -> bool:
+        return self.outcome == Outcome.REACHED
+
+
+class ShareMethod(models.TextChoices):
+    IN_PERSON = "in_person", "Handed over in person"
+    MAIL = "mail", "Mailed"
+    PORTAL = "portal", "Patient portal"
+    EMAIL = "email", "Secure email"
+
+
+class ContactSummary(TenantModel):
+    """The plain-language after-contact summary given to the patient (or a caregiver the
+    patient permits): what we talked about, what to do now, what to watch for, whom to call.
+    Printed as a one-page PDF in the patient's language; recorded as shared."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    contact_attempt = models.ForeignKey(
+        ContactAttempt, on_delete=models.PROTECT, related_name="summaries"
+    )
+    language = models.CharField(max_length=8, default="en")  # a code of settings.LANGUAGES
+    talked_about = models.TextField()
+    do_now = models.TextField()
+    watch_for = models.TextField(blank=True)
+    whom_to_call = models.TextField(blank=True)
+    # Who received it: the patient (blank) or a permitted caregiver.
+    shared_with = models.ForeignKey(
+        "patients.CareContact", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    shared_method = models.CharField(max_length=10, choices=ShareMethod.choices)
+    shared_on = models.DateField()
+    created_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        indexes: ClassVar = [models.Index(fields=["practice", "patient", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"summary of {self.shared_on}"

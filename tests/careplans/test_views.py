@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from careplans import services
-from careplans.models import CarePlanCopy, CarePlanVersion, HospitalDischarge, VersionStatus
+from careplans.models import CarePlanCopy, CarePlanVersion, CareTransition, VersionStatus
 from ccm.tenancy import practice_scope
 from tests.careplans.conftest import COMPLETE
 from tests.factories import PASSWORD
@@ -171,7 +171,7 @@ def test_a_discharge_is_recorded_from_the_chart_and_bad_dates_are_400(
     )
     assert bad.status_code == 400
     assert "future" in bad.content.decode()
-    assert not HospitalDischarge.objects.unscoped().exists()
+    assert not CareTransition.objects.unscoped().exists()
     good = coordinator_client.post(
         f"/care-plans/patient/{patient.pk}/discharge/",
         {"discharged_on": "2026-10-18", "facility": "General"},

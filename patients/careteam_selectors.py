@@ -1,0 +1,93 @@
+"""Reads of the patient's care team and contacts (external practitioners, agencies,
+pharmacies, caregivers), their permissions to share, and the patient's call windows
+(issue 17)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from ccm.models import Practice
+from patients.models import (
+    CallWindow,
+    CallWindowKind,
+    CareContact,
+    ContactCategory,
+    SharingPermission,
+)
+
+
+def care_contacts(
+    *,
+    practice: Practice,
+    patient_id: Any,
+    categories: Iterable[str] | None = None,
+    active_only: bool = True,
+) -> QuerySet[CareContact]:
+    """The patient's contacts by category then name, optionally of some categories only."""
+    found = CareContact.objects.for_practice(practice).filter(patient_id=patient_id)
+    if categories is not None:
+        found = found.filter(category__in=list(categories))
+    if active_only:
+        found = found.filter(is_active=True)
+    return found.order_by("category", "name")
+
+
+def caregivers(*, practice: Practice, patient_id: Any) -> QuerySet[CareContact]:
+    """The patient's active caregivers and family members."""
+    return care_contacts(
+        practice=practice, patient_id=patient_id, categories=[ContactCategory.CAREGIVER]
+    )
+
+
+def permissions_for(*, practice: Practice, patient_id: Any) -> QuerySet[SharingPermission]:
+    """Every permission to share the patient gave, newest first (history included)."""
+    return (
+        SharingPermission.objects.for_practice(practice)
+        .filter(patient_id=patient_id)
+        .select_related("contact")
+        .order_by("-given_on", "-created_at")
+    )
+
+
+def may_share(*, practice: Practice, contact: CareContact, scope: str, on: dt.date) -> bool:
+    """Whether the patient permits sharing `scope` with `contact` on `on` (one query)."""
+    permissions = SharingPermission.objects.for_practice(practice).filter(contact=contact)
+    return any(p.allows(scope, on) for p in permissions)
+
+
+def _covering(kind: str, weekday: int, at: dt.time) -> QuerySet[CallWindow]:
+    return CallWindow.objects.filter(
+        patient_id=OuterRef("pk"),
+        kind=kind,
+        weekdays__contains=[weekday],
+        starts_at__lte=at,
+        ends_at__gt=at,
+    )
+
+
+def call_window_open_q(*, practice: Practice, now: dt.datetime) -> Q:
+    """Patients (filter on Patient) whose call window is open at `now` in the practice's
+    zone: inside a best-time window (or none recorded) and outside every do-not-call one."""
+    local = now.astimezone(practice.zone)
+    weekday, at = local.weekday(), local.time()
+    any_best = CallWindow.objects.filter(patient_id=OuterRef("pk"), kind=CallWindowKind.BEST)
+    no_best, in_best = ~Exists(any_best), Exists(_covering(CallWindowKind.BEST, weekday, at))
+    in_avoid = Exists(_covering(CallWindowKind.DO_NOT_CALL, weekday, at))
+    return (Q(no_best) | Q(in_best)) & ~Q(in_avoid)
+
+
+def call_window_open(windows: Iterable[CallWindow], local: dt.datetime) -> bool:
+    """The same answer as `call_window_open_q` for windows already loaded (chart, tests)."""
+    weekday, at = local.weekday(), local.time()
+
+    def covers(w: CallWindow) -> bool:
+        return weekday in w.weekdays and w.starts_at <= at < w.ends_at
+
+    windows = list(windows)
+    best = [w for w in windows if w.kind == CallWindowKind.BEST]
+    avoid = [w for w in windows if w.kind == CallWindowKind.DO_NOT_CALL]
+    return (not best or any(covers(w) for w in best)) and not any(covers(w) for w in avoid)
