@@ -7,4 +7,5 @@ class CareplansConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from careplans import panels  # noqa: F401  (registers the chart panel, FHIR section)
+        # Registers the chart panels and FHIR sections (the plan's, the transitions').
+        from careplans import panels, transition_panels  # noqa: F401

@@ -1,5 +1,5 @@
 """HTML input for care plans: the editor's rows (named SECTION-KEY-FIELD, so htmx can add a
-row with a fresh key), signing, the patient's copy, discharges, templates."""
+row with a fresh key), signing, the patient's copy, templates."""
 
 from __future__ import annotations
 
@@ -57,14 +57,6 @@ class SignForm(forms.Form):
 class CopyForm(forms.Form):
     given_on = forms.DateField(label="Given on", widget=forms.DateInput(attrs={"type": "date"}))
     method = forms.ChoiceField(label="How", choices=CopyMethod.choices)
-
-
-class DischargeForm(forms.Form):
-    discharged_on = forms.DateField(
-        label="Discharged on", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    facility = forms.CharField(max_length=200, required=False, label="Hospital or facility")
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
 class DraftStartForm(forms.Form):

@@ -8,7 +8,6 @@ from typing import Any
 from fhir.resources.R4B.resource import Resource
 
 from careplans.fhir import care_plan_resources
-from careplans.forms import DischargeForm
 from careplans.selectors import chart_plan
 from ccm.tenancy import PracticeRequest
 from patients.hooks import chart_panels, fhir_sections
@@ -19,10 +18,7 @@ from patients.models import Condition, Patient
 def care_plan_panel(
     request: PracticeRequest, patient: Patient, extra: dict[str, Any]
 ) -> dict[str, Any]:
-    return {
-        "care_plan": chart_plan(practice=request.practice, patient_id=patient.pk),
-        "discharge_form": extra.pop("discharge_form", None) or DischargeForm(),
-    }
+    return {"care_plan": chart_plan(practice=request.practice, patient_id=patient.pk)}
 
 
 @fhir_sections.register

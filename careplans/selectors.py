@@ -16,7 +16,6 @@ from careplans.models import (
     CarePlanCopy,
     CarePlanTemplate,
     CarePlanVersion,
-    CareTransition,
     VersionStatus,
 )
 from ccm.models import Practice
@@ -53,7 +52,6 @@ class ChartPlan:
     signed: CarePlanVersion | None
     draft: CarePlanVersion | None
     copies: list[CarePlanCopy]
-    discharges: list[CareTransition]
     versions: list[CarePlanVersion] = field(default_factory=list)
 
     def review_due(self, today: dt.date) -> bool:
@@ -61,7 +59,8 @@ class ChartPlan:
 
 
 def chart_plan(*, practice: Practice, patient_id: Any) -> ChartPlan:
-    """Current signed version, the draft, the copies given, discharges (four queries)."""
+    """Current signed version, the draft, the copies given (three queries; the care
+    transitions are careplans/transition_selectors.py's)."""
     plan = CarePlan.objects.for_practice(practice).filter(patient_id=patient_id).first()
     versions = list(version_list(practice=practice, patient_id=patient_id)) if plan else []
     signed = next((v for v in versions if v.status == VersionStatus.SIGNED), None)
@@ -71,10 +70,7 @@ def chart_plan(*, practice: Practice, patient_id: Any) -> ChartPlan:
         .filter(patient_id=patient_id)
         .select_related("version", "recorded_by__user")
     )
-    discharges = list(
-        CareTransition.objects.for_practice(practice).filter(patient_id=patient_id)[:5]
-    )
-    return ChartPlan(plan, signed, draft, copies, discharges, versions)
+    return ChartPlan(plan, signed, draft, copies, versions)
 
 
 def signing_queue(*, practice: Practice) -> QuerySet[CarePlanVersion]:

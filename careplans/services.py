@@ -1,7 +1,8 @@
 """Writes for care plans: templates, drafts, signing with re-authentication, the patient's
-copy, hospital discharges. Keyword-only, transactional, audited, messages as constants (no
-PHI). A signed version never changes: services refuse (VersionSigned: the API answers 409)
-and a database trigger refuses whatever path a bug might take."""
+copy (care transitions: careplans/transition_services.py). Keyword-only, transactional,
+audited, messages as constants (no PHI). A signed version never changes: services refuse
+(VersionSigned: the API answers 409) and a database trigger refuses whatever path a bug might
+take."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from careplans.models import (
     CarePlanCopy,
     CarePlanTemplate,
     CarePlanVersion,
-    CareTransition,
     CopyMethod,
     VersionStatus,
 )
@@ -34,7 +34,6 @@ from ccm.tenancy import lock_for_practice_or_404
 from patients import engine_inputs
 from patients.models import ConditionStatus, Patient
 
-REVIEW_AFTER_DISCHARGE_DAYS = 14  # a care transition: revisit the plan within two weeks
 REAUTH_LIMIT = 5  # failed signing re-authentications per user in REAUTH_WINDOW
 REAUTH_WINDOW = 15 * 60
 
@@ -346,7 +345,7 @@ def _sign_locked(
     return version
 
 
-# --- The patient's copy and discharges -------------------------------------------------------
+# --- The patient's copy ---------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -382,39 +381,3 @@ def copy_record(
         )
         audit.write(actor, copy, "create", patient_id=version.patient_id)
     return copy
-
-
-@transaction.atomic
-def discharge_record(
-    *,
-    practice: Practice,
-    actor: Membership,
-    patient: Patient,
-    discharged_on: dt.date,
-    facility: str = "",
-    note: str = "",
-) -> CareTransition:
-    """Record a hospital discharge; the plan's review comes forward to within two weeks."""
-    require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
-    if patient.practice_id != practice.pk:
-        raise ValidationError("The patient must belong to this practice.")
-    if discharged_on > practice.today():
-        raise ValidationError({"discharged_on": FUTURE_MESSAGE})
-    discharge = CareTransition.objects.for_practice(practice).create(
-        practice=practice,
-        patient=patient,
-        occurred_on=discharged_on,
-        facility=facility.strip()[:200],
-        note=note.strip(),
-        recorded_by=actor,
-    )
-    plan = (
-        CarePlan.objects.for_practice(practice).select_for_update().filter(patient=patient).first()
-    )
-    due = discharged_on + dt.timedelta(days=REVIEW_AFTER_DISCHARGE_DAYS)
-    if plan is not None and (plan.next_review_on is None or due < plan.next_review_on):
-        plan.next_review_on = due
-        plan.review_reason = f"Hospital discharge on {discharged_on}"
-        plan.save(update_fields=["next_review_on", "review_reason"])
-    audit.write(actor, discharge, "create", patient_id=patient.pk)
-    return discharge

@@ -1,6 +1,6 @@
 """Care plan pages: start a draft, the editor (htmx rows), a version, signing with
-re-authentication, the patient's copy (PDF and its record), the diff, the physicians' queue,
-discharges, and the admins' templates."""
+re-authentication, the patient's copy (PDF and its record), the diff, the physicians' queue
+and the admins' templates (care transitions: careplans/transition_views.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from careplans import content as plan_content
 from careplans import pdf, selectors, services
 from careplans.forms import (
     CopyForm,
-    DischargeForm,
     DraftForm,
     DraftStartForm,
     SignForm,
@@ -34,13 +33,10 @@ from ccm.tenancy import (
     lock_for_practice_or_404,
 )
 from ccm.versioning import unchanged_since_opened
-from patients import selectors as patient_selectors
 from patients.models import Patient
-from patients.views import chart_context
 
 BLANK_ROWS = 1  # an empty row per section, so the editor works without JavaScript
 COPY_MESSAGE = "Recorded: the patient has a copy."
-DISCHARGE_MESSAGE = "Discharge recorded; the care plan review is due soon."
 
 
 def _version(request: PracticeRequest, version_id: Any) -> CarePlanVersion:
@@ -298,23 +294,6 @@ def signing_queue(request: PracticeRequest) -> HttpResponse:
     audit.read_many(request.membership, [v.patient for v in queue], action="careplan.queue")
     context = {"queue": queue, "is_physician": can(request.membership, Capability.SIGN_CARE_PLANS)}
     return render(request, "careplans/signing_queue.html", context)
-
-
-# --- Discharges ------------------------------------------------------------------------------
-
-
-@page(Capability.EDIT_CLINICAL, "POST")
-def discharge_record(request: PracticeRequest, patient_id: str) -> HttpResponse:
-    patient = get_for_practice_or_404(Patient, request.practice, patient_id)
-    form = DischargeForm(request.POST)
-    saved = save_form(request, form, services.discharge_record, patient=patient)
-    if saved:
-        return done(request, DISCHARGE_MESSAGE, "patients:patient-detail", patient.id)
-    # The chart again, the form with its errors (nothing was saved).
-    patient = patient_selectors.patient_get(practice=request.practice, patient_id=patient.pk)
-    audit.read(request.membership, patient, patient_id=patient.pk)
-    context = chart_context(request, patient, discharge_form=form)
-    return render(request, "patients/patient_detail.html", context, status=400)
 
 
 # --- Templates (admins) ----------------------------------------------------------------------

@@ -250,3 +250,21 @@ def staff_time(
         started_at=started_at,
         minutes=minutes,
     )
+
+
+# --- trans
+
+
+class CareTransitionFactory(PatientRowFactory):
+    """A hospital discharge written straight to the table (no follow-up tasks: use
+    careplans.transition_services.transition_record to test the workflow)."""
+
+    class Meta:
+        model = "careplans.CareTransition"
+
+    kind = "hospital_discharge"
+    occurred_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 10, 15))
+    facility = "Mercy General Hospital"
+    recorded_by = factory.SubFactory(
+        MembershipFactory, practice=factory.SelfAttribute("..practice")
+    )

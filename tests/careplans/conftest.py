@@ -70,3 +70,19 @@ def sign_plan(practice, coordinator, physician, patient):
         return services.version_sign(
             practice=practice, actor=physician, version=draft, password=PASSWORD
         )
+
+
+# --- trans
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded documents go to a temporary folder, not the developer's media folder."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path), "base_url": "/no-public-url/"},
+        },
+    }
+    return tmp_path

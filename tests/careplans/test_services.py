@@ -1,5 +1,5 @@
 """Care plan services: templates prefill, one draft, R12 completeness, signing with
-re-authentication, immutability on every path, copies, discharges, engine facts."""
+re-authentication, immutability on every path, copies, engine facts."""
 
 import datetime as dt
 
@@ -227,19 +227,6 @@ def test_a_copy_is_recorded_for_the_signed_version_only_with_sane_dates(
         practice=practice, actor=coordinator, version=signed, given_on=TODAY, method="portal"
     )
     assert CarePlanCopy.objects.get() == copy
-
-
-def test_a_discharge_brings_the_review_forward(practice, coordinator, signed, patient):
-    services.discharge_record(
-        practice=practice,
-        actor=coordinator,
-        patient=patient,
-        discharged_on=TODAY - dt.timedelta(days=3),
-        facility="General Hospital",
-    )
-    plan = CarePlan.objects.get()
-    assert plan.next_review_on == TODAY + dt.timedelta(days=11)
-    assert plan.review_reason.startswith("Hospital discharge")
 
 
 def test_signing_and_the_copy_refresh_the_worklist_progress(

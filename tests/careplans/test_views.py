@@ -1,5 +1,5 @@
 """Care plan pages: start from templates, edit with rows, send, sign with re-authentication,
-copy and PDF, diff, queue, discharges, templates; roles, outsiders, bad input, signed 409."""
+copy and PDF, diff, queue, templates; roles, outsiders, bad input, signed 409."""
 
 import re
 import subprocess
@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from careplans import services
-from careplans.models import CarePlanCopy, CarePlanVersion, CareTransition, VersionStatus
+from careplans.models import CarePlanCopy, CarePlanVersion, VersionStatus
 from ccm.tenancy import practice_scope
 from tests.careplans.conftest import COMPLETE
 from tests.factories import PASSWORD
@@ -161,23 +161,6 @@ def test_the_diff_shows_what_a_revision_changed(
     page = coordinator_client.get(f"/care-plans/{revision.pk}/diff/").content.decode()
     assert "<del>No car.</del>" in page
     assert "<ins>Needs a ride to the clinic.</ins>" in page
-
-
-def test_a_discharge_is_recorded_from_the_chart_and_bad_dates_are_400(
-    coordinator_client, signed, patient
-):
-    bad = coordinator_client.post(
-        f"/care-plans/patient/{patient.pk}/discharge/", {"discharged_on": "2030-01-01"}
-    )
-    assert bad.status_code == 400
-    assert "future" in bad.content.decode()
-    assert not CareTransition.objects.unscoped().exists()
-    good = coordinator_client.post(
-        f"/care-plans/patient/{patient.pk}/discharge/",
-        {"discharged_on": "2026-10-18", "facility": "General"},
-        follow=True,
-    )
-    assert "2026-11-01" in good.content.decode()  # next review: discharge + 14 days
 
 
 def test_admins_edit_templates_others_get_403(admin_client, coordinator_client, practice):
