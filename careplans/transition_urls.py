@@ -5,7 +5,7 @@ from typing import Any
 
 from django.urls import path
 
-from careplans import transition_views
+from careplans import transition_apis, transition_views
 
 urlpatterns: list[Any] = [
     path(
@@ -20,4 +20,20 @@ urlpatterns: list[Any] = [
     ),
 ]
 
-api_urlpatterns: list[Any] = []
+api_urlpatterns: list[Any] = [
+    path(
+        "v1/patients/<uuid:patient_id>/transitions/",
+        transition_apis.PatientTransitionListApi.as_view(),
+        name="patient-transitions",
+    ),
+    path(
+        "v1/transitions/<uuid:transition_id>/",
+        transition_apis.TransitionDetailApi.as_view(),
+        name="transition-detail",
+    ),
+    path(
+        "v1/transitions/<uuid:transition_id>/document/",
+        transition_apis.TransitionDocumentApi.as_view(),
+        name="transition-document",
+    ),
+]

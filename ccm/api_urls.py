@@ -12,6 +12,7 @@ from billing.remittances import api_urls as remittance_api_urls
 from billing.setup import api_urls as setup_api_urls
 from billing.submissions import api_urls as submissions_api_urls
 from careplans import apis as plan_apis
+from careplans import transition_urls
 from ccm import apis
 from patients import apis as patient_apis
 from patients import coverage_urls
@@ -137,3 +138,4 @@ urlpatterns += submissions_api_urls.urlpatterns
 urlpatterns += remittance_api_urls.urlpatterns
 urlpatterns += setup_api_urls.urlpatterns
 urlpatterns += coverage_urls.api_urlpatterns
+urlpatterns += transition_urls.api_urlpatterns
