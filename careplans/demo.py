@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from django.utils import timezone
 
 from careplans import content as plan_content
+from careplans import transition_demo
 from careplans.models import (
     CarePlan,
     CarePlanCopy,
@@ -135,3 +136,4 @@ def seed_demo(demo: DemoSeed) -> None:
             physician=demo.memberships[physician],
             coordinators=[demo.memberships[e] for e in coordinators],
         )
+    transition_demo.seed(demo)

@@ -22,6 +22,7 @@ from ccm.models import Membership, Practice
 from ccm.months import month_bounds, previous_month
 from ccm.roles import Capability, can
 from patients.models import Patient, Status
+from timelog import transition_demo
 from timelog.models import Activity, PerformerKind, TimeEntry
 from timelog.reminders import create_due_tasks
 
@@ -208,3 +209,4 @@ def finish_demo(demo: DemoSeed) -> None:
     """Once every app has seeded (billing's seed computed the worklist's progress rows): the
     daily job's outreach tasks."""
     demo.added["tasks"] += sum(create_due_tasks(practice=p) for p in demo.practices.values())
+    transition_demo.finish(demo)
