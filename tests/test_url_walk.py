@@ -16,6 +16,7 @@ from billing.models import OtherService, OtherServiceImport
 from patients.models import Coverage, PatientImport
 from tests.factories import (
     ApiTokenFactory,
+    CareTransitionFactory,
     ConditionFactory,
     ConsentFactory,
     PatientFactory,
@@ -44,6 +45,7 @@ SAMPLES = {
     "remittance_id": "remittance",
     "payer_id": "payer",
     "coverage_id": "coverage",
+    "transition_id": "transition",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -164,6 +166,9 @@ def _victim_plan(admin, patient):
         "version": version,
         "template": template,
         "claim": claim,
+        "transition": CareTransitionFactory(
+            patient=patient, recorded_by=admin, facility="victim-transition-facility"
+        ),
         **_victim_batch(admin, claim),
         **_victim_files(admin),
     }
@@ -225,7 +230,7 @@ def _victim_claim(admin, patient):
 def _victim_markers(cast) -> list[bytes]:
     markers = [cast["admin"].practice.name, cast["token"].name, "Victimsdottir", "VIC-001"]
     markers += ["victim-note", "victim-task-title", "victim-plan-goal", "victim-template"]
-    markers += ["victim-service-note", "victim-payer-name"]
+    markers += ["victim-service-note", "victim-payer-name", "victim-transition-facility"]
     markers += [cast[r].user.email for r in ("admin", "coordinator", "physician", "biller")]
     return [m.encode() for m in markers]
 
