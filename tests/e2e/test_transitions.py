@@ -61,6 +61,12 @@ def test_coordinator_records_a_discharge_with_its_summary(
     expect(section.get_by_role("heading", name="Care transitions")).to_be_visible()
     section.get_by_text("Record a transition").click()
     form = section.locator("form")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1280, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        form.screenshot(path=str(ARTIFACTS / f"transitions-form-{width}.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
+    page.set_viewport_size({"width": 1280, "height": 900})
     _fill(form, day)
     fake = {"name": "summary.pdf", "mimeType": "application/pdf", "buffer": b"<html>hi</html>"}
     form.get_by_label("Discharge summary or visit note").set_input_files(fake)
@@ -88,7 +94,6 @@ def test_coordinator_records_a_discharge_with_its_summary(
     assert response.status == 200
     assert response.headers["content-type"] == "application/pdf"
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for width, height in ((1280, 900), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
         section.scroll_into_view_if_needed()
