@@ -59,6 +59,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     from billing.setup import rules as setup_rules
     from billing.setup import services as setup_services
     from billing.submissions import services as submissions
+    from careplans import transition_services as transitions
     from ccm.validators import NPI_CHECK_MESSAGE
     from patients import coverage_services as coverage
     from patients import services as patient_services
@@ -157,6 +158,18 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         ),
         # Above 0.00: the decimal's text pattern cannot exclude zero amounts.
         "billing_usual_charges_update": (setup_services.CHARGE_MESSAGE,),
+        "patients_transitions_create": (
+            transitions.FUTURE_MESSAGE,  # today
+            transitions.ADMITTED_AFTER_MESSAGE,  # admitted_on compared with occurred_on
+            transitions.ADMITTED_KIND_MESSAGE,  # admitted_on given for a specialist visit
+            transitions.DUPLICATE_MESSAGE,  # the patient's stored transitions
+            transitions.CONTACT_MESSAGE,  # the stored contact's patient
+        ),
+        # The file's bytes: its real type and that it is not empty.
+        "transitions_document_update": (
+            transitions.DOCUMENT_TYPE_MESSAGE,
+            transitions.DOCUMENT_EMPTY_MESSAGE,
+        ),
     }
 
 
@@ -246,7 +259,7 @@ def _seed() -> dict[str, str]:
     and another service; returns an admin token and one id of each kind for the path."""
     from billing.models import Claim, OtherService
     from careplans import services as plan_services
-    from careplans.models import CarePlanVersion, VersionStatus
+    from careplans.models import CarePlanVersion, CareTransition, VersionStatus
     from patients.models import Coverage, Patient, Payer, PayerKind
     from patients.models import Status as PatientStatus
     from timelog.models import Task, TimeEntry
@@ -279,6 +292,8 @@ def _seed() -> dict[str, str]:
         assert payer is not None  # the demo's Medicare contractor (its billing setup)
         coverage = Coverage.objects.filter(patient=patient).order_by("priority").first()
         coverage_payer = Payer.objects.get(kind=PayerKind.MEDICAID)
+        transition = CareTransition.objects.order_by("-occurred_on", "id").first()
+        assert transition is not None  # the demo's (careplans/transition_demo.py)
         assert coverage is not None
         assert entry is not None
         assert task is not None
@@ -296,6 +311,7 @@ def _seed() -> dict[str, str]:
         "payer_id": str(payer.pk),
         "coverage_id": str(coverage.pk),
         "coverage_payer": str(coverage_payer.pk),
+        "transition_id": str(transition.pk),
     }
 
 
