@@ -154,11 +154,17 @@ def transition_record(
     transition.full_clean(exclude=["patient", "contact", "recorded_by", "document"])
     if document is not None:
         transition.document.save("document", document, save=False)
-    transition.save()
-    _bring_review_forward(practice, transition)
-    audit.write(actor, transition, "create", patient_id=patient.pk)
-    for handler in transition_recorded:
-        handler(practice, actor, transition)
+    try:
+        transition.save()
+        _bring_review_forward(practice, transition)
+        audit.write(actor, transition, "create", patient_id=patient.pk)
+        for handler in transition_recorded:
+            handler(practice, actor, transition)
+    except Exception:
+        # Nothing was recorded: the stored file goes too (storage is not transactional).
+        if transition.document:
+            transition.document.storage.delete(transition.document.name)
+        raise
     return transition
 
 

@@ -150,3 +150,21 @@ def test_a_document_is_attached_later_and_replaced(practice, coordinator, patien
     assert transition.document_type == "image/png"
     assert transition.document.name.endswith(".png")
     assert audited("caretransition.update", object_id=str(transition.pk))
+
+
+def test_a_failing_follow_up_records_nothing_and_keeps_no_file(
+    practice, coordinator, patient, media
+):
+    from careplans.hooks import transition_recorded
+
+    def broken(practice, actor, transition):
+        raise RuntimeError("follow-up failed")
+
+    transition_recorded.register(broken)
+    try:
+        with pytest.raises(RuntimeError):
+            record(practice, coordinator, patient, document=pdf())
+    finally:
+        transition_recorded._registered.remove(broken)
+    assert not CareTransition.objects.exists()
+    assert not any(media.rglob("*.pdf"))
