@@ -162,7 +162,7 @@ def transition_record(
             handler(practice, actor, transition)
     except Exception:
         # Nothing was recorded: the stored file goes too (storage is not transactional).
-        if transition.document:
+        if transition.document.name:
             transition.document.storage.delete(transition.document.name)
         raise
     return transition
