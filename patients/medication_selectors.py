@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from ccm.models import Practice
-from patients.models import Medication, MedicationReconciliation, MedicationStatus
+from ccm.tenancy import get_for_practice_or_404
+from patients.models import (
+    Medication,
+    MedicationChange,
+    MedicationReconciliation,
+    MedicationStatus,
+)
 
 
 def medication_list(
@@ -30,3 +36,29 @@ def last_reconciliation(*, practice: Practice, patient_id: Any) -> MedicationRec
         .order_by("-reconciled_at")
         .first()
     )
+
+
+def medication_get(*, practice: Practice, patient_id: Any, medication_id: Any) -> Medication:
+    """One medicine of the patient; 404 for a malformed id, another patient's or practice's."""
+    found = Medication.objects.for_practice(practice).filter(patient_id=patient_id)
+    return get_for_practice_or_404(found, practice, medication_id)
+
+
+def reconciliation_list(
+    *, practice: Practice, patient_id: Any, limit: int | None = None
+) -> list[MedicationReconciliation]:
+    """The patient's reconciliations, newest first, with who did them, the contact and each
+    change's medicine (two queries)."""
+    changes = (
+        MedicationChange.objects.for_practice(practice)
+        .select_related("medication")
+        .order_by("action", "medication__name")
+    )
+    found = (
+        MedicationReconciliation.objects.for_practice(practice)
+        .filter(patient_id=patient_id)
+        .select_related("performed_by__user", "contact")
+        .prefetch_related(Prefetch("changes", queryset=changes))
+        .order_by("-reconciled_at")
+    )
+    return list(found[:limit] if limit else found)

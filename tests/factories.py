@@ -250,3 +250,32 @@ def staff_time(
         started_at=started_at,
         minutes=minutes,
     )
+
+
+# --- meds
+
+
+class MedicationFactory(PatientRowFactory):
+    """An active medicine the patient reported (metformin unless told otherwise)."""
+
+    class Meta:
+        model = "patients.Medication"
+
+    name = "Metformin 500 mg tablet"
+    rxnorm_code = "860975"
+    dose = "1 tablet"
+    route = "by mouth"
+    frequency = "twice daily"
+    source = "patient"
+    starts_on = factory.LazyFunction(lambda: __import__("datetime").date(2025, 3, 1))
+
+
+class CareContactFactory(PatientRowFactory):
+    """A caregiver of the patient (a daughter unless told otherwise)."""
+
+    class Meta:
+        model = "patients.CareContact"
+
+    category = "caregiver"
+    name = factory.Sequence(lambda n: f"Contact {n}")
+    relationship = "Daughter"

@@ -1,0 +1,30 @@
+"""The chart's medication section: the list (active first, stopped after) and the latest
+reconciliations with what they changed (registered on import; see PatientsConfig.ready)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ccm.tenancy import PracticeRequest
+from patients.hooks import chart_panels
+from patients.medication_selectors import medication_list, reconciliation_list
+from patients.models import MedicationStatus, Patient
+
+HISTORY_SHOWN = 5  # reconciliations on the chart; the API lists them all
+
+
+@chart_panels.register
+def medication_panel(
+    request: PracticeRequest, patient: Patient, extra: dict[str, Any]
+) -> dict[str, Any]:
+    practice = request.practice
+    medications = list(
+        medication_list(practice=practice, patient_id=patient.pk, include_stopped=True)
+    )
+    return {
+        "medications": [m for m in medications if m.status != MedicationStatus.STOPPED],
+        "stopped_medications": [m for m in medications if m.status == MedicationStatus.STOPPED],
+        "reconciliations": reconciliation_list(
+            practice=practice, patient_id=patient.pk, limit=HISTORY_SHOWN
+        ),
+    }
