@@ -3,6 +3,7 @@ plan's medication section and "last reconciled" read these; there is no second c
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -18,7 +19,7 @@ from patients.models import (
 
 
 def medication_list(
-    *, practice: Practice, patient_id: Any, include_stopped: bool = False
+    *, practice: Practice | uuid.UUID, patient_id: Any, include_stopped: bool = False
 ) -> QuerySet[Medication]:
     """The patient's medicines, active first then by name (one query)."""
     found = Medication.objects.for_practice(practice).filter(patient_id=patient_id)
@@ -27,7 +28,9 @@ def medication_list(
     return found.order_by("status", "name", "created_at")
 
 
-def last_reconciliation(*, practice: Practice, patient_id: Any) -> MedicationReconciliation | None:
+def last_reconciliation(
+    *, practice: Practice | uuid.UUID, patient_id: Any
+) -> MedicationReconciliation | None:
     """The patient's latest medication reconciliation, or None (one query)."""
     return (
         MedicationReconciliation.objects.for_practice(practice)

@@ -279,3 +279,35 @@ class CareContactFactory(PatientRowFactory):
     category = "caregiver"
     name = factory.Sequence(lambda n: f"Contact {n}")
     relationship = "Daughter"
+
+
+class MedicationReconciliationFactory(PatientRowFactory):
+    """A reconciliation with the patient on 2026-10-02 (no change lines unless added)."""
+
+    class Meta:
+        model = "patients.MedicationReconciliation"
+
+    reconciled_at = factory.LazyFunction(lambda: _utc(2026, 10, 2, 15, 0))
+    reconciled_on = factory.LazyAttribute(lambda r: r.reconciled_at.date())
+    reconciled_with = "patient"
+
+
+class MedicationChangeFactory(TenantFactory):
+    class Meta:
+        model = "patients.MedicationChange"
+
+    reconciliation = factory.SubFactory(MedicationReconciliationFactory)
+    practice = factory.SelfAttribute("reconciliation.practice")
+    medication = factory.SubFactory(
+        MedicationFactory, patient=factory.SelfAttribute("..reconciliation.patient")
+    )
+    action = "confirmed"
+
+
+def medicines_reconciled(patient: Any, performer: Any) -> Any:
+    """The patient's list holds metformin, confirmed in a reconciliation on 2026-10-02 (what a
+    care plan needs before signing, R12)."""
+    medication = MedicationFactory(patient=patient)
+    reconciliation = MedicationReconciliationFactory(patient=patient, performed_by=performer)
+    MedicationChangeFactory(reconciliation=reconciliation, medication=medication)
+    return reconciliation
