@@ -24,7 +24,7 @@ def medication_panel(
     return {
         "medications": [m for m in medications if m.status != MedicationStatus.STOPPED],
         "stopped_medications": [m for m in medications if m.status == MedicationStatus.STOPPED],
-        "reconciliations": reconciliation_list(
-            practice=practice, patient_id=patient.pk, limit=HISTORY_SHOWN
+        "reconciliations": list(
+            reconciliation_list(practice=practice, patient_id=patient.pk)[:HISTORY_SHOWN]
         ),
     }

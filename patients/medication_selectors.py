@@ -48,8 +48,8 @@ def medication_get(*, practice: Practice, patient_id: Any, medication_id: Any) -
 
 
 def reconciliation_list(
-    *, practice: Practice, patient_id: Any, limit: int | None = None
-) -> list[MedicationReconciliation]:
+    *, practice: Practice, patient_id: Any
+) -> QuerySet[MedicationReconciliation]:
     """The patient's reconciliations, newest first, with who did them, the contact and each
     change's medicine (two queries)."""
     changes = (
@@ -57,11 +57,10 @@ def reconciliation_list(
         .select_related("medication")
         .order_by("action", "medication__name")
     )
-    found = (
+    return (
         MedicationReconciliation.objects.for_practice(practice)
         .filter(patient_id=patient_id)
         .select_related("performed_by__user", "contact")
         .prefetch_related(Prefetch("changes", queryset=changes))
         .order_by("-reconciled_at")
     )
-    return list(found[:limit] if limit else found)

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.urls import path
 
-from patients import medication_views
+from patients import medication_apis, medication_views
 
 urlpatterns: list[Any] = [
     path(
@@ -30,4 +30,20 @@ urlpatterns: list[Any] = [
     ),
 ]
 
-api_urlpatterns: list[Any] = []
+api_urlpatterns: list[Any] = [
+    path(
+        "v1/patients/<uuid:patient_id>/medications/",
+        medication_apis.PatientMedicationListApi.as_view(),
+        name="patient-medications",
+    ),
+    path(
+        "v1/patients/<uuid:patient_id>/medication-reconciliations/",
+        medication_apis.PatientReconciliationListApi.as_view(),
+        name="patient-medication-reconciliations",
+    ),
+    path(
+        "v1/medications/<uuid:medication_id>/",
+        medication_apis.MedicationDetailApi.as_view(),
+        name="medication-detail",
+    ),
+]
