@@ -36,7 +36,10 @@ def test_the_apps_register_their_panels_at_startup() -> None:
         billing_panels.time_panel,
     ]
     assert billing_panels.dashboard_panel in list(home_panels)
-    assert list(fhir_sections) == [careplans_panels.care_plan_section]
+    assert list(fhir_sections) == [
+        medication_panels.medication_section,
+        careplans_panels.care_plan_section,
+    ]
     assert list(cost_share) == [billing_panels.consent_cost_share]
 
 
