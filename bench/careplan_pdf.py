@@ -17,6 +17,7 @@ from careplans import pdf, services
 from careplans.models import CarePlanVersion
 from ccm.models import Membership, Practice, Role, User
 from ccm.tenancy import practice_scope
+from patients import medication_demo
 from patients.models import Condition, Patient
 from tests.careplans.conftest import COMPLETE
 
@@ -60,6 +61,7 @@ def signed_version() -> tuple[Practice, Membership, CarePlanVersion]:
                 defaults={"position": position, "description": code},
             )
         services.templates_ensure(practice=practice)
+        medication_demo.seed_patient(practice=practice, patient=patient, performer=coordinator)
         draft = services.draft_start(practice=practice, actor=coordinator, patient=patient)
         body = {k: v for k, v in COMPLETE.items() if k not in ("goals", "interventions")}
         services.draft_update(practice=practice, actor=coordinator, version=draft, data=body)

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from careplans import content as plan_content
+from careplans import medications as plan_medications
 from careplans import pdf, selectors, services
 from careplans.models import CarePlanVersion, CopyMethod, VersionStatus
 from ccm import audit
@@ -83,8 +84,14 @@ class ContentSerializer(serializers.Serializer):
     goals = _ROW_SERIALIZERS["goals"](many=True, required=False)
     symptom_management = _text_field()
     interventions = _ROW_SERIALIZERS["interventions"](many=True, required=False)
-    medications = _ROW_SERIALIZERS["medications"](many=True, required=False)
-    medications_reconciled_on = DateTextField(required=False, allow_blank=True)
+    medications = _ROW_SERIALIZERS["medications"](
+        many=True,
+        read_only=True,
+        help_text="The chart's medication list (a draft: now; signed: as of signing).",
+    )
+    medications_reconciled_on = DateTextField(
+        read_only=True, help_text="The chart's latest medication reconciliation (YYYY-MM-DD)."
+    )
     community_services = _text_field()
     coordination = _ROW_SERIALIZERS["coordination"](many=True, required=False)
     coordination_notes = _text_field()
@@ -117,6 +124,12 @@ class VersionSerializer(serializers.Serializer):
     signed_by = MemberSerializer(allow_null=True)
     signed_at = serializers.DateTimeField(allow_null=True)
     content_sha256 = serializers.CharField(help_text="SHA-256 of the canonical content.")
+
+    def to_representation(self, version: Any) -> Any:
+        # A draft's medication section is the chart's now (careplans.medications).
+        if version.is_draft:
+            version.content = plan_medications.content_of(version)
+        return super().to_representation(version)
 
     def get_missing(self, version: Any) -> list[str]:
         return plan_content.missing(version.content) if version.is_draft else []

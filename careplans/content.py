@@ -43,6 +43,9 @@ TEXTS = (
     "review_schedule",
 )
 DATES = ("medications_reconciled_on",)
+# Read from the chart's medication list and latest reconciliation (careplans.medications),
+# not edited in the plan: clean() leaves them empty; signing stores them as they were then.
+FROM_CHART = ("medications", "medications_reconciled_on")
 
 # Labels in the plan's reading order (editor, PDF, diff).
 LABELS = {
@@ -69,6 +72,7 @@ STATUS_MESSAGE = "Choose a goal status from the list."
 TOO_LONG_MESSAGE = f"Keep this under {MAX_TEXT} characters."
 TOO_MANY_MESSAGE = f"At most {MAX_ROWS} rows."
 SHAPE_MESSAGE = "Expected a list of rows."
+NOT_RECONCILED_MESSAGE = "Reconcile the medication list on the chart (none is recorded yet)."
 
 
 def empty() -> dict[str, Any]:
@@ -122,11 +126,13 @@ def clean(data: dict[str, Any]) -> dict[str, Any]:
     """Validated content (unknown keys dropped); raises ValidationError naming the field."""
     content = empty()
     for section in ROWS:
-        content[section] = _rows(section, data.get(section))
+        if section not in FROM_CHART:
+            content[section] = _rows(section, data.get(section))
     for field in TEXTS:
         content[field] = _text(data.get(field), field)
     for field in DATES:
-        content[field] = _date(data.get(field), field)
+        if field not in FROM_CHART:
+            content[field] = _date(data.get(field), field)
     return content
 
 
@@ -158,8 +164,8 @@ def missing(content: dict[str, Any]) -> list[str]:
         gaps.append("Add at least one planned intervention.")
     elif any(not (i["intervention"] and i["responsible"]) for i in interventions):
         gaps.append("Every intervention needs the person responsible.")
-    if not content["medications_reconciled_on"]:
-        gaps.append("Record when the medication list was last reconciled.")
+    if not content.get("medications_reconciled_on"):
+        gaps.append(NOT_RECONCILED_MESSAGE)
     if not (content["coordination"] or content["coordination_notes"]):
         gaps.append("Say how care is coordinated with other practitioners and agencies.")
     gaps += [f"{LABELS[f]} is blank." for f in REQUIRED_TEXTS[3:] if not content[f]]

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from careplans import content as plan_content
 from careplans import transition_demo
+from careplans import medications as plan_medications
 from careplans.models import (
     CarePlan,
     CarePlanCopy,
@@ -28,10 +29,6 @@ from patients.models import Condition, ConditionStatus, Patient, Status
 
 DEMO_SECTIONS = {
     "prognosis": "Stable with steady treatment and monthly follow-up.",
-    "medications": [
-        {"name": "Metformin", "dose": "500 mg", "instructions": "Twice a day with meals"},
-        {"name": "Lisinopril", "dose": "10 mg", "instructions": "Once every morning"},
-    ],
     "community_services": "Offered Meals on Wheels and a senior centre exercise class.",
     "coordination_notes": "Specialist letters are reviewed by the care coordinator monthly.",
     "caregiver": "Lives with a spouse who helps with medicines and appointments.",
@@ -65,6 +62,9 @@ def seed_care_plans(
         .order_by("position")
     ):
         conditions[c.patient_id].append(c)
+    charted = plan_medications.from_chart_many(
+        practice=practice, patient_ids=[p.pk for p in patients]
+    )
     rng = random.Random(f"{practice.slug}-care-plans")  # noqa: S311 (demo data)
     plans, versions, copies = [], [], []
     for patient in patients:
@@ -72,7 +72,6 @@ def seed_care_plans(
         matching = [t for t in templates if any(t.matches(c.icd10_code) for c in codes)]
         body = prefill(codes, matching, practice.care_plan_review_months)
         body.update(DEMO_SECTIONS)
-        body["medications_reconciled_on"] = (today - dt.timedelta(days=40)).isoformat()
         body = plan_content.clean(body)
         draw = rng.random()
         if draw < 0.05:
@@ -94,6 +93,7 @@ def seed_care_plans(
         else:
             # Signed within the last year; about one in twelve is due for review now.
             signed_on = today - dt.timedelta(days=rng.randrange(20, 390))
+            version.content = {**body, **charted[patient.pk]}  # the list as signed
             _sign(version, physician, signed_on)
             plan.next_review_on = add_months(signed_on, practice.care_plan_review_months)
             if rng.random() < 0.92:

@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 
 from careplans import content as plan_content
+from careplans import medications as plan_medications
 from careplans.models import CarePlanVersion
 from ccm import audit
 from ccm.models import Membership, Practice
@@ -23,7 +24,8 @@ def render_pdf(*, practice: Practice, version: CarePlanVersion) -> bytes:
             "practice": practice,
             "version": version,
             "patient": version.patient,
-            "sections": plan_content.sections(version.content),
+            # A signed version's medicines as of its signing; a draft's from the chart now.
+            "sections": plan_content.sections(plan_medications.content_of(version)),
             "goals": version.content.get("goals", []),
             "statuses": plan_content.GOAL_STATUSES,
         },

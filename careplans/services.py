@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from careplans import content as plan_content
+from careplans import medications as plan_medications
 from careplans.defaults import DEFAULT_TEMPLATES
 from careplans.models import (
     CarePlan,
@@ -189,7 +190,12 @@ def draft_start(
         raise StateConflict(DRAFT_EXISTS_MESSAGE)
     signed = versions.filter(status=VersionStatus.SIGNED).first()
     number = (versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    body = dict(signed.content) if signed else _prefilled(practice, patient, template_ids)
+    # The medication section is the chart's (careplans.medications), not the signed snapshot.
+    body = (
+        plan_medications.without_chart(signed.content)
+        if signed
+        else _prefilled(practice, patient, template_ids)
+    )
     try:
         with transaction.atomic():
             version = CarePlanVersion.objects.for_practice(practice).create(
@@ -257,7 +263,7 @@ def draft_discard(*, practice: Practice, actor: Membership, version: CarePlanVer
 
 
 def _check_complete(version: CarePlanVersion) -> None:
-    gaps = plan_content.missing(version.content)
+    gaps = plan_content.missing(plan_medications.content_of(version))
     if gaps:
         raise StateConflict(INCOMPLETE_MESSAGE.format(gaps=" ".join(gaps)))
 
@@ -320,6 +326,8 @@ def _sign_locked(
 ) -> CarePlanVersion:
     now = timezone.now()
     today = practice.today()
+    # The signed record holds the chart's medication list as it is now.
+    content = plan_medications.content_of(version)
     CarePlanVersion.objects.for_practice(practice).filter(
         plan=plan, status=VersionStatus.SIGNED
     ).update(status=VersionStatus.SUPERSEDED)
@@ -332,7 +340,8 @@ def _sign_locked(
             signed_by=actor,
             signed_at=now,
             signed_on=today,
-            content_sha256=plan_content.digest(version.content),
+            content=content,
+            content_sha256=plan_content.digest(content),
         )
     )
     if not signed:

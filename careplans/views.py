@@ -13,6 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from careplans import content as plan_content
+from careplans import medications as plan_medications
 from careplans import pdf, selectors, services
 from careplans.forms import (
     CopyForm,
@@ -110,6 +111,7 @@ def _editor(
     form: DraftForm,
     **extra: Any,
 ) -> HttpResponse:
+    chart = plan_medications.from_chart(practice=request.practice, patient_id=version.patient_id)
     context = {
         "form": form,
         "version": version,
@@ -118,7 +120,10 @@ def _editor(
         "rows": _editor_rows(data),
         "labels": plan_content.LABELS,
         "statuses": plan_content.GOAL_STATUSES,
-        "gaps": plan_content.missing(plan_content.clean(data)) if not extra.get("errors") else [],
+        "chart_medications": chart,
+        "gaps": plan_content.missing({**plan_content.clean(data), **chart})
+        if not extra.get("errors")
+        else [],
         **extra,
     }
     status = 400 if extra.get("errors") else 200
@@ -160,7 +165,7 @@ def version_edit(request: PracticeRequest, version_id: str) -> HttpResponse:
 def editor_row(request: PracticeRequest, version_id: str, section: str) -> HttpResponse:
     """One blank editor row (htmx appends it to the section's table)."""
     version = _version(request, version_id)
-    if section not in plan_content.ROWS:
+    if section not in plan_content.ROWS or section in plan_content.FROM_CHART:
         raise Http404
     context = {
         "section": section,
@@ -205,11 +210,12 @@ def _detail(
 ) -> HttpResponse:
     audit.read(request.membership, version, patient_id=version.patient_id)
     chart = selectors.chart_plan(practice=request.practice, patient_id=version.patient_id)
+    content = plan_medications.content_of(version)
     context = {
         "version": version,
         "patient": version.patient,
-        "sections": plan_content.sections(version.content),
-        "gaps": plan_content.missing(version.content) if version.is_draft else [],
+        "sections": plan_content.sections(content),
+        "gaps": plan_content.missing(content) if version.is_draft else [],
         "is_physician": can(request.membership, Capability.SIGN_CARE_PLANS),
         "clinical": can(request.membership, Capability.EDIT_CLINICAL),
         "sign_form": extra.pop("sign_form", None) or SignForm(),

@@ -15,7 +15,7 @@ from careplans import apis as plan_apis
 from careplans import transition_urls
 from ccm import apis
 from patients import apis as patient_apis
-from patients import coverage_urls
+from patients import coverage_urls, medication_urls
 from timelog import apis as time_apis
 
 app_name = "api"
@@ -139,3 +139,4 @@ urlpatterns += remittance_api_urls.urlpatterns
 urlpatterns += setup_api_urls.urlpatterns
 urlpatterns += coverage_urls.api_urlpatterns
 urlpatterns += transition_urls.api_urlpatterns
+urlpatterns += medication_urls.api_urlpatterns

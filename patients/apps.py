@@ -7,4 +7,7 @@ class PatientsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from patients import panels  # noqa: F401  (registers the census and coverage panels)
+        from patients import (
+            medication_panels,  # noqa: F401  (the chart's medication list)
+            panels,  # noqa: F401  (registers the census and coverage panels)
+        )

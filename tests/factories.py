@@ -268,3 +268,62 @@ class CareTransitionFactory(PatientRowFactory):
     recorded_by = factory.SubFactory(
         MembershipFactory, practice=factory.SelfAttribute("..practice")
     )
+# --- meds
+
+
+class MedicationFactory(PatientRowFactory):
+    """An active medicine the patient reported (metformin unless told otherwise)."""
+
+    class Meta:
+        model = "patients.Medication"
+
+    name = "Metformin 500 mg tablet"
+    rxnorm_code = "860975"
+    dose = "1 tablet"
+    route = "by mouth"
+    frequency = "twice daily"
+    source = "patient"
+    starts_on = factory.LazyFunction(lambda: __import__("datetime").date(2025, 3, 1))
+
+
+class CareContactFactory(PatientRowFactory):
+    """A caregiver of the patient (a daughter unless told otherwise)."""
+
+    class Meta:
+        model = "patients.CareContact"
+
+    category = "caregiver"
+    name = factory.Sequence(lambda n: f"Contact {n}")
+    relationship = "Daughter"
+
+
+class MedicationReconciliationFactory(PatientRowFactory):
+    """A reconciliation with the patient on 2026-10-02 (no change lines unless added)."""
+
+    class Meta:
+        model = "patients.MedicationReconciliation"
+
+    reconciled_at = factory.LazyFunction(lambda: _utc(2026, 10, 2, 15, 0))
+    reconciled_on = factory.LazyAttribute(lambda r: r.reconciled_at.date())
+    reconciled_with = "patient"
+
+
+class MedicationChangeFactory(TenantFactory):
+    class Meta:
+        model = "patients.MedicationChange"
+
+    reconciliation = factory.SubFactory(MedicationReconciliationFactory)
+    practice = factory.SelfAttribute("reconciliation.practice")
+    medication = factory.SubFactory(
+        MedicationFactory, patient=factory.SelfAttribute("..reconciliation.patient")
+    )
+    action = "confirmed"
+
+
+def medicines_reconciled(patient: Any, performer: Any) -> Any:
+    """The patient's list holds metformin, confirmed in a reconciliation on 2026-10-02 (what a
+    care plan needs before signing, R12)."""
+    medication = MedicationFactory(patient=patient)
+    reconciliation = MedicationReconciliationFactory(patient=patient, performed_by=performer)
+    MedicationChangeFactory(reconciliation=reconciliation, medication=medication)
+    return reconciliation

@@ -15,7 +15,7 @@ from patients import coverage_services, engine_inputs
 from patients import services as patient_services
 from patients.models import Condition, ConditionStatus, Consent, Patient, Status
 from tests.careplans.conftest import COMPLETE
-from tests.factories import PASSWORD, MembershipFactory
+from tests.factories import PASSWORD, MembershipFactory, medicines_reconciled
 from tests.patients.conftest import CONSENT
 from tests.timelog.conftest import log_time, make_enrolled
 from timelog import services as time_services
@@ -142,6 +142,7 @@ def test_enrolment_transitions(spy, practice, coordinator, patient):
 
 
 def test_care_plan_signing_and_copy(spy, practice, coordinator, physician, patient):
+    medicines_reconciled(patient, coordinator)  # R12: the plan's medication section
     draft = plan_services.draft_start(practice=practice, actor=coordinator, patient=patient)
     plan_services.draft_update(practice=practice, actor=coordinator, version=draft, data=COMPLETE)
     spy.clear()

@@ -4,7 +4,8 @@ import pytest
 
 from careplans import services
 from ccm.tenancy import practice_scope
-from tests.factories import PASSWORD
+from patients.models import MedicationReconciliation
+from tests.factories import PASSWORD, medicines_reconciled
 from tests.timelog.conftest import NOW, frozen, make_enrolled  # noqa: F401 (fixture)
 
 COMPLETE = {
@@ -13,8 +14,6 @@ COMPLETE = {
     "goals": [{"goal": "Lower HbA1c", "target": "Below 7.5%", "measure": "HbA1c every 3 months"}],
     "symptom_management": "Treat readings under 70 with 15 g of sugar.",
     "interventions": [{"intervention": "Monthly call", "responsible": "Care coordinator"}],
-    "medications": [{"name": "Metformin", "dose": "500 mg", "instructions": "twice a day"}],
-    "medications_reconciled_on": "2026-10-02",
     "community_services": "Meals on Wheels referral declined.",
     "coordination": [{"name": "Dr. Eye", "role": "Ophthalmology", "contact": "", "purpose": ""}],
     "caregiver": "Daughter helps with medicines.",
@@ -32,8 +31,11 @@ def scoped(practice):
 
 @pytest.fixture
 def patient(practice, physician, coordinator):
+    """Enrolled, with a reconciled medication list (the plan's medication section)."""
     with practice_scope(practice):
-        return make_enrolled(practice, physician, coordinator)
+        patient = make_enrolled(practice, physician, coordinator)
+        medicines_reconciled(patient, coordinator)
+        return patient
 
 
 @pytest.fixture
@@ -65,6 +67,8 @@ ONE_DAY = dt.timedelta(days=1)
 def sign_plan(practice, coordinator, physician, patient):
     """A complete, signed care plan for the patient (through the services)."""
     with practice_scope(practice):
+        if not MedicationReconciliation.objects.filter(patient=patient).exists():
+            medicines_reconciled(patient, coordinator)
         draft = services.draft_start(practice=practice, actor=coordinator, patient=patient)
         services.draft_update(practice=practice, actor=coordinator, version=draft, data=COMPLETE)
         return services.version_sign(

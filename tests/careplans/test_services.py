@@ -11,6 +11,7 @@ from django.db import ProgrammingError, transaction
 from careplans import content, services
 from careplans.models import CarePlan, CarePlanCopy, CarePlanVersion, VersionStatus
 from ccm.models import AuditEvent
+from patients.models import MedicationReconciliation
 from tests.careplans.conftest import COMPLETE, TODAY
 from tests.factories import PASSWORD, enroll_totp, staff_time, totp_code
 from tests.helpers import audited
@@ -78,7 +79,16 @@ def test_signing_needs_every_r12_element(practice, physician, draft):
     with pytest.raises(ValidationError, match="not complete") as exc:
         services.version_sign(practice=practice, actor=physician, version=draft, password=PASSWORD)
     assert "Prognosis is blank." in str(exc.value)
-    assert "Record when the medication list was last reconciled." in str(exc.value)
+    assert content.NOT_RECONCILED_MESSAGE not in str(exc.value)  # the chart has one
+
+
+def test_signing_needs_a_reconciliation_on_the_chart(practice, physician, complete_draft):
+    MedicationReconciliation.objects.filter(patient_id=complete_draft.patient_id).delete()
+    with pytest.raises(ValidationError, match="not complete") as exc:
+        services.version_sign(
+            practice=practice, actor=physician, version=complete_draft, password=PASSWORD
+        )
+    assert content.NOT_RECONCILED_MESSAGE in str(exc.value)
 
 
 def test_a_physician_signs_with_the_password_recording_signer_time_and_hash(
@@ -197,7 +207,12 @@ def test_revising_starts_from_the_signed_version_and_signing_supersedes_it(
     revision = services.draft_start(practice=practice, actor=coordinator, patient=patient)
     assert revision.number == 2
     assert revision.based_on == signed
-    assert revision.content == signed.content
+    # The same plan; the medication section reads the chart again (careplans.medications).
+    assert revision.content == {
+        **signed.content,
+        "medications": [],
+        "medications_reconciled_on": "",
+    }
     services.draft_update(
         practice=practice, actor=coordinator, version=revision, data={"barriers": "None now."}
     )

@@ -10,7 +10,7 @@ from careplans import services
 from careplans.models import CarePlanCopy, CarePlanVersion, VersionStatus
 from ccm.tenancy import practice_scope
 from tests.careplans.conftest import COMPLETE
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, medicines_reconciled
 from tests.helpers import audited
 
 pytestmark = pytest.mark.usefixtures("frozen")
@@ -228,6 +228,7 @@ def test_the_signing_queue_has_a_fixed_query_count(
         for n in range(first, first + count):
             with practice_scope(practice):
                 patient = make_enrolled(practice, physician, coordinator, mrn=f"Q-{n}")
+                medicines_reconciled(patient, coordinator)
                 draft = services.draft_start(practice=practice, actor=coordinator, patient=patient)
                 services.draft_update(
                     practice=practice, actor=coordinator, version=draft, data=COMPLETE

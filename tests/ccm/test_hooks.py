@@ -9,6 +9,7 @@ from careplans import panels as careplans_panels
 from ccm.demo import app_hooks
 from ccm.hooks import Hooks, home_panels
 from patients import demo as patients_demo
+from patients import medication_panels
 from patients import panels as patients_panels
 from patients.hooks import chart_panels, cost_share, fhir_sections
 from timelog import demo as timelog_demo
@@ -29,12 +30,16 @@ def test_hooks_keep_registration_order_and_one_of_each() -> None:
 def test_the_apps_register_their_panels_at_startup() -> None:
     assert patients_panels.census in list(home_panels)
     assert list(chart_panels) == [
+        medication_panels.medication_panel,
         patients_panels.coverage_panel,
         careplans_panels.care_plan_panel,
         billing_panels.time_panel,
     ]
     assert billing_panels.dashboard_panel in list(home_panels)
-    assert list(fhir_sections) == [careplans_panels.care_plan_section]
+    assert list(fhir_sections) == [
+        medication_panels.medication_section,
+        careplans_panels.care_plan_section,
+    ]
     assert list(cost_share) == [billing_panels.consent_cost_share]
 
 

@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from careplans.models import CarePlanVersion
 from ccm.models import Membership
+from patients import medication_demo
 from tests.e2e.conftest import ARTIFACTS, main_nav, sign_in
 from tests.timelog.conftest import make_enrolled
 
@@ -37,6 +38,10 @@ def test_coordinator_drafts_physician_signs_and_the_pdf_downloads(
         members["coordinator@demo.test"],
         mrn="E2E-PLAN",
     )
+    # The plan's medication section is the chart's list, reconciled before (issue 17).
+    medication_demo.seed_patient(
+        practice=patient.practice, patient=patient, performer=members["coordinator@demo.test"]
+    )
 
     _sign_in(page, base, "coordinator@demo.test", demo)
     page.goto(f"{base}/patients/{patient.pk}/")
@@ -56,7 +61,7 @@ def test_coordinator_drafts_physician_signs_and_the_pdf_downloads(
     last.get_by_placeholder("Target").fill("30 minutes")
     last.get_by_placeholder("Measure").fill("Step counter, weekly")
     page.get_by_role("textbox", name="Prognosis", exact=True).fill("Good with steady treatment.")
-    page.get_by_label("Medications last reconciled").fill("2026-11-20")
+    expect(page.get_by_role("link", name="Open the medication list")).to_be_visible()
     page.get_by_label("Community and social services").fill("None needed now.")
     page.get_by_label("How care is coordinated").fill("Eye clinic letters reviewed monthly.")
     page.get_by_label("Caregiver involvement").fill("Daughter helps with medicines.")
@@ -90,6 +95,8 @@ def test_coordinator_drafts_physician_signs_and_the_pdf_downloads(
     out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     text = " ".join(out.split())  # lines wrap anywhere in a PDF
     assert "Walk every day" in text
+    assert "Medications last reconciled" in text
+    assert "tablet" in text  # the chart's medicines as signed
     assert "24 hours a day, 7 days a week" in text
     subprocess.run(
         [
