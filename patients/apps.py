@@ -7,4 +7,7 @@ class PatientsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from patients import panels  # noqa: F401  (registers the census and coverage panels)
+        from patients import (
+            careteam_panels,  # noqa: F401  (care team, preferences)
+            panels,  # noqa: F401  (registers the census and coverage panels)
+        )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients import coverage_urls, views
+from patients import careteam_urls, coverage_urls, views
 
 app_name = "patients"
 
@@ -39,4 +39,5 @@ urlpatterns = [
     ],
     path("<uuid:patient_id>/disenroll/", views.patient_disenroll, name="patient-disenroll"),
     *coverage_urls.urlpatterns,
+    *careteam_urls.urlpatterns,
 ]

@@ -250,3 +250,45 @@ def staff_time(
         started_at=started_at,
         minutes=minutes,
     )
+
+
+# --- team
+
+
+class CareContactFactory(PatientRowFactory):
+    """A cardiologist unless told otherwise."""
+
+    class Meta:
+        model = "patients.CareContact"
+
+    category = "practitioner"
+    name = "Dr. Ana Ruiz"
+    role = "Cardiologist"
+    organisation = "Heart Associates"
+    phone = "+12125550123"
+
+
+class SharingPermissionFactory(TenantFactory):
+    """Everything, verbally, since 2026-01-01 (the recorder: pass `recorded_by`)."""
+
+    class Meta:
+        model = "patients.SharingPermission"
+
+    contact = factory.SubFactory(CareContactFactory)
+    practice = factory.SelfAttribute("contact.practice")
+    patient = factory.SelfAttribute("contact.patient")
+    scopes = factory.LazyFunction(lambda: ["all"])
+    method = "verbal"
+    given_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 1))
+
+
+class CallWindowFactory(PatientRowFactory):
+    """Best time: weekdays 9:00 to 12:00 in the practice's zone."""
+
+    class Meta:
+        model = "patients.CallWindow"
+
+    kind = "best"
+    weekdays = factory.LazyFunction(lambda: [0, 1, 2, 3, 4])
+    starts_at = factory.LazyFunction(lambda: __import__("datetime").time(9, 0))
+    ends_at = factory.LazyFunction(lambda: __import__("datetime").time(12, 0))

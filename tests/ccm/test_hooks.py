@@ -8,6 +8,7 @@ from careplans import demo as careplans_demo
 from careplans import panels as careplans_panels
 from ccm.demo import app_hooks
 from ccm.hooks import Hooks, home_panels
+from patients import careteam_panels
 from patients import demo as patients_demo
 from patients import panels as patients_panels
 from patients.hooks import chart_panels, cost_share, fhir_sections
@@ -29,6 +30,7 @@ def test_hooks_keep_registration_order_and_one_of_each() -> None:
 def test_the_apps_register_their_panels_at_startup() -> None:
     assert patients_panels.census in list(home_panels)
     assert list(chart_panels) == [
+        careteam_panels.careteam_panel,
         patients_panels.coverage_panel,
         careplans_panels.care_plan_panel,
         billing_panels.time_panel,
