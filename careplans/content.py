@@ -30,7 +30,10 @@ ROWS: dict[str, tuple[str, ...]] = {
     "interventions": ("intervention", "responsible"),
     "medications": ("name", "dose", "instructions"),
     "coordination": ("name", "role", "contact", "purpose"),
+    "caregivers": ("name", "relationship", "contact", "sharing"),
 }
+# Sections read from the chart's care team and contacts (careplans.careteam), not edited.
+CARE_TEAM_SECTIONS = ("coordination", "caregivers")
 TEXTS = (
     "expected_outcome",
     "prognosis",
@@ -57,6 +60,7 @@ LABELS = {
     "community_services": "Community and social services",
     "coordination": "Coordination with other practitioners and agencies",
     "coordination_notes": "How care is coordinated",
+    "caregivers": "Caregivers and family",
     "caregiver": "Caregiver involvement",
     "preferences": "Patient preferences",
     "barriers": "Barriers",

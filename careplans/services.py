@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from careplans import careteam
 from careplans import content as plan_content
 from careplans.defaults import DEFAULT_TEMPLATES
 from careplans.models import (
@@ -191,6 +192,7 @@ def draft_start(
     signed = versions.filter(status=VersionStatus.SIGNED).first()
     number = (versions.aggregate(n=Max("number"))["n"] or 0) + 1
     body = dict(signed.content) if signed else _prefilled(practice, patient, template_ids)
+    body = careteam.with_care_team(body, practice=practice, patient_id=patient.pk)
     try:
         with transaction.atomic():
             version = CarePlanVersion.objects.for_practice(practice).create(
@@ -225,7 +227,9 @@ def draft_update(
     require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
     version = _lock_draft(practice, version)
     before = version.content
-    after = plan_content.clean({**before, **data})
+    after = careteam.with_care_team(
+        plan_content.clean({**before, **data}), practice=practice, patient_id=version.patient_id
+    )
     changed = audit.changed(before, after)
     if changed:
         version.content, version.updated_by, version.updated_at = after, actor, timezone.now()
@@ -241,7 +245,7 @@ def draft_submit(
     """Send a complete draft to the physicians' signing queue. Audited."""
     require(actor, Capability.EDIT_CLINICAL, CLINICAL_ONLY_MESSAGE)
     version = _lock_draft(practice, version)
-    _check_complete(version)
+    _check_complete(version, practice)
     version.submitted_at, version.submitted_by = timezone.now(), actor
     version.save(update_fields=["submitted_at", "submitted_by"])
     audit.write(actor, version, "submit", patient_id=version.patient_id)
@@ -257,7 +261,14 @@ def draft_discard(*, practice: Practice, actor: Membership, version: CarePlanVer
     version.delete()
 
 
-def _check_complete(version: CarePlanVersion) -> None:
+def _check_complete(version: CarePlanVersion, practice: Practice) -> None:
+    # The care team as on the chart now: what the physician signs and the PDF prints.
+    content = careteam.with_care_team(
+        version.content, practice=practice, patient_id=version.patient_id
+    )
+    if content != version.content:
+        version.content = content
+        version.save(update_fields=["content"])
     gaps = plan_content.missing(version.content)
     if gaps:
         raise StateConflict(INCOMPLETE_MESSAGE.format(gaps=" ".join(gaps)))
@@ -310,7 +321,7 @@ def version_sign(
 def _sign(practice: Practice, actor: Membership, version: CarePlanVersion) -> CarePlanVersion:
     plan = lock_for_practice_or_404(CarePlan, practice, version.plan_id)
     version = _lock_draft(practice, version)
-    _check_complete(version)
+    _check_complete(version, practice)
     # R11: the plan is the billing engine's input; the worklist's stored progress follows.
     with engine_inputs.changing(practice=practice, patient_ids=[version.patient_id]):
         return _sign_locked(practice, actor, plan, version)

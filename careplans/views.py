@@ -12,8 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
+from careplans import careteam, pdf, selectors, services
 from careplans import content as plan_content
-from careplans import pdf, selectors, services
 from careplans.forms import (
     CopyForm,
     DischargeForm,
@@ -107,6 +107,13 @@ def _lock_draft(request: PracticeRequest, version: CarePlanVersion) -> CarePlanV
     return lock_for_practice_or_404(queryset, request.practice, version.pk)
 
 
+def _gaps(request: PracticeRequest, version: CarePlanVersion, data: dict[str, Any]) -> list[str]:
+    content = careteam.with_care_team(
+        plan_content.clean(data), practice=request.practice, patient_id=version.patient_id
+    )
+    return plan_content.missing(content)
+
+
 def _editor(
     request: PracticeRequest,
     version: CarePlanVersion,
@@ -122,7 +129,12 @@ def _editor(
         "rows": _editor_rows(data),
         "labels": plan_content.LABELS,
         "statuses": plan_content.GOAL_STATUSES,
-        "gaps": plan_content.missing(plan_content.clean(data)) if not extra.get("errors") else [],
+        "gaps": _gaps(request, version, data) if not extra.get("errors") else [],
+        "care_team": careteam.care_team_sections(
+            practice=request.practice,
+            patient_id=version.patient_id,
+            today=request.practice.today(),
+        ),
         **extra,
     }
     status = 400 if extra.get("errors") else 200
@@ -164,7 +176,7 @@ def version_edit(request: PracticeRequest, version_id: str) -> HttpResponse:
 def editor_row(request: PracticeRequest, version_id: str, section: str) -> HttpResponse:
     """One blank editor row (htmx appends it to the section's table)."""
     version = _version(request, version_id)
-    if section not in plan_content.ROWS:
+    if section not in plan_content.ROWS or section in plan_content.CARE_TEAM_SECTIONS:
         raise Http404
     context = {
         "section": section,

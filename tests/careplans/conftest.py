@@ -16,7 +16,8 @@ COMPLETE = {
     "medications": [{"name": "Metformin", "dose": "500 mg", "instructions": "twice a day"}],
     "medications_reconciled_on": "2026-10-02",
     "community_services": "Meals on Wheels referral declined.",
-    "coordination": [{"name": "Dr. Eye", "role": "Ophthalmology", "contact": "", "purpose": ""}],
+    # The coordination rows come from the chart's care team (careplans.careteam).
+    "coordination_notes": "Eye clinic results shared after each visit.",
     "caregiver": "Daughter helps with medicines.",
     "preferences": "Prefers calls after 10 am.",
     "barriers": "No car.",
