@@ -14,7 +14,7 @@ from billing.submissions import api_urls as submissions_api_urls
 from careplans import apis as plan_apis
 from ccm import apis
 from patients import apis as patient_apis
-from patients import coverage_urls
+from patients import careteam_urls, coverage_urls
 from timelog import apis as time_apis
 
 app_name = "api"
@@ -137,3 +137,4 @@ urlpatterns += submissions_api_urls.urlpatterns
 urlpatterns += remittance_api_urls.urlpatterns
 urlpatterns += setup_api_urls.urlpatterns
 urlpatterns += coverage_urls.api_urlpatterns
+urlpatterns += careteam_urls.api_urlpatterns

@@ -139,18 +139,7 @@ class ContactRow:
 
 def contact_rows(*, practice: Practice, patient_id: Any, today: dt.date) -> list[ContactRow]:
     """Every contact of the patient (active first), each with its permissions (two queries)."""
-    contacts = (
-        care_contacts(practice=practice, patient_id=patient_id, active_only=False)
-        .order_by("-is_active", "category", "name")
-        .prefetch_related(
-            Prefetch(
-                "permissions",
-                queryset=SharingPermission.objects.for_practice(practice).order_by(
-                    "-given_on", "-created_at"
-                ),
-            )
-        )
-    )
+    contacts = contact_list(practice=practice, patient_id=patient_id)
     return [
         ContactRow(
             contact,
@@ -189,3 +178,19 @@ def contact_get(*, practice: Practice, patient_id: Any, contact_id: Any) -> Care
 def call_windows(*, practice: Practice, patient_id: Any) -> QuerySet[CallWindow]:
     """The patient's call windows, best times first, by start."""
     return CallWindow.objects.for_practice(practice).filter(patient_id=patient_id)
+
+
+def contact_list(*, practice: Practice, patient_id: Any = None) -> QuerySet[CareContact]:
+    """Every contact of the patient (or of the practice), active first, with its permissions
+    (two queries)."""
+    found = CareContact.objects.for_practice(practice)
+    if patient_id is not None:
+        found = found.filter(patient_id=patient_id)
+    return found.order_by("-is_active", "category", "name", "pk").prefetch_related(
+        Prefetch(
+            "permissions",
+            queryset=SharingPermission.objects.for_practice(practice).order_by(
+                "-given_on", "-created_at"
+            ),
+        )
+    )

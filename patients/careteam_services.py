@@ -368,3 +368,42 @@ def call_window_delete(*, practice: Practice, actor: Membership, window: CallWin
     fresh = lock_for_practice_or_404(CallWindow, practice, window.pk)
     audit.write(actor, fresh, "delete", patient_id=fresh.patient_id)
     fresh.delete()
+
+
+WINDOWS_FIELD = "call_windows"
+
+
+@transaction.atomic
+def preferences_set(
+    *,
+    practice: Practice,
+    actor: Membership,
+    patient: Patient,
+    data: dict[str, Any],
+    windows: list[dict[str, Any]] | None = None,
+) -> Patient:
+    """Change the patient's preferences and, when `windows` is given, replace the call
+    windows with them (all or nothing; errors under `call_windows` name the window's
+    position). Audited."""
+    fresh = preferences_update(practice=practice, actor=actor, patient=patient, data=data)
+    if windows is None:
+        return fresh
+    problems = [
+        _window_problems(
+            w.get("kind", ""),
+            sorted(set(w.get("weekdays") or [])),
+            w.get("starts_at"),
+            w.get("ends_at"),
+        )
+        for w in windows
+    ]
+    found = [
+        f"Window {n}: {' '.join(errors.values())}" for n, errors in enumerate(problems, 1) if errors
+    ]
+    if found:
+        raise ValidationError({WINDOWS_FIELD: found})
+    for old in CallWindow.objects.for_practice(practice).filter(patient_id=fresh.pk):
+        call_window_delete(practice=practice, actor=actor, window=old)
+    for window in windows:
+        call_window_create(practice=practice, actor=actor, patient=fresh, **window)
+    return fresh

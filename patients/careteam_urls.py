@@ -6,7 +6,7 @@ from typing import Any
 
 from django.urls import path
 
-from patients import careteam_views
+from patients import careteam_apis, careteam_views
 
 _CONTACT = "<uuid:patient_id>/contacts/<uuid:contact_id>"
 
@@ -37,4 +37,30 @@ urlpatterns: list[Any] = [
     ),
 ]
 
-api_urlpatterns: list[Any] = []
+api_urlpatterns: list[Any] = [
+    path(
+        "v1/patients/<uuid:patient_id>/contacts/",
+        careteam_apis.PatientContactListApi.as_view(),
+        name="patient-contacts",
+    ),
+    path(
+        "v1/contacts/<uuid:contact_id>/",
+        careteam_apis.ContactDetailApi.as_view(),
+        name="contact-detail",
+    ),
+    path(
+        "v1/contacts/<uuid:contact_id>/permissions/",
+        careteam_apis.ContactPermissionCreateApi.as_view(),
+        name="contact-permissions",
+    ),
+    path(
+        "v1/permissions/<uuid:permission_id>/revoke/",
+        careteam_apis.PermissionRevokeApi.as_view(),
+        name="permission-revoke",
+    ),
+    path(
+        "v1/patients/<uuid:patient_id>/preferences/",
+        careteam_apis.PatientPreferencesApi.as_view(),
+        name="patient-preferences",
+    ),
+]
