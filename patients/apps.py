@@ -8,6 +8,7 @@ class PatientsConfig(AppConfig):
 
     def ready(self) -> None:
         from patients import (
+            careteam_fhir,  # noqa: F401  (CareTeam and RelatedPerson in the bundle)
             careteam_panels,  # noqa: F401  (care team, preferences)
             panels,  # noqa: F401  (registers the census and coverage panels)
         )

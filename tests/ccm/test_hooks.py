@@ -8,7 +8,7 @@ from careplans import demo as careplans_demo
 from careplans import panels as careplans_panels
 from ccm.demo import app_hooks
 from ccm.hooks import Hooks, home_panels
-from patients import careteam_panels
+from patients import careteam_fhir, careteam_panels
 from patients import demo as patients_demo
 from patients import panels as patients_panels
 from patients.hooks import chart_panels, cost_share, fhir_sections
@@ -36,7 +36,10 @@ def test_the_apps_register_their_panels_at_startup() -> None:
         billing_panels.time_panel,
     ]
     assert billing_panels.dashboard_panel in list(home_panels)
-    assert list(fhir_sections) == [careplans_panels.care_plan_section]
+    assert list(fhir_sections) == [
+        careteam_fhir.care_team_section,
+        careplans_panels.care_plan_section,
+    ]
     assert list(cost_share) == [billing_panels.consent_cost_share]
 
 
