@@ -14,6 +14,7 @@ from typing import Any
 
 from ccm.demo import DemoSeed
 from ccm.models import Membership, Practice
+from patients import careteam_demo
 from patients.models import (
     PRIMARY_KINDS,
     Condition,
@@ -461,3 +462,4 @@ def seed_demo(demo: DemoSeed) -> None:
             practice=demo.practices[slug], staff=staff[slug], count=counts[slug], today=today
         )
         demo.added["coverage"] += seed_coverage(practice=demo.practices[slug], today=today)
+    careteam_demo.seed(demo)
