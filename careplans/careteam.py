@@ -30,8 +30,7 @@ def _sharing(row: ContactRow) -> str:
 
 def _coordination(row: ContactRow) -> dict[str, str]:
     c = row.contact
-    what = c.role or str(c.get_category_display()).split(" (")[0]
-    role = " · ".join(p for p in (what, c.organisation) if p)
+    role = " · ".join(p for p in (row.kind, c.organisation) if p)
     return {"name": c.name, "role": role, "contact": _reach(c), "purpose": _sharing(row)}
 
 

@@ -13,7 +13,7 @@ from fhir.resources.R4B.careteam import CareTeam
 from fhir.resources.R4B.relatedperson import RelatedPerson
 from fhir.resources.R4B.resource import Resource
 
-from patients.careteam_selectors import care_contacts
+from patients.careteam_selectors import care_contacts, contact_kind
 from patients.fhir import _communication
 from patients.hooks import fhir_sections
 from patients.models import CareContact, Condition, Patient
@@ -59,7 +59,7 @@ def _participant(contact: CareContact) -> dict[str, Any]:
         role = contact.relationship + (" (representative)" if contact.is_representative else "")
         member = {"reference": f"urn:uuid:{contact.pk}", "display": contact.name}
         return {"role": [{"text": role}], "member": member}
-    role = contact.role or str(contact.get_category_display()).split(" (")[0]
+    role = contact_kind(contact)
     participant: dict[str, Any] = {"role": [{"text": role}], "member": {"display": contact.name}}
     if contact.organisation:
         participant["onBehalfOf"] = {"display": contact.organisation}

@@ -114,6 +114,12 @@ def weekdays_label(days: Iterable[int]) -> str:
     return ", ".join(names)
 
 
+def contact_kind(contact: CareContact) -> str:
+    """What a care team member is to the patient: their role, else the kind of contact
+    ("Pharmacy")."""
+    return contact.role or str(contact.get_category_display()).split(" (")[0]
+
+
 @dataclass(frozen=True)
 class PermissionRow:
     permission: SharingPermission
@@ -127,6 +133,10 @@ class ContactRow:
 
     contact: CareContact
     permissions: list[PermissionRow]
+
+    @property
+    def kind(self) -> str:
+        return contact_kind(self.contact)
 
     @property
     def current(self) -> list[PermissionRow]:
