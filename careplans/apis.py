@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from careplans import content as plan_content
-from careplans import medications as plan_medications
+from careplans import chart_sections
 from careplans import pdf, selectors, services
 from careplans.models import CarePlanVersion, CopyMethod, VersionStatus
 from ccm import audit
@@ -126,9 +126,9 @@ class VersionSerializer(serializers.Serializer):
     content_sha256 = serializers.CharField(help_text="SHA-256 of the canonical content.")
 
     def to_representation(self, version: Any) -> Any:
-        # A draft's medication section is the chart's now (careplans.medications).
+        # A draft's medication section is the chart's now (careplans.chart_sections).
         if version.is_draft:
-            version.content = plan_medications.content_of(version)
+            version.content = chart_sections.content_of(version)
         return super().to_representation(version)
 
     def get_missing(self, version: Any) -> list[str]:

@@ -30,6 +30,7 @@ ROWS: dict[str, tuple[str, ...]] = {
     "interventions": ("intervention", "responsible"),
     "medications": ("name", "dose", "instructions"),
     "coordination": ("name", "role", "contact", "purpose"),
+    "caregivers": ("name", "relationship", "contact", "sharing"),
 }
 TEXTS = (
     "expected_outcome",
@@ -43,9 +44,10 @@ TEXTS = (
     "review_schedule",
 )
 DATES = ("medications_reconciled_on",)
-# Read from the chart's medication list and latest reconciliation (careplans.medications),
-# not edited in the plan: clean() leaves them empty; signing stores them as they were then.
-FROM_CHART = ("medications", "medications_reconciled_on")
+# Read from the chart (careplans.chart_sections): the medication list and latest
+# reconciliation, the care contacts and caregivers. Not edited in the plan: clean() leaves
+# them empty; signing stores them as they were then.
+FROM_CHART = ("medications", "medications_reconciled_on", "coordination", "caregivers")
 
 # Labels in the plan's reading order (editor, PDF, diff).
 LABELS = {
@@ -60,6 +62,7 @@ LABELS = {
     "community_services": "Community and social services",
     "coordination": "Coordination with other practitioners and agencies",
     "coordination_notes": "How care is coordinated",
+    "caregivers": "Caregivers and family",
     "caregiver": "Caregiver involvement",
     "preferences": "Patient preferences",
     "barriers": "Barriers",

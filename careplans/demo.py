@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from careplans import content as plan_content
 from careplans import transition_demo
-from careplans import medications as plan_medications
+from careplans import chart_sections
 from careplans.models import (
     CarePlan,
     CarePlanCopy,
@@ -62,7 +62,7 @@ def seed_care_plans(
         .order_by("position")
     ):
         conditions[c.patient_id].append(c)
-    charted = plan_medications.from_chart_many(
+    charted = chart_sections.from_chart_many(
         practice=practice, patient_ids=[p.pk for p in patients]
     )
     rng = random.Random(f"{practice.slug}-care-plans")  # noqa: S311 (demo data)

@@ -11,7 +11,7 @@ from fhir.resources.R4B.goal import Goal as FhirGoal
 from fhir.resources.R4B.resource import Resource
 
 from careplans import content as plan_content
-from careplans import medications as plan_medications
+from careplans import chart_sections
 from careplans.models import CarePlanVersion, VersionStatus
 
 CATEGORY_SYSTEM = "http://hl7.org/fhir/us/core/CodeSystem/careplan-category"
@@ -62,7 +62,7 @@ def _goal(version: CarePlanVersion, index: int, goal: dict[str, str]) -> FhirGoa
 
 def care_plan_resources(version: CarePlanVersion, conditions: Any) -> list[Resource]:
     """The version's CarePlan and its Goals (references are urn:uuid, as in the bundle)."""
-    body = plan_medications.content_of(version)
+    body = chart_sections.content_of(version)
     goals = [_goal(version, i, g) for i, g in enumerate(body.get("goals", []))]
     codes = {p.get("code") for p in body.get("problems", [])}
     addresses = [{"reference": f"urn:uuid:{c.pk}"} for c in conditions if c.icd10_code in codes]

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 
 from careplans import content as plan_content
-from careplans import medications as plan_medications
+from careplans import chart_sections
 from careplans.models import CarePlanVersion
 from ccm import audit
 from ccm.models import Membership, Practice
@@ -25,7 +25,7 @@ def render_pdf(*, practice: Practice, version: CarePlanVersion) -> bytes:
             "version": version,
             "patient": version.patient,
             # A signed version's medicines as of its signing; a draft's from the chart now.
-            "sections": plan_content.sections(plan_medications.content_of(version)),
+            "sections": plan_content.sections(chart_sections.content_of(version)),
             "goals": version.content.get("goals", []),
             "statuses": plan_content.GOAL_STATUSES,
         },

@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from careplans import content as plan_content
-from careplans import medications as plan_medications
+from careplans import chart_sections
 from careplans.models import (
     CarePlan,
     CarePlanCopy,
@@ -100,9 +100,9 @@ class DiffSection:
 
 def version_diff(old: CarePlanVersion, new: CarePlanVersion) -> list[DiffSection]:
     """Section by section, lines kept, added (+) and removed (-), in reading order."""
-    before = dict(plan_content.sections(plan_medications.content_of(old)))
+    before = dict(plan_content.sections(chart_sections.content_of(old)))
     out = []
-    for label, lines in plan_content.sections(plan_medications.content_of(new)):
+    for label, lines in plan_content.sections(chart_sections.content_of(new)):
         ops = []
         for line in difflib.ndiff(before.get(label, []), lines):
             if line[:1] in (" ", "+", "-"):

@@ -17,7 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from careplans import content as plan_content
-from careplans import medications as plan_medications
+from careplans import chart_sections
 from careplans.defaults import DEFAULT_TEMPLATES
 from careplans.models import (
     CarePlan,
@@ -190,9 +190,9 @@ def draft_start(
         raise StateConflict(DRAFT_EXISTS_MESSAGE)
     signed = versions.filter(status=VersionStatus.SIGNED).first()
     number = (versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    # The medication section is the chart's (careplans.medications), not the signed snapshot.
+    # The medication section is the chart's (careplans.chart_sections), not the signed snapshot.
     body = (
-        plan_medications.without_chart(signed.content)
+        chart_sections.without_chart(signed.content)
         if signed
         else _prefilled(practice, patient, template_ids)
     )
@@ -263,7 +263,7 @@ def draft_discard(*, practice: Practice, actor: Membership, version: CarePlanVer
 
 
 def _check_complete(version: CarePlanVersion) -> None:
-    gaps = plan_content.missing(plan_medications.content_of(version))
+    gaps = plan_content.missing(chart_sections.content_of(version))
     if gaps:
         raise StateConflict(INCOMPLETE_MESSAGE.format(gaps=" ".join(gaps)))
 
@@ -327,7 +327,7 @@ def _sign_locked(
     now = timezone.now()
     today = practice.today()
     # The signed record holds the chart's medication list as it is now.
-    content = plan_medications.content_of(version)
+    content = chart_sections.content_of(version)
     CarePlanVersion.objects.for_practice(practice).filter(
         plan=plan, status=VersionStatus.SIGNED
     ).update(status=VersionStatus.SUPERSEDED)

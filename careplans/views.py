@@ -13,7 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from careplans import content as plan_content
-from careplans import medications as plan_medications
+from careplans import chart_sections
 from careplans import pdf, selectors, services
 from careplans.forms import (
     CopyForm,
@@ -111,7 +111,7 @@ def _editor(
     form: DraftForm,
     **extra: Any,
 ) -> HttpResponse:
-    chart = plan_medications.from_chart(practice=request.practice, patient_id=version.patient_id)
+    chart = chart_sections.from_chart(practice=request.practice, patient_id=version.patient_id)
     context = {
         "form": form,
         "version": version,
@@ -121,6 +121,7 @@ def _editor(
         "labels": plan_content.LABELS,
         "statuses": plan_content.GOAL_STATUSES,
         "chart_medications": chart,
+        "care_team": {section: chart[section] for section in ("coordination", "caregivers")},
         "gaps": plan_content.missing({**plan_content.clean(data), **chart})
         if not extra.get("errors")
         else [],
@@ -210,7 +211,7 @@ def _detail(
 ) -> HttpResponse:
     audit.read(request.membership, version, patient_id=version.patient_id)
     chart = selectors.chart_plan(practice=request.practice, patient_id=version.patient_id)
-    content = plan_medications.content_of(version)
+    content = chart_sections.content_of(version)
     context = {
         "version": version,
         "patient": version.patient,

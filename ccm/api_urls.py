@@ -16,6 +16,7 @@ from careplans import transition_urls
 from ccm import apis
 from patients import apis as patient_apis
 from patients import coverage_urls, medication_urls
+from patients import careteam_urls, coverage_urls
 from timelog import apis as time_apis
 
 app_name = "api"
@@ -140,3 +141,4 @@ urlpatterns += setup_api_urls.urlpatterns
 urlpatterns += coverage_urls.api_urlpatterns
 urlpatterns += transition_urls.api_urlpatterns
 urlpatterns += medication_urls.api_urlpatterns
+urlpatterns += careteam_urls.api_urlpatterns

@@ -15,6 +15,7 @@ from typing import Any
 from ccm.demo import DemoSeed
 from ccm.models import Membership, Practice
 from patients import medication_demo
+from patients import careteam_demo
 from patients.models import (
     PRIMARY_KINDS,
     Condition,
@@ -463,3 +464,4 @@ def seed_demo(demo: DemoSeed) -> None:
         )
         demo.added["coverage"] += seed_coverage(practice=demo.practices[slug], today=today)
     medication_demo.seed_demo(demo)
+    careteam_demo.seed(demo)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from patients import coverage_urls, medication_urls, views
+from patients import careteam_urls, coverage_urls, views
 
 app_name = "patients"
 
@@ -40,4 +41,5 @@ urlpatterns = [
     path("<uuid:patient_id>/disenroll/", views.patient_disenroll, name="patient-disenroll"),
     *coverage_urls.urlpatterns,
     *medication_urls.urlpatterns,
+    *careteam_urls.urlpatterns,
 ]

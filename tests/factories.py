@@ -288,6 +288,11 @@ class MedicationFactory(PatientRowFactory):
 
 class CareContactFactory(PatientRowFactory):
     """A caregiver of the patient (a daughter unless told otherwise)."""
+# --- team
+
+
+class CareContactFactory(PatientRowFactory):
+    """A cardiologist unless told otherwise."""
 
     class Meta:
         model = "patients.CareContact"
@@ -327,3 +332,34 @@ def medicines_reconciled(patient: Any, performer: Any) -> Any:
     reconciliation = MedicationReconciliationFactory(patient=patient, performed_by=performer)
     MedicationChangeFactory(reconciliation=reconciliation, medication=medication)
     return reconciliation
+    category = "practitioner"
+    name = "Dr. Ana Ruiz"
+    role = "Cardiologist"
+    organisation = "Heart Associates"
+    phone = "+12125550123"
+
+
+class SharingPermissionFactory(TenantFactory):
+    """Everything, verbally, since 2026-01-01 (the recorder: pass `recorded_by`)."""
+
+    class Meta:
+        model = "patients.SharingPermission"
+
+    contact = factory.SubFactory(CareContactFactory)
+    practice = factory.SelfAttribute("contact.practice")
+    patient = factory.SelfAttribute("contact.patient")
+    scopes = factory.LazyFunction(lambda: ["all"])
+    method = "verbal"
+    given_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 1))
+
+
+class CallWindowFactory(PatientRowFactory):
+    """Best time: weekdays 9:00 to 12:00 in the practice's zone."""
+
+    class Meta:
+        model = "patients.CallWindow"
+
+    kind = "best"
+    weekdays = factory.LazyFunction(lambda: [0, 1, 2, 3, 4])
+    starts_at = factory.LazyFunction(lambda: __import__("datetime").time(9, 0))
+    ends_at = factory.LazyFunction(lambda: __import__("datetime").time(12, 0))

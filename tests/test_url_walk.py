@@ -46,6 +46,9 @@ SAMPLES = {
     "payer_id": "payer",
     "coverage_id": "coverage",
     "transition_id": "transition",
+    "contact_id": "contact",
+    "permission_id": "permission",
+    "window_id": "window",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -139,6 +142,18 @@ def _victim_patient(admin):
             row_count=1,
         ),
         **_victim_plan(admin, patient),
+        **_victim_careteam(admin, patient),
+    }
+
+
+def _victim_careteam(admin, patient):
+    from tests.factories import CallWindowFactory, CareContactFactory, SharingPermissionFactory
+
+    contact = CareContactFactory(patient=patient, name="victim-contact-name")
+    return {
+        "contact": contact,
+        "permission": SharingPermissionFactory(contact=contact, recorded_by=admin),
+        "window": CallWindowFactory(patient=patient),
     }
 
 
@@ -231,6 +246,7 @@ def _victim_markers(cast) -> list[bytes]:
     markers = [cast["admin"].practice.name, cast["token"].name, "Victimsdottir", "VIC-001"]
     markers += ["victim-note", "victim-task-title", "victim-plan-goal", "victim-template"]
     markers += ["victim-service-note", "victim-payer-name", "victim-transition-facility"]
+    markers += ["victim-service-note", "victim-payer-name", "victim-contact-name"]
     markers += [cast[r].user.email for r in ("admin", "coordinator", "physician", "biller")]
     return [m.encode() for m in markers]
 

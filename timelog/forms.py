@@ -11,7 +11,7 @@ from ccm.models import Membership, Practice
 from ccm.versioning import VersionedFormMixin
 from patients.selectors import clinician_choices
 from timelog.models import MAX_ENTRY_MINUTES, Activity, TaskKind
-from timelog.selectors import TASK_VIEWS, WORKLIST_FILTERS, WORKLIST_SORTS
+from timelog.selectors import CALL_WINDOW_FILTERS, TASK_VIEWS, WORKLIST_FILTERS, WORKLIST_SORTS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -79,6 +79,9 @@ class WorklistFilterForm(forms.Form):
     )
     show = forms.ChoiceField(choices=list(WORKLIST_FILTERS.items()), required=False)
     sort = forms.ChoiceField(choices=list(WORKLIST_SORTS.items()), required=False)
+    call_window = forms.ChoiceField(
+        choices=list(CALL_WINDOW_FILTERS.items()), required=False, label="Call window"
+    )
 
 
 class _AssigneeMixin:

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
     DateTimeField,
     Exists,
+    ExpressionWrapper,
     F,
     FilteredRelation,
     IntegerField,
@@ -40,7 +42,8 @@ from ccm import tenancy
 from ccm.models import Membership, Practice
 from ccm.months import last_day, month_bounds
 from ccm.selectors import per_row
-from patients.models import Consent, Patient, Status
+from patients.careteam_selectors import call_window_open_q
+from patients.models import CallWindow, CallWindowKind, Consent, Patient, Status
 from timelog.models import CONTACT_ACTIVITIES, Task, TaskStatus, TimeAdjustment, TimeEntry
 
 NO_CONTACT_DAYS = 30
@@ -112,6 +115,7 @@ class WorklistRow:
     open_tasks: int
     next_task: Task | None = None
     flags: list[str] = field(default_factory=list)
+    call_now: bool = False  # inside a best-time window, outside every do-not-call one
 
     @property
     def staff_pool(self) -> int:
@@ -168,6 +172,7 @@ WORKLIST_FILTERS = {
     "behind": "Behind pace",
     "no_contact": f"No contact in {NO_CONTACT_DAYS} days",
 }
+CALL_WINDOW_FILTERS = {"": "Any time", "open": "Call window open now"}
 WORKLIST_SORTS = {
     "name": "Name",
     "minutes": "Fewest minutes first",
@@ -295,11 +300,18 @@ def worklist(
     show: str = "",
     sort: str = "name",
     today: dt.date,
+    call_window: str = "",
+    now: dt.datetime | None = None,
 ) -> QuerySet[Patient]:
     """The month's enrolled patients, filtered and sorted in SQL by the stored engine
-    progress (MonthProgress, R16-R27), pace, contact and tasks. Page it, then turn the page
-    into rows with `worklist_rows` (a fixed number of queries whatever the page size)."""
-    queryset = _worklist_queryset(practice, month, coordinator)
+    progress (MonthProgress, R16-R27), pace, contact, tasks and (`call_window="open"`) the
+    patients one may call at `now` (default: now). Page it, then turn the page into rows with
+    `worklist_rows` (a fixed number of queries whatever the page size)."""
+    queryset = _with_call_window(
+        _worklist_queryset(practice, month, coordinator), practice, now or timezone.now()
+    )
+    if call_window == "open":
+        queryset = queryset.filter(call_open=True)
     if show == "below":
         queryset = queryset.filter(wl_pool__lt=FIRST_THRESHOLD)
     elif show == "reached":
@@ -310,6 +322,19 @@ def worklist(
         cutoff = timezone.now() - dt.timedelta(days=NO_CONTACT_DAYS)
         queryset = queryset.filter(Q(last_contact__isnull=True) | Q(last_contact__lt=cutoff))
     return queryset.order_by(*_SORTS.get(sort, ()), *_NAME_ORDER)
+
+
+def _with_call_window(queryset: Any, practice: Practice, now: dt.datetime) -> Any:
+    # In the same query: the worklist keeps its query count.
+    best = CallWindow.objects.for_practice(practice).filter(
+        patient=OuterRef("pk"), kind=CallWindowKind.BEST
+    )
+    return queryset.annotate(
+        call_open=ExpressionWrapper(
+            call_window_open_q(practice=practice, now=now), output_field=BooleanField()
+        ),
+        call_best_recorded=Exists(best),
+    )
 
 
 def worklist_rows(
@@ -335,6 +360,8 @@ def _row(patient: Any, pace: Pace, contact_cutoff: dt.datetime, today: dt.date) 
         behind_pace=patient.wl_pool < pace.behind_below(),
         last_contact=last_contact,
         open_tasks=patient.open_task_count,
+        call_now=bool(getattr(patient, "call_open", False))
+        and bool(getattr(patient, "call_best_recorded", False)),
     )
     if not patient.consent_on_file:
         row.flags.append("No consent on file")

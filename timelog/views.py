@@ -71,6 +71,7 @@ def worklist(request: PracticeRequest) -> HttpResponse:
         show=data.get("show", ""),
         sort=data.get("sort") or "name",
         today=request.practice.today(),
+        call_window=data.get("call_window", ""),
     )
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = selectors.worklist_rows(page.object_list, month=month, today=request.practice.today())

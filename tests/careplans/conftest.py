@@ -15,7 +15,8 @@ COMPLETE = {
     "symptom_management": "Treat readings under 70 with 15 g of sugar.",
     "interventions": [{"intervention": "Monthly call", "responsible": "Care coordinator"}],
     "community_services": "Meals on Wheels referral declined.",
-    "coordination": [{"name": "Dr. Eye", "role": "Ophthalmology", "contact": "", "purpose": ""}],
+    # The coordination rows come from the chart's care team (careplans.careteam).
+    "coordination_notes": "Eye clinic results shared after each visit.",
     "caregiver": "Daughter helps with medicines.",
     "preferences": "Prefers calls after 10 am.",
     "barriers": "No car.",

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from careplans import content, services
-from careplans import medications as plan_medications
+from careplans import chart_sections
 from careplans.pdf import render_pdf
 from patients import medication_services as ms
 from patients.models import Medication
@@ -24,7 +24,7 @@ def test_a_draft_reads_the_chart_and_ignores_edited_rows(practice, coordinator, 
     )
     draft.refresh_from_db()
     assert draft.content["medications"] == []
-    current = plan_medications.content_of(draft)
+    current = chart_sections.content_of(draft)
     assert current["medications"] == [
         {
             "name": "Metformin 500 mg tablet",
@@ -53,11 +53,11 @@ def test_signing_snapshots_the_list_and_later_changes_do_not_touch_it(
         reconciled_at=dt.datetime(2026, 10, 9, tzinfo=dt.UTC),
     )
     signed.refresh_from_db()
-    assert plan_medications.content_of(signed)["medications_reconciled_on"] == "2026-10-02"
-    assert len(plan_medications.content_of(signed)["medications"]) == 2
+    assert chart_sections.content_of(signed)["medications_reconciled_on"] == "2026-10-02"
+    assert len(chart_sections.content_of(signed)["medications"]) == 2
     # A revision starts from the chart again.
     draft = services.draft_start(practice=practice, actor=coordinator, patient=signed.patient)
-    live = plan_medications.content_of(draft)
+    live = chart_sections.content_of(draft)
     assert [row["name"] for row in live["medications"]] == ["Metformin 500 mg tablet"]
     assert live["medications_reconciled_on"] == "2026-10-09"
 

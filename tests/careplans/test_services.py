@@ -207,7 +207,7 @@ def test_revising_starts_from_the_signed_version_and_signing_supersedes_it(
     revision = services.draft_start(practice=practice, actor=coordinator, patient=patient)
     assert revision.number == 2
     assert revision.based_on == signed
-    # The same plan; the medication section reads the chart again (careplans.medications).
+    # The same plan; the medication section reads the chart again (careplans.chart_sections).
     assert revision.content == {
         **signed.content,
         "medications": [],

@@ -8,6 +8,7 @@ from careplans import demo as careplans_demo
 from careplans import panels as careplans_panels
 from ccm.demo import app_hooks
 from ccm.hooks import Hooks, home_panels
+from patients import careteam_fhir, careteam_panels
 from patients import demo as patients_demo
 from patients import medication_panels
 from patients import panels as patients_panels
@@ -31,6 +32,7 @@ def test_the_apps_register_their_panels_at_startup() -> None:
     assert patients_panels.census in list(home_panels)
     assert list(chart_panels) == [
         medication_panels.medication_panel,
+        careteam_panels.careteam_panel,
         patients_panels.coverage_panel,
         careplans_panels.care_plan_panel,
         billing_panels.time_panel,
@@ -38,6 +40,7 @@ def test_the_apps_register_their_panels_at_startup() -> None:
     assert billing_panels.dashboard_panel in list(home_panels)
     assert list(fhir_sections) == [
         medication_panels.medication_section,
+        careteam_fhir.care_team_section,
         careplans_panels.care_plan_section,
     ]
     assert list(cost_share) == [billing_panels.consent_cost_share]
