@@ -250,3 +250,40 @@ def staff_time(
         started_at=started_at,
         minutes=minutes,
     )
+
+
+# --- contacts
+
+
+class CareContactFactory(PatientRowFactory):
+    """A caregiver of the patient unless told otherwise."""
+
+    class Meta:
+        model = "patients.CareContact"
+
+    category = "caregiver"
+    name = factory.Faker("name")
+    relationship = "Daughter"
+
+
+class ContactAttemptFactory(PatientRowFactory):
+    """A reached call, written straight to the table; the worklist's progress refreshed (as
+    the service does)."""
+
+    class Meta:
+        model = "timelog.ContactAttempt"
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        from billing.progress.services import progress_refresh
+
+        obj = super()._create(model_class, *args, **kwargs)
+        progress_refresh(practice=obj.practice, patient_ids=[obj.patient_id], months=[obj.month])
+        return obj
+
+    occurred_at = factory.LazyFunction(lambda: _utc(2026, 1, 12, 15, 0))
+    month = factory.LazyAttribute(lambda a: a.occurred_at.date().replace(day=1))
+    outcome = "reached"
+    recorded_by = factory.SubFactory(
+        MembershipFactory, practice=factory.SelfAttribute("..practice")
+    )

@@ -38,10 +38,17 @@ from billing.rules.codes import STAFF_TRACK
 from careplans.models import CarePlan, CarePlanVersion
 from ccm import tenancy
 from ccm.models import Membership, Practice
-from ccm.months import last_day, month_bounds
+from ccm.months import last_day
 from ccm.selectors import per_row
 from patients.models import Consent, Patient, Status
-from timelog.models import CONTACT_ACTIVITIES, Task, TaskStatus, TimeAdjustment, TimeEntry
+from timelog.models import (
+    ContactAttempt,
+    Outcome,
+    Task,
+    TaskStatus,
+    TimeAdjustment,
+    TimeEntry,
+)
 
 NO_CONTACT_DAYS = 30
 NO_PLAN_FLAG = "No signed care plan"
@@ -208,13 +215,13 @@ ROW_FIELDS = (
 
 
 def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membership | None) -> Any:
-    month_end = month_bounds(month, practice.time_zone)[1]
+    # The last reached contact attempt up to the month's end (the month is in the zone, R1).
     contacts = per_row(
-        TimeEntry.objects.for_practice(practice).filter(
-            patient=OuterRef("pk"), activity__in=CONTACT_ACTIVITIES, started_at__lt=month_end
+        ContactAttempt.objects.for_practice(practice).filter(
+            patient=OuterRef("pk"), outcome=Outcome.REACHED, month__lte=month
         ),
         "patient",
-        Max("started_at"),
+        Max("occurred_at"),
     )
     # The practice in each subquery lets it probe the (practice, patient, …) indexes.
     open_tasks = Task.objects.for_practice(practice).filter(
