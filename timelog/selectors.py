@@ -118,6 +118,7 @@ class WorklistRow:
     last_contact: dt.datetime | None
     open_tasks: int
     next_task: Task | None = None
+    unanswered_attempts: int = 0  # this month's, since the last reached contact
     flags: list[str] = field(default_factory=list)
 
     @property
@@ -263,6 +264,7 @@ def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membersh
                 default=F("wl__last_contact_at"),
                 output_field=DateTimeField(),
             ),
+            wl_unanswered=Coalesce("wl__unanswered_attempts", 0, output_field=IntegerField()),
             consent_on_file=Exists(consents),
             # R11: a version signed by the month's end (a later revision supersedes it).
             care_plan_signed=Exists(
@@ -342,6 +344,7 @@ def _row(patient: Any, pace: Pace, contact_cutoff: dt.datetime, today: dt.date) 
         behind_pace=patient.wl_pool < pace.behind_below(),
         last_contact=last_contact,
         open_tasks=patient.open_task_count,
+        unanswered_attempts=patient.wl_unanswered,
     )
     if not patient.consent_on_file:
         row.flags.append("No consent on file")

@@ -11,6 +11,7 @@ from ccm.hooks import Hooks, home_panels
 from patients import demo as patients_demo
 from patients import panels as patients_panels
 from patients.hooks import chart_panels, cost_share, fhir_sections
+from timelog import contact_panels
 from timelog import demo as timelog_demo
 
 
@@ -30,6 +31,7 @@ def test_the_apps_register_their_panels_at_startup() -> None:
     assert patients_panels.census in list(home_panels)
     assert list(chart_panels) == [
         patients_panels.coverage_panel,
+        contact_panels.contact_panel,
         careplans_panels.care_plan_panel,
         billing_panels.time_panel,
     ]

@@ -1,0 +1,15 @@
+"""Routes of contact attempts: pages (spliced into timelog/urls.py) and the API
+(`api_urlpatterns`, added in ccm/api_urls.py)."""
+
+from django.urls import path
+
+from timelog import contact_views
+
+urlpatterns = [
+    path(
+        "patients/<uuid:patient_id>/contacts/new/",
+        contact_views.contact_new,
+        name="contact-new",
+    ),
+]
+api_urlpatterns: list = []
