@@ -287,3 +287,20 @@ class ContactAttemptFactory(PatientRowFactory):
     recorded_by = factory.SubFactory(
         MembershipFactory, practice=factory.SelfAttribute("..practice")
     )
+
+
+class SharingPermissionFactory(TenantFactory):
+    """The contact's patient permits sharing everything, verbally, since 2026-01-01."""
+
+    class Meta:
+        model = "patients.SharingPermission"
+
+    contact = factory.SubFactory(CareContactFactory)
+    patient = factory.SelfAttribute("contact.patient")
+    practice = factory.SelfAttribute("contact.practice")
+    scopes = factory.LazyFunction(lambda: ["all"])
+    method = "verbal"
+    given_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 1))
+    recorded_by = factory.SubFactory(
+        MembershipFactory, practice=factory.SelfAttribute("..practice")
+    )
