@@ -188,11 +188,12 @@ def contact_task_complete(
     log_minutes: int | None = None,
     log_started_at: dt.datetime | None = None,
     contact: ContactInput | None = None,
+    outcome_required: bool = True,
 ) -> tuple[Task, ContactAttempt | None]:
     """Complete a task (services.task_complete, a call's minutes from its start) and record
     the contact, linked to the task and its entry, in one transaction. Completing a call task
     needs the call's outcome; cancelling records nothing."""
-    if not cancel and contact is None and task.kind in CALL_KINDS:
+    if outcome_required and not cancel and contact is None and task.kind in CALL_KINDS:
         raise ValidationError({"outcome": OUTCOME_MESSAGE})
     task = services.task_complete(
         practice=practice,

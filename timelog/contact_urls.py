@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from timelog import contact_views
+from timelog import contact_apis, contact_views
 
 urlpatterns = [
     path(
@@ -12,4 +12,10 @@ urlpatterns = [
         name="contact-new",
     ),
 ]
-api_urlpatterns: list = []
+api_urlpatterns = [
+    path(
+        "v1/patients/<uuid:patient_id>/contact-attempts/",
+        contact_apis.PatientContactAttemptListApi.as_view(),
+        name="patient-contact-attempts",
+    ),
+]
