@@ -18,6 +18,7 @@ from patients import apis as patient_apis
 from patients import coverage_urls, medication_urls
 from patients import careteam_urls, coverage_urls
 from timelog import apis as time_apis
+from timelog import contact_urls
 
 app_name = "api"
 
@@ -142,3 +143,4 @@ urlpatterns += coverage_urls.api_urlpatterns
 urlpatterns += transition_urls.api_urlpatterns
 urlpatterns += medication_urls.api_urlpatterns
 urlpatterns += careteam_urls.api_urlpatterns
+urlpatterns += contact_urls.api_urlpatterns

@@ -293,6 +293,11 @@ class CareContactFactory(PatientRowFactory):
 
 class CareContactFactory(PatientRowFactory):
     """A cardiologist unless told otherwise."""
+# --- contacts
+
+
+class CareContactFactory(PatientRowFactory):
+    """A caregiver of the patient unless told otherwise."""
 
     class Meta:
         model = "patients.CareContact"
@@ -341,6 +346,35 @@ def medicines_reconciled(patient: Any, performer: Any) -> Any:
 
 class SharingPermissionFactory(TenantFactory):
     """Everything, verbally, since 2026-01-01 (the recorder: pass `recorded_by`)."""
+    name = factory.Faker("name")
+    relationship = "Daughter"
+
+
+class ContactAttemptFactory(PatientRowFactory):
+    """A reached call, written straight to the table; the worklist's progress refreshed (as
+    the service does)."""
+
+    class Meta:
+        model = "timelog.ContactAttempt"
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        from billing.progress.services import progress_refresh
+
+        obj = super()._create(model_class, *args, **kwargs)
+        progress_refresh(practice=obj.practice, patient_ids=[obj.patient_id], months=[obj.month])
+        return obj
+
+    occurred_at = factory.LazyFunction(lambda: _utc(2026, 1, 12, 15, 0))
+    month = factory.LazyAttribute(lambda a: a.occurred_at.date().replace(day=1))
+    outcome = "reached"
+    recorded_by = factory.SubFactory(
+        MembershipFactory, practice=factory.SelfAttribute("..practice")
+    )
+
+
+class SharingPermissionFactory(TenantFactory):
+    """The contact's patient permits sharing everything, verbally, since 2026-01-01."""
 
     class Meta:
         model = "patients.SharingPermission"
@@ -363,3 +397,11 @@ class CallWindowFactory(PatientRowFactory):
     weekdays = factory.LazyFunction(lambda: [0, 1, 2, 3, 4])
     starts_at = factory.LazyFunction(lambda: __import__("datetime").time(9, 0))
     ends_at = factory.LazyFunction(lambda: __import__("datetime").time(12, 0))
+    patient = factory.SelfAttribute("contact.patient")
+    practice = factory.SelfAttribute("contact.practice")
+    scopes = factory.LazyFunction(lambda: ["all"])
+    method = "verbal"
+    given_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 1))
+    recorded_by = factory.SubFactory(
+        MembershipFactory, practice=factory.SelfAttribute("..practice")
+    )

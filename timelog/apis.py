@@ -44,7 +44,8 @@ from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
 from patients.models import Patient
 from patients.selectors import clinician_choices
-from timelog import selectors, services
+from timelog import contact_services, selectors, services
+from timelog.contact_serializers import ContactFieldsSerializer, contact_input
 from timelog.models import (
     MAX_ENTRY_MINUTES,
     Activity,
@@ -460,7 +461,14 @@ class TaskDetailApi(ApiView):
             min_value=1,
             max_value=MAX_ENTRY_MINUTES,
             required=False,
-            help_text="With status=done on a call task: log the call's minutes, ending now.",
+            help_text="With status=done on a call task: log the call's minutes (from "
+            "log_started_at, else ending now).",
+        )
+        log_started_at = AwareDateTimeField(
+            required=False, help_text="When the call started (ISO 8601 with offset)."
+        )
+        contact = ContactFieldsSerializer(
+            required=False, help_text="With status=done: record the contact and its outcome."
         )
 
     write_capability = Capability.LOG_TIME
@@ -497,12 +505,16 @@ class TaskDetailApi(ApiView):
                     practice=self.practice, actor=self.membership, task=task, assignee=assignee
                 )
             if "status" in data:
-                task = services.task_complete(
+                contact = data.get("contact")
+                task, _ = contact_services.contact_task_complete(
                     practice=self.practice,
                     actor=self.membership,
                     task=task,
                     note=data.get("completion_note", ""),
                     cancel=data["status"] == TaskStatus.CANCELLED,
                     log_minutes=data.get("log_minutes"),
+                    log_started_at=data.get("log_started_at"),
+                    contact=contact_input(self.practice, contact) if contact else None,
+                    outcome_required=False,  # API contract §4: the contact is optional
                 )
         return Response(TaskSerializer(self._task(str(task.pk))).data)

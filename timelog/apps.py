@@ -8,3 +8,4 @@ class TimelogConfig(AppConfig):
 
     def ready(self) -> None:
         from timelog import transition_tasks  # noqa: F401  (care transitions' follow-up)
+        from timelog import contact_panels  # noqa: F401  (registers the chart's contact panel)

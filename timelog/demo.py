@@ -23,6 +23,7 @@ from ccm.months import month_bounds, previous_month
 from ccm.roles import Capability, can
 from patients.models import Patient, Status
 from timelog import transition_demo
+from timelog import contact_demo
 from timelog.models import Activity, PerformerKind, TimeEntry
 from timelog.reminders import create_due_tasks
 
@@ -203,6 +204,7 @@ def seed_demo(demo: DemoSeed) -> None:
         demo.added["time entries"] += seed_time(
             practice=demo.practices[slug], performers=staff, months=demo.months
         )
+    contact_demo.seed(demo)
 
 
 def finish_demo(demo: DemoSeed) -> None:

@@ -363,6 +363,7 @@ class MonthProgress(TenantModel):
         "next_code",
         "minutes_needed",
         "last_contact_at",
+        "unanswered_attempts",
         "billable",
         "projected_amount",
     )

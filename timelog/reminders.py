@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Value
+from django.db.models.functions import Concat
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +24,8 @@ from ccm import audit
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, roles_with
 from ccm.tenancy import practice_scope
+from patients.careteam_selectors import caregivers, may_share
+from patients.models import ShareScope
 from timelog.models import ReminderDigest, Task, TaskKind, TaskOrigin, TaskStatus
 from timelog.selectors import (
     FIRST_THRESHOLD,
@@ -36,6 +39,13 @@ from timelog.selectors import (
 
 BEHIND_PACE_AFTER_DAY = 10  # the issue: chase patients behind pace after the 10th
 DIGEST_SUBJECT = "Your CareMonth outreach for {day}"
+# Issue 17: after this many unanswered attempts in a month, suggest another channel or party.
+UNANSWERED_LIMIT = 3
+UNANSWERED_MARK = "unanswered"  # in the suggestion's text: finds tasks already annotated
+TRY_ANOTHER_WAY = "{count} contacts unanswered this month: try text or the portal"
+TRY_CAREGIVER = " or the caregiver ({relationship})"
+# What a caregiver must be permitted to hear about for the call to reach them instead.
+CAREGIVER_SCOPE = ShareScope.CARE_PLAN
 
 
 @dataclass(frozen=True)
@@ -44,8 +54,35 @@ class Outcome:
     digests_sent: int
 
 
-def _wanted_tasks(rows: list[WorklistRow], today: dt.date, month: dt.date) -> list[Task]:
+def _suggestions(practice: Practice, rows: list[WorklistRow], today: dt.date) -> dict[object, str]:
+    """Per patient with UNANSWERED_LIMIT or more unanswered attempts this month: try another
+    channel, or a caregiver the patient permits us to talk to (two queries per such patient;
+    there are few)."""
+    found: dict[object, str] = {}
+    for row in rows:
+        if row.unanswered_attempts < UNANSWERED_LIMIT:
+            continue
+        text = TRY_ANOTHER_WAY.format(count=row.unanswered_attempts)
+        permitted = [
+            c
+            for c in caregivers(practice=practice, patient_id=row.patient.pk)
+            if may_share(practice=practice, contact=c, scope=CAREGIVER_SCOPE, on=today)
+        ]
+        if permitted:
+            relationship = permitted[0].relationship or "family"
+            text += TRY_CAREGIVER.format(relationship=relationship.lower())
+        found[row.patient.pk] = text + "."
+    return found
+
+
+def _wanted_tasks(
+    rows: list[WorklistRow],
+    today: dt.date,
+    month: dt.date,
+    suggestions: dict[object, str] | None = None,
+) -> list[Task]:
     """One task per (patient, kind) that a row calls for (reasons carry no PHI)."""
+    suggestions = suggestions or {}
     tasks = []
     for row in rows:
         patient = row.patient
@@ -58,7 +95,9 @@ def _wanted_tasks(rows: list[WorklistRow], today: dt.date, month: dt.date) -> li
                     f"{row.days_left} days left",
                 )
             )
-        if f"No contact in {NO_CONTACT_DAYS} days" in row.flags:
+        if patient.pk in suggestions:
+            reasons.append((TaskKind.FOLLOW_UP_CALL, suggestions[patient.pk]))
+        elif f"No contact in {NO_CONTACT_DAYS} days" in row.flags:
             reasons.append((TaskKind.FOLLOW_UP_CALL, f"No contact in {NO_CONTACT_DAYS} days"))
         if "No consent on file" in row.flags:
             reasons.append((TaskKind.CONSENT_RENEWAL, "Enrolled without consent on file (R5)"))
@@ -109,11 +148,13 @@ def _create_tasks(practice: Practice, month: dt.date, today: dt.date) -> dict[ob
     rows = worklist_rows(
         worklist(practice=practice, month=month, today=today), month=month, today=today
     )
-    wanted = _wanted_tasks(rows, today, month)
+    suggestions = _suggestions(practice, rows, today)
+    wanted = _wanted_tasks(rows, today, month, suggestions)
     before = _open_reminder_ids(practice, month)
     with transaction.atomic():
         # ON CONFLICT DO NOTHING: an open task of that kind and month already exists.
         Task.objects.bulk_create(wanted, ignore_conflicts=True)
+        _annotate_follow_ups(month, suggestions)
     new = (
         Task.objects.filter(origin=TaskOrigin.REMINDER, month=month, status=TaskStatus.OPEN)
         .exclude(pk__in=before)
@@ -130,6 +171,20 @@ def _create_tasks(practice: Practice, month: dt.date, today: dt.date) -> dict[ob
             object_id=str(sum(counts.values())),
         )
     return counts
+
+
+def _annotate_follow_ups(month: dt.date, suggestions: dict[object, str]) -> None:
+    """Add the suggestion to an open follow-up call that lacks one (a task made earlier for
+    another reason); a re-run finds the mark and changes nothing."""
+    for patient_id, text in suggestions.items():
+        Task.objects.filter(
+            patient_id=patient_id,
+            kind=TaskKind.FOLLOW_UP_CALL,
+            month=month,
+            status=TaskStatus.OPEN,
+        ).exclude(reason__contains=UNANSWERED_MARK).update(
+            reason=Concat("reason", Value(" · " + text))
+        )
 
 
 def _open_reminder_ids(practice: Practice, month: dt.date) -> list[object]:
@@ -162,6 +217,7 @@ def _digest_counts(
         open=Count("pk"),
         due_today=Count("pk", filter=Q(due_on=today)),
         overdue=Count("pk", filter=Q(due_on__lt=today)),
+        try_another_way=Count("pk", filter=Q(reason__contains=UNANSWERED_MARK)),
     )
     counts["new_today"] = created.get(member.pk, 0)
     return counts

@@ -40,11 +40,19 @@ from billing.rules.codes import STAFF_TRACK
 from careplans.models import CarePlan, CarePlanVersion
 from ccm import tenancy
 from ccm.models import Membership, Practice
-from ccm.months import last_day, month_bounds
+from ccm.months import last_day
 from ccm.selectors import per_row
 from patients.careteam_selectors import call_window_open_q
 from patients.models import CallWindow, CallWindowKind, Consent, Patient, Status
-from timelog.models import CONTACT_ACTIVITIES, Task, TaskStatus, TimeAdjustment, TimeEntry
+from timelog.models import (
+    CONTACT_ACTIVITIES,
+    ContactAttempt,
+    Outcome,
+    Task,
+    TaskStatus,
+    TimeAdjustment,
+    TimeEntry,
+)
 
 NO_CONTACT_DAYS = 30
 NO_PLAN_FLAG = "No signed care plan"
@@ -114,6 +122,7 @@ class WorklistRow:
     last_contact: dt.datetime | None
     open_tasks: int
     next_task: Task | None = None
+    unanswered_attempts: int = 0  # this month's, since the last reached contact
     flags: list[str] = field(default_factory=list)
     call_now: bool = False  # inside a best-time window, outside every do-not-call one
 
@@ -213,13 +222,13 @@ ROW_FIELDS = (
 
 
 def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membership | None) -> Any:
-    month_end = month_bounds(month, practice.time_zone)[1]
+    # The last reached contact attempt up to the month's end (the month is in the zone, R1).
     contacts = per_row(
-        TimeEntry.objects.for_practice(practice).filter(
-            patient=OuterRef("pk"), activity__in=CONTACT_ACTIVITIES, started_at__lt=month_end
+        ContactAttempt.objects.for_practice(practice).filter(
+            patient=OuterRef("pk"), outcome=Outcome.REACHED, month__lte=month
         ),
         "patient",
-        Max("started_at"),
+        Max("occurred_at"),
     )
     # The practice in each subquery lets it probe the (practice, patient, …) indexes.
     open_tasks = Task.objects.for_practice(practice).filter(
@@ -261,6 +270,7 @@ def _worklist_queryset(practice: Practice, month: dt.date, coordinator: Membersh
                 default=F("wl__last_contact_at"),
                 output_field=DateTimeField(),
             ),
+            wl_unanswered=Coalesce("wl__unanswered_attempts", 0, output_field=IntegerField()),
             consent_on_file=Exists(consents),
             # R11: a version signed by the month's end (a later revision supersedes it).
             care_plan_signed=Exists(
@@ -362,6 +372,7 @@ def _row(patient: Any, pace: Pace, contact_cutoff: dt.datetime, today: dt.date) 
         open_tasks=patient.open_task_count,
         call_now=bool(getattr(patient, "call_open", False))
         and bool(getattr(patient, "call_best_recorded", False)),
+        unanswered_attempts=patient.wl_unanswered,
     )
     if not patient.consent_on_file:
         row.flags.append("No consent on file")

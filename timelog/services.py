@@ -50,6 +50,13 @@ OUTREACH_ENROLLED_MESSAGE = "Enrollment outreach is for candidates; pick the act
 NOT_ENROLLED_MESSAGE = "Time can only be logged for enrolled patients (and candidates' outreach)."
 AFTER_LEAVING_MESSAGE = "The patient left CCM on {day}; time after that date cannot be logged."
 OVERLAP_MESSAGE = "This overlaps your entry of {start} to {end} ({minutes} min). Fix one of them."
+OVERLAP_PATIENT_MESSAGE = (
+    "This overlaps your entry for {patient} of {start} to {end} ({minutes} min). Fix one of them."
+)
+OVERLAP_HIDDEN_MESSAGE = (
+    "This overlaps another patient's entry of {start} to {end} ({minutes} min). Fix one of them."
+)
+CALL_ENDS_LATER_MESSAGE = "The call cannot end in the future: check its start and minutes."
 LOCKED_MESSAGE = (
     "{month} is closed for billing: its time is read-only. Use an adjustment with a reason."
 )
@@ -152,7 +159,7 @@ def _validate_status(practice: Practice, entry: TimeEntry, patient: Patient) -> 
         raise ValidationError({"started_at": AFTER_LEAVING_MESSAGE.format(day=left_on)})
 
 
-def _check_overlap(practice: Practice, entry: TimeEntry) -> None:
+def _check_overlap(practice: Practice, entry: TimeEntry, actor: Membership | None) -> None:
     """Name the clashing entry (the exclusion constraint is the race-proof backstop)."""
     clash = (
         TimeEntry.objects.filter(
@@ -161,18 +168,29 @@ def _check_overlap(practice: Practice, entry: TimeEntry) -> None:
             ended_at__gt=entry.started_at,
         )
         .exclude(pk=entry.pk)
+        .select_related("patient")
         .order_by("started_at")
         .first()
     )
     if clash is not None:
-        raise StateConflict(_overlap_message(practice, clash))
+        raise StateConflict(_overlap_message(practice, clash, actor))
 
 
-def _overlap_message(practice: Practice, clash: TimeEntry) -> str:
+def _overlap_message(practice: Practice, clash: TimeEntry, actor: Membership | None) -> str:
+    """The clash's times, and its patient when the actor may see that patient (a member of
+    the clash's practice whose role views patients); otherwise no detail of whose it is."""
     start, end = _local(clash.started_at, practice), _local(clash.ended_at, practice)
-    return OVERLAP_MESSAGE.format(
-        start=f"{start:%Y-%m-%d %H:%M}", end=f"{end:%H:%M}", minutes=clash.minutes
+    when = {"start": f"{start:%Y-%m-%d %H:%M}", "end": f"{end:%H:%M}", "minutes": clash.minutes}
+    visible = (
+        actor is not None
+        and actor.practice_id == clash.practice_id == practice.pk
+        and can(actor, Capability.VIEW_PRACTICE)
     )
+    if not visible:
+        return OVERLAP_HIDDEN_MESSAGE.format(**when)
+    patient = clash.patient
+    name = f"{patient.first_name} {patient.last_name} ({patient.mrn})"
+    return OVERLAP_PATIENT_MESSAGE.format(patient=name, **when)
 
 
 def _changing_entry(
@@ -185,8 +203,8 @@ def _changing_entry(
     )
 
 
-def _save_entry(practice: Practice, entry: TimeEntry) -> None:
-    _check_overlap(practice, entry)
+def _save_entry(practice: Practice, entry: TimeEntry, actor: Membership | None = None) -> None:
+    _check_overlap(practice, entry, actor)
     try:
         with transaction.atomic():
             entry.save()
@@ -234,7 +252,7 @@ def time_entry_create(
     _validate_entry(practice, entry, patient)
     with _changing_entry(practice, entry):
         _check_unlocked(practice, entry.billing_month)
-        _save_entry(practice, entry)
+        _save_entry(practice, entry, actor)
         audit.write(actor, entry, "create", patient_id=patient.pk)
     return entry
 
@@ -266,7 +284,7 @@ def time_entry_update(
                 setattr(entry, field, data[field])
         _validate_entry(practice, entry, entry.patient)
         _check_unlocked(practice, entry.billing_month)
-        _save_entry(practice, entry)
+        _save_entry(practice, entry, actor)
         change.add_month(entry.billing_month)  # the month it moved to
         changed = audit.changed(before, {f: getattr(entry, f) for f in ENTRY_FIELDS})
         audit.write(actor, entry, "update", patient_id=entry.patient_id, changed_fields=changed)
@@ -498,20 +516,29 @@ def task_complete(
     cancel: bool = False,
     log_minutes: int | None = None,
     log_activity: str = Activity.CALL_PATIENT,
+    log_started_at: dt.datetime | None = None,
 ) -> Task:
     """Close an open task (done or cancelled); a call may log its minutes in the same step,
-    ending now. The entry and the task stand or fall together. Audited."""
+    from its start (default: ending now; it may not end in the future). The entry and the
+    task stand or fall together. Audited."""
     require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
     task = _lock_task(practice, task)
     if log_minutes is not None and not cancel:
         if not isinstance(log_minutes, int) or not 1 <= log_minutes <= MAX_ENTRY_MINUTES:
             raise ValidationError({"log_minutes": MINUTES_MESSAGE})
-        started = timezone.now() - dt.timedelta(minutes=log_minutes)
+        now = timezone.now()
+        started = log_started_at or (now - dt.timedelta(minutes=log_minutes)).replace(
+            second=0, microsecond=0
+        )
+        if timezone.is_naive(started):
+            started = timezone.make_aware(started, practice.zone)
+        if started + dt.timedelta(minutes=log_minutes) > now + dt.timedelta(minutes=1):
+            raise ValidationError({"log_started_at": CALL_ENDS_LATER_MESSAGE})
         entry = time_entry_create(
             practice=practice,
             actor=actor,
             patient=task.patient,
-            started_at=started.replace(second=0, microsecond=0),
+            started_at=started,
             minutes=log_minutes,
             activity=log_activity,
             note=note,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from timelog import views
+from timelog import contact_urls, views
 
 app_name = "timelog"
 
@@ -19,4 +19,5 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/", views.task_detail, name="task-detail"),
     path("tasks/<uuid:task_id>/reassign/", views.task_reassign, name="task-reassign"),
     path("tasks/<uuid:task_id>/complete/", views.task_complete, name="task-complete"),
+    *contact_urls.urlpatterns,
 ]

@@ -25,17 +25,16 @@ from ccm.tenancy import (
     lock_for_practice_or_404,
 )
 from patients.models import Patient
-from timelog import selectors, services
+from timelog import contact_services, selectors, services
+from timelog.contact_forms import TaskCompleteContactForm, TimerStopContactForm
 from timelog.forms import (
     AdjustmentForm,
-    TaskCompleteForm,
     TaskFilterForm,
     TaskForm,
     TaskReassignForm,
     TimeEntryEditForm,
     TimeEntryForm,
     TimerStartForm,
-    TimerStopForm,
     WorklistFilterForm,
     default_start,
 )
@@ -266,24 +265,28 @@ def timer_stop(request: PracticeRequest) -> HttpResponse:
         return redirect("timelog:worklist")
     elapsed = timer.elapsed_minutes()
     over_limit = elapsed > request.practice.timer_confirm_minutes
-    form = TimerStopForm(
-        request.POST or None, initial={"activity": timer.activity, "note": timer.note}
+    form = TimerStopContactForm(
+        request.POST or None,
+        initial={"activity": timer.activity, "note": timer.note},
+        practice=request.practice,
+        patient_id=timer.patient_id,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         saved = submit(
             form,
-            lambda: services.timer_stop(
+            lambda: contact_services.contact_timer_stop(
                 **acting(request),
                 activity=data["activity"],
                 note=data["note"],
                 minutes=data.get("minutes"),
                 confirmed=bool(data.get("confirm")),
+                contact=form.contact_input(note=data["note"]),
             ),
             refused=(ValidationError, services.MonthLocked),
         )
         if saved:
-            entry = saved.result
+            entry, _ = saved.result
             message = f"{entry.minutes} minutes logged from the timer."
             return done(request, message, _chart(entry.patient))
     else:
@@ -371,12 +374,27 @@ def _task_now(request: PracticeRequest, task: Task) -> dict[str, Any]:
 _TASK_REFUSALS = (ValidationError, services.ApplicationError)
 
 
-def _complete(request: PracticeRequest, task: Task, data: dict[str, Any]) -> Task:
-    return services.task_complete(
+def _complete(request: PracticeRequest, task: Task, form: TaskCompleteContactForm) -> Task:
+    data = form.cleaned_data
+    call = task.kind in CALL_KINDS
+    done, _ = contact_services.contact_task_complete(
         **acting(request, task=task),
         note=data["note"],
         cancel=bool(data["cancel"]),
-        log_minutes=data.get("log_minutes") if task.kind in CALL_KINDS else None,
+        log_minutes=data.get("log_minutes") if call else None,
+        log_started_at=data.get("log_started_at") if call else None,
+        contact=form.contact_input(note=data["note"]),
+    )
+    return done
+
+
+def _complete_form(request: PracticeRequest, task: Task, data: Any = None) -> Any:
+    return TaskCompleteContactForm(
+        data,
+        initial=_task_initial(task),
+        practice=request.practice,
+        patient_id=task.patient_id,
+        call=task.kind in CALL_KINDS,
     )
 
 
@@ -388,7 +406,7 @@ def _task_page(
         "task": task,
         "reassign_form": forms.get("reassign_form")
         or TaskReassignForm(practice=request.practice, initial=initial),
-        "complete_form": forms.get("complete_form") or TaskCompleteForm(initial=initial),
+        "complete_form": forms.get("complete_form") or _complete_form(request, task),
         "is_call": task.kind in CALL_KINDS,
         "clinical": can(request.membership, Capability.LOG_TIME),
         "is_open": task.status == TaskStatus.OPEN,
@@ -423,10 +441,10 @@ def task_reassign(request: PracticeRequest, task_id: str) -> HttpResponse:
 @page(Capability.LOG_TIME, "POST")
 def task_complete(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
-    form = TaskCompleteForm(request.POST, initial=_task_initial(task))
+    form = _complete_form(request, task, request.POST)
     saved = submit(
         form,
-        lambda: _complete(request, task, form.cleaned_data),
+        lambda: _complete(request, task, form),
         refused=_TASK_REFUSALS,
         opened=lambda: _task_now(request, task),
     )

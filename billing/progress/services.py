@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from billing.close import coverage
@@ -27,7 +27,7 @@ from ccm.models import Practice
 from ccm.months import previous_month
 from patients import engine_inputs
 from patients.selectors import coverage_in_force
-from timelog.models import CONTACT_ACTIVITIES, MonthProgress, TimeEntry
+from timelog.models import UNANSWERED, ContactAttempt, MonthProgress, Outcome, TimeEntry
 from timelog.selectors import worklist_base
 
 logger = logging.getLogger(__name__)
@@ -45,21 +45,7 @@ def progress_compute(
     )
     if not patients:
         return []
-    # Latest contact per patient and month: a month's last contact is the newest of its own
-    # month and every earlier one (billing_month <= M is "before M's end" in the zone, R1).
-    contacts = grouped(
-        TimeEntry.objects.for_practice(practice)
-        .filter(
-            patient_id__in=[p.pk for p in patients],
-            activity__in=CONTACT_ACTIVITIES,
-            billing_month__lte=max(months),
-        )
-        .order_by()
-        .values("patient_id", "billing_month")
-        .annotate(last=Max("started_at"))
-        .values_list("patient_id", "billing_month", "last", named=True),
-        "patient_id",
-    )
+    contacts = _contacts(practice, [p.pk for p in patients], max(months))
     now = timezone.now()
     rules_policy = billing_policy(practice)
     # The close's coverage gate, so the worklist's "will bill" agrees with the close (one
@@ -74,7 +60,8 @@ def progress_compute(
             result = coverage.gate(
                 evaluate(patient_month, rules_policy), covers[month][patient.pk], month
             )
-            last = [c.last for c in contacts.get(patient.pk, []) if c.billing_month <= month]
+            mine = contacts.get(patient.pk, [])
+            last = [c.last for c in mine if c.month <= month and c.last is not None]
             rows.append(
                 MonthProgress(
                     practice=practice,
@@ -86,12 +73,37 @@ def progress_compute(
                     next_code=next_threshold.code if next_threshold else "",
                     minutes_needed=next_threshold.minutes_needed if next_threshold else None,
                     last_contact_at=max(last, default=None),
+                    unanswered_attempts=sum(c.unanswered for c in mine if c.month == month),
                     billable=result.billable,
                     projected_amount=result.total,
                     computed_at=now,
                 )
             )
     return rows
+
+
+def _contacts(practice: Practice, patient_ids: list[Any], until: dt.date) -> dict[Any, list[Any]]:
+    """Per patient and month (one query): the last reached contact attempt, and the month's
+    unanswered attempts after its last reached one. A month's last contact is the newest of
+    its own month and every earlier one (month <= M is "before M's end" in the zone, R1)."""
+    reached_later = ContactAttempt.objects.for_practice(practice).filter(
+        patient_id=OuterRef("patient_id"),
+        month=OuterRef("month"),
+        outcome=Outcome.REACHED,
+        occurred_at__gt=OuterRef("occurred_at"),
+    )
+    return grouped(
+        ContactAttempt.objects.for_practice(practice)
+        .filter(patient_id__in=patient_ids, month__lte=until)
+        .order_by()
+        .values("patient_id", "month")
+        .annotate(
+            last=Max("occurred_at", filter=Q(outcome=Outcome.REACHED)),
+            unanswered=Count("pk", filter=Q(Q(outcome__in=UNANSWERED), ~Exists(reached_later))),
+        )
+        .values_list("patient_id", "month", "last", "unanswered", named=True),
+        "patient_id",
+    )
 
 
 def _progress_save(practice: Practice, rows: list[MonthProgress]) -> None:

@@ -13,6 +13,7 @@ from patients import demo as patients_demo
 from patients import medication_panels
 from patients import panels as patients_panels
 from patients.hooks import chart_panels, cost_share, fhir_sections
+from timelog import contact_panels
 from timelog import demo as timelog_demo
 
 
@@ -34,6 +35,7 @@ def test_the_apps_register_their_panels_at_startup() -> None:
         medication_panels.medication_panel,
         careteam_panels.careteam_panel,
         patients_panels.coverage_panel,
+        contact_panels.contact_panel,
         careplans_panels.care_plan_panel,
         billing_panels.time_panel,
     ]

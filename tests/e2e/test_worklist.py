@@ -49,6 +49,7 @@ def test_coordinator_times_a_call_from_the_worklist_and_logs_it(
     expect(page.locator("main")).to_contain_text("9 whole minutes")
     page.get_by_label("Activity").select_option("call_patient")
     page.get_by_label("Note").fill("Checked blood sugar log; no lows.")
+    page.get_by_label("Outcome").select_option("reached")
     page.get_by_role("button", name=re.compile("Save 9 minutes")).click()
     expect(page.locator(".messages")).to_contain_text("9 minutes logged from the timer.")
     expect(page.locator("#time")).to_contain_text("Checked blood sugar log")

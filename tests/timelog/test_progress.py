@@ -20,8 +20,8 @@ from tests.factories import MembershipFactory, TimeEntryFactory, staff_time
 from tests.helpers import start_in_threads
 from tests.patients.conftest import CONSENT
 from tests.timelog.conftest import NOW, log_time, make_enrolled
-from timelog import services
-from timelog.models import Activity, MonthProgress
+from timelog import contact_services, services
+from timelog.models import Activity, MonthProgress, Outcome
 
 UTC = dt.UTC
 OCTOBER, SEPTEMBER = dt.date(2026, 10, 1), dt.date(2026, 9, 1)
@@ -83,6 +83,14 @@ class TestWritesRefreshTheStoredProgress:
         assert _stored(practice, enrolled).last_contact_at is None  # chart review: no contact
         call = dt.datetime(2026, 9, 29, 14, tzinfo=UTC)
         log_time(practice, coordinator, enrolled, call, 5, activity=Activity.CALL_PATIENT)
+        assert _stored(practice, enrolled).last_contact_at is None  # time alone: not reached
+        contact_services.contact_attempt_record(
+            practice=practice,
+            actor=coordinator,
+            patient=enrolled,
+            data=contact_services.ContactInput(outcome=Outcome.REACHED),
+            occurred_at=call,
+        )
         assert _stored(practice, enrolled).last_contact_at == call
         assert _stored(practice, enrolled, SEPTEMBER).last_contact_at == call
 

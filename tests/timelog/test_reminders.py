@@ -12,7 +12,7 @@ from django.core.management import call_command
 from ccm.tenancy import practice_scope
 from patients.models import Consent
 from tests.careplans.conftest import sign_plan
-from tests.factories import staff_time
+from tests.factories import ContactAttemptFactory, staff_time
 from tests.helpers import at_once
 from tests.timelog.conftest import NOW, make_enrolled
 from timelog import reminders, tasks
@@ -38,6 +38,9 @@ def cast(practice, physician, coordinator):
             sign_plan(practice, coordinator, physician, patient)
         staff_time(on_pace, coordinator, physician, dt.datetime(2026, 10, 15, 14, tzinfo=UTC), 20)
         staff_time(behind, coordinator, physician, dt.datetime(2026, 10, 16, 14, tzinfo=UTC), 4)
+        for patient, day in ((on_pace, 15), (behind, 16)):  # reached on those calls
+            at = dt.datetime(2026, 10, day, 14, tzinfo=UTC)
+            ContactAttemptFactory(patient=patient, occurred_at=at, recorded_by=coordinator)
     return {"on_pace": on_pace, "behind": behind, "no_consent": no_consent}
 
 

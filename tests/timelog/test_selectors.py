@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.progress import services as progress_services
 from patients.models import Consent
-from tests.factories import TaskFactory, TimeEntryFactory
+from tests.factories import ContactAttemptFactory, TaskFactory, TimeEntryFactory
 from tests.timelog.conftest import NOW, make_enrolled
 from timelog import selectors
 from timelog.models import Activity, MonthProgress
@@ -25,6 +25,11 @@ def _entry(patient, performer, day, minutes, **kw):
     return TimeEntryFactory(
         patient=patient, performer=performer, started_at=start, minutes=minutes, **kw
     )
+
+
+def _reached(patient, at):
+    """A reached contact attempt (the worklist's last contact)."""
+    return ContactAttemptFactory(patient=patient, occurred_at=at, recorded_by=patient.coordinator)
 
 
 def _rows(practice, month=OCTOBER, today=None, **kw):
@@ -84,6 +89,8 @@ def test_flags_for_missing_consent_and_no_recent_contact(practice, coordinator, 
     assert "No consent on file" in row.flags
     assert "No contact in 30 days" in row.flags
     _entry(enrolled, coordinator, 15, 5, activity=Activity.CALL_PATIENT)
+    assert "No contact in 30 days" in _row(practice, enrolled).flags  # time alone: no contact
+    _reached(enrolled, dt.datetime(2026, 10, 15, 15, tzinfo=UTC))
     assert "No contact in 30 days" not in _row(practice, enrolled).flags
 
 
@@ -136,6 +143,7 @@ def test_a_patient_without_time_this_month_shows_zero_and_the_last_call_before_i
     TimeEntryFactory(
         patient=enrolled, performer=coordinator, started_at=call, minutes=5, activity="call_patient"
     )
+    _reached(enrolled, call)
     # No October row (before the hourly job adds one): zero minutes, the call looked up.
     MonthProgress.objects.unscoped().filter(month=OCTOBER).delete()
     row = _row(practice, enrolled)
@@ -152,14 +160,9 @@ def test_no_contact_filter_and_contact_sort_put_the_never_contacted_first(
     practice, coordinator, physician, enrolled
 ):
     recent = make_enrolled(practice, physician, coordinator, mrn="T-4")
-    _entry(recent, coordinator, 15, 5, activity=Activity.CALL_PATIENT)
+    _reached(recent, dt.datetime(2026, 10, 15, 15, tzinfo=UTC))
     old = make_enrolled(practice, physician, coordinator, mrn="T-5")
-    TimeEntryFactory(
-        patient=old,
-        performer=coordinator,
-        started_at=dt.datetime(2026, 9, 2, 15, tzinfo=UTC),
-        activity=Activity.CALL_PATIENT,
-    )
+    _reached(old, dt.datetime(2026, 9, 2, 15, tzinfo=UTC))
     by_contact = [r.patient.pk for r in _rows(practice, sort="contact")]
     assert by_contact == [enrolled.pk, old.pk, recent.pk]
     no_contact = [r.patient.pk for r in _rows(practice, show="no_contact")]

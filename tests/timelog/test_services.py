@@ -121,7 +121,10 @@ def test_overlapping_entries_of_one_person_are_refused_naming_the_overlap(
     _log(practice, coordinator, enrolled, start=start, minutes=30)
     with pytest.raises(ValidationError) as caught:
         _log(practice, coordinator, enrolled, start=start + dt.timedelta(minutes=29))
-    assert "overlaps your entry of 2026-10-19 10:00 to 10:30 (30 min)" in caught.value.messages[0]
+    assert (
+        "overlaps your entry for Ada Lovelace-T-1 (T-1) of 2026-10-19 10:00 to 10:30 (30 min)"
+        in caught.value.messages[0]
+    )
     # Back to back is fine, and another person may work at the same time.
     _log(practice, coordinator, enrolled, start=start + dt.timedelta(minutes=30))
     _log(practice, physician, enrolled, start=start)

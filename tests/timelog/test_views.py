@@ -171,7 +171,13 @@ def test_tasks_are_listed_created_reassigned_and_completed_with_time(
     moved = coordinator_client.post(f"/tasks/{task.pk}/reassign/", {"assignee": str(physician.pk)})
     assert moved.status_code == 302
     done = coordinator_client.post(
-        f"/tasks/{task.pk}/complete/", {"note": "Reached daughter", "log_minutes": "9"}
+        f"/tasks/{task.pk}/complete/",
+        {
+            "note": "Reached daughter",
+            "log_minutes": "9",
+            "outcome": "reached",
+            "party": "caregiver",
+        },
     )
     assert done.status_code == 302
     task.refresh_from_db()
