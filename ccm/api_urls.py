@@ -16,6 +16,7 @@ from ccm import apis
 from patients import apis as patient_apis
 from patients import coverage_urls
 from timelog import apis as time_apis
+from timelog import summary_urls
 
 app_name = "api"
 
@@ -137,3 +138,4 @@ urlpatterns += submissions_api_urls.urlpatterns
 urlpatterns += remittance_api_urls.urlpatterns
 urlpatterns += setup_api_urls.urlpatterns
 urlpatterns += coverage_urls.api_urlpatterns
+urlpatterns += summary_urls.api_urlpatterns

@@ -5,3 +5,6 @@ class TimelogConfig(AppConfig):
     name = "timelog"
     verbose_name = "Time and outreach"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from timelog import summary_panels  # noqa: F401  (registers the summaries' chart panel)

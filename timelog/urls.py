@@ -1,6 +1,6 @@
 from django.urls import path
 
-from timelog import views
+from timelog import summary_urls, views
 
 app_name = "timelog"
 
@@ -20,3 +20,5 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/reassign/", views.task_reassign, name="task-reassign"),
     path("tasks/<uuid:task_id>/complete/", views.task_complete, name="task-complete"),
 ]
+
+urlpatterns += summary_urls.urlpatterns
