@@ -18,8 +18,10 @@ from tests.factories import (
     ApiTokenFactory,
     ConditionFactory,
     ConsentFactory,
+    ContactSummaryFactory,
     PatientFactory,
     PayerFactory,
+    SummaryAttemptFactory,
     TaskFactory,
     TimeEntryFactory,
 )
@@ -44,6 +46,8 @@ SAMPLES = {
     "remittance_id": "remittance",
     "payer_id": "payer",
     "coverage_id": "coverage",
+    "attempt_id": "attempt",
+    "summary_id": "summary",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -137,7 +141,14 @@ def _victim_patient(admin):
             row_count=1,
         ),
         **_victim_plan(admin, patient),
+        **_victim_summary(admin, patient),
     }
+
+
+def _victim_summary(admin, patient):
+    attempt = SummaryAttemptFactory(patient=patient, recorded_by=admin)
+    summary = ContactSummaryFactory(contact_attempt=attempt, talked_about="victim-summary-text")
+    return {"attempt": attempt, "summary": summary}
 
 
 def _victim_plan(admin, patient):
@@ -225,7 +236,7 @@ def _victim_claim(admin, patient):
 def _victim_markers(cast) -> list[bytes]:
     markers = [cast["admin"].practice.name, cast["token"].name, "Victimsdottir", "VIC-001"]
     markers += ["victim-note", "victim-task-title", "victim-plan-goal", "victim-template"]
-    markers += ["victim-service-note", "victim-payer-name"]
+    markers += ["victim-service-note", "victim-payer-name", "victim-summary-text"]
     markers += [cast[r].user.email for r in ("admin", "coordinator", "physician", "biller")]
     return [m.encode() for m in markers]
 
