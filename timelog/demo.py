@@ -22,6 +22,7 @@ from ccm.models import Membership, Practice
 from ccm.months import month_bounds, previous_month
 from ccm.roles import Capability, can
 from patients.models import Patient, Status
+from timelog import summary_demo
 from timelog.models import Activity, PerformerKind, TimeEntry
 from timelog.reminders import create_due_tasks
 
@@ -202,6 +203,7 @@ def seed_demo(demo: DemoSeed) -> None:
         demo.added["time entries"] += seed_time(
             practice=demo.practices[slug], performers=staff, months=demo.months
         )
+    summary_demo.seed(demo)
 
 
 def finish_demo(demo: DemoSeed) -> None:
