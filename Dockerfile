@@ -10,10 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=ccm.settings
 
-# WeasyPrint (care plan and billing PDFs) needs Pango, HarfBuzz's subsetter and a font.
+# WeasyPrint (care plan and billing PDFs) needs Pango, HarfBuzz's subsetter and a font;
+# gettext (msgfmt) compiles the translation catalogues in locale/ (manage.py compilemessages).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core gettext \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 caremonth \

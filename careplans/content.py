@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 MAX_TEXT = 4000
 MAX_ROWS = 50
@@ -49,24 +51,24 @@ DATES = ("medications_reconciled_on",)
 # them empty; signing stores them as they were then.
 FROM_CHART = ("medications", "medications_reconciled_on", "coordination", "caregivers")
 
-# Labels in the plan's reading order (editor, PDF, diff).
+# Labels in the plan's reading order (editor, PDF, diff); translated for the patient's copy.
 LABELS = {
-    "problems": "Problem list",
-    "expected_outcome": "Expected outcome",
-    "prognosis": "Prognosis",
-    "goals": "Measurable goals",
-    "symptom_management": "Symptom management",
-    "interventions": "Planned interventions and who is responsible",
-    "medications": "Medications",
-    "medications_reconciled_on": "Medications last reconciled",
-    "community_services": "Community and social services",
-    "coordination": "Coordination with other practitioners and agencies",
-    "coordination_notes": "How care is coordinated",
-    "caregivers": "Caregivers and family",
-    "caregiver": "Caregiver involvement",
-    "preferences": "Patient preferences",
-    "barriers": "Barriers",
-    "review_schedule": "Review schedule",
+    "problems": _("Problem list"),
+    "expected_outcome": _("Expected outcome"),
+    "prognosis": _("Prognosis"),
+    "goals": _("Measurable goals"),
+    "symptom_management": _("Symptom management"),
+    "interventions": _("Planned interventions and who is responsible"),
+    "medications": _("Medications"),
+    "medications_reconciled_on": _("Medications last reconciled"),
+    "community_services": _("Community and social services"),
+    "coordination": _("Coordination with other practitioners and agencies"),
+    "coordination_notes": _("How care is coordinated"),
+    "caregivers": _("Caregivers and family"),
+    "caregiver": _("Caregiver involvement"),
+    "preferences": _("Patient preferences"),
+    "barriers": _("Barriers"),
+    "review_schedule": _("Review schedule"),
 }
 
 ROW_MESSAGE = "Each {what} needs {field}."
@@ -194,9 +196,10 @@ def _row_text(section: str, row: dict[str, str]) -> str:
     return " — ".join(row[name] for name in ROWS[section] if row[name])
 
 
-def sections(content: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """(label, lines) per section in reading order: the PDF and the diff read these."""
-    out = []
+def sections(content: dict[str, Any]) -> list[tuple[str | Promise, list[str]]]:
+    """(label, lines) per section in reading order: the PDF and the diff read these (labels
+    lazy: they render in the language active where they are shown)."""
+    out: list[tuple[str | Promise, list[str]]] = []
     for key, label in LABELS.items():
         value = content.get(key)
         if key in ROWS:

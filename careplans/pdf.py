@@ -6,30 +6,43 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from careplans import content as plan_content
 from careplans import chart_sections
 from careplans.models import CarePlanVersion
 from ccm import audit
 from ccm.models import Membership, Practice
+from patients.language import patient_locale
 
 
 def render_pdf(*, practice: Practice, version: CarePlanVersion) -> bytes:
-    """PDF bytes of one version for the patient (no side effects)."""
+    """PDF bytes of one version for the patient, in the patient's language (no side
+    effects): the fixed text is translated, what the care team wrote stays as written."""
     from weasyprint import HTML  # heavy (Pango, fonts): loaded only when a PDF is asked for
 
-    html = render_to_string(
-        "careplans/careplan_pdf.html",
-        {
-            "practice": practice,
-            "version": version,
-            "patient": version.patient,
-            # A signed version's medicines as of its signing; a draft's from the chart now.
-            "sections": plan_content.sections(chart_sections.content_of(version)),
-            "goals": version.content.get("goals", []),
-            "statuses": plan_content.GOAL_STATUSES,
-        },
-    )
+    # A signed version's chart sections as of its signing; a draft's from the chart now.
+    content = chart_sections.content_of(version)
+    # The goals have their own table: every other section is a list.
+    sections = [
+        section
+        for key, section in zip(
+            plan_content.LABELS, plan_content.sections(content), strict=True
+        )
+        if key != "goals"
+    ]
+    with translation.override(patient_locale(version.patient)):
+        html = render_to_string(
+            "careplans/careplan_pdf.html",
+            {
+                "practice": practice,
+                "version": version,
+                "patient": version.patient,
+                "sections": sections,
+                "goals": version.content.get("goals", []),
+                "statuses": plan_content.GOAL_STATUSES,
+            },
+        )
     return bytes(HTML(string=html).write_pdf())
 
 

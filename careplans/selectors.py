@@ -107,5 +107,5 @@ def version_diff(old: CarePlanVersion, new: CarePlanVersion) -> list[DiffSection
         for line in difflib.ndiff(before.get(label, []), lines):
             if line[:1] in (" ", "+", "-"):
                 ops.append((line[:1], line[2:]))
-        out.append(DiffSection(label, ops))
+        out.append(DiffSection(str(label), ops))
     return out

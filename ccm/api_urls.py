@@ -19,6 +19,7 @@ from patients import coverage_urls, medication_urls
 from patients import careteam_urls, coverage_urls
 from timelog import apis as time_apis
 from timelog import contact_urls
+from timelog import summary_urls
 
 app_name = "api"
 
@@ -144,3 +145,4 @@ urlpatterns += transition_urls.api_urlpatterns
 urlpatterns += medication_urls.api_urlpatterns
 urlpatterns += careteam_urls.api_urlpatterns
 urlpatterns += contact_urls.api_urlpatterns
+urlpatterns += summary_urls.api_urlpatterns

@@ -37,6 +37,7 @@ PRACTICE_FIELDS = (
     "state",
     "postal_code",
     "phone",
+    "after_hours_phone",
     "mfa_required",
     "inactivity_timeout_minutes",
     "timer_confirm_minutes",

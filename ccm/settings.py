@@ -281,6 +281,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CareMonth <noreply@c
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# The UI stays English; patient-facing documents (consent script, the patient's copy of the
+# care plan, after-contact summaries) render in the patient's language
+# (patients/language.py) from the committed catalogues in locale/.
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 # --- REST API --------------------------------------------------------------------------------

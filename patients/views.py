@@ -35,6 +35,7 @@ from patients.forms import (
     patient_fields,
 )
 from patients.hooks import CostShare, chart_panels, cost_share
+from patients.language import patient_locale
 from patients.models import Condition, ConditionStatus, Consent, Patient, PatientImport, Status
 
 PAGE_SIZE = 25
@@ -236,6 +237,7 @@ def consent_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
         "patient": patient,
         "practice": request.practice,
         "cost_share": _cost_share(request, patient),
+        "script_language": patient_locale(patient),  # the script is read in their language
     }
     return form_page(request, "patients/consent_form.html", form, **context)
 

@@ -298,6 +298,11 @@ class CareContactFactory(PatientRowFactory):
 
 class CareContactFactory(PatientRowFactory):
     """A caregiver of the patient unless told otherwise."""
+# --- summary (after-contact summaries, issue 17)
+
+
+class SummaryCaregiverFactory(PatientRowFactory):
+    """A caregiver of the patient (a CareContact), without any permission to share."""
 
     class Meta:
         model = "patients.CareContact"
@@ -353,6 +358,32 @@ class SharingPermissionFactory(TenantFactory):
 class ContactAttemptFactory(PatientRowFactory):
     """A reached call, written straight to the table; the worklist's progress refreshed (as
     the service does)."""
+    name = "Rosa Diaz"
+    relationship = "Daughter"
+    phone = "+12175550142"
+    language = "Spanish"
+
+
+class SummaryPermissionFactory(TenantFactory):
+    """The patient's permission to share after-contact summaries with a contact, given
+    2026-01-05 and open-ended unless told otherwise."""
+
+    class Meta:
+        model = "patients.SharingPermission"
+
+    contact = factory.SubFactory(SummaryCaregiverFactory)
+    practice = factory.SelfAttribute("contact.practice")
+    patient = factory.SelfAttribute("contact.patient")
+    scopes = factory.LazyFunction(lambda: ["summaries"])
+    method = "verbal"
+    given_on = factory.LazyFunction(lambda: dt.date(2026, 1, 5))
+    recorded_by = factory.SubFactory(
+        MembershipFactory, practice=factory.SelfAttribute("..practice")
+    )
+
+
+class SummaryAttemptFactory(PatientRowFactory):
+    """A contact attempt (reached, by phone, with the patient unless told otherwise)."""
 
     class Meta:
         model = "timelog.ContactAttempt"
@@ -366,6 +397,7 @@ class ContactAttemptFactory(PatientRowFactory):
         return obj
 
     occurred_at = factory.LazyFunction(lambda: _utc(2026, 1, 12, 15, 0))
+    occurred_at = factory.LazyFunction(lambda: _utc(2026, 10, 19, 15, 0))
     month = factory.LazyAttribute(lambda a: a.occurred_at.date().replace(day=1))
     outcome = "reached"
     recorded_by = factory.SubFactory(
@@ -405,3 +437,17 @@ class CallWindowFactory(PatientRowFactory):
     recorded_by = factory.SubFactory(
         MembershipFactory, practice=factory.SelfAttribute("..practice")
     )
+class ContactSummaryFactory(TenantFactory):
+    """A summary of a reached contact, given to the patient in person."""
+
+    class Meta:
+        model = "timelog.ContactSummary"
+
+    contact_attempt = factory.SubFactory(SummaryAttemptFactory)
+    practice = factory.SelfAttribute("contact_attempt.practice")
+    patient = factory.SelfAttribute("contact_attempt.patient")
+    talked_about = "Your blood sugar readings this week."
+    do_now = "Take metformin with breakfast and dinner."
+    shared_method = "in_person"
+    shared_on = factory.LazyFunction(lambda: dt.date(2026, 10, 19))
+    created_by = factory.SelfAttribute("contact_attempt.recorded_by")

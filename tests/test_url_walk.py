@@ -19,8 +19,10 @@ from tests.factories import (
     CareTransitionFactory,
     ConditionFactory,
     ConsentFactory,
+    ContactSummaryFactory,
     PatientFactory,
     PayerFactory,
+    SummaryAttemptFactory,
     TaskFactory,
     TimeEntryFactory,
 )
@@ -49,6 +51,8 @@ SAMPLES = {
     "contact_id": "contact",
     "permission_id": "permission",
     "window_id": "window",
+    "attempt_id": "attempt",
+    "summary_id": "summary",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -143,6 +147,7 @@ def _victim_patient(admin):
         ),
         **_victim_plan(admin, patient),
         **_victim_careteam(admin, patient),
+        **_victim_summary(admin, patient),
     }
 
 
@@ -155,6 +160,12 @@ def _victim_careteam(admin, patient):
         "permission": SharingPermissionFactory(contact=contact, recorded_by=admin),
         "window": CallWindowFactory(patient=patient),
     }
+
+
+def _victim_summary(admin, patient):
+    attempt = SummaryAttemptFactory(patient=patient, recorded_by=admin)
+    summary = ContactSummaryFactory(contact_attempt=attempt, talked_about="victim-summary-text")
+    return {"attempt": attempt, "summary": summary}
 
 
 def _victim_plan(admin, patient):
@@ -246,7 +257,7 @@ def _victim_markers(cast) -> list[bytes]:
     markers = [cast["admin"].practice.name, cast["token"].name, "Victimsdottir", "VIC-001"]
     markers += ["victim-note", "victim-task-title", "victim-plan-goal", "victim-template"]
     markers += ["victim-service-note", "victim-payer-name", "victim-transition-facility"]
-    markers += ["victim-service-note", "victim-payer-name", "victim-contact-name"]
+    markers += ["victim-contact-name", "victim-summary-text"]
     markers += [cast[r].user.email for r in ("admin", "coordinator", "physician", "biller")]
     return [m.encode() for m in markers]
 

@@ -9,3 +9,4 @@ class TimelogConfig(AppConfig):
     def ready(self) -> None:
         from timelog import transition_tasks  # noqa: F401  (care transitions' follow-up)
         from timelog import contact_panels  # noqa: F401  (registers the chart's contact panel)
+        from timelog import summary_panels  # noqa: F401  (registers the summaries' chart panel)

@@ -24,6 +24,7 @@ from ccm.roles import Capability, can
 from patients.models import Patient, Status
 from timelog import transition_demo
 from timelog import contact_demo
+from timelog import summary_demo
 from timelog.models import Activity, PerformerKind, TimeEntry
 from timelog.reminders import create_due_tasks
 
@@ -205,6 +206,7 @@ def seed_demo(demo: DemoSeed) -> None:
             practice=demo.practices[slug], performers=staff, months=demo.months
         )
     contact_demo.seed(demo)
+    summary_demo.seed(demo)
 
 
 def finish_demo(demo: DemoSeed) -> None:

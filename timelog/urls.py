@@ -1,6 +1,7 @@
 from django.urls import path
 
 from timelog import contact_urls, views
+from timelog import summary_urls, views
 
 app_name = "timelog"
 
@@ -21,3 +22,5 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/complete/", views.task_complete, name="task-complete"),
     *contact_urls.urlpatterns,
 ]
+
+urlpatterns += summary_urls.urlpatterns

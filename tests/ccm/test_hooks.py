@@ -15,6 +15,7 @@ from patients import panels as patients_panels
 from patients.hooks import chart_panels, cost_share, fhir_sections
 from timelog import contact_panels
 from timelog import demo as timelog_demo
+from timelog import summary_panels
 
 
 def test_hooks_keep_registration_order_and_one_of_each() -> None:
@@ -36,6 +37,7 @@ def test_the_apps_register_their_panels_at_startup() -> None:
         careteam_panels.careteam_panel,
         patients_panels.coverage_panel,
         contact_panels.contact_panel,
+        summary_panels.summary_panel,
         careplans_panels.care_plan_panel,
         billing_panels.time_panel,
     ]

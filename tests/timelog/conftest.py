@@ -59,3 +59,6 @@ def enrolled(practice, physician, coordinator):
 def scoped(practice):
     with practice_scope(practice):
         yield practice
+
+
+from tests.timelog.summary_data import daughter, reached, son, spanish_patient  # noqa: E402, F401
