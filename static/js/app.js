@@ -27,6 +27,37 @@
     });
   }
 
+  // Tables on a phone: one too wide for the screen becomes a block of labelled lines per
+  // row (CSS `.table.stacked`), each cell labelled with its column's heading. Without this
+  // script the table scrolls inside its card. Re-checked when htmx swaps rows in and when
+  // the width crosses the phone breakpoint.
+  var phone = window.matchMedia("(max-width: 640px)");
+  function label(table) {
+    var heads = [];
+    table.querySelectorAll("thead tr:last-child th, thead tr:last-child td").forEach(function (th) {
+      for (var i = 0; i < (th.colSpan || 1); i++) { heads.push(th.textContent.trim()); }
+    });
+    table.querySelectorAll("tbody tr, tfoot tr").forEach(function (tr) {
+      var col = 0;
+      Array.prototype.forEach.call(tr.cells, function (cell) {
+        if (!cell.hasAttribute("data-label")) { cell.setAttribute("data-label", heads[col] || ""); }
+        col += cell.colSpan || 1;
+      });
+    });
+  }
+  function stack(root) {
+    (root || document).querySelectorAll("table.table:not(.coverage)").forEach(function (table) {
+      table.classList.remove("stacked");
+      if (phone.matches && table.scrollWidth > table.clientWidth + 1) {
+        label(table);
+        table.classList.add("stacked");
+      }
+    });
+  }
+  stack(document);
+  document.addEventListener("htmx:afterSettle", function () { stack(document); });
+  if (phone.addEventListener) { phone.addEventListener("change", function () { stack(document); }); }
+
   // Inactivity warning. The server signs the session out; this only warns before it does.
   var body = document.body;
   var timeout = parseInt(body.dataset.timeout || "0", 10);
