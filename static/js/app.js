@@ -19,6 +19,24 @@
     setInterval(show, 1000);
   });
 
+  // "Select all" boxes (claims review): the heading's box ticks its rows' boxes, and shows
+  // whether all, some or none are ticked. Without JavaScript the server reads the heading's
+  // box as "every row on this page".
+  document.querySelectorAll("input[data-select-all]").forEach(function (all) {
+    var rows = all.form.querySelectorAll("input[type=checkbox][name='" + all.dataset.selectAll + "']");
+    function sync() {
+      var ticked = Array.prototype.filter.call(rows, function (box) { return box.checked; }).length;
+      all.checked = ticked > 0 && ticked === rows.length;
+      all.indeterminate = ticked > 0 && ticked < rows.length;
+    }
+    all.addEventListener("change", function () {
+      rows.forEach(function (box) { box.checked = all.checked; });
+      all.indeterminate = false;
+    });
+    rows.forEach(function (box) { box.addEventListener("change", sync); });
+    sync();
+  });
+
   // Confirmation pages: Escape does what their Cancel link does (which works without JS).
   var cancel = document.querySelector("a[data-escape]");
   if (cancel) {
