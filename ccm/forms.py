@@ -89,7 +89,9 @@ def _member_email(membership: Membership) -> str:
 
 class AuditFilterForm(forms.Form):
     actor = forms.ModelChoiceField(queryset=Membership.objects.none(), required=False, label="User")
-    patient = forms.UUIDField(required=False, label="Patient id")
+    patient = forms.CharField(
+        max_length=100, required=False, label="Patient", help_text="Name or MRN."
+    )
     action = forms.CharField(max_length=64, required=False)
     date_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput({"type": "date"})
@@ -107,7 +109,7 @@ class AuditFilterForm(forms.Form):
         actor = data.get("actor")
         return {
             "actor_id": actor.user_id if actor else None,
-            "patient_id": data.get("patient"),
+            "patient_search": data.get("patient") or "",
             "action": data.get("action") or "",
             "date_from": data.get("date_from"),
             "date_to": data.get("date_to"),

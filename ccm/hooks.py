@@ -7,9 +7,13 @@ order is INSTALLED_APPS order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Collection, Iterator
 from typing import Any, Generic, TypeVar
 
+from django.db.models import QuerySet
+
+from ccm.models import Practice
 from ccm.tenancy import PracticeRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,3 +36,11 @@ class Hooks(Generic[F]):
 
 # The home page's panels: each returns template context for this request ({} to add nothing).
 home_panels: Hooks[Callable[[PracticeRequest], dict[str, Any]]] = Hooks("home panels")
+
+# The audit log's patients (registered by patients): `PatientNames` gives a display name for
+# each of the practice's patients among the ids (others are left out), `PatientSearch` a
+# queryset of the ids of the practice's patients matching a name or MRN text.
+PatientNames = Callable[[Practice, Collection[uuid.UUID]], dict[uuid.UUID, str]]
+PatientSearch = Callable[[Practice, str], QuerySet[Any]]
+audit_patient_names: Hooks[PatientNames] = Hooks("audit log patient names")
+audit_patient_search: Hooks[PatientSearch] = Hooks("audit log patient search")

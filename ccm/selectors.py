@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Aggregate, Field, QuerySet, Subquery
 
+from ccm.audit_selectors import audit_patient_filter
 from ccm.models import ApiToken, AuditEvent, Membership, Practice
 
 
@@ -45,16 +46,20 @@ def audit_event_list(
     practice: Practice,
     actor_id: uuid.UUID | None = None,
     patient_id: uuid.UUID | None = None,
+    patient_search: str = "",
     action: str = "",
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> QuerySet[AuditEvent]:
-    """The practice's audit events, newest first, filtered; dates are UTC calendar days."""
+    """The practice's audit events, newest first, filtered; dates are UTC calendar days;
+    `patient_search` is a name or MRN of the practice's patients."""
     qs = AuditEvent.objects.for_practice(practice).select_related("actor")
     if actor_id:
         qs = qs.filter(actor_id=actor_id)
     if patient_id:
         qs = qs.filter(patient_id=patient_id)
+    if patient_search:
+        qs = qs.filter(audit_patient_filter(practice=practice, text=patient_search))
     if action:
         qs = qs.filter(action__startswith=action)
     if date_from:

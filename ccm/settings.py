@@ -108,6 +108,7 @@ TEMPLATES = [
                 "ccm.context_processors.practice",
                 "timelog.context_processors.running_timer",
             ],
+            "builtins": ["ccm.templatetags.ccm_format"],  # {{ amount|money }} on every page
         },
     },
 ]

@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from ccm import audit, selectors, services
+from ccm.audit_selectors import audit_rows
 from ccm.forms import (
     AuditFilterForm,
     MemberInviteForm,
@@ -203,9 +204,10 @@ def _audit_events(request: PracticeRequest) -> tuple[AuditFilterForm, QuerySet[A
 def audit_list(request: PracticeRequest) -> HttpResponse:
     form, events = _audit_events(request)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = audit_rows(practice=request.practice, events=list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    context = {"form": form, "page": page, "rows": rows, "query": query.urlencode()}
     template = "ccm/audit_rows.html" if request.headers.get("HX-Request") else "ccm/audit_list.html"
     return render(request, template, context)
 

@@ -39,6 +39,7 @@ from timelog.forms import (
     default_start,
 )
 from timelog.models import CALL_KINDS, Task, TaskStatus, TimeEntry
+from timelog.time_totals import time_totals_by_month
 
 PAGE_SIZE = 25
 
@@ -107,15 +108,16 @@ def time_entry_list(request: PracticeRequest) -> HttpResponse:
         and request.GET.get("who", "mine") == "mine"
         and can(request.membership, Capability.LOG_TIME)
     )
+    performer_id = performer.pk if performer else (request.membership.pk if mine else None)
     entries = selectors.time_entry_list(
-        practice=request.practice,
-        month=month,
-        performer_id=performer.pk if performer else (request.membership.pk if mine else None),
+        practice=request.practice, month=month, performer_id=performer_id
     )
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     audit.read_many(request.membership, [e.patient for e in page.object_list], action="time.list")
+    totals = time_totals_by_month(practice=request.practice, month=month, performer_id=performer_id)
     context = {
         "page": page,
+        "totals": totals,
         **month_links(month),
         "mine": mine,
         "performer": performer,

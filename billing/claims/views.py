@@ -123,7 +123,12 @@ def claim_status(request: PracticeRequest, claim_id: str) -> HttpResponse:
 @page(Capability.UPDATE_CLAIMS, "POST")
 def claim_status_bulk(request: PracticeRequest, month: str) -> HttpResponse:
     day = month_or_404(month)
-    ids = [str(_uuid_or_404(v)) for v in request.POST.getlist("claims")]
+    chosen = request.POST.getlist("claims")
+    # "Select all" works without JavaScript: the page lists its claims in page_claims, and
+    # the heading's box (all_on_page) takes every one of them.
+    if request.POST.get("all_on_page"):
+        chosen += request.POST.getlist("page_claims")
+    ids = list(dict.fromkeys(str(_uuid_or_404(v)) for v in chosen))
     if not selectors.claims_in_month(practice=request.practice, month=day, claim_ids=ids):
         raise Http404("No such claim in this month.")
     if not ids:

@@ -21,6 +21,7 @@ from billing.models import Claim, Export, ExportKind, MonthClose
 from billing.submissions import services as submissions
 from billing.submissions.selectors import batch_claims
 from ccm import audit
+from ccm.formats import money
 from ccm.models import Membership, Practice
 from ccm.months import month_label
 from ccm.views import csv_safe
@@ -113,7 +114,7 @@ def pdf_claim_rows(claims: list[Claim]) -> tuple[str, list[str]]:
                 f"{patient.last_name}, {patient.first_name}", patient.mrn,
                 f"{patient.date_of_birth:%Y-%m-%d}", practitioner_name(c.billing_practitioner),
                 f"{c.date_of_service:%Y-%m-%d}", c.place_of_service, lines,
-                " ".join(c.diagnosis_codes), f"${c.amount:,.2f}".rjust(10),
+                " ".join(c.diagnosis_codes), money(c.amount).rjust(10),
                 c.get_status_display(),
             ])
         )  # fmt: skip

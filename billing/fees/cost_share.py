@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from billing.fees.selectors import fee_schedule_list
 from billing.models import ClaimLine, ClaimStatus, CloseStatus, MonthClose
 from billing.rules import codes
+from ccm.formats import money
 from ccm.models import Practice
 from patients.hooks import CostShare
 from patients.models import PAYS_COINSURANCE, PRIMARY_KINDS, Coverage, CoverageKind, Patient
@@ -56,10 +57,6 @@ PLAN_DEDUCTIBLE = (
     "If the plan has a deductible the patient has not met this year, they may owe more, up "
     "to the full {amount}."
 )
-
-
-def _money(value: Decimal) -> str:
-    return f"${value:,.2f}"
 
 
 def usual_code(*, practice: Practice, patient: Patient) -> tuple[str, int]:
@@ -113,7 +110,7 @@ def cost_share_estimate(*, practice: Practice, patient: Patient, month: dt.date)
     cover = coverage_in_force(practice=practice, patient_ids=[patient.pk], month=month)[patient.pk]
     primary, secondary = cover.primary, cover.secondary
     basis = _basis(code, claims)
-    money = {"share": _money(share), "amount": _money(amount), "code": code}
+    words = {"share": money(share), "amount": money(amount), "code": code}
     if primary is None or primary.kind not in PRIMARY_KINDS:
         missing = (f"No Medicare coverage is recorded for {month:%B %Y}.",)
         return CostShare(code, amount, None, NO_COVERAGE, missing)
@@ -121,29 +118,29 @@ def cost_share_estimate(*, practice: Practice, patient: Patient, month: dt.date)
         kind = CoverageKind(secondary.kind)
         why_paid = [WHY_SECONDARY[kind], basis]
         if kind == CoverageKind.MEDIGAP:
-            why_paid.append(MEDIGAP_DEDUCTIBLE.format(**money))
+            why_paid.append(MEDIGAP_DEDUCTIBLE.format(**words))
         headline = PAID_BY_SECONDARY.format(secondary=_plan(secondary))
         return CostShare(code, amount, Decimal("0.00"), headline, tuple(why_paid))
     if primary.kind == CoverageKind.MEDICARE_ADVANTAGE:
         why = (
             f"{_plan(primary)} sets its own copay or coinsurance for this service; 20% of the "
-            f"practice's {money['amount']} for {code} is shown as an estimate.",
+            f"practice's {words['amount']} for {code} is shown as an estimate.",
             basis,
-            PLAN_DEDUCTIBLE.format(**money),
+            PLAN_DEDUCTIBLE.format(**words),
         )
-        return CostShare(code, amount, share, ADVANTAGE.format(**money), why)
-    deductible = PART_B_DEDUCTIBLE.format(**money)
+        return CostShare(code, amount, share, ADVANTAGE.format(**words), why)
+    deductible = PART_B_DEDUCTIBLE.format(**words)
     if primary.kind == CoverageKind.OTHER_PRIMARY:
         why = (
             f"{_plan(primary)} is the primary insurer (Medicare secondary payer): what the "
             "patient owes depends on that plan and on what Medicare then pays; 20% of the "
-            f"practice's {money['amount']} for {code} is shown as an estimate.",
+            f"practice's {words['amount']} for {code} is shown as an estimate.",
             basis,
             deductible,
         )
-        return CostShare(code, amount, share, MSP.format(**money), why)
+        return CostShare(code, amount, share, MSP.format(**words), why)
     why_b = ["Medicare Part B pays 80% of the practice's amount; the patient owes the rest.", basis]
     if secondary is not None:  # other secondary insurance: it may pay some of it
         why_b.append(f"{_plan(secondary)} (secondary) may pay some or all of the coinsurance.")
     why_b.append(deductible)
-    return CostShare(code, amount, share, PART_B.format(**money), tuple(why_b))
+    return CostShare(code, amount, share, PART_B.format(**words), tuple(why_b))

@@ -19,13 +19,14 @@ from billing.models import Claim, SubmissionBatch
 from billing.submissions import selectors, services
 from ccm import audit
 from ccm.api_auth import ApplicationError
+from ccm.formats import money
 from ccm.forms import flash_error
 from ccm.months import month_label
 from ccm.pages import page
 from ccm.roles import Capability
 from ccm.tenancy import PracticeRequest, get_for_practice_or_404
 
-CREATED_MESSAGE = "Batch {control} created: {claims} claim(s) sent, ${total}. Download its 837P."
+CREATED_MESSAGE = "Batch {control} created: {claims} claim(s) sent, {total}. Download its 837P."
 RESENT_MESSAGE = "{what}: sent in batch {control}. Download its 837P."
 
 
@@ -60,7 +61,7 @@ def _create(request: PracticeRequest, day: dt.date) -> HttpResponse:
     except (ApplicationError, ValidationError) as exc:
         flash_error(request, exc)
         return redirect("billing:month-detail", month=month_label(day))
-    total = f"{batch.total_charge:,.2f}"
+    total = money(batch.total_charge)
     control = f"{batch.control_number:09d}"
     messages.success(
         request, CREATED_MESSAGE.format(control=control, claims=batch.claims, total=total)

@@ -19,6 +19,24 @@
     setInterval(show, 1000);
   });
 
+  // "Select all" boxes (claims review): the heading's box ticks its rows' boxes, and shows
+  // whether all, some or none are ticked. Without JavaScript the server reads the heading's
+  // box as "every row on this page".
+  document.querySelectorAll("input[data-select-all]").forEach(function (all) {
+    var rows = all.form.querySelectorAll("input[type=checkbox][name='" + all.dataset.selectAll + "']");
+    function sync() {
+      var ticked = Array.prototype.filter.call(rows, function (box) { return box.checked; }).length;
+      all.checked = ticked > 0 && ticked === rows.length;
+      all.indeterminate = ticked > 0 && ticked < rows.length;
+    }
+    all.addEventListener("change", function () {
+      rows.forEach(function (box) { box.checked = all.checked; });
+      all.indeterminate = false;
+    });
+    rows.forEach(function (box) { box.addEventListener("change", sync); });
+    sync();
+  });
+
   // Confirmation pages: Escape does what their Cancel link does (which works without JS).
   var cancel = document.querySelector("a[data-escape]");
   if (cancel) {
@@ -26,6 +44,37 @@
       if (event.key === "Escape" && !event.defaultPrevented) { window.location.assign(cancel.href); }
     });
   }
+
+  // Tables on a phone: one too wide for the screen becomes a block of labelled lines per
+  // row (CSS `.table.stacked`), each cell labelled with its column's heading. Without this
+  // script the table scrolls inside its card. Re-checked when htmx swaps rows in and when
+  // the width crosses the phone breakpoint.
+  var phone = window.matchMedia("(max-width: 640px)");
+  function label(table) {
+    var heads = [];
+    table.querySelectorAll("thead tr:last-child th, thead tr:last-child td").forEach(function (th) {
+      for (var i = 0; i < (th.colSpan || 1); i++) { heads.push(th.textContent.trim()); }
+    });
+    table.querySelectorAll("tbody tr, tfoot tr").forEach(function (tr) {
+      var col = 0;
+      Array.prototype.forEach.call(tr.cells, function (cell) {
+        if (!cell.hasAttribute("data-label")) { cell.setAttribute("data-label", heads[col] || ""); }
+        col += cell.colSpan || 1;
+      });
+    });
+  }
+  function stack(root) {
+    (root || document).querySelectorAll("table.table:not(.coverage)").forEach(function (table) {
+      table.classList.remove("stacked");
+      if (phone.matches && table.scrollWidth > table.clientWidth + 1) {
+        label(table);
+        table.classList.add("stacked");
+      }
+    });
+  }
+  stack(document);
+  document.addEventListener("htmx:afterSettle", function () { stack(document); });
+  if (phone.addEventListener) { phone.addEventListener("change", function () { stack(document); }); }
 
   // Inactivity warning. The server signs the session out; this only warns before it does.
   var body = document.body;

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from billing.close import services
+from ccm.formats import money
 from ccm.models import Practice
 from ccm.months import parse_month
 
@@ -35,5 +36,5 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{practice.slug} {options['month']}: {close.get_status_display().lower()}, "
             f"{close.patients_total} patient-months, {close.claims} claims, "
-            f"${close.amount:,.2f}."
+            f"{money(close.amount)}."
         )
