@@ -19,9 +19,8 @@ from rest_framework import renderers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from careplans import chart_sections, pdf, selectors, services
 from careplans import content as plan_content
-from careplans import chart_sections
-from careplans import pdf, selectors, services
 from careplans.models import CarePlanVersion, CopyMethod, VersionStatus
 from ccm import audit
 from ccm.api import (

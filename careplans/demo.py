@@ -11,9 +11,8 @@ from collections.abc import Sequence
 
 from django.utils import timezone
 
+from careplans import chart_sections, transition_demo
 from careplans import content as plan_content
-from careplans import transition_demo
-from careplans import chart_sections
 from careplans.models import (
     CarePlan,
     CarePlanCopy,

@@ -10,8 +10,8 @@ from fhir.resources.R4B.careplan import CarePlan as FhirCarePlan
 from fhir.resources.R4B.goal import Goal as FhirGoal
 from fhir.resources.R4B.resource import Resource
 
-from careplans import content as plan_content
 from careplans import chart_sections
+from careplans import content as plan_content
 from careplans.models import CarePlanVersion, VersionStatus
 
 CATEGORY_SYSTEM = "http://hl7.org/fhir/us/core/CodeSystem/careplan-category"

@@ -8,8 +8,8 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from careplans import content as plan_content
 from careplans import chart_sections
+from careplans import content as plan_content
 from careplans.models import CarePlanVersion
 from ccm import audit
 from ccm.models import Membership, Practice
@@ -26,9 +26,7 @@ def render_pdf(*, practice: Practice, version: CarePlanVersion) -> bytes:
     # The goals have their own table: every other section is a list.
     sections = [
         section
-        for key, section in zip(
-            plan_content.LABELS, plan_content.sections(content), strict=True
-        )
+        for key, section in zip(plan_content.LABELS, plan_content.sections(content), strict=True)
         if key != "goals"
     ]
     with translation.override(patient_locale(version.patient)):

@@ -10,8 +10,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from careplans import content as plan_content
 from careplans import chart_sections
+from careplans import content as plan_content
 from careplans.models import (
     CarePlan,
     CarePlanCopy,

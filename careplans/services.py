@@ -16,8 +16,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from careplans import content as plan_content
 from careplans import chart_sections
+from careplans import content as plan_content
 from careplans.defaults import DEFAULT_TEMPLATES
 from careplans.models import (
     CarePlan,

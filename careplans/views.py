@@ -12,9 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
+from careplans import chart_sections, pdf, selectors, services
 from careplans import content as plan_content
-from careplans import chart_sections
-from careplans import pdf, selectors, services
 from careplans.forms import (
     CopyForm,
     DraftForm,

@@ -15,11 +15,9 @@ from careplans import apis as plan_apis
 from careplans import transition_urls
 from ccm import apis
 from patients import apis as patient_apis
-from patients import coverage_urls, medication_urls
-from patients import careteam_urls, coverage_urls
+from patients import careteam_urls, coverage_urls, medication_urls
 from timelog import apis as time_apis
-from timelog import contact_urls
-from timelog import summary_urls
+from timelog import contact_urls, summary_urls
 
 app_name = "api"
 

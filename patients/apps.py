@@ -8,8 +8,8 @@ class PatientsConfig(AppConfig):
 
     def ready(self) -> None:
         from patients import (
-            medication_panels,  # noqa: F401  (the chart's medication list)
             careteam_fhir,  # noqa: F401  (CareTeam and RelatedPerson in the bundle)
             careteam_panels,  # noqa: F401  (care team, preferences)
+            medication_panels,  # noqa: F401  (the chart's medication list)
             panels,  # noqa: F401  (registers the census and coverage panels)
         )

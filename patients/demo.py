@@ -14,8 +14,7 @@ from typing import Any
 
 from ccm.demo import DemoSeed
 from ccm.models import Membership, Practice
-from patients import medication_demo
-from patients import careteam_demo
+from patients import careteam_demo, medication_demo
 from patients.models import (
     PRIMARY_KINDS,
     Condition,

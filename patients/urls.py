@@ -1,7 +1,6 @@
 from django.urls import path
 
-from patients import coverage_urls, medication_urls, views
-from patients import careteam_urls, coverage_urls, views
+from patients import careteam_urls, coverage_urls, medication_urls, views
 
 app_name = "patients"
 

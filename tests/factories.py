@@ -268,6 +268,8 @@ class CareTransitionFactory(PatientRowFactory):
     recorded_by = factory.SubFactory(
         MembershipFactory, practice=factory.SelfAttribute("..practice")
     )
+
+
 # --- meds
 
 
@@ -288,21 +290,6 @@ class MedicationFactory(PatientRowFactory):
 
 class CareContactFactory(PatientRowFactory):
     """A caregiver of the patient (a daughter unless told otherwise)."""
-# --- team
-
-
-class CareContactFactory(PatientRowFactory):
-    """A cardiologist unless told otherwise."""
-# --- contacts
-
-
-class CareContactFactory(PatientRowFactory):
-    """A caregiver of the patient unless told otherwise."""
-# --- summary (after-contact summaries, issue 17)
-
-
-class SummaryCaregiverFactory(PatientRowFactory):
-    """A caregiver of the patient (a CareContact), without any permission to share."""
 
     class Meta:
         model = "patients.CareContact"
@@ -342,6 +329,17 @@ def medicines_reconciled(patient: Any, performer: Any) -> Any:
     reconciliation = MedicationReconciliationFactory(patient=patient, performed_by=performer)
     MedicationChangeFactory(reconciliation=reconciliation, medication=medication)
     return reconciliation
+
+
+# --- team
+
+
+class PractitionerContactFactory(PatientRowFactory):
+    """A cardiologist unless told otherwise."""
+
+    class Meta:
+        model = "patients.CareContact"
+
     category = "practitioner"
     name = "Dr. Ana Ruiz"
     role = "Cardiologist"
@@ -349,15 +347,71 @@ def medicines_reconciled(patient: Any, performer: Any) -> Any:
     phone = "+12125550123"
 
 
-class SharingPermissionFactory(TenantFactory):
-    """Everything, verbally, since 2026-01-01 (the recorder: pass `recorded_by`)."""
-    name = factory.Faker("name")
-    relationship = "Daughter"
+class CallWindowFactory(PatientRowFactory):
+    """Best time: weekdays 9:00 to 12:00 in the practice's zone."""
+
+    class Meta:
+        model = "patients.CallWindow"
+
+    kind = "best"
+    weekdays = factory.LazyFunction(lambda: [0, 1, 2, 3, 4])
+    starts_at = factory.LazyFunction(lambda: __import__("datetime").time(9, 0))
+    ends_at = factory.LazyFunction(lambda: __import__("datetime").time(12, 0))
+
+
+# --- contacts
 
 
 class ContactAttemptFactory(PatientRowFactory):
     """A reached call, written straight to the table; the worklist's progress refreshed (as
     the service does)."""
+
+    class Meta:
+        model = "timelog.ContactAttempt"
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        from billing.progress.services import progress_refresh
+
+        obj = super()._create(model_class, *args, **kwargs)
+        progress_refresh(practice=obj.practice, patient_ids=[obj.patient_id], months=[obj.month])
+        return obj
+
+    occurred_at = factory.LazyFunction(lambda: _utc(2026, 1, 12, 15, 0))
+    month = factory.LazyAttribute(lambda a: a.occurred_at.date().replace(day=1))
+    outcome = "reached"
+    recorded_by = factory.SubFactory(
+        MembershipFactory, practice=factory.SelfAttribute("..practice")
+    )
+
+
+class SharingPermissionFactory(TenantFactory):
+    """The contact's patient permits sharing everything, verbally, since 2026-01-01."""
+
+    class Meta:
+        model = "patients.SharingPermission"
+
+    contact = factory.SubFactory(CareContactFactory)
+    patient = factory.SelfAttribute("contact.patient")
+    practice = factory.SelfAttribute("contact.practice")
+    scopes = factory.LazyFunction(lambda: ["all"])
+    method = "verbal"
+    given_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 1))
+    recorded_by = factory.SubFactory(
+        MembershipFactory, practice=factory.SelfAttribute("..practice")
+    )
+
+
+# --- summary (after-contact summaries, issue 17)
+
+
+class SummaryCaregiverFactory(PatientRowFactory):
+    """A caregiver of the patient (a CareContact), without any permission to share."""
+
+    class Meta:
+        model = "patients.CareContact"
+
+    category = "caregiver"
     name = "Rosa Diaz"
     relationship = "Daughter"
     phone = "+12175550142"
@@ -388,15 +442,6 @@ class SummaryAttemptFactory(PatientRowFactory):
     class Meta:
         model = "timelog.ContactAttempt"
 
-    @classmethod
-    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
-        from billing.progress.services import progress_refresh
-
-        obj = super()._create(model_class, *args, **kwargs)
-        progress_refresh(practice=obj.practice, patient_ids=[obj.patient_id], months=[obj.month])
-        return obj
-
-    occurred_at = factory.LazyFunction(lambda: _utc(2026, 1, 12, 15, 0))
     occurred_at = factory.LazyFunction(lambda: _utc(2026, 10, 19, 15, 0))
     month = factory.LazyAttribute(lambda a: a.occurred_at.date().replace(day=1))
     outcome = "reached"
@@ -405,38 +450,6 @@ class SummaryAttemptFactory(PatientRowFactory):
     )
 
 
-class SharingPermissionFactory(TenantFactory):
-    """The contact's patient permits sharing everything, verbally, since 2026-01-01."""
-
-    class Meta:
-        model = "patients.SharingPermission"
-
-    contact = factory.SubFactory(CareContactFactory)
-    practice = factory.SelfAttribute("contact.practice")
-    patient = factory.SelfAttribute("contact.patient")
-    scopes = factory.LazyFunction(lambda: ["all"])
-    method = "verbal"
-    given_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 1))
-
-
-class CallWindowFactory(PatientRowFactory):
-    """Best time: weekdays 9:00 to 12:00 in the practice's zone."""
-
-    class Meta:
-        model = "patients.CallWindow"
-
-    kind = "best"
-    weekdays = factory.LazyFunction(lambda: [0, 1, 2, 3, 4])
-    starts_at = factory.LazyFunction(lambda: __import__("datetime").time(9, 0))
-    ends_at = factory.LazyFunction(lambda: __import__("datetime").time(12, 0))
-    patient = factory.SelfAttribute("contact.patient")
-    practice = factory.SelfAttribute("contact.practice")
-    scopes = factory.LazyFunction(lambda: ["all"])
-    method = "verbal"
-    given_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 1))
-    recorded_by = factory.SubFactory(
-        MembershipFactory, practice=factory.SelfAttribute("..practice")
-    )
 class ContactSummaryFactory(TenantFactory):
     """A summary of a reached contact, given to the patient in person."""
 

@@ -7,6 +7,8 @@ class TimelogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from timelog import transition_tasks  # noqa: F401  (care transitions' follow-up)
-        from timelog import contact_panels  # noqa: F401  (registers the chart's contact panel)
-        from timelog import summary_panels  # noqa: F401  (registers the summaries' chart panel)
+        from timelog import (
+            contact_panels,  # noqa: F401  (registers the chart's contact panel)
+            summary_panels,  # noqa: F401  (registers the summaries' chart panel)
+            transition_tasks,  # noqa: F401  (care transitions' follow-up)
+        )

@@ -22,9 +22,7 @@ from ccm.models import Membership, Practice
 from ccm.months import month_bounds, previous_month
 from ccm.roles import Capability, can
 from patients.models import Patient, Status
-from timelog import transition_demo
-from timelog import contact_demo
-from timelog import summary_demo
+from timelog import contact_demo, summary_demo, transition_demo
 from timelog.models import Activity, PerformerKind, TimeEntry
 from timelog.reminders import create_due_tasks
 

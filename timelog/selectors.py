@@ -45,7 +45,6 @@ from ccm.selectors import per_row
 from patients.careteam_selectors import call_window_open_q
 from patients.models import CallWindow, CallWindowKind, Consent, Patient, Status
 from timelog.models import (
-    CONTACT_ACTIVITIES,
     ContactAttempt,
     Outcome,
     Task,

@@ -1,7 +1,6 @@
 from django.urls import path
 
-from timelog import contact_urls, views
-from timelog import summary_urls, views
+from timelog import contact_urls, summary_urls, views
 
 app_name = "timelog"
 

@@ -9,15 +9,15 @@ import pytest
 from careplans import services
 from ccm.tenancy import practice_scope
 from tests.careplans.conftest import COMPLETE
-from tests.factories import PASSWORD, CareContactFactory, SharingPermissionFactory
+from tests.factories import PASSWORD, PractitionerContactFactory, SharingPermissionFactory
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
 
 @pytest.fixture
 def contacts(patient, coordinator):
-    cardiologist = CareContactFactory(patient=patient)
-    daughter = CareContactFactory(
+    cardiologist = PractitionerContactFactory(patient=patient)
+    daughter = PractitionerContactFactory(
         patient=patient,
         category="caregiver",
         name="Maria Lovelace",
@@ -50,7 +50,7 @@ def test_signing_records_the_care_team_and_the_pdf_prints_it(
             version=draft,
             data={**COMPLETE, "coordination": []},
         )
-        CareContactFactory(
+        PractitionerContactFactory(
             patient=draft.patient, category="pharmacy", name="Main St Pharmacy", role=""
         )
         signed = services.version_sign(

@@ -5,8 +5,7 @@ import datetime as dt
 
 import pytest
 
-from careplans import content, services
-from careplans import chart_sections
+from careplans import chart_sections, content, services
 from careplans.pdf import render_pdf
 from patients import medication_services as ms
 from patients.models import Medication

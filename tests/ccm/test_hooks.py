@@ -8,14 +8,12 @@ from careplans import demo as careplans_demo
 from careplans import panels as careplans_panels
 from ccm.demo import app_hooks
 from ccm.hooks import Hooks, home_panels
-from patients import careteam_fhir, careteam_panels
+from patients import careteam_fhir, careteam_panels, medication_panels
 from patients import demo as patients_demo
-from patients import medication_panels
 from patients import panels as patients_panels
 from patients.hooks import chart_panels, cost_share, fhir_sections
-from timelog import contact_panels
+from timelog import contact_panels, summary_panels
 from timelog import demo as timelog_demo
-from timelog import summary_panels
 
 
 def test_hooks_keep_registration_order_and_one_of_each() -> None:

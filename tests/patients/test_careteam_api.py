@@ -9,8 +9,8 @@ from patients import careteam_services as cts
 from patients.models import CallWindow, CareContact, SharingPermission
 from tests.factories import (
     CallWindowFactory,
-    CareContactFactory,
     PatientFactory,
+    PractitionerContactFactory,
     SharingPermissionFactory,
 )
 from tests.helpers import audited, frozen_clock, token_client
@@ -87,7 +87,7 @@ def test_bad_input_is_a_400_naming_the_field_and_saves_nothing(coordinator, pati
 
 
 def test_patch_changes_and_deactivates(coordinator, patient):
-    contact = CareContactFactory(patient=patient)
+    contact = PractitionerContactFactory(patient=patient)
     url = f"/api/v1/contacts/{contact.pk}/"
     response = token_client(coordinator).patch(
         url, {"role": "Nephrologist", "is_active": False}, format="json"
@@ -123,7 +123,7 @@ def test_a_bad_window_refuses_the_whole_put(coordinator, patient):
 
 
 def test_a_biller_reads_but_may_not_write(biller, patient, coordinator):
-    contact = CareContactFactory(patient=patient)
+    contact = PractitionerContactFactory(patient=patient)
     permission = SharingPermissionFactory(contact=contact, recorded_by=coordinator)
     client = token_client(biller)
     assert client.get(contacts_url(patient)).status_code == 200
@@ -144,7 +144,7 @@ def test_a_biller_reads_but_may_not_write(biller, patient, coordinator):
 
 
 def test_outsider_gets_404(outsider, patient, coordinator):
-    contact = CareContactFactory(patient=patient)
+    contact = PractitionerContactFactory(patient=patient)
     permission = SharingPermissionFactory(contact=contact, recorded_by=coordinator)
     client = token_client(outsider)
     for url in (
@@ -159,7 +159,7 @@ def test_outsider_gets_404(outsider, patient, coordinator):
 
 def test_the_list_has_a_fixed_query_count(admin, patient, django_assert_num_queries):
     for n in range(10):
-        contact = CareContactFactory(patient=patient, name=f"Contact {n}")
+        contact = PractitionerContactFactory(patient=patient, name=f"Contact {n}")
         SharingPermissionFactory(contact=contact, recorded_by=admin)
     client = token_client(admin)
     client.get(contacts_url(patient))

@@ -6,7 +6,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from patients import fhir, selectors
-from tests.factories import CareContactFactory
+from tests.factories import PractitionerContactFactory
 from tests.helpers import frozen_clock
 from tests.patients.conftest import NOW
 
@@ -22,10 +22,12 @@ def _resources(patient, kind):
 
 
 def test_contacts_are_a_care_team_and_caregivers_related_persons(patient):
-    CareContactFactory(patient=patient)
-    CareContactFactory(patient=patient, category="pharmacy", name="Main St Pharmacy", role="")
-    CareContactFactory(patient=patient, name="Dr. Gone", is_active=False)
-    daughter = CareContactFactory(
+    PractitionerContactFactory(patient=patient)
+    PractitionerContactFactory(
+        patient=patient, category="pharmacy", name="Main St Pharmacy", role=""
+    )
+    PractitionerContactFactory(patient=patient, name="Dr. Gone", is_active=False)
+    daughter = PractitionerContactFactory(
         patient=patient,
         category="caregiver",
         name="Maria Lovelace",

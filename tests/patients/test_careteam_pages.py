@@ -11,8 +11,8 @@ from patients import careteam_services as cts
 from patients.models import CallWindow, CareContact, Patient, SharingPermission
 from tests.factories import (
     CallWindowFactory,
-    CareContactFactory,
     PatientFactory,
+    PractitionerContactFactory,
     SharingPermissionFactory,
 )
 from tests.helpers import assert_form_error, audited, frozen_clock
@@ -29,7 +29,7 @@ def patient(practice):
 
 @pytest.fixture
 def daughter(patient):
-    return CareContactFactory(
+    return PractitionerContactFactory(
         patient=patient,
         category="caregiver",
         name="Maria Lopez",
@@ -63,7 +63,9 @@ def test_chart_shows_contacts_with_their_permission_to_share(
     coordinator_client, patient, daughter, coordinator
 ):
     SharingPermissionFactory(contact=daughter, recorded_by=coordinator)
-    CareContactFactory(patient=patient, category="pharmacy", name="Main St Pharmacy", role="")
+    PractitionerContactFactory(
+        patient=patient, category="pharmacy", name="Main St Pharmacy", role=""
+    )
     page = coordinator_client.get(f"{base(patient)}/").content.decode()
     assert 'id="care-team"' in page
     assert "Maria Lopez" in page
@@ -249,7 +251,7 @@ def test_the_chart_query_count_does_not_grow_with_contacts(
     coordinator_client, patient, coordinator
 ):
     def add(i):
-        contact = CareContactFactory(patient=patient, name=f"Contact {i}")
+        contact = PractitionerContactFactory(patient=patient, name=f"Contact {i}")
         SharingPermissionFactory(contact=contact, recorded_by=coordinator)
         CallWindowFactory(patient=patient, weekdays=[i])
 
