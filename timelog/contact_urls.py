@@ -7,7 +7,7 @@ from timelog import contact_apis, contact_views
 
 urlpatterns = [
     path(
-        "patients/<uuid:patient_id>/contacts/new/",
+        "patients/<uuid:patient_id>/contact-attempts/new/",
         contact_views.contact_new,
         name="contact-new",
     ),

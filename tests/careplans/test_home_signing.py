@@ -8,6 +8,7 @@ from careplans import services
 from careplans.models import CarePlanVersion
 from ccm.tenancy import practice_scope
 from tests.careplans.conftest import COMPLETE
+from tests.factories import medicines_reconciled
 from tests.timelog.conftest import make_enrolled
 
 
@@ -16,6 +17,7 @@ def _submitted(practice, physician, coordinator, first, count):
     for n in range(first, first + count):
         with practice_scope(practice):
             patient = make_enrolled(practice, physician, coordinator, mrn=f"H-{n}")
+            medicines_reconciled(patient, coordinator)  # R12: a plan needs a reconciled list
             draft = services.draft_start(practice=practice, actor=coordinator, patient=patient)
             services.draft_update(
                 practice=practice, actor=coordinator, version=draft, data=COMPLETE

@@ -24,7 +24,7 @@ GOOD = {
 
 
 def _url(patient):
-    return f"/patients/{patient.pk}/contacts/new/"
+    return f"/patients/{patient.pk}/contact-attempts/new/"
 
 
 def _attempts():
