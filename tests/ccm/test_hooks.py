@@ -6,12 +6,15 @@ from billing import demo as billing_demo
 from billing import panels as billing_panels
 from careplans import demo as careplans_demo
 from careplans import panels as careplans_panels
+from careplans import transition_panels
+from careplans.hooks import transition_recorded
 from ccm.demo import app_hooks
 from ccm.hooks import Hooks, home_panels
 from patients import demo as patients_demo
 from patients import panels as patients_panels
 from patients.hooks import chart_panels, cost_share, fhir_sections
 from timelog import demo as timelog_demo
+from timelog import transition_tasks
 
 
 def test_hooks_keep_registration_order_and_one_of_each() -> None:
@@ -30,11 +33,17 @@ def test_the_apps_register_their_panels_at_startup() -> None:
     assert patients_panels.census in list(home_panels)
     assert list(chart_panels) == [
         patients_panels.coverage_panel,
+        transition_tasks.transition_tasks_panel,
         careplans_panels.care_plan_panel,
+        transition_panels.transition_panel,
         billing_panels.time_panel,
     ]
     assert billing_panels.dashboard_panel in list(home_panels)
-    assert list(fhir_sections) == [careplans_panels.care_plan_section]
+    assert list(fhir_sections) == [
+        careplans_panels.care_plan_section,
+        transition_panels.transition_section,
+    ]
+    assert list(transition_recorded) == [transition_tasks.transition_follow_up]
     assert list(cost_share) == [billing_panels.consent_cost_share]
 
 
