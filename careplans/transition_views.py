@@ -21,8 +21,8 @@ from patients.models import Patient
 _CHART = "patients:patient-detail"
 RECORDED_MESSAGE = "Transition recorded."
 DISCHARGE_MESSAGE = (
-    "Transition recorded: a follow-up call is due within 2 business days, the medicines are "
-    "to be reconciled, and the care plan review comes forward."
+    "Transition recorded: a follow-up call is due within 2 business days and the medicines "
+    "are to be reconciled (see the tasks below)."
 )
 
 
