@@ -51,5 +51,7 @@ class TransitionForm(forms.Form):
     )
 
     def __init__(self, *args: Any, contacts: Any, **kwargs: Any) -> None:
+        # The chart holds several forms: ids of its own, so each label finds its field.
+        kwargs.setdefault("auto_id", "transition_%s")
         super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["contact"]).queryset = contacts

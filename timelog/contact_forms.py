@@ -129,6 +129,8 @@ class ContactAttemptForm(ContactFieldsMixin, forms.Form):
     note = _note(rows=2)
 
     def __init__(self, *args: Any, practice: Practice, patient_id: Any, **kwargs: Any) -> None:
+        # The chart holds several forms: ids of its own, so each label finds its field.
+        kwargs.setdefault("auto_id", "attempt_%s")
         super().__init__(*args, **kwargs)
         self._contact_fields(practice, patient_id)
         self.fields["outcome"].required = True
