@@ -18,6 +18,7 @@ from tests.factories import (
     ApiTokenFactory,
     ConditionFactory,
     ConsentFactory,
+    MedicationFactory,
     PatientFactory,
     PayerFactory,
     TaskFactory,
@@ -44,6 +45,7 @@ SAMPLES = {
     "remittance_id": "remittance",
     "payer_id": "payer",
     "coverage_id": "coverage",
+    "medication_id": "medication",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -111,6 +113,7 @@ def _victim_patient(admin):
     return {
         "patient": patient,
         "coverage": Coverage.objects.for_practice(admin.practice).get(patient=patient),
+        "medication": MedicationFactory(patient=patient, name="victim-medicine-name"),
         "condition": ConditionFactory(patient=patient),
         "consent": ConsentFactory(patient=patient, obtained_by=admin),
         "import": PatientImport.objects.for_practice(admin.practice).create(
