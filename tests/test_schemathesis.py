@@ -62,6 +62,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     from careplans import transition_services as transitions
     from ccm.validators import NPI_CHECK_MESSAGE
     from patients import coverage_services as coverage
+    from patients import medication_services as meds
     from patients import services as patient_services
     from patients import validators as patient_validators
     from timelog import services as time_services
@@ -85,6 +86,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         time_services.NOT_ENROLLED_MESSAGE,
         time_services.OUTREACH_ENROLLED_MESSAGE,
         time_services.CANDIDATE_ACTIVITY_MESSAGE,
+        time_services.RECONCILIATION_MESSAGE,  # a stored reconciliation of this patient
     )
     coverage_create = (
         coverage.PAYER_KIND_MESSAGE.split("{")[0],  # the stored payer's kind
@@ -135,6 +137,18 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         "patients_month_facts_update": (facts_services.FUTURE_MONTH_MESSAGE,),  # today's month
         "patients_coverage_create": coverage_create,
         "coverage_partial_update": coverage_update,
+        "medications_partial_update": (
+            meds.DATES_MESSAGE,  # stops_on compared with the stored starts_on
+            meds.STOP_FUTURE_MESSAGE,  # today
+        ),
+        "patients_medication_reconciliations_create": (
+            meds.EMPTY_MESSAGE,  # reviews and additions both empty
+            meds.MEDICATION_PATIENT_MESSAGE,  # a stored medicine of this patient
+            meds.TWICE_MESSAGE,  # two reviews of one medicine
+            meds.CHANGE_NOTHING_MESSAGE,  # the new values compared with the stored ones
+            meds.STOPPED_MESSAGE,  # the stored medicine's status
+            meds.CONTACT_MESSAGE,  # a stored contact of this patient
+        ),
         "patients_other_services_create": (
             facts_services.FUTURE_SERVICE_MESSAGE,  # today
             NPI_CHECK_MESSAGE,  # the NPI's check digit (Luhn)
@@ -260,7 +274,7 @@ def _seed() -> dict[str, str]:
     from billing.models import Claim, OtherService
     from careplans import services as plan_services
     from careplans.models import CarePlanVersion, CareTransition, VersionStatus
-    from patients.models import Coverage, Patient, Payer, PayerKind
+    from patients.models import Coverage, Medication, Patient, Payer, PayerKind
     from patients.models import Status as PatientStatus
     from timelog.models import Task, TimeEntry
 
@@ -294,6 +308,8 @@ def _seed() -> dict[str, str]:
         coverage_payer = Payer.objects.get(kind=PayerKind.MEDICAID)
         transition = CareTransition.objects.order_by("-occurred_on", "id").first()
         assert transition is not None  # the demo's (careplans/transition_demo.py)
+        medication = Medication.objects.filter(patient=patient).order_by("name").first()
+        assert medication is not None  # the demo's medication list
         assert coverage is not None
         assert entry is not None
         assert task is not None
@@ -312,6 +328,7 @@ def _seed() -> dict[str, str]:
         "coverage_id": str(coverage.pk),
         "coverage_payer": str(coverage_payer.pk),
         "transition_id": str(transition.pk),
+        "medication_id": str(medication.pk),
     }
 
 

@@ -20,6 +20,7 @@ from tests.factories import (
     ConditionFactory,
     ConsentFactory,
     ContactSummaryFactory,
+    MedicationFactory,
     PatientFactory,
     PayerFactory,
     SummaryAttemptFactory,
@@ -53,6 +54,7 @@ SAMPLES = {
     "window_id": "window",
     "attempt_id": "attempt",
     "summary_id": "summary",
+    "medication_id": "medication",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -120,6 +122,7 @@ def _victim_patient(admin):
     return {
         "patient": patient,
         "coverage": Coverage.objects.for_practice(admin.practice).get(patient=patient),
+        "medication": MedicationFactory(patient=patient, name="victim-medicine-name"),
         "condition": ConditionFactory(patient=patient),
         "consent": ConsentFactory(patient=patient, obtained_by=admin),
         "import": PatientImport.objects.for_practice(admin.practice).create(

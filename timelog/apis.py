@@ -42,7 +42,7 @@ from ccm.models import Membership
 from ccm.months import month_label
 from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
-from patients.models import Patient
+from patients.models import MedicationReconciliation, Patient
 from patients.selectors import clinician_choices
 from timelog import contact_services, selectors, services
 from timelog.contact_serializers import ContactFieldsSerializer, contact_input
@@ -105,6 +105,11 @@ class TimeEntrySerializer(serializers.Serializer):
     billing_month = serializers.SerializerMethodField(help_text="YYYY-MM, practice time zone.")
     locked = serializers.SerializerMethodField(help_text="The month is closed: read-only.")
     adjustments = AdjustmentSerializer(many=True)
+    reconciliation = serializers.UUIDField(
+        source="reconciliation_id",
+        allow_null=True,
+        help_text="The medication reconciliation these minutes were spent on, if any.",
+    )
     created_at = serializers.DateTimeField(default_timezone=UTC)
 
     def get_billing_month(self, entry: TimeEntry) -> str:
@@ -135,6 +140,11 @@ class TimeEntryInputSerializer(serializers.Serializer):
     activity = EnumField(Activity.choices, enum_name="TimeActivityEnum")
     note = serializers.CharField(required=False, allow_blank=True, default="")
     face_to_face = serializers.BooleanField(required=False, default=False)
+    reconciliation = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="The patient's medication reconciliation these minutes were spent on.",
+    )
 
 
 def _locked_months(practice: Any, entries: list[TimeEntry]) -> set[dt.date]:
@@ -197,6 +207,13 @@ class TimeEntryListApi(ApiView):
     def post(self, request: Request) -> Response:
         data = validated(TimeEntryInputSerializer, request.data)
         patient = _patient(self, data.pop("patient"))
+        if data.get("reconciliation") is not None:
+            data["reconciliation"] = reference_or_404(
+                MedicationReconciliation,
+                self.practice,
+                data["reconciliation"],
+                field="reconciliation",
+            )
         entry = services.time_entry_create(
             practice=self.practice, actor=self.membership, patient=patient, **data
         )

@@ -23,7 +23,7 @@ from ccm.months import month_label, month_of
 from ccm.roles import Capability, can, require
 from ccm.tenancy import lock_for_practice_or_404
 from patients import engine_inputs
-from patients.models import Patient, Status
+from patients.models import MedicationReconciliation, Patient, Status
 from timelog.models import (
     MAX_ENTRY_MINUTES,
     Activity,
@@ -65,6 +65,7 @@ ADJUST_REASON_MESSAGE = "Give the reason for this correction."
 ADJUST_RANGE_MESSAGE = "The corrected minutes must be from 0 to {limit}, and differ from now."
 NOT_YOURS_MESSAGE = "Only the person who logged this time or a practice admin may change it."
 CLINICAL_ONLY_MESSAGE = "Only clinical staff, physicians and admins log time and work tasks."
+RECONCILIATION_MESSAGE = "Choose a medication reconciliation of this patient."
 TIMER_RUNNING_MESSAGE = "Your timer is already running. Stop it before starting another."
 NO_TIMER_MESSAGE = "No timer is running."
 TIMER_CONFIRM_MESSAGE = (
@@ -227,8 +228,10 @@ def time_entry_create(
     face_to_face: bool = False,
     source: str = Source.MANUAL,
     performer: Membership | None = None,
+    reconciliation: MedicationReconciliation | None = None,
 ) -> TimeEntry:
-    """Log minutes for a patient (performer: the actor unless an admin logs for a member).
+    """Log minutes for a patient (performer: the actor unless an admin logs for a member;
+    `reconciliation`: the patient's medication reconciliation the minutes were spent on).
     Refuses a closed month (MonthLocked). Audited."""
     require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
     performer = performer or actor
@@ -236,6 +239,10 @@ def time_entry_create(
         raise PermissionDenied(NOT_YOURS_MESSAGE)
     if performer.practice_id != practice.pk or patient.practice_id != practice.pk:
         raise ValidationError("The patient and the performer must belong to this practice.")
+    if reconciliation is not None and (
+        reconciliation.practice_id != practice.pk or reconciliation.patient_id != patient.pk
+    ):
+        raise ValidationError({"reconciliation": RECONCILIATION_MESSAGE})
     entry = TimeEntry(
         practice=practice,
         patient=patient,
@@ -248,6 +255,7 @@ def time_entry_create(
         note=note,
         face_to_face=face_to_face,
         source=source,
+        reconciliation=reconciliation,
     )
     _validate_entry(practice, entry, patient)
     with _changing_entry(practice, entry):

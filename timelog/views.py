@@ -24,7 +24,7 @@ from ccm.tenancy import (
     get_for_practice_or_404,
     lock_for_practice_or_404,
 )
-from patients.models import Patient
+from patients.models import MedicationReconciliation, Patient
 from timelog import contact_services, selectors, services
 from timelog.contact_forms import TaskCompleteContactForm, TimerStopContactForm
 from timelog.forms import (
@@ -38,7 +38,7 @@ from timelog.forms import (
     WorklistFilterForm,
     default_start,
 )
-from timelog.models import CALL_KINDS, Task, TaskStatus, TimeEntry
+from timelog.models import CALL_KINDS, Activity, Task, TaskStatus, TimeEntry
 from timelog.time_totals import time_totals_by_month
 
 PAGE_SIZE = 25
@@ -134,6 +134,10 @@ def _chart(patient: Patient) -> str:
 def time_entry_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
     patient = get_for_practice_or_404(Patient, request.practice, patient_id)
     initial = {"started_at": default_start(timezone.localtime())}
+    # Minutes spent on a medication reconciliation (its link on the chart: ?reconciliation=).
+    reconciliation = _reconciliation_of(request, patient)
+    if reconciliation is not None:
+        initial["activity"] = Activity.MEDICATION
     form = TimeEntryForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         saved = save_form(
@@ -141,13 +145,27 @@ def time_entry_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
             form,
             services.time_entry_create,
             patient=patient,
+            reconciliation=reconciliation,
             refused=(ValidationError, services.MonthLocked),
         )
         if saved:
             return done(request, f"{form.cleaned_data['minutes']} minutes logged.", _chart(patient))
     else:
         audit.read(request.membership, patient, patient_id=patient.pk)
-    return form_page(request, "timelog/time_entry_form.html", form, patient=patient, entry=None)
+    context = {"patient": patient, "entry": None, "reconciliation": reconciliation}
+    return form_page(request, "timelog/time_entry_form.html", form, **context)
+
+
+def _reconciliation_of(request: PracticeRequest, patient: Patient) -> Any:
+    """The patient's medication reconciliation named by `?reconciliation=` (404 for another
+    patient's or practice's), or None."""
+    wanted = request.GET.get("reconciliation")
+    if not wanted:
+        return None
+    found = MedicationReconciliation.objects.for_practice(request.practice).filter(
+        patient_id=patient.pk
+    )
+    return get_for_practice_or_404(found, request.practice, wanted)
 
 
 def _entry_or_404(request: PracticeRequest, entry_id: str) -> Any:
