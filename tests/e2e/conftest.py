@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import threading
 import time
+import zoneinfo
 from pathlib import Path
 from unittest import mock
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from billing.close import services as close_services
@@ -194,3 +197,16 @@ def slow_worker():
         yield
         for thread in threads:
             thread.join(timeout=60)
+
+
+def recent_local_times(zone: zoneinfo.ZoneInfo, count: int) -> list[dt.datetime]:
+    """`count` past minutes of this month in `zone`, a minute apart, oldest first, for contacts
+    the page must show under this month: in a month's first minutes it waits (at most `count`
+    + 1 minutes) until that many minutes of the month have passed, instead of reaching back
+    into last month."""
+    while True:
+        now = timezone.now().astimezone(zone).replace(second=0, microsecond=0)
+        month_start = now.replace(day=1, hour=0, minute=0)
+        if now - month_start > dt.timedelta(minutes=count):
+            return [now - dt.timedelta(minutes=count - n) for n in range(count)]
+        time.sleep(5)
