@@ -65,6 +65,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     from patients import medication_services as meds
     from patients import services as patient_services
     from patients import validators as patient_validators
+    from timelog import contact_services
     from timelog import services as time_services
 
     codes = (
@@ -134,6 +135,16 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         "time_entries_create": time_entry,
         "time_entries_partial_update": time_entry,
         "tasks_create": (time_services.TASK_DUE_MESSAGE,),  # within a year from today
+        # Completing a call from its start: now, and the stored patient's dates and status.
+        "tasks_partial_update": (
+            *time_entry,
+            time_services.CALL_ENDS_LATER_MESSAGE,
+            contact_services.FUTURE_MESSAGE,
+        ),
+        "patients_contact_attempts_create": (
+            contact_services.FUTURE_MESSAGE,  # now
+            contact_services.CONTACT_PATIENT_MESSAGE,  # the stored contact's patient
+        ),
         "patients_month_facts_update": (facts_services.FUTURE_MONTH_MESSAGE,),  # today's month
         "patients_coverage_create": coverage_create,
         "coverage_partial_update": coverage_update,

@@ -296,7 +296,12 @@ class WorklistRowSerializer(serializers.Serializer):
     next_threshold = serializers.SerializerMethodField()
     days_left = serializers.IntegerField()
     behind_pace = serializers.BooleanField()
-    last_contact = serializers.DateTimeField(default_timezone=UTC, allow_null=True)
+    last_contact = serializers.DateTimeField(
+        default_timezone=UTC, allow_null=True, help_text="The last reached contact attempt."
+    )
+    unanswered_attempts = serializers.IntegerField(
+        help_text="Contact attempts this month that reached no one, since the last reached."
+    )
     open_tasks = serializers.IntegerField()
     next_task = WorklistTaskSerializer(allow_null=True)
     flags = serializers.ListField(child=serializers.CharField())

@@ -37,7 +37,8 @@ class Activity(models.TextChoices):
     ENROLLMENT_OUTREACH = "enrollment_outreach", "Enrollment outreach (not billable)"
 
 
-# Activities in which the care team reached the patient (the worklist's "last contact").
+# Activities that are a contact: stopping the timer on one asks for its outcome (the worklist's
+# "last contact" is the last reached ContactAttempt, never the minutes themselves).
 CONTACT_ACTIVITIES = frozenset({Activity.CALL_PATIENT, Activity.EDUCATION})
 
 

@@ -122,3 +122,13 @@ def test_a_task_completed_without_contact_fields_still_closes(coordinator, enrol
     task.refresh_from_db()
     assert task.status == TaskStatus.DONE
     assert not _attempts().exists()
+
+
+def test_the_worklist_api_gives_the_last_reached_and_unanswered_attempts(coordinator, enrolled):
+    client = token_client(coordinator)
+    for outcome, hour in (("reached", 10), ("no_answer", 11), ("busy", 12)):
+        body = {"outcome": outcome, "occurred_at": f"2026-10-20T{hour}:00:00Z"}
+        assert client.post(_url(enrolled), body, format="json").status_code == 201
+    (row,) = client.get("/api/v1/worklist/", {"month": "2026-10"}).json()["results"]
+    assert row["last_contact"] == "2026-10-20T10:00:00Z"
+    assert row["unanswered_attempts"] == 2

@@ -148,3 +148,33 @@ def test_the_worklist_shows_unanswered_attempts_and_last_reached(
     assert "Last reached" in body
     assert "2 unanswered this month" in body
     assert "2026-10-20" in body
+
+
+def test_the_charts_contact_panel_has_a_fixed_query_count(
+    coordinator_client, coordinator, physician, enrolled
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import ContactAttemptFactory, MembershipFactory
+
+    def chart_queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert coordinator_client.get(f"/patients/{enrolled.pk}/").status_code == 200
+        return len(ctx.captured_queries)
+
+    def attempts(count):
+        for n in range(count):
+            ContactAttemptFactory(
+                patient=enrolled,
+                occurred_at=dt.datetime(2026, 10, 1 + n, 14, tzinfo=UTC),
+                outcome="no_answer",
+                contact=CareContactFactory(patient=enrolled),
+                recorded_by=MembershipFactory(practice=enrolled.practice),
+            )
+
+    attempts(1)
+    chart_queries()  # the session's first page loads what later pages find cached
+    few = chart_queries()
+    attempts(9)
+    assert chart_queries() == few
