@@ -157,6 +157,28 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         ),
         # Above 0.00: the decimal's text pattern cannot exclude zero amounts.
         "billing_usual_charges_update": (setup_services.CHARGE_MESSAGE,),
+        **_careteam_rules(),
+    }
+
+
+def _careteam_rules() -> dict[str, tuple[str, ...]]:
+    from patients import careteam_services as team
+
+    # The category compared with the relationship and representative (stored ones on PATCH).
+    contact = (team.RELATIONSHIP_MESSAGE, team.REPRESENTATIVE_MESSAGE, PHONE_MESSAGE)
+    return {
+        "patients_contacts_create": contact,
+        "contacts_partial_update": contact,
+        "contacts_permissions_create": (
+            team.GIVEN_FUTURE_MESSAGE,  # today
+            team.UNTIL_MESSAGE,  # two dates compared
+            team.INACTIVE_MESSAGE,  # the stored contact's state
+        ),
+        "permissions_revoke": (
+            team.ALREADY_REVOKED_MESSAGE,  # the stored permission's state
+            team.REVOKED_BEFORE_MESSAGE,  # its stored date
+        ),
+        "patients_preferences_update": ("Window ",),  # a window's start and end compared
     }
 
 
@@ -296,7 +318,18 @@ def _seed() -> dict[str, str]:
         "payer_id": str(payer.pk),
         "coverage_id": str(coverage.pk),
         "coverage_payer": str(coverage_payer.pk),
+        **_careteam_ids(patient),
     }
+
+
+def _careteam_ids(patient: Any) -> dict[str, str]:
+    from patients.models import CareContact, SharingPermission
+
+    contact = CareContact.objects.filter(patient=patient).order_by("category", "name").first()
+    assert contact is not None  # the demo's care team
+    permission = SharingPermission.objects.filter(patient=patient).order_by("given_on").first()
+    assert permission is not None
+    return {"contact_id": str(contact.pk), "permission_id": str(permission.pk)}
 
 
 def _parameters(seeded: dict[str, str]) -> dict[str, str]:
