@@ -305,6 +305,7 @@ def _seed() -> dict[str, str]:
         assert entry is not None
         assert task is not None
         assert claim is not None
+        team_ids = _careteam_ids(patient)
     return {
         "token": raw,
         "coordinator": str(coordinator.pk),
@@ -318,7 +319,7 @@ def _seed() -> dict[str, str]:
         "payer_id": str(payer.pk),
         "coverage_id": str(coverage.pk),
         "coverage_payer": str(coverage_payer.pk),
-        **_careteam_ids(patient),
+        **team_ids,
     }
 
 
