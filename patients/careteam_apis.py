@@ -100,7 +100,9 @@ class _ContactFields(StrictSerializer):
     relationship = _text(100, help_text="Required for caregivers, e.g. Daughter.")
     phone = _text(32)
     fax = _text(32)
-    secure_email = _text(254)
+    secure_email = serializers.EmailField(
+        max_length=254, required=False, allow_blank=True, help_text="A Direct address."
+    )
     language = _text(50)
     is_representative = JsonBooleanField(required=False, help_text="Caregivers only.")
     note = _text(500)

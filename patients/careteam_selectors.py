@@ -63,8 +63,9 @@ def may_share(*, practice: Practice, contact: CareContact, scope: str, on: dt.da
     return any(p.allows(scope, on) for p in permissions)
 
 
-def _covering(kind: str, weekday: int, at: dt.time) -> QuerySet[CallWindow]:
-    return CallWindow.objects.filter(
+def _covering(practice: Practice, kind: str, weekday: int, at: dt.time) -> QuerySet[CallWindow]:
+    # The practice in the subquery lets it probe the (practice, patient) index.
+    return CallWindow.objects.for_practice(practice).filter(
         patient_id=OuterRef("pk"),
         kind=kind,
         weekdays__contains=[weekday],
@@ -78,9 +79,12 @@ def call_window_open_q(*, practice: Practice, now: dt.datetime) -> Q:
     zone: inside a best-time window (or none recorded) and outside every do-not-call one."""
     local = now.astimezone(practice.zone)
     weekday, at = local.weekday(), local.time()
-    any_best = CallWindow.objects.filter(patient_id=OuterRef("pk"), kind=CallWindowKind.BEST)
-    no_best, in_best = ~Exists(any_best), Exists(_covering(CallWindowKind.BEST, weekday, at))
-    in_avoid = Exists(_covering(CallWindowKind.DO_NOT_CALL, weekday, at))
+    any_best = CallWindow.objects.for_practice(practice).filter(
+        patient_id=OuterRef("pk"), kind=CallWindowKind.BEST
+    )
+    no_best = ~Exists(any_best)
+    in_best = Exists(_covering(practice, CallWindowKind.BEST, weekday, at))
+    in_avoid = Exists(_covering(practice, CallWindowKind.DO_NOT_CALL, weekday, at))
     return (Q(no_best) | Q(in_best)) & ~Q(in_avoid)
 
 

@@ -238,6 +238,7 @@ def permission_create(
         raise ValidationError(INACTIVE_MESSAGE)
     today = practice.today()
     scopes = list(dict.fromkeys(scopes or []))
+    given_on = given_on or today
     errors = _permission_problems(scopes, method, given_on, expires_on, today)
     permission = SharingPermission(
         practice=practice,
@@ -245,7 +246,7 @@ def permission_create(
         contact=fresh,
         scopes=scopes,
         method=method,
-        given_on=given_on or today,
+        given_on=given_on,
         expires_on=expires_on,
         recorded_by=actor,
     )

@@ -195,6 +195,28 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
             transitions.DOCUMENT_TYPE_MESSAGE,
             transitions.DOCUMENT_EMPTY_MESSAGE,
         ),
+        **_careteam_rules(),
+    }
+
+
+def _careteam_rules() -> dict[str, tuple[str, ...]]:
+    from patients import careteam_services as team
+
+    # The category compared with the relationship and representative (stored ones on PATCH).
+    contact = (team.RELATIONSHIP_MESSAGE, team.REPRESENTATIVE_MESSAGE, PHONE_MESSAGE)
+    return {
+        "patients_contacts_create": contact,
+        "contacts_partial_update": contact,
+        "contacts_permissions_create": (
+            team.GIVEN_FUTURE_MESSAGE,  # today
+            team.UNTIL_MESSAGE,  # two dates compared
+            team.INACTIVE_MESSAGE,  # the stored contact's state
+        ),
+        "permissions_revoke": (
+            team.ALREADY_REVOKED_MESSAGE,  # the stored permission's state
+            team.REVOKED_BEFORE_MESSAGE,  # its stored date
+        ),
+        "patients_preferences_update": ("Window ",),  # a window's start and end compared
     }
 
 
@@ -325,6 +347,7 @@ def _seed() -> dict[str, str]:
         assert entry is not None
         assert task is not None
         assert claim is not None
+        team_ids = _careteam_ids(patient)
     return {
         "token": raw,
         "coordinator": str(coordinator.pk),
@@ -340,7 +363,18 @@ def _seed() -> dict[str, str]:
         "coverage_payer": str(coverage_payer.pk),
         "transition_id": str(transition.pk),
         "medication_id": str(medication.pk),
+        **team_ids,
     }
+
+
+def _careteam_ids(patient: Any) -> dict[str, str]:
+    from patients.models import CareContact, SharingPermission
+
+    contact = CareContact.objects.filter(patient=patient).order_by("category", "name").first()
+    assert contact is not None  # the demo's care team
+    permission = SharingPermission.objects.filter(patient=patient).order_by("given_on").first()
+    assert permission is not None
+    return {"contact_id": str(contact.pk), "permission_id": str(permission.pk)}
 
 
 def _parameters(seeded: dict[str, str]) -> dict[str, str]:
