@@ -64,6 +64,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     from patients import services as patient_services
     from patients import validators as patient_validators
     from timelog import services as time_services
+    from timelog import summary_services as summaries
 
     codes = (
         patient_validators.ICD10_UNKNOWN_MESSAGE,  # the ICD-10-CM code table
@@ -157,6 +158,16 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
         ),
         # Above 0.00: the decimal's text pattern cannot exclude zero amounts.
         "billing_usual_charges_update": (setup_services.CHARGE_MESSAGE,),
+        # The stored contact (reached, its day), the stored caregiver and the patient's
+        # stored permissions, today; and the number of lines (one printed page).
+        "contacts_summaries_create": (
+            summaries.NOT_REACHED_MESSAGE,
+            summaries.CONTACT_MESSAGE,
+            summaries.NOT_PERMITTED_MESSAGE,
+            summaries.FUTURE_MESSAGE,
+            summaries.BEFORE_CONTACT_MESSAGE.split("(")[0],
+            summaries.TOO_MANY_LINES_MESSAGE.split("{")[0],
+        ),
     }
 
 
@@ -249,7 +260,7 @@ def _seed() -> dict[str, str]:
     from careplans.models import CarePlanVersion, VersionStatus
     from patients.models import Coverage, Patient, Payer, PayerKind
     from patients.models import Status as PatientStatus
-    from timelog.models import Task, TimeEntry
+    from timelog.models import ContactSummary, Task, TimeEntry
 
     call_command("seed_demo", "--patients", "12", "--months", "3", verbosity=0)
     practice = Practice.objects.get(slug="demo")
@@ -283,6 +294,8 @@ def _seed() -> dict[str, str]:
         assert entry is not None
         assert task is not None
         assert claim is not None
+        summary = ContactSummary.objects.filter(shared_with__isnull=False).first()
+        assert summary is not None  # the demo's summary given to a permitted daughter
     return {
         "token": raw,
         "coordinator": str(coordinator.pk),
@@ -296,6 +309,9 @@ def _seed() -> dict[str, str]:
         "payer_id": str(payer.pk),
         "coverage_id": str(coverage.pk),
         "coverage_payer": str(coverage_payer.pk),
+        "attempt_id": str(summary.contact_attempt_id),
+        "summary_id": str(summary.pk),
+        "summary_caregiver": str(summary.shared_with_id),
     }
 
 
@@ -316,6 +332,7 @@ def _parameters(seeded: dict[str, str]) -> dict[str, str]:
         "body.medicare_payer": seeded["payer_id"],
         "body.individual_practitioner": seeded["physician"],
         "body.payer": seeded["coverage_payer"],
+        "body.shared_with": seeded["summary_caregiver"],
     }
 
 

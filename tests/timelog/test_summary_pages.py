@@ -175,6 +175,7 @@ def test_the_chart_lists_the_summaries_given(coordinator_client, reached, daught
     assert "Mailed" in page
     assert "Spanish" in page
     assert new_url(reached) in page  # write a summary of the reached contact
+    assert "(summary given)" in page
 
 
 def test_the_chart_costs_the_same_queries_with_more_summaries(
