@@ -43,7 +43,7 @@ def attempt_get(*, practice: Practice, attempt_id: Any) -> ContactAttempt:
     return get_for_practice_or_404(found, practice, attempt_id)
 
 
-def reached_contacts(*, practice: Practice, patient_id: Any) -> QuerySet[ContactAttempt]:
+def reached_contacts(*, practice: Practice, patient_id: Any) -> QuerySet[Any]:
     """The patient's most recent reached contacts, newest first, each marked `summarised`
     when a summary of it was given (one query)."""
     given = ContactSummary.objects.for_practice(practice).filter(contact_attempt=OuterRef("pk"))
