@@ -67,6 +67,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
     from patients import validators as patient_validators
     from timelog import contact_services
     from timelog import services as time_services
+    from timelog import summary_services as summaries
 
     codes = (
         patient_validators.ICD10_UNKNOWN_MESSAGE,  # the ICD-10-CM code table
@@ -195,6 +196,16 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
             transitions.DOCUMENT_TYPE_MESSAGE,
             transitions.DOCUMENT_EMPTY_MESSAGE,
         ),
+        # The stored contact (reached, its day), the stored caregiver and the patient's
+        # stored permissions, today; and the number of lines (one printed page).
+        "contacts_summaries_create": (
+            summaries.NOT_REACHED_MESSAGE,
+            summaries.CONTACT_MESSAGE,
+            summaries.NOT_PERMITTED_MESSAGE,
+            summaries.FUTURE_MESSAGE,
+            summaries.BEFORE_CONTACT_MESSAGE.split("(")[0],
+            summaries.TOO_MANY_LINES_MESSAGE.split("{")[0],
+        ),
         **_careteam_rules(),
     }
 
@@ -309,7 +320,7 @@ def _seed() -> dict[str, str]:
     from careplans.models import CarePlanVersion, CareTransition, VersionStatus
     from patients.models import Coverage, Medication, Patient, Payer, PayerKind
     from patients.models import Status as PatientStatus
-    from timelog.models import Task, TimeEntry
+    from timelog.models import ContactSummary, Task, TimeEntry
 
     call_command("seed_demo", "--patients", "12", "--months", "3", verbosity=0)
     practice = Practice.objects.get(slug="demo")
@@ -348,6 +359,8 @@ def _seed() -> dict[str, str]:
         assert task is not None
         assert claim is not None
         team_ids = _careteam_ids(patient)
+        summary = ContactSummary.objects.filter(shared_with__isnull=False).first()
+        assert summary is not None  # the demo's summary given to a permitted daughter
     return {
         "token": raw,
         "coordinator": str(coordinator.pk),
@@ -364,6 +377,9 @@ def _seed() -> dict[str, str]:
         "transition_id": str(transition.pk),
         "medication_id": str(medication.pk),
         **team_ids,
+        "attempt_id": str(summary.contact_attempt_id),
+        "summary_id": str(summary.pk),
+        "summary_caregiver": str(summary.shared_with_id),
     }
 
 
@@ -394,6 +410,7 @@ def _parameters(seeded: dict[str, str]) -> dict[str, str]:
         "body.medicare_payer": seeded["payer_id"],
         "body.individual_practitioner": seeded["physician"],
         "body.payer": seeded["coverage_payer"],
+        "body.shared_with": seeded["summary_caregiver"],
     }
 
 

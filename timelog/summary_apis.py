@@ -12,7 +12,12 @@ from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import renderers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -168,6 +173,8 @@ class ContactSummaryPdfApi(ApiView):
     @extend_schema(
         operation_id="summaries_pdf",
         summary="The after-contact summary as a one-page PDF in the patient's language",
+        # Negotiated by the Accept header only: no `?format=` override to document.
+        parameters=[OpenApiParameter("format", exclude=True)],
         responses={
             (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
             **error_responses(403, 404),

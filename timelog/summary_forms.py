@@ -33,8 +33,8 @@ class RecipientField(forms.ModelChoiceField):
         contact = cast(CareContact, obj)
         who = f"{contact.name} ({contact.relationship})" if contact.relationship else contact.name
         if contact.pk in self.permitted:
-            return f"{who}: may receive summaries"
-        return f"{who}: no permission to share summaries"
+            return f"{who}: permitted"
+        return f"{who}: not permitted"
 
 
 class SummaryForm(forms.Form):

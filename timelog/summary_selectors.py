@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from ccm.models import Practice
 from ccm.tenancy import get_for_practice_or_404
@@ -43,11 +43,14 @@ def attempt_get(*, practice: Practice, attempt_id: Any) -> ContactAttempt:
     return get_for_practice_or_404(found, practice, attempt_id)
 
 
-def reached_contacts(*, practice: Practice, patient_id: Any) -> QuerySet[ContactAttempt]:
-    """The patient's most recent reached contacts, newest first (one query)."""
+def reached_contacts(*, practice: Practice, patient_id: Any) -> QuerySet[Any]:
+    """The patient's most recent reached contacts, newest first, each marked `summarised`
+    when a summary of it was given (one query)."""
+    given = ContactSummary.objects.for_practice(practice).filter(contact_attempt=OuterRef("pk"))
     return (
         ContactAttempt.objects.for_practice(practice)
         .filter(patient_id=patient_id, outcome=Outcome.REACHED)
+        .annotate(summarised=Exists(given))
         .select_related("contact")
         .order_by("-occurred_at")[:RECENT_CONTACTS]
     )

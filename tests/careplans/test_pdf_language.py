@@ -49,3 +49,10 @@ def test_the_goals_are_listed_once_in_either_language(practice, signed, tmp_path
         text = _text(pdf.render_pdf(practice=practice, version=signed), tmp_path)
     assert text.count("Lower HbA1c") == 1
     assert "Objetivos medibles" not in text
+
+
+def test_the_copy_gives_the_24_7_number_when_the_practice_has_one(practice, signed, tmp_path):
+    practice.phone, practice.after_hours_phone = "(217) 555-0100", "(217) 555-0199"
+    with practice_scope(practice):
+        text = _text(pdf.render_pdf(practice=practice, version=signed), tmp_path)
+    assert "(217) 555-0199" in text

@@ -38,7 +38,7 @@ def test_the_coordinator_writes_a_summary_for_the_permitted_daughter(
     coordinator_client, reached, daughter, phones
 ):
     page = coordinator_client.get(new_url(reached)).content.decode()
-    assert "Rosa Diaz (Daughter): may receive summaries" in page
+    assert "Rosa Diaz (Daughter): permitted" in page
     assert "prints in Spanish" in page
     response = coordinator_client.post(
         new_url(reached), {**GOOD, "shared_with": daughter.pk, "shared_on": "2026-10-20"}
@@ -175,6 +175,7 @@ def test_the_chart_lists_the_summaries_given(coordinator_client, reached, daught
     assert "Mailed" in page
     assert "Spanish" in page
     assert new_url(reached) in page  # write a summary of the reached contact
+    assert "(summary given)" in page
 
 
 def test_the_chart_costs_the_same_queries_with_more_summaries(
