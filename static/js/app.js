@@ -53,7 +53,9 @@
   function label(table) {
     var heads = [];
     table.querySelectorAll("thead tr:last-child th, thead tr:last-child td").forEach(function (th) {
-      for (var i = 0; i < (th.colSpan || 1); i++) { heads.push(th.textContent.trim()); }
+      // A heading holding a control (a select-all box) is no label for its cells.
+      var text = th.querySelector("input, select, button") ? "" : th.textContent.trim();
+      for (var i = 0; i < (th.colSpan || 1); i++) { heads.push(text); }
     });
     table.querySelectorAll("tbody tr, tfoot tr").forEach(function (tr) {
       var col = 0;
