@@ -60,7 +60,9 @@
     table.querySelectorAll("tbody tr, tfoot tr").forEach(function (tr) {
       var col = 0;
       Array.prototype.forEach.call(tr.cells, function (cell) {
-        if (!cell.hasAttribute("data-label")) { cell.setAttribute("data-label", heads[col] || ""); }
+        // A cell across the whole row ("No entries.") needs no label.
+        var whole = (cell.colSpan || 1) >= heads.length;
+        if (!cell.hasAttribute("data-label")) { cell.setAttribute("data-label", whole ? "" : heads[col] || ""); }
         col += cell.colSpan || 1;
       });
     });

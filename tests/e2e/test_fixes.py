@@ -69,6 +69,10 @@ def test_my_time_shows_totals_by_month(coordinator_page: Page, live_server):
     expect(page.locator("#time-total")).to_contain_text("min")
     expect(page.get_by_role("heading", name="My time by month")).to_be_visible()
     _shots(page, "my-time")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("section[aria-labelledby=by-month-h]").screenshot(
+        path=str(ARTIFACTS / "fixes-my-time-by-month-390.png")
+    )
 
 
 def test_audit_log_shows_names_and_searches_patients(admin_page: Page, live_server):
