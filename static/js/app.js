@@ -45,11 +45,10 @@
     });
   }
 
-  // Tables on a phone: one too wide for the screen becomes a block of labelled lines per
-  // row (CSS `.table.stacked`), each cell labelled with its column's heading. Without this
-  // script the table scrolls inside its card. Re-checked when htmx swaps rows in and when
-  // the width crosses the phone breakpoint.
-  var phone = window.matchMedia("(max-width: 640px)");
+  // Tables too wide for the screen (a phone, a narrow window): such a table becomes a block
+  // of labelled lines per row (CSS `.table.stacked`), each cell labelled with its column's
+  // heading. Without this script it scrolls inside its card on a phone. Re-checked when htmx
+  // swaps rows in and when the window's width changes.
   function label(table) {
     var heads = [];
     table.querySelectorAll("thead tr:last-child th, thead tr:last-child td").forEach(function (th) {
@@ -67,18 +66,28 @@
       });
     });
   }
-  function stack(root) {
-    (root || document).querySelectorAll("table.table:not(.coverage)").forEach(function (table) {
+  function tooWide(table) {
+    // On a phone the table scrolls inside itself (CSS); wider, it runs past its container.
+    var edge = Math.min(document.documentElement.clientWidth, table.parentElement.getBoundingClientRect().right);
+    return table.scrollWidth > table.clientWidth + 1 || table.getBoundingClientRect().right > edge + 1;
+  }
+  function stack() {
+    document.querySelectorAll("table.table:not(.coverage)").forEach(function (table) {
       table.classList.remove("stacked");
-      if (phone.matches && table.scrollWidth > table.clientWidth + 1) {
+      if (tooWide(table)) {
         label(table);
         table.classList.add("stacked");
       }
     });
   }
-  stack(document);
-  document.addEventListener("htmx:afterSettle", function () { stack(document); });
-  if (phone.addEventListener) { phone.addEventListener("change", function () { stack(document); }); }
+  stack();
+  document.addEventListener("htmx:afterSettle", stack);
+  var lastWidth = window.innerWidth, pending = false;
+  window.addEventListener("resize", function () {
+    if (pending || window.innerWidth === lastWidth) { return; }
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; lastWidth = window.innerWidth; stack(); });
+  });
 
   // Inactivity warning. The server signs the session out; this only warns before it does.
   var body = document.body;
