@@ -58,7 +58,7 @@ def _wide_elements(page: Page) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("width", [390])
+@pytest.mark.parametrize("width", [390, 1280])
 def test_main_pages_do_not_scroll_sideways_on_a_phone(admin_page: Page, live_server, width):
     page, base = admin_page, live_server.url
     page.set_viewport_size({**PHONE, "width": width})
