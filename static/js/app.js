@@ -45,36 +45,49 @@
     });
   }
 
-  // Tables on a phone: one too wide for the screen becomes a block of labelled lines per
-  // row (CSS `.table.stacked`), each cell labelled with its column's heading. Without this
-  // script the table scrolls inside its card. Re-checked when htmx swaps rows in and when
-  // the width crosses the phone breakpoint.
-  var phone = window.matchMedia("(max-width: 640px)");
+  // Tables too wide for the screen (a phone, a narrow window): such a table becomes a block
+  // of labelled lines per row (CSS `.table.stacked`), each cell labelled with its column's
+  // heading. Without this script it scrolls inside its card on a phone. Re-checked when htmx
+  // swaps rows in and when the window's width changes.
   function label(table) {
     var heads = [];
     table.querySelectorAll("thead tr:last-child th, thead tr:last-child td").forEach(function (th) {
-      for (var i = 0; i < (th.colSpan || 1); i++) { heads.push(th.textContent.trim()); }
+      // A heading holding a control (a select-all box) is no label for its cells.
+      var text = th.querySelector("input, select, button") ? "" : th.textContent.trim();
+      for (var i = 0; i < (th.colSpan || 1); i++) { heads.push(text); }
     });
     table.querySelectorAll("tbody tr, tfoot tr").forEach(function (tr) {
       var col = 0;
       Array.prototype.forEach.call(tr.cells, function (cell) {
-        if (!cell.hasAttribute("data-label")) { cell.setAttribute("data-label", heads[col] || ""); }
+        // A cell across the whole row ("No entries.") needs no label.
+        var whole = (cell.colSpan || 1) >= heads.length;
+        if (!cell.hasAttribute("data-label")) { cell.setAttribute("data-label", whole ? "" : heads[col] || ""); }
         col += cell.colSpan || 1;
       });
     });
   }
-  function stack(root) {
-    (root || document).querySelectorAll("table.table:not(.coverage)").forEach(function (table) {
+  function tooWide(table) {
+    // On a phone the table scrolls inside itself (CSS); wider, it runs past its container.
+    var edge = Math.min(document.documentElement.clientWidth, table.parentElement.getBoundingClientRect().right);
+    return table.scrollWidth > table.clientWidth + 1 || table.getBoundingClientRect().right > edge + 1;
+  }
+  function stack() {
+    document.querySelectorAll("table.table:not(.coverage)").forEach(function (table) {
       table.classList.remove("stacked");
-      if (phone.matches && table.scrollWidth > table.clientWidth + 1) {
+      if (tooWide(table)) {
         label(table);
         table.classList.add("stacked");
       }
     });
   }
-  stack(document);
-  document.addEventListener("htmx:afterSettle", function () { stack(document); });
-  if (phone.addEventListener) { phone.addEventListener("change", function () { stack(document); }); }
+  stack();
+  document.addEventListener("htmx:afterSettle", stack);
+  var lastWidth = window.innerWidth, pending = false;
+  window.addEventListener("resize", function () {
+    if (pending || window.innerWidth === lastWidth) { return; }
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; lastWidth = window.innerWidth; stack(); });
+  });
 
   // Inactivity warning. The server signs the session out; this only warns before it does.
   var body = document.body;

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from billing.models import Claim
+from ccm.models import Membership, Practice
 from patients.models import Patient
 from tests.e2e.conftest import ARTIFACTS
 
@@ -57,7 +58,7 @@ def _wide_elements(page: Page) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("width", [390])
+@pytest.mark.parametrize("width", [390, 1280])
 def test_main_pages_do_not_scroll_sideways_on_a_phone(admin_page: Page, live_server, width):
     page, base = admin_page, live_server.url
     page.set_viewport_size({**PHONE, "width": width})
@@ -82,18 +83,26 @@ def test_main_pages_do_not_scroll_sideways_on_a_phone(admin_page: Page, live_ser
 
 def test_care_plans_and_sign_out_are_reachable_on_a_phone(admin_page: Page, live_server):
     page, base = admin_page, live_server.url
+    # A member of two practices gets the practice switcher too: the widest top bar.
+    admin = Membership.objects.unscoped().get(user__email="admin@demo.test")
+    other = Practice.objects.get(slug="other")
+    Membership.objects.unscoped().create(practice=other, user=admin.user, role=admin.role)
+    for width in (390, 560, 700, 900):
+        page.set_viewport_size({**PHONE, "width": width})
+        page.goto(f"{base}/worklist/")
+        expect(page.get_by_label("Active practice")).to_be_visible()
+        nav = page.get_by_role("navigation", name="Main")
+        care_plans = nav.get_by_role("link", name="Care plans")
+        sign_out = page.get_by_role("button", name="Sign out")
+        for control in (care_plans, sign_out):
+            expect(control).to_be_visible()
+            box = control.bounding_box()
+            assert box is not None
+            assert box["x"] >= 0
+            assert box["x"] + box["width"] <= width, width
+        assert _overflow(page) <= 0, (width, _wide_elements(page))
+        page.screenshot(path=str(ARTIFACTS / f"narrow-topbar-{width}.png"))
     page.set_viewport_size(PHONE)
-    page.goto(f"{base}/worklist/")
-    nav = page.get_by_role("navigation", name="Main")
-    care_plans = nav.get_by_role("link", name="Care plans")
-    sign_out = page.get_by_role("button", name="Sign out")
-    for control in (care_plans, sign_out):
-        expect(control).to_be_visible()
-        box = control.bounding_box()
-        assert box is not None
-        assert box["x"] >= 0
-        assert box["x"] + box["width"] <= PHONE["width"]
-    page.screenshot(path=str(ARTIFACTS / "narrow-topbar-390.png"))
     care_plans.click()
     expect(page).to_have_url(f"{base}/care-plans/queue/")
     page.get_by_role("button", name="Sign out").click()
