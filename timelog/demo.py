@@ -141,7 +141,9 @@ def _seed_month(
     zone: zoneinfo.ZoneInfo,
 ) -> int:
     start, end = month_bounds(month, practice.time_zone)
-    stop = min(end, now - dt.timedelta(minutes=1))
+    # The last hour stays free: a user who times a call right after seeding (a browser test,
+    # a demo) must not collide with a made-up entry of their own (the overlap refusal).
+    stop = min(end, now - dt.timedelta(hours=1))
     fraction = min(1.0, (stop - start) / (end - start))
     rng = random.Random(f"{practice.slug}-time-{month}")  # noqa: S311 (demo data)
     patients = list(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -31,8 +32,12 @@ def _first_enrolled() -> Patient:
 
 def _around_now(patient: Patient) -> tuple[str, str, str]:
     """Today's weekday label and a window of an hour each side of now (the practice's zone),
-    kept inside the day."""
+    kept inside the day. In the day's last minutes it waits for the next day, so the window
+    is still open when the worklist is read."""
     local = timezone.now().astimezone(patient.practice.zone)
+    while local.hour == 23 and local.minute >= 50:
+        time.sleep(10)
+        local = timezone.now().astimezone(patient.practice.zone)
     start = max(local - dt.timedelta(hours=1), local.replace(hour=0, minute=0))
     end = min(local + dt.timedelta(hours=1), local.replace(hour=23, minute=59))
     return str(Weekday(local.weekday()).label), f"{start:%H:%M}", f"{end:%H:%M}"

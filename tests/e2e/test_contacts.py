@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from billing.progress.services import progress_refresh
 from ccm.models import Membership
 from ccm.tenancy import practice_scope
 from patients.models import Patient, Status
-from tests.e2e.conftest import ARTIFACTS, main_nav
+from tests.e2e.conftest import ARTIFACTS, main_nav, recent_local_times
 from tests.factories import CareContactFactory, SharingPermissionFactory
 from timelog.models import ContactAttempt
 
@@ -58,13 +57,14 @@ def test_coordinator_logs_two_unanswered_calls_and_reaches_the_daughter(
     page, base = coordinator_page, live_server.url
     patient = _patient_with_daughter()
     name = f"{patient.last_name}, {patient.first_name}"
-    local_now = timezone.now().astimezone(patient.practice.zone).replace(second=0, microsecond=0)
+    # Three minutes of this month, in the past (near a month's start the helper waits).
+    no_answer, voicemail, reached = recent_local_times(patient.practice.zone, 3)
     chart = f"{base}/patients/{patient.pk}/"
 
     page.goto(chart)
     expect(page.locator("#contacts")).to_contain_text("No contact attempts this month.")
-    _log(page, local_now - dt.timedelta(minutes=50), "no_answer", "Rang ten times.")
-    _log(page, local_now - dt.timedelta(minutes=40), "voicemail", "Asked for a call back.")
+    _log(page, no_answer, "no_answer", "Rang ten times.")
+    _log(page, voicemail, "voicemail", "Asked for a call back.")
     expect(page.locator("#contacts")).to_contain_text("2 unanswered this month")
 
     main_nav(page, "Worklist")
@@ -79,21 +79,19 @@ def test_coordinator_logs_two_unanswered_calls_and_reaches_the_daughter(
     page.goto(chart)
     _log(
         page,
-        local_now - dt.timedelta(minutes=5),
+        reached,
         "reached",
         "Daughter will bring the glucose log on Friday.",
         contact="Rosa Delgado (Daughter)",
     )
     section = page.locator("#contacts")
-    expect(section).to_contain_text(
-        f"Last reached: {local_now - dt.timedelta(minutes=5):%Y-%m-%d %H:%M}"
-    )
+    expect(section).to_contain_text(f"Last reached: {reached:%Y-%m-%d %H:%M}")
     expect(section).not_to_contain_text("unanswered this month")
     expect(section.locator("tbody tr").first).to_contain_text("Rosa Delgado")
     expect(section.locator("tbody tr").first).to_contain_text("Reached")
     expect(section.locator("tbody tr")).to_have_count(3)
     attempt = ContactAttempt.objects.unscoped().get(
-        patient=patient, outcome="reached", month=local_now.date().replace(day=1)
+        patient=patient, outcome="reached", month=reached.date().replace(day=1)
     )
     assert (attempt.party, attempt.contact.name) == ("caregiver", "Rosa Delgado")
 
@@ -110,6 +108,6 @@ def test_coordinator_logs_two_unanswered_calls_and_reaches_the_daughter(
     row = page.locator("#worklist tbody tr").filter(
         has=page.get_by_role("link", name=name, exact=True)
     )
-    expect(row).to_contain_text(f"{local_now - dt.timedelta(minutes=5):%Y-%m-%d}")
+    expect(row).to_contain_text(f"{reached:%Y-%m-%d}")
     expect(row).not_to_contain_text("unanswered")
     assert csp_violations == []
