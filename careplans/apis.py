@@ -10,6 +10,7 @@ from typing import Any
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -323,6 +324,8 @@ class CarePlanPdfApi(ApiView):
     @extend_schema(
         operation_id="care_plans_pdf",
         summary="The patient copy of a version as PDF",
+        # Negotiated by the Accept header only: no `?format=` override to document.
+        parameters=[OpenApiParameter("format", exclude=True)],
         responses={
             (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
             **error_responses(403, 404),

@@ -208,13 +208,13 @@ class TransitionDocumentApi(ApiView):
         return document_response(self.membership, transition)
 
     @extend_schema(
-        operation_id="transitions_document_update",
+        operation_id="transitions_document_create",
         summary="Attach or replace the document: the raw file, at most 10 MB; its type is "
         "read from its bytes (a file that is not a PDF, PNG or JPEG is refused)",
         request=_DOCUMENT_BODY,
         responses={200: TransitionSerializer, **error_responses(400, 403, 404)},
     )
-    def put(self, request: Request, transition_id: str) -> Response:
+    def post(self, request: Request, transition_id: str) -> Response:
         transition = transition_selectors.transition_get(
             practice=self.practice, transition_id=transition_id
         )

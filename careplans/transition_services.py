@@ -23,6 +23,7 @@ from ccm import audit
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, require
 from ccm.tenancy import lock_for_practice_or_404
+from patients import engine_inputs
 from patients.models import CareContact, Patient
 
 REVIEW_AFTER_DISCHARGE_DAYS = 14  # a care transition: revisit the plan within two weeks
@@ -130,7 +131,7 @@ def transition_record(
         contact=contact,
     )  # fmt: skip
     # The patient's row, locked: a double-submitted form waits here and then sees the first.
-    lock_for_practice_or_404(Patient.objects.all(), practice, patient.pk)
+    engine_inputs.lock_patient_or_404(practice, patient.pk)
     facility = facility.strip()[:200]
     same = CareTransition.objects.for_practice(practice).filter(
         patient=patient, kind=kind, occurred_on=occurred_on, facility__iexact=facility

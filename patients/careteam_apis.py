@@ -20,6 +20,7 @@ from ccm.api import (
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
+    RowLock,
     StrictSerializer,
     error_responses,
     page_of,
@@ -30,6 +31,7 @@ from ccm.api import (
 from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
 from patients import careteam_selectors, careteam_services
+from patients.apis import PatientRowLock
 from patients.coverage_apis import JsonBooleanField
 from patients.models import (
     CallWindow,
@@ -218,6 +220,7 @@ class ContactDetailApi(ApiView):
     coordinators."""
 
     write_capability = Capability.EDIT_CLINICAL
+    version_lock = RowLock(CareContact, "contact_id")  # contact_update locks the contact
 
     @extend_schema(
         operation_id="contacts_retrieve",
@@ -294,6 +297,7 @@ class PatientPreferencesApi(ApiView):
     coordinators."""
 
     write_capability = Capability.EDIT_CLINICAL
+    version_lock = PatientRowLock()  # preferences_update locks the patient
 
     def _answer(self, patient: Patient) -> Response:
         windows = list(

@@ -20,6 +20,7 @@ from ccm import audit
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, require
 from ccm.tenancy import lock_for_practice_or_404
+from patients import engine_inputs
 from patients.models import (
     CallWindow,
     CallWindowKind,
@@ -291,7 +292,7 @@ def preferences_update(
     (those in `data`). Audited with the changed field names."""
     _require(actor)
     _check_patient(practice, patient)
-    fresh = lock_for_practice_or_404(Patient, practice, patient.pk)
+    fresh = engine_inputs.lock_patient_or_404(practice, patient.pk)
     before = {name: getattr(fresh, name) for name in PREFERENCE_FIELDS}
     errors: dict[str, str] = {}
     if "preferred_channel" in data:

@@ -17,7 +17,6 @@ from rest_framework.response import Response
 from ccm import audit
 from ccm.api import (
     BLANK_PATTERN,
-    NON_BLANK_PATTERN,
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
@@ -102,7 +101,8 @@ def _kinds(*kinds: str) -> dict[str, str]:
     return {"type": "string", "pattern": f"^({'|'.join(kinds)})$"}
 
 
-_MEMBER = {"type": "string", "pattern": NON_BLANK_PATTERN}
+# The card's text (coverage_services.MEMBER_ID_TEXT): the schema states what the service checks.
+_MEMBER = {"type": "string", "pattern": coverage_services.MEMBER_ID_TEXT.pattern}
 _KIND_RULES = {
     "anyOf": [
         {
@@ -133,7 +133,13 @@ _KIND_RULES = {
                 "msp_type": {"type": "string"},
             },
         },
-        {"properties": {"kind": _kinds(CoverageKind.QMB)}, **_NO_MSP},
+        {
+            "properties": {
+                "kind": _kinds(CoverageKind.QMB),
+                "member_id": {"type": "string", "anyOf": [{"pattern": BLANK_PATTERN}, _MEMBER]},
+            },
+            **_NO_MSP,
+        },
     ]
 }
 

@@ -33,6 +33,7 @@ from ccm.api import (
 from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
 from patients import medication_selectors, medication_services
+from patients.apis import lock_patient_of
 from patients.models import (
     CareContact,
     ChangeAction,
@@ -214,7 +215,7 @@ class MedicationDetailApi(ApiView):
 
     write_capability = Capability.EDIT_CLINICAL
     # medication_update locks the patient, then the medicine.
-    version_lock = RowLock(Medication, "medication_id", first=(Patient, {"pk": "patient_id"}))
+    version_lock = RowLock(Medication, "medication_id", first=lock_patient_of)
 
     def _medication(self, medication_id: Any) -> Medication:
         return get_for_practice_or_404(Medication, self.practice, medication_id)

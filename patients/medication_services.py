@@ -24,6 +24,7 @@ from ccm import audit
 from ccm.models import Membership, Practice
 from ccm.roles import Capability, require
 from ccm.tenancy import lock_for_practice_or_404
+from patients import engine_inputs
 from patients.models import (
     CareContact,
     ChangeAction,
@@ -72,7 +73,8 @@ _NULLABLE = frozenset({"starts_on", "stops_on"})
 
 
 def _lock_patient(practice: Practice, patient_id: Any) -> Patient:
-    return lock_for_practice_or_404(Patient, practice, patient_id)
+    # Patient rows are locked by the engine-input helper only (one lock order).
+    return engine_inputs.lock_patient_or_404(practice, patient_id)
 
 
 def _text(value: Any) -> str:

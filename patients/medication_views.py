@@ -15,7 +15,7 @@ from ccm import audit
 from ccm.pages import acting, done, form_page, page, save_form, submit
 from ccm.roles import Capability
 from ccm.tenancy import PracticeRequest, get_for_practice_or_404, lock_for_practice_or_404
-from patients import careteam_selectors, medication_selectors, medication_services
+from patients import careteam_selectors, engine_inputs, medication_selectors, medication_services
 from patients.medication_forms import (
     MedicationEditForm,
     MedicationForm,
@@ -73,7 +73,7 @@ def _initial(medication: Medication) -> dict[str, Any]:
 
 def _locked_initial(request: PracticeRequest, medication: Medication) -> dict[str, Any]:
     # The rows medication_update locks, in its order: the patient, then the medicine.
-    lock_for_practice_or_404(Patient, request.practice, medication.patient_id)
+    engine_inputs.lock_patient_or_404(request.practice, medication.patient_id)
     return _initial(lock_for_practice_or_404(Medication, request.practice, medication.pk))
 
 

@@ -192,7 +192,7 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
             transitions.CONTACT_MESSAGE,  # the stored contact's patient
         ),
         # The file's bytes: its real type and that it is not empty.
-        "transitions_document_update": (
+        "transitions_document_create": (
             transitions.DOCUMENT_TYPE_MESSAGE,
             transitions.DOCUMENT_EMPTY_MESSAGE,
         ),
@@ -244,8 +244,12 @@ def _body_is_schema_valid(case: Any) -> bool:
     items = list(case.operation.body.items)
     if not items or case.body is None or isinstance(case.body, NotSet):  # no body sent
         return True
+    # Formats asserted too: a coverage-phase body with "0" as an email is not a valid request.
     return any(
-        jsonschema_rs.validator_for(item.validation_schema).is_valid(case.body) for item in items
+        jsonschema_rs.validator_for(item.validation_schema, validate_formats=True).is_valid(
+            case.body
+        )
+        for item in items
     )
 
 

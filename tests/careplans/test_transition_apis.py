@@ -1,5 +1,5 @@
 """Care transition API: GET/POST /api/v1/patients/{id}/transitions/, GET
-/api/v1/transitions/{id}/, GET/PUT /api/v1/transitions/{id}/document/. Every role reads;
+/api/v1/transitions/{id}/, GET/POST /api/v1/transitions/{id}/document/. Every role reads;
 clinical roles write (a biller gets 403); the outsider gets 404; refusals are 400s naming the
 field with nothing saved; a fixed query count for the list; audited."""
 
@@ -96,7 +96,7 @@ def test_a_biller_reads_but_gets_403_on_writes(biller, patient, coordinator):
     client = token_client(biller)
     assert client.get(list_url(patient)).status_code == 200
     assert client.post(list_url(patient), body(), format="json").status_code == 403
-    put = client.put(document_url(transition), PDF, content_type="application/pdf")
+    put = client.post(document_url(transition), PDF, content_type="application/pdf")
     assert put.status_code == 403
 
 
@@ -107,14 +107,14 @@ def test_the_outsider_gets_404(outsider, patient, coordinator):
     assert client.post(list_url(patient), body(), format="json").status_code == 404
     assert client.get(f"/api/v1/transitions/{transition.pk}/").status_code == 404
     assert client.get(document_url(transition)).status_code == 404
-    put = client.put(document_url(transition), PDF, content_type="application/pdf")
+    put = client.post(document_url(transition), PDF, content_type="application/pdf")
     assert put.status_code == 404
     assert not CareTransition.objects.unscoped().get().document
 
 
 def test_the_document_is_uploaded_raw_and_downloaded(coordinator, physician, patient):
     transition = CareTransitionFactory(patient=patient, recorded_by=coordinator)
-    put = token_client(coordinator).put(
+    put = token_client(coordinator).post(
         document_url(transition), PDF, content_type="application/pdf"
     )
     assert put.status_code == 200, put.json()
@@ -130,12 +130,12 @@ def test_the_declared_type_is_not_trusted(coordinator, patient):
     transition = CareTransitionFactory(patient=patient, recorded_by=coordinator)
     client = token_client(coordinator)
     html = b"<html><script>alert(1)</script></html>"
-    refused = client.put(document_url(transition), html, content_type="application/pdf")
+    refused = client.post(document_url(transition), html, content_type="application/pdf")
     assert refused.status_code == 400
     assert ts.DOCUMENT_TYPE_MESSAGE in str(refused.json())
     assert not CareTransition.objects.unscoped().get().document
     # A PNG sent as "application/pdf" is stored as the PNG it is.
-    stored = client.put(document_url(transition), PNG, content_type="application/pdf")
+    stored = client.post(document_url(transition), PNG, content_type="application/pdf")
     assert stored.json()["document_type"] == "image/png"
 
 

@@ -217,7 +217,9 @@ def _task_complete(practice, admin, physician, coordinator) -> Case:
         page=reverse("timelog:task-detail", args=[task.pk]),
         action=reverse("timelog:task-complete", args=[task.pk]),
         form_key="complete_form",
-        mine=lambda response: _as_posted(response.context["complete_form"], note="Reached."),
+        mine=lambda response: _as_posted(
+            response.context["complete_form"], note="Reached.", outcome="reached"
+        ),
         theirs=_reassign_to(practice, task, admin, physician),
         saved=lambda: (
             Task.objects.unscoped().values_list("status", "completion_note").get(pk=task.pk)
