@@ -403,6 +403,32 @@ def measure(label: str, client: Client, urls: list[str], probes: int = 1) -> lis
     return _timed(label, get, len(urls), probes)
 
 
+def chart_queries(client: Client, practice: Practice, charted: list[Any], bare: list[Any]) -> None:
+    """The chart's query count by the patient's status, with and without the issue-17 rows:
+    one number per cell when no panel queries per row (the rows add only the prefetches
+    Django skips for empty lists: permissions of contacts, changes of reconciliations)."""
+    counts: dict[tuple[str, bool], set[int]] = {}
+    for with_rows, ids in ((True, charted[::25]), (False, bare[::25])):
+        statuses = dict(
+            Patient.objects.for_practice(practice).filter(pk__in=ids).values_list("pk", "status")
+        )
+        for pk in ids:
+            with CaptureQueriesContext(connection) as queries:
+                client.get(f"/patients/{pk}/")
+            counts.setdefault((statuses[pk], with_rows), set()).add(len(queries))
+
+    def shown(cell: set[int] | None) -> str:
+        if not cell:
+            return "-"
+        return str(min(cell)) if len(cell) == 1 else f"{min(cell)}-{max(cell)}"
+
+    cells = [
+        f"{status} {shown(counts.get((status, True)))}/{shown(counts.get((status, False)))}"
+        for status in sorted({status for status, _ in counts})
+    ]
+    print(f"chart queries by status, with/without issue-17 rows: {', '.join(cells)}")
+
+
 def bare_row(practice: Practice, ids: list[Any]) -> list[float]:
     """The SQL a hand-written chart starts with: the patient's row by primary key."""
 
@@ -464,6 +490,7 @@ def main() -> None:
     pages["chart, no issue-17 rows"] = measure(
         "patient chart, no issue-17 rows", client, urls, probes=20
     )
+    chart_queries(client, practice, ids, bare)
     for label, times in pages.items():
         _ratio(label, times, healthz, row)
 
