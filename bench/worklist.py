@@ -4,8 +4,9 @@ time entries in one month, against the bare SQL aggregate behind the page.
 Creates the two bench practices once (idempotent) in the dev DB or DATABASE_URL's: patients
 from the seed_demo generator (`patients.demo.seed_patients`), then 20 entries per enrolled
 patient in last month, packed in 15-minute slots per performer so none overlap, then the
-worklist's progress rows by the reconcile job. Prints p50/p95 server time (in-process, warm)
-and the query count per request, and the page / aggregate ratio.
+worklist's progress rows by the reconcile job, and call windows (issue 17) for 30% of the
+patients. Prints p50/p95 server time (in-process, warm) and the query count per request, and
+the page / aggregate ratio.
 """
 
 import datetime as dt
@@ -27,7 +28,7 @@ from ccm.models import Membership, Practice, Role, User
 from ccm.months import month_bounds, month_label, month_of, previous_month
 from ccm.tenancy import practice_scope
 from patients.demo import Staff, seed_patients
-from patients.models import Patient, Status
+from patients.models import CallWindow, CallWindowKind, Patient, Status
 from billing.progress import services as progress_services
 from timelog import reminders, services
 
@@ -70,6 +71,11 @@ def bench_practice(slug: str, month: dt.date) -> tuple[Practice, Membership]:
         )
         count += 1000
     added = _seed_entries(practice, [*staff[3:], physician], month)
+    windows = _seed_call_windows(practice)
+    if windows:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE patients_callwindow")
+        print(f"{slug}: seeded {windows} call windows")
     if added:
         outcome = progress_services.progress_reconcile(practice_id=practice.pk, months=[month])
         with connection.cursor() as cursor:
@@ -107,6 +113,43 @@ def _seed_entries(practice: Practice, performers: list[Membership], month: dt.da
             physician = performer.role == Role.PHYSICIAN
             entries.add(patient, performer, physician=physician, started=started, minutes=minutes)
     return entries.flush()
+
+
+# (kind, weekdays, from, to, note) of the call windows; patient i % 10 < 3 has window i % 6
+# (with the next one too when i % 4 == 0): best times, and do-not-call ones such as dialysis.
+WINDOWS = (
+    (CallWindowKind.BEST, [0, 1, 2, 3, 4], 9, 12, "Mornings"),
+    (CallWindowKind.BEST, [0, 1, 2, 3, 4], 13, 17, "Afternoons"),
+    (CallWindowKind.BEST, [1, 3], 10, 15, "Tuesdays and Thursdays"),
+    (CallWindowKind.DO_NOT_CALL, [0, 2, 4], 7, 12, "Dialysis"),
+    (CallWindowKind.BEST, [0, 1, 2, 3, 4, 5], 16, 19, "After work"),
+    (CallWindowKind.DO_NOT_CALL, [6], 0, 23, "Church and family on Sundays"),
+)
+
+
+def _seed_call_windows(practice: Practice) -> int:
+    """Call windows for 30% of the enrolled patients, once (bulk); how many were added."""
+    if CallWindow.objects.for_practice(practice).exists():
+        return 0
+    windows = []
+    patients = _enrolled(practice).order_by("mrn").values_list("pk", flat=True)[:ENROLLED]
+    for i, pk in enumerate(patients):
+        if i % 10 >= 3:
+            continue
+        for kind, days, start, end, note in WINDOWS[i % 6 : i % 6 + 1 + (i % 4 == 0)]:
+            windows.append(
+                CallWindow(
+                    practice=practice,
+                    patient_id=pk,
+                    kind=kind,
+                    weekdays=days,
+                    starts_at=dt.time(start),
+                    ends_at=dt.time(end),
+                    note=note,
+                )
+            )
+    CallWindow.objects.for_practice(practice).bulk_create(windows, batch_size=5000)
+    return len(windows)
 
 
 def _time(call, count: int = N) -> list[float]:
@@ -239,11 +282,24 @@ def main() -> None:
         client,
         f"/worklist/?who=all&sort=contact&month={month_label(previous_month(month))}",
     )
+    # Issue 17: patients one may call now (best-time window open or none, no do-not-call).
+    open_now = measure(
+        "worklist page, call window open now",
+        client,
+        f"/worklist/?who=all&call_window=open&month={m}",
+    )
+    open_mine = measure(
+        "worklist page, mine, call window open now",
+        client,
+        f"/worklist/?call_window=open&month={m}",
+    )
     for label, times in (
         ("page, first page", first),
         ("page, behind pace", behind),
         ("API, first page", api),
         ("API, behind pace", api_behind),
+        ("page, call window open now", open_now),
+        ("page, mine, call window open now", open_mine),
     ):
         _ratio(label, times, aggregate)
     patient = _enrolled(practice).first()
