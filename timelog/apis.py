@@ -346,6 +346,11 @@ class WorklistApi(ApiView):
             choices=[k for k in selectors.WORKLIST_FILTERS if k], required=False
         )
         sort = serializers.ChoiceField(choices=list(selectors.WORKLIST_SORTS), required=False)
+        call_window = serializers.ChoiceField(
+            choices=[k for k in selectors.CALL_WINDOW_FILTERS if k],
+            required=False,
+            help_text="open: only patients whose call window is open now (practice's zone).",
+        )
 
     PageSerializer = page_of(WorklistRowSerializer, "WorklistPage")
 
@@ -369,6 +374,7 @@ class WorklistApi(ApiView):
             show=f.get("show", ""),
             sort=f.get("sort", "name"),
             today=today,
+            call_window=f.get("call_window", ""),
         )
         paginator, page = paginate(self, patients)
         rows = selectors.worklist_rows(page, month=month, today=today)

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import CallWindowFactory
+from tests.helpers import token_client
 from tests.timelog.conftest import NOW, make_enrolled
 from timelog import selectors
 
@@ -93,3 +94,15 @@ def test_the_page_filters_and_marks(coordinator_client, cast):
     assert "Lovelace-D" not in page
     assert page.count("Call now</span>") == 1
     assert 'value="open" selected' in page
+
+
+def test_the_worklist_api_filters_by_an_open_call_window(practice, cast, coordinator):
+    answer = token_client(coordinator).get("/api/v1/worklist/?month=2026-10&call_window=open")
+    assert answer.status_code == 200, answer.json()
+    ids = {row["patient"]["id"] for row in answer.json()["results"]}
+    assert ids == {str(cast["open"].pk), str(cast["anytime"].pk)}
+
+
+def test_the_worklist_api_refuses_an_unknown_call_window(cast, coordinator):
+    answer = token_client(coordinator).get("/api/v1/worklist/?call_window=closed")
+    assert answer.status_code == 400
