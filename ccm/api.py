@@ -380,8 +380,8 @@ def read_page(
     action: str,
     patient_of: Callable[[Any], Any] = operator.attrgetter("patient"),
 ) -> Response:
-    """The requested page of a list of patients' records, each patient shown audited as read
-    (one event per patient, `action`)."""
+    """The requested page of a list of patients' records, audited as read: one event
+    `action` naming every patient shown (`audit.read_many`)."""
     paginator, page = paginate(view, rows)
     audit.read_many(view.membership, [patient_of(row) for row in page], action=action)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)

@@ -57,7 +57,10 @@ class AuditEventListApi(ApiView):
     @extend_schema_serializer(component_name="AuditEventFilter")
     class FilterSerializer(serializers.Serializer):
         user = serializers.UUIDField(required=False)
-        patient = serializers.UUIDField(required=False)
+        patient = serializers.UUIDField(
+            required=False,
+            help_text="Events about this patient: alone, or among the patients a list showed.",
+        )
         action = serializers.CharField(required=False, max_length=64)
         date_from = serializers.DateField(required=False, help_text="First day, inclusive.")
         date_to = serializers.DateField(
@@ -77,6 +80,10 @@ class AuditEventListApi(ApiView):
         object_type = serializers.CharField()
         object_id = serializers.CharField()
         patient_id = serializers.UUIDField(allow_null=True)
+        patient_ids = serializers.ListField(
+            child=serializers.UUIDField(),
+            help_text="A list view's event: every patient it showed (patient_id is then null).",
+        )
         ip = serializers.IPAddressField(allow_null=True)
         user_agent = serializers.CharField()
         request_id = serializers.CharField()

@@ -5,10 +5,14 @@ leaves no event and a committed one always has its event. Who and from where (IP
 request id) come from the request context set by `ccm.middleware.RequestContextMiddleware`,
 so services need no request object. Nothing here writes PHI: only ids and field names.
 
+A list page or API writes one event naming every patient it showed (`read_many`:
+`patient_ids`), not one per row; `ccm.audit_selectors.about_patient` finds both shapes.
+
 `seal()` (hourly, from beat) chains the events older than an hour into `AuditSeal` rows, and
 `verify()` (`manage.py audit_verify`) recomputes the chain and names, by id, every sealed event
 that was added, changed or removed since: evidence even against a database superuser, who can
-get past the trigger and the runtime role's grants.
+get past the trigger and the runtime role's grants. The same job creates the monthly partitions
+of the log ahead of time (`partitions_ensure`).
 """
 
 from __future__ import annotations
@@ -67,8 +71,11 @@ def record(
     patient_id: uuid.UUID | str | None = None,
     changed_fields: Iterable[str] = (),
     actor_email: str = "",
+    patient_ids: Iterable[uuid.UUID | str] = (),
 ) -> AuditEvent:
-    """Append one event (same transaction as the change). Returns the saved event."""
+    """Append one event (same transaction as the change). Returns the saved event.
+    `patient_ids`: the patients of an event about several (a list shown), instead of
+    `patient_id`."""
     ctx = _request_context.get()
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
@@ -83,6 +90,7 @@ def record(
         object_type=object_type,
         object_id=str(object_id or ""),
         patient_id=patient_id,
+        patient_ids=_distinct(patient_ids),
         ip=ctx.ip if ctx else None,
         user_agent=ctx.user_agent if ctx else "",
         request_id=ctx.request_id if ctx else "",
@@ -163,35 +171,35 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return sorted(k for k in after if before.get(k) != after[k])
 
 
-# One statement with three array parameters, whatever the number of events: Django's
-# bulk_create builds and binds 14 parameters per row, which cost a list page more than the
-# insert itself (bench/audit.py).
+def _distinct(ids: Iterable[Any]) -> list[str]:
+    """Patient ids as text, each once, in the order shown (None dropped)."""
+    return list(dict.fromkeys(str(i) for i in ids if i is not None))
+
+
+# One statement with four array parameters, whatever the number of events: Django's
+# bulk_create builds and binds 15 parameters per row, which cost a list page more than the
+# insert itself (bench/audit.py). An event's patients travel as one array literal per event
+# ('{id,id}'), cast back to uuid[] per row: unnest() cannot take a ragged array of arrays.
 _BULK_INSERT = """
 INSERT INTO ccm_auditevent
     (practice_id, actor_id, actor_email, role, action, ip, user_agent, request_id,
-     changed_fields, created_at, object_type, object_id, patient_id)
+     changed_fields, created_at, object_type, object_id, patient_id, patient_ids)
 SELECT %s, %s, %s, %s, %s, %s::inet, %s, %s, %s::varchar(64)[], %s,
-       rows.object_type, rows.object_id, rows.patient_id
-FROM unnest(%s::varchar(64)[], %s::varchar(64)[], %s::uuid[])
-    AS rows (object_type, object_id, patient_id)
+       rows.object_type, rows.object_id, rows.patient_id, rows.patient_ids::uuid[]
+FROM unnest(%s::varchar(64)[], %s::varchar(64)[], %s::uuid[], %s::text[])
+    AS rows (object_type, object_id, patient_id, patient_ids)
 """
 
 
-def record_many(
+def _insert(
     membership: Membership,
-    pairs: Iterable[tuple[models.Model, Any]],
-    *,
     action: str,
-    changed_fields: Iterable[str] = (),
+    changed_fields: Iterable[str],
+    events: list[tuple[str, str, str | None, list[str]]],
 ) -> int:
-    """Audit one action on many objects (each with its patient's id): one event per (object,
-    patient id), in one INSERT."""
-    object_types, object_ids, patient_ids = [], [], []
-    for obj, patient_id in pairs:
-        object_types.append(obj._meta.label_lower)
-        object_ids.append(str(obj.pk))
-        patient_ids.append(None if patient_id is None else str(patient_id))
-    if not object_ids:
+    """Insert events (object type, object id, patient id, patient ids) of one actor and
+    action in one statement; the number inserted."""
+    if not events:
         return 0
     ctx = _request_context.get()
     params: list[Any] = [
@@ -203,20 +211,50 @@ def record_many(
         ctx.ip if ctx else None,
         ctx.user_agent if ctx else "",
         ctx.request_id if ctx else "",
-        list(changed_fields),
+        sorted(set(changed_fields)),
         timezone.now(),
-        object_types,
-        object_ids,
-        patient_ids,
+        [e[0] for e in events],
+        [e[1] for e in events],
+        [e[2] for e in events],
+        ["{" + ",".join(e[3]) + "}" for e in events],
     ]
     with connection.cursor() as cursor:
         cursor.execute(_BULK_INSERT, params)
-    return len(object_ids)
+    return len(events)
+
+
+def record_many(
+    membership: Membership,
+    pairs: Iterable[tuple[models.Model, Any]],
+    *,
+    action: str,
+    changed_fields: Iterable[str] = (),
+) -> int:
+    """Audit one action on many objects (each with its patient's id), in one INSERT: one
+    event per object, naming all of that object's patients (an export batch of 500 patients
+    is one event; 20 claims whose status changed are 20). Returns the number of events."""
+    patients_of: dict[tuple[str, str], list[Any]] = {}
+    for obj, patient_id in pairs:
+        patients_of.setdefault((obj._meta.label_lower, str(obj.pk)), []).append(patient_id)
+    events = []
+    for (object_type, object_id), ids in patients_of.items():
+        distinct = _distinct(ids)
+        if len(distinct) == 1:
+            events.append((object_type, object_id, distinct[0], []))
+        else:
+            events.append((object_type, object_id, None, distinct))
+    return _insert(membership, action, changed_fields, events)
 
 
 def read_many(membership: Membership, objects: Iterable[models.Model], *, action: str) -> int:
-    """Audit a list page's reads: one event per patient shown, in one INSERT."""
-    return record_many(membership, ((obj, obj.pk) for obj in objects), action=action)
+    """Audit a list page's (or list API's) reads: ONE event naming every patient shown, in
+    `patient_ids` (`objects` are the patients, in the order shown). Returns the number of
+    events (1, or 0 for an empty list)."""
+    shown = list(objects)
+    if not shown:
+        return 0
+    object_type = shown[0]._meta.label_lower
+    return _insert(membership, action, (), [(object_type, "", None, _distinct(o.pk for o in shown))])
 
 
 @dataclass(frozen=True)
@@ -255,6 +293,25 @@ def record_rows(membership: Membership, events: Iterable[RowEvent], batch_size: 
     return len(rows)
 
 
+# --- Partitions: one per month, created ahead ------------------------------------------------
+
+PARTITION_MONTHS_AHEAD = 2
+
+
+def partitions_ensure(months_ahead: int = PARTITION_MONTHS_AHEAD) -> int:
+    """Create the audit log's partitions of this month and the next `months_ahead` (UTC) that
+    are missing; the number created. Idempotent and cheap when they exist; run by the hourly
+    seal job, so a month always has its partition weeks before its first event (an event
+    with no month partition lands in the default one and keeps that month there). The SQL
+    function (migration 0009) runs as the table's owner: the runtime role owns no table."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT ccm_audit_partitions_ensure(%s)", [months_ahead])
+        created = int(cursor.fetchone()[0])
+    if created:
+        logger.info("audit log: %d monthly partitions created", created)
+    return created
+
+
 # --- Seals: a hash chain over the log ---------------------------------------------------------
 
 # Events younger than this stay unsealed: a transaction still open (a month close runs up to
@@ -282,6 +339,11 @@ SEALED_FIELDS = (
     "changed_fields",
     "created_at",
 )
+# Version 2 of the canonical form, backward compatible: an event naming several patients
+# (`patient_ids` not empty: a list view, issue 18) has that list appended, as the 15th value.
+# Every event sealed before it existed has an empty list, so its form, and its seal, stay as
+# they were; filling in or emptying a sealed event's list changes its digest all the same.
+SEALED_LIST = "patient_ids"
 
 
 @dataclass(frozen=True)
@@ -324,7 +386,13 @@ class VerifyResult:
 
 
 def _event_digest(row: tuple[Any, ...]) -> bytes:
-    values = [v.astimezone(dt.UTC).isoformat() if isinstance(v, dt.datetime) else v for v in row]
+    """The SHA-256 of the canonical form of a row of SEALED_FIELDS + (SEALED_LIST,)."""
+    *sealed, patient_ids = row
+    if patient_ids:
+        sealed.append([str(i) for i in patient_ids])
+    values = [
+        v.astimezone(dt.UTC).isoformat() if isinstance(v, dt.datetime) else v for v in sealed
+    ]
     text = json.dumps(values, default=str, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).digest()
 
@@ -334,7 +402,7 @@ def _event_digests(after_id: int, last_id: int, limit: int | None = None) -> dic
         AuditEvent.objects.unscoped()
         .filter(id__gt=after_id, id__lte=last_id)
         .order_by("id")
-        .values_list(*SEALED_FIELDS)
+        .values_list(*SEALED_FIELDS, SEALED_LIST)
     )
     return {row[0]: _event_digest(row) for row in (rows[:limit] if limit else rows.iterator())}
 

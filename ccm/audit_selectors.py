@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -30,6 +31,8 @@ class AuditRow:
     event: AuditEvent
     patient: str
     object: str
+    # A list view's event names several patients (`patient_ids`): how many, shown as such.
+    patients: int = 0
 
 
 def _as_uuid(text: str) -> uuid.UUID | None:
@@ -39,6 +42,24 @@ def _as_uuid(text: str) -> uuid.UUID | None:
         return None
 
 
+def about_patient(patient_id: uuid.UUID | str) -> Q:
+    """THE filter for "events about patient X": the events naming X alone (`patient_id`) and
+    the list views that showed X among others (`patient_ids`). Every reader of a patient's
+    events (audit page and API, their export, tests) goes through this or `about_patients`.
+    Both halves are index lookups (the (practice, patient_id, created_at) btree and the GIN on
+    patient_ids), OR-ed by a bitmap scan."""
+    return Q(patient_id=patient_id) | Q(patient_ids__contains=[patient_id])
+
+
+def about_patients(patient_ids: Any) -> Q:
+    """`about_patient` for any of several patients: `patient_ids` is a queryset of ids (a
+    subquery, no read) or a list."""
+    if isinstance(patient_ids, models.QuerySet):
+        return Q(patient_id__in=patient_ids) | Q(patient_ids__overlap=ArraySubquery(patient_ids))
+    ids = list(patient_ids)
+    return Q(patient_id__in=ids) | Q(patient_ids__overlap=ids)
+
+
 def audit_patient_filter(*, practice: Practice, text: str) -> Q:
     """Events about the practice's patients matching `text` (name or MRN; a patient id, as
     older links carry, matches that patient). No reads: the match is a subquery."""
@@ -46,10 +67,10 @@ def audit_patient_filter(*, practice: Practice, text: str) -> Q:
         return Q()
     patient_id = _as_uuid(text)
     if patient_id is not None:
-        return Q(patient_id=patient_id)
+        return about_patient(patient_id)
     match = Q(pk__in=[])
     for search in audit_patient_search:
-        match |= Q(patient_id__in=search(practice, text))
+        match |= about_patients(search(practice, text))
     return match
 
 
@@ -107,6 +128,7 @@ def audit_rows(*, practice: Practice, events: Sequence[AuditEvent]) -> list[Audi
             event=e,
             patient=names.get(e.patient_id, "") if e.patient_id else "",
             object=objects.get((e.object_type, e.object_id), ""),
+            patients=len(e.patient_ids),
         )
         for e in events
     ]

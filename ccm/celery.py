@@ -73,7 +73,8 @@ BEAT_SCHEDULE = {
         "kwargs": {"missing_only": True},
     },
     # Hourly at :47: chain the audit events older than an hour into a new seal (ccm.audit.seal);
-    # `manage.py audit_verify` then shows any sealed event added, changed or removed.
+    # `manage.py audit_verify` then shows any sealed event added, changed or removed. First it
+    # creates the audit log's monthly partitions ahead (ccm.audit.partitions_ensure).
     "audit-seal": {
         "task": "ccm.tasks.audit_seal",
         "schedule": crontab(minute=47),

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -220,6 +221,18 @@ class AuditEvent(models.Model):
     only INSERT and SELECT (`manage.py db_roles`); `AuditSeal` shows any change made anyway.
     `practice` is empty only for events that belong to no practice (a failed login for an
     unknown email).
+
+    An event is about one patient (`patient_id`) or, for a list page or API, about every
+    patient the list showed (`patient_ids`, GIN-indexed; `patient_id` empty): one event per
+    view, not one per row. "Events about patient X" must match both; the one way to ask is
+    `ccm.audit_selectors.about_patient`.
+
+    The table is partitioned by month on `created_at` (migration `0009_issue18_audit_partitions`;
+    new months from `ccm.audit.partitions_ensure`, run by the hourly seal job). PostgreSQL wants
+    the partition key in every unique constraint, so the real primary key is (id, created_at);
+    the ORM is told `id` is the primary key, which stays true in practice (one sequence feeds
+    every partition) and keeps `pk` lookups, `save()` and foreign-key-less references (seals
+    name events by id) working.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -235,6 +248,7 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     patient_id = models.UUIDField(null=True, blank=True)
+    patient_ids = ArrayField(models.UUIDField(), default=list, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
@@ -250,6 +264,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["practice", "-created_at"]),
             models.Index(fields=["practice", "patient_id", "-created_at"]),
             models.Index(fields=["practice", "actor", "-created_at"]),
+            GinIndex(fields=["patient_ids"], name="ccm_audit_patient_ids_gin"),
         ]
 
     def __str__(self) -> str:

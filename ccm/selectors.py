@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Aggregate, Field, QuerySet, Subquery
 
-from ccm.audit_selectors import audit_patient_filter
+from ccm.audit_selectors import about_patient, audit_patient_filter
 from ccm.models import ApiToken, AuditEvent, Membership, Practice
 
 
@@ -52,18 +52,25 @@ def audit_event_list(
     date_to: dt.date | None = None,
 ) -> QuerySet[AuditEvent]:
     """The practice's audit events, newest first, filtered; dates are UTC calendar days;
+    `patient_id`: the events about that patient, alone or among a list's (`about_patient`);
     `patient_search` is a name or MRN of the practice's patients."""
     qs = AuditEvent.objects.for_practice(practice).select_related("actor")
     if actor_id:
         qs = qs.filter(actor_id=actor_id)
     if patient_id:
-        qs = qs.filter(patient_id=patient_id)
+        qs = qs.filter(about_patient(patient_id))
     if patient_search:
         qs = qs.filter(audit_patient_filter(practice=practice, text=patient_search))
     if action:
         qs = qs.filter(action__startswith=action)
+    # Half-open ranges on created_at itself (not created_at::date): the indexes serve them and
+    # PostgreSQL skips the months' partitions outside the range.
     if date_from:
-        qs = qs.filter(created_at__date__gte=date_from)
+        qs = qs.filter(created_at__gte=_utc_midnight(date_from))
     if date_to:
-        qs = qs.filter(created_at__date__lte=date_to)
+        qs = qs.filter(created_at__lt=_utc_midnight(date_to + dt.timedelta(days=1)))
     return qs.order_by("-created_at", "-id")
+
+
+def _utc_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)

@@ -231,7 +231,7 @@ def audit_export(request: PracticeRequest) -> StreamingHttpResponse:
     _form, events = _audit_events(request)
     audit.record_for(request.membership, "audit.export")
     header = ["time_utc", "actor", "role", "action", "object_type", "object_id", "patient_id",
-              "ip", "user_agent", "request_id", "changed_fields"]  # fmt: skip
+              "ip", "user_agent", "request_id", "changed_fields", "patient_ids"]  # fmt: skip
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:
@@ -240,7 +240,7 @@ def audit_export(request: PracticeRequest) -> StreamingHttpResponse:
             yield writer.writerow([csv_safe(v) for v in (
                 e.created_at.isoformat(), e.actor_email, e.role, e.action, e.object_type,
                 e.object_id, e.patient_id or "", e.ip or "", e.user_agent, e.request_id,
-                " ".join(e.changed_fields),
+                " ".join(e.changed_fields), " ".join(str(i) for i in e.patient_ids),
             )])  # fmt: skip
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")

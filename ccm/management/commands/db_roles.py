@@ -4,7 +4,9 @@
 
 The web, worker and beat processes connect as the runtime role (RUNTIME_DATABASE_URL's user,
 default `caremonth_app`): SELECT, INSERT, UPDATE and DELETE on the app's tables, its sequences
-usable, and on the audit tables (`ccm_auditevent`, `ccm_auditseal`) INSERT and SELECT only.
+usable, and on the audit tables (`ccm_auditevent`, `ccm_auditseal`) INSERT and SELECT only,
+as on each monthly partition of `ccm_auditevent` (a query may name a partition; partitions
+created later by `ccm_audit_partition_create` get the same grants there).
 It owns nothing and is no member of the owner, so it can neither TRUNCATE, ALTER (switch off
 the append-only trigger) nor DROP a table. Tables a later migration creates get the DML grants
 by default privileges; `migrate` is always followed by this command, which is idempotent.
@@ -77,7 +79,9 @@ class Command(BaseCommand):
             "role": sql.Identifier(role),
             "database": sql.Identifier(connection.settings_dict["NAME"]),
             "schema": sql.Identifier(self._scalar("SELECT current_schema()")),
-            "append_only": sql.SQL(", ").join(sql.Identifier(t) for t in APPEND_ONLY_TABLES),
+            "append_only": sql.SQL(", ").join(
+                sql.Identifier(t) for t in (*APPEND_ONLY_TABLES, *self._partitions())
+            ),
         }
         with transaction.atomic():
             owner = self._scalar("SELECT current_user")
@@ -105,6 +109,16 @@ class Command(BaseCommand):
                 f"Runtime role {role}: DML on the app's tables, INSERT and SELECT only on "
                 f"{', '.join(APPEND_ONLY_TABLES)}."
             )
+
+    def _partitions(self) -> list[str]:
+        """The audit log's partitions (migration 0009), each append-only like the log."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = %s::regclass ORDER BY c.relname",
+                [AuditEvent._meta.db_table],
+            )
+            return [name for (name,) in cursor.fetchall()]
 
     def _execute(self, statement: sql.Composable) -> None:
         with connection.cursor() as cursor:
