@@ -19,6 +19,7 @@ from django.utils.html import escape
 from rest_framework.test import APIClient
 
 from ccm import services as ccm_services
+from ccm.audit_selectors import about_patient
 from ccm.models import AuditEvent, Membership
 from ccm.tenancy import practice_scope
 
@@ -116,8 +117,12 @@ def database_url() -> str:
 
 
 def audited(action: str, **filters: Any) -> bool:
-    """Whether an audit event `action` matching `filters` was recorded (in any practice)."""
-    return AuditEvent.objects.unscoped().filter(action=action, **filters).exists()
+    """Whether an audit event `action` matching `filters` was recorded (in any practice).
+    `patient_id=X`: an event about X alone or a list's naming X (`about_patient`)."""
+    events = AuditEvent.objects.unscoped().filter(action=action)
+    if "patient_id" in filters:
+        events = events.filter(about_patient(filters.pop("patient_id")))
+    return events.filter(**filters).exists()
 
 
 def assert_form_error(response: Any, message: str) -> None:

@@ -78,7 +78,9 @@ def test_csv_has_one_row_per_line_with_billing_identifiers(biller_client, practi
     export = Export.objects.unscoped().get()
     assert (export.kind, export.claims) == ("csv", 2)
     assert AuditEvent.objects.unscoped().filter(action="month.export_csv").count() == 1
-    assert AuditEvent.objects.unscoped().filter(action="claim.export").count() == 2
+    # One event for the export naming both claims' patients (issue 18), not one per claim.
+    claim_export = AuditEvent.objects.unscoped().get(action="claim.export")
+    assert len(claim_export.patient_ids) == 2
 
 
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils not installed")

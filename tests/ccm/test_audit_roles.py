@@ -76,6 +76,37 @@ def test_runtime_role_cannot_erase_or_alter_the_audit_tables(runtime, table, sta
     assert runtime.execute("SELECT count(*) FROM ccm_auditevent").fetchone() == (1,)
 
 
+def _partition(runtime: psycopg.Connection, event_id: int) -> str:
+    row = runtime.execute(
+        "SELECT tableoid::regclass::text FROM ccm_auditevent WHERE id = %s", [event_id]
+    ).fetchone()
+    return row[0]
+
+
+@pytest.mark.parametrize(
+    "statement", ["TRUNCATE {table}", "DELETE FROM {table}", "UPDATE {table} SET id = id"]
+)
+def test_runtime_role_cannot_erase_a_partition_of_the_log_named_directly(runtime, statement):
+    partition = _partition(runtime, runtime.execute(INSERT_EVENT).fetchone()[0])
+    for table in (partition, "ccm_auditevent_default"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            runtime.execute(statement.format(table=table))
+    assert runtime.execute("SELECT count(*) FROM ccm_auditevent").fetchone() == (1,)
+
+
+def test_the_runtime_role_creates_months_ahead_that_it_cannot_erase(runtime):
+    # The seal job runs as the runtime role: the owner's function creates the partitions,
+    # and takes back the UPDATE/DELETE that default privileges gave the runtime role.
+    runtime.execute("SELECT ccm_audit_partitions_ensure(5)")
+    month = runtime.execute(
+        "SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '5 months', "
+        "'YYYY_MM')"
+    ).fetchone()[0]
+    for statement in ("DELETE FROM {table}", "TRUNCATE {table}"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            runtime.execute(statement.format(table=f"ccm_auditevent_{month}"))
+
+
 def test_runtime_role_has_normal_dml_on_other_tables_and_future_ones(runtime):
     runtime.execute("UPDATE ccm_practice SET name = name")
     runtime.execute("DELETE FROM django_session")

@@ -1,6 +1,7 @@
 import pytest
 
 from ccm.api import REFERENCE_MESSAGE
+from ccm.audit_selectors import about_patient
 from ccm.models import AuditEvent
 from ccm.tenancy import ROLE_FORBIDDEN_MESSAGE, practice_scope
 from patients import apis, services
@@ -68,7 +69,8 @@ def _consent(practice, actor, patient, **overrides):
 
 
 def _reads(patient, action="patient.read"):
-    return AuditEvent.objects.unscoped().filter(action=action, patient_id=patient.pk).count()
+    events = AuditEvent.objects.unscoped().filter(about_patient(patient.pk), action=action)
+    return events.count()
 
 
 # --- Tenancy, roles, methods -------------------------------------------------------------------
@@ -88,7 +90,7 @@ def test_outsider_gets_404_and_changes_nothing(api, outsider, patient, method, s
 def test_outsider_lists_none_of_the_practices_patients(api, outsider, patient):
     body = api(outsider).get(LIST).json()
     assert body["count"] == 0
-    assert not AuditEvent.objects.unscoped().filter(patient_id=patient.pk, action="patient.list")
+    assert not AuditEvent.objects.unscoped().filter(about_patient(patient.pk), action="patient.list")
 
 
 @pytest.mark.parametrize("suffix", WRITE_BODIES)
@@ -162,11 +164,13 @@ def test_bad_list_filters_are_400_naming_the_field(api, coordinator):
     assert set(response.json()) == {"status", "coordinator"}
 
 
-def test_every_listed_patient_is_audited(api, coordinator, practice, patient):
+def test_every_listed_patient_is_audited_in_one_event(api, coordinator, practice, patient):
     other = PatientFactory(practice=practice)
     api(coordinator).get(LIST)
     assert _reads(patient, "patient.list") == 1
     assert _reads(other, "patient.list") == 1
+    event = AuditEvent.objects.unscoped().get(action="patient.list")  # one, naming both
+    assert (event.patient_id, set(event.patient_ids)) == (None, {patient.pk, other.pk})
 
 
 def test_list_query_count_is_fixed(api, coordinator, practice, django_assert_max_num_queries):
