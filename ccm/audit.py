@@ -191,11 +191,12 @@ FROM unnest(%s::varchar(64)[], %s::varchar(64)[], %s::uuid[], %s::text[])
 """
 
 
+# An event of a bulk insert: object type, object id, patient id, patient ids.
+_Row = tuple[str, str, str | None, list[str]]
+
+
 def _insert(
-    membership: Membership,
-    action: str,
-    changed_fields: Iterable[str],
-    events: list[tuple[str, str, str | None, list[str]]],
+    membership: Membership, action: str, changed_fields: Iterable[str], events: list[_Row]
 ) -> int:
     """Insert events (object type, object id, patient id, patient ids) of one actor and
     action in one statement; the number inserted."""
@@ -236,7 +237,7 @@ def record_many(
     patients_of: dict[tuple[str, str], list[Any]] = {}
     for obj, patient_id in pairs:
         patients_of.setdefault((obj._meta.label_lower, str(obj.pk)), []).append(patient_id)
-    events = []
+    events: list[_Row] = []
     for (object_type, object_id), ids in patients_of.items():
         distinct = _distinct(ids)
         if len(distinct) == 1:
@@ -254,7 +255,8 @@ def read_many(membership: Membership, objects: Iterable[models.Model], *, action
     if not shown:
         return 0
     object_type = shown[0]._meta.label_lower
-    return _insert(membership, action, (), [(object_type, "", None, _distinct(o.pk for o in shown))])
+    event: _Row = (object_type, "", None, _distinct(o.pk for o in shown))
+    return _insert(membership, action, (), [event])
 
 
 @dataclass(frozen=True)
@@ -390,9 +392,7 @@ def _event_digest(row: tuple[Any, ...]) -> bytes:
     *sealed, patient_ids = row
     if patient_ids:
         sealed.append([str(i) for i in patient_ids])
-    values = [
-        v.astimezone(dt.UTC).isoformat() if isinstance(v, dt.datetime) else v for v in sealed
-    ]
+    values = [v.astimezone(dt.UTC).isoformat() if isinstance(v, dt.datetime) else v for v in sealed]
     text = json.dumps(values, default=str, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).digest()
 
