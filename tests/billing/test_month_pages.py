@@ -10,6 +10,7 @@ import time_machine
 from billing.claims.services import claims_status_set
 from billing.close import tasks
 from billing.models import Claim, ClaimStatus, CloseStatus, MonthClose, MonthReopening
+from ccm.audit_selectors import about_patient
 from ccm.models import AuditEvent
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast, _close
 from tests.factories import staff_time
@@ -72,7 +73,7 @@ def test_preclose_check_lists_problems_with_links(
     assert "1 would bill" in text
     # The check reads patient data: audited, and changes nothing.
     assert AuditEvent.objects.unscoped().filter(
-        action="patient.preclose_check", patient_id=no_plan.pk
+        about_patient(no_plan.pk), action="patient.preclose_check"
     )
     assert not MonthClose.objects.unscoped().exists()
 
