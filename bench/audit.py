@@ -185,7 +185,11 @@ def _ms(call: Callable[[], Any]) -> float:
 
 
 def _one_run(
-    practice: Any, api: Client, patient: uuid.UUID, month_from: dt.date, month_to: dt.date
+    practice: Any,
+    clients: tuple[Client, Client],
+    patient: uuid.UUID,
+    month_from: dt.date,
+    month_to: dt.date,
 ) -> dict[str, float]:
     """One run's timings (ms) for one patient, the references first."""
     found = []
@@ -196,6 +200,8 @@ def _one_run(
         )
         found.append((events.count(), len(list(events[:50]))))
 
+    api, browser = clients
+    window = {"patient": str(patient), "date_from": str(month_from), "date_to": str(month_to)}
     lo = dt.datetime.combine(month_from, dt.time.min, tzinfo=dt.UTC)
     hi = dt.datetime.combine(month_to + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
     timings = {
@@ -208,9 +214,9 @@ def _one_run(
         "who saw X, 12 months (count + page)": lambda: page(None, None),
         "reference: GET /api/v1/me/": lambda: api.get("/api/v1/me/"),
         "GET /api/v1/audit-events/?patient=X, month": lambda: api.get(
-            "/api/v1/audit-events/",
-            {"patient": str(patient), "date_from": str(month_from), "date_to": str(month_to)},
+            "/api/v1/audit-events/", window
         ),
+        "GET /audit/?patient=X, month (the page)": lambda: browser.get("/audit/", window),
     }
     result = {label: _ms(call) for label, call in timings.items()}
     print(f"patient {patient}: events found (count, page) month / 12 months: {found}")
@@ -236,6 +242,8 @@ def who_saw(n: int, *, reuse: bool = False) -> None:
             practice=practice, actor=admin, membership=admin, name="bench"
         )
     api = Client(headers={"Authorization": f"Bearer {raw}"})
+    browser = Client()
+    browser.force_login(admin.user)
     if existing:  # --reuse: the events of an earlier run; the same window
         newest = AuditEvent.objects.unscoped().filter(action="worklist.list")
         end = newest.order_by("-created_at").values_list("created_at", flat=True)[0]
@@ -249,9 +257,11 @@ def who_saw(n: int, *, reuse: bool = False) -> None:
     month_from = month_to - dt.timedelta(days=30)
     figures: dict[str, list[float]] = {}
     api.get("/api/v1/me/")  # warm-up (token use stamp)
+    browser.get("/audit/")
     for run in range(RUNS):
         patient = uuid.UUID(_sql("SELECT md5(%s::text)::uuid", [1000 + 7919 * run])[0][0].hex)
-        for label, ms in _one_run(practice, api, patient, month_from, month_to).items():
+        runs = _one_run(practice, (api, browser), patient, month_from, month_to)
+        for label, ms in runs.items():
             figures.setdefault(label, []).append(ms)
     reference = statistics.median(figures["reference: bare indexed count (X alone, month)"])
     me = statistics.median(figures["reference: GET /api/v1/me/"])
