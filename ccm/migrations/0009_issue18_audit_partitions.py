@@ -14,8 +14,9 @@
 - `ccm_audit_partition_create(month)` creates one month's partition if missing; it runs as the
   owner (SECURITY DEFINER), so the runtime role's hourly seal job can create the months ahead
   (`ccm.audit.partitions_ensure`) without owning the table, and it takes back the UPDATE and
-  DELETE that default privileges give the runtime role on a new table (`manage.py db_roles`
-  does the same for every partition after `migrate`).
+  DELETE that default privileges give the runtime role on a new table (as for the parent and
+  the default partition here; `manage.py db_roles` does the same for every partition after
+  `migrate`).
 
 Not reversible: going back would have to drop the list events' patients.
 """
@@ -30,6 +31,25 @@ COLUMNS = (
 )
 
 PARTITION_FUNCTIONS = """
+-- Default privileges give other roles (the runtime role) DML on a table the owner creates:
+-- an audit table may only be read and inserted into by them (as `manage.py db_roles` does).
+CREATE OR REPLACE FUNCTION ccm_audit_insert_only(p_table regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    grantee oid;
+BEGIN
+    FOR grantee IN
+        SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
+        WHERE c.oid = p_table AND a.grantee <> c.relowner
+    LOOP
+        EXECUTE format(
+            'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON %s FROM %s', p_table,
+            CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(grantee)) END
+        );
+    END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION ccm_audit_partition_create(p_month date) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
@@ -37,7 +57,6 @@ DECLARE
     hi timestamptz := (date_trunc('month', p_month) + interval '1 month')::timestamp
         AT TIME ZONE 'UTC';
     part text := 'ccm_auditevent_' || to_char(p_month, 'YYYY_MM');
-    grantee oid;
 BEGIN
     -- One creator at a time: two beats, or a beat and a migration, race otherwise.
     PERFORM pg_advisory_xact_lock(6531861720386873645);
@@ -55,17 +74,7 @@ BEGIN
     EXECUTE format(
         'CREATE TABLE %I PARTITION OF ccm_auditevent FOR VALUES FROM (%L) TO (%L)', part, lo, hi
     );
-    -- Default privileges gave other roles (the runtime role) DML on the new table: like the
-    -- parent, a partition may only be read and inserted into by them.
-    FOR grantee IN
-        SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
-        WHERE c.oid = part::regclass AND a.grantee <> c.relowner
-    LOOP
-        EXECUTE format(
-            'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON %I FROM %s', part,
-            CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(grantee)) END
-        );
-    END LOOP;
+    PERFORM ccm_audit_insert_only(part::regclass);
     RETURN true;
 END
 $$;
@@ -146,6 +155,7 @@ SELECT setval(
 CREATE TRIGGER ccm_auditevent_append_only
     BEFORE UPDATE OR DELETE ON ccm_auditevent
     FOR EACH ROW EXECUTE FUNCTION ccm_audit_append_only();
+SELECT ccm_audit_insert_only('ccm_auditevent'), ccm_audit_insert_only('ccm_auditevent_default');
 
 DROP TABLE ccm_auditevent_unpartitioned;
 ALTER SEQUENCE ccm_auditevent_partitioned_id_seq RENAME TO ccm_auditevent_id_seq;
