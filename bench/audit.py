@@ -291,7 +291,7 @@ def main() -> None:
     print(f"== {RUNS} runs of {N} requests each (in-process, warm), medians; bound ratio ≥ {BOUND}")
     ratios = [
         compare("GET chart /patients/<id>/", lambda: browser.get(f"/patients/{patient.pk}/")),
-        compare("GET list /patients/ (one per row)", lambda: browser.get("/patients/")),
+        compare("GET list /patients/ (one event)", lambda: browser.get("/patients/")),
         compare(
             "GET /api/v1/patients/<id>/ (token)", lambda: api.get(f"/api/v1/patients/{patient.pk}/")
         ),
