@@ -29,6 +29,7 @@ from timelog.models import (
     Direction,
     Outcome,
     Party,
+    RunningTimer,
     Task,
     TimeEntry,
 )
@@ -91,6 +92,34 @@ def contact_attempt_record(
 ) -> ContactAttempt:
     """Record one contact attempt (default: now) and refresh the patient's worklist progress
     (last reached contact, unanswered attempts this month). Audited."""
+    attempt = _new_attempt(
+        practice=practice,
+        actor=actor,
+        patient=patient,
+        data=data,
+        occurred_at=occurred_at,
+        time_entry=time_entry,
+        task=task,
+    )
+    with engine_inputs.changing(
+        practice=practice, patient_ids=[patient.pk], months=[attempt.month]
+    ):
+        attempt.save(force_insert=True)
+        audit.write(actor, attempt, "create", patient_id=patient.pk)
+    return attempt
+
+
+def _new_attempt(
+    *,
+    practice: Practice,
+    actor: Membership,
+    patient: Patient,
+    data: ContactInput,
+    occurred_at: dt.datetime | None,
+    time_entry: TimeEntry | None,
+    task: Task | None,
+) -> ContactAttempt:
+    """The attempt `contact_attempt_record` records, checked (no query, nothing saved)."""
     require(actor, Capability.LOG_TIME, services.CLINICAL_ONLY_MESSAGE)
     if patient.practice_id != practice.pk:
         raise ValidationError("The patient must belong to this practice.")
@@ -125,15 +154,47 @@ def contact_attempt_record(
         task=task,
         recorded_by=actor,
     )
+    # Fields only: its id and (practice, id) key are a fresh UUID's (a query each to check).
     attempt.full_clean(
-        exclude=["practice", "patient", "contact", "time_entry", "task", "recorded_by"]
+        exclude=["practice", "patient", "contact", "time_entry", "task", "recorded_by"],
+        validate_unique=False,
+        validate_constraints=False,
     )
-    with engine_inputs.changing(
-        practice=practice, patient_ids=[patient.pk], months=[attempt.month]
-    ):
-        attempt.save()
-        audit.write(actor, attempt, "create", patient_id=patient.pk)
     return attempt
+
+
+def _recording(
+    practice: Practice,
+    actor: Membership,
+    data: ContactInput | None,
+    found: list[ContactAttempt],
+    *,
+    task: Task | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> services.Then | None:
+    """The `then` of a timer's stop or a task's completion: the contact, linked to the new
+    entry (at its start) and the task, recorded in the same change (one patient lock, one
+    progress refresh, one audit INSERT); the attempt is appended to `found`."""
+    if data is None:
+        return None
+
+    def record(entry: TimeEntry | None, change: engine_inputs.Change) -> list[audit.RowEvent]:
+        patient = entry.patient if entry is not None else task.patient  # type: ignore[union-attr]
+        attempt = _new_attempt(
+            practice=practice,
+            actor=actor,
+            patient=patient,
+            data=data,
+            occurred_at=entry.started_at if entry is not None else occurred_at,
+            time_entry=entry,
+            task=task,
+        )
+        attempt.save(force_insert=True)
+        change.add_month(attempt.month)
+        found.append(attempt)
+        return [audit.RowEvent("contactattempt.create", attempt, patient.pk)]
+
+    return record
 
 
 def needs_outcome(activity: str) -> bool:
@@ -141,7 +202,6 @@ def needs_outcome(activity: str) -> bool:
     return activity in CONTACT_ACTIVITIES
 
 
-@transaction.atomic
 def contact_timer_stop(
     *,
     practice: Practice,
@@ -151,11 +211,14 @@ def contact_timer_stop(
     minutes: int | None = None,
     confirmed: bool = False,
     contact: ContactInput | None = None,
+    timer: RunningTimer | None = None,
 ) -> tuple[TimeEntry, ContactAttempt | None]:
-    """Stop the timer (services.timer_stop) and record the contact it timed, linked to the
-    new entry and at its start, in one transaction. A call needs its outcome."""
+    """Stop the timer (services.timer_stop; `timer`: as the page read it) and record the
+    contact it timed, linked to the new entry and at its start, in one transaction (the
+    stop's) and one change of the patient's engine inputs. A call needs its outcome."""
     if contact is None and needs_outcome(activity):
         raise ValidationError({"outcome": OUTCOME_MESSAGE})
+    found: list[ContactAttempt] = []
     entry = services.timer_stop(
         practice=practice,
         actor=actor,
@@ -163,21 +226,12 @@ def contact_timer_stop(
         note=note,
         minutes=minutes,
         confirmed=confirmed,
+        timer=timer,
+        then=_recording(practice, actor, contact, found),
     )
-    attempt = None
-    if contact is not None:
-        attempt = contact_attempt_record(
-            practice=practice,
-            actor=actor,
-            patient=entry.patient,
-            data=contact,
-            occurred_at=entry.started_at,
-            time_entry=entry,
-        )
-    return entry, attempt
+    return entry, (found[0] if found else None)
 
 
-@transaction.atomic
 def contact_task_complete(
     *,
     practice: Practice,
@@ -189,12 +243,16 @@ def contact_task_complete(
     log_started_at: dt.datetime | None = None,
     contact: ContactInput | None = None,
     outcome_required: bool = True,
+    locked: bool = False,
 ) -> tuple[Task, ContactAttempt | None]:
     """Complete a task (services.task_complete, a call's minutes from its start) and record
-    the contact, linked to the task and its entry, in one transaction. Completing a call task
-    needs the call's outcome; cancelling records nothing."""
+    the contact, linked to the task and its entry, in one transaction and one change of the
+    patient's engine inputs. Completing a call task needs the call's outcome; cancelling
+    records nothing. `locked`: as for services.task_complete (the page locked the task)."""
     if outcome_required and not cancel and contact is None and task.kind in CALL_KINDS:
         raise ValidationError({"outcome": OUTCOME_MESSAGE})
+    found: list[ContactAttempt] = []
+    record = None if cancel else contact
     task = services.task_complete(
         practice=practice,
         actor=actor,
@@ -203,17 +261,7 @@ def contact_task_complete(
         cancel=cancel,
         log_minutes=log_minutes,
         log_started_at=log_started_at,
+        locked=locked,
+        then=_recording(practice, actor, record, found, task=task, occurred_at=log_started_at),
     )
-    attempt = None
-    if contact is not None and not cancel:
-        entry = task.time_entry
-        attempt = contact_attempt_record(
-            practice=practice,
-            actor=actor,
-            patient=task.patient,
-            data=contact,
-            occurred_at=entry.started_at if entry is not None else log_started_at,
-            time_entry=entry,
-            task=task,
-        )
-    return task, attempt
+    return task, (found[0] if found else None)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, Subquery
 from django.utils import timezone
 
 from ccm import audit
@@ -139,7 +141,14 @@ def _validate_entry(practice: Practice, entry: TimeEntry, patient: Patient) -> N
     _validate_status(practice, entry, patient)
     entry.ended_at = start + dt.timedelta(minutes=entry.minutes)
     entry.billing_month = month_of(start, practice.time_zone)
-    entry.full_clean(exclude=["patient", "performer", "practitioner", "practice"])
+    # Fields only: the constraints' rules are checked above with their messages (minutes in
+    # range, the end after the start), the id is a fresh UUID (or the entry's own), and the
+    # database enforces them all (checking them here cost a query each, on every write).
+    entry.full_clean(
+        exclude=["patient", "performer", "practitioner", "practice"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
 
 
 def _validate_status(practice: Practice, entry: TimeEntry, patient: Patient) -> None:
@@ -194,6 +203,48 @@ def _overlap_message(practice: Practice, clash: TimeEntry, actor: Membership | N
     return OVERLAP_PATIENT_MESSAGE.format(patient=name, **when)
 
 
+def _check_open_and_free(practice: Practice, entry: TimeEntry, actor: Membership | None) -> None:
+    """`_check_unlocked` then `_check_overlap` in one query (run once the patient is locked:
+    a fresh snapshot sees a month close that committed while this write waited)."""
+    clash = (
+        TimeEntry.objects.filter(
+            performer_id=entry.performer_id,
+            started_at__lt=entry.ended_at,
+            ended_at__gt=entry.started_at,
+        )
+        .exclude(pk=entry.pk)
+        .order_by("started_at")
+        .values("pk")[:1]
+    )
+    locked, clash_id = (
+        Practice.objects.filter(pk=practice.pk)
+        .annotate(
+            locked=Exists(
+                MonthLock.objects.for_practice(practice).filter(month=entry.billing_month)
+            ),
+            clash_id=Subquery(clash),
+        )
+        .values_list("locked", "clash_id")
+        .get()
+    )
+    if locked:
+        raise MonthLocked(LOCKED_MESSAGE.format(month=month_label(entry.billing_month)))
+    if clash_id is not None:
+        _check_overlap(practice, entry, actor)  # names the clash (a refusal: one more query)
+
+
+def _insert_entry(practice: Practice, entry: TimeEntry, actor: Membership | None) -> None:
+    """Check and insert a new entry, its patient locked (`_changing_entry`). No savepoint:
+    every caller is a service's transaction, rolled back whole on the refusal."""
+    _check_open_and_free(practice, entry, actor)
+    try:
+        entry.save(force_insert=True)
+    except IntegrityError as exc:
+        if "timelog_timeentry_no_overlap" in str(exc):
+            raise ValidationError(OVERLAP_MESSAGE.format(start="?", end="?", minutes="?")) from None
+        raise
+
+
 def _changing_entry(
     practice: Practice, entry: TimeEntry
 ) -> AbstractContextManager[engine_inputs.Change]:
@@ -233,6 +284,40 @@ def time_entry_create(
     """Log minutes for a patient (performer: the actor unless an admin logs for a member;
     `reconciliation`: the patient's medication reconciliation the minutes were spent on).
     Refuses a closed month (MonthLocked). Audited."""
+    entry = _new_entry(
+        practice=practice,
+        actor=actor,
+        patient=patient,
+        started_at=started_at,
+        minutes=minutes,
+        activity=activity,
+        note=note,
+        face_to_face=face_to_face,
+        source=source,
+        performer=performer,
+        reconciliation=reconciliation,
+    )
+    with _changing_entry(practice, entry):
+        _insert_entry(practice, entry, actor)
+        audit.write(actor, entry, "create", patient_id=patient.pk)
+    return entry
+
+
+def _new_entry(
+    *,
+    practice: Practice,
+    actor: Membership,
+    patient: Patient,
+    started_at: dt.datetime,
+    minutes: int,
+    activity: str,
+    note: str = "",
+    face_to_face: bool = False,
+    source: str = Source.MANUAL,
+    performer: Membership | None = None,
+    reconciliation: MedicationReconciliation | None = None,
+) -> TimeEntry:
+    """The entry `time_entry_create` logs, checked (no query, nothing saved)."""
     require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
     performer = performer or actor
     if performer.pk != actor.pk and not can(actor, Capability.MANAGE_OTHERS_TIME):
@@ -258,10 +343,6 @@ def time_entry_create(
         reconciliation=reconciliation,
     )
     _validate_entry(practice, entry, patient)
-    with _changing_entry(practice, entry):
-        _check_unlocked(practice, entry.billing_month)
-        _save_entry(practice, entry, actor)
-        audit.write(actor, entry, "create", patient_id=patient.pk)
     return entry
 
 
@@ -380,6 +461,11 @@ def timer_start(
     return timer
 
 
+# What a combined write (the contact a timer's stop or a task's call records) adds inside the
+# stop's or completion's change, its patient locked: its audit events.
+Then = Callable[[TimeEntry | None, engine_inputs.Change], list[audit.RowEvent]]
+
+
 @transaction.atomic
 def timer_stop(
     *,
@@ -389,17 +475,18 @@ def timer_stop(
     note: str = "",
     minutes: int | None = None,
     confirmed: bool = False,
+    timer: RunningTimer | None = None,
+    then: Then | None = None,
 ) -> TimeEntry:
     """Turn the running timer into a time entry (whole minutes, never rounded up) and end it.
 
-    A timer past the practice's limit needs `confirmed` (the person checks the minutes)."""
-    timer = (
-        RunningTimer.objects.select_for_update()
-        .select_related("patient")
-        .filter(membership=actor)
-        .first()
-    )
+    A timer past the practice's limit needs `confirmed` (the person checks the minutes).
+    `timer`: the actor's timer as the page read it (default: read here); the stop claims it by
+    deleting it once the patient is locked, so a second stop of the same timer saves nothing.
+    `then`: a write of the same change (contact_services records the call's contact)."""
     if timer is None:
+        timer = timer_get(membership=actor)
+    if timer is None or timer.membership_id != actor.pk:
         raise ValidationError(NO_TIMER_MESSAGE)
     stopped_at = timezone.now()
     elapsed = timer.elapsed_minutes(stopped_at)
@@ -410,7 +497,7 @@ def timer_stop(
         raise ValidationError(TIMER_SHORT_MESSAGE)
     # Past the limit the person may lower the minutes (a forgotten timer), never raise them.
     chosen = elapsed if minutes is None or not confirmed else min(minutes, elapsed)
-    entry = time_entry_create(
+    entry = _new_entry(
         practice=practice,
         actor=actor,
         patient=timer.patient,
@@ -420,8 +507,20 @@ def timer_stop(
         note=note,
         source=Source.TIMER,
     )
-    audit.write(actor, timer, "stop", patient_id=timer.patient_id)
-    timer.delete()
+    with _changing_entry(practice, entry) as change:
+        # The claim, before anything is written: a stop that waited for the patient's lock
+        # behind another stop of the timer finds it gone.
+        stopped, _ = RunningTimer.objects.for_practice(practice).filter(pk=timer.pk).delete()
+        if not stopped:
+            raise ValidationError(NO_TIMER_MESSAGE)
+        _insert_entry(practice, entry, actor)
+        events = [
+            audit.RowEvent("timeentry.create", entry, entry.patient_id),
+            audit.RowEvent("runningtimer.stop", timer, entry.patient_id),
+        ]
+        if then is not None:
+            events += then(entry, change)
+        audit.record_rows(actor, events)  # one INSERT for the change's events
     return entry
 
 
@@ -493,8 +592,10 @@ def task_create(
     return task
 
 
-def _lock_task(practice: Practice, task: Task) -> Task:
-    task = lock_for_practice_or_404(Task.objects.select_related("patient"), practice, task.pk)
+def _lock_task(practice: Practice, task: Task, *, locked: bool = False) -> Task:
+    """The task, locked (`locked`: the caller locked it in this transaction), once open."""
+    if not locked:
+        task = lock_for_practice_or_404(Task.objects.select_related("patient"), practice, task.pk)
     if task.status != TaskStatus.OPEN:
         raise ApplicationError(TASK_CLOSED_MESSAGE)
     return task
@@ -514,7 +615,6 @@ def task_reassign(
     return task
 
 
-@transaction.atomic
 def task_complete(
     *,
     practice: Practice,
@@ -525,12 +625,47 @@ def task_complete(
     log_minutes: int | None = None,
     log_activity: str = Activity.CALL_PATIENT,
     log_started_at: dt.datetime | None = None,
+    locked: bool = False,
+    then: Then | None = None,
 ) -> Task:
     """Close an open task (done or cancelled); a call may log its minutes in the same step,
     from its start (default: ending now; it may not end in the future). The entry and the
-    task stand or fall together. Audited."""
+    task stand or fall together. Audited.
+
+    `locked`: the caller locked the task's row in its own transaction (a page's versioned
+    form), which a refusal rolls back whole: no savepoint of its own. `then`: a write of the
+    same change, the patient locked (contact_services records the call's contact)."""
+    with transaction.atomic(savepoint=not locked):
+        return _task_complete(
+            practice=practice,
+            actor=actor,
+            task=task,
+            note=note,
+            cancel=cancel,
+            log_minutes=log_minutes,
+            log_activity=log_activity,
+            log_started_at=log_started_at,
+            locked=locked,
+            then=then,
+        )
+
+
+def _task_complete(
+    *,
+    practice: Practice,
+    actor: Membership,
+    task: Task,
+    note: str,
+    cancel: bool,
+    log_minutes: int | None,
+    log_activity: str,
+    log_started_at: dt.datetime | None,
+    locked: bool,
+    then: Then | None,
+) -> Task:
     require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
-    task = _lock_task(practice, task)
+    task = _lock_task(practice, task, locked=locked)
+    entry = None
     if log_minutes is not None and not cancel:
         if not isinstance(log_minutes, int) or not 1 <= log_minutes <= MAX_ENTRY_MINUTES:
             raise ValidationError({"log_minutes": MINUTES_MESSAGE})
@@ -542,7 +677,7 @@ def task_complete(
             started = timezone.make_aware(started, practice.zone)
         if started + dt.timedelta(minutes=log_minutes) > now + dt.timedelta(minutes=1):
             raise ValidationError({"log_started_at": CALL_ENDS_LATER_MESSAGE})
-        entry = time_entry_create(
+        entry = _new_entry(
             practice=practice,
             actor=actor,
             patient=task.patient,
@@ -551,12 +686,33 @@ def task_complete(
             activity=log_activity,
             note=note,
         )
-        task.time_entry = entry
+    verb = "cancel" if cancel else "complete"
+    task_event = audit.RowEvent(f"task.{verb}", task, task.patient_id, ["status"])
+    if entry is None and then is None:
+        _close_task(task, actor, note, cancel)
+        audit.record_rows(actor, [task_event])
+        return task
+    # No entry: the task is no engine input, the months refreshed are those `then` adds.
+    months = [entry.billing_month] if entry is not None else []
+    with engine_inputs.changing(
+        practice=practice, patient_ids=[task.patient_id], months=months
+    ) as change:
+        events = []
+        if entry is not None:
+            _insert_entry(practice, entry, actor)
+            task.time_entry = entry
+            events.append(audit.RowEvent("timeentry.create", entry, entry.patient_id))
+        _close_task(task, actor, note, cancel)
+        events.append(task_event)
+        if then is not None:
+            events += then(entry, change)
+        audit.record_rows(actor, events)  # one INSERT for the change's events
+    return task
+
+
+def _close_task(task: Task, actor: Membership, note: str, cancel: bool) -> None:
     task.status = TaskStatus.CANCELLED if cancel else TaskStatus.DONE
     task.completion_note = note
     task.completed_at = timezone.now()
     task.completed_by = actor
     task.save()
-    verb = "cancel" if cancel else "complete"
-    audit.write(actor, task, verb, patient_id=task.patient_id, changed_fields=["status"])
-    return task

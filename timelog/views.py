@@ -302,6 +302,7 @@ def timer_stop(request: PracticeRequest) -> HttpResponse:
                 minutes=data.get("minutes"),
                 confirmed=bool(data.get("confirm")),
                 contact=form.contact_input(note=data["note"]),
+                timer=timer,  # as read above: the stop claims it (no second read)
             ),
             refused=(ValidationError, services.MonthLocked),
         )
@@ -394,11 +395,14 @@ def _task_now(request: PracticeRequest, task: Task) -> dict[str, Any]:
 _TASK_REFUSALS = (ValidationError, services.ApplicationError)
 
 
-def _complete(request: PracticeRequest, task: Task, form: TaskCompleteContactForm) -> Task:
+def _complete(
+    request: PracticeRequest, task: Task, form: TaskCompleteContactForm, locked: bool = False
+) -> Task:
     data = form.cleaned_data
     call = task.kind in CALL_KINDS
     done, _ = contact_services.contact_task_complete(
         **acting(request, task=task),
+        locked=locked,
         note=data["note"],
         cancel=bool(data["cancel"]),
         log_minutes=data.get("log_minutes") if call else None,
@@ -462,11 +466,20 @@ def task_reassign(request: PracticeRequest, task_id: str) -> HttpResponse:
 def task_complete(request: PracticeRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     form = _complete_form(request, task, request.POST)
+    locked: list[Task] = []
+
+    def opened() -> dict[str, Any]:
+        # The row the service locks first, locked here in the save's transaction: the
+        # service takes it as it is (no second lock, no savepoint of its own).
+        queryset = Task.objects.select_related("patient")
+        locked.append(lock_for_practice_or_404(queryset, request.practice, task.pk))
+        return _task_initial(locked[0])
+
     saved = submit(
         form,
-        lambda: _complete(request, task, form),
+        lambda: _complete(request, locked[0], form, locked=True),
         refused=_TASK_REFUSALS,
-        opened=lambda: _task_now(request, task),
+        opened=opened,
     )
     if saved:
         outcome = "cancelled" if form.cleaned_data["cancel"] else "done"

@@ -12,15 +12,17 @@ import datetime as dt
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
+from billing import rules
 from billing.close import coverage
 from billing.inputs.loading import grouped, load_patient_months
 from billing.inputs.loading import policy as billing_policy
+from billing.progress import one_patient
 from billing.rules import evaluate
 from billing.rules.progress import progress
 from ccm.models import Practice
@@ -52,34 +54,87 @@ def progress_compute(
     # query per month).
     ids = [p.pk for p in patients]
     covers = {m: coverage_in_force(practice=practice, patient_ids=ids, month=m) for m in months}
-    rows = []
-    for patient in patients:
-        for month in months:
-            patient_month = month_facts[(patient.pk, month)]
-            minutes, next_threshold, _ = progress(patient_month, rules_policy)
-            result = coverage.gate(
-                evaluate(patient_month, rules_policy), covers[month][patient.pk], month
-            )
-            mine = contacts.get(patient.pk, [])
-            last = [c.last for c in mine if c.month <= month and c.last is not None]
-            rows.append(
-                MonthProgress(
-                    practice=practice,
-                    patient_id=patient.pk,
-                    month=month,
-                    clinical_staff_minutes=minutes.clinical_staff,
-                    physician_minutes=minutes.physician,
-                    staff_pool=minutes.staff_pool,
-                    next_code=next_threshold.code if next_threshold else "",
-                    minutes_needed=next_threshold.minutes_needed if next_threshold else None,
-                    last_contact_at=max(last, default=None),
-                    unanswered_attempts=sum(c.unanswered for c in mine if c.month == month),
-                    billable=result.billable,
-                    projected_amount=result.total,
-                    computed_at=now,
-                )
-            )
-    return rows
+    return [
+        _progress_row(
+            practice,
+            patient.pk,
+            month,
+            month_facts[(patient.pk, month)],
+            rules_policy,
+            covers[month][patient.pk],
+            contacts.get(patient.pk, []),
+            now,
+        )
+        for patient in patients
+        for month in months
+    ]
+
+
+def _progress_row(
+    practice: Practice,
+    patient_id: Any,
+    month: dt.date,
+    patient_month: Any,
+    rules_policy: Any,
+    cover: Any,
+    contacts: list[Any],
+    now: dt.datetime,
+) -> MonthProgress:
+    """One patient-month's row: the engine's progress and claim (through the close's coverage
+    gate), and the contacts (rows with `month`, `last` reached and `unanswered`)."""
+    minutes, next_threshold, _ = progress(patient_month, rules_policy)
+    result = coverage.gate(evaluate(patient_month, rules_policy), cover, month)
+    last = [c.last for c in contacts if c.month <= month and c.last is not None]
+    return MonthProgress(
+        practice=practice,
+        patient_id=patient_id,
+        month=month,
+        clinical_staff_minutes=minutes.clinical_staff,
+        physician_minutes=minutes.physician,
+        staff_pool=minutes.staff_pool,
+        next_code=next_threshold.code if next_threshold else "",
+        minutes_needed=next_threshold.minutes_needed if next_threshold else None,
+        last_contact_at=max(last, default=None),
+        unanswered_attempts=sum(c.unanswered for c in contacts if c.month == month),
+        billable=result.billable,
+        projected_amount=result.total,
+        computed_at=now,
+    )
+
+
+class _Contact(NamedTuple):
+    month: dt.date
+    last: dt.datetime | None
+    unanswered: int
+
+
+def progress_compute_one(
+    *, practice: Practice, patient_id: Any, months: Collection[dt.date]
+) -> list[MonthProgress]:
+    """`progress_compute` for one patient, in one query (billing.progress.one_patient): the
+    months given and every later month with a row (no months: every month with a row)."""
+    since = min(months) if months else None
+    found = one_patient.load(practice, patient_id, since)
+    patient = found.patient
+    if patient is None:
+        return []
+    wanted = one_patient.months_wanted(found, months)
+    fees = rules.FeeSchedule(found.fees)
+    contacts = [_Contact(c.month, c.ts, c.n1) for c in found.contacts]
+    now = timezone.now()
+    return [
+        _progress_row(
+            practice,
+            patient_id,
+            month,
+            one_patient.patient_month(practice, found, patient, month, fees),
+            found.policy,
+            one_patient.coverage_in_force(found, month),
+            contacts,
+            now,
+        )
+        for month in wanted
+    ]
 
 
 def _contacts(practice: Practice, patient_ids: list[Any], until: dt.date) -> dict[Any, list[Any]]:
@@ -117,7 +172,9 @@ def _progress_save(practice: Practice, rows: list[MonthProgress]) -> None:
     )
 
 
-@transaction.atomic
+# No savepoint: the refresh runs inside its caller's transaction (engine_inputs.changing), and
+# an error in it rolls that back whole.
+@transaction.atomic(savepoint=False)
 def progress_refresh(
     *, practice: Practice, patient_ids: Collection[Any], months: Collection[dt.date] = ()
 ) -> None:
@@ -130,6 +187,12 @@ def progress_refresh(
     second recomputes after the first commits and sees both writes (READ COMMITTED takes a
     fresh snapshot per statement)."""
     if not patient_ids:
+        return
+    if len(patient_ids) == 1:  # a coordinator's write: one query loads what the engine needs
+        (patient_id,) = patient_ids
+        months = [m.replace(day=1) for m in months]
+        rows = progress_compute_one(practice=practice, patient_id=patient_id, months=months)
+        _progress_save(practice, rows)
         return
     existing = MonthProgress.objects.for_practice(practice).filter(patient_id__in=patient_ids)
     if months:
