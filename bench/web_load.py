@@ -106,9 +106,7 @@ def _log_time(practice, session: _load.Session, patients: list[str], u: int) -> 
             }
         ).encode()
         patient = patients[(u * 17 + n) % len(patients)]
-        return _load.Request(
-            "POST", f"/patients/{patient}/time/new/", headers, body, ok=(200, 302)
-        )
+        return _load.Request("POST", f"/patients/{patient}/time/new/", headers, body, ok=(200, 302))
 
     return request
 
