@@ -27,12 +27,12 @@ from django.conf import settings
 from django.utils import timezone
 
 sys.path.append(str(Path(__file__).resolve().parent))  # _setup took bench/ off the path
-import worklist as worklist_bench  # noqa: E402
+import worklist as worklist_bench
 
-from ccm.models import Membership, Role  # noqa: E402
-from ccm.months import month_label, month_of, previous_month  # noqa: E402
-from patients.models import Patient, Status  # noqa: E402
-from timelog.models import TimeEntry  # noqa: E402
+from ccm.models import Membership, Role
+from ccm.months import month_label, month_of, previous_month
+from patients.models import Patient, Status
+from timelog.models import TimeEntry
 
 TARGET_P95_MS = 150
 TARGET_RPS = 100
@@ -170,7 +170,7 @@ def main() -> None:
     )
     for name in ["healthz", "me", *wanted]:
         for users in levels:
-            p50, p95, rps = (statistics.median(v) for v in zip(*results[name][users]))
+            p50, p95, rps = (statistics.median(v) for v in zip(*results[name][users], strict=True))
             me95 = statistics.median(r[1] for r in results["me"][users])
             mers = statistics.median(r[2] for r in results["me"][users])
             hz95 = statistics.median(r[1] for r in results["healthz"][users])
