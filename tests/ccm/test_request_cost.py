@@ -50,7 +50,7 @@ def test_a_deactivated_user_or_membership_is_signed_out(coordinator, coordinator
     assert client.get("/api/v1/me/").status_code == 403  # signed in, no membership
 
 
-@pytest.mark.parametrize("seconds, written", [(59, False), (61, True)])
+@pytest.mark.parametrize(("seconds", "written"), [(59, False), (61, True)])
 def test_activity_is_written_once_a_minute(coordinator_client, seconds, written):
     start = timezone.now()
     with time_machine.travel(start, tick=False) as traveller:

@@ -44,9 +44,7 @@ def test_the_page_path_lists_what_the_worklist_lists(
     for call_window in selectors.CALL_WINDOW_FILTERS:
         kw = {"practice": practice, "month": OCTOBER, "today": NOW.date(), "now": NOW}
         kw.update(show=show, sort=sort, call_window=call_window)
-        full = selectors.worklist_rows(
-            selectors.worklist(**kw), month=OCTOBER, today=NOW.date()
-        )
+        full = selectors.worklist_rows(selectors.worklist(**kw), month=OCTOBER, today=NOW.date())
         ids = list(selectors.worklist_page_ids(**kw))
         assert ids == [row.patient.pk for row in full]
         paged = selectors.worklist_page_rows(
