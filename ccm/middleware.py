@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from ccm import audit, jobs
 
 LAST_ACTIVITY_KEY = "ccm_last_activity"
-ACTIVITY_WRITE_SECONDS = 30
+ACTIVITY_WRITE_SECONDS = 60
 MFA_REQUIRED_MESSAGE = (
     "Your practice requires two-factor authentication for your role. "
     "Set up an authenticator app to continue."
@@ -91,7 +91,8 @@ class InactivityTimeoutMiddleware:
             last = request.session.get(LAST_ACTIVITY_KEY)
             if last is not None and now - float(last) > timeout:
                 return self._sign_out(request, timeout)
-            # Write the session at most every 30 s: each write is a commit on every request.
+            # Write the session at most once a minute: each write is a commit (the clock may
+            # run up to a minute early, never late: a timeout is never extended).
             stale = last is None or now - float(last) > ACTIVITY_WRITE_SECONDS
             if stale and (not _is_passive(request) or last is None):
                 request.session[LAST_ACTIVITY_KEY] = now

@@ -256,21 +256,69 @@ def user_memberships(user: Any) -> models.QuerySet[Membership]:
     """A user's active memberships in active practices (for the switcher and resolution)."""
     from ccm.models import Membership
 
+    user_id = getattr(user, "pk", user)  # a user or their id
     return (  # unscoped: a user's memberships span practices
         Membership.objects.unscoped()
-        .filter(user_id=user.pk, is_active=True)
+        .filter(user_id=user_id, is_active=True)
         .select_related("practice")
         .order_by("practice__name")
     )
 
 
+def _session_user_memberships(request: HttpRequest) -> list[Membership] | None:
+    """The signed-in user's memberships, with the user, in one query: Django's own lookup of
+    the user (`auth.get_user`, one more query on every request) is skipped when this one
+    proves the same thing, else None and the caller takes Django's path.
+
+    The same checks as `auth.get_user`, in its order: the session names a configured backend
+    whose `get_user` is ModelBackend's (an active user by primary key), and the session's auth
+    hash matches the user's current one (a password change signs other sessions out). Any
+    other case (no membership, an inactive user, a hash to upgrade or refuse) goes to Django,
+    which flushes or upgrades the session as it always does."""
+    from django.conf import settings
+    from django.contrib import auth
+    from django.contrib.auth.backends import ModelBackend
+    from django.utils.crypto import constant_time_compare
+
+    if hasattr(request, "_cached_user"):  # already resolved (a login in this request)
+        return None
+    session = request.session
+    try:
+        user_id = auth.get_user_model()._meta.pk.to_python(session[auth.SESSION_KEY])
+        backend_path = session[auth.BACKEND_SESSION_KEY]
+    except (KeyError, ValueError, TypeError):
+        return None
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    if getattr(auth.load_backend(backend_path).get_user, "__func__", None) is not (
+        ModelBackend.get_user
+    ):
+        return None
+    memberships = list(user_memberships(user_id).select_related("user"))
+    if not memberships:
+        return None
+    user = memberships[0].user
+    session_hash = session.get(auth.HASH_SESSION_KEY)
+    if not (
+        user.is_active
+        and session_hash
+        and constant_time_compare(session_hash, user.get_session_auth_hash())
+    ):
+        return None
+    request._cached_user = user  # type: ignore[attr-defined]  # read by request.user
+    return memberships
+
+
 def resolve_session_membership(request: HttpRequest) -> Membership | None:
     """The membership chosen in the session, else the user's first; remembered in the session."""
+    # One query for the user, the choice and the header's practice switcher (context
+    # processor); two when Django's own user lookup is needed.
+    memberships = _session_user_memberships(request)
     user = request.user
     if not user.is_authenticated:
         return None
-    # One query for the choice and the header's practice switcher (context processor).
-    memberships = list(user_memberships(user))
+    if memberships is None:
+        memberships = list(user_memberships(user))
     request.user_memberships = memberships  # type: ignore[attr-defined]
     for choice in memberships:
         choice.user = user  # the same row: audit events read it without a query

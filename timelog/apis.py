@@ -367,7 +367,7 @@ class WorklistApi(ApiView):
         if f.get("coordinator"):
             coordinator = get_for_practice_or_404(Membership, self.practice, f["coordinator"])
         today = self.practice.today()
-        patients = selectors.worklist(
+        ids = selectors.worklist_page_ids(
             practice=self.practice,
             month=month,
             coordinator=coordinator,
@@ -376,8 +376,8 @@ class WorklistApi(ApiView):
             today=today,
             call_window=f.get("call_window", ""),
         )
-        paginator, page = paginate(self, patients)
-        rows = selectors.worklist_rows(page, month=month, today=today)
+        paginator, page = paginate(self, ids)
+        rows = selectors.worklist_page_rows(page, practice=self.practice, month=month, today=today)
         audit.read_many(self.membership, [r.patient for r in rows], action="worklist.list")
         return paginator.get_paginated_response(WorklistRowSerializer(rows, many=True).data)
 

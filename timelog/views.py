@@ -64,7 +64,7 @@ def worklist(request: PracticeRequest) -> HttpResponse:
     month = _month(request, data.get("month"))
     default_who = "mine" if can(request.membership, Capability.COORDINATE_CARE) else "all"
     who = data.get("who") or default_who
-    patients = selectors.worklist(
+    ids = selectors.worklist_page_ids(
         practice=request.practice,
         month=month,
         coordinator=request.membership if who == "mine" else None,
@@ -73,8 +73,10 @@ def worklist(request: PracticeRequest) -> HttpResponse:
         today=request.practice.today(),
         call_window=data.get("call_window", ""),
     )
-    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = selectors.worklist_rows(page.object_list, month=month, today=request.practice.today())
+    page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = selectors.worklist_page_rows(
+        page.object_list, practice=request.practice, month=month, today=request.practice.today()
+    )
     audit.read_many(request.membership, [row.patient for row in rows], action="worklist.list")
     query = request.GET.copy()
     query.pop("page", None)

@@ -1,0 +1,75 @@
+"""The worklist page and API cut a page from the ids (filter and sort keys only), then read the
+rows of those ids: the same list as `selectors.worklist`, in a fixed number of queries."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import ContactAttemptFactory, TaskFactory, TimeEntryFactory
+from tests.timelog.conftest import NOW, make_enrolled
+from timelog import selectors
+
+pytestmark = pytest.mark.usefixtures("frozen")
+OCTOBER = dt.date(2026, 10, 1)
+
+
+def _patients(practice, physician, coordinator, first, count):
+    """Patients with a spread of minutes, contacts and tasks (some with none of them)."""
+    for n in range(first, first + count):
+        patient = make_enrolled(practice, physician, coordinator, mrn=f"P-{n:03}")
+        if n % 4:
+            start = dt.datetime(2026, 10, 2, 15, 0, tzinfo=dt.UTC) + dt.timedelta(minutes=40 * n)
+            TimeEntryFactory(
+                patient=patient,
+                performer=coordinator,
+                practitioner=physician,
+                started_at=start,
+                minutes=3 + 7 * (n % 5),
+            )
+        if n % 3 == 0:
+            at = dt.datetime(2026, 9, 1 + n % 28, 15, 0, tzinfo=dt.UTC)
+            ContactAttemptFactory(patient=patient, occurred_at=at, recorded_by=coordinator)
+        if n % 2 == 0:
+            TaskFactory(patient=patient, due_on=dt.date(2026, 10, 1 + n % 27), kind="check_in")
+
+
+@pytest.mark.parametrize("sort", list(selectors.WORKLIST_SORTS))
+@pytest.mark.parametrize("show", list(selectors.WORKLIST_FILTERS))
+def test_the_page_path_lists_what_the_worklist_lists(
+    practice, physician, coordinator, scoped, sort, show
+):
+    _patients(practice, physician, coordinator, 0, 12)
+    for call_window in selectors.CALL_WINDOW_FILTERS:
+        kw = {"practice": practice, "month": OCTOBER, "today": NOW.date(), "now": NOW}
+        kw.update(show=show, sort=sort, call_window=call_window)
+        full = selectors.worklist_rows(selectors.worklist(**kw), month=OCTOBER, today=NOW.date())
+        ids = list(selectors.worklist_page_ids(**kw))
+        assert ids == [row.patient.pk for row in full]
+        paged = selectors.worklist_page_rows(
+            ids, practice=practice, month=OCTOBER, today=NOW.date(), now=NOW
+        )
+        assert paged == full
+
+
+def _page_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_the_page_and_the_api_run_a_fixed_number_of_queries(
+    practice, physician, coordinator, coordinator_client
+):
+    _patients(practice, physician, coordinator, 0, 3)
+    page = "/worklist/?who=all&month=2026-10"
+    api = "/api/v1/worklist/?month=2026-10"
+    coordinator_client.get(page)  # the first request starts the inactivity clock (a write)
+    few = {url: _page_queries(coordinator_client, url) for url in (page, api)}
+    _patients(practice, physician, coordinator, 3, 30)
+    for sort in selectors.WORKLIST_SORTS:
+        # session, memberships with the user, count, ids, rows, next tasks, audit (+ the
+        # header's running timer on the page)
+        assert _page_queries(coordinator_client, f"{page}&sort={sort}") == few[page] <= 8
+        assert _page_queries(coordinator_client, f"{api}&sort={sort}") == few[api] <= 7
