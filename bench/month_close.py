@@ -29,6 +29,7 @@ import cProfile
 import datetime as dt
 import importlib
 import io
+import itertools
 import math
 import os
 import pstats
@@ -193,10 +194,9 @@ class EntryCopy:
     def flush(self) -> int:
         table = TimeEntry._meta.db_table
         sql = f"COPY {table} ({', '.join(self.COLUMNS)}) FROM STDIN"
-        with transaction.atomic(), connection.cursor() as cursor:
-            with cursor.cursor.copy(sql) as copy:
-                for row in self.rows:
-                    copy.write_row(row)
+        with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for row in self.rows:
+                copy.write_row(row)
         self.added, self.rows = self.added + len(self.rows), []
         return self.added
 
@@ -487,7 +487,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"== {size:,} patient-months")
         results[size] = bench_size(size, args.repeat)
     sizes = sorted(results)
-    for small, big in zip(sizes, sizes[1:]):
+    for small, big in itertools.pairwise(sizes):
         span = math.log(big / small)
         close = math.log(results[big]["close"] / results[small]["close"]) / span
         floor = math.log(results[big]["floor"] / results[small]["floor"]) / span
