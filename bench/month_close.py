@@ -303,7 +303,7 @@ def accumulate(target: object, name: str, totals: dict[str, float], key: str) ->
         yield
 
 
-LOADERS = ("load_patient_months", "load_batch")
+LOADERS = ("load_patient_months", "load_month_batch")
 
 
 def timed_close(practice: Practice, month: dt.date):

@@ -66,26 +66,19 @@ def entry_fact(entry: Any) -> rules.TimeEntry:
 
 def entry_facts(rows: Iterable[tuple[Any, ...]]) -> tuple[rules.TimeEntry, ...]:
     """`entry_fact` and `engine_entries` over plain rows (the month close's loader): each
-    (started_at, minutes, effective minutes or None, performer kind, practitioner id,
-    face to face, activity), in time order."""
-    practitioners: dict[Any, str] = {}
-    out = []
-    for started_at, minutes, effective, performer, practitioner_id, face, activity in rows:
-        if activity == ENROLLMENT_OUTREACH:
-            continue
-        practitioner = practitioners.get(practitioner_id)
-        if practitioner is None:
-            practitioner = practitioners[practitioner_id] = _practitioner(practitioner_id)
-        out.append(
-            rules.TimeEntry(
-                started_at=started_at,
-                minutes=minutes if effective is None else effective,
-                performer=performer,
-                practitioner=practitioner,
-                face_to_face=face,
-            )
+    (started_at, minutes, effective minutes or None, performer kind, practitioner id as
+    text or None, face to face, activity), in time order."""
+    return tuple(
+        rules.TimeEntry(
+            started_at=started_at,
+            minutes=minutes if effective is None else effective,
+            performer=performer,
+            practitioner=practitioner or NO_PRACTITIONER,
+            face_to_face=face,
         )
-    return tuple(out)
+        for started_at, minutes, effective, performer, practitioner, face, activity in rows
+        if activity != ENROLLMENT_OUTREACH
+    )
 
 
 ENROLLMENT_OUTREACH = "enrollment_outreach"

@@ -14,7 +14,10 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
+from psycopg.types.datetime import TimestamptzLoader
 
 from billing import rules
 from billing.inputs import facts
@@ -194,6 +197,23 @@ def load_patient_months(
     return patients, out
 
 
+def plain_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a values_list() queryset as psycopg returns them, without Django's
+    per-row converters and with psycopg's own (C) timestamptz loader: Django registers a
+    Python subclass of it (to set the zone), which made parsing 200,000 `started_at` a
+    third of a 10k close. The connection's zone is UTC (settings.USE_TZ), as Django sets
+    it, so the instants are the same aware datetimes."""
+    sql, params = queryset.query.sql_with_params()
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw is None or connection.timezone_name != "UTC":  # pragma: no cover (settings)
+        return list(queryset)
+    with raw.cursor() as cursor:
+        cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 class PatientRow(NamedTuple):
     """What the month close needs of a patient (no model instance on its hot path)."""
 
@@ -228,21 +248,27 @@ def load_month_batch(
         )
         if row[0] in wanted
     ]
-    entries: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
+    entries: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     month_entries: QuerySet[Any] = adjusted(
         TimeEntry.objects.for_practice(practice).filter(**between(span), billing_month=month),
         practice,
+    ).annotate(
+        # Ids as text: 40,000 rows a batch are grouped and mapped without a UUID object each.
+        patient_text=Cast("patient_id", TextField()),
+        practitioner_text=Cast("practitioner_id", TextField()),
     )
     # In time order: the engine's R37 check then needs no sort (billing.rules.engine).
-    for patient_id, *row in month_entries.order_by("patient_id", "started_at").values_list(
-        "patient_id",
-        "started_at",
-        "minutes",
-        "effective_minutes",
-        "performer_kind",
-        "practitioner_id",
-        "face_to_face",
-        "activity",
+    for patient_id, *row in plain_rows(
+        month_entries.order_by("patient_id", "started_at").values_list(
+            "patient_text",
+            "started_at",
+            "minutes",
+            "effective_minutes",
+            "performer_kind",
+            "practitioner_text",
+            "face_to_face",
+            "activity",
+        )
     ):
         entries[patient_id].append(row)
     conditions = grouped(
@@ -288,7 +314,7 @@ def load_month_batch(
             conditions=conditions.get(pk, []),
             consents=consents.get(pk, []),
             entries=(),
-            time_entries=facts.entry_facts(entries.get(pk, ())),
+            time_entries=facts.entry_facts(entries.get(str(pk), ())),
             care_plan=facts.care_plan_for_month(signed.get(pk, []), copies.get(pk, []), month),
             other_services=others.get((pk, month), ()),
             ccm_billed_elsewhere=elsewhere,
