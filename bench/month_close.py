@@ -76,10 +76,21 @@ EXPORT_TARGET = 5.0
 
 
 def throwaway_database() -> str:
-    """Create and migrate `<db>_bench_month_close`; the connection then points at it."""
+    """Create and migrate `<db>_bench_month_close`; the connection then points at it.
+    Without the entries' exclusion constraint (no overlapping entries of one performer): its
+    GiST index took most of the server's time seeding millions of entries, the seed draws no
+    overlap per performer, and the close never writes an entry."""
     old_name = connection.settings_dict["NAME"]
     connection.settings_dict["TEST"]["NAME"] = f"{old_name}_bench_month_close"
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    table = TimeEntry._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'x'",
+            [table],
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     return old_name
 
 
@@ -91,6 +102,46 @@ def _member(practice: Practice, email: str, role: str, npi: str = "") -> Members
     return Membership.objects.for_practice(practice).create(
         practice=practice, user=user, role=role, npi=npi
     )
+
+
+# Seeding only: no foreign-key triggers on the COPYs (the rows are consistent by construction,
+# and per-row checks made the server the bottleneck of a 100k seed). The close keeps them.
+NO_TRIGGERS = "SET LOCAL session_replication_role = replica"
+
+
+def _copy_bulk_create(real):
+    """QuerySet.bulk_create through COPY while seeding (the demo generators insert hundreds of
+    thousands of rows; compiling them as parameters took most of a 100k seed). Falls back to
+    the real one for conflict handling or a pk the database assigns."""
+
+    def bulk_create(self, objs, batch_size=None, **options):
+        objs = list(objs)
+        fields = self.model._meta.concrete_fields
+        if not objs or options or any(getattr(o, "pk", None) is None for o in objs):
+            return real(self, objs, batch_size=batch_size, **options)
+        quote = connection.ops.quote_name
+        names = ", ".join(quote(f.column) for f in fields)
+        sql = f"COPY {quote(self.model._meta.db_table)} ({names}) FROM STDIN"
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(NO_TRIGGERS)
+            with cursor.cursor.copy(sql) as copy:
+                for obj in objs:
+                    copy.write_row(
+                        [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+                    )
+        for obj in objs:
+            obj._state.adding, obj._state.db = False, self.db
+        return objs
+
+    return bulk_create
+
+
+@contextlib.contextmanager
+def copy_inserts() -> Iterator[None]:
+    from django.db.models.query import QuerySet
+
+    with mock.patch.object(QuerySet, "bulk_create", _copy_bulk_create(QuerySet.bulk_create)):
+        yield
 
 
 def bench_practice(size: int) -> tuple[Practice, Membership, list[Membership]]:
@@ -194,9 +245,11 @@ class EntryCopy:
     def flush(self) -> int:
         table = TimeEntry._meta.db_table
         sql = f"COPY {table} ({', '.join(self.COLUMNS)}) FROM STDIN"
-        with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-            for row in self.rows:
-                copy.write_row(row)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(NO_TRIGGERS)
+            with cursor.cursor.copy(sql) as copy:
+                for row in self.rows:
+                    copy.write_row(row)
         self.added, self.rows = self.added + len(self.rows), []
         return self.added
 
@@ -245,19 +298,32 @@ def remove_some_consents(practice: Practice, size: int) -> int:
 
 def seed(size: int) -> tuple[Practice, dt.date]:
     start = time.perf_counter()
-    practice, physician, staff = bench_practice(size)
+    steps: dict[str, float] = {}
+
+    def step(name: str) -> None:
+        steps[name] = time.perf_counter() - start - sum(steps.values())
+
+    with copy_inserts():
+        practice, physician, staff = bench_practice(size)
+    step("patients and care plans")
     month = previous_month(month_of(timezone.now(), practice.time_zone))
     added = seed_entries(practice, physician, staff, month, size)
-    part_b_for_uncovered(practice)  # seed_patients bulk-creates patients without coverage
+    step("entries")
+    with copy_inserts():
+        part_b_for_uncovered(practice)  # seed_patients bulk-creates patients without coverage
     no_consent = remove_some_consents(practice, size)
+    step("coverage and consents")
     with connection.cursor() as cursor:
         # What autovacuum has long done to a past month's rows: planner statistics, and the
         # visibility map that lets index-only scans skip the heap.
         cursor.execute("VACUUM ANALYZE")
+    step("vacuum")
     print(
         f"seeded {_enrolled(practice).count():,} enrolled patients, {added:,} entries in "
         f"{month_label(month)} ({no_consent} consents removed) in "
-        f"{time.perf_counter() - start:.0f} s"
+        f"{time.perf_counter() - start:.0f} s ("
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in steps.items())
+        + ")"
     )
     return practice, month
 
