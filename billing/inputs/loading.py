@@ -15,7 +15,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import QuerySet, TextField
+from django.db.models import IntegerField, QuerySet, TextField, Value
 from django.db.models.functions import Cast
 from psycopg.types.datetime import TimestamptzLoader
 
@@ -26,7 +26,7 @@ from careplans.models import CarePlanCopy, CarePlanVersion
 from ccm.models import Practice
 from ccm.months import last_day
 from patients.models import Condition, Consent, Patient
-from timelog.models import TimeEntry
+from timelog.models import TimeAdjustment, TimeEntry
 from timelog.selectors import adjusted
 
 Key = tuple[Any, dt.date]  # (patient id, first day of the month)
@@ -249,10 +249,19 @@ def load_month_batch(
         if row[0] in wanted
     ]
     entries: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    month_entries: QuerySet[Any] = adjusted(
-        TimeEntry.objects.for_practice(practice).filter(**between(span), billing_month=month),
-        practice,
-    ).annotate(
+    month_entries: QuerySet[Any] = TimeEntry.objects.for_practice(practice).filter(
+        **between(span), billing_month=month
+    )
+    # Adjustments (corrections in a closed month) are rare: a correlated sum per entry only
+    # when the batch has any. The patients are locked, so none appears in between.
+    corrected = TimeAdjustment.objects.for_practice(practice).filter(
+        **between(span), entry__billing_month=month
+    )
+    if corrected.exists():
+        month_entries = adjusted(month_entries, practice)
+    else:
+        month_entries = month_entries.annotate(effective_minutes=Value(None, IntegerField()))
+    month_entries = month_entries.annotate(
         # Ids as text: 40,000 rows a batch are grouped and mapped without a UUID object each.
         patient_text=Cast("patient_id", TextField()),
         practitioner_text=Cast("practitioner_id", TextField()),
