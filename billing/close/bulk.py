@@ -20,7 +20,7 @@ _NO_VALUE = object()
 
 def _columns(model: type[models.Model]) -> list[tuple[models.Field[Any, Any], Any]]:
     """Each concrete field with how its value becomes COPY text (JSON: dumped here)."""
-    out = []
+    out: list[tuple[models.Field[Any, Any], Any]] = []
     for field in model._meta.concrete_fields:
         if isinstance(field, models.JSONField):
             encoder = field.encoder
@@ -34,7 +34,7 @@ def copy_rows(model: type[models.Model], rows: Iterable[Mapping[str, Any]]) -> i
     """COPY `rows` into the model's table in the current transaction; how many rows."""
     columns = _columns(model)
     quote = connection.ops.quote_name
-    names = ", ".join(quote(field.column) for field, _dump in columns)
+    names = ", ".join(quote(str(field.column)) for field, _dump in columns)
     sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN"
     count = 0
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:

@@ -7,7 +7,7 @@ conditions, consents and time entries into `billing.rules.PatientMonth`. Ids bec
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from billing import rules
@@ -64,7 +64,7 @@ def entry_fact(entry: Any) -> rules.TimeEntry:
     )
 
 
-def entry_facts(rows: Iterable[tuple[Any, ...]]) -> tuple[rules.TimeEntry, ...]:
+def entry_facts(rows: Iterable[Sequence[Any]]) -> tuple[rules.TimeEntry, ...]:
     """`entry_fact` and `engine_entries` over plain rows (the month close's loader): each
     (started_at, minutes, effective minutes or None, performer kind, practitioner id as
     text or None, face to face, activity), in time order."""

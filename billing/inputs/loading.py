@@ -248,7 +248,7 @@ def load_month_batch(
         )
         if row[0] in wanted
     ]
-    entries: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    entries: dict[str, list[list[Any]]] = defaultdict(list)
     month_entries: QuerySet[Any] = TimeEntry.objects.for_practice(practice).filter(
         **between(span), billing_month=month
     )
