@@ -81,7 +81,7 @@ class MonthState(ApplicationError):
 
 # Patients per batch (one transaction under the close's row lock): big enough that the
 # per-batch queries are few, small enough that a killed worker loses seconds of work.
-BATCH = 2000
+BATCH: int = settings.MONTH_CLOSE_BATCH
 NOT_OVER_MESSAGE = "{month} has not ended yet in the practice's time zone: it cannot be closed."
 CHANGES_MESSAGE = (
     "Re-closing changes {count} claim(s) already submitted. Review the differences and "
