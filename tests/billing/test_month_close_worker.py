@@ -54,6 +54,8 @@ def _batches_of_500(monkeypatch):
     batches, so a kill lands between them, without seeding 10,000 patients."""
     monkeypatch.setattr(services, "BATCH", BATCH)
     monkeypatch.setenv("MONTH_CLOSE_BATCH", str(BATCH))
+
+
 WAIT = 40  # seconds for any one step; the test takes about 30 s on a busy 2-core machine
 
 
