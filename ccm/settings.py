@@ -384,6 +384,9 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="celery")
 # bench/month_close.py on 2 cores at load average 13. Shorter resumes sooner; too short only
 # queues a redundant job (a no-op, batches take turns).
 MONTH_CLOSE_STALE_AFTER = timedelta(seconds=env.int("MONTH_CLOSE_STALE_AFTER", default=60))
+# Patients per month-close batch (one transaction under the close's row lock, issue 18); a
+# batch of 2000 takes seconds (bench/month_close.py), far under MONTH_CLOSE_STALE_AFTER.
+MONTH_CLOSE_BATCH = env.int("MONTH_CLOSE_BATCH", default=2000)
 if MONTH_CLOSE_STALE_AFTER.total_seconds() < 5:
     raise ImproperlyConfigured("MONTH_CLOSE_STALE_AFTER must be at least 5 (seconds).")
 

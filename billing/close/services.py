@@ -4,8 +4,11 @@ outcomes and claims stored, the month's time locked. Idempotent and resumable.
 - The `MonthClose` row is unique per (practice, month); a closed month is returned as is.
 - Work goes in batches, each in one transaction that first locks the `MonthClose` row, so
   two workers closing at once take turns and never evaluate a patient twice; each batch
-  picks the patients that have no `Outcome` yet, so a worker killed half-way loses only its
-  uncommitted batch and a re-run finishes the rest.
+  picks the next patients (in id order, from where this worker's cursor stands) that have
+  no `Outcome` yet, so a worker killed half-way loses only its uncommitted batch and a re-run
+  finishes the rest. Linear: a batch reads the outcomes of its own id range only, loads its
+  facts set-based (billing.inputs.loading.load_month_batch) and writes with COPY
+  (billing.close.bulk), never a model instance per patient-month on the way.
 - Unique constraints back this up: one outcome per patient-month, one claim per (practice,
   patient, month, billing practitioner).
 - Reopening (admins, with a reason) unlocks the month's time; the next close replaces the
@@ -23,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
+import uuid
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -34,8 +38,15 @@ from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
 from billing import rules
+from billing.close.bulk import copy_rows
 from billing.close.coverage import COVERAGE, STAMP_FIELDS, claim_stamps, gate
-from billing.inputs.loading import fee_schedule, load_patient_months, policy
+from billing.inputs.loading import (
+    between,
+    fee_schedule,
+    load_month_batch,
+    load_patient_months,
+    policy,
+)
 from billing.models import (
     Claim,
     ClaimLine,
@@ -68,7 +79,9 @@ class MonthState(ApplicationError):
     """The month's close status forbids this (pages show the message; the API answers 409)."""
 
 
-BATCH = 500
+# Patients per batch (one transaction under the close's row lock): big enough that the
+# per-batch queries are few, small enough that a killed worker loses seconds of work.
+BATCH: int = settings.MONTH_CLOSE_BATCH
 NOT_OVER_MESSAGE = "{month} has not ended yet in the practice's time zone: it cannot be closed."
 CHANGES_MESSAGE = (
     "Re-closing changes {count} claim(s) already submitted. Review the differences and "
@@ -82,10 +95,13 @@ ADMIN_ONLY_MESSAGE = "Only a practice admin can reopen a closed month."
 def _candidates(practice: Practice, month: dt.date) -> list[Any]:
     """The month's enrolled patients (R7: and those who left during or after it), and anyone
     with time in it, in id order."""
-    on_list = set(worklist_base(practice, month, None).values_list("pk", flat=True))
+    # .order_by(): a model's default ordering would join DISTINCT (TimeEntry's -started_at
+    # made it one row per entry instead of one per patient).
+    on_list = set(worklist_base(practice, month, None).order_by().values_list("pk", flat=True))
     with_time = set(
         TimeEntry.objects.for_practice(practice)
         .filter(billing_month=month)
+        .order_by()
         .values_list("patient_id", flat=True)
         .distinct()
     )
@@ -93,6 +109,7 @@ def _candidates(practice: Practice, month: dt.date) -> list[Any]:
         Claim.objects.for_practice(practice)
         .filter(month=month)
         .filter(KEPT)
+        .order_by()
         .values_list("patient_id", flat=True)
     )
     return sorted(on_list | with_time | sent)
@@ -204,7 +221,8 @@ def month_close(
         try:
             # One fee schedule and POLICY for the whole close, even if an admin edits them.
             rates = (fee_schedule(practice), policy(practice))
-            while _close_batch(practice, close.pk, month, ids, actor, rates):
+            cursor = Cursor(ids)
+            while _close_batch(practice, close.pk, month, cursor, actor, rates):
                 pass
         finally:
             if enabled:
@@ -235,18 +253,19 @@ def _restart(
     return close
 
 
-def _lines(practice: Practice, claim: Claim, result: Any) -> list[ClaimLine]:
+def _lines(practice: Practice, claim_id: Any, result: Any) -> list[dict[str, Any]]:
+    """The claim's lines as rows for COPY (billing.close.bulk)."""
     return [
-        ClaimLine(
-            practice=practice,
-            claim=claim,
-            position=i,
-            code=line.code,
-            units=line.units,
-            minutes=line.minutes,
-            charge=line.amount,
-            explanation=line.explanation,
-        )
+        {
+            "practice_id": practice.pk,
+            "claim_id": claim_id,
+            "position": i,
+            "code": line.code,
+            "units": line.units,
+            "minutes": line.minutes,
+            "charge": line.amount,
+            "explanation": line.explanation,
+        }
         for i, line in enumerate(result.lines)
     ]
 
@@ -331,12 +350,41 @@ def submitted_changes(*, practice: Practice, month: dt.date) -> list[tuple[Claim
     return out
 
 
+class Cursor:
+    """Where a worker stands in the close's candidate ids (sorted): every candidate before
+    `position` has an outcome. Batches move it forward, so the close reads each outcome
+    once (a re-read of all done patients per batch made the close quadratic)."""
+
+    def __init__(self, ids: list[Any]) -> None:
+        self.ids, self.position = ids, 0
+
+    def next_batch(self, practice: Practice, month: dt.date) -> list[Any]:
+        """The next BATCH candidates without an outcome (this worker's or another's), read
+        under the close's row lock; the cursor then stands after them. Empty: all done."""
+        while self.position < len(self.ids):
+            window = self.ids[self.position : self.position + BATCH]
+            done = set(
+                Outcome.objects.for_practice(practice)
+                .filter(month=month, **between((window[0], window[-1])))
+                .order_by()
+                .values_list("patient_id", flat=True)
+            )
+            todo = [pk for pk in window if pk not in done]
+            if not todo:  # another worker (or an earlier run) did these
+                self.position += len(window)
+                continue
+            # Up to the last one taken: what follows it in the window stays for later.
+            self.position += window.index(todo[-1]) + 1
+            return todo
+        return []
+
+
 @transaction.atomic
 def _close_batch(
     practice: Practice,
     close_id: Any,
     month: dt.date,
-    ids: list[Any],
+    cursor: Cursor,
     actor: Membership | None,
     rates: tuple[rules.FeeSchedule, rules.Policy],
 ) -> int:
@@ -344,42 +392,37 @@ def _close_batch(
     close = MonthClose.objects.for_practice(practice).select_for_update().get(pk=close_id)
     if close.status != CloseStatus.RUNNING:
         return 0  # closed by another worker, or reopened since this job started
-    done = set(
-        Outcome.objects.for_practice(practice)
-        .filter(month=month)
-        .values_list("patient_id", flat=True)
-    )
-    todo = [pk for pk in ids if pk not in done][:BATCH]
+    todo = cursor.next_batch(practice, month)
     if not todo:
         return 0
     # Writers of engine inputs lock the patient row (engine_inputs.changing): wait for those
     # in flight, so their entries are in the facts or refused by the month's lock.
     engine_inputs.lock_patients(practice, todo)
     fees, rules_policy = rates
-    patients, facts = load_patient_months(
-        practice=practice, patient_ids=todo, months=[month], fees=fees
-    )
+    patients, facts = load_month_batch(practice=practice, patient_ids=todo, month=month, fees=fees)
     kept = _kept_claims(practice, month, todo) if close.times_closed else {}
     # The batch's coverage in one query: without Medicare in force the month does not bill.
     coverage = coverage_in_force(practice=practice, patient_ids=todo, month=month)
-    outcomes, claims, lines = [], [], []
+    outcomes: list[dict[str, Any]] = []
+    claims: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
     for patient in patients:
         cover = coverage[patient.pk]
-        result = gate(rules.evaluate(facts[(patient.pk, month)], rules_policy), cover, month)
+        result = gate(rules.evaluate(facts[patient.pk], rules_policy), cover, month)
         outcomes.append(_outcome(practice, close, patient.pk, month, result))
         old = kept.get(patient.pk)
         if old is not None:
             lines += _reconcile_kept(practice, close, old, patient, result, cover, actor)
         elif result.billable and patient.billing_practitioner_id:
-            claim = _claim(practice, close, patient, month, result, cover)
+            claim = _claim_row(practice, close, patient, month, result, cover)
             claims.append(claim)
-            lines += _lines(practice, claim, result)
-    Outcome.objects.for_practice(practice).bulk_create(outcomes)
-    Claim.objects.for_practice(practice).bulk_create(claims)
-    ClaimLine.objects.for_practice(practice).bulk_create(lines)
+            lines += _lines(practice, claim["id"], result)
+    copy_rows(Outcome, outcomes)
+    copy_rows(Claim, claims)
+    copy_rows(ClaimLine, lines)
     # The heartbeat: a running close without one for MONTH_CLOSE_STALE_AFTER is resumed.
     MonthClose.objects.for_practice(practice).filter(pk=close_id).update(
-        patients_done=len(done) + len(outcomes), heartbeat_at=timezone.now()
+        patients_done=cursor.position, heartbeat_at=timezone.now()
     )
     return len(outcomes)
 
@@ -401,7 +444,7 @@ def _reconcile_kept(
     result: Any,
     cover: CoverageInForce,
     actor: Membership | None,
-) -> list[ClaimLine]:
+) -> list[dict[str, Any]]:
     """A submitted claim on re-close: unchanged when the result is the same; corrected (or
     withdrawn) only when the closer confirmed the differences; otherwise kept and audited.
     Kept as is, it keeps the payer it was stamped with; a correction restamps it from the
@@ -434,26 +477,27 @@ def _reconcile_kept(
     audit.record_by(
         practice, actor, "claim.correct", claim, patient_id=patient.pk, changed_fields=fields
     )
-    return _lines(practice, claim, result)
+    return _lines(practice, claim.pk, result)
 
 
 def _outcome(
     practice: Practice, close: MonthClose, patient_id: Any, month: dt.date, result: Any
-) -> Outcome:
+) -> dict[str, Any]:
+    """The patient-month's Outcome as a row for COPY (billing.close.bulk)."""
     following = result.next_threshold
-    return Outcome(
-        practice=practice,
-        close=close,
-        patient_id=patient_id,
-        month=month,
-        billable=result.billable,
-        blocked_by=list(result.blocked_by),
-        reasons=list(result.reasons),
-        clinical_staff_minutes=result.minutes.clinical_staff,
-        physician_minutes=result.minutes.physician,
-        next_code=following.code if following else "",
-        minutes_needed=following.minutes_needed if following else None,
-    )
+    return {
+        "practice_id": practice.pk,
+        "close_id": close.pk,
+        "patient_id": patient_id,
+        "month": month,
+        "billable": result.billable,
+        "blocked_by": list(result.blocked_by),
+        "reasons": list(result.reasons),
+        "clinical_staff_minutes": result.minutes.clinical_staff,
+        "physician_minutes": result.minutes.physician,
+        "next_code": following.code if following else "",
+        "minutes_needed": following.minutes_needed if following else None,
+    }
 
 
 def _claim(
@@ -476,6 +520,32 @@ def _claim(
         amount=result.total,
         **claim_stamps(cover),
     )
+
+
+def _claim_row(
+    practice: Practice,
+    close: MonthClose,
+    patient: Any,
+    month: dt.date,
+    result: Any,
+    cover: CoverageInForce,
+) -> dict[str, Any]:
+    """A new claim as a row for COPY (billing.close.bulk): `_claim`'s fields, stamps by id."""
+    stamps = claim_stamps(cover)
+    return {
+        "practice_id": practice.pk,
+        "id": uuid.uuid4(),
+        "close_id": close.pk,
+        "patient_id": patient.pk,
+        "month": month,
+        "billing_practitioner_id": patient.billing_practitioner_id,
+        "date_of_service": result.date_of_service,
+        "place_of_service": result.place_of_service,
+        "diagnosis_codes": list(result.diagnosis_pointers),
+        "amount": result.total,
+        "payer_responsibility": stamps.pop("payer_responsibility"),
+        **{f"{name}_id": row.pk if row is not None else None for name, row in stamps.items()},
+    }
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ conditions, consents and time entries into `billing.rules.PatientMonth`. Ids bec
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from billing import rules
@@ -64,10 +64,30 @@ def entry_fact(entry: Any) -> rules.TimeEntry:
     )
 
 
+def entry_facts(rows: Iterable[Sequence[Any]]) -> tuple[rules.TimeEntry, ...]:
+    """`entry_fact` and `engine_entries` over plain rows (the month close's loader): each
+    (started_at, minutes, effective minutes or None, performer kind, practitioner id as
+    text or None, face to face, activity), in time order."""
+    return tuple(
+        rules.TimeEntry(
+            started_at=started_at,
+            minutes=minutes if effective is None else effective,
+            performer=performer,
+            practitioner=practitioner or NO_PRACTITIONER,
+            face_to_face=face,
+        )
+        for started_at, minutes, effective, performer, practitioner, face, activity in rows
+        if activity != ENROLLMENT_OUTREACH
+    )
+
+
+ENROLLMENT_OUTREACH = "enrollment_outreach"
+
+
 def engine_entries(entries: Iterable[Any]) -> list[Any]:
     """The time entries the engine sees, in order: `PatientMonth.time_entries` index them."""
     # R5: enrollment outreach happens before consent and is never CCM time.
-    return [e for e in entries if e.activity != "enrollment_outreach"]
+    return [e for e in entries if e.activity != ENROLLMENT_OUTREACH]
 
 
 def patient_month(
@@ -83,8 +103,10 @@ def patient_month(
     ccm_billed_elsewhere: bool = False,
     mdm: Any = None,
     fee_schedule: rules.FeeSchedule | None = None,
+    time_entries: tuple[rules.TimeEntry, ...] | None = None,
 ) -> rules.PatientMonth:
-    """The engine's input for one patient-month (care plan: `care_plan_for_month`)."""
+    """The engine's input for one patient-month (care plan: `care_plan_for_month`).
+    `time_entries`: already mapped (`entry_facts`), in place of `entries`."""
     facts_patient = rules.Patient(
         chronic_conditions=chronic_codes(conditions),
         consent=consent_for_month(consents, month),
@@ -99,7 +121,11 @@ def patient_month(
         timezone=zone_name,
         billing_practitioner=_practitioner(patient.billing_practitioner_id),
         patient=facts_patient,
-        time_entries=tuple(entry_fact(e) for e in engine_entries(entries)),
+        time_entries=(
+            time_entries
+            if time_entries is not None
+            else tuple(entry_fact(e) for e in engine_entries(entries))
+        ),
         other_services=tuple(other_services),
         ccm_billed_elsewhere=ccm_billed_elsewhere,
         fee_schedule=fee_schedule or rules.FeeSchedule(),

@@ -45,6 +45,17 @@ pytestmark = [
 ]
 
 PATIENTS = 2_200  # about 1,600 enrolled: four batches of up to 500 (services.BATCH)
+BATCH = 500
+
+
+@pytest.fixture(autouse=True)
+def _batches_of_500(monkeypatch):
+    """Batches of 500 here and in the workers (MONTH_CLOSE_BATCH, read at start): several
+    batches, so a kill lands between them, without seeding 10,000 patients."""
+    monkeypatch.setattr(services, "BATCH", BATCH)
+    monkeypatch.setenv("MONTH_CLOSE_BATCH", str(BATCH))
+
+
 WAIT = 40  # seconds for any one step; the test takes about 30 s on a busy 2-core machine
 
 
