@@ -12,11 +12,14 @@ from billing.exports import services, tasks
 from billing.models import Claim, Export, PreparedExport
 from ccm.models import AuditEvent
 from patients.models import Patient
-from tests.billing.test_exports import _api, _body, closed  # noqa: F401 (fixture)
+from tests.billing import test_exports
+from tests.billing.test_exports import _api, _body
 from tests.billing.test_month_close import AFTER
 
 PAGE = "/billing/months/2026-10/exports/"
 API = "/api/v1/billing/months/2026-10/exports/"
+
+closed = test_exports.closed  # October closed with two claims: the fixture of the direct exports
 
 
 @pytest.fixture(autouse=True)
