@@ -16,6 +16,7 @@ database `<db>_bench_exports`, dropped at the end.
 
 import month_close as mc  # first: bench/ leaves sys.path once _setup runs  # isort: skip
 
+import os
 import statistics
 import sys
 import time
@@ -52,12 +53,19 @@ ORDER BY p.last_name, p.first_name, c.id, l.position
 """
 
 
+CPU: list[float] = []  # this process's CPU time of the last median_of, median (no DB time)
+
+
 def median_of(fn: Callable[[], Any], runs: int = RUNS) -> tuple[float, Any]:
-    times, result = [], None
+    """Median wall time of `runs` calls and the last result; the median CPU time in CPU[0]
+    (on a loaded machine, wall time includes waiting for a core)."""
+    times, cpus, result = [], [], None
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = fn()
         times.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    CPU[:] = [statistics.median(cpus)]
     return statistics.median(times), result
 
 
@@ -69,7 +77,9 @@ def floor(practice: Any, month: Any) -> int:
 
 def show(label: str, seconds: float, reference: float, ref_label: str, extra: str = "") -> None:
     ratio = seconds / reference if reference else float("inf")
-    print(f"  {label:<44} {seconds:8.3f} s   {ratio:8.1f}x {ref_label}{extra}")
+    print(
+        f"  {label:<44} {seconds:8.3f} s   {ratio:8.1f}x {ref_label}  (cpu {CPU[0]:.2f} s){extra}"
+    )
 
 
 def seed(claims_wanted: int) -> tuple[Any, Any, Membership]:
@@ -103,7 +113,10 @@ def seed(claims_wanted: int) -> tuple[Any, Any, Membership]:
 def worker(practice: Any, month: Any, biller: Membership) -> None:
     print(f"worker (billing.exports.services.export_prepare), median of {RUNS}:")
     ref, rows = median_of(lambda: floor(practice, month))
-    print(f"  {'reference: one SQL fetch of the same rows':<44} {ref:8.3f} s   ({rows:,} rows)")
+    print(
+        f"  {'reference: one SQL fetch of the same rows':<44} {ref:8.3f} s   ({rows:,} rows; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     PreparedExport = exports.PreparedExport
 
     def build(kind: str) -> Any:

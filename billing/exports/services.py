@@ -101,7 +101,9 @@ def csv_lines(claims: list[Claim]) -> Iterator[str]:
 
 # The PDF's claim list: fixed-width columns in a monospace font, one line per claim. A
 # WeasyPrint table lays out ~10x slower (25 s for 4,000 claims against 2 s), too slow for a
-# download of a large practice's month.
+# download of a large practice's month. The lines go PDF_BLOCK to a <pre> (a rule between
+# blocks): a box per line cost a third more CPU (3.9 s against 2.6 s for 3,000 claims).
+PDF_BLOCK = 10
 PDF_COLUMNS = (
     ("Patient", 26), ("MRN", 12), ("DOB", 10), ("Practitioner", 20), ("DOS", 10),
     ("POS", 3), ("Lines", 22), ("Diagnoses", 24), ("Amount", 10), ("Status", 9),
@@ -148,7 +150,10 @@ def render_pdf(practice: Practice, close: MonthClose, claims: list[Claim]) -> by
             "close": close,
             "month": close.month,
             "claim_header": header,
-            "claim_rows": rows,
+            "claim_count": len(rows),
+            "claim_blocks": [
+                "\n".join(rows[i : i + PDF_BLOCK]) for i in range(0, len(rows), PDF_BLOCK)
+            ],
             "summary": summary(practice, close.month),
             "generated_at": timezone.now(),
         },
@@ -318,6 +323,12 @@ def export_prepare(*, practice_id: Any, export_id: Any) -> PreparedExport:
                       finished_at=timezone.now())  # fmt: skip
             prepared.refresh_from_db()
             return prepared
+        except Exception:
+            # Not left "preparing" for ever (it would block the next request of this month
+            # and kind); the task fails loudly with the traceback in the worker's log.
+            _progress(prepared, status=PreparedStatus.FAILED, error=FAILED_MESSAGE,
+                      finished_at=timezone.now())  # fmt: skip
+            raise
         prepared.file.save("export", ContentFile(body), save=False)
         _progress(
             prepared,

@@ -247,3 +247,16 @@ def test_the_status_fragment_has_a_fixed_query_count(
     biller_client.get(f"/billing/exports/{prepared.pk}/")  # warm the session
     with django_assert_max_num_queries(12):
         assert biller_client.get(f"/billing/exports/{prepared.pk}/").status_code == 200
+
+
+def test_an_unexpected_error_marks_the_export_failed(biller, closed, no_worker):
+    month = AFTER.date().replace(month=10, day=1)
+    prepared = services.export_request(actor=biller, month=month, kind="pdf")
+    with (
+        mock.patch.object(services, "render_pdf", side_effect=RuntimeError("boom")),
+        pytest.raises(RuntimeError),
+    ):
+        services.export_prepare(practice_id=prepared.practice_id, export_id=prepared.pk)
+    assert (_prepared().status, _prepared().error) == ("failed", services.FAILED_MESSAGE)
+    # Not stuck: the same month and kind can be requested again.
+    assert services.export_request(actor=biller, month=month, kind="pdf").pk != prepared.pk
