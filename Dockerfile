@@ -42,10 +42,13 @@ EXPOSE 8000
 # Heartbeat files in memory (Docker's overlay filesystem can stall them); no gunicornc control
 # socket (it would be created under $HOME, which the app user cannot write). ccm/gunicorn_conf.py:
 # access log on stdout without query strings or reset keys; refuses to start on a failing
-# system check (no EMAIL_URL with DEBUG=0: ccm.E001).
+# system check (no EMAIL_URL with DEBUG=0: ccm.E001). Timeout 30 s, explicit (as in
+# ccm/gunicorn_conf.py): no request builds a large export any more, a worker takes them.
 CMD ["gunicorn", "ccm.wsgi:application", \
      "--config", "python:ccm.gunicorn_conf", \
      "--bind", "0.0.0.0:8000", \
      "--workers", "3", \
+     "--timeout", "30", \
+     "--graceful-timeout", "30", \
      "--worker-tmp-dir", "/dev/shm", \
      "--no-control-socket"]

@@ -11,6 +11,7 @@ class BillingConfig(AppConfig):
         # Imported here, not at the top: they need the models, loaded once the registry is.
         from billing import panels  # noqa: F401  (registers the home and chart panels)
         from billing.close import tasks  # noqa: F401
+        from billing.exports import tasks as export_tasks  # noqa: F401
         from billing.progress import tasks as progress_tasks  # noqa: F401
         from billing.progress.services import progress_refresh
         from patients import engine_inputs

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 
 from billing.exports.services import ExportFile
 from ccm.months import parse_month
@@ -23,9 +23,12 @@ def month_or_404(text: str) -> dt.date:
 
 
 def download(file: ExportFile) -> Download:
-    """The export as an attachment (the CSV streams; no PHI in the file name)."""
+    """The export as an attachment (the CSV and stored files stream; no PHI in the file
+    name)."""
     response: Download
-    if file.streamed:
+    if hasattr(file.content, "read"):  # a stored file (a prepared export): sent in blocks
+        response = FileResponse(file.content, content_type=file.content_type)
+    elif file.streamed:
         response = StreamingHttpResponse(file.content, content_type=file.content_type)
     else:
         response = HttpResponse(file.content, content_type=file.content_type)

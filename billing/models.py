@@ -8,6 +8,7 @@ import uuid
 from typing import ClassVar
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -430,6 +431,69 @@ class Export(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.kind} export {self.month:%Y-%m}"
+
+
+class PreparedStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Preparing"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+PREPARING = (PreparedStatus.PENDING, PreparedStatus.RUNNING)
+
+
+def prepared_export_path(instance: PreparedExport, filename: str) -> str:
+    # Never a name with PHI or the practice's slug: practice and export UUIDs only; the
+    # storage has no public URL (settings.STORAGES), downloads go through the audited views.
+    extension = {"csv": "csv", "837": "837", "pdf": "pdf"}[instance.kind]
+    return f"exports/{instance.practice_id}/{instance.id}.{extension}"
+
+
+class PreparedExport(TenantModel):
+    """An export of a large closed month built by a worker (billing.exports.tasks) into a
+    stored file, so no request renders thousands of claims (issue 18). The patients on the
+    file are kept so that every download audits them (billing.exports.services.record)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    month = models.DateField()
+    kind = models.CharField(max_length=3, choices=ExportKind.choices)
+    status = models.CharField(
+        max_length=10, choices=PreparedStatus.choices, default=PreparedStatus.PENDING
+    )
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to=prepared_export_path, blank=True, max_length=200)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    patient_ids = ArrayField(models.UUIDField(), default=list, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    requested_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        constraints: ClassVar = [
+            # Requesting the same export again while one is being prepared returns that one
+            # (billing.exports.services.export_request); two racing requests make one row.
+            models.UniqueConstraint(
+                fields=["practice", "month", "kind"],
+                condition=Q(status__in=["pending", "running"]),
+                name="billing_prepared_export_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} export {self.month:%Y-%m} ({self.status})"
+
+    @property
+    def preparing(self) -> bool:
+        return self.status in PREPARING
+
+    @property
+    def percent(self) -> int:
+        return 100 * self.done // self.total if self.total else 0
 
 
 class OtherServiceImport(ImportRecord):

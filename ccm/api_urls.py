@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from billing.claims import apis as claim_apis
 from billing.close import apis as close_apis
+from billing.exports import api_urls as exports_api_urls
 from billing.exports import apis as export_apis
 from billing.facts import api_urls as facts_api_urls
 from billing.fees import api_urls as settings_api_urls
@@ -136,6 +137,7 @@ urlpatterns += [
 ]
 urlpatterns += [*facts_api_urls.urlpatterns, *settings_api_urls.urlpatterns]
 urlpatterns += submissions_api_urls.urlpatterns
+urlpatterns += exports_api_urls.urlpatterns
 urlpatterns += remittance_api_urls.urlpatterns
 urlpatterns += setup_api_urls.urlpatterns
 urlpatterns += coverage_urls.api_urlpatterns

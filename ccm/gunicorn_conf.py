@@ -35,6 +35,13 @@ class RedactingLogger(Logger):
 
 logger_class = RedactingLogger
 
+# A request may take at most 30 s (gunicorn's default, now explicit; the Dockerfile and
+# Compose say it on the command line too): nothing long runs in a request any more (issue 18:
+# the month PDF and large CSV/837 exports are built by a Celery worker), so a worker silent
+# for longer is stuck and is restarted. The graceful stop waits as long for requests in flight.
+timeout = 30
+graceful_timeout = 30
+
 
 def on_starting(server: Any) -> None:
     """Before binding: the system checks, as runserver runs them; an error stops gunicorn."""

@@ -44,6 +44,7 @@ SAMPLES = {
     "other_service_id": "other_service",
     "service_import_id": "service_import",
     "batch_id": "batch",
+    "export_id": "prepared_export",
     "acknowledgment_id": "acknowledgment",
     "remittance_id": "remittance",
     "payer_id": "payer",
@@ -204,7 +205,7 @@ def _victim_plan(admin, patient):
 
 
 def _victim_batch(admin, claim):
-    from billing.models import BatchClaim, SubmissionBatch
+    from billing.models import BatchClaim, PreparedExport, SubmissionBatch
 
     batch = SubmissionBatch.objects.for_practice(admin.practice).create(
         practice=admin.practice, month=claim.month, control_number=1, usage="P",
@@ -213,7 +214,10 @@ def _victim_batch(admin, claim):
     BatchClaim.objects.for_practice(admin.practice).create(
         practice=admin.practice, batch=batch, claim=claim, charge="66.13"
     )
-    return {"batch": batch}
+    prepared = PreparedExport.objects.for_practice(admin.practice).create(
+        practice=admin.practice, month=claim.month, kind="pdf", requested_by=admin
+    )
+    return {"batch": batch, "prepared_export": prepared}
 
 
 def _victim_files(admin):

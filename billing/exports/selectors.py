@@ -10,7 +10,14 @@ from typing import Any
 from django.db.models import Count, Sum
 
 from billing.close.services import MonthState
-from billing.models import Claim, ClaimLine, ClaimStatus, CloseStatus, MonthClose
+from billing.models import (
+    Claim,
+    ClaimLine,
+    ClaimStatus,
+    CloseStatus,
+    MonthClose,
+    PreparedExport,
+)
 from ccm.models import Membership, Practice
 from ccm.months import month_label
 
@@ -76,3 +83,9 @@ def summary(practice: Practice, month: dt.date) -> dict[str, Any]:
         "claims": sum(r["claims"] for r in per_doctor),
         "amount": sum((r["amount"] for r in per_doctor), Decimal("0.00")),
     }
+
+
+def prepared_list(*, practice: Practice, month: dt.date, limit: int) -> list[PreparedExport]:
+    """The month's latest prepared exports, newest first (one query)."""
+    rows = PreparedExport.objects.for_practice(practice).filter(month=month)
+    return list(rows.select_related("requested_by__user").defer("patient_ids")[:limit])

@@ -1,4 +1,5 @@
-"""Export downloads of a closed month (/billing/months/…/export.*), in the `billing` namespace."""
+"""Export downloads of a closed month (/billing/months/…/export.*) and the exports a worker
+prepares (/billing/months/…/exports/, /billing/exports/<uuid>/…), in the `billing` namespace."""
 
 from typing import Any
 
@@ -10,4 +11,7 @@ urlpatterns: list[Any] = [
     path("months/<str:month>/export.csv", views.export_csv, name="export-csv"),
     path("months/<str:month>/export.837", views.export_837, name="export-837"),
     path("months/<str:month>/export.pdf", views.export_pdf, name="export-pdf"),
+    path("months/<str:month>/exports/", views.month_exports, name="month-exports"),
+    path("exports/<uuid:export_id>/", views.export_status, name="export-status"),
+    path("exports/<uuid:export_id>/download", views.export_download, name="export-download"),
 ]
