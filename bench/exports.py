@@ -83,19 +83,13 @@ def show(label: str, seconds: float, reference: float, ref_label: str, extra: st
 
 
 def seed(claims_wanted: int) -> tuple[Any, Any, Membership]:
-    mc.ENROLLED = claims_wanted * 100 // 44  # about 44 % of the enrolled bill in the seed
+    size = claims_wanted * 100 // 44  # about 44 % of the enrolled bill in the seed
     # Fewer, longer entries than the close bench (the minutes per patient are the same): the
-    # exports read claims, not entries. Enough performers and physician slots for the month.
-    mc.ENTRIES = mc.ENROLLED * 4
-    mc.STAFF = max(8, mc.ENROLLED // 500)
+    # exports read claims, not entries.
+    mc.ENTRIES_PER_PATIENT = 4
     mc.PHYSICIAN_SHARE = 0.05
     start = time.perf_counter()
-    practice, physician, staff = mc.bench_practice()
-    month = previous_month(month_of(timezone.now(), practice.time_zone))
-    mc.seed_entries(practice, physician, staff, month)
-    part_b_for_uncovered(practice)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
+    practice, month = mc.seed(size)  # patients, entries, coverage, consents, VACUUM ANALYZE
     close = close_services.month_close(practice_id=practice.pk, month=month)
     mc.billing_setup(practice)
     user = User.objects.create(email="biller@mc.bench", full_name="Bench Biller")

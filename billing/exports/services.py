@@ -56,8 +56,8 @@ def record(
     *,
     per_patient: bool = True,
 ) -> Export:
-    """One download: its row and its audit events (the export, and one read per patient on
-    the file unless the batch created for it audited them already). An 837's interchange
+    """One download: its row and its audit events (the export, and one event naming every
+    patient on the file unless the batch created for it audited them already). An 837's interchange
     control number is its batch's (billing.submissions)."""
     export = Export.objects.for_practice(membership.practice).create(
         practice=membership.practice,
