@@ -507,11 +507,17 @@ def timer_stop(
         note=note,
         source=Source.TIMER,
     )
-    with _changing_entry(practice, entry) as change:
-        # The claim, before anything is written: a stop that waited for the patient's lock
-        # behind another stop of the timer finds it gone.
-        stopped, _ = RunningTimer.objects.for_practice(practice).filter(pk=timer.pk).delete()
-        if not stopped:
+    # The claim, in the patient's lock statement once the patient is locked, before anything
+    # is written: a stop that waited for the lock behind another stop of the timer finds it
+    # gone.
+    claim = RunningTimer.objects.for_practice(practice).filter(pk=timer.pk)
+    with engine_inputs.changing(
+        practice=practice,
+        patient_ids=[entry.patient_id],
+        months=[entry.billing_month],
+        claiming=claim,
+    ) as change:
+        if not change.claimed:
             raise ValidationError(NO_TIMER_MESSAGE)
         _insert_entry(practice, entry, actor)
         events = [
@@ -592,6 +598,15 @@ def task_create(
     return task
 
 
+def task_lock(*, practice: Practice, task_id: Any) -> Task:
+    """The practice's task and its patient, read and locked in one statement (the rows its
+    completion writes, in the order its writers lock them), or 404: a page reads the task it
+    completes this way, inside the save's transaction (`task_complete(locked=True)`)."""
+    return engine_inputs.lock_with_patient_or_404(
+        practice, Task.objects.for_practice(practice), task_id
+    )
+
+
 def _lock_task(practice: Practice, task: Task, *, locked: bool = False) -> Task:
     """The task, locked (`locked`: the caller locked it in this transaction), once open."""
     if not locked:
@@ -632,8 +647,9 @@ def task_complete(
     from its start (default: ending now; it may not end in the future). The entry and the
     task stand or fall together. Audited.
 
-    `locked`: the caller locked the task's row in its own transaction (a page's versioned
-    form), which a refusal rolls back whole: no savepoint of its own. `then`: a write of the
+    `locked`: the caller locked the task's row and its patient's in its own transaction
+    (`task_lock`: a page's versioned form), which a refusal rolls back whole: no savepoint of
+    its own, no second lock of the patient. `then`: a write of the
     same change, the patient locked (contact_services records the call's contact)."""
     with transaction.atomic(savepoint=not locked):
         return _task_complete(
@@ -695,7 +711,10 @@ def _task_complete(
     # No entry: the task is no engine input, the months refreshed are those `then` adds.
     months = [entry.billing_month] if entry is not None else []
     with engine_inputs.changing(
-        practice=practice, patient_ids=[task.patient_id], months=months
+        practice=practice,
+        patient_ids=[task.patient_id],
+        months=months,
+        locked=[task.patient] if locked else None,
     ) as change:
         events = []
         if entry is not None:

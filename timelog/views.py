@@ -8,7 +8,8 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.db import transaction
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +25,7 @@ from ccm.tenancy import (
     get_for_practice_or_404,
     lock_for_practice_or_404,
 )
+from ccm.versioning import STALE_MESSAGE, VERSION_FIELD, version_of
 from patients.models import MedicationReconciliation, Patient
 from timelog import contact_services, selectors, services
 from timelog.contact_forms import TaskCompleteContactForm, TimerStopContactForm
@@ -388,7 +390,7 @@ def _task_initial(task: Task) -> dict[str, Any]:
 
 
 def _task_now(request: PracticeRequest, task: Task) -> dict[str, Any]:
-    # The row task_reassign and task_complete lock first.
+    # The row task_reassign locks first.
     queryset = Task.objects.select_related("patient")
     return _task_initial(lock_for_practice_or_404(queryset, request.practice, task.pk))
 
@@ -464,26 +466,46 @@ def task_reassign(request: PracticeRequest, task_id: str) -> HttpResponse:
     return _task_page(request, task, status=400, reassign_form=form)
 
 
+class _NotSaved(Exception):
+    """A completion the page refused (its form shows why): its transaction rolls back."""
+
+    def __init__(self, form: TaskCompleteContactForm) -> None:
+        self.form = form
+
+
+def _check_unchanged(form: TaskCompleteContactForm, task: Task) -> None:
+    # ccm.versioning's check (unchanged_since_opened) on the row locked here: its own
+    # transaction would be a savepoint inside this one (two more queries on every save).
+    current = version_of(_task_initial(task))
+    opened = form.cleaned_data.get(VERSION_FIELD)
+    if opened and current != opened:
+        data: Any = form.data.copy() if isinstance(form.data, QueryDict) else dict(form.data)
+        data[form.add_prefix(VERSION_FIELD)] = current
+        form.data = data
+        raise ValidationError(STALE_MESSAGE)
+
+
 @page(Capability.LOG_TIME, "POST")
 def task_complete(request: PracticeRequest, task_id: str) -> HttpResponse:
-    task = _task_or_404(request, task_id)
-    form = _complete_form(request, task, request.POST)
-    locked: list[Task] = []
+    try:
+        with transaction.atomic():
+            # The task and its patient, read and locked in one statement in the save's
+            # transaction: the form is built from the locked row and its version checked
+            # against it; the service takes both as they are (no second read or lock).
+            task = services.task_lock(practice=request.practice, task_id=task_id)
+            form = _complete_form(request, task, request.POST)
 
-    def opened() -> dict[str, Any]:
-        # The row the service locks first, locked here in the save's transaction: the
-        # service takes it as it is (no second lock, no savepoint of its own).
-        queryset = Task.objects.select_related("patient")
-        locked.append(lock_for_practice_or_404(queryset, request.practice, task.pk))
-        return _task_initial(locked[0])
+            def save() -> Task:
+                _check_unchanged(form, task)
+                return _complete(request, task, form, locked=True)
 
-    saved = submit(
-        form,
-        lambda: _complete(request, locked[0], form, locked=True),
-        refused=_TASK_REFUSALS,
-        opened=opened,
-    )
-    if saved:
-        outcome = "cancelled" if form.cleaned_data["cancel"] else "done"
-        return done(request, f"Task marked {outcome}.", "timelog:task-list")
-    return _task_page(request, task, status=400, complete_form=form)
+            if not submit(form, save, refused=_TASK_REFUSALS):
+                raise _NotSaved(form)
+    except _NotSaved as refused:
+        # The page shows the task as it is (the rollback undid anything the refusal left on
+        # the locked row's instance).
+        return _task_page(
+            request, _task_or_404(request, task_id), status=400, complete_form=refused.form
+        )
+    outcome = "cancelled" if form.cleaned_data["cancel"] else "done"
+    return done(request, f"Task marked {outcome}.", "timelog:task-list")
