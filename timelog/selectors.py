@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import (
     BooleanField,
     Case,
@@ -34,7 +35,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, JSONObject
 from django.utils import timezone
 
 from billing.rules.codes import STAFF_TRACK
@@ -43,7 +44,7 @@ from ccm import tenancy
 from ccm.models import Membership, Practice
 from ccm.months import last_day
 from ccm.selectors import per_row
-from patients.careteam_selectors import call_window_open_q
+from patients.careteam_selectors import call_window_open, call_window_open_q
 from patients.models import CallWindow, CallWindowKind, Consent, Patient, Status
 from timelog.models import (
     ContactAttempt,
@@ -460,13 +461,37 @@ def worklist_page_rows(
     wanted = list(ids)
     if not wanted:
         return []
-    rows = _built_once(
-        ("rows", practice.pk, month), lambda: _worklist_queryset(practice, month, None)
-    )
-    queryset = _with_call_window(rows, practice, now or timezone.now()).filter(pk__in=wanted)
-    found = {patient.pk: patient for patient in queryset}
+    queryset = _built_once(("rows", practice.pk, month), lambda: _rows_queryset(practice, month))
+    found = {patient.pk: patient for patient in queryset.filter(pk__in=wanted)}
+    # The call window at `now`, from the rows' windows (as `call_window_open_q` answers it in
+    # SQL): the only part of the row that depends on the time, so the query keeps its shape.
+    local = (now or timezone.now()).astimezone(practice.zone)
+    for patient in found.values():
+        windows = [
+            CallWindow(
+                kind=w["kind"],
+                weekdays=w["weekdays"],
+                starts_at=dt.time.fromisoformat(w["starts_at"]),
+                ends_at=dt.time.fromisoformat(w["ends_at"]),
+            )
+            for w in patient.wl_windows
+        ]
+        patient.call_open = call_window_open(windows, local)
+        patient.call_best_recorded = any(w.kind == CallWindowKind.BEST for w in windows)
     # A patient gone between the two queries (a concurrent delete) is left out.
     return worklist_rows([found[pk] for pk in wanted if pk in found], month=month, today=today)
+
+
+def _rows_queryset(practice: Practice, month: dt.date) -> Any:
+    windows = (
+        CallWindow.objects.for_practice(practice)
+        .filter(patient=OuterRef("pk"))
+        .order_by()
+        .values(
+            w=JSONObject(kind="kind", weekdays="weekdays", starts_at="starts_at", ends_at="ends_at")
+        )
+    )
+    return _worklist_queryset(practice, month, None).annotate(wl_windows=ArraySubquery(windows))
 
 
 def worklist_rows(
