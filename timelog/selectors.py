@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import (
     BooleanField,
     Case,
@@ -34,7 +35,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, JSONObject
 from django.utils import timezone
 
 from billing.rules.codes import STAFF_TRACK
@@ -43,7 +44,7 @@ from ccm import tenancy
 from ccm.models import Membership, Practice
 from ccm.months import last_day
 from ccm.selectors import per_row
-from patients.careteam_selectors import call_window_open_q
+from patients.careteam_selectors import call_window_open, call_window_open_q
 from patients.models import CallWindow, CallWindowKind, Consent, Patient, Status
 from timelog.models import (
     ContactAttempt,
@@ -343,6 +344,26 @@ def _filter_and_sort(
     return queryset.order_by(*_SORTS.get(sort, ()), *_NAME_ORDER)
 
 
+# Building a worklist queryset (a dozen annotations, each a subquery the ORM resolves and
+# clones) costs more Python than its SQL costs PostgreSQL: most of a page's time at 10,000
+# enrolled. Its shape depends only on the practice, the month and the coordinator, so each is
+# built once per process and reused: querysets are immutable (every filter, annotate or
+# order_by returns a copy), and the cached one is never evaluated itself. What depends on the
+# time (the call window) or on the request (filter, sort, the page's ids) is added per
+# request. Bounded: cleared when full (a process sees a few practices and months).
+_QUERYSETS: dict[tuple[Any, ...], Any] = {}
+_QUERYSETS_MAX = 256
+
+
+def _built_once(key: tuple[Any, ...], build: Any) -> Any:
+    queryset = _QUERYSETS.get(key)
+    if queryset is None:
+        if len(_QUERYSETS) >= _QUERYSETS_MAX:
+            _QUERYSETS.clear()
+        queryset = _QUERYSETS[key] = build()
+    return queryset
+
+
 def worklist_page_ids(
     *,
     practice: Practice,
@@ -359,6 +380,27 @@ def worklist_page_ids(
     computed, and only for them: the row's other columns cost a probe per patient, paid for
     the page alone. The next task due is the minimum over a join (one pass over the open
     tasks) rather than a subquery per patient."""
+    queryset = _built_once(
+        ("ids", practice.pk, month, coordinator.pk if coordinator else None),
+        lambda: _page_ids_queryset(practice, month, coordinator),
+    )
+    if call_window == "open":
+        queryset = queryset.alias(
+            call_open=ExpressionWrapper(
+                call_window_open_q(practice=practice, now=now or timezone.now()),
+                output_field=BooleanField(),
+            )
+        )
+    if sort == "due":
+        queryset = queryset.alias(
+            next_task_due=Min("tasks__due_on", filter=Q(tasks__status=TaskStatus.OPEN))
+        )
+    return _filter_and_sort(queryset, month, show, sort, today, call_window).values_list(
+        "pk", flat=True
+    )
+
+
+def _page_ids_queryset(practice: Practice, month: dt.date, coordinator: Membership | None) -> Any:
     contacts = per_row(
         ContactAttempt.objects.for_practice(practice).filter(
             patient=OuterRef("pk"), outcome=Outcome.REACHED, month__lte=month
@@ -366,7 +408,7 @@ def worklist_page_ids(
         "patient",
         Max("occurred_at"),
     )
-    queryset = (
+    return (
         worklist_base(practice, month, coordinator)
         .annotate(
             wl=FilteredRelation(
@@ -385,20 +427,6 @@ def worklist_page_ids(
                 _no_row(contacts), default=F("wl__last_contact_at"), output_field=DateTimeField()
             ),
         )
-    )
-    if call_window == "open":
-        queryset = queryset.alias(
-            call_open=ExpressionWrapper(
-                call_window_open_q(practice=practice, now=now or timezone.now()),
-                output_field=BooleanField(),
-            )
-        )
-    if sort == "due":
-        queryset = queryset.alias(
-            next_task_due=Min("tasks__due_on", filter=Q(tasks__status=TaskStatus.OPEN))
-        )
-    return _filter_and_sort(queryset, month, show, sort, today, call_window).values_list(
-        "pk", flat=True
     )
 
 
@@ -433,12 +461,37 @@ def worklist_page_rows(
     wanted = list(ids)
     if not wanted:
         return []
-    queryset = _with_call_window(
-        _worklist_queryset(practice, month, None), practice, now or timezone.now()
-    ).filter(pk__in=wanted)
-    found = {patient.pk: patient for patient in queryset}
+    queryset = _built_once(("rows", practice.pk, month), lambda: _rows_queryset(practice, month))
+    found = {patient.pk: patient for patient in queryset.filter(pk__in=wanted)}
+    # The call window at `now`, from the rows' windows (as `call_window_open_q` answers it in
+    # SQL): the only part of the row that depends on the time, so the query keeps its shape.
+    local = (now or timezone.now()).astimezone(practice.zone)
+    for patient in found.values():
+        windows = [
+            CallWindow(
+                kind=w["kind"],
+                weekdays=w["weekdays"],
+                starts_at=dt.time.fromisoformat(w["starts_at"]),
+                ends_at=dt.time.fromisoformat(w["ends_at"]),
+            )
+            for w in patient.wl_windows
+        ]
+        patient.call_open = call_window_open(windows, local)
+        patient.call_best_recorded = any(w.kind == CallWindowKind.BEST for w in windows)
     # A patient gone between the two queries (a concurrent delete) is left out.
     return worklist_rows([found[pk] for pk in wanted if pk in found], month=month, today=today)
+
+
+def _rows_queryset(practice: Practice, month: dt.date) -> Any:
+    windows = (
+        CallWindow.objects.for_practice(practice)
+        .filter(patient=OuterRef("pk"))
+        .order_by()
+        .values(
+            w=JSONObject(kind="kind", weekdays="weekdays", starts_at="starts_at", ends_at="ends_at")
+        )
+    )
+    return _worklist_queryset(practice, month, None).annotate(wl_windows=ArraySubquery(windows))
 
 
 def worklist_rows(

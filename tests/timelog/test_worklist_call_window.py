@@ -106,3 +106,24 @@ def test_the_worklist_api_filters_by_an_open_call_window(practice, cast, coordin
 def test_the_worklist_api_refuses_an_unknown_call_window(cast, coordinator):
     answer = token_client(coordinator).get("/api/v1/worklist/?call_window=closed")
     assert answer.status_code == 400
+
+
+@pytest.mark.parametrize("hour", [9, 10, 11, 12, 23])
+def test_the_page_rows_mark_call_now_as_the_worklist_does(practice, cast, hour):
+    """The page's rows read the windows with the row and decide in Python (the query keeps its
+    shape whatever the time): the same marks as `worklist`'s SQL, at every hour."""
+    now = dt.datetime(2026, 10, 20, hour, 15, tzinfo=practice.zone)
+    full = selectors.worklist_rows(
+        selectors.worklist(practice=practice, month=OCTOBER, today=NOW.date(), now=now),
+        month=OCTOBER,
+        today=NOW.date(),
+    )
+    paged = selectors.worklist_page_rows(
+        [row.patient.pk for row in full],
+        practice=practice,
+        month=OCTOBER,
+        today=NOW.date(),
+        now=now,
+    )
+    assert [r.call_now for r in paged] == [r.call_now for r in full]
+    assert paged == full

@@ -73,3 +73,41 @@ def test_the_page_and_the_api_run_a_fixed_number_of_queries(
         # header's running timer on the page)
         assert _page_queries(coordinator_client, f"{page}&sort={sort}") == few[page] <= 8
         assert _page_queries(coordinator_client, f"{api}&sort={sort}") == few[api] <= 7
+
+
+def test_querysets_built_once_per_process_keep_practices_months_and_coordinators_apart(
+    practice, other_practice, physician, coordinator
+):
+    """The page's querysets are built once per (practice, month, coordinator) and reused: a
+    second practice, another month or another coordinator gets its own, never the first's."""
+    from ccm.tenancy import practice_scope
+    from tests.factories import MembershipFactory
+
+    _patients(practice, physician, coordinator, 0, 3)
+    other_physician = MembershipFactory(practice=other_practice, role="physician")
+    other_coordinator = MembershipFactory(practice=other_practice, role="coordinator")
+    _patients(other_practice, other_physician, other_coordinator, 10, 2)
+    kw = {"month": OCTOBER, "today": NOW.date(), "now": NOW}
+
+    def page(p, **more):
+        with practice_scope(p):
+            ids = list(selectors.worklist_page_ids(practice=p, **kw, **more))
+            rows = selectors.worklist_page_rows(ids, practice=p, **kw)
+        return [row.patient.mrn for row in rows]
+
+    selectors._QUERYSETS.clear()
+    for _ in range(2):  # built, then reused
+        assert page(practice) == ["P-000", "P-001", "P-002"]
+        assert page(other_practice) == ["P-010", "P-011"]
+        assert page(other_practice, coordinator=coordinator) == []
+        assert page(practice, coordinator=coordinator) == ["P-000", "P-001", "P-002"]
+    with practice_scope(practice):
+        rows = selectors.worklist_page_rows(
+            list(selectors.worklist_page_ids(practice=practice, **kw)), practice=practice, **kw
+        )
+        minutes = [row.staff_pool for row in rows]
+        september = {**kw, "month": dt.date(2026, 9, 1)}
+        ids = list(selectors.worklist_page_ids(practice=practice, **september))
+        rows = selectors.worklist_page_rows(ids, practice=practice, **september)
+    assert minutes != [0, 0, 0]
+    assert [row.staff_pool for row in rows] == [0, 0, 0]
