@@ -68,6 +68,20 @@ class VersionedFormMixin(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if k != VERSION_FIELD}
 
 
+def check_unchanged(form: forms.Form, values: Mapping[str, Any]) -> None:
+    """Raise ValidationError(STALE_MESSAGE) unless `values` (the form's initial values, read
+    from the row the caller has locked in its own transaction) still have the version the
+    form was opened with. A submit without a version (an old page) is not checked."""
+    opened = form.cleaned_data.get(VERSION_FIELD) if hasattr(form, "cleaned_data") else ""
+    if opened and version_of(values) != opened:
+        # The page comes back with the input kept and the current version: a second
+        # submit, after a look at the record, is a deliberate overwrite.
+        data: Any = form.data.copy() if isinstance(form.data, QueryDict) else dict(form.data)
+        data[form.add_prefix(VERSION_FIELD)] = version_of(values)
+        form.data = data
+        raise ValidationError(STALE_MESSAGE)
+
+
 @contextlib.contextmanager
 def unchanged_since_opened(
     form: forms.Form, current: Callable[[], Mapping[str, Any]]
@@ -76,14 +90,6 @@ def unchanged_since_opened(
     the save locks first and returns the form's initial values from it) still has the
     version the form was opened with; otherwise raise ValidationError(STALE_MESSAGE) and
     save nothing. A submit without a version (an old page) is not checked."""
-    opened = form.cleaned_data.get(VERSION_FIELD) if hasattr(form, "cleaned_data") else ""
     with transaction.atomic():
-        values = current()
-        if opened and version_of(values) != opened:
-            # The page comes back with the input kept and the current version: a second
-            # submit, after a look at the record, is a deliberate overwrite.
-            data: Any = form.data.copy() if isinstance(form.data, QueryDict) else dict(form.data)
-            data[form.add_prefix(VERSION_FIELD)] = version_of(values)
-            form.data = data
-            raise ValidationError(STALE_MESSAGE)
+        check_unchanged(form, current())
         yield

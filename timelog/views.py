@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse, QueryDict
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +26,7 @@ from ccm.tenancy import (
     get_for_practice_or_404,
     lock_for_practice_or_404,
 )
-from ccm.versioning import STALE_MESSAGE, VERSION_FIELD, version_of
+from ccm.versioning import check_unchanged
 from patients.models import MedicationReconciliation, Patient
 from timelog import contact_services, selectors, services
 from timelog.contact_forms import TaskCompleteContactForm, TimerStopContactForm
@@ -490,18 +490,6 @@ class _NotSaved(Exception):
         self.form = form
 
 
-def _check_unchanged(form: TaskCompleteContactForm, task: Task) -> None:
-    # ccm.versioning's check (unchanged_since_opened) on the row locked here: its own
-    # transaction would be a savepoint inside this one (two more queries on every save).
-    current = version_of(_task_initial(task))
-    opened = form.cleaned_data.get(VERSION_FIELD)
-    if opened and current != opened:
-        data: Any = form.data.copy() if isinstance(form.data, QueryDict) else dict(form.data)
-        data[form.add_prefix(VERSION_FIELD)] = current
-        form.data = data
-        raise ValidationError(STALE_MESSAGE)
-
-
 @page(Capability.LOG_TIME, "POST")
 def task_complete(request: PracticeRequest, task_id: str) -> HttpResponse:
     try:
@@ -513,7 +501,9 @@ def task_complete(request: PracticeRequest, task_id: str) -> HttpResponse:
             form = _complete_form(request, task, request.POST)
 
             def save() -> Task:
-                _check_unchanged(form, task)
+                # On the row locked here: unchanged_since_opened's own transaction would be
+                # a savepoint inside this one (two more queries on every save).
+                check_unchanged(form, _task_initial(task))
                 return _complete(request, task, form, locked=True)
 
             if not submit(form, save, refused=_TASK_REFUSALS):
