@@ -272,7 +272,7 @@ def test_the_files_page_has_a_fixed_query_count(
         with practice_scope(practice):
             services.x12_import(practice=practice, actor=biller, content=text)
     biller_client.get(reverse("billing:remit-list"))  # session warm-up
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         page = biller_client.get(reverse("billing:remit-list"))
     assert page.content.decode().count('href="/billing/acknowledgments/') == 12
 

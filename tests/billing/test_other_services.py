@@ -371,7 +371,7 @@ def test_api_list_has_a_fixed_query_count(
         npi = "" if practitioner else OUTSIDE_NPI
         add(practice, biller, patient, code=code, practitioner=practitioner, outside_npi=npi)
     biller_client.get(api_url(patient))  # session warm-up
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = biller_client.get(f"{api_url(patient)}?page_size=100")
     assert response.json()["count"] == 30
 

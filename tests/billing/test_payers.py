@@ -151,8 +151,8 @@ def test_the_list_page_reads_a_fixed_number_of_queries(
 ):
     PayerFactory.create_batch(3, practice=practice)
     admin_client.get(URL)  # the session's first request stores its active membership
-    # Session, user, membership, MFA check, the payers, the running timer.
-    with django_assert_num_queries(6):
+    # Session, user with its membership (one query), MFA check, the payers, the running timer.
+    with django_assert_num_queries(5):
         admin_client.get(URL)
     PayerFactory.create_batch(12, practice=practice)
     with django_assert_num_queries(6):

@@ -275,7 +275,7 @@ def test_the_ageing_puts_outstanding_claims_in_their_bucket(
         _aged(practice, physician, "0123456789ABCDEF0101", 200, ClaimStatus.DENIED)
         _aged(practice, physician, "0123456789ABCDEF0102", 45, ClaimStatus.REJECTED)
     biller_client.get(reverse("billing:receivables"))
-    with django_assert_num_queries(6):  # the sign-in's reads, then the ageing in one
+    with django_assert_num_queries(5):  # the sign-in's reads, then the ageing in one
         page = biller_client.get(reverse("billing:receivables"))
     listed = biller_client.get(f"{reverse('billing:money-claims')}?bucket=31-60")
     ageing = page.context["ageing"]

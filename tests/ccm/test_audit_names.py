@@ -89,10 +89,10 @@ def test_audit_page_reads_a_fixed_number_of_queries(
     few = count()
     events(14)
     assert count() == few
-    # Session, membership, the page of events and its count, the patients' names, one
-    # query per object type (patient, time entry, membership).
-    assert few == 13
-    with django_assert_num_queries(13):
+    # Session, the user with its membership (one query), the page of events and its count,
+    # the patients' names, one query per object type (patient, time entry, membership).
+    assert few == 12
+    with django_assert_num_queries(12):
         admin_client.get("/audit/")
 
 
