@@ -25,13 +25,11 @@ from typing import Any
 
 from django.db import connection
 from django.test import Client
-from django.utils import timezone
 
 from billing.close import services as close_services
-from billing.demo import part_b_for_uncovered
 from billing.exports import services as exports
 from ccm.models import Membership, Role, User
-from ccm.months import month_label, month_of, previous_month
+from ccm.months import month_label
 from ccm.tenancy import practice_scope
 from tests.factories import enroll_totp
 
