@@ -159,9 +159,24 @@ class Outcome(TenantModel):
     """The engine's decision for one patient-month of a close: billable or not, why, and
     the minutes (a claim holds the lines when billable)."""
 
+    # The close COPYs tens of thousands of these: the database checks each row's links once,
+    # through the same-practice composite keys (migrations 0002, 0011), which also prove the
+    # practice (the parent's own practice_id is checked); the single-column constraints and
+    # the practice index (every unique index leads with practice_id) only doubled that work.
+    practice = models.ForeignKey(
+        "ccm.Practice",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    close = models.ForeignKey(MonthClose, on_delete=models.CASCADE, related_name="outcomes")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    close = models.ForeignKey(
+        MonthClose, on_delete=models.CASCADE, related_name="outcomes", db_constraint=False
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     month = models.DateField()
     billable = models.BooleanField()
     blocked_by = models.JSONField(default=list)
@@ -202,12 +217,24 @@ class ClaimStatus(models.TextChoices):
 class Claim(TenantModel):
     """One patient-month's CCM claim under one billing practitioner (never two: unique)."""
 
+    # Links checked by the same-practice composite keys only (as Outcome's, above).
+    practice = models.ForeignKey(
+        "ccm.Practice",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    close = models.ForeignKey(MonthClose, on_delete=models.PROTECT, related_name="+")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    close = models.ForeignKey(
+        MonthClose, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     month = models.DateField()
     billing_practitioner = models.ForeignKey(
-        "ccm.Membership", on_delete=models.PROTECT, related_name="+"
+        "ccm.Membership", on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
     date_of_service = models.DateField()
     place_of_service = models.CharField(max_length=2)
@@ -223,13 +250,28 @@ class Claim(TenantModel):
     exported_at = models.DateTimeField(null=True, blank=True)
     # Who pays: the coverage in force in the month when the claim was made (the close).
     coverage = models.ForeignKey(
-        "patients.Coverage", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "patients.Coverage",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     secondary_coverage = models.ForeignKey(
-        "patients.Coverage", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "patients.Coverage",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     payer = models.ForeignKey(
-        "patients.Payer", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "patients.Payer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     # 837P SBR01 of the destination payer: P (primary) or S (Medicare secondary to another).
     payer_responsibility = models.CharField(max_length=1, default="P")
@@ -283,8 +325,18 @@ def claim_id_range(control_number: str) -> tuple[uuid.UUID, uuid.UUID] | None:
 class ClaimLine(TenantModel):
     """A claim line (R35): code, units, the minutes it rests on, charge, explanation."""
 
+    # Links checked by the same-practice composite key only (as Outcome's, above).
+    practice = models.ForeignKey(
+        "ccm.Practice",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="lines")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.CASCADE, related_name="lines", db_constraint=False
+    )
     position = models.PositiveSmallIntegerField()
     code = models.CharField(max_length=8)
     units = models.PositiveSmallIntegerField()

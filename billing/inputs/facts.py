@@ -67,14 +67,17 @@ def entry_fact(entry: Any) -> rules.TimeEntry:
 def entry_facts(rows: Iterable[Sequence[Any]]) -> tuple[rules.TimeEntry, ...]:
     """`entry_fact` and `engine_entries` over plain rows (the month close's loader): each
     (started_at, minutes, effective minutes or None, performer kind, practitioner id as
-    text or None, face to face, activity), in time order."""
+    text or None, face to face, activity), in time order. Database rows already hold the
+    engine type's invariants (column constraints), so they skip its checks (`trusted`)."""
+    trusted = rules.TimeEntry.trusted
     return tuple(
-        rules.TimeEntry(
-            started_at=started_at,
-            minutes=minutes if effective is None else effective,
-            performer=performer,
-            practitioner=practitioner or NO_PRACTITIONER,
-            face_to_face=face,
+        trusted(
+            started_at,
+            minutes if effective is None else effective,
+            performer,
+            practitioner or NO_PRACTITIONER,
+            face,
+            int(started_at.timestamp() // 60),
         )
         for started_at, minutes, effective, performer, practitioner, face, activity in rows
         if activity != ENROLLMENT_OUTREACH

@@ -4,20 +4,22 @@ outcomes, and the set-based loader giving the engine exactly what the general on
 (adjusted minutes, enrolment outreach left out). Timings are in bench/month_close.py."""
 
 import datetime as dt
+import uuid
 from unittest import mock
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from billing import rules
 from billing.close import services
 from billing.inputs.loading import load_month_batch, load_patient_months
 from billing.models import Claim, ClaimLine, Outcome
 from ccm.tenancy import practice_scope
 from tests.billing.conftest import ready_patient
 from tests.billing.test_month_close import AFTER, OCTOBER, _close, _snapshot
-from tests.factories import TimeEntryFactory, staff_time
+from tests.factories import PatientFactory, TimeEntryFactory, staff_time
 from timelog import services as timelog_services
 from timelog.models import TimeEntry
 
@@ -142,6 +144,41 @@ def test_the_batch_loader_gives_the_engine_what_the_general_loader_gives(
         _rows, general = load_patient_months(practice=practice, patient_ids=ids, months=[OCTOBER])
     assert adjusted == {pk: general[(pk, OCTOBER)] for pk in ids}
     assert [e.minutes for e in adjusted[patients[2].pk].time_entries] == [2, 9, 10]
+    # The batch loader's entries skip the type's checks (TimeEntry.trusted): every field,
+    # the derived clock minute too, is what the checking constructor makes.
+    for pk in ids:
+        for fast in adjusted[pk].time_entries:
+            checked = rules.TimeEntry(
+                started_at=fast.started_at,
+                minutes=fast.minutes,
+                performer=fast.performer,
+                practitioner=fast.practitioner,
+                face_to_face=fast.face_to_face,
+            )
+            assert fast == checked
+            assert (fast.start_minute, fast.in_billed_visit) == (
+                checked.start_minute,
+                checked.in_billed_visit,
+            )
+
+
+@pytest.mark.parametrize("model", [Outcome, Claim])
+def test_close_rows_linking_another_practice_are_refused_by_the_composite_keys(
+    practice, other_practice, physician, coordinator, model
+):
+    """Outcome, Claim and ClaimLine keep only the same-practice composite foreign keys (the
+    single-column ones were checked twice on each COPYed row): a foreign or missing patient or
+    claim is still refused by the database, at once."""
+    _patients(practice, physician, coordinator, 1)
+    _close(practice)
+    row = model.objects.for_practice(practice).get()
+    outsider = PatientFactory(practice=other_practice)
+    for patient_id in (outsider.pk, uuid.uuid4()):
+        with pytest.raises(IntegrityError, match="same_practice"), transaction.atomic():
+            model.objects.for_practice(practice).filter(pk=row.pk).update(patient_id=patient_id)
+    line = ClaimLine.objects.for_practice(practice).first()
+    with pytest.raises(IntegrityError, match="same_practice"), transaction.atomic():
+        ClaimLine.objects.for_practice(practice).filter(pk=line.pk).update(claim_id=uuid.uuid4())
 
 
 def test_a_close_in_big_batches_gives_what_small_batches_give(practice, physician, coordinator):
