@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0011_claim_to_cash_links'),
+        ('billing', '0012_issue18_prepared_export'),
         ('ccm', '0009_issue18_audit_partitions'),
         ('patients', '0005_issue17'),
     ]
