@@ -21,7 +21,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.exports import services
+from billing.exports import selectors, services
 from billing.exports.views import ANOTHER_SITE_MESSAGE
 from billing.http import download
 from billing.models import ExportKind, PreparedExport, PreparedStatus
@@ -29,7 +29,6 @@ from ccm.api import MONTH_PATH, ApiView, EnumField, StrictSerializer, error_resp
 from ccm.months import month_label, parse_month
 from ccm.pages import from_another_site
 from ccm.roles import Capability
-from ccm.tenancy import get_for_practice_or_404
 
 
 class _ExportApi(ApiView):
@@ -107,8 +106,7 @@ class PreparedSerializer(serializers.Serializer):
 
 
 def _prepared(view: ApiView, export_id: Any) -> PreparedExport:
-    rows = PreparedExport.objects.for_practice(view.practice).select_related("practice")
-    return get_for_practice_or_404(rows, view.practice, export_id)
+    return selectors.prepared_get(practice=view.practice, export_id=export_id)
 
 
 class PreparedExportRequestApi(ApiView):

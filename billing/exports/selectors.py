@@ -20,6 +20,7 @@ from billing.models import (
 )
 from ccm.models import Membership, Practice
 from ccm.months import month_label
+from ccm.tenancy import get_for_practice_or_404
 
 NOT_CLOSED = "{month} is not closed: only a closed month's claims can be exported."
 
@@ -89,3 +90,9 @@ def prepared_list(*, practice: Practice, month: dt.date, limit: int) -> list[Pre
     """The month's latest prepared exports, newest first (one query)."""
     rows = PreparedExport.objects.for_practice(practice).filter(month=month)
     return list(rows.select_related("requested_by__user").defer("patient_ids")[:limit])
+
+
+def prepared_get(*, practice: Practice, export_id: Any) -> PreparedExport:
+    """One of the practice's prepared exports, or 404 (another practice's or no such id)."""
+    rows = PreparedExport.objects.for_practice(practice).select_related("practice")
+    return get_for_practice_or_404(rows, practice, export_id)

@@ -21,7 +21,7 @@ from ccm.forms import flash_error
 from ccm.months import month_label
 from ccm.pages import from_another_site, page
 from ccm.roles import Capability
-from ccm.tenancy import PracticeRequest, get_for_practice_or_404
+from ccm.tenancy import PracticeRequest
 
 ANOTHER_SITE_MESSAGE = (
     "The 837P was not created: the download came from a link on another site. Download it "
@@ -93,8 +93,7 @@ def month_exports(request: PracticeRequest, month: str) -> HttpResponse:
 
 
 def _prepared(request: PracticeRequest, export_id: str) -> PreparedExport:
-    rows = PreparedExport.objects.for_practice(request.practice).select_related("practice")
-    return get_for_practice_or_404(rows, request.practice, export_id)
+    return selectors.prepared_get(practice=request.practice, export_id=export_id)
 
 
 @page(Capability.EXPORT_CLAIMS, "GET")

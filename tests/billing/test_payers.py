@@ -155,7 +155,7 @@ def test_the_list_page_reads_a_fixed_number_of_queries(
     with django_assert_num_queries(5):
         admin_client.get(URL)
     PayerFactory.create_batch(12, practice=practice)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         admin_client.get(URL)
 
 
