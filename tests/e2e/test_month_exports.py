@@ -94,6 +94,10 @@ def test_a_biller_prepares_the_month_pdf_sees_progress_and_downloads_it(
     link = item.get_by_role("link", name="Download PDF summary")
     expect(link).to_be_visible(timeout=60_000)
     shot(page, "month-pdf-ready")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "month-pdf-ready-390")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 900})
     with page.expect_download() as download:
         link.click()
     path = tmp_path / "month.pdf"
