@@ -13,12 +13,15 @@ patient-months/s, where the close's time went (engine, loading, the rest); then 
 exponents between sizes (log(t2/t1) / log(n2/n1): 1.0 is linear) and the idempotent re-close.
 
 Runs in a throwaway database (created next to the dev DB or DATABASE_URL's, migrated,
-dropped at the end), so every run times first closes. The data mix: patients, conditions,
-consents and enrolment from the seed_demo generator (some enrolled during the month, a few
-disenrolled), care plans from the demo generator (most signed with a copy given, some drafts,
-a few none), 1.5 % of the consents removed, and per patient a month total drawn from four
-bands (under 20 minutes, 20-39, 40-59, 60-80: 99439 add-ons) split over about 20 entries,
-physician time for one patient in ten, a few face-to-face entries (inserted with COPY).
+dropped at the end), so every run times first closes; `--keep` keeps it and `--reuse` closes
+its practices again without seeding (each close from a reset month; migrate it first if the
+schema changed: DATABASE_URL=<db>_bench_month_close manage.py migrate). The data mix:
+patients, conditions, consents and enrolment from the seed_demo generator (some enrolled during
+the month, a few disenrolled), care plans from the demo generator (most signed with a copy
+given, some drafts, a few none), 1.5 % of the consents removed, and per patient a month total
+drawn from four bands (under 20 minutes, 20-39, 40-59, 60-80: 99439 add-ons) split over about
+20 entries, physician time for one patient in ten, a few face-to-face entries (inserted with
+COPY).
 Run from the repository root: .venv/bin/python bench/month_close.py [--scale 50000,100000]
 """
 
@@ -75,13 +78,18 @@ EXPORT_TARGET = 5.0
 # --- The throwaway database ---------------------------------------------------------------
 
 
-def throwaway_database() -> str:
-    """Create and migrate `<db>_bench_month_close`; the connection then points at it.
+def throwaway_database(*, reuse: bool = False) -> str:
+    """Create and migrate `<db>_bench_month_close`; the connection then points at it (with
+    `reuse`: point at the one a `--keep` run left, as it is).
     Without the entries' exclusion constraint (no overlapping entries of one performer): its
     GiST index took most of the server's time seeding millions of entries, the seed draws no
     overlap per performer, and the close never writes an entry."""
     old_name = connection.settings_dict["NAME"]
     connection.settings_dict["TEST"]["NAME"] = f"{old_name}_bench_month_close"
+    if reuse:
+        connection.close()
+        connection.settings_dict["NAME"] = connection.settings_dict["TEST"]["NAME"]
+        return old_name
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     table = TimeEntry._meta.db_table
     with connection.cursor() as cursor:
@@ -377,8 +385,24 @@ def accumulate(target: object, name: str, totals: dict[str, float], key: str) ->
 LOADERS = ("load_patient_months", "load_month_batch")
 
 
+def backend_cpu() -> float:
+    """CPU seconds of this connection's PostgreSQL backend so far (user + system, from
+    /proc: the server runs on this machine), or NaN where it cannot be read. On a shared,
+    loaded machine the two CPU figures say more than the wall time."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_close(practice: Practice, month: dt.date):
     totals: dict[str, float] = collections.defaultdict(float)
+    server = backend_cpu()
     with contextlib.ExitStack() as stack:
         stack.enter_context(accumulate(rules, "evaluate", totals, "engine"))
         for name in LOADERS:
@@ -388,6 +412,7 @@ def timed_close(practice: Practice, month: dt.date):
         close = services.month_close(practice_id=practice.pk, month=month)
         elapsed = time.perf_counter() - start
         totals["python cpu"] = time.process_time() - cpu
+    totals["server cpu"] = backend_cpu() - server
     return close, elapsed, totals
 
 
@@ -501,24 +526,32 @@ def export_csv_pdf(practice: Practice, month: dt.date) -> None:
         print(f"PDF summary: {time.perf_counter() - start:.2f} s, {len(pdf):,} bytes")
 
 
-def bench_size(size: int, repeat: int) -> dict[str, float]:
-    """Seed a practice of `size`, close it `repeat` times (reset in between), each right after
-    its floor; print the median and return it."""
-    practice, month = seed(size)
-    closes, floors = [], []
+def seeded(size: int) -> tuple[Practice, dt.date]:
+    """The practice of `size` a `--keep` run seeded (for `--reuse`)."""
+    practice = Practice.objects.get(slug=f"mc-bench-{size}")
+    return practice, previous_month(month_of(timezone.now(), practice.time_zone))
+
+
+def bench_size(size: int, repeat: int, *, reuse: bool = False) -> dict[str, float]:
+    """Seed a practice of `size` (or take the kept one), close it `repeat` times (reset in
+    between), each right after its floor; print the median and return it."""
+    practice, month = seeded(size) if reuse else seed(size)
+    closes, floors, cpus = [], [], []
     for attempt in range(repeat):
-        if attempt:
+        if attempt or reuse:
             _reset_close(practice, month)
         floor = sql_floor(practice, month)
         close, elapsed, totals = timed_close(practice, month)
         floors.append(floor)
         closes.append(elapsed)
+        cpus.append((totals["python cpu"], totals["server cpu"]))
         months = close.patients_total
         rest = elapsed - totals["engine"] - totals["loading"] - totals["candidates"]
         print(
             f"  close #{attempt + 1}: {elapsed:.2f} s, floor {floor:.3f} s, "
             f"ratio {elapsed / floor:.1f}x, {months / elapsed:,.0f} patient-months/s; "
-            f"CPU of this process {totals['python cpu']:.1f} s, "
+            f"CPU of this process {totals['python cpu']:.2f} s and of its PostgreSQL backend "
+            f"{totals['server cpu']:.2f} s, "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         )
         parts = (
@@ -529,6 +562,8 @@ def bench_size(size: int, repeat: int) -> dict[str, float]:
         )
         print("    " + ", ".join(f"{k} {v:.2f} s ({100 * v / elapsed:.0f} %)" for k, v in parts))
     elapsed, floor = statistics.median(closes), statistics.median(floors)
+    cpu = [statistics.median(column) for column in zip(*cpus, strict=True)]
+    print(f"  CPU (median): this process {cpu[0]:.2f} s, its PostgreSQL backend {cpu[1]:.2f} s")
     print(
         f"month close {size:,}: {elapsed:.2f} s (median of {repeat}), floor {floor:.3f} s, "
         f"ratio {elapsed / floor:.1f}x (target <= {FLOOR_RATIO_TARGET:.0f}x), "
@@ -556,7 +591,7 @@ def run(args: argparse.Namespace) -> None:
     results = {}
     for size in _sizes(args.scale):
         print(f"== {size:,} patient-months")
-        results[size] = bench_size(size, args.repeat)
+        results[size] = bench_size(size, args.repeat, reuse=args.reuse)
     sizes = sorted(results)
     for small, big in itertools.pairwise(sizes):
         span = math.log(big / small)
@@ -584,12 +619,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="closes per size (median)")
     parser.add_argument("--profile", action="store_true", help="cProfile the largest size")
     parser.add_argument("--exports", action="store_true", help="837P, CSV and PDF times")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the seeded database (for --reuse)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="close the sizes a --keep run seeded, no seeding"
+    )
     args = parser.parse_args()
-    old_name = throwaway_database()
+    old_name = throwaway_database(reuse=args.reuse)
     try:
         run(args)
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if not (args.keep or args.reuse):
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -59,15 +59,35 @@ def _locking(practice: Practice, patient_ids: Collection[Any], *, skip_locked: b
 
 
 def lock_patients(
-    practice: Practice, patient_ids: Collection[Any], *, skip_locked: bool = False
+    practice: Practice,
+    patient_ids: Collection[Any],
+    *,
+    skip_locked: bool = False,
+    id_range: tuple[Any, Any] | None = None,
 ) -> list[Any]:
     """Lock the practice's patients' rows (in id order, until the transaction ends) without
     changing anything: the month close waits for writers in flight this way. `skip_locked`
-    (the reconcile job) passes over patients a live write holds. The ids locked."""
+    (the reconcile job) passes over patients a live write holds. The ids locked.
+
+    `id_range` (first, last), in place of `patient_ids` (pass ()): every patient of the
+    practice from first to last id, in the same id order: the month close locks a batch of
+    sorted ids by its bounds, two parameters instead of thousands (the patients in between
+    that are not in the batch are locked too: harmless, the batch's transaction is short, and
+    the order is the one every writer takes)."""
     _require_transaction()
-    return list(
-        _locking(practice, patient_ids, skip_locked=skip_locked).values_list("pk", flat=True)
-    )
+    if id_range is None:
+        locking = _locking(practice, patient_ids, skip_locked=skip_locked)
+    elif patient_ids:
+        raise TypeError("lock_patients: patient_ids or id_range, not both.")
+    else:
+        first, last = id_range
+        locking = (
+            Patient.objects.for_practice(practice)
+            .select_for_update(skip_locked=skip_locked)
+            .filter(pk__gte=first, pk__lte=last)
+            .order_by("pk")  # the one lock order
+        )
+    return list(locking.values_list("pk", flat=True))
 
 
 def lock_patient_or_404(practice: Practice, patient_id: Any) -> Patient:

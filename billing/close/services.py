@@ -39,7 +39,15 @@ from django.utils import timezone
 
 from billing import rules
 from billing.close.bulk import copy_rows
-from billing.close.coverage import COVERAGE, STAMP_FIELDS, claim_stamps, gate
+from billing.close.coverage import (
+    COVERAGE,
+    NO_COVER,
+    STAMP_FIELDS,
+    Cover,
+    batch_coverage,
+    claim_stamps,
+    gate,
+)
 from billing.inputs.loading import (
     between,
     fee_schedule,
@@ -64,7 +72,7 @@ from ccm.roles import Capability, require
 from ccm.tenancy import practice_scope
 from patients import engine_inputs
 from patients.models import Patient, Status
-from patients.selectors import CoverageInForce, coverage_in_force
+from patients.selectors import coverage_in_force
 from timelog.models import MonthLock, TimeEntry
 from timelog.selectors import worklist_base
 from timelog.services import month_lock
@@ -397,17 +405,18 @@ def _close_batch(
         return 0
     # Writers of engine inputs lock the patient row (engine_inputs.changing): wait for those
     # in flight, so their entries are in the facts or refused by the month's lock.
-    engine_inputs.lock_patients(practice, todo)
+    span = (todo[0], todo[-1])
+    engine_inputs.lock_patients(practice, (), id_range=span)
     fees, rules_policy = rates
     patients, facts = load_month_batch(practice=practice, patient_ids=todo, month=month, fees=fees)
     kept = _kept_claims(practice, month, todo) if close.times_closed else {}
     # The batch's coverage in one query: without Medicare in force the month does not bill.
-    coverage = coverage_in_force(practice=practice, patient_ids=todo, month=month)
+    coverage = batch_coverage(practice, span, month)
     outcomes: list[dict[str, Any]] = []
     claims: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     for patient in patients:
-        cover = coverage[patient.pk]
+        cover = coverage.get(patient.pk, NO_COVER)
         result = gate(rules.evaluate(facts[patient.pk], rules_policy), cover, month)
         outcomes.append(_outcome(practice, close, patient.pk, month, result))
         old = kept.get(patient.pk)
@@ -442,7 +451,7 @@ def _reconcile_kept(
     claim: Claim,
     patient: Any,
     result: Any,
-    cover: CoverageInForce,
+    cover: Cover,
     actor: Membership | None,
 ) -> list[dict[str, Any]]:
     """A submitted claim on re-close: unchanged when the result is the same; corrected (or
@@ -506,7 +515,7 @@ def _claim(
     patient: Any,
     month: dt.date,
     result: Any,
-    cover: CoverageInForce,
+    cover: Cover,
 ) -> Claim:
     return Claim(
         practice=practice,
@@ -528,10 +537,9 @@ def _claim_row(
     patient: Any,
     month: dt.date,
     result: Any,
-    cover: CoverageInForce,
+    cover: Cover,
 ) -> dict[str, Any]:
-    """A new claim as a row for COPY (billing.close.bulk): `_claim`'s fields, stamps by id."""
-    stamps = claim_stamps(cover)
+    """A new claim as a row for COPY (billing.close.bulk): `_claim`'s fields."""
     return {
         "practice_id": practice.pk,
         "id": uuid.uuid4(),
@@ -543,8 +551,7 @@ def _claim_row(
         "place_of_service": result.place_of_service,
         "diagnosis_codes": list(result.diagnosis_pointers),
         "amount": result.total,
-        "payer_responsibility": stamps.pop("payer_responsibility"),
-        **{f"{name}_id": row.pk if row is not None else None for name, row in stamps.items()},
+        **claim_stamps(cover),
     }
 
 
