@@ -171,11 +171,22 @@ class Outcome(TenantModel):
         db_index=False,
     )
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No single-column index either (0014): no query reads outcomes by close or by patient
+    # alone (by patient: billing_outcome_once, which leads with the practice), and each index
+    # is one more write per row of the close's COPY.
     close = models.ForeignKey(
-        MonthClose, on_delete=models.CASCADE, related_name="outcomes", db_constraint=False
+        MonthClose,
+        on_delete=models.CASCADE,
+        related_name="outcomes",
+        db_constraint=False,
+        db_index=False,
     )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     month = models.DateField()
     billable = models.BooleanField()
@@ -194,7 +205,15 @@ class Outcome(TenantModel):
                 fields=["practice", "patient", "month"], name="billing_outcome_once"
             ),
         ]
-        indexes: ClassVar = [models.Index(fields=["practice", "month", "billable"])]
+        indexes: ClassVar = [
+            # The month's not-billable list and count (billing.claims.selectors): only those
+            # rows (0014; was every outcome, by billable).
+            models.Index(
+                fields=["practice", "month"],
+                condition=models.Q(billable=False),
+                name="billing_outcome_not_billable",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {'billable' if self.billable else 'not billable'}"
@@ -217,7 +236,10 @@ class ClaimStatus(models.TextChoices):
 class Claim(TenantModel):
     """One patient-month's CCM claim under one billing practitioner (never two: unique)."""
 
-    # Links checked by the same-practice composite keys only (as Outcome's, above).
+    # Links checked by the same-practice composite keys only (as Outcome's, above), and no
+    # single-column index on them (0014): every read of claims leads with the practice (the
+    # unique and month indexes below serve them), none by close, patient, practitioner or
+    # coverage alone, and each index was one more write per row of the close's COPY.
     practice = models.ForeignKey(
         "ccm.Practice",
         on_delete=models.PROTECT,
@@ -227,14 +249,26 @@ class Claim(TenantModel):
     )
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     close = models.ForeignKey(
-        MonthClose, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        MonthClose,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     month = models.DateField()
     billing_practitioner = models.ForeignKey(
-        "ccm.Membership", on_delete=models.PROTECT, related_name="+", db_constraint=False
+        "ccm.Membership",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     date_of_service = models.DateField()
     place_of_service = models.CharField(max_length=2)
@@ -256,6 +290,7 @@ class Claim(TenantModel):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     secondary_coverage = models.ForeignKey(
         "patients.Coverage",
@@ -264,6 +299,7 @@ class Claim(TenantModel):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     payer = models.ForeignKey(
         "patients.Payer",
@@ -272,6 +308,7 @@ class Claim(TenantModel):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     # 837P SBR01 of the destination payer: P (primary) or S (Medicare secondary to another).
     payer_responsibility = models.CharField(max_length=1, default="P")
@@ -297,7 +334,16 @@ class Claim(TenantModel):
                 name="billing_claim_once",
             ),
         ]
-        indexes: ClassVar = [models.Index(fields=["practice", "month", "status"])]
+        indexes: ClassVar = [
+            models.Index(fields=["practice", "month", "status"]),
+            # "Is this payer in use" (billing.setup): only the Medicare Advantage claims
+            # have a payer (0014; was a full index of payer_id).
+            models.Index(
+                fields=["practice", "payer"],
+                condition=models.Q(payer__isnull=False),
+                name="billing_claim_payer",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"claim {self.month:%Y-%m}"
