@@ -2,51 +2,56 @@
 tens of thousands of outcomes, claims and lines, and `bulk_create` spends most of that time
 building model instances and one parameter per value (bench/month_close.py).
 
-Rows are plain dicts of field attnames; a missing field takes the model's default as Django
-would (a fresh uuid4, `timezone.now()`, an empty list, "" for a blank text). Nothing here
-checks the tenant: the caller puts its own practice's id in every row, as bulk_create would.
+Rows are plain tuples of the values of the `fields` named (attnames, JSON already dumped to
+text); every other field takes the model's default as Django would ("" for a blank text, None,
+a constant), worked out once per model and field list and appended to each row as is: no
+Python work per value. A field whose default is computed per row (a uuid4, `timezone.now()`,
+an empty list) must be among `fields`. Nothing here checks the tenant: the caller puts its
+own practice's id in every row, as bulk_create would.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, models
 
-_NO_VALUE = object()
 
-
-def _columns(model: type[models.Model]) -> list[tuple[models.Field[Any, Any], Any]]:
-    """Each concrete field with how its value becomes COPY text (JSON: dumped here)."""
-    out: list[tuple[models.Field[Any, Any], Any]] = []
-    for field in model._meta.concrete_fields:
-        if isinstance(field, models.JSONField):
-            encoder = field.encoder
-            out.append((field, lambda value, encoder=encoder: json.dumps(value, cls=encoder)))
-        else:
-            out.append((field, None))
-    return out
-
-
-def copy_rows(model: type[models.Model], rows: Iterable[Mapping[str, Any]]) -> int:
-    """COPY `rows` into the model's table in the current transaction; how many rows."""
-    columns = _columns(model)
+@functools.cache
+def _plan(model: type[models.Model], fields: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
+    """The COPY statement (the given fields, then the others) and the others' values."""
+    concrete = {field.attname: field for field in model._meta.concrete_fields}
+    unknown = set(fields) - concrete.keys()
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field {', '.join(sorted(unknown))}.")
+    rest = [field for name, field in concrete.items() if name not in fields]
+    tail = []
+    for field in rest:
+        if field.has_default() and callable(field.default):
+            raise ValueError(f"{model.__name__}.{field.attname}: give its value in each row.")
+        value = field.get_default()
+        if isinstance(field, models.JSONField) and value is not None:
+            value = json.dumps(value, cls=field.encoder)
+        tail.append(value)
     quote = connection.ops.quote_name
-    names = ", ".join(quote(str(field.column)) for field, _dump in columns)
-    sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN"
+    columns = [concrete[name].column for name in fields] + [field.column for field in rest]
+    names = ", ".join(quote(str(column)) for column in columns)
+    return f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN", tuple(tail)
+
+
+def copy_rows(
+    model: type[models.Model], fields: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
+) -> int:
+    """COPY `rows` (tuples of `fields`' values) into the model's table in the current
+    transaction; how many rows."""
+    sql, tail = _plan(model, fields)
     count = 0
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        write = copy.write_row
         for row in rows:
-            values = []
-            for field, dump in columns:
-                value = row.get(field.attname, _NO_VALUE)
-                if value is _NO_VALUE:
-                    value = field.get_default()
-                if dump is not None and value is not None:
-                    value = dump(value)
-                values.append(value)
-            copy.write_row(values)
+            write(row + tail)
             count += 1
     return count

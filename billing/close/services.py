@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import logging
 import uuid
 from decimal import Decimal
@@ -261,19 +262,66 @@ def _restart(
     return close
 
 
-def _lines(practice: Practice, claim_id: Any, result: Any) -> list[dict[str, Any]]:
-    """The claim's lines as rows for COPY (billing.close.bulk)."""
+# The columns of the rows the close COPYs (billing.close.bulk; the others take defaults).
+LINE_COLUMNS = (
+    "practice_id",
+    "id",
+    "claim_id",
+    "position",
+    "code",
+    "units",
+    "minutes",
+    "charge",
+    "explanation",
+)
+OUTCOME_COLUMNS = (
+    "practice_id",
+    "id",
+    "close_id",
+    "patient_id",
+    "month",
+    "billable",
+    "blocked_by",
+    "reasons",
+    "clinical_staff_minutes",
+    "physician_minutes",
+    "next_code",
+    "minutes_needed",
+    "created_at",
+)
+CLAIM_COLUMNS = (
+    "practice_id",
+    "id",
+    "close_id",
+    "patient_id",
+    "month",
+    "billing_practitioner_id",
+    "date_of_service",
+    "place_of_service",
+    "diagnosis_codes",
+    "amount",
+    "coverage_id",
+    "secondary_coverage_id",
+    "payer_id",
+    "payer_responsibility",
+    "created_at",
+)
+
+
+def _lines(practice: Practice, claim_id: Any, result: Any) -> list[tuple[Any, ...]]:
+    """The claim's lines as rows for COPY (LINE_COLUMNS)."""
     return [
-        {
-            "practice_id": practice.pk,
-            "claim_id": claim_id,
-            "position": i,
-            "code": line.code,
-            "units": line.units,
-            "minutes": line.minutes,
-            "charge": line.amount,
-            "explanation": line.explanation,
-        }
+        (
+            practice.pk,
+            uuid.uuid4(),
+            claim_id,
+            i,
+            line.code,
+            line.units,
+            line.minutes,
+            line.amount,
+            line.explanation,
+        )
         for i, line in enumerate(result.lines)
     ]
 
@@ -412,23 +460,24 @@ def _close_batch(
     kept = _kept_claims(practice, month, todo) if close.times_closed else {}
     # The batch's coverage in one query: without Medicare in force the month does not bill.
     coverage = batch_coverage(practice, span, month)
-    outcomes: list[dict[str, Any]] = []
-    claims: list[dict[str, Any]] = []
-    lines: list[dict[str, Any]] = []
+    outcomes: list[tuple[Any, ...]] = []
+    claims: list[tuple[Any, ...]] = []
+    lines: list[tuple[Any, ...]] = []
+    now = timezone.now()
     for patient in patients:
         cover = coverage.get(patient.pk, NO_COVER)
         result = gate(rules.evaluate(facts[patient.pk], rules_policy), cover, month)
-        outcomes.append(_outcome(practice, close, patient.pk, month, result))
+        outcomes.append(_outcome(practice, close, patient.pk, month, result, now))
         old = kept.get(patient.pk)
         if old is not None:
             lines += _reconcile_kept(practice, close, old, patient, result, cover, actor)
         elif result.billable and patient.billing_practitioner_id:
-            claim = _claim_row(practice, close, patient, month, result, cover)
+            claim = _claim_row(practice, close, patient, month, result, cover, now)
             claims.append(claim)
-            lines += _lines(practice, claim["id"], result)
-    copy_rows(Outcome, outcomes)
-    copy_rows(Claim, claims)
-    copy_rows(ClaimLine, lines)
+            lines += _lines(practice, claim[1], result)
+    copy_rows(Outcome, OUTCOME_COLUMNS, outcomes)
+    copy_rows(Claim, CLAIM_COLUMNS, claims)
+    copy_rows(ClaimLine, LINE_COLUMNS, lines)
     # The heartbeat: a running close without one for MONTH_CLOSE_STALE_AFTER is resumed.
     MonthClose.objects.for_practice(practice).filter(pk=close_id).update(
         patients_done=cursor.position, heartbeat_at=timezone.now()
@@ -453,7 +502,7 @@ def _reconcile_kept(
     result: Any,
     cover: Cover,
     actor: Membership | None,
-) -> list[dict[str, Any]]:
+) -> list[tuple[Any, ...]]:
     """A submitted claim on re-close: unchanged when the result is the same; corrected (or
     withdrawn) only when the closer confirmed the differences; otherwise kept and audited.
     Kept as is, it keeps the payer it was stamped with; a correction restamps it from the
@@ -490,23 +539,30 @@ def _reconcile_kept(
 
 
 def _outcome(
-    practice: Practice, close: MonthClose, patient_id: Any, month: dt.date, result: Any
-) -> dict[str, Any]:
-    """The patient-month's Outcome as a row for COPY (billing.close.bulk)."""
+    practice: Practice,
+    close: MonthClose,
+    patient_id: Any,
+    month: dt.date,
+    result: Any,
+    now: dt.datetime,
+) -> tuple[Any, ...]:
+    """The patient-month's Outcome as a row for COPY (OUTCOME_COLUMNS)."""
     following = result.next_threshold
-    return {
-        "practice_id": practice.pk,
-        "close_id": close.pk,
-        "patient_id": patient_id,
-        "month": month,
-        "billable": result.billable,
-        "blocked_by": list(result.blocked_by),
-        "reasons": list(result.reasons),
-        "clinical_staff_minutes": result.minutes.clinical_staff,
-        "physician_minutes": result.minutes.physician,
-        "next_code": following.code if following else "",
-        "minutes_needed": following.minutes_needed if following else None,
-    }
+    return (
+        practice.pk,
+        uuid.uuid4(),
+        close.pk,
+        patient_id,
+        month,
+        result.billable,
+        json.dumps(list(result.blocked_by)),
+        json.dumps(list(result.reasons)),
+        result.minutes.clinical_staff,
+        result.minutes.physician,
+        following.code if following else "",
+        following.minutes_needed if following else None,
+        now,
+    )
 
 
 def _claim(
@@ -538,21 +594,27 @@ def _claim_row(
     month: dt.date,
     result: Any,
     cover: Cover,
-) -> dict[str, Any]:
-    """A new claim as a row for COPY (billing.close.bulk): `_claim`'s fields."""
-    return {
-        "practice_id": practice.pk,
-        "id": uuid.uuid4(),
-        "close_id": close.pk,
-        "patient_id": patient.pk,
-        "month": month,
-        "billing_practitioner_id": patient.billing_practitioner_id,
-        "date_of_service": result.date_of_service,
-        "place_of_service": result.place_of_service,
-        "diagnosis_codes": list(result.diagnosis_pointers),
-        "amount": result.total,
-        **claim_stamps(cover),
-    }
+    now: dt.datetime,
+) -> tuple[Any, ...]:
+    """A new claim as a row for COPY (CLAIM_COLUMNS): `_claim`'s fields."""
+    stamps = claim_stamps(cover)
+    return (
+        practice.pk,
+        uuid.uuid4(),
+        close.pk,
+        patient.pk,
+        month,
+        patient.billing_practitioner_id,
+        result.date_of_service,
+        result.place_of_service,
+        json.dumps(list(result.diagnosis_pointers)),
+        result.total,
+        stamps["coverage_id"],
+        stamps["secondary_coverage_id"],
+        stamps["payer_id"],
+        stamps["payer_responsibility"],
+        now,
+    )
 
 
 @transaction.atomic

@@ -66,20 +66,15 @@ def entry_fact(entry: Any) -> rules.TimeEntry:
 
 def entry_facts(rows: Iterable[Sequence[Any]]) -> tuple[rules.TimeEntry, ...]:
     """`entry_fact` and `engine_entries` over plain rows (the month close's loader): each
-    (started_at, minutes, effective minutes or None, performer kind, practitioner id as
-    text or None, face to face, activity), in time order. Database rows already hold the
+    (patient, activity, started_at, minutes after adjustments, performer kind, practitioner
+    id as text or NO_PRACTITIONER, face to face, clock minute of the start), in time order,
+    as `billing.inputs.loading.load_month_batch` selects them. Database rows already hold the
     engine type's invariants (column constraints), so they skip its checks (`trusted`)."""
     trusted = rules.TimeEntry.trusted
     return tuple(
-        trusted(
-            started_at,
-            minutes if effective is None else effective,
-            performer,
-            practitioner or NO_PRACTITIONER,
-            face,
-            int(started_at.timestamp() // 60),
-        )
-        for started_at, minutes, effective, performer, practitioner, face, activity in rows
+        trusted(started_at, minutes, performer, practitioner, face, minute)
+        for _patient, activity, started_at, minutes, performer, practitioner, face, minute in rows
+        # R5: enrollment outreach happens before consent and is never CCM time.
         if activity != ENROLLMENT_OUTREACH
     )
 

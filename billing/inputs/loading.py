@@ -11,12 +11,13 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from decimal import Decimal
-from operator import attrgetter
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import IntegerField, QuerySet, TextField, Value
-from django.db.models.functions import Cast
+from django.db.models import BigIntegerField, F, Func, QuerySet, TextField, Value
+from django.db.models.functions import Cast, Coalesce
 from psycopg.types.datetime import TimestamptzLoader
 
 from billing import rules
@@ -248,7 +249,6 @@ def load_month_batch(
         )
         if row[0] in wanted
     ]
-    entries: dict[str, list[list[Any]]] = defaultdict(list)
     month_entries: QuerySet[Any] = TimeEntry.objects.for_practice(practice).filter(
         **between(span), billing_month=month
     )
@@ -258,28 +258,39 @@ def load_month_batch(
         **between(span), entry__billing_month=month
     )
     if corrected.exists():
-        month_entries = adjusted(month_entries, practice)
+        month_entries = adjusted(month_entries, practice).annotate(counted=F("effective_minutes"))
     else:
-        month_entries = month_entries.annotate(effective_minutes=Value(None, IntegerField()))
+        month_entries = month_entries.annotate(counted=F("minutes"))
     month_entries = month_entries.annotate(
         # Ids as text: 40,000 rows a batch are grouped and mapped without a UUID object each.
         patient_text=Cast("patient_id", TextField()),
-        practitioner_text=Cast("practitioner_id", TextField()),
+        practitioner_text=Coalesce(
+            Cast("practitioner_id", TextField()),
+            Value(facts.NO_PRACTITIONER),
+            output_field=TextField(),
+        ),
+        # The engine's clock minute (rules.TimeEntry.start_minute: whole minutes since the
+        # epoch), exact, without the session's time zone.
+        start_minute=Func(
+            F("started_at"),
+            template="floor(extract(epoch FROM %(expressions)s) / 60)::bigint",
+            output_field=BigIntegerField(),
+        ),
     )
     # In time order: the engine's R37 check then needs no sort (billing.rules.engine).
-    for patient_id, *row in plain_rows(
+    rows = plain_rows(
         month_entries.order_by("patient_id", "started_at").values_list(
             "patient_text",
+            "activity",
             "started_at",
-            "minutes",
-            "effective_minutes",
+            "counted",
             "performer_kind",
             "practitioner_text",
             "face_to_face",
-            "activity",
+            "start_minute",
         )
-    ):
-        entries[patient_id].append(row)
+    )
+    entries = {patient: facts.entry_facts(group) for patient, group in groupby(rows, itemgetter(0))}
     conditions = grouped(
         Condition.objects.for_practice(practice)
         .filter(**between(span))
@@ -323,7 +334,7 @@ def load_month_batch(
             conditions=conditions.get(pk, []),
             consents=consents.get(pk, []),
             entries=(),
-            time_entries=facts.entry_facts(entries.get(str(pk), ())),
+            time_entries=entries.get(str(pk), ()),
             care_plan=facts.care_plan_for_month(signed.get(pk, []), copies.get(pk, []), month),
             other_services=others.get((pk, month), ()),
             ccm_billed_elsewhere=elsewhere,
