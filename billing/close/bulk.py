@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import connection, models
@@ -55,3 +56,21 @@ def copy_rows(
             write(row + tail)
             count += 1
     return count
+
+
+# The variant's hex digit (RFC 4122: binary 10xx) from a random one, keeping its two low bits.
+_VARIANT = {f"{n:x}": "89ab"[n & 3] for n in range(16)}
+
+
+def new_ids() -> Iterator[str]:
+    """Fresh version-4 UUIDs as text (what COPY takes), as `uuid.uuid4()` makes them (random
+    bits from the OS, then the version and variant set) but drawn 4 KiB at a time: a close
+    makes one per outcome, claim and line, and a `uuid4()` call was a few microseconds each
+    (a system call and a Python constructor)."""
+    while True:
+        text = os.urandom(4096).hex()
+        for at in range(0, 8192, 32):
+            yield (
+                f"{text[at : at + 8]}-{text[at + 8 : at + 12]}-4{text[at + 13 : at + 16]}-"
+                f"{_VARIANT[text[at + 16]]}{text[at + 17 : at + 20]}-{text[at + 20 : at + 32]}"
+            )

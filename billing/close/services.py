@@ -24,10 +24,11 @@ outcomes and claims stored, the month's time locked. Idempotent and resumable.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import json
 import logging
-import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -39,7 +40,7 @@ from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
 from billing import rules
-from billing.close.bulk import copy_rows
+from billing.close.bulk import copy_rows, new_ids
 from billing.close.coverage import (
     COVERAGE,
     NO_COVER,
@@ -308,12 +309,21 @@ CLAIM_COLUMNS = (
 )
 
 
-def _lines(practice: Practice, claim_id: Any, result: Any) -> list[tuple[Any, ...]]:
-    """The claim's lines as rows for COPY (LINE_COLUMNS)."""
+@functools.lru_cache(maxsize=4096)
+def _json(items: tuple[str, ...]) -> str:
+    """A JSON list of strings as COPY takes it: the close's rule ids, reasons and diagnosis
+    pointers repeat from one patient-month to the next, so each is dumped once."""
+    return json.dumps(list(items))
+
+
+def _lines(
+    practice: Practice, claim_id: Any, result: Any, ids: Iterator[Any]
+) -> list[tuple[Any, ...]]:
+    """The claim's lines as rows for COPY (LINE_COLUMNS), their ids from `ids`."""
     return [
         (
             practice.pk,
-            uuid.uuid4(),
+            next(ids),
             claim_id,
             i,
             line.code,
@@ -463,18 +473,18 @@ def _close_batch(
     outcomes: list[tuple[Any, ...]] = []
     claims: list[tuple[Any, ...]] = []
     lines: list[tuple[Any, ...]] = []
-    now = timezone.now()
+    now, ids = timezone.now(), new_ids()
     for patient in patients:
         cover = coverage.get(patient.pk, NO_COVER)
         result = gate(rules.evaluate(facts[patient.pk], rules_policy), cover, month)
-        outcomes.append(_outcome(practice, close, patient.pk, month, result, now))
+        outcomes.append(_outcome(practice, close, patient.pk, month, result, now, next(ids)))
         old = kept.get(patient.pk)
         if old is not None:
             lines += _reconcile_kept(practice, close, old, patient, result, cover, actor)
         elif result.billable and patient.billing_practitioner_id:
-            claim = _claim_row(practice, close, patient, month, result, cover, now)
+            claim = _claim_row(practice, close, patient, month, result, cover, now, next(ids))
             claims.append(claim)
-            lines += _lines(practice, claim[1], result)
+            lines += _lines(practice, claim[1], result, ids)
     copy_rows(Outcome, OUTCOME_COLUMNS, outcomes)
     copy_rows(Claim, CLAIM_COLUMNS, claims)
     copy_rows(ClaimLine, LINE_COLUMNS, lines)
@@ -535,7 +545,7 @@ def _reconcile_kept(
     audit.record_by(
         practice, actor, "claim.correct", claim, patient_id=patient.pk, changed_fields=fields
     )
-    return _lines(practice, claim.pk, result)
+    return _lines(practice, claim.pk, result, new_ids())
 
 
 def _outcome(
@@ -545,18 +555,19 @@ def _outcome(
     month: dt.date,
     result: Any,
     now: dt.datetime,
+    outcome_id: str,
 ) -> tuple[Any, ...]:
     """The patient-month's Outcome as a row for COPY (OUTCOME_COLUMNS)."""
     following = result.next_threshold
     return (
         practice.pk,
-        uuid.uuid4(),
+        outcome_id,
         close.pk,
         patient_id,
         month,
         result.billable,
-        json.dumps(list(result.blocked_by)),
-        json.dumps(list(result.reasons)),
+        _json(tuple(result.blocked_by)),
+        _json(tuple(result.reasons)),
         result.minutes.clinical_staff,
         result.minutes.physician,
         following.code if following else "",
@@ -595,19 +606,20 @@ def _claim_row(
     result: Any,
     cover: Cover,
     now: dt.datetime,
+    claim_id: str,
 ) -> tuple[Any, ...]:
     """A new claim as a row for COPY (CLAIM_COLUMNS): `_claim`'s fields."""
     stamps = claim_stamps(cover)
     return (
         practice.pk,
-        uuid.uuid4(),
+        claim_id,
         close.pk,
         patient.pk,
         month,
         patient.billing_practitioner_id,
         result.date_of_service,
         result.place_of_service,
-        json.dumps(list(result.diagnosis_pointers)),
+        _json(tuple(result.diagnosis_pointers)),
         result.total,
         stamps["coverage_id"],
         stamps["secondary_coverage_id"],
