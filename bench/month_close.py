@@ -30,6 +30,7 @@ import collections
 import contextlib
 import cProfile
 import datetime as dt
+import gc
 import importlib
 import io
 import itertools
@@ -416,6 +417,35 @@ def timed_close(practice: Practice, month: dt.date):
     return close, elapsed, totals
 
 
+def engine_only(practice: Practice, month: dt.date) -> tuple[float, float, int]:
+    """The close's own Python work without its writes, after it: this process's CPU time for
+    loading every candidate's facts (load_month_batch: the ORM's side of its queries and
+    turning the rows into the engine's facts; the server's time is not in it), then for
+    `rules.evaluate` over all of them (the engine alone, no database)."""
+    from billing.inputs import loading
+
+    gc.disable()  # as the close does
+    with practice_scope(practice):
+        ids = services._candidates(practice, month)
+        fees, policy = loading.fee_schedule(practice), loading.policy(practice)
+        facts: dict = {}
+        load = 0.0
+        for start in range(0, len(ids), services.BATCH):
+            chunk = ids[start : start + services.BATCH]
+            began = time.process_time()
+            _rows, batch = loading.load_month_batch(
+                practice=practice, patient_ids=chunk, month=month, fees=fees
+            )
+            load += time.process_time() - began
+            facts.update(batch)
+    began = time.process_time()
+    for fact in facts.values():
+        rules.evaluate(fact, policy)
+    engine = time.process_time() - began
+    gc.enable()
+    return load, engine, len(facts)
+
+
 def profile_close(practice: Practice, month: dt.date, top: int = 15) -> None:
     """Where the time goes, from a fresh close under cProfile."""
     _reset_close(practice, month)
@@ -571,6 +601,12 @@ def bench_size(size: int, repeat: int, *, reuse: bool = False) -> dict[str, floa
         + (f" (target 100k <= {CLOSE_TARGET_100K:.0f} s)" if size >= 100_000 else "")
     )
     print(f"  claims: {close.claims:,}, total ${close.amount:,}")
+    load, engine, months = engine_only(practice, month)
+    print(
+        f"  without writes (CPU of this process): engine alone over {months:,} patient-months "
+        f"{engine:.2f} s ({engine / floor:.1f}x the floor), loading their facts {load:.2f} s "
+        f"({load / floor:.1f}x); both {(engine + load) / floor:.1f}x the floor"
+    )
     describe_outcomes(practice, month)
     start = time.perf_counter()
     again = services.month_close(practice_id=practice.pk, month=month)
