@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connections
 from django.db.models import (
     BooleanField,
     Case,
@@ -26,6 +27,7 @@ from django.db.models import (
     IntegerField,
     Max,
     Min,
+    OrderBy,
     OuterRef,
     Prefetch,
     Q,
@@ -374,12 +376,14 @@ def worklist_page_ids(
     today: dt.date,
     call_window: str = "",
     now: dt.datetime | None = None,
-) -> QuerySet[Any]:
+) -> QuerySet[Any] | WorklistIds:
     """The ids of `worklist(...)` with the same arguments, in its order: what a page is cut
-    from (then `worklist_page_rows`). Only the keys the filter and the sort need are
-    computed, and only for them: the row's other columns cost a probe per patient, paid for
-    the page alone. The next task due is the minimum over a join (one pass over the open
-    tasks) rather than a subquery per patient."""
+    from (then `worklist_page_rows`); `count()` and slices, as a queryset. Only the keys the
+    filter and the sort need are computed, and only for them: the row's other columns cost a
+    probe per patient, paid for the page alone. The next task due is the minimum over a join
+    (one pass over the open tasks) rather than a subquery per patient. A sort by a stored key
+    (minutes, next threshold, last contact) reads the page from the front of its index on
+    the progress rows (`WorklistIds`)."""
     queryset = _built_once(
         ("ids", practice.pk, month, coordinator.pk if coordinator else None),
         lambda: _page_ids_queryset(practice, month, coordinator),
@@ -395,9 +399,109 @@ def worklist_page_ids(
         queryset = queryset.alias(
             next_task_due=Min("tasks__due_on", filter=Q(tasks__status=TaskStatus.OPEN))
         )
-    return _filter_and_sort(queryset, month, show, sort, today, call_window).values_list(
-        "pk", flat=True
-    )
+    ordered = _filter_and_sort(queryset, month, show, sort, today, call_window)
+    stored = _STORED_SORTS.get(sort)
+    if stored is None:
+        return ordered.values_list("pk", flat=True)
+    return WorklistIds(ordered, sort, stored)
+
+
+# The sorts by a key kept on the progress row: (the key for a patient without a row, as
+# `_SORTS` orders it; the row's column, which the indexes on MonthProgress order).
+_STORED_SORTS = {
+    "minutes": ("wl_pool", "wl_row_pool"),
+    "needed": ("wl_needed", "wl_row_needed"),
+    "contact": ("last_contact", "wl_row_contact"),
+}
+_NULLS = {"minutes": "", "needed": " NULLS LAST", "contact": " NULLS FIRST"}
+
+
+def _row_order(sort: str, row_key: str) -> Any:
+    """`_SORTS[sort]`'s direction, on the row's own column."""
+    (order,) = _SORTS[sort]
+    return OrderBy(F(row_key), nulls_first=order.nulls_first, nulls_last=order.nulls_last)
+
+
+class WorklistIds:
+    """A worklist's ids sorted by a stored key, cut as a queryset is (`count()`, slices,
+    iteration) and in the same order as `worklist(...)`.
+
+    Sorted whole, the key and the name of every patient on the list are joined and sorted
+    for each page (the month's rows, a scan of the patients). Instead the page is read in
+    two parts, each in the list's order: the patients with a progress row, from the front of
+    the index on that key (timelog 0007) - a patient's row is probed only as far as the page
+    reaches - and the patients without one (no time this month yet: a month's first hours,
+    a patient enrolled since the hourly job ran), whose key is the default or looked up. The
+    count tells whether there are any: when every patient has a row (the usual case) the
+    second part is not asked for. The page is the front of the two parts' union, in the
+    list's order (the same collation: PostgreSQL sorts both)."""
+
+    def __init__(self, ordered: QuerySet[Any], sort: str, keys: tuple[str, str]) -> None:
+        self._list, self._sort = ordered, sort
+        without_key, row_key = keys
+        names = _NAME_ORDER[:-1]
+        # Filters on the aliases, not on `wl__…`: a filter across the relation would join it
+        # again (a reverse relation joins once per filter call).
+        self._with_row = (
+            ordered.filter(wl_id__isnull=False)
+            .annotate(sort_key=F(row_key))
+            .order_by(_row_order(sort, row_key), *_NAME_ORDER)
+            .values_list("pk", "sort_key", *names)
+        )
+        self._without_row = (
+            ordered.filter(wl_id__isnull=True)
+            .annotate(sort_key=F(without_key))
+            .values_list("pk", "sort_key", *names)
+        )
+        self._counts: tuple[int, int] | None = None
+
+    def _count_both(self) -> tuple[int, int]:
+        # One query: the list's size, and how many of it have a row.
+        if self._counts is None:
+            found = (
+                self._list.order_by()
+                .annotate(row_id=F("wl_id"))
+                .aggregate(total=Count("pk"), rows=Count("row_id"))
+            )
+            self._counts = (found["total"], found["rows"])
+        return self._counts
+
+    def count(self) -> int:
+        return self._count_both()[0]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self[0 : self.count()])
+
+    def __getitem__(self, cut: slice) -> list[Any]:
+        if not isinstance(cut, slice) or cut.step is not None:
+            raise TypeError("WorklistIds takes a slice without a step")
+        total, rows = self._count_both()
+        start, stop = cut.start or 0, total if cut.stop is None else min(cut.stop, total)
+        if start >= stop:
+            return []
+        parts = [
+            part[:stop]
+            for part, n in ((self._with_row, rows), (self._without_row, total - rows))
+            if n
+        ]
+        sql, params = [], []
+        for part in parts:
+            part_sql, part_params = part.query.sql_with_params()
+            sql.append(f"({part_sql})")
+            params.extend(part_params)
+        # Columns: id, key, last name, first name, MRN (as _SORTS and _NAME_ORDER order them).
+        # Only the ORM's SQL of the parts and fixed words are put in; values are parameters.
+        query = (
+            f"SELECT u.* FROM ({' UNION ALL '.join(sql)}) AS u(id, sort_key, last_name, "  # noqa: S608
+            f"first_name, mrn) ORDER BY u.sort_key ASC{_NULLS[self._sort]}, u.last_name ASC, "
+            "u.first_name ASC, u.mrn ASC, u.id ASC LIMIT %s OFFSET %s"
+        )
+        with connections[self._list.db].cursor() as cursor:
+            cursor.execute(query, [*params, stop - start, start])
+            return [row[0] for row in cursor.fetchall()]
 
 
 def _page_ids_queryset(practice: Practice, month: dt.date, coordinator: Membership | None) -> Any:
@@ -426,6 +530,12 @@ def _page_ids_queryset(practice: Practice, month: dt.date, coordinator: Membersh
             last_contact=Case(
                 _no_row(contacts), default=F("wl__last_contact_at"), output_field=DateTimeField()
             ),
+            # The row's own columns (NULL without a row), as the indexes on MonthProgress
+            # order them: `WorklistIds` reads the patients with a row by these.
+            wl_id=F("wl__id"),
+            wl_row_pool=F("wl__staff_pool"),
+            wl_row_needed=F("wl__minutes_needed"),
+            wl_row_contact=F("wl__last_contact_at"),
         )
     )
 
