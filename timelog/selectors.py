@@ -10,7 +10,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connections
@@ -19,6 +19,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateField,
     DateTimeField,
     Exists,
     ExpressionWrapper,
@@ -396,9 +397,8 @@ def worklist_page_ids(
             )
         )
     if sort == "due":
-        queryset = queryset.alias(
-            next_task_due=Min("tasks__due_on", filter=Q(tasks__status=TaskStatus.OPEN))
-        )
+        filtered = _filter_and_sort(queryset, month, show, "name", today, call_window)
+        return _DueIds(filtered, practice)
     ordered = _filter_and_sort(queryset, month, show, sort, today, call_window)
     stored = _STORED_SORTS.get(sort)
     if stored is None:
@@ -413,7 +413,7 @@ _STORED_SORTS = {
     "needed": ("wl_needed", "wl_row_needed"),
     "contact": ("last_contact", "wl_row_contact"),
 }
-_NULLS = {"minutes": "", "needed": " NULLS LAST", "contact": " NULLS FIRST"}
+_NULLS = {"minutes": "", "needed": " NULLS LAST", "contact": " NULLS FIRST", "due": " NULLS LAST"}
 
 
 def _row_order(sort: str, row_key: str) -> Any:
@@ -466,6 +466,11 @@ class WorklistIds:
             self._counts = (found["total"], found["rows"])
         return self._counts
 
+    def _parts(self, total: int, rows: int) -> list[Any]:
+        return [
+            part for part, n in ((self._with_row, rows), (self._without_row, total - rows)) if n
+        ]
+
     def count(self) -> int:
         return self._count_both()[0]
 
@@ -475,18 +480,25 @@ class WorklistIds:
     def __iter__(self) -> Iterator[Any]:
         return iter(self[0 : self.count()])
 
-    def __getitem__(self, cut: slice) -> list[Any]:
-        if not isinstance(cut, slice) or cut.step is not None:
+    @overload
+    def __getitem__(self, cut: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, cut: slice) -> list[Any]: ...
+
+    def __getitem__(self, cut: int | slice) -> Any:
+        if isinstance(cut, int):
+            found = self[cut : cut + 1] if cut >= 0 else []
+            if not found:
+                raise IndexError(cut)
+            return found[0]
+        if cut.step is not None:
             raise TypeError("WorklistIds takes a slice without a step")
         total, rows = self._count_both()
         start, stop = cut.start or 0, total if cut.stop is None else min(cut.stop, total)
         if start >= stop:
             return []
-        parts = [
-            part[:stop]
-            for part, n in ((self._with_row, rows), (self._without_row, total - rows))
-            if n
-        ]
+        parts = [part[:stop] for part in self._parts(total, rows)]
         sql, params = [], []
         for part in parts:
             part_sql, part_params = part.query.sql_with_params()
@@ -502,6 +514,50 @@ class WorklistIds:
         with connections[self._list.db].cursor() as cursor:
             cursor.execute(query, [*params, stop - start, start])
             return [row[0] for row in cursor.fetchall()]
+
+
+class _DueIds(WorklistIds):
+    """The worklist by next task due (the open task due soonest; none: last), by name.
+
+    Sorted whole, every patient's open tasks are joined and grouped for each page. Instead
+    in two parts: the patients with an open task, their soonest due date read from the
+    (practice, patient, status, due_on) index, and the patients without one, by name; the
+    page is the front of their union in the list's order."""
+
+    def __init__(self, filtered: QuerySet[Any], practice: Practice) -> None:
+        self._list, self._sort, self._counts = filtered, "due", None
+        names = _NAME_ORDER[:-1]
+        open_tasks = Task.objects.for_practice(practice).filter(
+            patient=OuterRef("pk"), status=TaskStatus.OPEN
+        )
+        # Joined to its open tasks (an inner join: the filter is on an alias of the same
+        # join), grouped per patient: one pass over the practice's open tasks.
+        self._with_row = (
+            filtered.annotate(
+                open_task=FilteredRelation(
+                    "tasks",
+                    condition=Q(tasks__practice=practice, tasks__status=TaskStatus.OPEN),
+                )
+            )
+            .alias(open_task_id=F("open_task__id"))
+            .filter(open_task_id__isnull=False)
+            .annotate(sort_key=Min("open_task__due_on"))
+            .order_by(F("sort_key").asc(), *_NAME_ORDER)
+            .values_list("pk", "sort_key", *names)
+        )
+        self._without_row = (
+            filtered.filter(~Exists(open_tasks))
+            .annotate(sort_key=Value(None, output_field=DateField()))
+            .values_list("pk", "sort_key", *names)
+        )
+
+    def _count_both(self) -> tuple[int, int]:
+        if self._counts is None:
+            self._counts = (self._list.count(), 0)
+        return self._counts
+
+    def _parts(self, total: int, rows: int) -> list[Any]:
+        return [self._with_row, self._without_row]
 
 
 def _page_ids_queryset(practice: Practice, month: dt.date, coordinator: Membership | None) -> Any:
