@@ -369,8 +369,10 @@ class MonthProgress(TenantModel):
                 fields=["practice", "month", "patient"], name="timelog_progress_once"
             ),
         ]
-        # The worklist's sorts (timelog.selectors.worklist_page_ids), in their directions: a
-        # page is read from the front of one of these, not sorted out of the whole month.
+        # The worklist's sorts by minutes and by the next threshold (timelog.selectors
+        # .WorklistIds), in their directions: a page is read from the front of one of these,
+        # not sorted out of the whole month. Not the last contact: patients never reached
+        # (NULL, first) are many, and sorting them by name needs every one's name.
         indexes: ClassVar = [
             models.Index(
                 F("practice"), F("month"), F("staff_pool"), name="timelog_progress_by_pool"
@@ -380,12 +382,6 @@ class MonthProgress(TenantModel):
                 F("month"),
                 F("minutes_needed").asc(nulls_last=True),
                 name="timelog_progress_by_needed",
-            ),
-            models.Index(
-                F("practice"),
-                F("month"),
-                F("last_contact_at").asc(nulls_first=True),
-                name="timelog_progress_by_contact",
             ),
         ]
 

@@ -381,10 +381,10 @@ def worklist_page_ids(
     """The ids of `worklist(...)` with the same arguments, in its order: what a page is cut
     from (then `worklist_page_rows`); `count()` and slices, as a queryset. Only the keys the
     filter and the sort need are computed, and only for them: the row's other columns cost a
-    probe per patient, paid for the page alone. The next task due is the minimum over a join
-    (one pass over the open tasks) rather than a subquery per patient. A sort by a stored key
-    (minutes, next threshold, last contact) reads the page from the front of its index on
-    the progress rows (`WorklistIds`)."""
+    probe per patient, paid for the page alone. A sort by a stored key (minutes, next
+    threshold) reads the page from the front of its index on the progress rows
+    (`WorklistIds`); by next task due, the patients with an open task come from one join
+    with the open tasks, then the others by name (`_DueIds`)."""
     queryset = _built_once(
         ("ids", practice.pk, month, coordinator.pk if coordinator else None),
         lambda: _page_ids_queryset(practice, month, coordinator),
@@ -411,9 +411,8 @@ def worklist_page_ids(
 _STORED_SORTS = {
     "minutes": ("wl_pool", "wl_row_pool"),
     "needed": ("wl_needed", "wl_row_needed"),
-    "contact": ("last_contact", "wl_row_contact"),
 }
-_NULLS = {"minutes": "", "needed": " NULLS LAST", "contact": " NULLS FIRST", "due": " NULLS LAST"}
+_NULLS = {"minutes": "", "needed": " NULLS LAST", "due": " NULLS LAST"}
 
 
 def _row_order(sort: str, row_key: str) -> Any:
@@ -591,7 +590,6 @@ def _page_ids_queryset(practice: Practice, month: dt.date, coordinator: Membersh
             wl_id=F("wl__id"),
             wl_row_pool=F("wl__staff_pool"),
             wl_row_needed=F("wl__minutes_needed"),
-            wl_row_contact=F("wl__last_contact_at"),
         )
     )
 

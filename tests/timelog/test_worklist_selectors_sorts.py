@@ -107,3 +107,17 @@ def test_a_month_without_rows_sorts_as_the_worklist(cast, practice, sort):
         kw.update(show=show, sort=sort)
         expected = [patient.pk for patient in selectors.worklist(**kw)]
         assert list(selectors.worklist_page_ids(**kw)) == expected, show
+
+
+@pytest.mark.parametrize("sort", ["minutes", "needed", "due"])
+def test_the_ids_cut_as_a_queryset_does(cast, practice, sort):
+    kw = {"practice": practice, "month": OCTOBER, "today": NOW.date(), "now": NOW, "sort": sort}
+    ids = selectors.worklist_page_ids(**kw)
+    whole = list(ids)
+    assert len(ids) == ids.count() == len(whole) == len(set(whole))
+    assert ids[0] == whole[0]
+    assert ids[len(whole) - 1] == whole[-1]
+    assert ids[len(whole) : len(whole) + 5] == []
+    assert ids[4:2] == []
+    with pytest.raises(IndexError):
+        ids[len(whole)]

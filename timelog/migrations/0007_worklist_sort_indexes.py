@@ -29,13 +29,4 @@ class Migration(migrations.Migration):
                 name="timelog_progress_by_needed",
             ),
         ),
-        migrations.AddIndex(
-            model_name="monthprogress",
-            index=models.Index(
-                models.F("practice"),
-                models.F("month"),
-                models.OrderBy(models.F("last_contact_at"), nulls_first=True),
-                name="timelog_progress_by_contact",
-            ),
-        ),
     ]
