@@ -2,11 +2,13 @@
 time entries in one month, against the bare SQL aggregate behind the page.
 
 Creates the two bench practices once (idempotent) in the dev DB or DATABASE_URL's: patients
-from the seed_demo generator (`patients.demo.seed_patients`), then 20 entries per enrolled
-patient in last month, packed in 15-minute slots per performer so none overlap, then the
-worklist's progress rows by the reconcile job, and call windows (issue 17) for 30% of the
-patients. Prints p50/p95 server time (in-process, warm) and the query count per request, and
-the page / aggregate ratio.
+from the seed_demo generator (`patients.demo.seed_patients`, one call), then 20 entries per
+enrolled patient in last month in one INSERT ... SELECT (packed in 15-minute slots per
+performer so none overlap), open and done tasks and contact attempts (SQL), then the
+worklist's progress rows by the reconcile job (the engine), and call windows (issue 17) for
+30% of the patients. Prints p50/p95 server time (in-process, warm) and the query count per
+request, and the page / aggregate ratio. `ENROLLED` sets the size (bench/web_load.py and
+bench/worklist_sorts.py seed 50,000 in about 13 minutes on a loaded machine; was ~30).
 """
 
 import datetime as dt
