@@ -2,21 +2,22 @@
 time entries in one month, against the bare SQL aggregate behind the page.
 
 Creates the two bench practices once (idempotent) in the dev DB or DATABASE_URL's: patients
-from the seed_demo generator (`patients.demo.seed_patients`), then 20 entries per enrolled
-patient in last month, packed in 15-minute slots per performer so none overlap, then the
-worklist's progress rows by the reconcile job, and call windows (issue 17) for 30% of the
-patients. Prints p50/p95 server time (in-process, warm) and the query count per request, and
-the page / aggregate ratio.
+from the seed_demo generator (`patients.demo.seed_patients`, one call), then 20 entries per
+enrolled patient in last month in one INSERT ... SELECT (packed in 15-minute slots per
+performer so none overlap), open and done tasks and contact attempts (SQL), then the
+worklist's progress rows by the reconcile job (the engine), and call windows (issue 17) for
+30% of the patients. Prints p50/p95 server time (in-process, warm) and the query count per
+request, and the page / aggregate ratio. `ENROLLED` sets the size (bench/web_load.py and
+bench/worklist_sorts.py seed 50,000 in about 13 minutes on a loaded machine; was ~30).
 """
 
 import datetime as dt
-import random
+import math
 import statistics
 import time
 import zoneinfo
 from typing import Any
 
-import _common
 import _setup
 from django.conf import settings
 from django.db import connection
@@ -32,7 +33,8 @@ from patients.models import CallWindow, CallWindowKind, Patient, Status
 from billing.progress import services as progress_services
 from timelog import reminders, services
 
-from timelog.models import TimeEntry
+from timelog.demo import ACTIVITIES, NOTES
+from timelog.models import Task, TimeEntry
 
 ENROLLED = 10_000
 ENTRIES_PER_PATIENT = 20  # 200,000 entries in the month
@@ -57,10 +59,13 @@ def bench_practice(slug: str, month: dt.date) -> tuple[Practice, Membership]:
         _member(practice, f"coordinator{n}@{slug}.bench", Role.COORDINATOR) for n in range(2)
     )
     staff = [physician, *coordinators] + [
-        _member(practice, f"staff{n}@{slug}.bench", Role.COORDINATOR) for n in range(PERFORMERS)
+        _member(practice, f"staff{n}@{slug}.bench", Role.COORDINATOR) for n in range(_performers())
     ]
     start = time.perf_counter()
-    count = ENROLLED
+    # About 72% of the demo patients are enrolled: one call seeds nearly all of them (each
+    # call draws every MRN's spec again, so growing 1,000 at a time from ENROLLED was most of
+    # a 50k seed's time).
+    count = math.ceil(ENROLLED / 0.71)
     while _enrolled(practice).count() < ENROLLED:
         seed_patients(
             practice=practice,
@@ -69,8 +74,10 @@ def bench_practice(slug: str, month: dt.date) -> tuple[Practice, Membership]:
             today=timezone.localdate(),
             prefix="WL",
         )
-        count += 1000
+        count += max(1000, ENROLLED // 50)
     added = _seed_entries(practice, [*staff[3:], physician], month)
+    if _seed_tasks_and_contacts(practice, coordinators[0], month):
+        added = added or 1  # new contacts change the rows: reconcile
     windows = _seed_call_windows(practice)
     if windows:
         with connection.cursor() as cursor:
@@ -93,26 +100,144 @@ def _enrolled(practice: Practice) -> Any:
     return Patient.objects.for_practice(practice).filter(status=Status.ENROLLED)
 
 
+def _performers() -> int:
+    # 15-minute slots over 26 days hold 2,496 entries a performer: enough performers that the
+    # month's entries never overlap (80 at 10,000 enrolled, 400 at 50,000).
+    return max(PERFORMERS, math.ceil(ENROLLED / 125))
+
+
+# The month's entries in one INSERT ... SELECT (a million at 50,000 enrolled: ORM objects took
+# most of the seed's half hour). Entry n of the patient at row i (MRN order) goes to performer
+# (i + n) % P in its slot n * ceil(N / P) + i / P: distinct per performer, so none overlap.
+ENTRIES_SQL = """
+WITH patients AS (
+    SELECT id, billing_practitioner_id, row_number() OVER (ORDER BY mrn) - 1 AS i
+    FROM patients_patient
+    WHERE practice_id = %(practice)s AND status = 'enrolled'
+    ORDER BY mrn
+    LIMIT %(enrolled)s
+), drawn AS (
+    SELECT p.*, n, (p.i + n) %% %(count)s AS k,
+           n * %(per_n)s + p.i / %(count)s AS slot,
+           (%(minutes)s::int[])[1 + floor(random() * cardinality(%(minutes)s::int[]))::int] AS m,
+           1 + floor(random() * cardinality(%(activities)s::text[]))::int AS a
+    FROM patients p CROSS JOIN generate_series(0, %(per_patient)s - 1) AS n
+)
+INSERT INTO timelog_timeentry (
+    id, practice_id, patient_id, performer_id, performer_kind, practitioner_id, started_at,
+    minutes, ended_at, activity, note, face_to_face, source, billing_month, created_at,
+    updated_at
+)
+SELECT gen_random_uuid(), %(practice)s, d.id, (%(performers)s::uuid[])[d.k + 1],
+       CASE WHEN d.k = %(count)s - 1 THEN 'physician' ELSE 'clinical_staff' END,
+       d.billing_practitioner_id, s.started, d.m, s.started + interval '1 minute' * d.m,
+       (%(activities)s::text[])[d.a], (%(notes)s::text[])[d.a], false, 'manual',
+       %(month)s, s.started, s.started
+FROM drawn d, LATERAL (SELECT %(first)s::timestamptz + interval '15 minutes' * d.slot)
+    AS s(started)
+"""
+
+
 def _seed_entries(practice: Practice, performers: list[Membership], month: dt.date) -> int:
     have = TimeEntry.objects.for_practice(practice).filter(billing_month=month).count()
     if have >= ENROLLED * ENTRIES_PER_PATIENT:
         return 0
     TimeEntry.objects.for_practice(practice).filter(billing_month=month).delete()
-    rng = random.Random(f"{practice.slug}-worklist-bench")
-    patients = list(_enrolled(practice).order_by("mrn")[:ENROLLED])
     first, _end = month_bounds(month, practice.time_zone)
-    slots = [0] * len(performers)
-    entries = _common.EntryBatches(practice, month, rng)
-    for n in range(ENTRIES_PER_PATIENT):
-        for i, patient in enumerate(patients):
-            k = (i + n) % len(performers)
-            performer = performers[k]
-            started = first + dt.timedelta(minutes=15 * slots[k])
-            slots[k] += 1
-            minutes = rng.choice((2, 3, 4, 5, 6, 8, 10, 12, 14))
-            physician = performer.role == Role.PHYSICIAN
-            entries.add(patient, performer, physician=physician, started=started, minutes=minutes)
-    return entries.flush()
+    count = len(performers)  # the physician last
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(%s)", [0.18])
+        cursor.execute(
+            ENTRIES_SQL,
+            {
+                "practice": practice.pk,
+                "enrolled": ENROLLED,
+                "count": count,
+                "per_n": math.ceil(ENROLLED / count),
+                "per_patient": ENTRIES_PER_PATIENT,
+                "minutes": [2, 3, 4, 5, 6, 8, 10, 12, 14],
+                "activities": ACTIVITIES,
+                "notes": [NOTES[a] for a in ACTIVITIES],
+                "performers": [m.pk for m in performers],
+                "month": month,
+                "first": first,
+            },
+        )
+        return cursor.rowcount
+
+
+# Open tasks for 40% of the patients (due over the month; a second, custom one for 10%), a
+# done one for 20%; reached contacts for 60% over the month and the two before it, and an
+# unanswered attempt this month for 10%. Patient i (MRN order) gets the same every seed.
+TASKS_SQL = """
+WITH patients AS (
+    SELECT id, row_number() OVER (ORDER BY mrn) - 1 AS i
+    FROM patients_patient
+    WHERE practice_id = %(practice)s AND status = 'enrolled'
+    ORDER BY mrn
+    LIMIT %(enrolled)s
+)
+INSERT INTO timelog_task (
+    id, practice_id, patient_id, assignee_id, kind, title, due_on, month, status, origin,
+    reason, completion_note, completed_at, completed_by_id, created_by_id, created_at
+)
+SELECT gen_random_uuid(), %(practice)s, p.id, %(assignee)s, t.kind, '',
+       %(month)s::date + ((p.i * 7 + t.shift) %% 28)::int, %(month)s, t.status, 'manual', '', '',
+       CASE WHEN t.status = 'done' THEN %(first)s::timestamptz END,
+       CASE WHEN t.status = 'done' THEN %(assignee)s::uuid END, %(assignee)s, %(first)s
+FROM patients p
+JOIN (VALUES ('check_in', 'open', 0, 4), ('custom', 'open', 11, 1),
+             ('follow_up_call', 'done', 3, 2)) AS t(kind, status, shift, share)
+  ON p.i %% 10 < t.share
+"""
+
+CONTACTS_SQL = """
+WITH patients AS (
+    SELECT id, row_number() OVER (ORDER BY mrn) - 1 AS i
+    FROM patients_patient
+    WHERE practice_id = %(practice)s AND status = 'enrolled'
+    ORDER BY mrn
+    LIMIT %(enrolled)s
+), attempts AS (
+    SELECT p.id, (%(months)s::date[])[1 + p.i %% 3] AS month,
+           (%(firsts)s::timestamptz[])[1 + p.i %% 3] + interval '1 hour' * ((p.i * 13) %% 600)
+               AS occurred_at,
+           'reached' AS outcome
+    FROM patients p WHERE p.i %% 10 < 6
+    UNION ALL
+    SELECT p.id, %(month)s, %(first)s::timestamptz + interval '1 hour' * (610 + p.i %% 50),
+           'voicemail'
+    FROM patients p WHERE p.i %% 10 = 9
+)
+INSERT INTO timelog_contactattempt (
+    id, practice_id, patient_id, occurred_at, month, direction, channel, party, outcome, note,
+    recorded_by_id, created_at
+)
+SELECT gen_random_uuid(), %(practice)s, a.id, a.occurred_at, a.month, 'outbound', 'phone',
+       'patient', a.outcome, '', %(recorder)s, a.occurred_at
+FROM attempts a
+"""
+
+
+def _seed_tasks_and_contacts(practice: Practice, member: Membership, month: dt.date) -> bool:
+    """Tasks and contact attempts, once (SQL); whether any were added."""
+    if Task.objects.for_practice(practice).exists():
+        return False
+    months = [previous_month(previous_month(month)), previous_month(month), month]
+    first = month_bounds(month, practice.time_zone)[0]
+    common = {"practice": practice.pk, "enrolled": ENROLLED, "month": month, "first": first}
+    with connection.cursor() as cursor:
+        cursor.execute(TASKS_SQL, {**common, "assignee": member.pk})
+        cursor.execute(
+            CONTACTS_SQL,
+            {
+                **common,
+                "recorder": member.pk,
+                "months": months,
+                "firsts": [month_bounds(m, practice.time_zone)[0] for m in months],
+            },
+        )
+    return True
 
 
 # (kind, weekdays, from, to, note) of the call windows; patient i % 10 < 3 has window i % 6

@@ -10,7 +10,7 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Func, Q
+from django.db.models import F, Func, Q
 from django.utils import timezone
 
 from ccm.tenancy import TenantModel
@@ -367,6 +367,21 @@ class MonthProgress(TenantModel):
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["practice", "month", "patient"], name="timelog_progress_once"
+            ),
+        ]
+        # The worklist's sorts by minutes and by the next threshold (timelog.selectors
+        # .WorklistIds), in their directions: a page is read from the front of one of these,
+        # not sorted out of the whole month. Not the last contact: patients never reached
+        # (NULL, first) are many, and sorting them by name needs every one's name.
+        indexes: ClassVar = [
+            models.Index(
+                F("practice"), F("month"), F("staff_pool"), name="timelog_progress_by_pool"
+            ),
+            models.Index(
+                F("practice"),
+                F("month"),
+                F("minutes_needed").asc(nulls_last=True),
+                name="timelog_progress_by_needed",
             ),
         ]
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connections
 from django.db.models import (
     BooleanField,
     Case,
     CharField,
     Count,
+    DateField,
     DateTimeField,
     Exists,
     ExpressionWrapper,
@@ -26,6 +28,7 @@ from django.db.models import (
     IntegerField,
     Max,
     Min,
+    OrderBy,
     OuterRef,
     Prefetch,
     Q,
@@ -374,12 +377,14 @@ def worklist_page_ids(
     today: dt.date,
     call_window: str = "",
     now: dt.datetime | None = None,
-) -> QuerySet[Any]:
+) -> QuerySet[Any] | WorklistIds:
     """The ids of `worklist(...)` with the same arguments, in its order: what a page is cut
-    from (then `worklist_page_rows`). Only the keys the filter and the sort need are
-    computed, and only for them: the row's other columns cost a probe per patient, paid for
-    the page alone. The next task due is the minimum over a join (one pass over the open
-    tasks) rather than a subquery per patient."""
+    from (then `worklist_page_rows`); `count()` and slices, as a queryset. Only the keys the
+    filter and the sort need are computed, and only for them: the row's other columns cost a
+    probe per patient, paid for the page alone. A sort by a stored key (minutes, next
+    threshold) reads the page from the front of its index on the progress rows
+    (`WorklistIds`); by next task due, the patients with an open task come from one join
+    with the open tasks, then the others by name (`_DueIds`)."""
     queryset = _built_once(
         ("ids", practice.pk, month, coordinator.pk if coordinator else None),
         lambda: _page_ids_queryset(practice, month, coordinator),
@@ -392,12 +397,166 @@ def worklist_page_ids(
             )
         )
     if sort == "due":
-        queryset = queryset.alias(
-            next_task_due=Min("tasks__due_on", filter=Q(tasks__status=TaskStatus.OPEN))
+        filtered = _filter_and_sort(queryset, month, show, "name", today, call_window)
+        return _DueIds(filtered, practice)
+    ordered = _filter_and_sort(queryset, month, show, sort, today, call_window)
+    stored = _STORED_SORTS.get(sort)
+    if stored is None:
+        return ordered.values_list("pk", flat=True)
+    return WorklistIds(ordered, sort, stored)
+
+
+# The sorts by a key kept on the progress row: (the key for a patient without a row, as
+# `_SORTS` orders it; the row's column, which the indexes on MonthProgress order).
+_STORED_SORTS = {
+    "minutes": ("wl_pool", "wl_row_pool"),
+    "needed": ("wl_needed", "wl_row_needed"),
+}
+_NULLS = {"minutes": "", "needed": " NULLS LAST", "due": " NULLS LAST"}
+
+
+def _row_order(sort: str, row_key: str) -> Any:
+    """`_SORTS[sort]`'s direction, on the row's own column."""
+    (order,) = _SORTS[sort]
+    return OrderBy(F(row_key), nulls_first=order.nulls_first, nulls_last=order.nulls_last)
+
+
+class WorklistIds:
+    """A worklist's ids sorted by a stored key, cut as a queryset is (`count()`, slices,
+    iteration) and in the same order as `worklist(...)`.
+
+    Sorted whole, the key and the name of every patient on the list are joined and sorted
+    for each page (the month's rows, a scan of the patients). Instead the page is read in
+    two parts, each in the list's order: the patients with a progress row, from the front of
+    the index on that key (timelog 0007) - a patient's row is probed only as far as the page
+    reaches - and the patients without one (no time this month yet: a month's first hours,
+    a patient enrolled since the hourly job ran), whose key is the default or looked up. The
+    count tells whether there are any: when every patient has a row (the usual case) the
+    second part is not asked for. The page is the front of the two parts' union, in the
+    list's order (the same collation: PostgreSQL sorts both)."""
+
+    def __init__(self, ordered: QuerySet[Any], sort: str, keys: tuple[str, str]) -> None:
+        self._list, self._sort = ordered, sort
+        without_key, row_key = keys
+        names = _NAME_ORDER[:-1]
+        # Filters on the aliases, not on `wl__…`: a filter across the relation would join it
+        # again (a reverse relation joins once per filter call).
+        self._with_row = (
+            ordered.filter(wl_id__isnull=False)
+            .annotate(sort_key=F(row_key))
+            .order_by(_row_order(sort, row_key), *_NAME_ORDER)
+            .values_list("pk", "sort_key", *names)
         )
-    return _filter_and_sort(queryset, month, show, sort, today, call_window).values_list(
-        "pk", flat=True
-    )
+        self._without_row = (
+            ordered.filter(wl_id__isnull=True)
+            .annotate(sort_key=F(without_key))
+            .values_list("pk", "sort_key", *names)
+        )
+        self._counts: tuple[int, int] | None = None
+
+    def _count_both(self) -> tuple[int, int]:
+        # One query: the list's size, and how many of it have a row.
+        if self._counts is None:
+            found = (
+                self._list.order_by()
+                .annotate(row_id=F("wl_id"))
+                .aggregate(total=Count("pk"), rows=Count("row_id"))
+            )
+            self._counts = (found["total"], found["rows"])
+        return self._counts
+
+    def _parts(self, total: int, rows: int) -> list[Any]:
+        return [
+            part for part, n in ((self._with_row, rows), (self._without_row, total - rows)) if n
+        ]
+
+    def count(self) -> int:
+        return self._count_both()[0]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self[0 : self.count()])
+
+    @overload
+    def __getitem__(self, cut: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, cut: slice) -> list[Any]: ...
+
+    def __getitem__(self, cut: int | slice) -> Any:
+        if isinstance(cut, int):
+            found = self[cut : cut + 1] if cut >= 0 else []
+            if not found:
+                raise IndexError(cut)
+            return found[0]
+        if cut.step is not None:
+            raise TypeError("WorklistIds takes a slice without a step")
+        total, rows = self._count_both()
+        start, stop = cut.start or 0, total if cut.stop is None else min(cut.stop, total)
+        if start >= stop:
+            return []
+        parts = [part[:stop] for part in self._parts(total, rows)]
+        sql, params = [], []
+        for part in parts:
+            part_sql, part_params = part.query.sql_with_params()
+            sql.append(f"({part_sql})")
+            params.extend(part_params)
+        # Columns: id, key, last name, first name, MRN (as _SORTS and _NAME_ORDER order them).
+        # Only the ORM's SQL of the parts and fixed words are put in; values are parameters.
+        query = (
+            f"SELECT u.* FROM ({' UNION ALL '.join(sql)}) AS u(id, sort_key, last_name, "  # noqa: S608
+            f"first_name, mrn) ORDER BY u.sort_key ASC{_NULLS[self._sort]}, u.last_name ASC, "
+            "u.first_name ASC, u.mrn ASC, u.id ASC LIMIT %s OFFSET %s"
+        )
+        with connections[self._list.db].cursor() as cursor:
+            cursor.execute(query, [*params, stop - start, start])
+            return [row[0] for row in cursor.fetchall()]
+
+
+class _DueIds(WorklistIds):
+    """The worklist by next task due (the open task due soonest; none: last), by name.
+
+    Sorted whole, every patient's open tasks are joined and grouped for each page. Instead
+    in two parts: the patients with an open task, their soonest due date read from the
+    (practice, patient, status, due_on) index, and the patients without one, by name; the
+    page is the front of their union in the list's order."""
+
+    def __init__(self, filtered: QuerySet[Any], practice: Practice) -> None:
+        self._list, self._sort, self._counts = filtered, "due", None
+        names = _NAME_ORDER[:-1]
+        open_tasks = Task.objects.for_practice(practice).filter(
+            patient=OuterRef("pk"), status=TaskStatus.OPEN
+        )
+        # Joined to its open tasks (an inner join: the filter is on an alias of the same
+        # join), grouped per patient: one pass over the practice's open tasks.
+        self._with_row = (
+            filtered.annotate(
+                open_task=FilteredRelation(
+                    "tasks",
+                    condition=Q(tasks__practice=practice, tasks__status=TaskStatus.OPEN),
+                )
+            )
+            .alias(open_task_id=F("open_task__id"))
+            .filter(open_task_id__isnull=False)
+            .annotate(sort_key=Min("open_task__due_on"))
+            .order_by(F("sort_key").asc(), *_NAME_ORDER)
+            .values_list("pk", "sort_key", *names)
+        )
+        self._without_row = (
+            filtered.filter(~Exists(open_tasks))
+            .annotate(sort_key=Value(None, output_field=DateField()))
+            .values_list("pk", "sort_key", *names)
+        )
+
+    def _count_both(self) -> tuple[int, int]:
+        if self._counts is None:
+            self._counts = (self._list.count(), 0)
+        return self._counts
+
+    def _parts(self, total: int, rows: int) -> list[Any]:
+        return [self._with_row, self._without_row]
 
 
 def _page_ids_queryset(practice: Practice, month: dt.date, coordinator: Membership | None) -> Any:
@@ -426,6 +585,11 @@ def _page_ids_queryset(practice: Practice, month: dt.date, coordinator: Membersh
             last_contact=Case(
                 _no_row(contacts), default=F("wl__last_contact_at"), output_field=DateTimeField()
             ),
+            # The row's own columns (NULL without a row), as the indexes on MonthProgress
+            # order them: `WorklistIds` reads the patients with a row by these.
+            wl_id=F("wl__id"),
+            wl_row_pool=F("wl__staff_pool"),
+            wl_row_needed=F("wl__minutes_needed"),
         )
     )
 
