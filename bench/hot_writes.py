@@ -252,7 +252,9 @@ def _task_pool(practice: Any, member: Membership, patients: list[Patient], size:
     """`size` open call tasks of the member (untimed), on (patient, kind, month) triples no
     open task holds (one open task per kind and month)."""
     today = practice.today()
-    months = [(today.replace(day=1) + dt.timedelta(days=31 * k)).replace(day=1) for k in range(12)]
+    first = today.replace(day=1)
+    # The months around this one (a task is due within a year of today).
+    months = [(first + dt.timedelta(days=31 * k)).replace(day=1) for k in range(-11, 12)]
     taken = set(
         Task.objects.for_practice(practice)
         .filter(status=TaskStatus.OPEN, patient__in=patients)
@@ -268,7 +270,7 @@ def _task_pool(practice: Any, member: Membership, patients: list[Patient], size:
                     practice=practice,
                     patient=patient,
                     kind=kind,
-                    due_on=month if month > today else today,
+                    due_on=max(month, today - dt.timedelta(days=300)),
                     month=month,
                     assignee=member,
                     created_by=member,
@@ -376,7 +378,7 @@ def over_http(levels: list[int], runs: int, seconds: float) -> None:
                     for member in members:
                         _clean(member)
                     slots.reset()
-                    pool = int(seconds * 120 / users) + 10
+                    pool = int(seconds * 60 / users) + 10  # more on the fly if need be
                     factories = [
                         _scenario(
                             name, practice, members[u], sessions[u], mine[u], slots, port, pool
