@@ -330,7 +330,7 @@ def time_entry_create(
 
     `patient`: the patient or its id (a page's POST need not read it first). Either way the
     entry is checked against the patient's row as this write locks it (its status now, not
-    as read before the lock), and a patient gone or of another practice is a 404."""
+    as read before the lock); an id of a patient gone or of another practice is a 404."""
     _may_log(practice, actor, performer, patient, reconciliation)  # before any lock
     patient_id = patient.pk if isinstance(patient, Patient) else patient
     month = month_of(_aware(started_at, practice), practice.time_zone)
