@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, Subquery
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, QuerySet, Subquery
 from django.utils import timezone
 
 from ccm import audit
@@ -203,30 +204,72 @@ def _overlap_message(practice: Practice, clash: TimeEntry, actor: Membership | N
     return OVERLAP_PATIENT_MESSAGE.format(patient=name, **when)
 
 
-def _check_open_and_free(practice: Practice, entry: TimeEntry, actor: Membership | None) -> None:
-    """`_check_unlocked` then `_check_overlap` in one query (run once the patient is locked:
-    a fresh snapshot sees a month close that committed while this write waited)."""
+def _open_and_free(
+    practice_id: Any,
+    performer_id: Any,
+    entry_id: Any,
+    month: dt.date,
+    started_at: dt.datetime,
+    ended_at: dt.datetime,
+) -> QuerySet[Any]:
+    """The practice's row with `locked` (the month has a MonthLock) and `clash_id` (the
+    performer's first entry overlapping [started_at, ended_at), other than `entry_id`)."""
     clash = (
-        TimeEntry.objects.filter(
-            performer_id=entry.performer_id,
-            started_at__lt=entry.ended_at,
-            ended_at__gt=entry.started_at,
-        )
-        .exclude(pk=entry.pk)
+        TimeEntry.objects.for_practice(practice_id)
+        .filter(performer_id=performer_id, started_at__lt=ended_at, ended_at__gt=started_at)
+        .exclude(pk=entry_id)
         .order_by("started_at")
         .values("pk")[:1]
     )
-    locked, clash_id = (
-        Practice.objects.filter(pk=practice.pk)
+    return (
+        Practice.objects.filter(pk=practice_id)
         .annotate(
-            locked=Exists(
-                MonthLock.objects.for_practice(practice).filter(month=entry.billing_month)
-            ),
+            locked=Exists(MonthLock.objects.for_practice(practice_id).filter(month=month)),
             clash_id=Subquery(clash),
         )
         .values_list("locked", "clash_id")
-        .get()
     )
+
+
+# Stand-ins the query of `_open_and_free` is compiled with once: building it through the ORM
+# cost more than running it, on every hot-path write (issue 18). Each run swaps in the real
+# values (the SQL does not depend on them: every one is a bound parameter).
+_STAND_INS: dict[str, Any] = {
+    "practice_id": uuid.UUID(int=0x0C4EC7),
+    "performer_id": uuid.UUID(int=0x9E4F0),
+    "entry_id": uuid.UUID(int=0xE47),
+    "month": dt.date(1901, 2, 1),
+    "started_at": dt.datetime(1901, 1, 1, 1, tzinfo=dt.UTC),
+    "ended_at": dt.datetime(1901, 1, 1, 2, tzinfo=dt.UTC),
+}
+_compiled_open_and_free: list[tuple[str, tuple[Any, ...]]] = []
+
+
+def open_and_free_sql(**values: Any) -> tuple[str, list[Any]]:
+    """The SQL and parameters of `_open_and_free(**values)`, from the query compiled once."""
+    if not _compiled_open_and_free:
+        query = _open_and_free(**_STAND_INS).query
+        _compiled_open_and_free.append(query.sql_with_params())
+    sql, stand_ins = _compiled_open_and_free[0]
+    real = {_STAND_INS[name]: value for name, value in values.items()}
+    params = [real.get(p, p) if isinstance(p, uuid.UUID | dt.date) else p for p in stand_ins]
+    return sql, params
+
+
+def _check_open_and_free(practice: Practice, entry: TimeEntry, actor: Membership | None) -> None:
+    """`_check_unlocked` then `_check_overlap` in one query (run once the patient is locked:
+    a fresh snapshot sees a month close that committed while this write waited)."""
+    sql, params = open_and_free_sql(
+        practice_id=practice.pk,
+        performer_id=entry.performer_id,
+        entry_id=entry.pk,
+        month=entry.billing_month,
+        started_at=entry.started_at,
+        ended_at=entry.ended_at,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        locked, clash_id = cursor.fetchone()
     if locked:
         raise MonthLocked(LOCKED_MESSAGE.format(month=month_label(entry.billing_month)))
     if clash_id is not None:
@@ -271,7 +314,7 @@ def time_entry_create(
     *,
     practice: Practice,
     actor: Membership,
-    patient: Patient,
+    patient: Patient | uuid.UUID,
     started_at: dt.datetime,
     minutes: int,
     activity: str,
@@ -283,24 +326,67 @@ def time_entry_create(
 ) -> TimeEntry:
     """Log minutes for a patient (performer: the actor unless an admin logs for a member;
     `reconciliation`: the patient's medication reconciliation the minutes were spent on).
-    Refuses a closed month (MonthLocked). Audited."""
-    entry = _new_entry(
-        practice=practice,
-        actor=actor,
-        patient=patient,
-        started_at=started_at,
-        minutes=minutes,
-        activity=activity,
-        note=note,
-        face_to_face=face_to_face,
-        source=source,
-        performer=performer,
-        reconciliation=reconciliation,
-    )
-    with _changing_entry(practice, entry):
+    Refuses a closed month (MonthLocked). Audited.
+
+    `patient`: the patient or its id (a page's POST need not read it first). Either way the
+    entry is checked against the patient's row as this write locks it (its status now, not
+    as read before the lock); an id of a patient gone or of another practice is a 404."""
+    _may_log(practice, actor, performer, patient, reconciliation)  # before any lock
+    patient_id = patient.pk if isinstance(patient, Patient) else patient
+    month = month_of(_aware(started_at, practice), practice.time_zone)
+    with engine_inputs.changing(
+        practice=practice, patient_ids=[patient_id], months=[month]
+    ) as change:
+        entry = _new_entry(
+            practice=practice,
+            actor=actor,
+            patient=change.locked_patient(),
+            started_at=started_at,
+            minutes=minutes,
+            activity=activity,
+            note=note,
+            face_to_face=face_to_face,
+            source=source,
+            performer=performer,
+            reconciliation=reconciliation,
+        )
+        change.add_month(entry.billing_month)  # the same month (computed as `month`)
         _insert_entry(practice, entry, actor)
-        audit.write(actor, entry, "create", patient_id=patient.pk)
+        audit.write(actor, entry, "create", patient_id=patient_id)
     return entry
+
+
+def _aware(instant: dt.datetime, practice: Practice) -> dt.datetime:
+    """A naive time is the practice's local time (as `_validate_entry` reads it)."""
+    return timezone.make_aware(instant, practice.zone) if timezone.is_naive(instant) else instant
+
+
+def _may_log(
+    practice: Practice,
+    actor: Membership,
+    performer: Membership | None,
+    patient: Patient | uuid.UUID,
+    reconciliation: MedicationReconciliation | None,
+) -> Membership:
+    """The checks of a new entry that need no patient row (no query): the actor may log
+    time for the performer, both and the patient (when given as a row; an id is scoped by
+    the lock that reads it) are the practice's, and so is the reconciliation. The performer."""
+    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
+    performer = performer or actor
+    if performer.pk != actor.pk and not can(actor, Capability.MANAGE_OTHERS_TIME):
+        raise PermissionDenied(NOT_YOURS_MESSAGE)
+    patient_id, patient_practice = (
+        (patient.pk, patient.practice_id)
+        if isinstance(patient, Patient)
+        else (patient, practice.pk)
+    )
+    if performer.practice_id != practice.pk or patient_practice != practice.pk:
+        raise ValidationError("The patient and the performer must belong to this practice.")
+    if reconciliation is not None and (
+        reconciliation.practice_id != practice.pk or reconciliation.patient_id != patient_id
+    ):
+        raise ValidationError({"reconciliation": RECONCILIATION_MESSAGE})
+    return performer
 
 
 def _new_entry(
@@ -318,16 +404,7 @@ def _new_entry(
     reconciliation: MedicationReconciliation | None = None,
 ) -> TimeEntry:
     """The entry `time_entry_create` logs, checked (no query, nothing saved)."""
-    require(actor, Capability.LOG_TIME, CLINICAL_ONLY_MESSAGE)
-    performer = performer or actor
-    if performer.pk != actor.pk and not can(actor, Capability.MANAGE_OTHERS_TIME):
-        raise PermissionDenied(NOT_YOURS_MESSAGE)
-    if performer.practice_id != practice.pk or patient.practice_id != practice.pk:
-        raise ValidationError("The patient and the performer must belong to this practice.")
-    if reconciliation is not None and (
-        reconciliation.practice_id != practice.pk or reconciliation.patient_id != patient.pk
-    ):
-        raise ValidationError({"reconciliation": RECONCILIATION_MESSAGE})
+    performer = _may_log(practice, actor, performer, patient, reconciliation)
     entry = TimeEntry(
         practice=practice,
         patient=patient,
@@ -429,13 +506,11 @@ def time_adjust(
 # --- Timer -----------------------------------------------------------------------------------
 
 
-def timer_get(*, membership: Membership) -> RunningTimer | None:
-    return (
-        RunningTimer.objects.for_practice(membership.practice_id)
-        .filter(membership=membership)
-        .select_related("patient")
-        .first()
-    )
+def timer_get(*, membership: Membership, with_patient: bool = True) -> RunningTimer | None:
+    """The member's running timer (`with_patient`: its patient read in the same query; a
+    stop needs only the id: it reads the patient as it locks it)."""
+    timers = RunningTimer.objects.for_practice(membership.practice_id).filter(membership=membership)
+    return (timers.select_related("patient") if with_patient else timers).first()
 
 
 @transaction.atomic
@@ -497,28 +572,30 @@ def timer_stop(
         raise ValidationError(TIMER_SHORT_MESSAGE)
     # Past the limit the person may lower the minutes (a forgotten timer), never raise them.
     chosen = elapsed if minutes is None or not confirmed else min(minutes, elapsed)
-    entry = _new_entry(
-        practice=practice,
-        actor=actor,
-        patient=timer.patient,
-        started_at=timer.started_at,
-        minutes=chosen,
-        activity=activity,
-        note=note,
-        source=Source.TIMER,
-    )
+    _may_log(practice, actor, None, timer.patient_id, None)  # before any lock
     # The claim, in the patient's lock statement once the patient is locked, before anything
     # is written: a stop that waited for the lock behind another stop of the timer finds it
-    # gone.
+    # gone. The entry is checked against the patient's row as locked (the timer as read need
+    # not carry its patient).
     claim = RunningTimer.objects.for_practice(practice).filter(pk=timer.pk)
     with engine_inputs.changing(
         practice=practice,
-        patient_ids=[entry.patient_id],
-        months=[entry.billing_month],
+        patient_ids=[timer.patient_id],
+        months=[month_of(timer.started_at, practice.time_zone)],
         claiming=claim,
     ) as change:
         if not change.claimed:
             raise ValidationError(NO_TIMER_MESSAGE)
+        entry = _new_entry(
+            practice=practice,
+            actor=actor,
+            patient=change.locked_patient(),
+            started_at=timer.started_at,
+            minutes=chosen,
+            activity=activity,
+            note=note,
+            source=Source.TIMER,
+        )
         _insert_entry(practice, entry, actor)
         events = [
             audit.RowEvent("timeentry.create", entry, entry.patient_id),
@@ -734,4 +811,8 @@ def _close_task(task: Task, actor: Membership, note: str, cancel: bool) -> None:
     task.completion_note = note
     task.completed_at = timezone.now()
     task.completed_by = actor
-    task.save()
+    # The columns a completion sets (with the call's entry), not every column of the row.
+    task.save(update_fields=[*_CLOSING_FIELDS, *(["time_entry"] if task.time_entry_id else [])])
+
+
+_CLOSING_FIELDS = ("status", "completion_note", "completed_at", "completed_by")

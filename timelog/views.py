@@ -152,39 +152,41 @@ def _chart(patient: Patient) -> str:
 
 
 @page(Capability.LOG_TIME)
-def time_entry_new(request: PracticeRequest, patient_id: str) -> HttpResponse:
-    patient = get_for_practice_or_404(Patient, request.practice, patient_id)
+def time_entry_new(request: PracticeRequest, patient_id: uuid.UUID) -> HttpResponse:
     initial = {"started_at": default_start(timezone.localtime())}
     # Minutes spent on a medication reconciliation (its link on the chart: ?reconciliation=).
-    reconciliation = _reconciliation_of(request, patient)
+    reconciliation = _reconciliation_of(request, patient_id)
     if reconciliation is not None:
         initial["activity"] = Activity.MEDICATION
     form = TimeEntryForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
+        # The service reads the patient as it locks it (404 when gone): no read before.
         saved = save_form(
             request,
             form,
             services.time_entry_create,
-            patient=patient,
+            patient=patient_id,
             reconciliation=reconciliation,
             refused=(ValidationError, services.MonthLocked),
         )
         if saved:
-            return done(request, f"{form.cleaned_data['minutes']} minutes logged.", _chart(patient))
-    else:
+            chart = reverse("patients:patient-detail", kwargs={"patient_id": patient_id})
+            return done(request, f"{form.cleaned_data['minutes']} minutes logged.", chart + "#time")
+    patient = get_for_practice_or_404(Patient, request.practice, patient_id)
+    if not (request.method == "POST" and form.is_valid()):  # a refusal was a write's attempt
         audit.read(request.membership, patient, patient_id=patient.pk)
     context = {"patient": patient, "entry": None, "reconciliation": reconciliation}
     return form_page(request, "timelog/time_entry_form.html", form, **context)
 
 
-def _reconciliation_of(request: PracticeRequest, patient: Patient) -> Any:
+def _reconciliation_of(request: PracticeRequest, patient_id: Any) -> Any:
     """The patient's medication reconciliation named by `?reconciliation=` (404 for another
     patient's or practice's), or None."""
     wanted = request.GET.get("reconciliation")
     if not wanted:
         return None
     found = MedicationReconciliation.objects.for_practice(request.practice).filter(
-        patient_id=patient.pk
+        patient_id=patient_id
     )
     return get_for_practice_or_404(found, request.practice, wanted)
 
@@ -300,7 +302,9 @@ def timer_start(request: PracticeRequest) -> HttpResponse:
 
 @page(Capability.LOG_TIME)
 def timer_stop(request: PracticeRequest) -> HttpResponse:
-    timer = services.timer_get(membership=request.membership)
+    # A stop reads the patient as it locks it: the timer's patient only for the page.
+    posted = request.method == "POST"
+    timer = services.timer_get(membership=request.membership, with_patient=not posted)
     if timer is None:
         messages.info(request, services.NO_TIMER_MESSAGE)
         return redirect("timelog:worklist")

@@ -20,12 +20,12 @@ pytestmark = pytest.mark.usefixtures("frozen")
 PER_REQUEST = 2
 
 
-def test_logging_time_runs_eleven_queries(coordinator_client, enrolled, django_assert_num_queries):
+def test_logging_time_runs_ten_queries(coordinator_client, enrolled, django_assert_num_queries):
     coordinator_client.get("/worklist/")  # warm-up: the session's activity clock
     data = {"started_at": "2026-10-19 09:00", "minutes": "12", "activity": "chart_review"}
-    # + the patient (view), BEGIN, lock, check, INSERT entry, INSERT audit, refresh, upsert,
-    # COMMIT.
-    with django_assert_num_queries(PER_REQUEST + 9):
+    # + BEGIN, the patient read as it is locked (the view reads it no more), check, INSERT
+    # entry, INSERT audit, refresh, upsert, COMMIT.
+    with django_assert_num_queries(PER_REQUEST + 8):
         response = coordinator_client.post(f"/patients/{enrolled.pk}/time/new/", data)
     assert response.status_code == 302
     assert TimeEntry.objects.unscoped().get().minutes == 12
@@ -39,9 +39,9 @@ def test_stopping_the_timer_on_a_call_runs_twelve_queries(
     frozen.shift(dt.timedelta(minutes=8))
     coordinator_client.get("/worklist/")  # warm-up: the session's activity clock
     data = {"activity": "call_patient", "outcome": "reached", "note": ""}
-    # + the timer (view), BEGIN, the patient's lock and the timer's DELETE (the claim) in one
-    # statement, check, INSERT entry, INSERT attempt, INSERT audit (3 events), refresh, upsert,
-    # COMMIT.
+    # + the timer (view; without its patient), BEGIN, the patient's lock and the timer's
+    # DELETE (the claim) in one statement, check, INSERT entry, INSERT attempt, INSERT audit
+    # (3 events), refresh, upsert, COMMIT.
     with django_assert_num_queries(PER_REQUEST + 10):
         response = coordinator_client.post("/timer/stop/", data)
     assert response.status_code == 302
