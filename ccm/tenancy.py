@@ -316,7 +316,8 @@ class CompiledQuery(Generic[M]):
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
         slots = [i for i, param in enumerate(params) if param == self._sentinel]
-        if len(slots) != 1 or compiler.annotation_col_map or queryset._known_related_objects:
+        known_related = getattr(queryset, "_known_related_objects", None)
+        if len(slots) != 1 or compiler.annotation_col_map or known_related:
             raise ValueError(f"not a query CompiledQuery can run: {sql}")
         select, klass_info = compiler.select, compiler.klass_info
         fields = [column[0] for column in select[: compiler.col_count]]
@@ -330,7 +331,8 @@ class CompiledQuery(Generic[M]):
             model=klass_info["model"],
             model_fields=(start, end),
             init_list=[column[0].target.attname for column in select[start:end]],
-            populators=get_related_populators(klass_info, select, queryset.db),
+            # Django 5.2's signature (the stubs describe a later one).
+            populators=get_related_populators(klass_info, select, queryset.db),  # type: ignore[call-arg]
         )
         self._compiled[queryset.db] = compiled
         self._model = queryset.model
