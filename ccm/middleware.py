@@ -3,6 +3,7 @@ and the notice that a background job has to wait for the broker."""
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from ccm import audit, jobs
@@ -75,7 +76,14 @@ class NoStoreMiddleware:
 
 def _is_passive(request: HttpRequest) -> bool:
     # The inactivity warning's status poll must not count as activity.
-    return request.path == reverse("ccm:session-status")
+    return request.path == _status_path(get_script_prefix())
+
+
+@functools.lru_cache(maxsize=16)
+def _status_path(script_prefix: str) -> str:
+    """The status poll's path under this script prefix (reverse() once per process, not per
+    request)."""
+    return reverse("ccm:session-status")
 
 
 class InactivityTimeoutMiddleware:

@@ -190,7 +190,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
 # --- Sessions: server-side inactivity timeout per practice (ccm.middleware) ------------------
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "ccm.sessions"  # Django's database sessions, read by one precompiled statement
 SESSION_COOKIE_AGE = 12 * 60 * 60  # hard cap; the practice's inactivity timeout is shorter
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
