@@ -182,9 +182,9 @@ def rows_html(
     page: Page,
     query: str,
 ) -> SafeString:
-    """The table of `lines` ((row, chart URL, next task URL)) and its pager, as
-    the rows template rendered them (tests/timelog/worklist_rows_reference.html). `timer`: the timer column's cells when
-    the member may log time, else None (no timer column)."""
+    """The table of `lines` ((row, chart URL, next task URL)) and its pager, as the rows
+    template rendered them (tests/timelog/worklist_rows_reference.html). `timer`: the timer
+    column's cells when the member may log time, else None (no timer column)."""
     out = [_HEAD.format(month=escape(month_label), timer=_TIMER_HEAD if timer is not None else "")]
     for row, chart_url, task_url in lines:
         patient = row.patient
@@ -290,3 +290,55 @@ def pager_html(
         f"  <span>Page {page.number} of {paginator.num_pages} · {paginator.count} "
         f"{escape(noun)}</span>\n  {following}\n</nav>\n"
     )
+
+
+# --- API rows ---------------------------------------------------------------------------------
+
+
+def _utc_iso(value: dt.datetime | None) -> str | None:
+    """DRF's DateTimeField(default_timezone=UTC) representation: ISO 8601 in UTC, `Z`."""
+    if not value:
+        return None
+    text = value.astimezone(dt.UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def api_rows(rows: Iterable[WorklistRow]) -> list[dict[str, Any]]:
+    """`WorklistRowSerializer(rows, many=True).data` (timelog.apis, which stays the API's
+    schema) built directly: the serializer's per-field machinery was most of the API's Python
+    time. tests/timelog/test_worklist_render.py compares the two over the demo practice."""
+    out = []
+    for row in rows:
+        patient = row.patient
+        task = row.next_task
+        out.append(
+            {
+                "patient": {
+                    "id": str(patient.pk),
+                    "mrn": patient.mrn,
+                    "first_name": patient.first_name,
+                    "last_name": patient.last_name,
+                },
+                "clinical_staff_minutes": int(row.clinical_staff_minutes),
+                "physician_minutes": int(row.physician_minutes),
+                "staff_pool_minutes": int(row.staff_pool),
+                "next_threshold": None
+                if row.next_code is None
+                else {"code": row.next_code, "minutes_needed": row.minutes_needed},
+                "days_left": int(row.days_left),
+                "behind_pace": bool(row.behind_pace),
+                "last_contact": _utc_iso(row.last_contact),
+                "unanswered_attempts": int(row.unanswered_attempts),
+                "open_tasks": int(row.open_tasks),
+                "next_task": None
+                if task is None
+                else {
+                    "id": str(task.pk),
+                    "kind": str(task.kind),
+                    "label": str(task.label),
+                    "due_on": task.due_on.isoformat(),
+                },
+                "flags": [str(flag) for flag in row.flags],
+            }
+        )
+    return out

@@ -5,6 +5,7 @@ page and its htmx answer send now, over every page, sort and filter of the demo 
 a member who may log time (with and without a running timer) and for one who may not."""
 
 import io
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from django.template import engines
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from ccm.months import month_label, parse_month, previous_month
 from ccm.pages import month_links
@@ -213,3 +215,56 @@ def test_the_pager_is_the_pager_template(db):
             expected = template.render({"page": page, "query": query, "noun": "patients"})
             got = worklist_render.pager_html(page, query=query, noun="patients")
             assert _same(got) == _same(expected)
+
+
+def test_the_api_rows_are_the_serializers_rows_over_the_demo_practice(demo):
+    from timelog.apis import WorklistRowSerializer
+
+    month = demo.this_month()
+    compared = 0
+    seen: set[str] = set()
+    with practice_scope(demo), timezone.override(demo.zone):
+        for sort in selectors.WORKLIST_SORTS:
+            for show in selectors.WORKLIST_FILTERS:
+                for when in (month, previous_month(month)):
+                    kw = {"practice": demo, "month": when, "today": demo.today()}
+                    ids = list(selectors.worklist_page_ids(**kw, show=show, sort=sort))
+                    rows = selectors.worklist_page_rows(ids, **kw)
+                    expected = WorklistRowSerializer(rows, many=True).data
+                    assert worklist_render.api_rows(rows) == expected
+                    compared += len(rows)
+                    for row in rows:
+                        seen.update(
+                            name
+                            for name, value in (
+                                ("task", row.next_task),
+                                ("contact", row.last_contact),
+                                ("flag", row.flags),
+                                ("all reached", row.next_code is None),
+                                ("behind", row.behind_pace),
+                            )
+                            if value
+                        )
+    assert compared > 100
+    assert seen == {"task", "contact", "flag", "all reached", "behind"}
+
+
+def test_the_api_sends_the_serializers_json(demo):
+    """Over HTTP, the JSON of every page is the serializer's (dates, UUIDs, nulls alike)."""
+    from ccm.models import Membership, Role
+    from timelog.apis import WorklistRowSerializer
+
+    with practice_scope(demo):
+        coordinator = (
+            Membership.objects.filter(role=Role.COORDINATOR).select_related("user").first()
+        )
+    client = _client(coordinator)
+    month = month_label(previous_month(demo.this_month()))
+    body = client.get(f"/api/v1/worklist/?month={month}&sort=contact").json()
+    with practice_scope(demo), timezone.override(demo.zone):
+        kw = {"practice": demo, "month": parse_month(month), "today": demo.today()}
+        ids = list(selectors.worklist_page_ids(**kw, sort="contact"))[: len(body["results"])]
+        rows = selectors.worklist_page_rows(ids, **kw)
+    expected = json.loads(JSONRenderer().render(WorklistRowSerializer(rows, many=True).data))
+    assert body["results"] == expected
+    assert body["results"]
