@@ -44,7 +44,7 @@ from ccm.roles import Capability
 from ccm.tenancy import get_for_practice_or_404
 from patients.models import MedicationReconciliation, Patient
 from patients.selectors import clinician_choices
-from timelog import contact_services, selectors, services
+from timelog import contact_services, selectors, services, worklist_render
 from timelog.contact_serializers import ContactFieldsSerializer, contact_input
 from timelog.models import (
     MAX_ENTRY_MINUTES,
@@ -379,7 +379,8 @@ class WorklistApi(ApiView):
         paginator, page = paginate(self, ids)
         rows = selectors.worklist_page_rows(page, practice=self.practice, month=month, today=today)
         audit.read_many(self.membership, [r.patient for r in rows], action="worklist.list")
-        return paginator.get_paginated_response(WorklistRowSerializer(rows, many=True).data)
+        # WorklistRowSerializer's output (the schema above), built without its field machinery.
+        return paginator.get_paginated_response(worklist_render.api_rows(rows))
 
 
 # --- Tasks -------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -11,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,7 +28,7 @@ from ccm.tenancy import (
 )
 from ccm.versioning import check_unchanged
 from patients.models import MedicationReconciliation, Patient
-from timelog import contact_services, selectors, services
+from timelog import contact_services, selectors, services, worklist_render
 from timelog.contact_forms import TaskCompleteContactForm, TimerStopContactForm
 from timelog.forms import (
     AdjustmentForm,
@@ -59,60 +59,72 @@ def _month(request: PracticeRequest, text: str | None) -> dt.date:
 
 # --- Worklist --------------------------------------------------------------------------------
 
-_ANY_ID = uuid.UUID(int=0)
-
-
-def _href_of(name: str, kwarg: str) -> Any:
-    """`reverse(name, kwargs={kwarg: pk})` for many ids at the cost of one reverse (a `{% url %}`
-    per row was a tenth of the page's time): the URL of a placeholder id, with the id put in."""
-    url = reverse(name, kwargs={kwarg: _ANY_ID})
-    return lambda pk: url.replace(str(_ANY_ID), str(pk))
-
 
 @page(Capability.VIEW_PRACTICE, "GET")
 def worklist(request: PracticeRequest) -> HttpResponse:
+    """The worklist page, or its rows alone for htmx (`HX-Target: worklist`). The rows, the
+    pager and the filter selects are built by timelog.worklist_render (the template engine's
+    per-cell cost was most of the page); the page around them stays a template."""
     form = WorklistFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     month = _month(request, data.get("month"))
     default_who = "mine" if can(request.membership, Capability.COORDINATE_CARE) else "all"
     who = data.get("who") or default_who
+    today = request.practice.today()
     ids = selectors.worklist_page_ids(
         practice=request.practice,
         month=month,
         coordinator=request.membership if who == "mine" else None,
         show=data.get("show", ""),
         sort=data.get("sort") or "name",
-        today=request.practice.today(),
+        today=today,
         call_window=data.get("call_window", ""),
     )
     page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = selectors.worklist_page_rows(
-        page.object_list, practice=request.practice, month=month, today=request.practice.today()
+        page.object_list, practice=request.practice, month=month, today=today
     )
     audit.read_many(request.membership, [row.patient for row in rows], action="worklist.list")
     query = request.GET.copy()
     query.pop("page", None)
-    chart = _href_of("patients:patient-detail", "patient_id")
-    task = _href_of("timelog:task-detail", "task_id")
+    chart = worklist_render.href_of("patients:patient-detail", "patient_id")
+    task = worklist_render.href_of("timelog:task-detail", "task_id")
+    # Each row with its chart's and its next task's URLs.
+    lines = [
+        (row, chart(row.patient.pk), task(row.next_task.pk) if row.next_task else "")
+        for row in rows
+    ]
+    links = month_links(month)
+    table = worklist_render.Table(
+        lines,
+        month_label=links["month_label"],
+        today=today,
+        page=page,
+        query=query.urlencode(),
+        timer_form=worklist_render.TimerForm(
+            action=worklist_render.url_of("timelog:timer-start"),
+            csrf_token=get_token(request),
+            next_path=request.get_full_path(),
+        )
+        if can(request.membership, Capability.LOG_TIME)
+        else None,
+    )
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "worklist":
+        # The rows alone; the running timer (the page's context processor reads it for the
+        # header) decides the timer column.
+        return HttpResponse(table.html(services.timer_get(membership=request.membership)))
     context = {
         "form": form,
+        "filters": worklist_render.selects(form, ("who", "show", "sort", "call_window")),
+        "table": table,
         "page": page,
         "rows": rows,
-        # Each row with its chart's and its next task's URLs.
-        "lines": [
-            (row, chart(row.patient.pk), task(row.next_task.pk) if row.next_task else "")
-            for row in rows
-        ],
-        "query": query.urlencode(),
-        **month_links(month),
+        "today": today,
+        **links,
         "who": who,
         "is_current": month == request.practice.this_month(),
-        "today": request.practice.today(),
-        "clinical": can(request.membership, Capability.LOG_TIME),
     }
-    htmx = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "worklist"
-    template = "timelog/worklist_rows.html" if htmx else "timelog/worklist.html"
-    return render(request, template, context)
+    return render(request, "timelog/worklist.html", context)
 
 
 # --- Time entries ----------------------------------------------------------------------------

@@ -111,3 +111,29 @@ def test_querysets_built_once_per_process_keep_practices_months_and_coordinators
         rows = selectors.worklist_page_rows(ids, practice=practice, **september)
     assert minutes != [0, 0, 0]
     assert [row.staff_pool for row in rows] == [0, 0, 0]
+
+
+def test_the_htmx_rows_run_the_pages_queries_and_no_more(
+    practice, physician, coordinator, coordinator_client
+):
+    """The htmx answer (rows alone, built in Python) reads the running timer itself, as the
+    page's context processor does for the header: the same queries as the page, however many
+    rows."""
+    _patients(practice, physician, coordinator, 0, 3)
+    page = "/worklist/?who=all&month=2026-10"
+    coordinator_client.get(page)  # the first request starts the inactivity clock (a write)
+
+    def htmx(url):
+        with CaptureQueriesContext(connection) as ctx:
+            response = coordinator_client.get(
+                url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="worklist"
+            )
+        assert response.status_code == 200
+        assert "<html" not in response.content.decode()
+        return len(ctx.captured_queries)
+
+    few = htmx(page)
+    assert few == _page_queries(coordinator_client, page)
+    _patients(practice, physician, coordinator, 3, 30)
+    # session, memberships with the user, count, ids, rows, next tasks, audit, running timer
+    assert htmx(f"{page}&page=2") == htmx(f"{page}&sort=due") == few <= 8
