@@ -171,7 +171,7 @@ def _blocks(rows: Sequence[str]) -> list[str]:
 def _css_string(text: str) -> str:
     """A CSS string literal of `text` (every character but letters, digits and spaces
     escaped: nothing can end the string or the style element)."""
-    return '"' + "".join(c if c.isalnum() or c == " " else f"\\{ord(c):06x}" for c in text) + '"'
+    return '"' + "".join(c if c.isalnum() or c == " " else f"\\{ord(c):06x} " for c in text) + '"'
 
 
 class _Overflow(Exception):
