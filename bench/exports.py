@@ -151,9 +151,14 @@ def pdf_phases(practice: Any, month: Any) -> None:
         stack.enter_context(mc.accumulate(weasyprint.HTML, "render", totals, "render"))
         stack.enter_context(mc.accumulate(Document, "write_pdf", totals, "write_pdf"))
         start, cpu = time.perf_counter(), time.process_time()
-        claims = list(month_claims(practice, month))
-        read = time.perf_counter() - start
-        pdf = exports.render_pdf(practice, close, claims)
+        if hasattr(exports, "month_pdf"):  # plain rows (issue 18), else Claim instances
+            claims: list[Any] = exports.pdf_claims(practice, month)
+            read = time.perf_counter() - start
+            pdf = exports.month_pdf(practice, close, claims)
+        else:
+            claims = list(month_claims(practice, month))
+            read = time.perf_counter() - start
+            pdf = exports.render_pdf(practice, close, claims)
         total = time.perf_counter() - start
         cpu = time.process_time() - cpu
     print(
