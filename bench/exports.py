@@ -8,17 +8,20 @@ worker costs, each next to a reference measured in the same run, median of 3.
   downloading the stored file, against GET /api/v1/me/. On a checkout without prepared
   exports (main before issue 18) the script times the direct in-request downloads instead.
 
-    DATABASE_URL=postgres://…/cm_x .venv/bin/python bench/exports.py [claims]
+    DATABASE_URL=postgres://…/cm_x .venv/bin/python bench/exports.py [claims] [--keep] [--reuse]
 
 Seeds through bench/month_close.py (patients, 200k entries, a real close) in a throwaway
-database `<db>_bench_exports`, dropped at the end.
+database `<db>_bench_exports`, dropped at the end; `--keep` leaves it, `--reuse` runs on the
+one a `--keep` run left (no seeding; compare two checkouts on the same rows).
 """
 
 import month_close as mc  # first: bench/ leaves sys.path once _setup runs  # isort: skip
 
+import argparse
 import os
+import collections
+import contextlib
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -129,6 +132,45 @@ def worker(practice: Any, month: Any, biller: Membership) -> None:
     show("X12 837P, again (the month's batch)", again, ref, "SQL")
 
 
+def pdf_phases(practice: Any, month: Any) -> None:
+    """Where the PDF's time goes (one build, wall time per phase): reading the claims, the
+    HTML (rows and template), WeasyPrint's parse, style and layout (`render`), and drawing the
+    PDF (`write_pdf`). Patched by name, so it also times older checkouts."""
+    import weasyprint
+    from weasyprint.document import Document
+
+    from billing.claims.selectors import month_claims
+    from billing.models import MonthClose
+
+    totals: dict[str, float] = collections.defaultdict(float)
+    close = MonthClose.objects.for_practice(practice).get(month=month)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mc.accumulate(exports, "render_to_string", totals, "template"))
+        stack.enter_context(mc.accumulate(exports, "pdf_claim_rows", totals, "rows"))
+        stack.enter_context(mc.accumulate(exports, "pdf_html", totals, "html"))
+        stack.enter_context(mc.accumulate(weasyprint.HTML, "render", totals, "render"))
+        stack.enter_context(mc.accumulate(Document, "write_pdf", totals, "write_pdf"))
+        start, cpu = time.perf_counter(), time.process_time()
+        if hasattr(exports, "month_pdf"):  # plain rows (issue 18), else Claim instances
+            claims: list[Any] = exports.pdf_claims(practice, month)
+            read = time.perf_counter() - start
+            pdf = exports.month_pdf(practice, close, claims)
+        else:
+            claims = list(month_claims(practice, month))
+            read = time.perf_counter() - start
+            pdf = exports.render_pdf(practice, close, claims)
+        total = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+    print(
+        f"PDF phases (one build, {len(claims):,} claims, {len(pdf):,} bytes): total {total:.2f} s "
+        f"(cpu {cpu:.2f} s; load average {os.getloadavg()[0]:.1f}); read claims {read:.2f} s"
+    )
+    for key in ("rows", "template", "html", "render", "write_pdf"):
+        if totals[f"{key} calls"]:
+            print(f"  {key:<10} {totals[key]:7.2f} s  ({totals[key] / total:5.1%}; "
+                  f"{totals[f'{key} calls']:.0f} calls)")  # fmt: skip
+
+
 def requests_prepared(practice: Any, month: Any, biller: Membership) -> None:
     print(f"requests (Django test client, in process), median of {RUNS}:")
     client = Client()
@@ -214,25 +256,95 @@ def requests_direct(practice: Any, month: Any, biller: Membership) -> None:
         show(f"GET {path} ({len(data):,} bytes)", seconds, ref, "/me/", over)
 
 
-def run(claims_wanted: int) -> None:
-    practice, month, biller = seed(claims_wanted)
+def seeded() -> tuple[Any, Any, Membership]:
+    """The practice, month and biller a `--keep` run left."""
+    from billing.models import MonthClose
+
+    close = MonthClose.objects.unscoped().filter(status="closed").order_by("-claims").first()
+    assert close is not None, "nothing to reuse: run with --keep first"
+    with practice_scope(close.practice_id):
+        biller = (
+            Membership.objects.for_practice(close.practice_id)
+            .select_related("practice", "user")
+            .get(user__email="biller@mc.bench")
+        )
+    print(f"reusing {month_label(close.month)}: {close.claims:,} claims")
+    return biller.practice, close.month, biller
+
+
+def pdf_only(practice: Any, month: Any, biller: Membership) -> None:
+    """The PDF next to the CSV and the SQL fetch, alternating within each of RUNS rounds."""
+    print(f"worker, PDF only, median of {RUNS} (each round: SQL, CSV, PDF):")
+    PreparedExport = exports.PreparedExport
+    times: dict[str, list[float]] = collections.defaultdict(list)
+    cpus: dict[str, list[float]] = collections.defaultdict(list)
+    for _ in range(RUNS):
+        for kind in ("sql", "csv", "pdf"):
+            start, cpu = time.perf_counter(), time.process_time()
+            if kind == "sql":
+                floor(practice, month)
+            else:
+                # A run killed mid-build leaves its export running (one per month and kind).
+                PreparedExport.objects.for_practice(practice).filter(
+                    status__in=["pending", "running"]
+                ).delete()
+                prepared = PreparedExport.objects.for_practice(practice).create(
+                    practice=practice, month=month, kind=kind, requested_by=biller
+                )
+                done = exports.export_prepare(practice_id=practice.pk, export_id=prepared.pk)
+                assert done.status == "ready", done.error
+            times[kind].append(time.perf_counter() - start)
+            cpus[kind].append(time.process_time() - cpu)
+        print("  round: " + ", ".join(f"{k} {v[-1]:.2f} s (cpu {cpus[k][-1]:.2f})"
+                                      for k, v in times.items())
+              + f" (load average {os.getloadavg()[0]:.1f})")  # fmt: skip
+    sql, csv_, pdf = (statistics.median(times[k]) for k in ("sql", "csv", "pdf"))
+    print(
+        f"  median: SQL {sql:.3f} s, CSV {csv_:.2f} s ({csv_ / sql:.0f}x SQL), "
+        f"PDF {pdf:.2f} s ({pdf / sql:.0f}x SQL, {pdf / csv_:.1f}x CSV; "
+        f"target <= {PDF_TARGET:.0f} s)"
+    )
+    print(f"  median cpu of this process: CSV {statistics.median(cpus['csv']):.2f} s, "
+          f"PDF {statistics.median(cpus['pdf']):.2f} s")  # fmt: skip
+
+
+def run(claims_wanted: int, reuse: bool, only: str) -> None:
+    practice, month, biller = seeded() if reuse else seed(claims_wanted)
     with practice_scope(practice):
-        if hasattr(exports, "export_request"):
+        if only == "seed":
+            return
+        if only == "pdf":
+            pdf_only(practice, month, biller)
+            pdf_phases(practice, month)
+        elif hasattr(exports, "export_request"):
             worker(practice, month, biller)
             requests_prepared(practice, month, biller)
+            pdf_phases(practice, month)
         else:
             requests_direct(practice, month, biller)
 
 
 def main() -> None:
-    claims_wanted = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("claims", nargs="?", type=int, default=10_000)
+    parser.add_argument("--keep", action="store_true", help="leave the database for --reuse")
+    parser.add_argument("--reuse", action="store_true", help="the database a --keep run left")
+    parser.add_argument("--only", choices=("all", "pdf", "seed"), default="all",
+                        help="pdf: the PDF next to the CSV and SQL, and its phases")  # fmt: skip
+    args = parser.parse_args()
     old_name = connection.settings_dict["NAME"]
-    connection.settings_dict["TEST"]["NAME"] = f"{old_name}_bench_exports"
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    bench_name = f"{old_name}_bench_exports"
+    if args.reuse:
+        connection.close()
+        connection.settings_dict["NAME"] = bench_name
+    else:
+        connection.settings_dict["TEST"]["NAME"] = bench_name
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
-        run(claims_wanted)
+        run(args.claims, args.reuse, args.only)
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if not (args.keep or args.reuse):
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

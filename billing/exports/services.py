@@ -8,7 +8,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,14 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from billing.claims.selectors import month_claims
-from billing.exports.selectors import closed_month, practitioner_name, summary
+from billing.exports.selectors import (
+    PdfClaim,
+    closed_month,
+    pdf_claim_of,
+    pdf_claims,
+    practitioner_name,
+    summary,
+)
 from billing.models import (
     PREPARING,
     Claim,
@@ -102,63 +110,158 @@ def csv_lines(claims: list[Claim]) -> Iterator[str]:
 # The PDF's claim list: fixed-width columns in a monospace font, one line per claim. A
 # WeasyPrint table lays out ~10x slower (25 s for 4,000 claims against 2 s), too slow for a
 # download of a large practice's month. The lines go PDF_BLOCK to a <pre> (a rule between
-# blocks): a box per line cost a third more CPU (3.9 s against 2.6 s for 3,000 claims).
+# blocks): a box per line cost a third more CPU (3.9 s against 2.6 s for 3,000 claims). Each
+# column is as wide as its longest value up to its maximum: WeasyPrint lays out and draws
+# every glyph, spaces included (issue 18: about a fifth of the PDF's time went on padding).
 PDF_BLOCK = 10
 PDF_COLUMNS = (
     ("Patient", 26), ("MRN", 12), ("DOB", 10), ("Practitioner", 20), ("DOS", 10),
     ("POS", 3), ("Lines", 22), ("Diagnoses", 24), ("Amount", 10), ("Status", 9),
 )  # fmt: skip
+PDF_RIGHT = frozenset({"Amount"})
+# A month over PDF_CHUNK claims is laid out in documents of about PDF_CHUNK claims each,
+# joined page by page into one PDF (WeasyPrint's Document.copy): the progress moves as each
+# is done. Their list is paginated by us, PDF_PAGE_ROWS claims under the column header to a
+# page (45 lines of 11 pt in the page's 515 pt), so every page's number and the total are
+# known before it is laid out; a document with more pages than that (a row that did not fit)
+# is built again as one flowing document.
+PDF_CHUNK = 1000
+PDF_PAGE_ROWS = 44
+TEMPLATE_PDF = "billing/month_pdf.html"
+logger = logging.getLogger(__name__)
 
 
-def _fixed(values: list[str]) -> str:
+def _fixed(values: Sequence[str], widths: Sequence[int]) -> str:
     out = []
-    for (_name, width), value in zip(PDF_COLUMNS, values, strict=True):
+    for (name, _most), width, value in zip(PDF_COLUMNS, widths, values, strict=True):
         text = value if len(value) <= width else value[: width - 1] + "…"
-        out.append(text.ljust(width))
+        out.append(text.rjust(width) if name in PDF_RIGHT else text.ljust(width))
     return " ".join(out).rstrip()
 
 
-def pdf_claim_rows(claims: list[Claim]) -> tuple[str, list[str]]:
+def pdf_claim_rows(claims: Sequence[PdfClaim]) -> tuple[str, list[str]]:
     """The claim list's header and one fixed-width line per claim."""
-    header = _fixed([name for name, _width in PDF_COLUMNS])
-    rows = []
-    for c in claims:
-        patient = c.patient
-        lines = ", ".join(f"{line.code}x{line.units}" for line in c.lines.all())
-        rows.append(
-            _fixed([
-                f"{patient.last_name}, {patient.first_name}", patient.mrn,
-                f"{patient.date_of_birth:%Y-%m-%d}", practitioner_name(c.billing_practitioner),
-                f"{c.date_of_service:%Y-%m-%d}", c.place_of_service, lines,
-                " ".join(c.diagnosis_codes), money(c.amount).rjust(10),
-                c.get_status_display(),
-            ])
-        )  # fmt: skip
-    return header, rows
+    cells = [
+        [
+            f"{c.last_name}, {c.first_name}",
+            c.mrn,
+            f"{c.date_of_birth:%Y-%m-%d}",
+            c.practitioner,
+            f"{c.date_of_service:%Y-%m-%d}",
+            c.place_of_service,
+            c.lines,
+            " ".join(c.diagnosis_codes),
+            money(c.amount),
+            c.status,
+        ]
+        for c in claims
+    ]
+    widths = [
+        min(most, max([len(name), *(len(row[i]) for row in cells)]))
+        for i, (name, most) in enumerate(PDF_COLUMNS)
+    ]
+    header = _fixed([name for name, _most in PDF_COLUMNS], widths)
+    return header, [_fixed(row, widths) for row in cells]
 
 
-def render_pdf(practice: Practice, close: MonthClose, claims: list[Claim]) -> bytes:
+def _blocks(rows: Sequence[str]) -> list[str]:
+    return ["\n".join(rows[i : i + PDF_BLOCK]) for i in range(0, len(rows), PDF_BLOCK)]
+
+
+def _css_string(text: str) -> str:
+    """A CSS string literal of `text` (every character but letters, digits and spaces
+    escaped: nothing can end the string or the style element)."""
+    return '"' + "".join(c if c.isalnum() or c == " " else f"\\{ord(c):06x} " for c in text) + '"'
+
+
+class _Overflow(Exception):
+    """A chunk of the list laid out on more pages than it was paginated to."""
+
+
+def render_pdf(practice: Practice, close: MonthClose, claims: Sequence[Claim]) -> bytes:
+    """The month summary of Claims read by month_claims (see month_pdf)."""
+    return month_pdf(practice, close, [pdf_claim_of(claim) for claim in claims])
+
+
+def month_pdf(
+    practice: Practice,
+    close: MonthClose,
+    claims: Sequence[PdfClaim],
+    progress: Callable[[int], None] | None = None,
+) -> bytes:
     """The month summary for the practice: totals by code and practitioner, the claim list;
-    paginated with page numbers (CSS @page counters)."""
+    paginated with page numbers (CSS @page counters). Over PDF_CHUNK claims, laid out in
+    chunks (`progress` called with the claims done after each)."""
     from weasyprint import HTML
 
     header, rows = pdf_claim_rows(claims)
+    month = close.month
+    context = {
+        "practice": practice,
+        "close": close,
+        "month": month,
+        "claim_header": header,
+        "claim_count": len(rows),
+        "summary": summary(practice, month),
+        "generated_at": timezone.now(),
+        "footer_title": _css_string(f"{practice.name} — CCM claims, {month:%B %Y}"),
+        "rows_per_page": PDF_PAGE_ROWS,
+    }
+    if len(rows) > PDF_CHUNK:
+        try:
+            return _chunked_pdf(context, rows, progress)
+        except _Overflow:
+            logger.warning("month PDF: a chunk overflowed its pages; built as one document")
     html = render_to_string(
-        "billing/month_pdf.html",
-        {
-            "practice": practice,
-            "close": close,
-            "month": close.month,
-            "claim_header": header,
-            "claim_count": len(rows),
-            "claim_blocks": [
-                "\n".join(rows[i : i + PDF_BLOCK]) for i in range(0, len(rows), PDF_BLOCK)
-            ],
-            "summary": summary(practice, close.month),
-            "generated_at": timezone.now(),
-        },
+        TEMPLATE_PDF,
+        {**context, "show_summary": True, "claim_pages": None, "claim_blocks": _blocks(rows)},
     )
-    return bytes(HTML(string=html).write_pdf())
+    body = bytes(HTML(string=html).write_pdf())
+    if progress is not None:
+        progress(len(rows))
+    return body
+
+
+def _chunked_pdf(
+    context: dict[str, Any], rows: list[str], progress: Callable[[int], None] | None
+) -> bytes:
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    fonts = FontConfiguration()
+    pages = [_blocks(rows[i : i + PDF_PAGE_ROWS]) for i in range(0, len(rows), PDF_PAGE_ROWS)]
+
+    def document(claim_pages: list[list[str]], first_page: int, total: int | None) -> Any:
+        html = render_to_string(
+            TEMPLATE_PDF,
+            {
+                **context,
+                "show_summary": first_page == 1,
+                "claim_pages": claim_pages,
+                "first_page": first_page,
+                "page_total": total,
+            },
+        )
+        return HTML(string=html).render(font_config=fonts)
+
+    # The summary first, twice: its number of pages gives the total it then shows.
+    head_pages = len(document([], 1, None).pages)
+    total = head_pages + len(pages)
+    documents = [document([], 1, total)]
+    per_chunk = max(1, PDF_CHUNK // PDF_PAGE_ROWS)
+    done, next_page = 0, head_pages + 1
+    for i in range(0, len(pages), per_chunk):
+        chunk = pages[i : i + per_chunk]
+        laid_out = document(chunk, next_page, total)
+        if len(laid_out.pages) != len(chunk):
+            raise _Overflow
+        documents.append(laid_out)
+        next_page += len(chunk)
+        done = min(len(rows), done + len(chunk) * PDF_PAGE_ROWS)
+        if progress is not None:
+            progress(done)
+    joined = documents[0].copy([page for doc in documents for page in doc.pages])
+    return bytes(joined.write_pdf())
 
 
 def _patients(claims: list[Claim]) -> list[Any]:
@@ -197,11 +300,13 @@ def month_export(*, actor: Membership, month: dt.date, kind: str) -> ExportFile:
     name = f"caremonth-{practice.slug}-{month_label(month)}"
     if kind == ExportKind.X12:
         return _month_837(actor, month, name)
+    if kind == ExportKind.PDF:
+        rows = pdf_claims(practice, month)
+        record(actor, month, kind, [row.patient_id for row in rows])
+        return ExportFile(f"{name}.pdf", "application/pdf", month_pdf(practice, close, rows))
     claims = list(month_claims(practice, month))
     record(actor, month, kind, _patients(claims))
-    if kind == ExportKind.CSV:
-        return ExportFile(f"{name}.csv", "text/csv", csv_lines(claims), streamed=True)
-    return ExportFile(f"{name}.pdf", "application/pdf", render_pdf(practice, close, claims))
+    return ExportFile(f"{name}.csv", "text/csv", csv_lines(claims), streamed=True)
 
 
 # Issue 18: above this many claims a month's CSV and 837 are prepared by a worker into a
@@ -292,13 +397,16 @@ def _build(prepared: PreparedExport) -> tuple[bytes, list[Any]]:
         sent = list(batch_claims(practice=practice, batch=batch))
         _progress(prepared, done=len(sent), total=len(sent))
         return batch.content.encode(), _patients(sent)
+    if prepared.kind == ExportKind.PDF:
+        close = closed_month(practice, month)
+        rows = pdf_claims(practice, month)
+        _progress(prepared, total=len(rows), done=0)
+        body = month_pdf(practice, close, rows, lambda done: _progress(prepared, done=done))
+        return body, [row.patient_id for row in rows]
     claims = list(month_claims(practice, month))
     _progress(prepared, total=len(claims))
-    if prepared.kind == ExportKind.CSV:
-        body = "".join(csv_lines(list(_counted(prepared, claims)))).encode()
-        return body, _patients(claims)
-    close = closed_month(practice, month)
-    return render_pdf(practice, close, list(_counted(prepared, claims))), _patients(claims)
+    body = "".join(csv_lines(list(_counted(prepared, claims)))).encode()
+    return body, _patients(claims)
 
 
 def export_prepare(*, practice_id: Any, export_id: Any) -> PreparedExport:

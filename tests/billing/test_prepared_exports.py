@@ -255,7 +255,7 @@ def test_an_unexpected_error_marks_the_export_failed(biller, closed, no_worker):
     month = AFTER.date().replace(month=10, day=1)
     prepared = services.export_request(actor=biller, month=month, kind="pdf")
     with (
-        mock.patch.object(services, "render_pdf", side_effect=RuntimeError("boom")),
+        mock.patch.object(services, "month_pdf", side_effect=RuntimeError("boom")),
         pytest.raises(RuntimeError),
     ):
         services.export_prepare(practice_id=prepared.practice_id, export_id=prepared.pk)
