@@ -39,8 +39,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(workers: int = WORKERS) -> Iterator[int]:
-    """gunicorn serving ccm.wsgi on a free port (as the Dockerfile runs it); its port."""
+def gunicorn(workers: int = WORKERS, app: str = "ccm.wsgi:application") -> Iterator[int]:
+    """gunicorn serving ccm.wsgi (or `app`) on a free port (as the Dockerfile runs it); its
+    port."""
     port = free_port()
     env = {
         **os.environ,
@@ -54,7 +55,7 @@ def gunicorn(workers: int = WORKERS) -> Iterator[int]:
         sys.executable,
         "-m",
         "gunicorn",
-        "ccm.wsgi:application",
+        app,
         "--config",
         "python:ccm.gunicorn_conf",
         "--workers",

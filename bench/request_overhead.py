@@ -275,59 +275,9 @@ def main() -> None:
 def _gunicorn() -> Any:
     """bench/_load.py's gunicorn, serving this module's application (the app plus the bare
     view) instead of ccm.wsgi alone."""
-    import contextlib
-    import http.client
-    import signal
-    import subprocess
-    import time
-
     import _load
-    import _setup
 
-    @contextlib.contextmanager
-    def run() -> Any:
-        port = _load.free_port()
-        env = {
-            **os.environ,
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "EMAIL_URL": os.environ.get("EMAIL_URL", "dummymail://"),
-            "LOG_LEVEL": "WARNING",
-            "CONN_MAX_AGE": os.environ.get("CONN_MAX_AGE", "60"),
-        }
-        command = [
-            sys.executable, "-m", "gunicorn", "bench.request_overhead:application",
-            "--config", "python:ccm.gunicorn_conf", "--workers", str(_load.WORKERS),
-            "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "--timeout", "60",
-        ]  # fmt: skip
-        process = subprocess.Popen(
-            command, cwd=_setup.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"gunicorn exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                    conn.request("GET", "/healthz")
-                    if conn.getresponse().status == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
-                time.sleep(0.2)
-            yield port
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    return run()
+    return _load.gunicorn(app="bench.request_overhead:application")
 
 
 if __name__ == "__main__":
