@@ -39,14 +39,15 @@ def _media(settings, tmp_path):
 @pytest.fixture
 def slow_export_worker():
     """The queued export runs in a background thread, writing its progress after every
-    claim and pausing a little each time, so the page shows it being prepared."""
+    claim (the PDF: after every chunk, here of 5 claims) and pausing a little each time, so
+    the page shows it being prepared."""
     real_progress = export_services._progress
     threads = []
 
     def slow_progress(prepared, **fields):
         real_progress(prepared, **fields)
         if "done" in fields:
-            time.sleep(0.15)
+            time.sleep(0.5)
 
     def run(*args):
         def work():
@@ -62,6 +63,8 @@ def slow_export_worker():
 
     with (
         mock.patch.object(export_services, "PROGRESS_EVERY", 1),
+        mock.patch.object(export_services, "PDF_CHUNK", 5),
+        mock.patch.object(export_services, "PDF_PAGE_ROWS", 5),
         mock.patch.object(export_services, "_progress", slow_progress),
         mock.patch.object(export_tasks.export_prepare, "delay", side_effect=run),
     ):
