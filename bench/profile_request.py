@@ -22,7 +22,6 @@ import io
 import pstats
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import _load
@@ -88,20 +87,7 @@ def main() -> None:
             raise SystemExit(f"{paths[name]}: {status[0]}")
 
     names = ["healthz", *[p for p in args.paths.split(",") if p]]
-    for name in names:  # warm up: connections, templates, url resolvers
-        for _ in range(3):
-            one(name)
-    # Wall time, and this process's CPU time (steadier on a shared machine: it leaves out
-    # PostgreSQL's time and waiting for a core).
-    per: dict[str, list[float]] = {name: [] for name in names}
-    cpu: dict[str, list[float]] = {name: [] for name in names}
-    for _ in range(args.runs):
-        for name in names:
-            start, start_cpu = time.perf_counter(), time.process_time()
-            for _ in range(args.n):
-                one(name)
-            per[name].append((time.perf_counter() - start) * 1000 / args.n)
-            cpu[name].append((time.process_time() - start_cpu) * 1000 / args.n)
+    per, cpu = _load.time_in_process(one, names, args.runs, args.n)
     ref, ref_cpu = statistics.median(per["healthz"]), statistics.median(cpu["healthz"])
     print(f"== in-process, DEBUG=0, median of {args.runs} x {args.n} requests")
     ratio = "/healthz"

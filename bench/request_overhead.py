@@ -156,7 +156,6 @@ def main() -> None:
     import io
     import pstats
     import statistics
-    import time
 
     os.environ.setdefault("DEBUG", "0")  # as gunicorn runs it
     os.environ.setdefault("CAREMONTH_DEV_SECRET", "1")
@@ -204,18 +203,7 @@ def main() -> None:
         if not status[0].startswith("200"):
             raise SystemExit(f"{PATHS[name]}: {status[0]}")
 
-    for name in names:
-        for _ in range(5):
-            one(name)
-    wall: dict[str, list[float]] = {name: [] for name in names}
-    cpu: dict[str, list[float]] = {name: [] for name in names}
-    for _ in range(args.runs):
-        for name in names:
-            start, start_cpu = time.perf_counter(), time.process_time()
-            for _ in range(args.n):
-                one(name)
-            wall[name].append((time.perf_counter() - start) * 1000 / args.n)
-            cpu[name].append((time.process_time() - start_cpu) * 1000 / args.n)
+    wall, cpu = _load.time_in_process(one, names, args.runs, args.n)
     ref_wall, ref_cpu = statistics.median(wall["bare"]), statistics.median(cpu["bare"])
     print(f"== in-process, DEBUG=0, median of {args.runs} x {args.n} requests; load {loadavg()}")
     print(f"{'path':<9} {'wall ms':>8} {'÷ bare':>7} {'cpu ms':>8} {'÷ bare':>7}   cpu runs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -166,37 +167,48 @@ def _tasks_in_process():
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
 
 
-@pytest.fixture
-def slow_worker():
-    """The queued close runs in a background thread in small, slowed batches, as a worker
-    would, so the page shows it running and polls its progress."""
-    real_batch = close_services._close_batch
+@contextlib.contextmanager
+def queued_in_a_thread(task, job_id: str):
+    """`task.delay(...)` runs the task in a background thread, as a worker would (the page
+    polls its progress meanwhile); the threads are joined on the way out."""
     threads = []
-
-    def slow_batch(*args, **kwargs):
-        time.sleep(0.4)
-        return real_batch(*args, **kwargs)
 
     def run(*args):
         def work():
             try:
-                close_tasks.month_close.apply(args=args)
+                task.apply(args=args)
             finally:
                 connection.close()
 
         thread = threading.Thread(target=work)
         thread.start()
         threads.append(thread)
-        return mock.Mock(id="e2e-job")
+        return mock.Mock(id=job_id)
+
+    with mock.patch.object(task, "delay", side_effect=run):
+        try:
+            yield
+        finally:
+            for thread in threads:
+                thread.join(timeout=60)
+
+
+@pytest.fixture
+def slow_worker():
+    """The queued close runs in a background thread in small, slowed batches, as a worker
+    would, so the page shows it running and polls its progress."""
+    real_batch = close_services._close_batch
+
+    def slow_batch(*args, **kwargs):
+        time.sleep(0.4)
+        return real_batch(*args, **kwargs)
 
     with (
         mock.patch.object(close_services, "BATCH", 4),
         mock.patch.object(close_services, "_close_batch", slow_batch),
-        mock.patch.object(close_tasks.month_close, "delay", side_effect=run),
+        queued_in_a_thread(close_tasks.month_close, "e2e-job"),
     ):
         yield
-        for thread in threads:
-            thread.join(timeout=60)
 
 
 def recent_local_times(zone: zoneinfo.ZoneInfo, count: int) -> list[dt.datetime]:

@@ -6,12 +6,10 @@ and audited."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from unittest import mock
 
 import pytest
-from django.db import connection
 from playwright.sync_api import Page, expect
 
 from billing.close import services as close_services
@@ -21,7 +19,7 @@ from billing.models import Export, PreparedExport
 from ccm.models import AuditEvent, Practice
 from ccm.months import month_label, previous_month
 from ccm.tenancy import practice_scope
-from tests.e2e.conftest import main_nav, sign_in_with_totp
+from tests.e2e.conftest import main_nav, queued_in_a_thread, sign_in_with_totp
 
 
 @pytest.fixture(autouse=True)
@@ -42,35 +40,20 @@ def slow_export_worker():
     claim (the PDF: after every chunk, here of 5 claims) and pausing a little each time, so
     the page shows it being prepared."""
     real_progress = export_services._progress
-    threads = []
 
     def slow_progress(prepared, **fields):
         real_progress(prepared, **fields)
         if "done" in fields:
             time.sleep(0.5)
 
-    def run(*args):
-        def work():
-            try:
-                export_tasks.export_prepare.apply(args=args)
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=work)
-        thread.start()
-        threads.append(thread)
-        return mock.Mock(id="e2e-export")
-
     with (
         mock.patch.object(export_services, "PROGRESS_EVERY", 1),
         mock.patch.object(export_services, "PDF_CHUNK", 5),
         mock.patch.object(export_services, "PDF_PAGE_ROWS", 5),
         mock.patch.object(export_services, "_progress", slow_progress),
-        mock.patch.object(export_tasks.export_prepare, "delay", side_effect=run),
+        queued_in_a_thread(export_tasks.export_prepare, "e2e-export"),
     ):
         yield
-        for thread in threads:
-            thread.join(timeout=60)
 
 
 def test_a_biller_prepares_the_month_pdf_sees_progress_and_downloads_it(
