@@ -387,6 +387,10 @@ MONTH_CLOSE_STALE_AFTER = timedelta(seconds=env.int("MONTH_CLOSE_STALE_AFTER", d
 # Patients per month-close batch (one transaction under the close's row lock, issue 18); a
 # batch of 2000 takes seconds (bench/month_close.py), far under MONTH_CLOSE_STALE_AFTER.
 MONTH_CLOSE_BATCH = env.int("MONTH_CLOSE_BATCH", default=2000)
+# Threads a month close runs its batches in, each on its own connection (billing.close.services
+# ._run_parts): one thread's PostgreSQL work overlaps another's Python. 2 suits the 2-core
+# machine bench/month_close.py measures; 1 closes in one thread.
+MONTH_CLOSE_WORKERS = env.int("MONTH_CLOSE_WORKERS", default=2)
 if MONTH_CLOSE_STALE_AFTER.total_seconds() < 5:
     raise ImproperlyConfigured("MONTH_CLOSE_STALE_AFTER must be at least 5 (seconds).")
 

@@ -29,14 +29,15 @@ import gc
 import json
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db import IntegrityError, connections, transaction
+from django.db.models import Count, F, Prefetch, Q, Sum
 from django.utils import timezone
 
 from billing import rules
@@ -231,13 +232,54 @@ def month_close(
         try:
             # One fee schedule and POLICY for the whole close, even if an admin edits them.
             rates = (fee_schedule(practice), policy(practice))
-            cursor = Cursor(ids)
-            while _close_batch(practice, close.pk, month, cursor, actor, rates):
+            _run_parts(practice, close.pk, month, ids, actor, rates)
+            cursor = Cursor(ids)  # the last pass: whatever no part did (none, usually)
+            while _close_batch(practice, close.pk, month, cursor, actor, rates) is not None:
                 pass
         finally:
             if enabled:
                 gc.enable()
         return _finish(practice, close.pk, actor)
+
+
+def _parts(ids: list[Any]) -> int:
+    """How many threads close the month side by side (settings.MONTH_CLOSE_WORKERS, at most
+    one per batch). One, in line, inside a transaction: the threads' own connections would
+    not see what it has not committed."""
+    if transaction.get_connection().in_atomic_block:
+        return 1
+    return max(1, min(settings.MONTH_CLOSE_WORKERS, -(-len(ids) // BATCH)))
+
+
+def _run_parts(
+    practice: Practice,
+    close_id: Any,
+    month: dt.date,
+    ids: list[Any],
+    actor: Membership | None,
+    rates: tuple[rules.FeeSchedule, rules.Policy],
+) -> None:
+    """The close's batches in `_parts` threads, each on its own database connection over its
+    own windows (`Cursor(part=, parts=)`): one thread's PostgreSQL work (loading, COPY)
+    overlaps another's engine. Each batch is its own transaction as in one thread, so a
+    killed close resumes the same way. The first error is raised once all have stopped."""
+    parts = _parts(ids)
+    if parts == 1:
+        return
+
+    def part(number: int) -> None:
+        try:
+            with practice_scope(practice):
+                cursor = Cursor(ids, part=number, parts=parts)
+                while _close_batch(practice, close_id, month, cursor, actor, rates) is not None:
+                    pass
+        finally:
+            connections.close_all()  # this thread's own
+
+    with ThreadPoolExecutor(parts, thread_name_prefix="month-close") as pool:
+        futures = [pool.submit(part, number) for number in range(parts)]
+    for future in futures:
+        future.result()
 
 
 @transaction.atomic
@@ -419,30 +461,60 @@ def submitted_changes(*, practice: Practice, month: dt.date) -> list[tuple[Claim
 class Cursor:
     """Where a worker stands in the close's candidate ids (sorted): every candidate before
     `position` has an outcome. Batches move it forward, so the close reads each outcome
-    once (a re-read of all done patients per batch made the close quadratic)."""
+    once (a re-read of all done patients per batch made the close quadratic).
 
-    def __init__(self, ids: list[Any]) -> None:
-        self.ids, self.position = ids, 0
+    `part` of `parts` (the close's threads, `month_close`): the ids are cut in windows of
+    BATCH and this cursor takes every `parts`-th window from its `part`-th, whole (what another
+    worker did is skipped); the close's last pass, one cursor over all the ids, finds what is
+    left, if anything."""
+
+    def __init__(self, ids: list[Any], *, part: int = 0, parts: int = 1) -> None:
+        self.ids, self.parts = ids, parts
+        self.position = part * BATCH
 
     def next_batch(self, practice: Practice, month: dt.date) -> list[Any]:
         """The next BATCH candidates without an outcome (this worker's or another's), read
-        under the close's row lock; the cursor then stands after them. Empty: all done."""
+        before the batch locks its patients (`_close_batch` reads again after); the cursor
+        then stands after them. Empty: all done."""
         while self.position < len(self.ids):
-            window = self.ids[self.position : self.position + BATCH]
-            done = set(
-                Outcome.objects.for_practice(practice)
-                .filter(month=month, **between((window[0], window[-1])))
-                .order_by()
-                .values_list("patient_id", flat=True)
-            )
+            start = self.position
+            window = self.ids[start : start + BATCH]
+            done = _done(practice, month, (window[0], window[-1]))
             todo = [pk for pk in window if pk not in done]
-            if not todo:  # another worker (or an earlier run) did these
-                self.position += len(window)
-                continue
-            # Up to the last one taken: what follows it in the window stays for later.
-            self.position += window.index(todo[-1]) + 1
-            return todo
+            if self.parts > 1:  # this part's windows, whole
+                self.position = start + self.parts * BATCH
+            elif todo:  # up to the last one taken: what follows it in the window stays
+                self.position = start + window.index(todo[-1]) + 1
+            else:  # another worker (or an earlier run) did these
+                self.position = start + len(window)
+            if todo:
+                return todo
         return []
+
+
+def _done(practice: Practice, month: dt.date, span: tuple[Any, Any]) -> set[Any]:
+    """The patients from span[0] to span[1] with an outcome for the month."""
+    return set(
+        Outcome.objects.for_practice(practice)
+        .filter(month=month, **between(span))
+        .order_by()
+        .values_list("patient_id", flat=True)
+    )
+
+
+def _running(practice: Practice, close_id: Any) -> MonthClose | None:
+    """The close's row, locked FOR KEY SHARE for the batch's transaction, if it still runs.
+    The threads of one close share that lock (their batches run side by side, and a batch's
+    heartbeat UPDATE does not conflict with it); a reopen or the finish takes the row FOR
+    UPDATE and so waits for the batches in flight, and they for it."""
+    table = MonthClose._meta.db_table
+    rows = MonthClose.objects.for_practice(practice).raw(
+        # The model's own table name, no input; the practice and the id are bound.
+        f'SELECT * FROM "{table}" WHERE "practice_id" = %s AND "id" = %s FOR KEY SHARE',  # noqa: S608
+        [practice.pk, close_id],
+    )
+    close = next(iter(rows), None)
+    return close if close is not None and close.status == CloseStatus.RUNNING else None
 
 
 @transaction.atomic
@@ -453,18 +525,25 @@ def _close_batch(
     cursor: Cursor,
     actor: Membership | None,
     rates: tuple[rules.FeeSchedule, rules.Policy],
-) -> int:
-    """Evaluate the next batch of patients without an outcome; returns how many (0: done)."""
-    close = MonthClose.objects.for_practice(practice).select_for_update().get(pk=close_id)
-    if close.status != CloseStatus.RUNNING:
-        return 0  # closed by another worker, or reopened since this job started
+) -> int | None:
+    """Evaluate the cursor's next batch of patients without an outcome; how many it
+    evaluated (0: others did them meanwhile), None when there is nothing left to do."""
+    close = _running(practice, close_id)
+    if close is None:
+        return None  # closed by another worker, or reopened since this job started
     todo = cursor.next_batch(practice, month)
     if not todo:
-        return 0
+        return None
     # Writers of engine inputs lock the patient row (engine_inputs.changing): wait for those
-    # in flight, so their entries are in the facts or refused by the month's lock.
+    # in flight, so their entries are in the facts or refused by the month's lock. Another
+    # worker's batch over these patients (a second close of the month) is waited for too:
+    # what it did is dropped from the batch, read again once the locks are held.
     span = (todo[0], todo[-1])
     engine_inputs.lock_patients(practice, (), id_range=span)
+    done = _done(practice, month, span)
+    todo = [pk for pk in todo if pk not in done]
+    if not todo:
+        return 0
     fees, rules_policy = rates
     patients, facts = load_month_batch(practice=practice, patient_ids=todo, month=month, fees=fees)
     kept = _kept_claims(practice, month, todo) if close.times_closed else {}
@@ -489,8 +568,9 @@ def _close_batch(
     copy_rows(Claim, CLAIM_COLUMNS, claims)
     copy_rows(ClaimLine, LINE_COLUMNS, lines)
     # The heartbeat: a running close without one for MONTH_CLOSE_STALE_AFTER is resumed.
+    # Progress counts the outcomes written (the batches of every worker add theirs).
     MonthClose.objects.for_practice(practice).filter(pk=close_id).update(
-        patients_done=cursor.position, heartbeat_at=timezone.now()
+        patients_done=F("patients_done") + len(outcomes), heartbeat_at=timezone.now()
     )
     return len(outcomes)
 

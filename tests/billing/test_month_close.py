@@ -3,6 +3,7 @@ from two concurrent closes, the month's time locked, the current month refused."
 
 import datetime as dt
 import re
+import threading
 from io import StringIO
 from unittest import mock
 
@@ -164,3 +165,81 @@ def test_the_command_closes_once_and_prints_a_summary(practice, cast):
         call_command("close_month", "--practice", "sunrise", "--month", "10/2026")
     with pytest.raises(CommandError, match="No practice"):
         call_command("close_month", "--practice", "nope", "--month", "2026-10")
+
+
+def _reset(practice):
+    for model in (ClaimLine, Claim, Outcome, MonthClose):
+        model.objects.for_practice(practice).delete()
+    from timelog.models import MonthLock
+
+    MonthLock.objects.for_practice(practice).delete()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_close_in_threads_gives_what_one_thread_gives(
+    practice, physician, coordinator, settings
+):
+    """MONTH_CLOSE_WORKERS threads each take their own windows of the ids (their batches
+    side by side under the close's shared lock); the result is one thread's, to the line."""
+    _cast(practice, physician, coordinator, count=7)
+    settings.MONTH_CLOSE_WORKERS = 1
+    with mock.patch.object(services, "BATCH", 2):
+        _close(practice)
+    expected = _snapshot(practice)
+    _reset(practice)
+    threads = []
+    batch = services._close_batch
+
+    def recording(*args):
+        done = batch(*args)
+        if done:
+            threads.append(threading.current_thread().name)
+        return done
+
+    settings.MONTH_CLOSE_WORKERS = 2
+    with (
+        mock.patch.object(services, "BATCH", 2),
+        mock.patch.object(services, "_close_batch", recording),
+    ):
+        close = _close(practice)
+    assert _snapshot(practice) == expected
+    assert close.status == CloseStatus.CLOSED
+    assert close.patients_total == close.patients_done == 7
+    # Four windows of two: two threads took two each; the last pass found nothing left.
+    assert len(threads) == 4
+    assert {name.rsplit("_", 1)[0] for name in threads} == {"month-close"}
+    assert len(set(threads)) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_that_fails_fails_the_close_and_a_rerun_finishes_it(
+    practice, physician, coordinator, settings
+):
+    _cast(practice, physician, coordinator, count=7)
+    settings.MONTH_CLOSE_WORKERS = 1
+    with mock.patch.object(services, "BATCH", 2):
+        _close(practice)
+    expected = _snapshot(practice)
+    _reset(practice)
+    batch = services._close_batch
+    failed = []
+
+    def second_part_dies(practice_, close_id, month, cursor, *rest):
+        if cursor.parts == 2 and cursor.position == 2 and not failed:  # part 1's first window
+            failed.append(True)
+            raise RuntimeError("worker lost")
+        return batch(practice_, close_id, month, cursor, *rest)
+
+    settings.MONTH_CLOSE_WORKERS = 2
+    with (
+        mock.patch.object(services, "BATCH", 2),
+        mock.patch.object(services, "_close_batch", second_part_dies),
+        pytest.raises(RuntimeError, match="worker lost"),
+    ):
+        _close(practice)
+    assert MonthClose.objects.for_practice(practice).get().status == CloseStatus.RUNNING
+    with mock.patch.object(services, "BATCH", 2):
+        close = _close(practice)
+    assert close.status == CloseStatus.CLOSED
+    assert _snapshot(practice) == expected
+    assert close.patients_done == close.patients_total == 7
