@@ -382,9 +382,9 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="celery")
 # month-close-resume (every 30 s) re-queues it. 60 s is 20 times a batch of 500 (about 3 s)
 # and 7 times the slowest step (the candidates of 10,000 patients, 9 s), both measured by
 # bench/month_close.py on 2 cores at load average 13. Shorter resumes sooner; too short only
-# queues a redundant job (a no-op, batches take turns).
+# queues a redundant job (a no-op: batches skip what another worker did).
 MONTH_CLOSE_STALE_AFTER = timedelta(seconds=env.int("MONTH_CLOSE_STALE_AFTER", default=60))
-# Patients per month-close batch (one transaction under the close's row lock, issue 18); a
+# Patients per month-close batch (one transaction under the close's row, shared, issue 18); a
 # batch of 2000 takes seconds (bench/month_close.py), far under MONTH_CLOSE_STALE_AFTER.
 MONTH_CLOSE_BATCH = env.int("MONTH_CLOSE_BATCH", default=2000)
 # Threads a month close runs its batches in, each on its own connection (billing.close.services

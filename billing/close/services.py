@@ -2,11 +2,14 @@
 outcomes and claims stored, the month's time locked. Idempotent and resumable.
 
 - The `MonthClose` row is unique per (practice, month); a closed month is returned as is.
-- Work goes in batches, each in one transaction that first locks the `MonthClose` row, so
-  two workers closing at once take turns and never evaluate a patient twice; each batch
-  picks the next patients (in id order, from where this worker's cursor stands) that have
-  no `Outcome` yet, so a worker killed half-way loses only its uncommitted batch and a re-run
-  finishes the rest. Linear: a batch reads the outcomes of its own id range only, loads its
+- Work goes in batches, each in one transaction that first takes the `MonthClose` row FOR
+  KEY SHARE (a reopen or the finish, FOR UPDATE, waits for the batches in flight) and then
+  locks its patients' rows (in id order, as every writer does); each batch picks the next
+  patients (in id order, from where this worker's cursor stands) that have no `Outcome` yet
+  and drops those another worker did once the locks are held, so two workers closing at once
+  never evaluate a patient twice, and a worker killed half-way loses only its uncommitted
+  batch and a re-run finishes the rest. The batches run in MONTH_CLOSE_WORKERS threads, each
+  over its own windows of the ids (`_run_parts`), then one last pass takes what is left. Linear: a batch reads the outcomes of its own id range only, loads its
   facts set-based (billing.inputs.loading.load_month_batch) and writes with COPY
   (billing.close.bulk), never a model instance per patient-month on the way.
 - Unique constraints back this up: one outcome per patient-month, one claim per (practice,
@@ -90,7 +93,7 @@ class MonthState(ApplicationError):
     """The month's close status forbids this (pages show the message; the API answers 409)."""
 
 
-# Patients per batch (one transaction under the close's row lock): big enough that the
+# Patients per batch (one transaction under the close's row, shared): big enough that the
 # per-batch queries are few, small enough that a killed worker loses seconds of work.
 BATCH: int = settings.MONTH_CLOSE_BATCH
 NOT_OVER_MESSAGE = "{month} has not ended yet in the practice's time zone: it cannot be closed."
@@ -743,8 +746,9 @@ def month_close_resume_stalled() -> int:
     """Re-queue (billing.close.tasks.month_close, on commit) every running close of any practice
     whose heartbeat is older than MONTH_CLOSE_STALE_AFTER: its worker died, or its job was
     lost. At most once per threshold per close, even with two beats at once; sets
-    `resumed_at`. Returns how many were queued. A duplicate job is harmless: batches take
-    turns under the close's row lock, and its generation makes it a no-op once closed."""
+    `resumed_at`. Returns how many were queued. A duplicate job is harmless: a batch drops
+    the patients another worker did once it holds their locks, and its generation makes it a
+    no-op once closed."""
     from billing.close import tasks  # billing.close.tasks imports this module
 
     now = timezone.now()
