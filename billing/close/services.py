@@ -111,22 +111,23 @@ def _candidates(practice: Practice, month: dt.date) -> list[Any]:
     with time in it, in id order."""
     # .order_by(): a model's default ordering would join DISTINCT (TimeEntry's -started_at
     # made it one row per entry instead of one per patient).
-    on_list = set(worklist_base(practice, month, None).order_by().values_list("pk", flat=True))
-    with_time = set(
+    # One statement (UNION: each id once, sorted by PostgreSQL) instead of three sets built
+    # and merged in Python.
+    on_list = worklist_base(practice, month, None).order_by().values_list("pk", flat=True)
+    with_time = (
         TimeEntry.objects.for_practice(practice)
         .filter(billing_month=month)
         .order_by()
         .values_list("patient_id", flat=True)
-        .distinct()
     )
-    sent = set(
+    sent = (
         Claim.objects.for_practice(practice)
         .filter(month=month)
         .filter(KEPT)
         .order_by()
         .values_list("patient_id", flat=True)
     )
-    return sorted(on_list | with_time | sent)
+    return list(on_list.union(with_time, sent).order_by("pk"))
 
 
 def _start(practice: Practice, month: dt.date, actor: Membership | None) -> MonthClose:
