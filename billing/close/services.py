@@ -521,6 +521,20 @@ def _running(practice: Practice, close_id: Any) -> MonthClose | None:
     return close if close is not None and close.status == CloseStatus.RUNNING else None
 
 
+def _commit_without_waiting() -> None:
+    """This batch's COMMIT does not wait for its WAL to reach the disk (PostgreSQL's
+    `synchronous_commit`, for this transaction only): a crash may lose the last batches, which
+    is the killed-worker case the close already recovers from (their patients have no outcome
+    and a re-run evaluates them). The finish commits durably, and that flushes every batch
+    before it, so a month shown closed has all its outcomes and claims on disk. Not when the
+    batch is a savepoint in a caller's transaction: that commit is the caller's."""
+    connection = transaction.get_connection()
+    if len(connection.atomic_blocks) > 1:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 @transaction.atomic
 def _close_batch(
     practice: Practice,
@@ -534,7 +548,8 @@ def _close_batch(
     evaluated (0: others did them meanwhile), None when there is nothing left to do."""
     close = _running(practice, close_id)
     if close is None:
-        return None  # closed by another worker, or reopened since this job started
+        return None
+    _commit_without_waiting()  # closed by another worker, or reopened since this job started
     todo = cursor.next_batch(practice, month)
     if not todo:
         return None

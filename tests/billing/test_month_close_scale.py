@@ -198,3 +198,44 @@ def test_a_close_in_big_batches_gives_what_small_batches_give(practice, physicia
     close = _close(practice)
     assert _snapshot(practice) == expected
     assert close.patients_done == close.patients_total == 5
+
+
+def _setting(name):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SHOW {name}")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    "own_transactions",
+    [pytest.param(True, marks=pytest.mark.django_db(transaction=True)), False],
+)
+def test_a_batch_commits_without_waiting_for_the_disk_and_the_finish_does(
+    practice, physician, coordinator, settings, own_transactions
+):
+    """synchronous_commit is off in the batches' own transactions only: a crash loses at
+    most the last batches (re-run), and the finish's durable commit flushes them all. Inside
+    a caller's transaction (here the test's) the batches are savepoints: left as it is."""
+    settings.MONTH_CLOSE_WORKERS = 1  # the batches on this connection
+    _patients(practice, physician, coordinator, 3)
+    seen = []
+    real = services.load_month_batch
+
+    def loading(**kwargs):
+        seen.append(_setting("synchronous_commit"))
+        return real(**kwargs)
+
+    finishing = services._finish
+
+    def finish(*args):
+        seen.append(_setting("synchronous_commit"))
+        return finishing(*args)
+
+    with (
+        mock.patch.object(services, "BATCH", 2),
+        mock.patch.object(services, "load_month_batch", loading),
+        mock.patch.object(services, "_finish", finish),
+    ):
+        _close(practice)
+    assert seen == (["off", "off", "on"] if own_transactions else ["on", "on", "on"])
+    assert _setting("synchronous_commit") == "on"
