@@ -9,9 +9,10 @@ outcomes and claims stored, the month's time locked. Idempotent and resumable.
   and drops those another worker did once the locks are held, so two workers closing at once
   never evaluate a patient twice, and a worker killed half-way loses only its uncommitted
   batch and a re-run finishes the rest. The batches run in MONTH_CLOSE_WORKERS threads, each
-  over its own windows of the ids (`_run_parts`), then one last pass takes what is left. Linear: a batch reads the outcomes of its own id range only, loads its
-  facts set-based (billing.inputs.loading.load_month_batch) and writes with COPY
-  (billing.close.bulk), never a model instance per patient-month on the way.
+  over its own windows of the ids (`_run_parts`), then one last pass takes what is left.
+  Linear: a batch reads the outcomes of its own id range only, loads its facts set-based
+  (billing.inputs.loading.load_month_batch) and writes with COPY (billing.close.bulk), never
+  a model instance per patient-month on the way.
 - Unique constraints back this up: one outcome per patient-month, one claim per (practice,
   patient, month, billing practitioner).
 - Reopening (admins, with a reason) unlocks the month's time; the next close replaces the

@@ -176,9 +176,7 @@ def _reset(practice):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_close_in_threads_gives_what_one_thread_gives(
-    practice, physician, coordinator, settings
-):
+def test_a_close_in_threads_gives_what_one_thread_gives(practice, physician, coordinator, settings):
     """MONTH_CLOSE_WORKERS threads each take their own windows of the ids (their batches
     side by side under the close's shared lock); the result is one thread's, to the line."""
     _cast(practice, physician, coordinator, count=7)
