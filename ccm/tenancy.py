@@ -359,7 +359,7 @@ class _Compiled:
     annotations: tuple[tuple[str, int], ...]
 
 
-class AnyOf(models.Lookup):  # type: ignore[type-arg]
+class AnyOf(models.Lookup):
     """`field = ANY(%s)`: a list of values as one array parameter (Django's `__in` writes a
     parameter per value, so its SQL changes with the list's length). For querysets compiled
     once (`CompiledQuery`): `.filter(AnyOf(F("pk"), ids))`."""
@@ -367,10 +367,10 @@ class AnyOf(models.Lookup):  # type: ignore[type-arg]
     lookup_name = "any_of"
     prepare_rhs = False
 
-    def get_db_prep_lookup(self, value: Any, connection: Any) -> tuple[str, list[Any]]:
+    def get_db_prep_lookup(self, value: Any, connection: Any) -> Any:
         return "%s", [list(value)]
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]

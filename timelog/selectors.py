@@ -407,7 +407,9 @@ def worklist_page_ids(
         plain = queryset
 
         def build() -> _PageIdsSql:
-            return _page_ids_sql(plain, practice, month, coordinator, show, sort, today, call_window)
+            return _page_ids_sql(
+                plain, practice, month, coordinator, show, sort, today, call_window
+            )
 
         if call_window == "open" or show == "no_contact":  # their SQL holds the time now
             return PageIds(build())
@@ -495,13 +497,13 @@ class PageIds:
             sql = self._sql
             if self._expected is None:
                 (found,) = self._run(
-                    f"SELECT COALESCE(({sql.count_sql}), 0)",  # noqa: S608  (the ORM's SQL)
+                    f"SELECT COALESCE(({sql.count_sql}), 0)",
                     list(sql.count_params),
                 )
             else:
                 start, stop = self._expected
                 found, ids = self._run(
-                    f"SELECT COALESCE(({sql.count_sql}), 0), "  # noqa: S608  (the ORM's SQL)
+                    f"SELECT COALESCE(({sql.count_sql}), 0), "
                     f"ARRAY({sql.ids_sql} LIMIT %s OFFSET %s)",
                     [*sql.count_params, *sql.ids_params, stop - start, start],
                 )
@@ -540,7 +542,7 @@ class PageIds:
             return []
         sql = self._sql
         (ids,) = self._run(
-            f"SELECT ARRAY({sql.ids_sql} LIMIT %s OFFSET %s)",  # noqa: S608  (the ORM's SQL)
+            f"SELECT ARRAY({sql.ids_sql} LIMIT %s OFFSET %s)",
             [*sql.ids_params, stop - start, start],
         )
         return list(ids)
@@ -765,7 +767,7 @@ def worklist_page_rows(
     wanted = list(ids)
     if not wanted:
         return []
-    found = {patient.pk: patient for patient in _page_rows_query(practice, month).run(wanted)}
+    found: dict[Any, Any] = {p.pk: p for p in _page_rows_query(practice, month).run(wanted)}
     # The call window at `now`, from the rows' windows (as `call_window_open_q` answers it in
     # SQL): the only part of the row that depends on the time, so the query keeps its shape.
     local = (now or timezone.now()).astimezone(practice.zone)
