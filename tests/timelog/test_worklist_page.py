@@ -144,3 +144,41 @@ def test_the_htmx_rows_run_the_pages_queries_and_no_more(
     # session, memberships with the user, count with ids, rows with next tasks, audit, running
     # timer (by next task due: the count first, one more)
     assert htmx(f"{page}&page=2") == htmx(f"{page}&sort=due") - 1 == few == 6
+
+
+@pytest.mark.parametrize("sort", ["name", "contact"])
+@pytest.mark.parametrize("show", list(selectors.WORKLIST_FILTERS))
+def test_page_ids_cut_as_the_worklist_is_cut(
+    practice, physician, coordinator, scoped, sort, show, django_assert_num_queries
+):
+    """The sorts by a key computed per row read the count and the expected page in one
+    statement (compiled once): any cut equals the worklist's; a cut that is not the expected
+    page is one more query."""
+    _patients(practice, physician, coordinator, 0, 12)
+    kw = {"practice": practice, "month": OCTOBER, "today": NOW.date(), "now": NOW}
+    kw.update(show=show, sort=sort)
+    full = [patient.pk for patient in selectors.worklist(**kw)]
+    assert full  # every filter keeps some of these patients
+    for number, size in ((1, 5), (2, 5), (3, 5), (9, 5), ("x", 5), (1, 50)):
+        ids = selectors.worklist_page_ids(**kw)
+        assert isinstance(ids, selectors.PageIds)
+        ids.expect(number, size)
+        page = number if isinstance(number, int) else 1
+        start = (page - 1) * size
+        with django_assert_num_queries(1):
+            assert ids.count() == len(full)
+        if start >= len(full):  # past the last page: the paginator cuts the last one
+            start = (len(full) - 1) // size * size
+            with django_assert_num_queries(1):
+                assert ids[start : len(full)] == full[start:]
+        else:
+            stop = min(start + size, len(full))
+            with django_assert_num_queries(0):
+                assert ids[start:stop] == full[start:stop]
+        with django_assert_num_queries(1):  # not the expected page
+            assert ids[1:3] == full[1:3]
+    ids = selectors.worklist_page_ids(**kw)
+    with django_assert_num_queries(2):  # no page expected: the count, then the cut
+        assert list(ids) == full
+    assert ids[len(full) - 1] == full[-1]
+    assert ids[len(full) :] == []
