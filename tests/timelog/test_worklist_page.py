@@ -182,3 +182,32 @@ def test_page_ids_cut_as_the_worklist_is_cut(
         assert list(ids) == full
     assert ids[len(full) - 1] == full[-1]
     assert ids[len(full) :] == []
+
+
+def test_the_headers_timer_read_compiled_once_equals_the_orms(
+    practice, physician, coordinator, scoped, django_assert_num_queries
+):
+    """Every page's header reads the running timer with its patient: one query compiled once
+    per practice, the same timer and patient as the ORM's query, none for another member."""
+    from timelog import services
+    from timelog.models import RunningTimer
+
+    patient = make_enrolled(practice, physician, coordinator, mrn="T-9")
+    assert services.timer_get(membership=coordinator) is None
+    services.timer_start(practice=practice, actor=coordinator, patient=patient)
+
+    def fields(obj):
+        return [(f.attname, getattr(obj, f.attname)) for f in obj._meta.concrete_fields]
+
+    expected = (
+        RunningTimer.objects.for_practice(practice)
+        .filter(membership=coordinator)
+        .select_related("patient")
+        .first()
+    )
+    with django_assert_num_queries(1):
+        found = services.timer_get(membership=coordinator)
+        assert found is not None
+        assert fields(found) == fields(expected)
+        assert fields(found.patient) == fields(expected.patient)
+    assert services.timer_get(membership=physician) is None
