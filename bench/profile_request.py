@@ -31,6 +31,7 @@ from django.utils import timezone
 
 sys.path.append(str(Path(__file__).resolve().parent))  # _setup took bench/ off the path
 import worklist as worklist_bench
+from web_load import vacuum_worklist_tables
 
 from ccm.models import Membership, Role
 from ccm.months import month_label, month_of, previous_month
@@ -48,6 +49,7 @@ def main() -> None:
     month = previous_month(month_of(timezone.now(), "America/New_York"))
     m = month_label(month)
     practice, _ = worklist_bench.bench_practice("wl-a", month)
+    vacuum_worklist_tables()
     staff = (
         Membership.objects.for_practice(practice)
         .filter(role=Role.COORDINATOR, user__email__startswith="staff")

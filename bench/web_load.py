@@ -24,6 +24,7 @@ from pathlib import Path
 
 import _load
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 sys.path.append(str(Path(__file__).resolve().parent))  # _setup took bench/ off the path
@@ -48,6 +49,28 @@ def _enrolled(practice) -> list[str]:
         .values_list("pk", flat=True)[:200]
     )
     return [str(pk) for pk in rows]
+
+
+# The tables a worklist page reads. Autovacuum keeps their visibility maps current in
+# production; a freshly seeded bench database (or a machine with autovacuum off) has none, and
+# its count of the list is then a heap scan instead of an index-only scan (8.7 ms against
+# 1.5 ms at 10,000 enrolled): vacuumed once here, as autovacuum would have.
+WORKLIST_TABLES = (
+    "patients_patient",
+    "timelog_monthprogress",
+    "timelog_task",
+    "timelog_contactattempt",
+    "patients_consent",
+    "patients_callwindow",
+    "careplans_careplan",
+    "careplans_careplanversion",
+)
+
+
+def vacuum_worklist_tables() -> None:
+    with connection.cursor() as cursor:
+        for table in WORKLIST_TABLES:
+            cursor.execute(f"VACUUM (ANALYZE) {table}")
 
 
 def scenarios(practice, month: dt.date, users: list[Membership]) -> dict[str, Callable]:
@@ -126,6 +149,7 @@ def main() -> None:
     slug = "wl-a" if args.enrolled == worklist_bench.ENROLLED else f"wl-{args.enrolled // 1000}k"
     worklist_bench.ENROLLED = args.enrolled
     practice, _ = worklist_bench.bench_practice(slug, month)
+    vacuum_worklist_tables()
     staff = list(
         Membership.objects.for_practice(practice)
         .filter(role=Role.COORDINATOR, user__email__startswith="staff")

@@ -271,10 +271,13 @@ class CompiledQuery(Generic[M]):
     another value of one parameter: for the queries every request runs, whose shape never
     changes (Django builds and compiles the same SQL each time, about as much CPU as the rest
     of a small request). The rows become model instances as the ORM makes them: the field
-    converters, select_related objects, the same SQL (and the same query in query counts).
+    converters, select_related objects, annotations (set on each instance, as the ORM sets
+    them), the same SQL (and the same query in query counts).
 
     `build(value)` makes the queryset for a value; it is called once, with `sentinel`, which
-    must appear exactly once among the compiled query's parameters (checked)."""
+    must appear exactly once among the compiled query's parameters (checked). A list of values
+    is one parameter where the queryset filters with `AnyOf` (`= ANY(%s)`: one array), not
+    `__in` (a parameter per value)."""
 
     def __init__(self, build: Callable[[Any], models.QuerySet[M]], sentinel: Any) -> None:
         self._build = build
@@ -307,6 +310,8 @@ class CompiledQuery(Generic[M]):
             obj = compiled.model.from_db(using, compiled.init_list, row[start:end])
             for populator in compiled.populators:
                 populator.populate(row, obj)
+            for name, position in compiled.annotations:
+                setattr(obj, name, row[position])
             objects.append(obj)
         return objects
 
@@ -317,7 +322,7 @@ class CompiledQuery(Generic[M]):
         sql, params = compiler.as_sql()
         slots = [i for i, param in enumerate(params) if param == self._sentinel]
         known_related = getattr(queryset, "_known_related_objects", None)
-        if len(slots) != 1 or compiler.annotation_col_map or known_related:
+        if len(slots) != 1 or known_related:
             raise ValueError(f"not a query CompiledQuery can run: {sql}")
         select, klass_info = compiler.select, compiler.klass_info
         fields = [column[0] for column in select[: compiler.col_count]]
@@ -333,6 +338,7 @@ class CompiledQuery(Generic[M]):
             init_list=[column[0].target.attname for column in select[start:end]],
             # Django 5.2's signature (the stubs describe a later one).
             populators=get_related_populators(klass_info, select, queryset.db),  # type: ignore[call-arg]
+            annotations=tuple(compiler.annotation_col_map.items()),
         )
         self._compiled[queryset.db] = compiled
         self._model = queryset.model
@@ -350,6 +356,24 @@ class _Compiled:
     model_fields: tuple[int, int]
     init_list: list[str]
     populators: list[Any]
+    annotations: tuple[tuple[str, int], ...]
+
+
+class AnyOf(models.Lookup):
+    """`field = ANY(%s)`: a list of values as one array parameter (Django's `__in` writes a
+    parameter per value, so its SQL changes with the list's length). For querysets compiled
+    once (`CompiledQuery`): `.filter(AnyOf(F("pk"), ids))`."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value: Any, connection: Any) -> Any:
+        return "%s", [list(value)]
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
 
 
 # The signed-in user's memberships with their practices and the user, on every request.

@@ -29,6 +29,7 @@ from ccm.api import (
     EnumField,
     MemberSerializer,
     MonthField,
+    Pagination,
     RowLock,
     error_responses,
     page_of,
@@ -376,6 +377,9 @@ class WorklistApi(ApiView):
             today=today,
             call_window=f.get("call_window", ""),
         )
+        if isinstance(ids, selectors.PageIds):  # read with the count: one query
+            size = Pagination().get_page_size(request) or Pagination.page_size
+            ids.expect(request.query_params.get("page"), size)
         paginator, page = paginate(self, ids)
         rows = selectors.worklist_page_rows(page, practice=self.practice, month=month, today=today)
         audit.read_many(self.membership, [r.patient for r in rows], action="worklist.list")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -47,6 +48,7 @@ from ccm import tenancy
 from ccm.models import Membership, Practice
 from ccm.months import last_day
 from ccm.selectors import per_row
+from ccm.tenancy import AnyOf, CompiledQuery
 from patients.careteam_selectors import call_window_open, call_window_open_q
 from patients.models import CallWindow, CallWindowKind, Consent, Patient, Status
 from timelog.models import (
@@ -199,8 +201,12 @@ def worklist_base(
     practice: Practice, month: dt.date, coordinator: Membership | None
 ) -> QuerySet[Patient]:
     """Enrolled now, or left CCM during or after this month (still billable for it, R7)."""
+    # The same condition as `enrolled, or disenrolled on or after the month`, written so that
+    # the status is an index condition on (practice, status, status_on): the page's count is
+    # an index-only scan.
     queryset: QuerySet[Patient] = Patient.objects.for_practice(practice).filter(
-        Q(status=Status.ENROLLED) | Q(status=Status.DISENROLLED, status_on__gte=month)
+        Q(status__in=(Status.ENROLLED, Status.DISENROLLED))
+        & (Q(status=Status.ENROLLED) | Q(status_on__gte=month))
     )
     if coordinator is not None:
         queryset = queryset.filter(coordinator=coordinator)
@@ -377,7 +383,7 @@ def worklist_page_ids(
     today: dt.date,
     call_window: str = "",
     now: dt.datetime | None = None,
-) -> QuerySet[Any] | WorklistIds:
+) -> PageIds | WorklistIds:
     """The ids of `worklist(...)` with the same arguments, in its order: what a page is cut
     from (then `worklist_page_rows`); `count()` and slices, as a queryset. Only the keys the
     filter and the sort need are computed, and only for them: the row's other columns cost a
@@ -385,8 +391,9 @@ def worklist_page_ids(
     threshold) reads the page from the front of its index on the progress rows
     (`WorklistIds`); by next task due, the patients with an open task come from one join
     with the open tasks, then the others by name (`_DueIds`)."""
+    coordinator_id = coordinator.pk if coordinator else None
     queryset = _built_once(
-        ("ids", practice.pk, month, coordinator.pk if coordinator else None),
+        ("ids", practice.pk, month, coordinator_id),
         lambda: _page_ids_queryset(practice, month, coordinator),
     )
     if call_window == "open":
@@ -396,14 +403,149 @@ def worklist_page_ids(
                 output_field=BooleanField(),
             )
         )
+    if sort not in _STORED_SORTS and sort != "due":
+        plain = queryset
+
+        def build() -> _PageIdsSql:
+            return _page_ids_sql(
+                plain, practice, month, coordinator, show, sort, today, call_window
+            )
+
+        if call_window == "open" or show == "no_contact":  # their SQL holds the time now
+            return PageIds(build())
+        # Otherwise the SQL depends only on these: compiled once per process.
+        behind = month_pace(month, today).behind_below() if show == "behind" else None
+        return PageIds(
+            _built_once(("page-ids", practice.pk, month, coordinator_id, show, sort, behind), build)
+        )
     if sort == "due":
         filtered = _filter_and_sort(queryset, month, show, "name", today, call_window)
         return _DueIds(filtered, practice)
     ordered = _filter_and_sort(queryset, month, show, sort, today, call_window)
-    stored = _STORED_SORTS.get(sort)
-    if stored is None:
-        return ordered.values_list("pk", flat=True)
-    return WorklistIds(ordered, sort, stored)
+    return WorklistIds(ordered, sort, _STORED_SORTS[sort])
+
+
+@dataclass(frozen=True)
+class _PageIdsSql:
+    """A worklist's count and a page of its ids (`LIMIT %s OFFSET %s` appended), as the ORM
+    writes them: values are parameters."""
+
+    using: str
+    count_sql: str
+    count_params: tuple[Any, ...]
+    ids_sql: str
+    ids_params: tuple[Any, ...]
+
+
+def _page_ids_sql(
+    queryset: Any,
+    practice: Practice,
+    month: dt.date,
+    coordinator: Membership | None,
+    show: str,
+    sort: str,
+    today: dt.date,
+    call_window: str,
+) -> _PageIdsSql:
+    ordered = _filter_and_sort(queryset, month, show, sort, today, call_window)
+    # The count without the join to the progress rows where the filter needs no key: an
+    # index-only scan (PostgreSQL drops an unused join, but not the columns it asked for).
+    # Grouped by the practice (one group), so the count reads only indexed columns.
+    filtered = show or call_window
+    counted = ordered if filtered else worklist_base(practice, month, coordinator)
+    count_sql, count_params = (
+        counted.order_by().values("practice_id").annotate(n=Count("*")).values("n")
+    ).query.sql_with_params()
+    ids_sql, ids_params = ordered.values_list("pk", flat=True).query.sql_with_params()
+    return _PageIdsSql(
+        using=ordered.db,
+        count_sql=count_sql,
+        count_params=tuple(count_params),
+        ids_sql=ids_sql,
+        ids_params=tuple(ids_params),
+    )
+
+
+class PageIds:
+    """The ids of a worklist sorted by a key computed per row (name, last contact), cut as a
+    queryset is (`count()`, slices, iteration), in the same order as `worklist(...)`.
+
+    Told the page to expect (`expect`), the count and that page's ids are one statement; a
+    slice that is not the expected page (a page past the last) is one more query."""
+
+    def __init__(self, sql: _PageIdsSql) -> None:
+        self._sql = sql
+        self._count: int | None = None
+        self._expected: tuple[int, int] | None = None
+        self._page: tuple[int, int, list[Any]] | None = None
+
+    def expect(self, number: Any, size: int) -> None:
+        """The page (from 1, as text or a number) that will be sliced: read with the count."""
+        try:
+            page = max(1, int(number or 1))
+        except (TypeError, ValueError):
+            page = 1
+        self._expected = ((page - 1) * size, page * size)
+
+    def _run(self, sql: str, params: list[Any]) -> Any:
+        with connections[self._sql.using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    def count(self) -> int:
+        if self._count is None:
+            sql = self._sql
+            if self._expected is None:
+                (found,) = self._run(
+                    f"SELECT COALESCE(({sql.count_sql}), 0)",
+                    list(sql.count_params),
+                )
+            else:
+                start, stop = self._expected
+                found, ids = self._run(
+                    f"SELECT COALESCE(({sql.count_sql}), 0), "
+                    f"ARRAY({sql.ids_sql} LIMIT %s OFFSET %s)",
+                    [*sql.count_params, *sql.ids_params, stop - start, start],
+                )
+                self._page = (start, stop, list(ids))
+            self._count = int(found)
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self[0 : self.count()])
+
+    @overload
+    def __getitem__(self, cut: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, cut: slice) -> list[Any]: ...
+
+    def __getitem__(self, cut: int | slice) -> Any:
+        if isinstance(cut, int):
+            found = self[cut : cut + 1] if cut >= 0 else []
+            if not found:
+                raise IndexError(cut)
+            return found[0]
+        if cut.step is not None:
+            raise TypeError("PageIds takes a slice without a step")
+        start, stop = cut.start or 0, cut.stop
+        if self._page is not None:
+            first, last, ids = self._page
+            if start == first and stop is not None and stop <= last:
+                return ids[: stop - start]
+        if stop is None:
+            stop = self.count()
+        if start >= stop:
+            return []
+        sql = self._sql
+        (ids,) = self._run(
+            f"SELECT ARRAY({sql.ids_sql} LIMIT %s OFFSET %s)",
+            [*sql.ids_params, stop - start, start],
+        )
+        return list(ids)
 
 
 # The sorts by a key kept on the progress row: (the key for a patient without a row, as
@@ -615,18 +757,17 @@ def worklist_page_rows(
     today: dt.date,
     now: dt.datetime | None = None,
 ) -> list[WorklistRow]:
-    """Rows for one page of `worklist_page_ids`, in the page's order (two queries: the rows,
-    then their next tasks).
+    """Rows for one page of `worklist_page_ids`, in the page's order, with their next tasks:
+    one query, whose SQL is compiled once per process (`_page_rows_query`).
 
-    In two steps because PostgreSQL plans the row columns (consent, care plan, call windows:
-    one EXISTS each) for the rows it estimates, not for the LIMIT: asked in one query it
-    hashes every consent and call window of the practice; asked for the page's ids, it probes
-    the indexes 25 times."""
+    Asked for the page's ids, not in the ids query, because PostgreSQL plans the row columns
+    (consent, care plan, call windows: one EXISTS each) for the rows it estimates, not for
+    the LIMIT: asked in one query it hashes every consent and call window of the practice;
+    asked for the page's ids, it probes the indexes 25 times."""
     wanted = list(ids)
     if not wanted:
         return []
-    queryset = _built_once(("rows", practice.pk, month), lambda: _rows_queryset(practice, month))
-    found = {patient.pk: patient for patient in queryset.filter(pk__in=wanted)}
+    found: dict[Any, Any] = {p.pk: p for p in _page_rows_query(practice, month).run(wanted)}
     # The call window at `now`, from the rows' windows (as `call_window_open_q` answers it in
     # SQL): the only part of the row that depends on the time, so the query keeps its shape.
     local = (now or timezone.now()).astimezone(practice.zone)
@@ -643,7 +784,61 @@ def worklist_page_rows(
         patient.call_open = call_window_open(windows, local)
         patient.call_best_recorded = any(w.kind == CallWindowKind.BEST for w in windows)
     # A patient gone between the two queries (a concurrent delete) is left out.
-    return worklist_rows([found[pk] for pk in wanted if pk in found], month=month, today=today)
+    pace = month_pace(month, today)
+    contact_cutoff = timezone.now() - dt.timedelta(days=NO_CONTACT_DAYS)
+    rows = []
+    for pk in wanted:
+        patient = found.get(pk)
+        if patient is None:
+            continue
+        row = _row(patient, pace, contact_cutoff, today)
+        row.next_task = _next_task(patient)
+        rows.append(row)
+    return rows
+
+
+# A page's ids, as the one parameter of the compiled rows query (never a patient's id).
+_PAGE_IDS_SENTINEL = [uuid.UUID(int=0)]
+
+
+def _page_rows_query(practice: Practice, month: dt.date) -> CompiledQuery[Patient]:
+    """The rows of a page of ids, compiled once per (practice, month) and process: building
+    and compiling this query (a dozen annotated subqueries) cost more Python than the rest of
+    the page. tests/timelog/test_worklist_page.py holds its SQL and rows equal to the ORM's."""
+    query: CompiledQuery[Patient] = _built_once(
+        ("rows", practice.pk, month),
+        lambda: CompiledQuery(
+            lambda ids: _rows_queryset(practice, month).filter(AnyOf(F("pk"), ids)),
+            _PAGE_IDS_SENTINEL,
+        ),
+    )
+    return query
+
+
+# The next task's columns that a row shows (the page and the API): read with the row.
+_NEXT_TASK_FIELDS = ("id", "practice_id", "patient_id", "kind", "title", "due_on")
+
+
+def _next_task(patient: Any) -> Task | None:
+    """The patient's next open task (the row's `wl_next_task`, read with the row) as the ORM
+    makes a Task of these columns (`.only()`: any other column is read on access)."""
+    found = patient.wl_next_task
+    if found is None:
+        return None
+    values = {
+        "id": uuid.UUID(found["id"]),
+        "practice_id": uuid.UUID(found["practice_id"]),
+        "patient_id": uuid.UUID(found["patient_id"]),
+        "kind": found["kind"],
+        "title": found["title"],
+        "due_on": dt.date.fromisoformat(found["due_on"]),
+    }
+    # `from_db` takes the values in the model's field order.
+    names = [name for name in _TASK_FIELD_ORDER if name in values]
+    return Task.from_db(Task.objects.db, names, [values[name] for name in names])
+
+
+_TASK_FIELD_ORDER = [f.attname for f in Task._meta.concrete_fields]
 
 
 def _rows_queryset(practice: Practice, month: dt.date) -> Any:
@@ -655,7 +850,16 @@ def _rows_queryset(practice: Practice, month: dt.date) -> Any:
             w=JSONObject(kind="kind", weekdays="weekdays", starts_at="starts_at", ends_at="ends_at")
         )
     )
-    return _worklist_queryset(practice, month, None).annotate(wl_windows=ArraySubquery(windows))
+    # The task `next_task_id` names (the same order), with the columns a row shows.
+    next_task = (
+        Task.objects.for_practice(practice)
+        .filter(patient=OuterRef("pk"), status=TaskStatus.OPEN)
+        .order_by("due_on", "created_at")
+        .values(t=JSONObject(**{name: name for name in _NEXT_TASK_FIELDS}))[:1]
+    )
+    return _worklist_queryset(practice, month, None).annotate(
+        wl_windows=ArraySubquery(windows), wl_next_task=Subquery(next_task)
+    )
 
 
 def worklist_rows(

@@ -24,7 +24,7 @@ from ccm.api_auth import ApplicationError, StateConflict
 from ccm.models import Membership, Practice
 from ccm.months import month_label, month_of
 from ccm.roles import Capability, can, require
-from ccm.tenancy import lock_for_practice_or_404
+from ccm.tenancy import CompiledQuery, lock_for_practice_or_404
 from patients import engine_inputs
 from patients.models import MedicationReconciliation, Patient, Status
 from timelog.models import (
@@ -509,8 +509,33 @@ def time_adjust(
 def timer_get(*, membership: Membership, with_patient: bool = True) -> RunningTimer | None:
     """The member's running timer (`with_patient`: its patient read in the same query; a
     stop needs only the id: it reads the patient as it locks it)."""
+    if with_patient:  # every page's header: the query compiled once per practice
+        found = _timer_with_patient(membership.practice_id).run(membership.pk)
+        return found[0] if found else None
     timers = RunningTimer.objects.for_practice(membership.practice_id).filter(membership=membership)
-    return (timers.select_related("patient") if with_patient else timers).first()
+    return timers.first()
+
+
+_TIMER_QUERIES: dict[Any, CompiledQuery[RunningTimer]] = {}
+
+
+def _timer_with_patient(practice_id: Any) -> CompiledQuery[RunningTimer]:
+    """`timers.select_related("patient").first()` of a practice, compiled once per process
+    (bounded: cleared when full); tests/timelog/test_worklist_page.py holds it equal."""
+    query = _TIMER_QUERIES.get(practice_id)
+    if query is None:
+        if len(_TIMER_QUERIES) >= 256:
+            _TIMER_QUERIES.clear()
+        query = _TIMER_QUERIES[practice_id] = CompiledQuery(
+            lambda membership_id: (
+                RunningTimer.objects.for_practice(practice_id)
+                .filter(membership_id=membership_id)
+                .select_related("patient")
+                .order_by("pk")[:1]
+            ),
+            uuid.UUID(int=0),
+        )
+    return query
 
 
 @transaction.atomic

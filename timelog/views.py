@@ -81,6 +81,8 @@ def worklist(request: PracticeRequest) -> HttpResponse:
         today=today,
         call_window=data.get("call_window", ""),
     )
+    if isinstance(ids, selectors.PageIds):
+        ids.expect(request.GET.get("page"), PAGE_SIZE)  # read with the count: one query
     page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = selectors.worklist_page_rows(
         page.object_list, practice=request.practice, month=month, today=today
