@@ -365,6 +365,14 @@ def validated(
     return dict(serializer.validated_data)
 
 
+def requested_page(view: ApiView) -> tuple[str | None, int]:
+    """The page number (as asked, unchecked) and the page size the request asks for, for a
+    list that reads its count and a page's ids in one statement before `paginate` cuts it
+    (timelog.selectors.PageIds)."""
+    size = Pagination().get_page_size(view.request) or Pagination.page_size
+    return view.request.query_params.get("page"), size
+
+
 def paginate(view: ApiView, rows: Any) -> tuple[Pagination, list[Any]]:
     """The page of `rows` the request asks for (400 for a bad page, 404 past the last one),
     and the paginator whose `get_paginated_response` answers it."""

@@ -29,7 +29,6 @@ from ccm.api import (
     EnumField,
     MemberSerializer,
     MonthField,
-    Pagination,
     RowLock,
     error_responses,
     page_of,
@@ -37,6 +36,7 @@ from ccm.api import (
     read_answer,
     read_page,
     reference_or_404,
+    requested_page,
     validated,
 )
 from ccm.models import Membership
@@ -378,8 +378,7 @@ class WorklistApi(ApiView):
             call_window=f.get("call_window", ""),
         )
         if isinstance(ids, selectors.PageIds):  # read with the count: one query
-            size = Pagination().get_page_size(request) or Pagination.page_size
-            ids.expect(request.query_params.get("page"), size)
+            ids.expect(*requested_page(self))
         paginator, page = paginate(self, ids)
         rows = selectors.worklist_page_rows(page, practice=self.practice, month=month, today=today)
         audit.read_many(self.membership, [r.patient for r in rows], action="worklist.list")
