@@ -541,6 +541,7 @@ class _DueIds(WorklistIds):
 
     def __init__(self, filtered: QuerySet[Any], practice: Practice) -> None:
         self._list, self._sort, self._counts = filtered, "due", None
+        self._short_ids: list[Any] = []
         names = _NAME_ORDER[:-1]
         open_tasks = Task.objects.for_practice(practice).filter(
             patient=OuterRef("pk"), status=TaskStatus.OPEN
@@ -552,7 +553,8 @@ class _DueIds(WorklistIds):
             | Q(due_on=OuterRef("open_task_due"), id__lt=OuterRef("open_task_id"))
         )
         self._probe = (
-            filtered.annotate(sort_key=Subquery(open_tasks.order_by("due_on").values("due_on")[:1]))
+            Patient.objects.for_practice(practice)
+            .annotate(sort_key=Subquery(open_tasks.order_by("due_on").values("due_on")[:1]))
             .order_by(F("sort_key").asc(nulls_last=True), *_NAME_ORDER)
             .values_list("pk", "sort_key", *names)
         )
@@ -577,13 +579,27 @@ class _DueIds(WorklistIds):
         )
 
     def _count_both(self) -> tuple[int, int]:
+        # One query: the list's size and, when it is short, its ids, so that its page is
+        # probed by id rather than filtered out of the practice a second time (the filter
+        # is the costly part of a short list).
         if self._counts is None:
-            self._counts = (self._list.count(), 0)
+            sql, params = self._list.order_by().values("pk").query.sql_with_params()
+            query = (
+                "SELECT count(*), CASE WHEN count(*) <= %s THEN array_agg(u.id) END "  # noqa: S608
+                f"FROM ({sql}) AS u(id)"
+            )
+            with connections[self._list.db].cursor() as cursor:
+                cursor.execute(query, [_DUE_WALK_FROM, *params])
+                total, ids = cursor.fetchone()
+            self._short_ids = ids or []
+            self._counts = (total, 0)
         return self._counts
 
     def _parts(self, total: int, rows: int) -> list[Any]:
-        # Short: the probed list is the whole of it (no open task: NULL, last).
-        return [*self._with_row, self._without_row] if total > _DUE_WALK_FROM else [self._probe]
+        if total > _DUE_WALK_FROM:
+            return [*self._with_row, self._without_row]
+        # Short: the probed list is the whole of it (no open task: NULL, last), read by id.
+        return [self._probe.filter(pk__in=self._short_ids)]
 
 
 # A list of more patients than this reads the open tasks in due order (`_DueIds`): reading
