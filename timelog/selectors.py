@@ -37,6 +37,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, JSONObject
 from django.utils import timezone
 
@@ -598,8 +599,11 @@ class _DueIds(WorklistIds):
     def _parts(self, total: int, rows: int) -> list[Any]:
         if total > _DUE_WALK_FROM:
             return [*self._with_row, self._without_row]
-        # Short: the probed list is the whole of it (no open task: NULL, last), read by id.
-        return [self._probe.filter(pk__in=self._short_ids)]
+        # Short: the probed list is the whole of it (no open task: NULL, last), read by id
+        # (from an unnested array: PostgreSQL probes the primary key for each, where an IN
+        # list of a few thousand has it scan the practice's patients).
+        ids = RawSQL("SELECT unnest(%s::uuid[])", [self._short_ids])
+        return [self._probe.filter(pk__in=ids)]
 
 
 # A list of more patients than this reads the open tasks in due order (`_DueIds`): reading
