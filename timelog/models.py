@@ -300,6 +300,9 @@ class Task(TenantModel):
         indexes: ClassVar = [
             models.Index(fields=["practice", "status", "assignee", "due_on"]),
             models.Index(fields=["practice", "patient", "status", "due_on"]),
+            # The worklist by next task due reads the open tasks in due order (timelog
+            # .selectors._DueIds).
+            models.Index(fields=["practice", "status", "due_on"], name="timelog_task_by_due"),
         ]
 
     def __str__(self) -> str:
@@ -369,10 +372,10 @@ class MonthProgress(TenantModel):
                 fields=["practice", "month", "patient"], name="timelog_progress_once"
             ),
         ]
-        # The worklist's sorts by minutes and by the next threshold (timelog.selectors
-        # .WorklistIds), in their directions: a page is read from the front of one of these,
-        # not sorted out of the whole month. Not the last contact: patients never reached
-        # (NULL, first) are many, and sorting them by name needs every one's name.
+        # The worklist's sorts by minutes, by the next threshold and by the last contact
+        # (timelog.selectors.WorklistIds), in their directions: a page is read from the front
+        # of one of these, not sorted out of the whole month. The patients never reached (NULL
+        # last contact, first) are read by name from the patients' name index instead.
         indexes: ClassVar = [
             models.Index(
                 F("practice"), F("month"), F("staff_pool"), name="timelog_progress_by_pool"
@@ -382,6 +385,9 @@ class MonthProgress(TenantModel):
                 F("month"),
                 F("minutes_needed").asc(nulls_last=True),
                 name="timelog_progress_by_needed",
+            ),
+            models.Index(
+                F("practice"), F("month"), F("last_contact_at"), name="timelog_progress_by_contact"
             ),
         ]
 

@@ -28,7 +28,6 @@ from django.db.models import (
     FilteredRelation,
     IntegerField,
     Max,
-    Min,
     OrderBy,
     OuterRef,
     Prefetch,
@@ -39,6 +38,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, JSONObject
 from django.utils import timezone
 
@@ -553,8 +553,9 @@ class PageIds:
 _STORED_SORTS = {
     "minutes": ("wl_pool", "wl_row_pool"),
     "needed": ("wl_needed", "wl_row_needed"),
+    "contact": ("last_contact", "wl_row_contact"),
 }
-_NULLS = {"minutes": "", "needed": " NULLS LAST", "due": " NULLS LAST"}
+_NULLS = {"minutes": "", "needed": " NULLS LAST", "contact": " NULLS FIRST", "due": " NULLS LAST"}
 
 
 def _row_order(sort: str, row_key: str) -> Any:
@@ -583,12 +584,26 @@ class WorklistIds:
         names = _NAME_ORDER[:-1]
         # Filters on the aliases, not on `wl__…`: a filter across the relation would join it
         # again (a reverse relation joins once per filter call).
-        self._with_row = (
-            ordered.filter(wl_id__isnull=False)
-            .annotate(sort_key=F(row_key))
-            .order_by(_row_order(sort, row_key), *_NAME_ORDER)
-            .values_list("pk", "sort_key", *names)
-        )
+        with_row = ordered.filter(wl_id__isnull=False).annotate(sort_key=F(row_key))
+        self._with_row = [
+            with_row.order_by(_row_order(sort, row_key), *_NAME_ORDER).values_list(
+                "pk", "sort_key", *names
+            )
+        ]
+        if _row_order(sort, row_key).nulls_first:
+            # The rows without a key come first, by name: many (patients never reached), so
+            # they are read from the patients' name index, each one's row probed; the rows
+            # with a key from the front of its index (timelog 0008). Sorted as one, every
+            # keyless patient's name would be fetched and sorted for each page.
+            self._with_row = [
+                with_row.filter(**{f"{row_key}__isnull": True})
+                .order_by(*_NAME_ORDER)
+                .values_list("pk", "sort_key", *names),
+                # Ascending as the index is (NULLS LAST: none here).
+                with_row.filter(**{f"{row_key}__isnull": False})
+                .order_by(F(row_key).asc(), *_NAME_ORDER)
+                .values_list("pk", "sort_key", *names),
+            ]
         self._without_row = (
             ordered.filter(wl_id__isnull=True)
             .annotate(sort_key=F(without_key))
@@ -608,9 +623,7 @@ class WorklistIds:
         return self._counts
 
     def _parts(self, total: int, rows: int) -> list[Any]:
-        return [
-            part for part, n in ((self._with_row, rows), (self._without_row, total - rows)) if n
-        ]
+        return [*(self._with_row if rows else []), *([self._without_row] if total - rows else [])]
 
     def count(self) -> int:
         return self._count_both()[0]
@@ -661,31 +674,47 @@ class _DueIds(WorklistIds):
     """The worklist by next task due (the open task due soonest; none: last), by name.
 
     Sorted whole, every patient's open tasks are joined and grouped for each page. Instead
-    in two parts: the patients with an open task, their soonest due date read from the
-    (practice, patient, status, due_on) index, and the patients without one, by name; the
-    page is the front of their union in the list's order."""
+    in two parts: the patients with an open task, and the patients without one, by name; the
+    page is the front of their union in the list's order. A long list (more than
+    `_DUE_WALK_FROM` patients: most of them, as a filter rarely leaves fewer) reads each
+    patient's first open task (due soonest, then by id) in due order from the (practice,
+    status, due_on) index (timelog 0008), as far as the page reaches; a short one (a filter
+    that leaves few, whose open tasks may be anywhere in that order) is sorted whole, each of
+    its patients' soonest due date probed on the (practice, patient, status, due_on) index."""
 
     def __init__(self, filtered: QuerySet[Any], practice: Practice) -> None:
         self._list, self._sort, self._counts = filtered, "due", None
+        self._short_ids: list[Any] = []
         names = _NAME_ORDER[:-1]
         open_tasks = Task.objects.for_practice(practice).filter(
             patient=OuterRef("pk"), status=TaskStatus.OPEN
         )
         # Joined to its open tasks (an inner join: the filter is on an alias of the same
-        # join), grouped per patient: one pass over the practice's open tasks.
-        self._with_row = (
+        # join), keeping the one no other open task of the patient comes before.
+        earlier = open_tasks.filter(
+            Q(due_on__lt=OuterRef("open_task_due"))
+            | Q(due_on=OuterRef("open_task_due"), id__lt=OuterRef("open_task_id"))
+        )
+        self._probe = (
+            Patient.objects.for_practice(practice)
+            .annotate(sort_key=Subquery(open_tasks.order_by("due_on").values("due_on")[:1]))
+            .order_by(F("sort_key").asc(nulls_last=True), *_NAME_ORDER)
+            .values_list("pk", "sort_key", *names)
+        )
+        self._with_row = [
             filtered.annotate(
                 open_task=FilteredRelation(
                     "tasks",
                     condition=Q(tasks__practice=practice, tasks__status=TaskStatus.OPEN),
                 )
             )
-            .alias(open_task_id=F("open_task__id"))
+            .alias(open_task_id=F("open_task__id"), open_task_due=F("open_task__due_on"))
             .filter(open_task_id__isnull=False)
-            .annotate(sort_key=Min("open_task__due_on"))
+            .filter(~Exists(earlier))
+            .annotate(sort_key=F("open_task_due"))
             .order_by(F("sort_key").asc(), *_NAME_ORDER)
             .values_list("pk", "sort_key", *names)
-        )
+        ]
         self._without_row = (
             filtered.filter(~Exists(open_tasks))
             .annotate(sort_key=Value(None, output_field=DateField()))
@@ -693,12 +722,36 @@ class _DueIds(WorklistIds):
         )
 
     def _count_both(self) -> tuple[int, int]:
+        # One query: the list's size and, when it is short, its ids, so that its page is
+        # probed by id rather than filtered out of the practice a second time (the filter
+        # is the costly part of a short list).
         if self._counts is None:
-            self._counts = (self._list.count(), 0)
+            sql, params = self._list.order_by().values("pk").query.sql_with_params()
+            query = (
+                "SELECT count(*), CASE WHEN count(*) <= %s THEN array_agg(u.id) END "  # noqa: S608
+                f"FROM ({sql}) AS u(id)"
+            )
+            with connections[self._list.db].cursor() as cursor:
+                cursor.execute(query, [_DUE_WALK_FROM, *params])
+                total, ids = cursor.fetchone()
+            self._short_ids = ids or []
+            self._counts = (total, 0)
         return self._counts
 
     def _parts(self, total: int, rows: int) -> list[Any]:
-        return [self._with_row, self._without_row]
+        if total > _DUE_WALK_FROM:
+            return [*self._with_row, self._without_row]
+        # Short: the probed list is the whole of it (no open task: NULL, last), read by id
+        # (from an unnested array: PostgreSQL probes the primary key for each, where an IN
+        # list of a few thousand has it scan the practice's patients).
+        ids = RawSQL("SELECT unnest(%s::uuid[])", [self._short_ids])
+        return [self._probe.filter(pk__in=ids)]
+
+
+# A list of more patients than this reads the open tasks in due order (`_DueIds`): reading
+# them until a page's worth belongs to the list costs about as much as probing this many
+# patients' tasks one by one.
+_DUE_WALK_FROM = 5000
 
 
 def _page_ids_queryset(practice: Practice, month: dt.date, coordinator: Membership | None) -> Any:
@@ -732,6 +785,7 @@ def _page_ids_queryset(practice: Practice, month: dt.date, coordinator: Membersh
             wl_id=F("wl__id"),
             wl_row_pool=F("wl__staff_pool"),
             wl_row_needed=F("wl__minutes_needed"),
+            wl_row_contact=F("wl__last_contact_at"),
         )
     )
 

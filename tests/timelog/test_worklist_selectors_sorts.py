@@ -29,7 +29,8 @@ UTC = dt.UTC
 
 @pytest.fixture
 def cast(practice, physician, coordinator):
-    """31 patients: two coordinators, shared last names, equal minutes, equal due dates."""
+    """31 patients: two coordinators, shared last names, equal minutes, equal due dates (also
+    two open tasks of one patient due the same day)."""
     other = MembershipFactory(practice=practice, role="coordinator")
     patients = []
     for n in range(28):
@@ -59,6 +60,8 @@ def cast(practice, physician, coordinator):
             ContactAttemptFactory(patient=patient, occurred_at=at, recorded_by=coordinator)
         if n % 2 == 0:
             TaskFactory(patient=patient, due_on=dt.date(2026, 10, 1 + n % 4), kind="check_in")
+        if n % 9 == 4:  # a second open task due the same day as the first (counted once)
+            TaskFactory(patient=patient, due_on=dt.date(2026, 10, 1 + n % 4), kind="custom")
         if n % 5 == 0:  # a second open task, due earlier or later than the first
             TaskFactory(patient=patient, due_on=dt.date(2026, 9, 28 + n % 3), kind="custom")
         if n % 6 == 1:  # closed tasks never count
@@ -121,3 +124,19 @@ def test_the_ids_cut_as_a_queryset_does(cast, practice, sort):
     assert ids[4:2] == []
     with pytest.raises(IndexError):
         ids[len(whole)]
+
+
+@pytest.mark.parametrize("walk_from", [0, 10_000])
+def test_by_due_read_either_way_is_the_worklist(cast, practice, monkeypatch, walk_from):
+    """By next task due, a long list reads the open tasks in due order and a short one probes
+    each patient's: both are the worklist in its order (0: every list is long here)."""
+    monkeypatch.setattr(selectors, "_DUE_WALK_FROM", walk_from)
+    for show, call_window, coordinator in itertools.product(
+        selectors.WORKLIST_FILTERS, selectors.CALL_WINDOW_FILTERS, cast["coordinators"]
+    ):
+        kw = {"practice": practice, "month": OCTOBER, "today": NOW.date(), "now": NOW}
+        kw.update(show=show, sort="due", call_window=call_window, coordinator=coordinator)
+        expected = [patient.pk for patient in selectors.worklist(**kw)]
+        ids = selectors.worklist_page_ids(**kw)
+        assert list(ids) == expected, (show, call_window, coordinator)
+        assert list(ids[3:9]) == expected[3:9]
