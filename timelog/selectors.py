@@ -388,8 +388,9 @@ def worklist_page_ids(
     from (then `worklist_page_rows`); `count()` and slices, as a queryset. Only the keys the
     filter and the sort need are computed, and only for them: the row's other columns cost a
     probe per patient, paid for the page alone. A sort by a stored key (minutes, next
-    threshold) reads the page from the front of its index on the progress rows
-    (`WorklistIds`); by next task due, the patients with an open task come from one join
+    threshold, last contact) reads the page from the front of its index on the progress rows
+    (`WorklistIds`); by name, the count and the page's ids are one statement (`PageIds`); by
+    next task due, the patients with an open task come from one join
     with the open tasks, then the others by name (`_DueIds`)."""
     coordinator_id = coordinator.pk if coordinator else None
     queryset = _built_once(
@@ -467,8 +468,7 @@ def _page_ids_sql(
 
 
 class PageIds:
-    """The ids of a worklist sorted by a key computed per row (name, last contact), cut as a
-    queryset is (`count()`, slices, iteration), in the same order as `worklist(...)`.
+    """The ids of a worklist sorted by name (any filter), cut as a queryset is (`count()`, slices, iteration), in the same order as `worklist(...)`.
 
     Told the page to expect (`expect`), the count and that page's ids are one statement; a
     slice that is not the expected page (a page past the last) is one more query."""

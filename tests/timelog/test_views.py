@@ -232,9 +232,14 @@ def test_the_worklist_page_has_a_fixed_query_count(coordinator_client, coordinat
         assert coordinator_client.get("/worklist/?who=all").status_code == 200
     grow(2, 30)  # more than a page (25)
     with CaptureQueriesContext(connection) as many:
-        response = coordinator_client.get("/worklist/?who=all&sort=contact")
+        response = coordinator_client.get("/worklist/?who=all")
     assert response.content.decode().count("Start timer</button>") == 25
     assert len(many.captured_queries) == len(few.captured_queries) <= 10
+    # Sorted by a key stored on the progress rows, the count is read first: one more.
+    with CaptureQueriesContext(connection) as by_contact:
+        response = coordinator_client.get("/worklist/?who=all&sort=contact")
+    assert response.content.decode().count("Start timer</button>") == 25
+    assert len(by_contact.captured_queries) == len(few.captured_queries) + 1
 
 
 def test_one_members_time_and_another_practices_member(
