@@ -468,7 +468,8 @@ def _page_ids_sql(
 
 
 class PageIds:
-    """The ids of a worklist sorted by name (any filter), cut as a queryset is (`count()`, slices, iteration), in the same order as `worklist(...)`.
+    """The ids of a worklist sorted by name (any filter), cut as a queryset is (`count()`,
+    slices, iteration), in the same order as `worklist(...)`.
 
     Told the page to expect (`expect`), the count and that page's ids are one statement; a
     slice that is not the expected page (a page past the last) is one more query."""
