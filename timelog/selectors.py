@@ -12,12 +12,13 @@ import math
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, overload
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connections
-from django.db.models.base import ModelState
-from django.db.models.signals import post_init, pre_init
+from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.models import (
     BooleanField,
     Case,
@@ -42,8 +43,11 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.base import ModelState
 from django.db.models.functions import Coalesce, JSONObject
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
+from psycopg.pq import Format
 
 from billing.rules.codes import STAFF_TRACK
 from careplans.models import CarePlan, CarePlanVersion
@@ -812,7 +816,7 @@ def worklist_page_rows(
             last_contact=last_contact,
             open_tasks=open_task_count,
             next_task=_next_task(next_task_json, using),
-            call_now=call_window_open(windows, local)
+            call_now=call_window_open(windows, local)  # type: ignore[arg-type]  # duck-typed
             and any(w.kind == CallWindowKind.BEST for w in windows),
             unanswered_attempts=unanswered,
         )
@@ -860,20 +864,47 @@ class _PageRows:
     of the rows' cost): `worklist_page_rows` makes the patients and tasks the rows show."""
 
     using: str
-    sql: str
-    params: tuple[Any, ...]
-    slot: int
-    order: tuple[int, ...]  # the SELECT's position of each wanted column
+    sql: str  # one parameter: the ids (the practice and month are literals)
+    pick: Any  # the SELECT's row -> the wanted columns in order
     patient_fields: tuple[str, ...]
 
     def fetch(self, ids: list[Any]) -> list[tuple[Any, ...]]:
-        params = list(self.params)
-        params[self.slot] = ids
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(self.sql, params)
+        connection = connections[self.using]
+        with _prepared_cursor(connection) as cursor:
+            cursor.execute(self.sql, [ids])
             fetched = cursor.fetchall()
-        order = self.order
-        return [tuple(row[i] for i in order) for row in fetched]
+        pick = self.pick
+        return [pick(row) for row in fetched]
+
+
+_EXPLICIT_PREPARE_ONLY = 2**31 - 1
+
+
+class _PreparedCursor(ServerBindingCursor):
+    """A cursor whose statements are prepared on the server (once per connection, kept by
+    psycopg: at most `prepared_max` per connection, the least used dropped first)."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        kwargs["prepare"] = True
+        return super().execute(query, params, **kwargs)  # type: ignore[misc]
+
+
+def _prepared_cursor(connection: Any) -> Any:
+    """`connection.cursor()` (Django's wrapper: the query counts, logging and execute
+    wrappers) around a cursor that binds parameters on the server and prepares the statement.
+    Only for SQL whose one parameter is bound on the server (`_PageRows.sql`)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns psycopg's preparing off (None), which refuses even an explicit
+        # `prepare=True`; a threshold never reached prepares only what asks for it. Django's
+        # own cursors bind on the client, and those never prepare.
+        raw.prepare_threshold = _EXPLICIT_PREPARE_ONLY
+    cursor = _PreparedCursor(raw)  # type: ignore[call-arg]
+    loader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+    if connection.timezone != loader.timezone:  # as Django's own cursors
+        register_tzloader(connection.timezone, cursor)
+    return connection._prepare_cursor(cursor)
 
 
 def _page_rows_query(practice: Practice, month: dt.date) -> _PageRows:
@@ -894,18 +925,26 @@ def _compile_page_rows(practice: Practice, month: dt.date) -> _PageRows:
         .values_list(*wanted)
     )
     query = queryset.query
-    sql, params = query.sql_with_params()
+    sql, values = query.sql_with_params()
+    params = list(values)
     slots = [i for i, param in enumerate(params) if param == _PAGE_IDS_SENTINEL]
     # The SELECT's columns as the ORM lists them (ValuesListIterable's names).
     names = [*query.extra_select, *query.values_select, *query.annotation_select]
     if len(slots) != 1 or sorted(names) != sorted(wanted):
         raise ValueError(f"not the worklist's rows query: {sql}")
+    # The statement is prepared once per connection and run with the page's ids: its SQL
+    # holds the other values as literals, as the ORM's client-side binding sends them (so
+    # PostgreSQL plans it once, for this practice and month, not for any practice).
+    marker = f"worklist-page-ids-{uuid.uuid4()}"
+    params[slots[0]] = marker
+    literal = connections[queryset.db].ops.compose_sql(sql, params)  # type: ignore[attr-defined]
+    quoted = f"'{marker}'"
+    if literal.count(quoted) != 1:
+        raise ValueError(f"not the worklist's rows query: {sql}")
     return _PageRows(
         using=queryset.db,
-        sql=sql,
-        params=tuple(params),
-        slot=slots[0],
-        order=tuple(names.index(name) for name in wanted),
+        sql=literal.replace("%", "%%").replace(quoted, "%s"),
+        pick=itemgetter(*(names.index(name) for name in wanted)),
         patient_fields=ROW_FIELDS,
     )
 
@@ -921,14 +960,14 @@ def _instance(model: Any, using: str, names: tuple[str, ...], values: tuple[Any,
     state = ModelState()
     state.db, state.adding = using, False
     obj.__dict__["_state"] = state
-    obj.__dict__.update(zip(names, values))
+    obj.__dict__.update(zip(names, values[: len(names)], strict=True))
     return obj
 
 
 class _Window:
     """A call window read with the row (what `call_window_open` reads of a CallWindow)."""
 
-    __slots__ = ("kind", "weekdays", "starts_at", "ends_at")
+    __slots__ = ("ends_at", "kind", "starts_at", "weekdays")
 
     def __init__(self, kind: str, weekdays: list[int], starts_at: dt.time, ends_at: dt.time):
         self.kind, self.weekdays, self.starts_at, self.ends_at = kind, weekdays, starts_at, ends_at
@@ -962,10 +1001,11 @@ def _next_task(text: Any, using: str) -> Task | None:
         found["title"],
         dt.date.fromisoformat(found["due_on"]),
     )
-    return _instance(Task, using, _NEXT_TASK_ATTNAMES, values)  # type: ignore[no-any-return]
+    task: Task = _instance(Task, using, _NEXT_TASK_ATTNAMES, values)
+    return task
 
 
-_NEXT_TASK_ATTNAMES = ("id", "practice_id", "patient_id", "kind", "title", "due_on")
+_NEXT_TASK_ATTNAMES = _NEXT_TASK_FIELDS  # the JSON keys are the attnames
 
 
 def _rows_queryset(practice: Practice, month: dt.date) -> Any:

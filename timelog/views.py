@@ -151,13 +151,14 @@ def _worklist_filters(
     unbound form), so they are kept per process for the values seen (bounded: cleared when
     full; long values never kept): building the form (a deep copy of its fields) and
     rendering its selects cost more than a quarter millisecond per page."""
-    key = (bool(query), *(query.get(name) for name in _FILTER_FIELDS))
+    values = tuple(query.get(name) for name in _FILTER_FIELDS)
+    key = (bool(query), *values)
     found = _FILTERS.get(key)
     if found is None:
         form = WorklistFilterForm(query or None)
         data = form.cleaned_data if form.is_valid() else {}
         found = (MappingProxyType(dict(data)), worklist_render.selects(form, _FILTER_SELECTS))
-        if all(value is None or len(value) <= _FILTER_VALUE_MAX for value in key[1:]):
+        if all(value is None or len(value) <= _FILTER_VALUE_MAX for value in values):
             if len(_FILTERS) >= _FILTERS_MAX:
                 _FILTERS.clear()
             _FILTERS[key] = found
