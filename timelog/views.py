@@ -16,7 +16,7 @@ from django.http import HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.safestring import SafeString
 
 from ccm import audit
@@ -148,11 +148,12 @@ def _worklist_filters(
     """The filter form's cleaned data ({} when refused) and its selects' HTML.
 
     Both depend only on the five values the form reads (and whether the query is empty: an
-    unbound form), so they are kept per process for the values seen (bounded: cleared when
-    full; long values never kept): building the form (a deep copy of its fields) and
-    rendering its selects cost more than a quarter millisecond per page."""
+    unbound form; the language of the labels), so they are kept per process for the values
+    seen (bounded: cleared when full; long values never kept): building the form (a deep
+    copy of its fields) and rendering its selects cost more than a quarter millisecond per
+    page."""
     values = tuple(query.get(name) for name in _FILTER_FIELDS)
-    key = (bool(query), *values)
+    key = (translation.get_language(), bool(query), *values)
     found = _FILTERS.get(key)
     if found is None:
         form = WorklistFilterForm(query or None)

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.factories import ContactAttemptFactory, TaskFactory, TimeEntryFactory
 from tests.timelog.conftest import NOW, make_enrolled
-from timelog import selectors
+from timelog import selectors, views
 
 pytestmark = pytest.mark.usefixtures("frozen")
 OCTOBER = dt.date(2026, 10, 1)
@@ -252,3 +252,33 @@ def test_the_rows_query_is_prepared_once_per_connection_and_counted(
         getattr(expected, f) for f in selectors._NEXT_TASK_ATTNAMES
     ]
     assert task.label == expected.label
+
+
+def test_the_filters_kept_per_process_are_the_forms(coordinator_client):
+    """The page's filter selects and its reading of the filters, kept per process for the
+    values seen, are what the form gives for those values, on the first and later pages."""
+    from urllib.parse import urlencode
+
+    from django.http import QueryDict
+
+    from timelog import worklist_render
+    from timelog.forms import WorklistFilterForm
+
+    cases = [
+        {},
+        {"page": "2"},
+        {"who": "all", "show": "behind", "sort": "due", "call_window": "open"},
+        {"who": "nobody", "sort": "bogus", "show": '"><script>'},
+        {"month": "2026-10", "who": "all", "sort": "contact"},
+        {"month": "x" * 40, "who": "all"},  # too long to keep: cleaned anew
+    ]
+    for _ in range(2):
+        for params in cases:
+            query = QueryDict(urlencode(params))
+            form = WorklistFilterForm(query or None)
+            data = form.cleaned_data if form.is_valid() else {}
+            body = coordinator_client.get("/worklist/?" + urlencode(params)).content.decode()
+            for name in ("who", "show", "sort", "call_window"):
+                assert worklist_render.select(form[name]) in body, (params, name)
+            kept, _ = views._worklist_filters(query)
+            assert dict(kept) == data
