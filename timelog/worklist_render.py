@@ -149,7 +149,7 @@ def _kind_labels() -> dict[Any, Any]:
     from timelog.models import Task
 
     field = Task._meta.get_field("kind")
-    return dict(field.flatchoices)  # type: ignore[attr-defined]
+    return dict(field.flatchoices)
 
 
 def task_label(task: Any) -> str:
