@@ -7,14 +7,18 @@ of rows (pinned by tests).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, overload
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connections
+from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.models import (
     BooleanField,
     Case,
@@ -38,9 +42,12 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.base import ModelState
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, JSONObject
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
+from psycopg.pq import Format
 
 from billing.rules.codes import STAFF_TRACK
 from careplans.models import CarePlan, CarePlanVersion
@@ -48,7 +55,7 @@ from ccm import tenancy
 from ccm.models import Membership, Practice
 from ccm.months import last_day
 from ccm.selectors import per_row
-from ccm.tenancy import AnyOf, CompiledQuery
+from ccm.tenancy import AnyOf
 from patients.careteam_selectors import call_window_open, call_window_open_q
 from patients.models import CallWindow, CallWindowKind, Consent, Patient, Status
 from timelog.models import (
@@ -813,7 +820,7 @@ def worklist_page_rows(
     now: dt.datetime | None = None,
 ) -> list[WorklistRow]:
     """Rows for one page of `worklist_page_ids`, in the page's order, with their next tasks:
-    one query, whose SQL is compiled once per process (`_page_rows_query`).
+    one query, whose SQL is compiled once per process (`_PageRows`).
 
     Asked for the page's ids, not in the ids query, because PostgreSQL plans the row columns
     (consent, care plan, call windows: one EXISTS each) for the rows it estimates, not for
@@ -822,32 +829,63 @@ def worklist_page_rows(
     wanted = list(ids)
     if not wanted:
         return []
-    found: dict[Any, Any] = {p.pk: p for p in _page_rows_query(practice, month).run(wanted)}
+    query = _page_rows_query(practice, month)
+    found = {values[0]: values for values in query.fetch(wanted)}
     # The call window at `now`, from the rows' windows (as `call_window_open_q` answers it in
     # SQL): the only part of the row that depends on the time, so the query keeps its shape.
     local = (now or timezone.now()).astimezone(practice.zone)
-    for patient in found.values():
-        windows = [
-            CallWindow(
-                kind=w["kind"],
-                weekdays=w["weekdays"],
-                starts_at=dt.time.fromisoformat(w["starts_at"]),
-                ends_at=dt.time.fromisoformat(w["ends_at"]),
-            )
-            for w in patient.wl_windows
-        ]
-        patient.call_open = call_window_open(windows, local)
-        patient.call_best_recorded = any(w.kind == CallWindowKind.BEST for w in windows)
-    # A patient gone between the two queries (a concurrent delete) is left out.
     pace = month_pace(month, today)
+    behind_below = pace.behind_below()
     contact_cutoff = timezone.now() - dt.timedelta(days=NO_CONTACT_DAYS)
+    using, patient_fields = query.using, query.patient_fields
     rows = []
     for pk in wanted:
-        patient = found.get(pk)
-        if patient is None:
+        values = found.get(pk)
+        if values is None:  # a patient gone between the two queries (a concurrent delete)
             continue
-        row = _row(patient, pace, contact_cutoff, today)
-        row.next_task = _next_task(patient)
+        (
+            staff,
+            physician,
+            pool,
+            next_code,
+            needed,
+            last_contact,
+            unanswered,
+            consent_on_file,
+            care_plan_signed,
+            care_plan_review_on,
+            open_task_count,
+            windows_json,
+            next_task_json,
+        ) = values[len(patient_fields) :]
+        patient = _instance(Patient, using, patient_fields, values)
+        windows = [_window(text) for text in windows_json]
+        row = WorklistRow(
+            patient=patient,
+            clinical_staff_minutes=staff,
+            physician_minutes=physician,
+            next_code=next_code or None,
+            minutes_needed=needed,
+            days_left=pace.days_left,
+            behind_pace=pool < behind_below,
+            last_contact=last_contact,
+            open_tasks=open_task_count,
+            next_task=_next_task(next_task_json, using),
+            call_now=call_window_open(windows, local)  # type: ignore[arg-type]  # duck-typed
+            and any(w.kind == CallWindowKind.BEST for w in windows),
+            unanswered_attempts=unanswered,
+        )
+        # The flags in `_row`'s order.
+        if not consent_on_file:
+            row.flags.append("No consent on file")
+        if patient.billing_practitioner_id is None:
+            row.flags.append("No billing practitioner")
+        if last_contact is None or last_contact < contact_cutoff:
+            row.flags.append(f"No contact in {NO_CONTACT_DAYS} days")
+        if not care_plan_signed:
+            row.flags.append(NO_PLAN_FLAG)
+        elif care_plan_review_on is not None and care_plan_review_on <= today:
+            row.flags.append(REVIEW_DUE_FLAG)
         rows.append(row)
     return rows
 
@@ -855,45 +893,174 @@ def worklist_page_rows(
 # A page's ids, as the one parameter of the compiled rows query (never a patient's id).
 _PAGE_IDS_SENTINEL = [uuid.UUID(int=0)]
 
+# The row's columns after the patient's (ROW_FIELDS), in `worklist_page_rows`' order.
+_ROW_COLUMNS = (
+    "wl_staff",
+    "wl_physician",
+    "wl_pool",
+    "wl_next_code",
+    "wl_needed",
+    "last_contact",
+    "wl_unanswered",
+    "consent_on_file",
+    "care_plan_signed",
+    "care_plan_review_on",
+    "open_task_count",
+    "wl_windows",
+    "wl_next_task",
+)
 
-def _page_rows_query(practice: Practice, month: dt.date) -> CompiledQuery[Patient]:
+
+@dataclass(frozen=True)
+class _PageRows:
+    """The rows query of a page of ids as plain tuples (the patient's ROW_FIELDS, then
+    _ROW_COLUMNS), its SQL compiled once: the ORM's SQL for `_rows_queryset(...)` with the ids
+    as one array parameter. No model instances on the way (the ORM's row building was most
+    of the rows' cost): `worklist_page_rows` makes the patients and tasks the rows show."""
+
+    using: str
+    sql: str  # one parameter: the ids (the practice and month are literals)
+    pick: Any  # the SELECT's row -> the wanted columns in order
+    patient_fields: tuple[str, ...]
+
+    def fetch(self, ids: list[Any]) -> list[tuple[Any, ...]]:
+        connection = connections[self.using]
+        with _prepared_cursor(connection) as cursor:
+            cursor.execute(self.sql, [ids])
+            fetched = cursor.fetchall()
+        pick = self.pick
+        return [pick(row) for row in fetched]
+
+
+_EXPLICIT_PREPARE_ONLY = 2**31 - 1
+
+
+class _PreparedCursor(ServerBindingCursor):
+    """A cursor whose statements are prepared on the server (once per connection, kept by
+    psycopg: at most `prepared_max` per connection, the least used dropped first)."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        kwargs["prepare"] = True
+        return super().execute(query, params, **kwargs)  # type: ignore[misc]
+
+
+def _prepared_cursor(connection: Any) -> Any:
+    """`connection.cursor()` (Django's wrapper: the query counts, logging and execute
+    wrappers) around a cursor that binds parameters on the server and prepares the statement.
+    Only for SQL whose one parameter is bound on the server (`_PageRows.sql`)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns psycopg's preparing off (None), which refuses even an explicit
+        # `prepare=True`; a threshold never reached prepares only what asks for it. Django's
+        # own cursors bind on the client, and those never prepare.
+        raw.prepare_threshold = _EXPLICIT_PREPARE_ONLY
+    cursor = _PreparedCursor(raw)  # type: ignore[call-arg]
+    loader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+    if connection.timezone != loader.timezone:  # as Django's own cursors
+        register_tzloader(connection.timezone, cursor)
+    return connection._prepare_cursor(cursor)
+
+
+def _page_rows_query(practice: Practice, month: dt.date) -> _PageRows:
     """The rows of a page of ids, compiled once per (practice, month) and process: building
     and compiling this query (a dozen annotated subqueries) cost more Python than the rest of
-    the page. tests/timelog/test_worklist_page.py holds its SQL and rows equal to the ORM's."""
-    query: CompiledQuery[Patient] = _built_once(
-        ("rows", practice.pk, month),
-        lambda: CompiledQuery(
-            lambda ids: _rows_queryset(practice, month).filter(AnyOf(F("pk"), ids)),
-            _PAGE_IDS_SENTINEL,
-        ),
+    the page. tests/timelog/test_worklist_page.py holds its rows equal to the worklist's."""
+    query: _PageRows = _built_once(
+        ("rows", practice.pk, month), lambda: _compile_page_rows(practice, month)
     )
     return query
+
+
+def _compile_page_rows(practice: Practice, month: dt.date) -> _PageRows:
+    wanted = (*ROW_FIELDS, *_ROW_COLUMNS)
+    queryset = (
+        _rows_queryset(practice, month)
+        .filter(AnyOf(F("pk"), _PAGE_IDS_SENTINEL))
+        .values_list(*wanted)
+    )
+    query = queryset.query
+    sql, values = query.sql_with_params()
+    params = list(values)
+    slots = [i for i, param in enumerate(params) if param == _PAGE_IDS_SENTINEL]
+    # The SELECT's columns as the ORM lists them (ValuesListIterable's names).
+    names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    if len(slots) != 1 or sorted(names) != sorted(wanted):
+        raise ValueError(f"not the worklist's rows query: {sql}")
+    # The statement is prepared once per connection and run with the page's ids: its SQL
+    # holds the other values as literals, as the ORM's client-side binding sends them (so
+    # PostgreSQL plans it once, for this practice and month, not for any practice).
+    marker = f"worklist-page-ids-{uuid.uuid4()}"
+    params[slots[0]] = marker
+    literal = connections[queryset.db].ops.compose_sql(sql, params)  # type: ignore[attr-defined]
+    quoted = f"'{marker}'"
+    if literal.count(quoted) != 1:
+        raise ValueError(f"not the worklist's rows query: {sql}")
+    return _PageRows(
+        using=queryset.db,
+        sql=literal.replace("%", "%%").replace(quoted, "%s"),
+        pick=itemgetter(*(names.index(name) for name in wanted)),
+        patient_fields=ROW_FIELDS,
+    )
+
+
+def _instance(model: Any, using: str, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    """`model.from_db(using, names, values)` (an instance of these columns, the others
+    deferred: read on access), without its walk over every field of the model: the state and
+    the values set as from_db and unpickling set them. Falls back to from_db for a model with
+    init signal receivers (none today)."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(using, list(names), list(values[: len(names)]))
+    obj = model.__new__(model)
+    state = ModelState()
+    state.db, state.adding = using, False
+    obj.__dict__["_state"] = state
+    obj.__dict__.update(zip(names, values[: len(names)], strict=True))
+    return obj
+
+
+class _Window:
+    """A call window read with the row (what `call_window_open` reads of a CallWindow)."""
+
+    __slots__ = ("ends_at", "kind", "starts_at", "weekdays")
+
+    def __init__(self, kind: str, weekdays: list[int], starts_at: dt.time, ends_at: dt.time):
+        self.kind, self.weekdays, self.starts_at, self.ends_at = kind, weekdays, starts_at, ends_at
+
+
+def _window(text: Any) -> _Window:
+    found = json.loads(text) if isinstance(text, str | bytes) else text
+    return _Window(
+        found["kind"],
+        found["weekdays"],
+        dt.time.fromisoformat(found["starts_at"]),
+        dt.time.fromisoformat(found["ends_at"]),
+    )
 
 
 # The next task's columns that a row shows (the page and the API): read with the row.
 _NEXT_TASK_FIELDS = ("id", "practice_id", "patient_id", "kind", "title", "due_on")
 
 
-def _next_task(patient: Any) -> Task | None:
+def _next_task(text: Any, using: str) -> Task | None:
     """The patient's next open task (the row's `wl_next_task`, read with the row) as the ORM
     makes a Task of these columns (`.only()`: any other column is read on access)."""
-    found = patient.wl_next_task
-    if found is None:
+    if text is None:
         return None
-    values = {
-        "id": uuid.UUID(found["id"]),
-        "practice_id": uuid.UUID(found["practice_id"]),
-        "patient_id": uuid.UUID(found["patient_id"]),
-        "kind": found["kind"],
-        "title": found["title"],
-        "due_on": dt.date.fromisoformat(found["due_on"]),
-    }
-    # `from_db` takes the values in the model's field order.
-    names = [name for name in _TASK_FIELD_ORDER if name in values]
-    return Task.from_db(Task.objects.db, names, [values[name] for name in names])
+    found = json.loads(text) if isinstance(text, str | bytes) else text
+    values = (
+        uuid.UUID(found["id"]),
+        uuid.UUID(found["practice_id"]),
+        uuid.UUID(found["patient_id"]),
+        found["kind"],
+        found["title"],
+        dt.date.fromisoformat(found["due_on"]),
+    )
+    task: Task = _instance(Task, using, _NEXT_TASK_ATTNAMES, values)
+    return task
 
 
-_TASK_FIELD_ORDER = [f.attname for f in Task._meta.concrete_fields]
+_NEXT_TASK_ATTNAMES = _NEXT_TASK_FIELDS  # the JSON keys are the attnames
 
 
 def _rows_queryset(practice: Practice, month: dt.date) -> Any:

@@ -120,8 +120,9 @@ def _progress(row: WorklistRow) -> str:
     return f"<td>\n        {bar}        {note}\n      </td>"
 
 
-def _contact(row: WorklistRow) -> str:
-    last = timezone.localtime(row.last_contact).strftime("%Y-%m-%d") if row.last_contact else "—"
+def _contact(row: WorklistRow, zone: Any) -> str:
+    # `timezone.localtime(value)` with the zone read once per table.
+    last = row.last_contact.astimezone(zone).strftime("%Y-%m-%d") if row.last_contact else "—"
     unanswered = (
         f'<div class="muted unanswered">{row.unanswered_attempts} unanswered this month</div>'
         if row.unanswered_attempts
@@ -137,10 +138,27 @@ def _task(row: WorklistRow, task_url: str, today: dt.date) -> str:
     overdue = " overdue" if task.due_on < today else ""
     more = f" · {row.open_tasks} open" if row.open_tasks > 1 else ""
     return (
-        f'<td><a href="{escape(task_url)}">{escape(task.label)}</a>\n'
+        f'<td><a href="{escape(task_url)}">{escape(task_label(task))}</a>\n'
         f'          <div class="muted{overdue}">due {task.due_on.isoformat()}{more}</div>\n'
         "        </td>"
     )
+
+
+@functools.cache
+def _kind_labels() -> dict[Any, Any]:
+    from timelog.models import Task
+
+    field = Task._meta.get_field("kind")
+    return dict(field.flatchoices)
+
+
+def task_label(task: Any) -> str:
+    """`task.label` (its title, else its kind's label, translated now) without
+    `get_kind_display`'s choices dict built anew on every call."""
+    if task.title:
+        return str(task.title)
+    label = _kind_labels().get(task.kind, task.kind)
+    return str(label)
 
 
 def _flags(row: WorklistRow) -> str:
@@ -186,6 +204,7 @@ def rows_html(
     template rendered them (tests/timelog/worklist_rows_reference.html). `timer`: the timer
     column's cells when the member may log time, else None (no timer column)."""
     out = [_HEAD.format(month=escape(month_label), timer=_TIMER_HEAD if timer is not None else "")]
+    zone = timezone.get_current_timezone()
     for row, chart_url, task_url in lines:
         patient = row.patient
         call_now = (
@@ -202,7 +221,7 @@ def rows_html(
             f"      <td>{row.physician_minutes}</td>\n"
             f"      {_progress(row)}\n"
             f"      <td>{row.days_left}</td>\n"
-            f"      {_contact(row)}\n"
+            f"      {_contact(row, zone)}\n"
             f"      {_task(row, task_url, today)}\n"
             f"      {_flags(row)}\n"
         ]
@@ -335,7 +354,7 @@ def api_rows(rows: Iterable[WorklistRow]) -> list[dict[str, Any]]:
                 else {
                     "id": str(task.pk),
                     "kind": str(task.kind),
-                    "label": str(task.label),
+                    "label": task_label(task),
                     "due_on": task.due_on.isoformat(),
                 },
                 "flags": [str(flag) for flag in row.flags],

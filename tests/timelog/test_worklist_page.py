@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.factories import ContactAttemptFactory, TaskFactory, TimeEntryFactory
 from tests.timelog.conftest import NOW, make_enrolled
-from timelog import selectors
+from timelog import selectors, views
 
 pytestmark = pytest.mark.usefixtures("frozen")
 OCTOBER = dt.date(2026, 10, 1)
@@ -211,3 +211,74 @@ def test_the_headers_timer_read_compiled_once_equals_the_orms(
         assert fields(found) == fields(expected)
         assert fields(found.patient) == fields(expected.patient)
     assert services.timer_get(membership=physician) is None
+
+
+def test_the_rows_query_is_prepared_once_per_connection_and_counted(
+    practice, physician, coordinator, scoped, django_assert_num_queries
+):
+    """The page's rows: one query (counted as any other), prepared on the server once per
+    connection and practice (its one parameter, the page's ids); the patients and tasks it
+    makes are what the ORM makes of the same columns (the others deferred)."""
+    from patients.models import Patient
+    from timelog.models import Task
+
+    _patients(practice, physician, coordinator, 0, 6)
+    kw = {"practice": practice, "month": OCTOBER, "today": NOW.date(), "now": NOW}
+    ids = list(selectors.worklist_page_ids(**kw))
+    for _ in range(3):
+        with django_assert_num_queries(1):
+            rows = selectors.worklist_page_rows(ids, **kw)
+        assert [row.patient.pk for row in rows] == ids
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f"%{practice.pk.hex}%"],
+        )
+        assert cursor.fetchone()[0] == 1
+    orm = Patient.objects.for_practice(practice).only(*selectors.ROW_FIELDS).get(pk=ids[0])
+    made = rows[0].patient
+    assert made == orm
+    assert type(made) is Patient
+    assert made.get_deferred_fields() == orm.get_deferred_fields()
+    assert (made._state.db, made._state.adding) == (orm._state.db, orm._state.adding)
+    fields = [f.attname for f in Patient._meta.concrete_fields if f.attname in made.__dict__]
+    assert [getattr(made, f) for f in fields] == [getattr(orm, f) for f in fields]
+    task = next(row.next_task for row in rows if row.next_task is not None)
+    expected = (
+        Task.objects.for_practice(practice).only(*selectors._NEXT_TASK_ATTNAMES).get(pk=task.pk)
+    )
+    assert task.get_deferred_fields() == expected.get_deferred_fields()
+    assert [getattr(task, f) for f in selectors._NEXT_TASK_ATTNAMES] == [
+        getattr(expected, f) for f in selectors._NEXT_TASK_ATTNAMES
+    ]
+    assert task.label == expected.label
+
+
+def test_the_filters_kept_per_process_are_the_forms(coordinator_client):
+    """The page's filter selects and its reading of the filters, kept per process for the
+    values seen, are what the form gives for those values, on the first and later pages."""
+    from urllib.parse import urlencode
+
+    from django.http import QueryDict
+
+    from timelog import worklist_render
+    from timelog.forms import WorklistFilterForm
+
+    cases = [
+        {},
+        {"page": "2"},
+        {"who": "all", "show": "behind", "sort": "due", "call_window": "open"},
+        {"who": "nobody", "sort": "bogus", "show": '"><script>'},
+        {"month": "2026-10", "who": "all", "sort": "contact"},
+        {"month": "x" * 40, "who": "all"},  # too long to keep: cleaned anew
+    ]
+    for _ in range(2):
+        for params in cases:
+            query = QueryDict(urlencode(params))
+            form = WorklistFilterForm(query or None)
+            data = form.cleaned_data if form.is_valid() else {}
+            body = coordinator_client.get("/worklist/?" + urlencode(params)).content.decode()
+            for name in ("who", "show", "sort", "call_window"):
+                assert worklist_render.select(form[name]) in body, (params, name)
+            kept, _ = views._worklist_filters(query)
+            assert dict(kept) == data
