@@ -17,8 +17,6 @@ from typing import Any, overload
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connections
-from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
-from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.models import (
     BooleanField,
     Case,
@@ -47,7 +45,6 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, JSONObject
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
-from psycopg.pq import Format
 
 from billing.rules.codes import STAFF_TRACK
 from careplans.models import CarePlan, CarePlanVersion
@@ -925,41 +922,11 @@ class _PageRows:
 
     def fetch(self, ids: list[Any]) -> list[tuple[Any, ...]]:
         connection = connections[self.using]
-        with _prepared_cursor(connection) as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(self.sql, [ids])
             fetched = cursor.fetchall()
         pick = self.pick
         return [pick(row) for row in fetched]
-
-
-_EXPLICIT_PREPARE_ONLY = 2**31 - 1
-
-
-class _PreparedCursor(ServerBindingCursor):
-    """A cursor whose statements are prepared on the server (once per connection, kept by
-    psycopg: at most `prepared_max` per connection, the least used dropped first)."""
-
-    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        kwargs["prepare"] = True
-        return super().execute(query, params, **kwargs)  # type: ignore[misc]
-
-
-def _prepared_cursor(connection: Any) -> Any:
-    """`connection.cursor()` (Django's wrapper: the query counts, logging and execute
-    wrappers) around a cursor that binds parameters on the server and prepares the statement.
-    Only for SQL whose one parameter is bound on the server (`_PageRows.sql`)."""
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        # Django turns psycopg's preparing off (None), which refuses even an explicit
-        # `prepare=True`; a threshold never reached prepares only what asks for it. Django's
-        # own cursors bind on the client, and those never prepare.
-        raw.prepare_threshold = _EXPLICIT_PREPARE_ONLY
-    cursor = _PreparedCursor(raw)  # type: ignore[call-arg]
-    loader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
-    if connection.timezone != loader.timezone:  # as Django's own cursors
-        register_tzloader(connection.timezone, cursor)
-    return connection._prepare_cursor(cursor)
 
 
 def _page_rows_query(practice: Practice, month: dt.date) -> _PageRows:
@@ -987,9 +954,9 @@ def _compile_page_rows(practice: Practice, month: dt.date) -> _PageRows:
     names = [*query.extra_select, *query.values_select, *query.annotation_select]
     if len(slots) != 1 or sorted(names) != sorted(wanted):
         raise ValueError(f"not the worklist's rows query: {sql}")
-    # The statement is prepared once per connection and run with the page's ids: its SQL
-    # holds the other values as literals, as the ORM's client-side binding sends them (so
-    # PostgreSQL plans it once, for this practice and month, not for any practice).
+    # The SQL holds the other values as literals, as the ORM's client-side binding sends
+    # them; the page's ids are its one parameter. Not prepared on the server: a statement
+    # prepared on one connection is lost behind a transaction-mode pooler (PgBouncer).
     marker = f"worklist-page-ids-{uuid.uuid4()}"
     params[slots[0]] = marker
     literal = connections[queryset.db].ops.compose_sql(sql, params)  # type: ignore[attr-defined]

@@ -213,12 +213,13 @@ def test_the_headers_timer_read_compiled_once_equals_the_orms(
     assert services.timer_get(membership=physician) is None
 
 
-def test_the_rows_query_is_prepared_once_per_connection_and_counted(
+def test_the_rows_query_is_compiled_once_and_never_prepared_on_the_server(
     practice, physician, coordinator, scoped, django_assert_num_queries
 ):
-    """The page's rows: one query (counted as any other), prepared on the server once per
-    connection and practice (its one parameter, the page's ids); the patients and tasks it
-    makes are what the ORM makes of the same columns (the others deferred)."""
+    """The page's rows: one query, compiled once per practice and month (its one parameter,
+    the page's ids), not prepared on the server (a transaction-mode pooler would lose it);
+    the patients and tasks it makes are what the ORM makes of the same columns (the others
+    deferred)."""
     from patients.models import Patient
     from timelog.models import Task
 
@@ -234,7 +235,10 @@ def test_the_rows_query_is_prepared_once_per_connection_and_counted(
             "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
             [f"%{practice.pk.hex}%"],
         )
-        assert cursor.fetchone()[0] == 1
+        assert cursor.fetchone()[0] == 0
+    assert selectors._page_rows_query(practice, OCTOBER) is selectors._page_rows_query(
+        practice, OCTOBER
+    )
     orm = Patient.objects.for_practice(practice).only(*selectors.ROW_FIELDS).get(pk=ids[0])
     made = rows[0].patient
     assert made == orm
