@@ -471,7 +471,41 @@ def _page_ids_sql(
     )
 
 
-class PageIds:
+class _Ids:
+    """A worklist's ids cut as a queryset is (what the paginator asks of it: `count()`,
+    `len()`, iteration, an index, a slice without a step): subclasses give `count` and
+    `_cut(start, stop)`."""
+
+    def count(self) -> int:
+        raise NotImplementedError
+
+    def _cut(self, start: int, stop: int | None) -> list[Any]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self[0 : self.count()])
+
+    @overload
+    def __getitem__(self, cut: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, cut: slice) -> list[Any]: ...
+
+    def __getitem__(self, cut: int | slice) -> Any:
+        if isinstance(cut, int):
+            found = self[cut : cut + 1] if cut >= 0 else []
+            if not found:
+                raise IndexError(cut)
+            return found[0]
+        if cut.step is not None:
+            raise TypeError(f"{type(self).__name__} takes a slice without a step")
+        return self._cut(cut.start or 0, cut.stop)
+
+
+class PageIds(_Ids):
     """The ids of a worklist sorted by name (any filter), cut as a queryset is (`count()`,
     slices, iteration), in the same order as `worklist(...)`.
 
@@ -516,27 +550,7 @@ class PageIds:
             self._count = int(found)
         return self._count
 
-    def __len__(self) -> int:
-        return self.count()
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self[0 : self.count()])
-
-    @overload
-    def __getitem__(self, cut: int) -> Any: ...
-
-    @overload
-    def __getitem__(self, cut: slice) -> list[Any]: ...
-
-    def __getitem__(self, cut: int | slice) -> Any:
-        if isinstance(cut, int):
-            found = self[cut : cut + 1] if cut >= 0 else []
-            if not found:
-                raise IndexError(cut)
-            return found[0]
-        if cut.step is not None:
-            raise TypeError("PageIds takes a slice without a step")
-        start, stop = cut.start or 0, cut.stop
+    def _cut(self, start: int, stop: int | None) -> list[Any]:
         if self._page is not None:
             first, last, ids = self._page
             if start == first and stop is not None and stop <= last:
@@ -569,7 +583,7 @@ def _row_order(sort: str, row_key: str) -> Any:
     return OrderBy(F(row_key), nulls_first=order.nulls_first, nulls_last=order.nulls_last)
 
 
-class WorklistIds:
+class WorklistIds(_Ids):
     """A worklist's ids sorted by a stored key, cut as a queryset is (`count()`, slices,
     iteration) and in the same order as `worklist(...)`.
 
@@ -633,28 +647,9 @@ class WorklistIds:
     def count(self) -> int:
         return self._count_both()[0]
 
-    def __len__(self) -> int:
-        return self.count()
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self[0 : self.count()])
-
-    @overload
-    def __getitem__(self, cut: int) -> Any: ...
-
-    @overload
-    def __getitem__(self, cut: slice) -> list[Any]: ...
-
-    def __getitem__(self, cut: int | slice) -> Any:
-        if isinstance(cut, int):
-            found = self[cut : cut + 1] if cut >= 0 else []
-            if not found:
-                raise IndexError(cut)
-            return found[0]
-        if cut.step is not None:
-            raise TypeError("WorklistIds takes a slice without a step")
+    def _cut(self, start: int, stop: int | None) -> list[Any]:
         total, rows = self._count_both()
-        start, stop = cut.start or 0, total if cut.stop is None else min(cut.stop, total)
+        stop = total if stop is None else min(stop, total)
         if start >= stop:
             return []
         parts = [part[:stop] for part in self._parts(total, rows)]

@@ -175,16 +175,23 @@ def _reset(practice):
     MonthLock.objects.for_practice(practice).delete()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_close_in_threads_gives_what_one_thread_gives(practice, physician, coordinator, settings):
-    """MONTH_CLOSE_WORKERS threads each take their own windows of the ids (their batches
-    side by side under the close's shared lock); the result is one thread's, to the line."""
+def _closed_in_one_thread(practice, physician, coordinator, settings):
+    """Seven patients closed in one thread in batches of two: what the threads must give;
+    then the month as it was before (not closed)."""
     _cast(practice, physician, coordinator, count=7)
     settings.MONTH_CLOSE_WORKERS = 1
     with mock.patch.object(services, "BATCH", 2):
         _close(practice)
     expected = _snapshot(practice)
     _reset(practice)
+    return expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_close_in_threads_gives_what_one_thread_gives(practice, physician, coordinator, settings):
+    """MONTH_CLOSE_WORKERS threads each take their own windows of the ids (their batches
+    side by side under the close's shared lock); the result is one thread's, to the line."""
+    expected = _closed_in_one_thread(practice, physician, coordinator, settings)
     threads = []
     batch = services._close_batch
 
@@ -213,12 +220,7 @@ def test_a_close_in_threads_gives_what_one_thread_gives(practice, physician, coo
 def test_a_thread_that_fails_fails_the_close_and_a_rerun_finishes_it(
     practice, physician, coordinator, settings
 ):
-    _cast(practice, physician, coordinator, count=7)
-    settings.MONTH_CLOSE_WORKERS = 1
-    with mock.patch.object(services, "BATCH", 2):
-        _close(practice)
-    expected = _snapshot(practice)
-    _reset(practice)
+    expected = _closed_in_one_thread(practice, physician, coordinator, settings)
     batch = services._close_batch
     failed = []
 
