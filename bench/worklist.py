@@ -169,14 +169,19 @@ def _seed_entries(practice: Practice, performers: list[Membership], month: dt.da
 # Open tasks for 40% of the patients (due over the month; a second, custom one for 10%), a
 # done one for 20%; reached contacts for 60% over the month and the two before it, and an
 # unanswered attempt this month for 10%. Patient i (MRN order) gets the same every seed.
-TASKS_SQL = """
+# The first `enrolled` enrolled patients, numbered i = 0, 1, ... in MRN order.
+PATIENTS_CTE = """
 WITH patients AS (
     SELECT id, row_number() OVER (ORDER BY mrn) - 1 AS i
     FROM patients_patient
     WHERE practice_id = %(practice)s AND status = 'enrolled'
     ORDER BY mrn
     LIMIT %(enrolled)s
-)
+)"""
+
+TASKS_SQL = (
+    PATIENTS_CTE
+    + """
 INSERT INTO timelog_task (
     id, practice_id, patient_id, assignee_id, kind, title, due_on, month, status, origin,
     reason, completion_note, completed_at, completed_by_id, created_by_id, created_at
@@ -190,15 +195,11 @@ JOIN (VALUES ('check_in', 'open', 0, 4), ('custom', 'open', 11, 1),
              ('follow_up_call', 'done', 3, 2)) AS t(kind, status, shift, share)
   ON p.i %% 10 < t.share
 """
+)
 
-CONTACTS_SQL = """
-WITH patients AS (
-    SELECT id, row_number() OVER (ORDER BY mrn) - 1 AS i
-    FROM patients_patient
-    WHERE practice_id = %(practice)s AND status = 'enrolled'
-    ORDER BY mrn
-    LIMIT %(enrolled)s
-), attempts AS (
+CONTACTS_SQL = (
+    PATIENTS_CTE
+    + """, attempts AS (
     SELECT p.id, (%(months)s::date[])[1 + p.i %% 3] AS month,
            (%(firsts)s::timestamptz[])[1 + p.i %% 3] + interval '1 hour' * ((p.i * 13) %% 600)
                AS occurred_at,
@@ -217,6 +218,7 @@ SELECT gen_random_uuid(), %(practice)s, a.id, a.occurred_at, a.month, 'outbound'
        'patient', a.outcome, '', %(recorder)s, a.occurred_at
 FROM attempts a
 """
+)  # noqa: S608 (constants joined; values are parameters)
 
 
 def _seed_tasks_and_contacts(practice: Practice, member: Membership, month: dt.date) -> bool:

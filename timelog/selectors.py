@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import math
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -471,16 +472,16 @@ def _page_ids_sql(
     )
 
 
-class _Ids:
+class _Ids(ABC):
     """A worklist's ids cut as a queryset is (what the paginator asks of it: `count()`,
     `len()`, iteration, an index, a slice without a step): subclasses give `count` and
     `_cut(start, stop)`."""
 
-    def count(self) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def count(self) -> int: ...
 
-    def _cut(self, start: int, stop: int | None) -> list[Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def _cut(self, start: int, stop: int | None) -> list[Any]: ...
 
     def __len__(self) -> int:
         return self.count()
