@@ -198,7 +198,7 @@ JOIN (VALUES ('check_in', 'open', 0, 4), ('custom', 'open', 11, 1),
 )
 
 CONTACTS_SQL = (
-    PATIENTS_CTE
+    PATIENTS_CTE  # noqa: S608 (constants joined; values are parameters)
     + """, attempts AS (
     SELECT p.id, (%(months)s::date[])[1 + p.i %% 3] AS month,
            (%(firsts)s::timestamptz[])[1 + p.i %% 3] + interval '1 hour' * ((p.i * 13) %% 600)
@@ -218,7 +218,7 @@ SELECT gen_random_uuid(), %(practice)s, a.id, a.occurred_at, a.month, 'outbound'
        'patient', a.outcome, '', %(recorder)s, a.occurred_at
 FROM attempts a
 """
-)  # noqa: S608 (constants joined; values are parameters)
+)
 
 
 def _seed_tasks_and_contacts(practice: Practice, member: Membership, month: dt.date) -> bool:
