@@ -176,9 +176,10 @@ class Workers:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ccm.settings", **extra_env}
         env["DATABASE_URL"] = database_url()
         env["CELERY_DEFAULT_QUEUE"] = self.queue
+        env["PGAPPNAME"] = self.name(len(self.procs))  # libpq names its every connection
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "ccm", "worker", "-Q", self.queue,
-             "-n", f"{self.queue}-{len(self.procs)}@%h", f"--pool={pool}", "--concurrency=1",
+             "-n", f"{self.name(len(self.procs))}@%h", f"--pool={pool}", "--concurrency=1",
              "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
             cwd=settings.BASE_DIR,
             env=env,
@@ -189,6 +190,9 @@ class Workers:
         self.procs.append(proc)
         self.logs.append(log)
         return proc
+
+    def name(self, index):
+        return f"{self.queue}-{index}"
 
     def output(self):
         text = []
@@ -243,15 +247,25 @@ def _wait_for(what, check, workers):
     )
 
 
-def _blocked_by(pid):
-    """Backends waiting for a lock the backend `pid` holds (the live lock table)."""
+def _worker_backends(worker, lock_pid):
+    """The worker's backends (its PGAPPNAME), as {pid: (in a transaction, blocked by the
+    blocker)}. With MONTH_CLOSE_WORKERS threads it has one per thread besides its main one."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_stat_activity"
-            " WHERE backend_type = 'client backend' AND %s = ANY(pg_blocking_pids(pid))",
-            [pid],
+            "SELECT pid, xact_start IS NOT NULL, %s = ANY(pg_blocking_pids(pid))"
+            " FROM pg_stat_activity WHERE application_name = %s",
+            [lock_pid, worker],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return {pid: (in_transaction, blocked) for pid, in_transaction, blocked in cursor}
+
+
+def _all_batches_blocked(worker, lock_pid):
+    """The blocked backends once every batch in flight waits on the blocker's lock (a thread
+    between batches holds no transaction; its next batch would block too), else []."""
+    backends = _worker_backends(worker, lock_pid)
+    blocked = [pid for pid, (_, is_blocked) in backends.items() if is_blocked]
+    in_flight = [pid for pid, (in_transaction, _) in backends.items() if in_transaction]
+    return blocked if blocked and set(in_flight) <= set(blocked) else []
 
 
 def _backend_alive(pid):
@@ -274,6 +288,7 @@ def _kill_mid_batch(practice, total, workers, kill):
     table lock), `kill()` the worker there, and wait until PostgreSQL has rolled the dead
     worker's batch back. Returns the outcomes committed before the kill."""
     _wait_for("the first batch", lambda: _outcomes(practice) > 0, workers)
+    worker = workers.name(len(workers.procs) - 1)  # the one running the close
     blocker = connection.get_new_connection(connection.get_connection_params())
     try:
         # Autocommit off: the lock lasts until rollback. Waits for a batch in flight.
@@ -281,22 +296,25 @@ def _kill_mid_batch(practice, total, workers, kill):
         blocker.execute("LOCK TABLE billing_claimline IN SHARE MODE")
         lock_pid = blocker.info.backend_pid
         stuck = _wait_for(
-            "the worker to block",
-            lambda: _blocked_by(lock_pid) or _status(practice) == CloseStatus.CLOSED,
+            "the worker's batches to block",
+            lambda: (
+                _all_batches_blocked(worker, lock_pid) or _status(practice) == CloseStatus.CLOSED
+            ),
             workers,
         )
         assert _status(practice) == CloseStatus.RUNNING, "closed before the lock: add patients"
-        assert len(stuck) == 1  # the worker's one connection
+        assert 1 <= len(stuck) <= settings.MONTH_CLOSE_WORKERS  # one per thread in a batch
         committed = _outcomes(practice)
         assert committed % services.BATCH == 0
         assert 0 < committed < total
+        doomed = list(_worker_backends(worker, lock_pid))  # main connection and threads'
         kill()  # mid-batch: its outcomes and claims uncommitted
     finally:
         blocker.rollback()
         blocker.close()
     # PostgreSQL finds the client gone once the insert gets its lock: it rolls back and exits.
     _wait_for(
-        "the dead worker's backend to end", lambda: not any(map(_backend_alive, stuck)), workers
+        "the dead worker's backends to end", lambda: not any(map(_backend_alive, doomed)), workers
     )
     return committed
 
