@@ -1,6 +1,11 @@
 """Month close and claims: the facts the engine needs beyond time and the chart (other
 services, CCM billed elsewhere, MDM), the practice's fee schedule, the month's close run,
-each evaluated patient-month's outcome, and the claims with their lines."""
+each evaluated patient-month's outcome, and the claims with their lines.
+
+A link to another tenant table has `db_constraint=False`: the database checks it with the
+composite same-practice foreign key `(practice_id, x_id)` (ccm.tenancy.tenant_fk_sql); a
+single-column one would be redundant, and Citus refuses it between distributed tables
+(docs/scaling.md). The ORM relation and its on_delete stay."""
 
 from __future__ import annotations
 
@@ -43,7 +48,10 @@ class OtherService(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="other_services"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="other_services",
+        db_constraint=False,
     )
     code = models.CharField(max_length=8)
     service_on = models.DateField()
@@ -81,7 +89,9 @@ class PatientMonthFacts(TenantModel):
     practitioner's medical decision making level (complex CCM)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     month = models.DateField()
     ccm_billed_elsewhere = models.BooleanField(default=False)
     mdm = models.CharField(max_length=10, choices=MdmLevel.choices, blank=True)
@@ -606,7 +616,9 @@ class MonthReopening(TenantModel):
     """Every reopening of a closed month: who, when and why (the audit event points here)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    close = models.ForeignKey(MonthClose, on_delete=models.PROTECT, related_name="reopenings")
+    close = models.ForeignKey(
+        MonthClose, on_delete=models.PROTECT, related_name="reopenings", db_constraint=False
+    )
     reason = models.CharField(max_length=300)
     reopened_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
     reopened_at = models.DateTimeField(default=timezone.now)
@@ -666,7 +678,12 @@ class BillingSetup(TenantModel):
     )
     # Part B claims (coverage without its own payer) go to this payer: the practice's MAC.
     medicare_payer = models.ForeignKey(
-        "patients.Payer", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "patients.Payer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     provider_type = models.CharField(
         max_length=12, choices=ProviderType.choices, default=ProviderType.ORGANIZATION
@@ -780,8 +797,12 @@ class BatchClaim(TenantModel):
     claim is in at most one live batch (partial unique constraint)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    batch = models.ForeignKey(SubmissionBatch, on_delete=models.PROTECT, related_name="entries")
-    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="submissions")
+    batch = models.ForeignKey(
+        SubmissionBatch, on_delete=models.PROTECT, related_name="entries", db_constraint=False
+    )
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, related_name="submissions", db_constraint=False
+    )
     frequency = models.CharField(
         max_length=1, choices=ClaimFrequency.choices, default=ClaimFrequency.ORIGINAL
     )
@@ -822,7 +843,12 @@ class Acknowledgment(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=5, choices=AckKind.choices)
     batch = models.ForeignKey(
-        SubmissionBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="acks"
+        SubmissionBatch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="acks",
+        db_constraint=False,
     )
     accepted = models.BooleanField(default=False)
     summary = models.CharField(max_length=300, blank=True)
@@ -848,10 +874,15 @@ class ClaimAcknowledgment(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     acknowledgment = models.ForeignKey(
-        Acknowledgment, on_delete=models.CASCADE, related_name="claim_statuses"
+        Acknowledgment, on_delete=models.CASCADE, related_name="claim_statuses", db_constraint=False
     )
     claim = models.ForeignKey(
-        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="acknowledgments"
+        Claim,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="acknowledgments",
+        db_constraint=False,
     )
     patient_control_number = models.CharField(max_length=38)
     accepted = models.BooleanField()
@@ -909,9 +940,16 @@ class RemittanceClaim(TenantModel):
     listed unmatched (never dropped)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    remittance = models.ForeignKey(Remittance, on_delete=models.CASCADE, related_name="claims")
+    remittance = models.ForeignKey(
+        Remittance, on_delete=models.CASCADE, related_name="claims", db_constraint=False
+    )
     claim = models.ForeignKey(
-        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="remittances"
+        Claim,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="remittances",
+        db_constraint=False,
     )
     position = models.PositiveIntegerField()
     patient_control_number = models.CharField(max_length=38)
@@ -942,7 +980,7 @@ class RemittanceAdjustment(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     remittance_claim = models.ForeignKey(
-        RemittanceClaim, on_delete=models.CASCADE, related_name="adjustments"
+        RemittanceClaim, on_delete=models.CASCADE, related_name="adjustments", db_constraint=False
     )
     line_code = models.CharField(max_length=8, blank=True)  # blank: claim level
     group_code = models.CharField(max_length=2)  # CO, PR, OA, PI, CR

@@ -1,6 +1,11 @@
 """Comprehensive care plans (R11/R12): a plan per patient, its versions (draft → signed →
 superseded), the copies given to the patient, care transitions that bring the review
-forward, and the practice's condition templates."""
+forward, and the practice's condition templates.
+
+A link to another tenant table has `db_constraint=False`: the database checks it with the
+composite same-practice foreign key `(practice_id, x_id)` (ccm.tenancy.tenant_fk_sql); a
+single-column one would be redundant, and Citus refuses it between distributed tables
+(docs/scaling.md). The ORM relation and its on_delete stay."""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ class CarePlan(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="care_plans"
+        "patients.Patient", on_delete=models.PROTECT, related_name="care_plans", db_constraint=False
     )
     next_review_on = models.DateField(null=True, blank=True)
     review_reason = models.CharField(max_length=200, blank=True)
@@ -48,15 +53,24 @@ class CarePlanVersion(TenantModel):
     database trigger refuses any change but signed → superseded)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="versions")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(
+        CarePlan, on_delete=models.PROTECT, related_name="versions", db_constraint=False
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     number = models.PositiveSmallIntegerField()
     status = models.CharField(
         max_length=10, choices=VersionStatus.choices, default=VersionStatus.DRAFT
     )
     content = models.JSONField(default=dict)
     based_on = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     created_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -131,8 +145,12 @@ class CarePlanCopy(TenantModel):
     """R12: when and how the patient (or caregiver) got a copy of a signed version."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    version = models.ForeignKey(CarePlanVersion, on_delete=models.PROTECT, related_name="copies")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey(
+        CarePlanVersion, on_delete=models.PROTECT, related_name="copies", db_constraint=False
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     given_on = models.DateField()
     method = models.CharField(max_length=10, choices=CopyMethod.choices)
     recorded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
@@ -174,7 +192,10 @@ class CareTransition(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="transitions"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="transitions",
+        db_constraint=False,
     )
     kind = models.CharField(
         max_length=20, choices=TransitionKind.choices, default=TransitionKind.HOSPITAL_DISCHARGE
@@ -185,7 +206,12 @@ class CareTransition(TenantModel):
     facility = models.CharField(max_length=200, blank=True)
     # The specialist (or the discharging practitioner), when one of the patient's contacts.
     contact = models.ForeignKey(
-        "patients.CareContact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "patients.CareContact",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     diagnoses = models.CharField(max_length=500, blank=True)
     note = models.TextField("discharge or visit notes", blank=True)

@@ -1,4 +1,9 @@
-"""Patients, their chronic conditions, CCM consent and enrollment history, EHR list imports."""
+"""Patients, their chronic conditions, CCM consent and enrollment history, EHR list imports.
+
+A link to another tenant table has `db_constraint=False`: the database checks it with the
+composite same-practice foreign key `(practice_id, x_id)` (ccm.tenancy.tenant_fk_sql); a
+single-column one would be redundant, and Citus refuses it between distributed tables
+(docs/scaling.md). The ORM relation and its on_delete stay."""
 
 from __future__ import annotations
 
@@ -124,7 +129,9 @@ class Condition(TenantModel):
     """An ICD-10-CM diagnosis on the patient's problem list (R4 counts the chronic ones)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="conditions")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="conditions", db_constraint=False
+    )
     icd10_code = models.CharField("ICD-10-CM code", max_length=8, validators=[validate_icd10])
     description = models.CharField(max_length=300)
     is_chronic = models.BooleanField(
@@ -170,7 +177,9 @@ class Consent(TenantModel):
     """The patient's agreement to CCM (R5), with the four items R6 says must be explained."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="consents", db_constraint=False
+    )
     method = models.CharField(max_length=12, choices=ConsentMethod.choices)
     given_on = models.DateField("consent date")
     obtained_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
@@ -219,7 +228,9 @@ class EnrollmentEvent(TenantModel):
     """One status change of a patient (append-only history shown on the chart)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="enrollment_events")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="enrollment_events", db_constraint=False
+    )
     from_status = models.CharField(max_length=12, choices=Status.choices)
     to_status = models.CharField(max_length=12, choices=Status.choices)
     effective_on = models.DateField()
@@ -337,11 +348,15 @@ class Coverage(TenantModel):
     the primary and secondary coverage in force in the month (837P SBR, 2010BB, 2320)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="coverages")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="coverages", db_constraint=False
+    )
     priority = models.CharField(max_length=10, choices=CoveragePriority.choices)
     kind = models.CharField(max_length=20, choices=CoverageKind.choices)
     # Part B claims go to the practice's Medicare contractor (billing setup) when blank.
-    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, null=True, blank=True)
+    payer = models.ForeignKey(
+        Payer, on_delete=models.PROTECT, null=True, blank=True, db_constraint=False
+    )
     # MBI for Part B (the patient's); the plan's member id otherwise.
     member_id = models.CharField("member id", max_length=80, blank=True)
     group_number = models.CharField(max_length=50, blank=True)
@@ -403,7 +418,9 @@ class CallWindow(TenantModel):
     be called (e.g. dialysis). The worklist's "call window open now" reads these."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="call_windows")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="call_windows", db_constraint=False
+    )
     kind = models.CharField(max_length=12, choices=CallWindowKind.choices)
     weekdays = ArrayField(models.PositiveSmallIntegerField(choices=Weekday.choices), size=7)
     starts_at = models.TimeField()
@@ -441,7 +458,9 @@ class CareContact(TenantModel):
     or pharmacy (CareTeam participant), or a caregiver or family member (RelatedPerson)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="care_contacts")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="care_contacts", db_constraint=False
+    )
     category = models.CharField(max_length=12, choices=ContactCategory.choices)
     name = models.CharField(max_length=200)
     # Practitioners and agencies: their role in the patient's care ("Cardiologist").
@@ -498,8 +517,12 @@ class SharingPermission(TenantModel):
     and how, until when. Revoking keeps the row (history)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(CareContact, on_delete=models.CASCADE, related_name="permissions")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    contact = models.ForeignKey(
+        CareContact, on_delete=models.CASCADE, related_name="permissions", db_constraint=False
+    )
     scopes = ArrayField(models.CharField(max_length=16, choices=ShareScope.choices), size=6)
     method = models.CharField(max_length=8, choices=PermissionMethod.choices)
     given_on = models.DateField()
@@ -553,7 +576,9 @@ class Medication(TenantModel):
     medication section reads this list; reconciliations record what changed."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="medications")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="medications", db_constraint=False
+    )
     name = models.CharField(max_length=200)
     rxnorm_code = models.CharField(
         "RxNorm code",
@@ -609,14 +634,21 @@ class MedicationReconciliation(TenantModel):
     reconciled" is the latest of these."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     reconciled_at = models.DateTimeField()
     reconciled_on = models.DateField(help_text="In the practice's zone.")
     performed_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
     reconciled_with = models.CharField(max_length=12, choices=ReconciledWith.choices)
     # The caregiver, pharmacy or prescriber, when one of the patient's contacts.
     contact = models.ForeignKey(
-        CareContact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        CareContact,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     sources = models.CharField("sources reviewed", max_length=300, blank=True)
     discrepancies = models.TextField("discrepancies found", blank=True)
@@ -644,9 +676,14 @@ class MedicationChange(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     reconciliation = models.ForeignKey(
-        MedicationReconciliation, on_delete=models.CASCADE, related_name="changes"
+        MedicationReconciliation,
+        on_delete=models.CASCADE,
+        related_name="changes",
+        db_constraint=False,
     )
-    medication = models.ForeignKey(Medication, on_delete=models.CASCADE, related_name="changes")
+    medication = models.ForeignKey(
+        Medication, on_delete=models.CASCADE, related_name="changes", db_constraint=False
+    )
     action = models.CharField(max_length=10, choices=ChangeAction.choices)
     detail = models.CharField(max_length=500, blank=True)  # e.g. "dose 10 mg → 20 mg"
 

@@ -1,4 +1,9 @@
-"""Time entries (CCM minutes), month locks, running timers, outreach tasks, reminder digests."""
+"""Time entries (CCM minutes), month locks, running timers, outreach tasks, reminder digests.
+
+A link to another tenant table has `db_constraint=False`: the database checks it with the
+composite same-practice foreign key `(practice_id, x_id)` (ccm.tenancy.tenant_fk_sql); a
+single-column one would be redundant, and Citus refuses it between distributed tables
+(docs/scaling.md). The ORM relation and its on_delete stay."""
 
 from __future__ import annotations
 
@@ -58,7 +63,10 @@ class TimeEntry(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="time_entries"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="time_entries",
+        db_constraint=False,
     )
     performer = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
     performer_kind = models.CharField(max_length=16, choices=PerformerKind.choices)
@@ -83,6 +91,7 @@ class TimeEntry(TenantModel):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
     )
     billing_month = models.DateField(help_text="First day of the month, in the practice's zone.")
     created_at = models.DateTimeField(default=timezone.now)
@@ -145,8 +154,12 @@ class TimeAdjustment(TenantModel):
     """An audited correction of an entry in a closed (locked) month: minutes added or removed."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    entry = models.ForeignKey(TimeEntry, on_delete=models.PROTECT, related_name="adjustments")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    entry = models.ForeignKey(
+        TimeEntry, on_delete=models.PROTECT, related_name="adjustments", db_constraint=False
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     minutes_delta = models.SmallIntegerField()
     reason = models.CharField(max_length=500)
     actor = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
@@ -188,7 +201,9 @@ class RunningTimer(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     membership = models.ForeignKey("ccm.Membership", on_delete=models.CASCADE, related_name="+")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     started_at = models.DateTimeField(default=timezone.now)
     activity = models.CharField(max_length=24, choices=Activity.choices, blank=True)
     note = models.TextField(blank=True)
@@ -247,7 +262,9 @@ class Task(TenantModel):
     """An outreach task for one patient, assigned to a member, due on a local date."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="tasks")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="tasks", db_constraint=False
+    )
     assignee = models.ForeignKey(
         "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -264,7 +281,12 @@ class Task(TenantModel):
         "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     time_entry = models.ForeignKey(
-        TimeEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        TimeEntry,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     # The care transition this task follows up (transition follow-up, reconciliation).
     transition = models.ForeignKey(
@@ -273,6 +295,7 @@ class Task(TenantModel):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
     )
     created_by = models.ForeignKey(
         "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -349,7 +372,10 @@ class MonthProgress(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.CASCADE, related_name="month_progress"
+        "patients.Patient",
+        on_delete=models.CASCADE,
+        related_name="month_progress",
+        db_constraint=False,
     )
     month = models.DateField(help_text="First day of the billing month.")
     clinical_staff_minutes = models.PositiveIntegerField(default=0)  # countable (R16)
@@ -446,7 +472,10 @@ class ContactAttempt(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="contact_attempts"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="contact_attempts",
+        db_constraint=False,
     )
     occurred_at = models.DateTimeField()
     month = models.DateField(help_text="First day of the month of occurred_at, practice zone.")
@@ -457,16 +486,31 @@ class ContactAttempt(TenantModel):
     party = models.CharField(max_length=10, choices=Party.choices, default=Party.PATIENT)
     # Who, when the party is one of the patient's care contacts (caregiver, pharmacy...).
     contact = models.ForeignKey(
-        "patients.CareContact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "patients.CareContact",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     note = models.TextField(blank=True)
     # The minutes logged for this contact (timer stop, task completion), if any.
     time_entry = models.ForeignKey(
-        TimeEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts"
+        TimeEntry,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        db_constraint=False,
     )
     task = models.ForeignKey(
-        Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts"
+        Task,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        db_constraint=False,
     )
     recorded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -502,9 +546,11 @@ class ContactSummary(TenantModel):
     Printed as a one-page PDF in the patient's language; recorded as shared."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     contact_attempt = models.ForeignKey(
-        ContactAttempt, on_delete=models.PROTECT, related_name="summaries"
+        ContactAttempt, on_delete=models.PROTECT, related_name="summaries", db_constraint=False
     )
     language = models.CharField(max_length=8, default="en")  # a code of settings.LANGUAGES
     talked_about = models.TextField()
@@ -513,7 +559,12 @@ class ContactSummary(TenantModel):
     whom_to_call = models.TextField(blank=True)
     # Who received it: the patient (blank) or a permitted caregiver.
     shared_with = models.ForeignKey(
-        "patients.CareContact", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "patients.CareContact",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     shared_method = models.CharField(max_length=10, choices=ShareMethod.choices)
     shared_on = models.DateField()
