@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test e2e lint fmt bench worker beat clean lock install
+.PHONY: run test e2e lint fmt bench worker beat clean lock install backup restore
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -47,6 +47,15 @@ worker: $(STAMP)
 beat: $(STAMP)
 	@test -n "$$REDIS_URL" || { echo "make beat needs REDIS_URL"; exit 1; }
 	CAREMONTH_DEVDB_USER=$${CAREMONTH_DEVDB_USER:-caremonth_app} $(VENV)/bin/celery -A ccm beat --loglevel=INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler
+
+# Backups (docs/operations.md): a directory under BACKUP_DIR (.data/backups/ by default), of the
+# embedded PostgreSQL or DATABASE_URL's; restore only into an empty database and MEDIA_ROOT.
+backup: $(STAMP)
+	$(PY) manage.py backup
+
+restore: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=.data/backups/<UTC time>"; exit 1; }
+	$(PY) manage.py restore "$(FILE)"
 
 # Regenerate the full pinned set from pyproject.toml's pins.
 lock:

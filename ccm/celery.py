@@ -94,5 +94,11 @@ BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=30),
         "options": {"expire_seconds": 25},  # django-celery-beat's name for `expires`
     },
+    # 02:13 UTC daily: back up the database and uploaded files to BACKUP_DIR (ccm/backup.py),
+    # then rotate (BACKUP_KEEP_DAILY / BACKUP_KEEP_WEEKLY); RPO one day (docs/operations.md).
+    "backup-create": {
+        "task": "ccm.tasks.backup_create",
+        "schedule": crontab(hour=2, minute=13),
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

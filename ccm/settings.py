@@ -394,6 +394,25 @@ MONTH_CLOSE_WORKERS = env.int("MONTH_CLOSE_WORKERS", default=2)
 if MONTH_CLOSE_STALE_AFTER.total_seconds() < 5:
     raise ImproperlyConfigured("MONTH_CLOSE_STALE_AFTER must be at least 5 (seconds).")
 
+# --- Backups (ccm/backup.py, docs/operations.md) ----------------------------------------------
+# One directory per backup under BACKUP_DIR (a volume off the database host in production).
+BACKUP_DIR = env.path("BACKUP_DIR", default=str(DATA_DIR / "backups"))
+# Kept after each backup: the newest of each of the last N days and of the last M ISO weeks
+# (UTC) that have one; the newest backup is never deleted.
+BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=7)
+BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=5)
+# A direct connection (not through PgBouncer) to the same database, for pg_dump/pg_restore;
+# unset: DATABASE_URL (or the embedded server).
+BACKUP_DATABASE_URL = env.str("BACKUP_DATABASE_URL", default="")
+# Folder of pg_dump/pg_restore; unset: the embedded wheel's, /usr/lib/postgresql/*/bin, PATH.
+BACKUP_PG_BIN = env.str("BACKUP_PG_BIN", default="")
+# age encryption at rest: public key(s), comma-separated, on the server that backs up; the
+# secret key (identity) only where a backup is restored. Without it a backup cannot be read.
+BACKUP_AGE_RECIPIENT = env.str("BACKUP_AGE_RECIPIENT", default="")
+BACKUP_AGE_IDENTITY = env.str("BACKUP_AGE_IDENTITY", default="")
+if BACKUP_KEEP_DAILY < 0 or BACKUP_KEEP_WEEKLY < 0:
+    raise ImproperlyConfigured("BACKUP_KEEP_DAILY and BACKUP_KEEP_WEEKLY must be 0 or more.")
+
 # --- Logging: no PHI, no secrets; request ids only -----------------------------------------
 # Logged URLs lose their query string (searches carry names and MRNs) and reset keys: every
 # record passes ccm.log_filters.RedactUrls on the one handler. gunicorn's access log

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from ccm import audit, jobs, services
+from ccm import audit, backup, jobs, services
 
 
 @shared_task(acks_late=True)
@@ -37,3 +37,10 @@ def member_invitation_send(membership_id: str) -> None:
 def pending_jobs_send() -> int:
     """Queue the jobs kept while the broker was unavailable (ccm.jobs)."""
     return jobs.pending_jobs_send()
+
+
+# Longer limits than the default 15/20 min: a large database's dump may take a while.
+@shared_task(acks_late=True, soft_time_limit=2 * 60 * 60, time_limit=2 * 60 * 60 + 300)
+def backup_create() -> str:
+    """A backup under BACKUP_DIR, then the rotation (ccm.backup.backup_run); its name."""
+    return backup.backup_run()
