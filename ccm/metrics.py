@@ -83,7 +83,7 @@ def process_dead(pid: int) -> None:
     """Drop a dead process's live gauges (gunicorn's child_exit); its counters stay summed."""
     if MULTIPROC_DIR:
         host_pid = _process_identifier().rsplit("-", 1)[0] + f"-{pid}"
-        multiprocess.mark_process_dead(host_pid)  # type: ignore[no-untyped-call]
+        multiprocess.mark_process_dead(host_pid)
 
 
 # --- Celery signals -------------------------------------------------------------------------
@@ -246,9 +246,9 @@ def exposition() -> tuple[bytes, str]:
     then the scrape-time collectors."""
     if MULTIPROC_DIR:
         base = CollectorRegistry()
-        multiprocess.MultiProcessCollector(base)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(base)
     else:
         base = REGISTRY
     scraped = CollectorRegistry(auto_describe=False)
-    scraped.register(_ScrapeCollector())  # type: ignore[arg-type]
+    scraped.register(_ScrapeCollector())
     return generate_latest(base) + generate_latest(scraped), CONTENT_TYPE_LATEST
