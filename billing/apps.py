@@ -19,3 +19,9 @@ class BillingConfig(AppConfig):
         # The worklist's progress is computed by the engine: billing registers its refresh with
         # patients' engine-input helper (a lower app), which never imports billing.
         engine_inputs.register_refresher(progress_refresh)
+
+        # Month-close progress on /metrics, read at scrape time (ccm.metrics is below billing).
+        from billing.metrics import month_close_metrics
+        from ccm.metrics import scrape_collectors
+
+        scrape_collectors.append(month_close_metrics)

@@ -11,7 +11,16 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    beat_init,
+    setup_logging,
+    worker_init,
+)
+
+# Before Django loads django-prometheus: names this process's metric files (ccm/metrics.py).
+from ccm import logging_config, metrics
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccm.settings")
 
@@ -40,6 +49,23 @@ def _redact_urls(logger: logging.Logger, **kwargs: Any) -> None:
 
     for handler in logger.handlers:
         handler.addFilter(RedactUrls())
+
+
+@setup_logging.connect
+def _keep_django_logging(**kwargs: Any) -> None:
+    """Worker and beat log through settings.LOGGING (JSON lines, URL redaction) instead of
+    Celery's own handlers: connecting this signal tells Celery not to configure logging."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+# Every task, in the worker or eager in a request: duration, state and failures for /metrics,
+# its id and name on its log lines.
+metrics.connect_celery_signals()
+logging_config.connect_task_context()
 
 
 BEAT_SCHEDULE = {

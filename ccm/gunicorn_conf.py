@@ -8,6 +8,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
+from ccm import metrics  # before the app: names each worker's metric files (ccm/metrics.py)
 from ccm.log_filters import RedactUrls, redact
 
 # On stdout, as the container's log. The path without its query string (%(U)s, not the
@@ -48,3 +49,8 @@ def on_starting(server: Any) -> None:
     from ccm.checks import refuse_to_start_on_errors
 
     refuse_to_start_on_errors()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker exited: its live gauges leave /metrics (prometheus_client multiprocess mode)."""
+    metrics.process_dead(worker.pid)

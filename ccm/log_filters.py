@@ -8,6 +8,7 @@ record through `RedactUrls`, which rewrites the formatted message and traceback.
 
 import logging
 import re
+from typing import Any
 
 # A URL path (starts with "/") followed by "?query": keep the path, drop the query.
 _QUERY = re.compile(r"(/[^\s?\"'<>]*)\?[^\s\"'<>]+")
@@ -21,10 +22,21 @@ def redact(text: str) -> str:
     return _QUERY.sub(r"\1", _RESET_KEY.sub(RESET_KEY_REDACTED, text))
 
 
+def redact_event(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: every string value of a structured line through `redact`."""
+    return {k: redact(v) if isinstance(v, str) else v for k, v in event_dict.items()}
+
+
 class RedactUrls(logging.Filter):
-    """Rewrite a record's message (and traceback) through `redact`; never drops a record."""
+    """Rewrite a record's message (and traceback) through `redact`; never drops a record.
+
+    A structlog line (its message is the event dict) keeps its shape: its string values are
+    rewritten, and the formatter's `redact_event` covers what is added while rendering."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):
+            record.msg = redact_event(None, "", record.msg)
+            return True
         try:
             message = record.getMessage()
         except (TypeError, ValueError):

@@ -143,7 +143,7 @@ def timeout_seconds(request: HttpRequest) -> int:
     return int(minutes) * 60
 
 
-_MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/session/", "/healthz")
+_MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/session/", "/healthz", "/readyz", "/metrics")
 
 
 def is_navigation(request: HttpRequest) -> bool:

