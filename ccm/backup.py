@@ -102,11 +102,12 @@ class RestoreResult:
 # --- Connection parameters and PostgreSQL tools --------------------------------------------
 
 
-def libpq_params() -> dict[str, str]:
-    """Where pg_dump/pg_restore connect: BACKUP_DATABASE_URL (a direct connection to the same
-    database, not through a pooler), else the default connection's settings."""
-    if settings.BACKUP_DATABASE_URL:
-        conf: dict[str, Any] = environ.Env.db_url_config(settings.BACKUP_DATABASE_URL)
+def libpq_params(url: str = "") -> dict[str, str]:
+    """Where pg_dump/pg_restore connect: `url`, else BACKUP_DATABASE_URL (a direct connection
+    to the same database, not through a pooler), else the default connection's settings."""
+    url = url or settings.BACKUP_DATABASE_URL
+    if url:
+        conf: dict[str, Any] = environ.Env.db_url_config(url)
     else:
         conf = connection.settings_dict
     params = {
