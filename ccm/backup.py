@@ -36,7 +36,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import unquote
 
 import environ
@@ -102,11 +102,12 @@ class RestoreResult:
 # --- Connection parameters and PostgreSQL tools --------------------------------------------
 
 
-def libpq_params() -> dict[str, str]:
-    """Where pg_dump/pg_restore connect: BACKUP_DATABASE_URL (a direct connection to the same
-    database, not through a pooler), else the default connection's settings."""
-    if settings.BACKUP_DATABASE_URL:
-        conf: dict[str, Any] = environ.Env.db_url_config(settings.BACKUP_DATABASE_URL)
+def libpq_params(url: str = "") -> dict[str, str]:
+    """Where pg_dump/pg_restore connect: `url`, else BACKUP_DATABASE_URL (a direct connection
+    to the same database, not through a pooler), else the default connection's settings."""
+    url = url or settings.BACKUP_DATABASE_URL
+    if url:
+        conf: dict[str, Any] = environ.Env.db_url_config(url)
     else:
         conf = connection.settings_dict
     params = {
@@ -494,18 +495,61 @@ def backup_restore(path: Path, *, media_root: Path | None = None) -> RestoreResu
     return result
 
 
+# A newer pg_restore than the server sets parameters the server lacks (pg_restore 18 into
+# PostgreSQL 16: `SET transaction_timeout`). Then its script goes through psql without them.
+NEWER_SETTINGS = {b"SET transaction_timeout = 0;\n"}
+# No owner or grants from the source: the restoring role owns the tables (as after `migrate`);
+# `manage.py db_roles` then gives the runtime role its grants.
+RESTORE_OPTIONS = ["--no-owner", "--no-acl"]
+
+
 def _pg_restore(params: dict[str, str], dump: Path) -> None:
     with _connect(params) as conn:
         major = _server_major(conn)
-    # No owner or grants from the source: the restoring role owns the tables (as after
-    # `migrate`); `manage.py db_roles` then gives the runtime role its grants.
+    tool = pg_tool("pg_restore", major)
+    if _tool_major(tool) > major:
+        _restore_script(tool, params, dump)
+        return
     done = subprocess.run(  # noqa: S603
-        [pg_tool("pg_restore", major), "--single-transaction", "--exit-on-error",
-         "--no-owner", "--no-acl", "--dbname", params["dbname"], dump],
+        [tool, "--single-transaction", "--exit-on-error", *RESTORE_OPTIONS,
+         "--dbname", params["dbname"], dump],
         env=_pg_env(params), capture_output=True, text=True,
     )  # fmt: skip
     if done.returncode:
         raise BackupError(f"pg_restore failed, nothing was restored: {done.stderr.strip()[:2000]}")
+
+
+def _restore_script(tool: Path, params: dict[str, str], dump: Path) -> None:
+    """pg_restore's SQL script into psql (same version), in one transaction, minus the
+    preamble's settings the older server does not know."""
+    env = _pg_env(params)
+    psql_args = ["-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1"]
+    with tempfile.TemporaryFile() as errors:
+        script = subprocess.Popen(  # noqa: S603
+            [tool, *RESTORE_OPTIONS, "--file=-", dump], env=env, stdout=subprocess.PIPE
+        )
+        psql = subprocess.Popen(  # noqa: S603
+            [tool.parent / "psql", *psql_args], env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=errors,
+        )  # fmt: skip
+        source, sink = cast(IO[bytes], script.stdout), cast(IO[bytes], psql.stdin)
+        try:
+            for line in source:  # the preamble, up to the first statement
+                if line not in NEWER_SETTINGS:
+                    sink.write(line)
+                if line.startswith((b"CREATE ", b"COPY ", b"ALTER ")):
+                    break
+            shutil.copyfileobj(source, sink, 1 << 20)
+            if script.wait():  # pg_restore failed: psql must not commit what it was given
+                psql.kill()
+            else:
+                sink.close()  # end of the script: psql commits
+        except BrokenPipeError:  # psql stopped at an error: its message is in `errors`
+            source.close()
+        if script.wait() or psql.wait():
+            errors.seek(0)
+            message = errors.read().decode(errors="replace").strip()[:2000]
+            raise BackupError(f"pg_restore failed, nothing was restored: {message}")
 
 
 def _verify_restored(

