@@ -21,7 +21,7 @@ class BillingConfig(AppConfig):
         engine_inputs.register_refresher(progress_refresh)
 
         # Month-close progress on /metrics, read at scrape time (ccm.metrics is below billing).
-        from billing.metrics import month_close_metrics
+        from billing.close.metrics import month_close_metrics
         from ccm.metrics import scrape_collectors
 
         scrape_collectors.append(month_close_metrics)

@@ -22,9 +22,16 @@ def redact(text: str) -> str:
     return _QUERY.sub(r"\1", _RESET_KEY.sub(RESET_KEY_REDACTED, text))
 
 
+_PLAIN = (int, float, bool, type(None))
+
+
 def redact_event(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """structlog processor: every string value of a structured line through `redact`."""
-    return {k: redact(v) if isinstance(v, str) else v for k, v in event_dict.items()}
+    """structlog processor: every value of a structured line through `redact`; a value that
+    is not a string or a number becomes its text first (a request's repr holds its URL)."""
+    return {
+        k: v if isinstance(v, _PLAIN) else redact(v if isinstance(v, str) else str(v))
+        for k, v in event_dict.items()
+    }
 
 
 class RedactUrls(logging.Filter):

@@ -48,7 +48,9 @@ def configure_structlog() -> None:
 def _formatter(renderer: Any) -> dict[str, Any]:
     return {
         "()": structlog.stdlib.ProcessorFormatter,
-        "foreign_pre_chain": [*_SHARED, structlog.stdlib.ExtraAdder()],
+        # No ExtraAdder: Django's `extra` holds the request object, whose repr is the full
+        # path with its query string.
+        "foreign_pre_chain": _SHARED,
         "processors": [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,

@@ -107,6 +107,22 @@ def test_lines_of_the_standard_library_carry_the_request_context_and_lose_querie
     assert "Zebrowski" not in text
 
 
+class _Request:
+    def __repr__(self):
+        return "<WSGIRequest: GET '/patients/?q=Zebrowski'>"
+
+
+def test_djangos_request_object_in_extra_is_not_logged(lines):
+    # django.request and django.server pass the request as `extra`; its repr has the query.
+    stdlib_log.warning("Not Found: %s", "/nowhere/?q=Zebrowski", extra={"request": _Request()})
+    log.info("with_an_object", thing=_Request())
+    text, records = lines()
+    assert records[0]["event"] == "Not Found: /nowhere/"
+    assert "request" not in records[0]
+    assert records[1]["thing"] == "<WSGIRequest: GET '/patients/'>"
+    assert "Zebrowski" not in text
+
+
 def test_structured_values_lose_query_strings_and_reset_keys(lines):
     log.info("visited", path="/patients/?q=Zebrowski", link="/accounts/password/reset/key/1-x/")
     text, [record] = lines()
