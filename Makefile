@@ -25,6 +25,13 @@ test: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest -m e2e
 
+# The API, worklist and month-close tests through a private PgBouncer in transaction mode, as
+# docker-compose.yml runs web, worker and beat (.ci/pgbouncer-tests, docs/pooling.md). Needs
+# Debian's pgbouncer and the local PostgreSQL at 127.0.0.1:5432 (user postgres).
+.PHONY: test-pgbouncer
+test-pgbouncer: $(STAMP)
+	.ci/pgbouncer-tests
+
 # makemigrations runs the system checks: DEBUG=1 unless set, as DEBUG=0 requires EMAIL_URL.
 lint: $(STAMP)
 	$(PY) -m ruff check .

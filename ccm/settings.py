@@ -140,6 +140,27 @@ else:
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # The same PostgreSQL backend, counting queries, errors and connections for /metrics.
 DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+
+# --- Connection pooler: PgBouncer in transaction mode (docs/pooling.md) -----------------------
+# DATABASE_POOLER=transaction when DATABASE_URL points at PgBouncer with pool_mode=transaction
+# (docker-compose.yml's web, worker and beat; CI's `make test-pgbouncer`). Each transaction may
+# run on another server connection, so nothing may outlive a transaction: no server-side
+# cursors (`.iterator()` outside a transaction opens a WITH HOLD cursor), no prepared
+# statements (Django 5.2 passes prepare_threshold=None by default; pinned here), and no
+# startup `options`: PgBouncer 1.18 refuses the connection, and ignoring them would lose
+# jit=off silently, so PgBouncer's connect_query sets it on every server connection
+# (ops/pgbouncer/pgbouncer.ini, .ci/pgbouncer.ini). The time zone Django SETs on connecting is
+# a parameter PgBouncer tracks and restores per client. CONN_MAX_AGE stays: a kept connection
+# to PgBouncer holds no server connection between transactions and saves a login per request.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "transaction"):
+    raise ImproperlyConfigured("DATABASE_POOLER must be unset or 'transaction'.")
+if DATABASE_POOLER:
+    if not DATABASE_URL:
+        raise ImproperlyConfigured("DATABASE_POOLER=transaction needs DATABASE_URL (PgBouncer).")
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"].pop("options", None)
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (allauth rate limits, MFA code reuse, care plan re-authentication limit) -----------
