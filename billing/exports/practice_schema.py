@@ -112,7 +112,7 @@ def _about(model: type[models.Model]) -> str:
 
 def schema() -> dict[str, Any]:
     """Every file of the archive's data/ folder: its table, meaning and fields."""
-    tables = [
+    tables: list[dict[str, Any]] = [
         {
             "file": archive.PRACTICE_MEMBER,
             "table": "ccm.practice",

@@ -156,7 +156,7 @@ def chunked(queryset: models.QuerySet[Any], *columns: str) -> Iterator[tuple[Any
 
 def column_names(model: type[models.Model]) -> list[str]:
     """The exported columns' names (`patient_id` for a foreign key), the primary key first."""
-    pk = model._meta.pk.attname  # type: ignore[union-attr]
+    pk = model._meta.pk.attname
     return [pk, *(f.attname for f in columns_of(model) if f.attname != pk)]
 
 

@@ -6,6 +6,7 @@ expiry; the API's 202, status and download."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import html
 import io
@@ -231,7 +232,7 @@ def test_the_manifest_counts_rows_and_checksums_every_member_and_file(
 
 
 def test_values_are_typed_json_with_datetimes_in_utc():
-    when = timezone.datetime(2026, 11, 1, 6, 30, tzinfo=timezone.get_fixed_timezone(-240))
+    when = dt.datetime(2026, 11, 1, 6, 30, tzinfo=timezone.get_fixed_timezone(-240))
     assert practice_services.json_value(when) == "2026-11-01T10:30:00+00:00"
     from decimal import Decimal
 
@@ -419,16 +420,14 @@ def test_a_failed_build_is_marked_failed_without_phi(admin, media):
 def _expire(archive):
     # (Travelling 7 days ahead would sign the client out: the inactivity timeout.)
     PracticeArchive.objects.for_practice(archive.practice_id).filter(pk=archive.pk).update(
-        expires_at=timezone.now() - timezone.timedelta(minutes=1)
+        expires_at=timezone.now() - dt.timedelta(minutes=1)
     )
 
 
 def test_an_archive_expires_and_its_file_is_deleted(admin_client, admin, ready, media, no_worker):
     stored = media / ready.file.name
     assert stored.exists()
-    assert ready.expires_at - ready.finished_at == timezone.timedelta(
-        days=practice_services.ARCHIVE_DAYS
-    )
+    assert ready.expires_at - ready.finished_at == dt.timedelta(days=practice_services.ARCHIVE_DAYS)
     _expire(ready)
     response = admin_client.get(f"{API}{ready.pk}/download")
     assert response.status_code == 409
