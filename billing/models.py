@@ -993,3 +993,56 @@ class RemittanceAdjustment(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.group_code}-{self.reason_code}"
+
+
+# --- issue 19: the practice's whole data as one archive --------------------------------------
+
+
+def practice_archive_path(instance: PracticeArchive, filename: str) -> str:
+    # Practice and archive UUIDs only (no PHI, no slug); private storage, no public URL.
+    return f"archives/{instance.practice_id}/{instance.id}.zip"
+
+
+class PracticeArchive(TenantModel):
+    """A zip of all of one practice's data (every tenant table as NDJSON, the uploaded files,
+    a manifest and a README), built by a worker (billing.exports.practice_services) for a
+    practice admin; downloadable until `expires_at`, when its file is deleted. The patients
+    in it are kept so that every download audits them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(
+        max_length=10, choices=PreparedStatus.choices, default=PreparedStatus.PENDING
+    )
+    file = models.FileField(upload_to=practice_archive_path, blank=True, max_length=200)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    row_counts = models.JSONField(default=dict, blank=True)  # archive member → rows
+    patient_ids = ArrayField(models.UUIDField(), default=list, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    requested_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+        constraints: ClassVar = [
+            # One archive being prepared per practice: asking again returns it
+            # (practice_services.practice_archive_request); two racing requests make one row.
+            models.UniqueConstraint(
+                fields=["practice"],
+                condition=Q(status__in=["pending", "running"]),
+                name="billing_practice_archive_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"practice archive {self.created_at:%Y-%m-%d} ({self.status})"
+
+    @property
+    def preparing(self) -> bool:
+        return self.status in PREPARING
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()

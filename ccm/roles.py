@@ -56,6 +56,7 @@ class Capability(StrEnum):
     MANAGE_MEMBERS = "manage_members"
     MANAGE_API_TOKENS = "manage_api_tokens"
     VIEW_AUDIT = "view_audit"
+    EXPORT_PRACTICE_DATA = "export_practice_data"
     REQUIRES_MFA = "requires_mfa"
 
 
@@ -101,6 +102,11 @@ POLICY: Mapping[Capability, tuple[frozenset[Role], str]] = {
     Capability.MANAGE_MEMBERS: (frozenset({A}), "Invite members, change roles"),
     Capability.MANAGE_API_TOKENS: (frozenset({A}), "Issue and revoke API tokens"),
     Capability.VIEW_AUDIT: (frozenset({A}), "Read and export the audit log"),
+    # The whole record, clinical notes and audit log included: more than any other role sees.
+    Capability.EXPORT_PRACTICE_DATA: (
+        frozenset({A}),
+        "Download an archive of all the practice's data (issue 19)",
+    ),
     Capability.REQUIRES_MFA: (_OFFICE, "Must use MFA when the practice requires it"),
 }
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.urls import path
 
-from billing.exports import apis
+from billing.exports import apis, practice_apis
 
 urlpatterns: list[Any] = [
     path(
@@ -22,5 +22,24 @@ urlpatterns: list[Any] = [
         "v1/billing/exports/<uuid:export_id>/download",
         apis.PreparedExportDownloadApi.as_view(),
         name="billing-export-download",
+    ),
+]
+
+# Issue 19: the practice archive (all of the practice's data), for practice admins.
+urlpatterns += [
+    path(
+        "v1/practice/archives/",
+        practice_apis.PracticeArchiveListApi.as_view(),
+        name="practice-archives",
+    ),
+    path(
+        "v1/practice/archives/<uuid:export_id>/",
+        practice_apis.PracticeArchiveApi.as_view(),
+        name="practice-archive",
+    ),
+    path(
+        "v1/practice/archives/<uuid:export_id>/download",
+        practice_apis.PracticeArchiveDownloadApi.as_view(),
+        name="practice-archive-download",
     ),
 ]

@@ -10,3 +10,24 @@ from billing.exports import services
 def export_prepare(practice_id: str, export_id: str) -> str:
     prepared = services.export_prepare(practice_id=practice_id, export_id=export_id)
     return str(prepared.status)
+
+
+# --- issue 19: the practice archive (billing.exports.practice_services) ----------------------
+
+
+@shared_task(acks_late=True, task_reject_on_worker_lost=True)
+def practice_archive_build(practice_id: str, archive_id: str) -> str:
+    from billing.exports import practice_services
+
+    archive = practice_services.practice_archive_build(
+        practice_id=practice_id, archive_id=archive_id
+    )
+    return str(archive.status)
+
+
+@shared_task
+def practice_archives_purge() -> int:
+    """Daily: delete the files of expired practice archives."""
+    from billing.exports import practice_services
+
+    return practice_services.practice_archives_purge_all()
