@@ -324,7 +324,8 @@ def _dump(folder: Path, now: dt.datetime) -> dict[str, Any]:
     counts, migrations and audit state are read too: the manifest matches the dump exactly."""
     params = libpq_params()
     with _connect(params) as conn:
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # psycopg opens the transaction at the first statement, with these characteristics.
+        conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
         pg_dump = pg_tool("pg_dump", _server_major(conn))
         subprocess.run(  # noqa: S603
