@@ -5,7 +5,9 @@ the context after each request. Its lines would say `GET /patients/<id>/?q=<name
 the browser's user agent and IP; here, through its signals, they carry the route pattern
 (`patients/<uuid:patient_id>/`: no ids, no query) and the view's name instead, and the
 request id is the one ccm.middleware gave the request (X-Request-ID, in the audit log too).
-`LogContextMiddleware`, after TenantMiddleware, adds the active practice and the user.
+`LogContextMiddleware`, after TenantMiddleware, adds the active practice and the user, and
+the view once the URL is resolved. `request_started` is logged at DEBUG
+(DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL): `request_finished` says all of it, once a request.
 No name, email, IP or user agent is logged (settings: DJANGO_STRUCTLOG_IP_LOGGING_ENABLED).
 """
 
@@ -36,19 +38,19 @@ def _route(request: HttpRequest) -> tuple[str, str]:
 
 @receiver(signals.bind_extra_request_metadata)
 def _request_started(request: HttpRequest, log_kwargs: dict[str, Any], **kwargs: Any) -> None:
-    view, route = _route(request)
     request_id = getattr(request, "request_id", None)
     if request_id:
         structlog.contextvars.bind_contextvars(request_id=request_id)
-    structlog.contextvars.bind_contextvars(view=view)
     log_kwargs.pop("user_agent", None)
-    log_kwargs["request"] = f"{request.method} {route}"
+    # Not resolved yet (and not worth a second resolve per request): the method only.
+    log_kwargs["request"] = request.method
 
 
 @receiver(signals.bind_extra_request_finished_metadata)
 @receiver(signals.bind_extra_request_failed_metadata)
 def _request_ended(request: HttpRequest, log_kwargs: dict[str, Any], **kwargs: Any) -> None:
-    _view, route = _route(request)
+    view, route = _route(request)
+    structlog.contextvars.bind_contextvars(view=view)  # also when no view ran (404, refusals)
     log_kwargs["request"] = f"{request.method} {route}"
 
 
@@ -72,3 +74,7 @@ class LogContextMiddleware:
             user_id=str(user_id) if user_id is not None else None,
         )
         return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Any, *args: Any) -> None:
+        match = request.resolver_match
+        structlog.contextvars.bind_contextvars(view=(match and match.view_name) or UNMATCHED)

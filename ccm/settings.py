@@ -3,6 +3,7 @@
 Safe development defaults; production (DEBUG=0 with DATABASE_URL) must set SECRET_KEY.
 """
 
+import logging
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -464,6 +465,7 @@ configure_structlog()
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG  # request_finished carries it all
 
 # --- Metrics (/metrics, docs/observability.md) --------------------------------------------
 # Served only when METRICS_TOKEN is set, to `Authorization: Bearer <METRICS_TOKEN>`; anything

@@ -82,6 +82,19 @@ def test_a_request_logs_json_with_its_context_and_no_phi(lines, coordinator, coo
 
 
 @pytest.mark.django_db
+def test_an_unknown_path_is_logged_without_it(lines, coordinator_client):
+    response = coordinator_client.get("/nowhere/LOGMRN-9/?q=Zebrowski")
+    assert response.status_code == 404
+    text, records = lines()
+    line = _finished(records, "<unmatched>")
+    assert line["request"] == "GET <unmatched>"
+    assert line["code"] == 404
+    assert "LOGMRN-9" not in json.dumps(line)
+    # Django's own "Not Found: <path>" warning keeps the path, never the query.
+    assert "Zebrowski" not in text
+
+
+@pytest.mark.django_db
 def test_an_api_request_by_token_names_the_tokens_practice_and_user(lines, biller):
     response = token_client(biller).get("/api/v1/patients/?search=LOGMRN-9")
     assert response.status_code == 200

@@ -18,6 +18,7 @@ from billing.close.tasks import month_close
 from billing.models import CloseStatus, MonthClose
 from ccm.tenancy import practice_scope
 from tests.billing.test_month_close import AFTER, OCTOBER, _cast
+from tests.factories import PASSWORD
 from tests.helpers import token_client
 
 TOKEN = "metrics-token-for-tests-0123456789"
@@ -89,12 +90,17 @@ def _latency_count(text, view, method="GET"):
 
 @pytest.mark.django_db
 @override_settings(METRICS_TOKEN=TOKEN)
-def test_walk_through_shows_real_numbers(practice, physician, coordinator, coordinator_client):
+def test_walk_through_shows_real_numbers(practice, physician, coordinator):
     with time_machine.travel(AFTER, tick=False):
         patients = _cast(practice, physician, coordinator, count=2)
         before = scrape()
-        assert coordinator_client.get("/worklist/").status_code == 200
-        page = coordinator_client.get(f"/patients/{patients[0].pk}/")
+        browser = Client()
+        signed_in = browser.post(
+            "/accounts/login/", {"login": coordinator.user.email, "password": PASSWORD}
+        )
+        assert signed_in.status_code == 302
+        assert browser.get("/worklist/").status_code == 200
+        page = browser.get(f"/patients/{patients[0].pk}/")
         assert page.status_code == 200
         api = token_client(coordinator).get("/api/v1/patients/")
         assert api.status_code == 200
@@ -106,6 +112,8 @@ def test_walk_through_shows_real_numbers(practice, physician, coordinator, coord
 
     for view in ("timelog:worklist", "patients:patient-detail"):
         assert _latency_count(after, view) == _latency_count(before, view) + 1, view
+    login = _latency_count(after, "account_login", "POST")
+    assert login == _latency_count(before, "account_login", "POST") + 1
     api_views = {
         dict(lab)["view"]
         for (n, lab), v in samples(after).items()
