@@ -341,30 +341,33 @@ def _store(archive: PracticeArchive, built: Built, target: IO[bytes]) -> None:
     target.seek(0)
     archive.file.save("archive.zip", File(target), save=False)
     finished = timezone.now()
-    _update(
-        archive,
-        file=archive.file.name,
-        size=size,
-        sha256=digest.hexdigest(),
-        row_counts=built.row_counts,
-        patient_ids=built.patient_ids,
-        status=PreparedStatus.READY,
-        finished_at=finished,
-        expires_at=finished + dt.timedelta(days=ARCHIVE_DAYS),
-    )
+    with transaction.atomic():  # ready, and its audit event, together
+        audit.record_by(archive.practice, archive.requested_by, "practice_archive.build", archive)
+        _update(
+            archive,
+            file=archive.file.name,
+            size=size,
+            sha256=digest.hexdigest(),
+            row_counts=built.row_counts,
+            patient_ids=built.patient_ids,
+            status=PreparedStatus.READY,
+            finished_at=finished,
+            expires_at=finished + dt.timedelta(days=ARCHIVE_DAYS),
+        )
 
 
 def practice_archive_build(*, practice_id: Any, archive_id: Any) -> PracticeArchive:
     """The worker's part: build the archive into a temporary file, store it (private
     storage), its size, SHA-256, row counts and patients, and mark it ready; a failure marks
-    it failed (a message without PHI) and the task fails loudly. Idempotent: a ready or
+    it failed (a message without PHI) and the task fails loudly. Audited when ready
+    (`practice_archive.build`, on behalf of the requester). Idempotent: a ready or
     failed archive is left as it is, a redelivered running one is built again."""
     with practice_scope(practice_id):
         archives = PracticeArchive.objects.for_practice(practice_id)
         claimed = archives.filter(pk=archive_id, status__in=PREPARING).update(
             status=PreparedStatus.RUNNING
         )
-        archive = archives.select_related("practice").get(pk=archive_id)
+        archive = archives.select_related("practice", "requested_by__user").get(pk=archive_id)
         if not claimed:
             return archive
         try:
