@@ -15,7 +15,12 @@ def export_prepare(practice_id: str, export_id: str) -> str:
 # --- issue 19: the practice archive (billing.exports.practice_services) ----------------------
 
 
-@shared_task(acks_late=True, task_reject_on_worker_lost=True)
+# Longer limits than the default 15/20 minutes: the 10,000-patient demo's archive took 32 s
+# (docs/data-retention.md); a practice with ten times the patients and years of audit log
+# still fits in an hour.
+@shared_task(
+    acks_late=True, task_reject_on_worker_lost=True, soft_time_limit=60 * 60, time_limit=65 * 60
+)
 def practice_archive_build(practice_id: str, archive_id: str) -> str:
     from billing.exports import practice_services
 

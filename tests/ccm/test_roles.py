@@ -45,6 +45,7 @@ EXPECTED = {
     "manage_members": {A},
     "manage_api_tokens": {A},
     "view_audit": {A},
+    "export_practice_data": {A},
     "requires_mfa": {A, B},
 }
 
