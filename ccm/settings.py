@@ -139,8 +139,6 @@ else:
 # No JIT: it compiles the worklist's query (costed high for its per-row subqueries) in
 # ~100 ms on every run, longer than running it; short OLTP queries never gain from it.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
-# The same PostgreSQL backend, counting queries, errors and connections for /metrics.
-DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (allauth rate limits, MFA code reuse, care plan re-authentication limit) -----------
