@@ -1,16 +1,20 @@
 """Prometheus metrics (docs/observability.md): Celery task counters, scrape-time collectors,
 the readiness probes, and the exposition behind /metrics.
 
-Request latency by view and database query counts come from django-prometheus (its
-middleware and database backend, settings.py). With several processes (gunicorn workers,
-Celery's pool) every process writes its samples to files in PROMETHEUS_MULTIPROC_DIR
-(prometheus_client's multiprocess mode) and a scrape of any web worker sums them all. The
-directory is shared by web and worker containers, so each file is named by host AND pid:
-two containers' pid 7 would otherwise write into one file. That naming is set when this
-module is imported, which `ccm/__init__` (through ccm.celery) does before Django loads
-django-prometheus and creates its metrics.
+Request latency by view comes from django-prometheus's middleware (settings.py). Database
+queries are counted and timed here, by an execute wrapper every new connection gets
+(`_count_queries`): django-prometheus's own database backend would change the
+ENGINE, which the project keeps as Django's PostgreSQL backend (tests/ccm/test_devdb.py).
 
-Nothing here carries a patient, a name or a practice: labels are task and view names only.
+With several processes (gunicorn workers, Celery's pool) every process writes its samples
+to files in PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode) and a scrape of
+any web worker sums them all. The directory is shared by web and worker containers, so
+each file is named by host AND pid: two containers' pid 7 would otherwise write into one
+file. That naming is set when this module is imported, which `ccm/__init__` (through
+ccm.celery) does before Django loads django-prometheus and creates its metrics.
+
+Nothing here carries a patient, a name or a practice: labels are task, view and
+database alias names only.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -71,6 +77,26 @@ TASK_FAILURES = Counter(
     ["task"],
 )
 
+# Seconds: most queries take a millisecond; the worklist's and a close batch's take seconds.
+QUERY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+QUERIES = Counter(
+    "caremonth_db_queries",
+    "SQL statements executed through Django (an executemany counts once), by database alias",
+    ["alias"],
+)
+QUERY_DURATION = Histogram(
+    "caremonth_db_query_duration_seconds",
+    "Duration of SQL statements executed through Django, by database alias",
+    ["alias"],
+    buckets=QUERY_BUCKETS,
+)
+QUERY_ERRORS = Counter(
+    "caremonth_db_query_errors",
+    "SQL statements that raised, by database alias and exception class",
+    ["alias", "error"],
+)
+
 # Scrape-time collectors registered by apps above ccm (billing's month close, ccm/hooks style):
 # each returns metric families computed when Prometheus asks.
 scrape_collectors: list[Callable[[], Iterable[Metric]]] = []
@@ -84,6 +110,42 @@ def process_dead(pid: int) -> None:
     if MULTIPROC_DIR:
         host_pid = _process_identifier().rsplit("-", 1)[0] + f"-{pid}"
         multiprocess.mark_process_dead(host_pid)
+
+
+# --- Database queries -----------------------------------------------------------------------
+
+
+class _QueryCounter:
+    """A Django execute wrapper (one per connection object): counts, times and classifies
+    every statement run through Django's cursors, the ORM's and `connection.cursor()`'s."""
+
+    def __init__(self, alias: str) -> None:
+        self.count = QUERIES.labels(alias)
+        self.duration = QUERY_DURATION.labels(alias)
+        self.alias = alias
+
+    def __call__(
+        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        self.count.inc()
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        except Exception as exc:
+            QUERY_ERRORS.labels(self.alias, type(exc).__name__).inc()
+            raise
+        finally:
+            self.duration.observe(time.perf_counter() - started)
+
+
+@receiver(connection_created, dispatch_uid="ccm.metrics.queries")
+def _count_queries(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Every connection counts its queries: connected when this module is imported, which
+    every process does (ccm/__init__ through ccm.celery) before its first connection."""
+    # connection_created fires on every (re)connect of the same wrapper object: add it once.
+    # First in the list: execute_wrapper() context managers append and pop after it.
+    if not any(isinstance(w, _QueryCounter) for w in connection.execute_wrappers):
+        connection.execute_wrappers.insert(0, _QueryCounter(connection.alias))
 
 
 # --- Celery signals -------------------------------------------------------------------------

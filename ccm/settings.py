@@ -139,8 +139,6 @@ else:
 # No JIT: it compiles the worklist's query (costed high for its per-row subqueries) in
 # ~100 ms on every run, longer than running it; short OLTP queries never gain from it.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
-# The same PostgreSQL backend, counting queries, errors and connections for /metrics.
-DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 
 # --- Connection pooler: PgBouncer in transaction mode (docs/pooling.md) -----------------------
 # DATABASE_POOLER=transaction when DATABASE_URL points at PgBouncer with pool_mode=transaction

@@ -11,6 +11,7 @@ import uuid
 import pytest
 import time_machine
 from celery import shared_task
+from django.db import transaction
 from django.test import Client, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -122,8 +123,10 @@ def test_walk_through_shows_real_numbers(practice, physician, coordinator):
         and v > 0
     }
     assert api_views, "no API view counted"
-    assert value(after, "django_db_execute_total") > value(before, "django_db_execute_total")
-    assert value(after, "django_db_execute_total") > 0
+    queries = "caremonth_db_queries_total"
+    assert value(after, queries, alias="default") > value(before, queries, alias="default") > 0
+    timed = "caremonth_db_query_duration_seconds_count"
+    assert value(after, timed, alias="default") > value(before, timed, alias="default")
     task = "billing.tasks.month_close"
     assert value(after, "caremonth_celery_tasks_total", task=task, state="SUCCESS") == (
         value(before, "caremonth_celery_tasks_total", task=task, state="SUCCESS") + 1
@@ -213,6 +216,29 @@ def test_an_unreachable_redis_does_not_fail_the_scrape():
     assert value(text, "caremonth_redis_up") == 0
     assert "caremonth_celery_queue_length" not in text
     assert "django_http_requests" in text
+
+
+@pytest.mark.django_db
+@override_settings(METRICS_TOKEN=TOKEN)
+def test_each_query_is_counted_once_and_a_failing_one_as_an_error():
+    from django.db import DatabaseError, connection
+
+    count = "caremonth_db_queries_total"
+    first = scrape()
+    second = scrape()  # nothing between: the scrape's own queries (the month-close gauges)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.execute("SELECT 2")
+    third = scrape()
+    own = value(second, count) - value(first, count)
+    assert value(third, count) - value(second, count) == own + 2
+    errors = "caremonth_db_query_errors_total"
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM no_such_table_for_metrics")
+    fourth = scrape()
+    assert value(fourth, errors, error="ProgrammingError") == (
+        value(third, errors, error="ProgrammingError") + 1
+    )
 
 
 # --- Several processes ----------------------------------------------------------------------
