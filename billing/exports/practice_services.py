@@ -31,6 +31,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from billing.exports import tasks
 from billing.exports.services import ExportFile
 from billing.models import PREPARING, PracticeArchive, PreparedStatus
 from ccm import audit, jobs
@@ -238,6 +239,7 @@ def _ndjson(
 
 
 def _practice_ndjson(practice: Practice, built: Built) -> Iterator[bytes]:
+    practice = Practice.objects.get(pk=practice.pk)  # as of the build's snapshot
     fields = Practice._meta.concrete_fields
     record = {f.attname: json_value(getattr(practice, f.attname)) for f in fields}
     built.row_counts[PRACTICE_MEMBER] = 1
@@ -318,8 +320,6 @@ def practice_archive_request(*, actor: Membership, format: str = FORMAT_NDJSON) 
     prepared (that one is returned). Deletes the files of the practice's expired archives.
     Queues `practice_archive_build` once committed (ccm.jobs: kept in the outbox when the
     broker does not answer). ValidationError for an unknown format; nothing is saved then."""
-    from billing.exports import tasks  # billing.exports.tasks imports this module
-
     if format not in FORMATS:
         raise ValidationError({"format": FORMAT_MESSAGE})
     practice = actor.practice
