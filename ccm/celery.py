@@ -126,5 +126,11 @@ BEAT_SCHEDULE = {
         "task": "ccm.tasks.backup_create",
         "schedule": crontab(hour=2, minute=13),
     },
+    # 04:23 UTC daily: delete the files of practice data archives past their 7 days (the rows
+    # stay: who asked and when; docs/data-retention.md).
+    "practice-archives-purge": {
+        "task": "billing.exports.tasks.practice_archives_purge",
+        "schedule": crontab(hour=4, minute=23),
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

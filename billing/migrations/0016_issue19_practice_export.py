@@ -15,7 +15,7 @@ SAME_PRACTICE = tenant_fk_sql('billing_practicearchive', 'requested_by_id', 'ccm
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0014_issue18_close_fewer_indexes'),
+        ('billing', '0015_issue19_shard_fks'),
         ('ccm', '0009_issue18_audit_partitions'),
     ]
 
