@@ -77,7 +77,7 @@ def _uuid_or_404(text: str) -> uuid.UUID:
 
 @page(Capability.VIEW_BILLING, "GET")
 def claim_detail(request: PracticeRequest, claim_id: str) -> HttpResponse:
-    claims = Claim.objects.for_practice(request.practice).select_related("patient")
+    claims = selectors.claim_pages(practice=request.practice)
     claim = get_for_practice_or_404(claims, request.practice, claim_id)
     audit.read(request.membership, claim, patient_id=claim.patient_id)
     return render(
