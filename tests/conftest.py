@@ -94,7 +94,9 @@ def _signed_in(member: str) -> Any:
     """A fixture: a browser client signed in as the user of the cast fixture `member`."""
 
     @pytest.fixture
-    def signed_in_client(request: pytest.FixtureRequest) -> Client:
+    def signed_in_client(request: pytest.FixtureRequest, db: None) -> Client:
+        # `db` stated here, not only reached through getfixturevalue(member): a test that
+        # asks for nothing but a client must still get the test database set up first.
         client = Client()
         client.force_login(request.getfixturevalue(member).user)
         return client
