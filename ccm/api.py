@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -357,7 +358,9 @@ def validated(
 ) -> dict[str, Any]:
     """The input a serializer accepts (a body or query parameters), or DRF's 400 with the
     field errors (nothing is saved). Query parameters are read as plain values: DRF would
-    treat `?month=` as absent (HTML form semantics), where the schema calls it invalid."""
+    treat `?month=` as absent (HTML form semantics), where the schema calls it invalid.
+    Pass `request.data` as it is: DRF gives `{}` for a request without a body, and a body of
+    `null` or `""` must be a 400, not read as "no fields" (`request.data or {}` did that)."""
     if isinstance(data, QueryDict):
         data = data.dict()
     serializer = serializer_class(data=data, **kwargs)
@@ -469,6 +472,24 @@ class MonthField(serializers.CharField):
             return parse_month(text)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages) from exc
+
+
+# A wall-clock time of day in the practice's zone ("09:30", "17:45:00"). OpenAPI's `format:
+# time` is RFC 3339's full-time, which needs an offset such a time has not: a client sending
+# one (and schemathesis checking the answers) would read it as a point in UTC.
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+LOCAL_TIME_MESSAGE = "A time of day in the practice's zone, without an offset (e.g. 09:30)."
+
+
+@extend_schema_field({"type": "string", "pattern": LOCAL_TIME_PATTERN, "example": "09:30"})
+class LocalTimeField(serializers.TimeField):
+    """A time of day in the practice's zone. An offset (`09:30Z`, `09:30-05:00`) is refused,
+    not dropped: DRF's TimeField would keep 09:30 and lose what the client meant."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not re.fullmatch(LOCAL_TIME_PATTERN, value):
+            raise serializers.ValidationError(LOCAL_TIME_MESSAGE)
+        return super().to_internal_value(value)
 
 
 REFERENCE_MESSAGE = "No such {field} in this practice."

@@ -20,6 +20,7 @@ from ccm.api import (
     PAGE_PARAMETERS,
     ApiView,
     EnumField,
+    LocalTimeField,
     RowLock,
     StrictSerializer,
     error_responses,
@@ -144,8 +145,8 @@ class CallWindowSerializer(StrictSerializer):
         max_length=7,
         help_text="0 = Monday ... 6 = Sunday.",
     )
-    starts_at = serializers.TimeField(help_text="In the practice's zone.")
-    ends_at = serializers.TimeField(help_text="After starts_at, the same day.")
+    starts_at = LocalTimeField(help_text="In the practice's zone.")
+    ends_at = LocalTimeField(help_text="After starts_at, the same day.")
     note = _text(200)
 
 

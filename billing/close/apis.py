@@ -105,7 +105,7 @@ class BillingMonthCloseApi(ApiView):
     )
     def post(self, request: Request, month: str) -> Response:
         day = _month(month)
-        body = validated(self.CloseSerializer, request.data or {})
+        body = validated(self.CloseSerializer, request.data)
         confirm = body["confirm_changes"]
         try:
             _started, job = services.month_close_request(

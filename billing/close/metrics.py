@@ -37,6 +37,7 @@ def month_close_metrics() -> Iterator[Metric]:
     by_status = GaugeMetricFamily(
         "caremonth_month_closes", "Month close rows by status", labels=["status"]
     )
+    # Across practices on purpose: a count per status for the installation, no row leaves.
     counts = dict(
         MonthClose.objects.unscoped()
         .values_list("status")

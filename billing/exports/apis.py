@@ -124,7 +124,7 @@ class PreparedExportRequestApi(ApiView):
     )
     def post(self, request: Request, month: str) -> Response:
         day = parse_month(month)  # ValidationError → 400 {"month": [...]}
-        body = validated(PreparedRequestSerializer, request.data or {})
+        body = validated(PreparedRequestSerializer, request.data)
         prepared = services.export_request(actor=self.membership, month=day, kind=body["kind"])
         data = PreparedSerializer(prepared).data
         location = {"Location": data["status_url"]}

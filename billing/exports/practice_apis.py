@@ -110,7 +110,7 @@ class PracticeArchiveListApi(ApiView):
         responses={202: ArchiveSerializer, **error_responses(400, 403)},
     )
     def post(self, request: Request) -> Response:
-        body = validated(ArchiveRequestSerializer, request.data or {})
+        body = validated(ArchiveRequestSerializer, request.data)
         archive = services.practice_archive_request(actor=self.membership, format=body["format"])
         data = ArchiveSerializer(archive).data
         location = {"Location": data["status_url"]}

@@ -382,6 +382,21 @@ def test_an_unknown_format_is_a_clear_400_and_saves_nothing(admin_client, no_wor
     no_worker.assert_not_called()
 
 
+@pytest.mark.parametrize("raw", ["null", '""', "[]", "3"])
+def test_a_body_that_is_not_an_object_is_a_400_and_saves_nothing(admin_client, no_worker, raw):
+    """Not read as "no fields": schemathesis's negative phase sent `null` and got a 202."""
+    response = admin_client.post(API, raw, content_type="application/json")
+    assert response.status_code == 400
+    assert PracticeArchive.objects.unscoped().count() == 0
+    no_worker.assert_not_called()
+
+
+def test_a_request_without_a_body_asks_for_the_default_format(admin_client, no_worker):
+    response = admin_client.post(API, content_type="application/json")
+    assert response.status_code == 202
+    assert PracticeArchive.objects.unscoped().count() == 1
+
+
 def test_gets_change_nothing(admin_client, ready):
     before = AuditEvent.objects.unscoped().count()
     for url in (PAGE, f"{PAGE}{ready.pk}/", API, f"{API}{ready.pk}/"):

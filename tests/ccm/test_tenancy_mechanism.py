@@ -20,6 +20,7 @@ UNSCOPED_ALLOWED = {
     "ccm/audit.py": "the audit log: events without a practice, one seal chain over all practices",
     "ccm/services.py": "member invitations: the task is handed a membership id, not a practice",
     "billing/close/services.py": "the stalled-close sweep: one beat job over every practice",
+    "billing/close/metrics.py": "/metrics: installation-wide counts of closes, no row leaves",
 }
 
 

@@ -3,8 +3,11 @@ preferences and call windows read and replaced. Every role reads; admins, physic
 coordinators write (a biller gets 403); the outsider gets 404; refusals are 400s naming the
 field with nothing saved; audited; the list has a fixed query count."""
 
+import re
+
 import pytest
 
+from ccm.api import LOCAL_TIME_MESSAGE, LOCAL_TIME_PATTERN
 from patients import careteam_services as cts
 from patients.models import CallWindow, CareContact, SharingPermission
 from tests.factories import (
@@ -120,6 +123,30 @@ def test_a_bad_window_refuses_the_whole_put(coordinator, patient):
     patient.refresh_from_db()
     assert patient.preferred_language == "English"
     assert CallWindow.objects.unscoped().count() == 1
+
+
+@pytest.mark.parametrize("ends_at", ["11:00Z", "11:00-05:00", "11:00:00+01:00", "25:00", 1100])
+def test_a_time_with_an_offset_is_refused_not_dropped(coordinator, patient, ends_at):
+    """A window's times are wall-clock times in the practice's zone: `11:00-05:00` was kept as
+    11:00 with its offset dropped (schemathesis)."""
+    window = {**PREFERENCES["call_windows"][0], "ends_at": ends_at}
+    bad = {**PREFERENCES, "call_windows": [window]}
+    response = token_client(coordinator).put(prefs_url(patient), bad, format="json")
+    assert response.status_code == 400
+    assert response.json()["call_windows"] == {"0": {"ends_at": [LOCAL_TIME_MESSAGE]}}
+    assert not CallWindow.objects.unscoped().exists()
+
+
+def test_window_times_are_answered_as_the_schema_says(coordinator, patient):
+    client = token_client(coordinator)
+    window = {**PREFERENCES["call_windows"][0], "starts_at": "09:00:30.5", "ends_at": "12:00"}
+    response = client.put(
+        prefs_url(patient), {**PREFERENCES, "call_windows": [window]}, format="json"
+    )
+    answered = response.json()["call_windows"][0]
+    assert (answered["starts_at"], answered["ends_at"]) == ("09:00:30.500000", "12:00:00")
+    for value in (answered["starts_at"], answered["ends_at"]):
+        assert re.fullmatch(LOCAL_TIME_PATTERN, value)
 
 
 def test_a_biller_reads_but_may_not_write(biller, patient, coordinator):
