@@ -57,12 +57,13 @@ beat: $(STAMP)
 
 # Backups (docs/operations.md): a directory under BACKUP_DIR (.data/backups/ by default), of the
 # embedded PostgreSQL or DATABASE_URL's; restore only into an empty database and MEDIA_ROOT.
+# DEBUG=1 unless set, as for `make run` (DEBUG=0 requires EMAIL_URL: production sets its own).
 backup: $(STAMP)
-	$(PY) manage.py backup
+	DEBUG=$${DEBUG:-1} $(PY) manage.py backup
 
 restore: $(STAMP)
 	@test -n "$(FILE)" || { echo "usage: make restore FILE=.data/backups/<UTC time>"; exit 1; }
-	$(PY) manage.py restore "$(FILE)"
+	DEBUG=$${DEBUG:-1} $(PY) manage.py restore "$(FILE)"
 
 # Regenerate the full pinned set from pyproject.toml's pins.
 lock:
