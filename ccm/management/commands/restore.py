@@ -43,7 +43,7 @@ class Command(BaseCommand):
             f"Restored backup {result.name} in {result.seconds:.1f} s: {result.tables} tables "
             f"and {result.rows} rows match the manifest; {result.files} files match their "
             f"checksums; audit seal chain OK ({result.audit_seals} seals, "
-            f"{result.audit_events} events).\n"
+            f"{result.audit_events} events sealed).\n"
             "Next: `manage.py db_roles` (the runtime role's grants), then `manage.py migrate` "
             "if this code is newer than the backup."
         )
