@@ -376,9 +376,12 @@ def test_a_close_survives_the_death_of_the_whole_worker(practice, reference, wor
     first = workers.start(pool="prefork", **env)
     tasks.month_close.apply_async(args=[str(practice.pk), month_label(month)], queue=workers.queue)
     _wait_for("the pool child", lambda: _children(first.pid), workers)
-    pids = [first.pid, *_children(first.pid)]
+    pids: list[int] = []
 
     def kill_everything():
+        # Read at the kill, while the pool child runs the blocked batch: a child seen at start
+        # may have been a short-lived one (CI saw one vanish between two reads).
+        pids.extend([first.pid, *_children(first.pid)])
         os.killpg(first.pid, signal.SIGKILL)  # the worker's process group: main and child
 
     _kill_mid_batch(practice, expected[3][1], workers, kill_everything)
