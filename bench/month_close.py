@@ -485,12 +485,15 @@ def engine_only(practice: Practice, month: dt.date) -> tuple[float, float, int]:
 
 
 def profile_close(practice: Practice, month: dt.date, top: int = 15) -> None:
-    """Where the time goes, from a fresh close under cProfile."""
+    """Where the time goes, from a fresh close under cProfile. In one thread
+    (MONTH_CLOSE_WORKERS=1): cProfile follows only the thread that starts it, and with the
+    close's worker threads it would show the main thread waiting on them."""
     _reset_close(practice, month)
     profiler = cProfile.Profile()
     start = time.perf_counter()
-    profiler.runcall(services.month_close, practice_id=practice.pk, month=month)
-    print(f"profiled close (cProfile slows it): {time.perf_counter() - start:.1f} s")
+    with mock.patch.object(settings, "MONTH_CLOSE_WORKERS", 1):
+        profiler.runcall(services.month_close, practice_id=practice.pk, month=month)
+    print(f"profiled close, one thread (cProfile slows it): {time.perf_counter() - start:.1f} s")
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(top)
