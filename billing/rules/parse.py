@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfoNotFoundError
 
+from billing.rules.codes import CAP_LIMITS
 from billing.rules.engine import month_frame
 from billing.rules.types import (
     CENT,
@@ -264,6 +265,9 @@ def _policy_value(field: dataclasses.Field[Any], value: Any, path: str) -> Any:
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InputError(path, "must be a whole number >= 0")
+        limit = CAP_LIMITS.get(field.name)
+        if limit is not None and value > limit:  # R22, R24, R44: the spec's most units
+            raise InputError(path, f"must be a whole number from 0 to {limit}")
         return value
     if isinstance(default, frozenset):
         return frozenset(_conditions(value, path))
@@ -281,7 +285,10 @@ def parse_policy(value: Any, path: str = "input.policy") -> Policy:
         if key not in fields:
             raise InputError(f"{path}.{key}", "unknown POLICY setting")
         changes[key] = _policy_value(fields[key], item, f"{path}.{key}")
-    return Policy(**changes)
+    try:
+        return Policy(**changes)
+    except ValueError as exc:  # e.g. a place of service outside the CMS code set (R33)
+        raise InputError(path, str(exc)) from None
 
 
 def parse_input(value: Any, path: str = "input") -> tuple[PatientMonth, Policy]:
