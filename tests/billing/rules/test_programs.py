@@ -242,7 +242,10 @@ def test_r41_the_fee_schedule_prices_the_line() -> None:
 
 # --- R42: APCM bundles other care management by the same practitioner ---
 
-BUNDLED = [(family, code) for family, codes_ in APCM_BUNDLED_FAMILIES.items() for code in codes_]
+# Sorted: a frozenset's order differs between processes, and xdist workers must agree.
+BUNDLED = [
+    (family, code) for family, codes_ in APCM_BUNDLED_FAMILIES.items() for code in sorted(codes_)
+]
 
 
 @pytest.mark.parametrize(("family", "code"), BUNDLED, ids=[code for _f, code in BUNDLED])
