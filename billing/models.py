@@ -489,6 +489,27 @@ class BillingPolicy(TenantModel):
     simultaneous_minutes_once = models.BooleanField(
         "R37: simultaneous minutes count once (off: they are summed)", default=True
     )
+    # Part II: PCM and APCM (issue 20).
+    other_care_management_blocks_apcm = models.BooleanField(
+        "R39: CCM or PCM billed by another practitioner blocks APCM", default=True
+    )
+    oversight_blocks_apcm = models.BooleanField(
+        "R40: care plan oversight and ESRD services block APCM (R28 for APCM)", default=True
+    )
+    cap_99425 = models.PositiveSmallIntegerField(
+        "R44: most 99425 units a month",
+        default=2,
+        validators=[_cap_validator("cap_99425", "99425", "R44")],
+    )
+    cap_99427 = models.PositiveSmallIntegerField(
+        "R44: most 99427 units a month",
+        default=2,
+        validators=[_cap_validator("cap_99427", "99427", "R44")],
+    )
+    apcm_by_other_practitioner_blocks_pcm = models.BooleanField(
+        "R45: APCM billed by another practitioner blocks PCM (off: same practitioner only)",
+        default=True,
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -502,6 +523,11 @@ class BillingPolicy(TenantModel):
                 condition=Q(cap_99437__lte=CAP_LIMITS["cap_99437"])
                 & Q(cap_99489__lte=CAP_LIMITS["cap_99489"]),
                 name="billing_policy_caps_within_spec",
+            ),
+            models.CheckConstraint(
+                condition=Q(cap_99425__lte=CAP_LIMITS["cap_99425"])
+                & Q(cap_99427__lte=CAP_LIMITS["cap_99427"]),
+                name="billing_policy_pcm_caps_within_spec",
             ),
         ]
 

@@ -73,6 +73,11 @@ def policy(practice: Practice) -> rules.Policy:
         date_of_service_mode=row.date_of_service_mode,
         place_of_service=row.place_of_service,
         simultaneous_minutes_once=row.simultaneous_minutes_once,
+        other_care_management_blocks_apcm=row.other_care_management_blocks_apcm,  # R39
+        oversight_blocks_apcm=row.oversight_blocks_apcm,  # R40
+        cap_99425=row.cap_99425,  # R44
+        cap_99427=row.cap_99427,  # R44
+        apcm_by_other_practitioner_blocks_pcm=row.apcm_by_other_practitioner_blocks_pcm,  # R45
     )
 
 

@@ -68,6 +68,11 @@ POLICY_FIELDS = (
     "date_of_service_mode",
     "place_of_service",
     "simultaneous_minutes_once",
+    "other_care_management_blocks_apcm",
+    "oversight_blocks_apcm",
+    "cap_99425",
+    "cap_99427",
+    "apcm_by_other_practitioner_blocks_pcm",
 )
 
 # The typed slots every branch fills (None where a record has nothing to put).

@@ -1,4 +1,5 @@
-"""Pure-Python CCM billing engine (no Django): facts in, claim lines with explanations out."""
+"""Pure-Python billing engine (no Django) for CCM, PCM and APCM months (R1-R46): facts in,
+claim lines with explanations out."""
 
 from billing.rules.engine import evaluate
 from billing.rules.types import (

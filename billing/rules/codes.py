@@ -40,14 +40,14 @@ CODE_TABLE: tuple[CodeRow, ...] = (
     CodeRow("99487", "complex CCM, first 60 min clinical-staff time", Decimal("144.29")),
     CodeRow("99489", "complex CCM add-on, each further 30 min staff time", Decimal("78.16")),
     CodeRow("G0506", "CCM initiating visit add-on (never on the monthly claim)", None),
-    CodeRow("99424", "PCM, first 30 min personally (reference only)", Decimal("87.51")),
-    CodeRow(
-        "99425", "PCM add-on, each further 30 min personally (reference only)", Decimal("61.46")
-    ),
-    CodeRow("99426", "PCM, first 30 min staff time (reference only)", None),
-    CodeRow(
-        "99427", "PCM add-on, each further 30 min staff time (reference only)", Decimal("45.42")
-    ),
+    CodeRow("99424", "PCM, first 30 min personally", Decimal("87.51")),
+    CodeRow("99425", "PCM add-on, each further 30 min personally", Decimal("61.46")),
+    CodeRow("99426", "PCM, first 30 min staff time", None),
+    CodeRow("99427", "PCM add-on, each further 30 min staff time", Decimal("45.42")),
+    # Part II, R41: APCM levels. The spec marks these amounts vendor-reported, not verified.
+    CodeRow("G0556", "APCM, one chronic condition or fewer", Decimal("15.20")),
+    CodeRow("G0557", "APCM, two or more chronic conditions", Decimal("48.84")),
+    CodeRow("G0558", "APCM, two or more chronic conditions and QMB", Decimal("107.07")),
 )
 
 TABLE_ORDER: MappingProxyType[str, int] = MappingProxyType(
@@ -65,11 +65,14 @@ class CapSource(enum.Enum):
     FIXED = "fixed"  # R20: CMS limit, not a POLICY point
     POLICY_99437 = "cap_99437"  # R22
     POLICY_99489 = "cap_99489"  # R24
+    POLICY_99425 = "cap_99425"  # R44
+    POLICY_99427 = "cap_99427"  # R44
 
 
 @dataclass(frozen=True, slots=True)
 class Track:
-    """One of the three mutually exclusive CCM tracks (R25): a base code and its add-on."""
+    """One of the mutually exclusive tracks of a timed program (CCM R25, PCM R44): a base
+    code and its add-on."""
 
     name: str
     base: str
@@ -81,6 +84,7 @@ class Track:
     cap_source: CapSource
     base_rule: str
     addon_rule: str
+    choice_rule: str = "R25"  # the rule making the tracks mutually exclusive (PCM: R44)
 
 
 STAFF_TRACK = Track(
@@ -123,6 +127,35 @@ COMPLEX_TRACK = Track(
 # In table order of the base codes, which is the last R26 tie-break.
 TRACKS: tuple[Track, ...] = (STAFF_TRACK, PERSONAL_TRACK, COMPLEX_TRACK)
 
+# R44: the two PCM tracks, chosen between as R26; table order of the base codes.
+PCM_PERSONAL_TRACK = Track(
+    name="PCM personal",
+    base="99424",
+    addon="99425",
+    pool=Pool.PHYSICIAN,
+    threshold=30,
+    increment=30,
+    fixed_cap=0,
+    cap_source=CapSource.POLICY_99425,
+    base_rule="R44",
+    addon_rule="R44",
+    choice_rule="R44",
+)
+PCM_STAFF_TRACK = Track(
+    name="PCM staff",
+    base="99426",
+    addon="99427",
+    pool=Pool.STAFF,
+    threshold=30,
+    increment=30,
+    fixed_cap=0,
+    cap_source=CapSource.POLICY_99427,
+    base_rule="R44",
+    addon_rule="R44",
+    choice_rule="R44",
+)
+PCM_TRACKS: tuple[Track, ...] = (PCM_PERSONAL_TRACK, PCM_STAFF_TRACK)
+
 # R3: any of these from another practitioner means CCM is billed elsewhere.
 CCM_CODES = frozenset({"99490", "99439", "99491", "99437", "99487", "99489"})
 
@@ -134,6 +167,35 @@ PCM_CODES = frozenset({"99424", "99425", "99426", "99427"})
 
 # R30: advanced primary care management.
 APCM_CODES = frozenset({"G0556", "G0557", "G0558"})
+
+# R39, R42, R45: the CY2026 behavioural-health APCM add-ons. Billed only with APCM by the same
+# practitioner; another practitioner's block APCM (R39), anyone's block PCM (R45). Never
+# emitted by the engine.
+APCM_ADDON_CODES = frozenset({"G0568", "G0569", "G0570"})
+APCM_ALL_CODES = APCM_CODES | APCM_ADDON_CODES
+
+# R41: APCM levels by chronic conditions and QMB status.
+APCM_ONE_CONDITION = "G0556"
+APCM_TWO_CONDITIONS = "G0557"
+APCM_TWO_CONDITIONS_QMB = "G0558"
+
+# R42: care management that APCM bundles when the same practitioner bills it in the month,
+# by family (the explanation names the family): CCM, PCM, TCM, interprofessional
+# consultation, G2250-G2252, online digital E/M.
+APCM_BUNDLED_FAMILIES: dict[str, frozenset[str]] = {
+    "CCM": CCM_CODES,
+    "PCM": PCM_CODES,
+    "TCM": frozenset({"99495", "99496"}),
+    "interprofessional consultation": frozenset(
+        {"99446", "99447", "99448", "99449", "99451", "99452"}
+    ),
+    "virtual check-in or remote evaluation": frozenset({"G2250", "G2251", "G2252"}),
+    "online digital E/M": frozenset({"98970", "98971", "98972", "99421", "99422", "99423"}),
+}
+APCM_BUNDLED_CODES = frozenset().union(*APCM_BUNDLED_FAMILIES.values())
+
+# R8, R40: how many years before consent the initiating visit may lie, per program.
+VISIT_LOOKBACK_YEARS: dict[str, int] = {"ccm": 1, "pcm": 1, "apcm": 3}
 
 # R9: qualifying initiating visits (POLICY default; 99211 and non-face-to-face are left out).
 QUALIFYING_VISIT_CODES = frozenset(
@@ -154,7 +216,9 @@ MIN_CHRONIC_CONDITIONS = 2
 
 # R22, R24: the most add-on units a POLICY cap may allow (the CMS MUE values the spec cites);
 # a practice may lower a cap, never raise it past these.
-CAP_LIMITS: dict[str, int] = {"cap_99437": 2, "cap_99489": 10}
+# R44: 99425 and 99427 are capped at 2 by POLICY "until the CMS MUE table is loaded"; the
+# spec gives no higher limit, so 2 is also the most a practice may set.
+CAP_LIMITS: dict[str, int] = {"cap_99437": 2, "cap_99489": 10, "cap_99425": 2, "cap_99427": 2}
 
 # R33: the CMS place-of-service code set (CMS POS code set as of 2025; the same list pyx12
 # checks CLM05-1 against). A claim with another code is rejected by the contractor.

@@ -1,9 +1,13 @@
 """The billing engine: one pure function from a patient-month's facts to claim lines.
 
-`evaluate(facts, policy)` follows the spec's normative evaluation order: month bounds (R1),
-gates (R3-R30), per-entry exclusions (R5, R7, R8, R11, R14, R15), pools (R16), options and
-choice (R19-R26), then claim fields (R32-R36). Rule ids refer to
-../shared/spec/billing-rules.md. No clock, database or settings are read.
+`evaluate(facts, policy)` evaluates the month under its one program (R38). CCM follows the
+spec's normative evaluation order: month bounds (R1), gates (R3-R30), per-entry exclusions
+(R5, R7, R8, R11, R14, R15), pools (R16, R37), options and choice (R19-R26), then claim
+fields (R32-R36). PCM takes the same path with its own gates (R43, R45 in place of R3, R4,
+R29, R30) and tracks (R44 in place of R19-R25). APCM evaluates gates only (R39, R40 through
+the CCM gates R5, R7, R8, R9, R11, R28; R41, R42) and bills one level code (R41); its time
+entries are not read. Rule ids refer to ../shared/spec/billing-rules.md. No clock, database
+or settings are read.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from billing.rules.codes import (
+    APCM_ALL_CODES,
+    APCM_BUNDLED_CODES,
+    APCM_BUNDLED_FAMILIES,
     APCM_CODES,
+    APCM_ONE_CONDITION,
+    APCM_TWO_CONDITIONS,
+    APCM_TWO_CONDITIONS_QMB,
     CCM_CODES,
     COMPLEX_MDM_LEVELS,
     COMPLEX_TRACK,
@@ -26,8 +36,11 @@ from billing.rules.codes import (
     MIN_CHRONIC_CONDITIONS,
     OVERSIGHT_CODES,
     PCM_CODES,
+    PCM_STAFF_TRACK,
+    PCM_TRACKS,
     STAFF_TRACK,
     TRACKS,
+    VISIT_LOOKBACK_YEARS,
     CapSource,
     Pool,
     Track,
@@ -56,6 +69,8 @@ STAFF_POOL = Pool.STAFF
 PHYSICIAN_POOL = Pool.PHYSICIAN
 CAP_99437 = CapSource.POLICY_99437
 CAP_99489 = CapSource.POLICY_99489
+CAP_99425 = CapSource.POLICY_99425
+CAP_99427 = CapSource.POLICY_99427
 # Builds a NamedTuple from a ready tuple without the Python-level __new__ (hot path only).
 _new_tuple = tuple.__new__
 
@@ -178,7 +193,7 @@ def _gate_r4(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
 def _gate_r5(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
     given_on = facts.patient.consent.given_on
     if given_on is None:
-        return "no CCM consent is on file"
+        return f"no {PROGRAM_NAMES[facts.program]} consent is on file"  # R5, R40
     if given_on > frame.last_day:
         return f"consent is dated {given_on}, after this month"
     return None
@@ -194,11 +209,17 @@ def _gate_r7(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
 @lru_cache(maxsize=4096)
 def one_year_before(day: date) -> date:
     """R8: the same month and day one year earlier; Feb 29 becomes Feb 28."""
-    if day.year == 1:
+    return years_before(day, 1)
+
+
+@lru_cache(maxsize=4096)
+def years_before(day: date, years: int) -> date:
+    """R8, R40: the same month and day `years` earlier; Feb 29 becomes Feb 28."""
+    if day.year <= years:
         return date.min
     if day.month == 2 and day.day == 29:
-        return date(day.year - 1, 2, 28)
-    return day.replace(year=day.year - 1)
+        return date(day.year - years, 2, 28)
+    return day.replace(year=day.year - years)
 
 
 def _gate_r8(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
@@ -210,11 +231,14 @@ def _gate_r8(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
         return f"the initiating visit ({visit_on}) is after this month"
     if given_on is None:
         return None  # R5 reports the missing consent
-    limit = one_year_before(given_on)
+    # R40: APCM looks back three years, CCM and PCM one (same POLICY for the boundary day).
+    years = VISIT_LOOKBACK_YEARS[facts.program]
+    limit = years_before(given_on, years)
     too_old = visit_on < limit if policy.visit_year_inclusive else visit_on <= limit
     if too_old:
+        span = "one year" if years == 1 else f"{NUMBER_WORDS[years]} years"
         return (
-            f"the last qualifying visit ({visit_on}) is more than one year before consent "
+            f"the last qualifying visit ({visit_on}) is more than {span} before consent "
             f"({given_on}); an initiating visit is needed"
         )
     return None
@@ -268,6 +292,74 @@ def _gate_r30(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
     return None
 
 
+def _gate_r39(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    failures = []
+    if not facts.apcm_attested:
+        failures.append(
+            "the practitioner's focal-point attestation and the practice's attestation of the "
+            "APCM service elements are not both on file"
+        )
+    blocks_other_care = policy.other_care_management_blocks_apcm  # R39 POLICY
+    if blocks_other_care and facts.ccm_billed_elsewhere:
+        failures.append("another practitioner has billed CCM for this patient this month")
+    for service in facts.other_services:
+        # As R3: the billing practitioner's own codes are not "another practitioner's".
+        if service.practitioner == facts.billing_practitioner:
+            continue
+        if service.code in APCM_ALL_CODES:
+            failures.append(f"APCM {service.code} was billed by another practitioner this month")
+        elif blocks_other_care and service.code in OTHER_CARE_MANAGEMENT_CODES:
+            failures.append(f"{service.code} was billed by another practitioner this month")
+    return "; ".join(dict.fromkeys(failures)) or None
+
+
+def _gate_r41(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    if facts.patient.chronic_conditions:
+        return None
+    return "no chronic condition is on the list, and an APCM claim needs a diagnosis"
+
+
+def _gate_r42(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    bundled = [
+        service.code
+        for service in facts.other_services
+        if service.code in APCM_BUNDLED_CODES and service.practitioner == facts.billing_practitioner
+    ]
+    if not bundled:
+        return None
+    families = [
+        f"{family} ({', '.join(sorted(set(bundled) & codes))})"
+        for family, codes in APCM_BUNDLED_FAMILIES.items()
+        if codes.intersection(bundled)
+    ]
+    return (
+        f"APCM bundles {', '.join(families)}, billed by the same practitioner this month; "
+        "withdraw one of them"
+    )
+
+
+def _gate_r43(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    condition = facts.patient.pcm_condition
+    if condition is None:
+        return "no principal condition is recorded for PCM"
+    if condition not in facts.patient.chronic_conditions:
+        return f"the PCM condition {condition} is not on the chronic-condition list"
+    return None
+
+
+def _gate_r45(facts: PatientMonth, policy: Policy, frame: Frame) -> str | None:
+    for service in facts.other_services:
+        same = service.practitioner == facts.billing_practitioner
+        if service.code in CCM_CODES and same:  # the mirror of R29
+            return f"CCM {service.code} was billed by the same practitioner this month"
+        if service.code in APCM_ALL_CODES:  # the mirror of R30
+            if same:
+                return f"APCM {service.code} was billed by the same practitioner this month"
+            if policy.apcm_by_other_practitioner_blocks_pcm:
+                return f"APCM {service.code} was billed by another practitioner this month"
+    return None
+
+
 PATIENT_GATES: tuple[tuple[str, Gate], ...] = (
     ("R3", _gate_r3),
     ("R4", _gate_r4),
@@ -284,6 +376,19 @@ SERVICE_GATES: tuple[tuple[str, Gate], ...] = (
     ("R30", _gate_r30),
 )
 GATES = PATIENT_GATES + SERVICE_GATES
+# R43: PCM's gates, as CCM's without R3, R4, R29, R30; R45 (with R28) in their place.
+PCM_PATIENT_GATES: tuple[tuple[str, Gate], ...] = (
+    ("R5", _gate_r5),
+    ("R7", _gate_r7),
+    ("R8", _gate_r8),
+    ("R9", _gate_r9),
+    ("R11", _gate_r11),
+    ("R43", _gate_r43),
+)
+PCM_SERVICE_GATES: tuple[tuple[str, Gate], ...] = (("R28", _gate_r28), ("R45", _gate_r45))
+PCM_GATES = PCM_PATIENT_GATES + PCM_SERVICE_GATES
+# R39: CCM or PCM billed by another practitioner (POLICY).
+OTHER_CARE_MANAGEMENT_CODES = CCM_CODES | PCM_CODES
 # Only these codes can fail a service gate (R3, R28, R29, R30); any other service never blocks.
 BLOCKING_SERVICE_CODES = CCM_CODES | OVERSIGHT_CODES | PCM_CODES | APCM_CODES
 
@@ -576,6 +681,10 @@ def _cap(track: Track, policy: Policy) -> int:
         return policy.cap_99437  # R22
     if cap_source is CAP_99489:
         return policy.cap_99489  # R24
+    if cap_source is CAP_99425:
+        return policy.cap_99425  # R44
+    if cap_source is CAP_99427:
+        return policy.cap_99427  # R44
     return track.fixed_cap  # R20
 
 
@@ -606,19 +715,26 @@ def _best_units(base_fee: Decimal, addon_fee: Decimal, most: int) -> tuple[int, 
 
 # The smallest base threshold of any track, so short months skip the tracks.
 LOWEST_THRESHOLD = min(track.threshold for track in TRACKS)
+PCM_LOWEST_THRESHOLD = min(track.threshold for track in PCM_TRACKS)
 
 
 def _best_per_track(
-    facts: PatientMonth, policy: Policy, frame: Frame, minutes: Minutes
+    facts: PatientMonth,
+    policy: Policy,
+    frame: Frame,
+    minutes: Minutes,
+    tracks: tuple[Track, ...] = TRACKS,
+    lowest_threshold: int = LOWEST_THRESHOLD,
 ) -> list[Choice]:
-    """R19-R26: the best option of every track whose base threshold is met."""
+    """R19-R26 (PCM: R44 with R26): the best option of every track whose base threshold is
+    met."""
     best: list[Choice] = []
     physician_pool = minutes.physician
     staff_pool = minutes.clinical_staff + physician_pool
-    if staff_pool < LOWEST_THRESHOLD:
+    if staff_pool < lowest_threshold:
         return best  # R18: no track's threshold is met (the physician pool is never larger)
     prices = facts.fee_schedule.prices
-    for index, track in enumerate(TRACKS):
+    for index, track in enumerate(tracks):
         pool = staff_pool if track.pool is STAFF_POOL else physician_pool
         threshold = track.threshold
         if pool < threshold:
@@ -667,6 +783,8 @@ def _count(count: int, noun: str) -> str:
 EXCLUSION_RULES = ("R5", "R7", "R8", "R11", "R14", "R15")
 _choice_key = attrgetter("key")
 _started_at = attrgetter("started_at")
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three"}
+PROGRAM_NAMES = {"ccm": "CCM", "pcm": "PCM", "apcm": "APCM"}
 # Rule id -> number, for sorting blocked_by in ascending rule number.
 RULE_NUMBERS = {f"R{number}": number for number in range(1, 47)}
 _rule_number = RULE_NUMBERS.__getitem__
@@ -711,7 +829,8 @@ def _comparison(chosen: Choice, others: list[Choice]) -> str:
         else f"more than {other.label} ({_money(other.total)})"
         for other in others
     ]
-    return f" R25, R26: pays {_money(chosen.total)}, " + "; ".join(parts) + "."
+    rule = chosen.track.choice_rule  # R25 for CCM, R44 for PCM
+    return f" {rule}, R26: pays {_money(chosen.total)}, " + "; ".join(parts) + "."
 
 
 def _leftover(track: Track, pool: int, earned: int, cap: int) -> str:
@@ -742,9 +861,9 @@ def _not_counted(excluded: dict[str, int] | None) -> str:
 
 # Per base code, the fixed end of its line's first sentence, e.g. " → 99490 for the first 20."
 BASE_CONCLUSIONS = {
-    track.base: f" → {track.base} for the first {track.threshold}." for track in TRACKS
+    track.base: f" → {track.base} for the first {track.threshold}." for track in TRACKS + PCM_TRACKS
 }
-TRACKS_BY_BASE = {track.base: track for track in TRACKS}
+TRACKS_BY_BASE = {track.base: track for track in TRACKS + PCM_TRACKS}
 
 # The two texts below depend on a few small numbers only, which repeat from patient to
 # patient, so they are memoised (pure functions of their arguments). Keyed on the base code,
@@ -967,10 +1086,16 @@ def diagnosis_pointers(conditions: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(conditions))[:MAX_DIAGNOSIS_POINTERS]
 
 
-def _gate_clauses(facts: PatientMonth, policy: Policy, frame: Frame) -> dict[str, str]:
+def _gate_clauses(
+    facts: PatientMonth,
+    policy: Policy,
+    frame: Frame,
+    gates: tuple[tuple[str, Gate], ...] = GATES,
+    patient_gates: tuple[tuple[str, Gate], ...] = PATIENT_GATES,
+) -> dict[str, str]:
     """Rule id -> the reason clause of every gate that fails."""
     clauses: dict[str, str] = {}
-    for rule, gate in GATES if facts.other_services else PATIENT_GATES:
+    for rule, gate in gates if facts.other_services else patient_gates:
         failure = gate(facts, policy, frame)
         if failure is not None:
             clauses[rule] = failure
@@ -996,12 +1121,40 @@ def _result(
     )
 
 
+class TimedProgram(NamedTuple):
+    """What differs between the two timed programs on the shared path (R38): CCM and PCM."""
+
+    gates: tuple[tuple[str, Gate], ...]
+    patient_gates: tuple[tuple[str, Gate], ...]
+    tracks: tuple[Track, ...]
+    lowest_threshold: int
+    first_track: Track  # R27: the nearest threshold (its pool holds every minute)
+
+
+CCM = TimedProgram(GATES, PATIENT_GATES, TRACKS, LOWEST_THRESHOLD, STAFF_TRACK)
+# R43-R45: PCM's gates and tracks on the CCM path.
+PCM = TimedProgram(PCM_GATES, PCM_PATIENT_GATES, PCM_TRACKS, PCM_LOWEST_THRESHOLD, PCM_STAFF_TRACK)
+TIMED_PROGRAMS = {"ccm": CCM, "pcm": PCM}
+
+
 def evaluate(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> Result:
-    """Decide the CCM claim lines for one patient-month (pure: same facts, same result)."""
-    month = facts.month
-    frame = _frame(month.year, month.month, facts.timezone)  # step 1, R1
-    # Step 2. Rule id -> reason clauses, joined by "; " (a gate's first, then its exclusion's).
-    clauses = {} if _gates_pass(facts, policy, frame) else _gate_clauses(facts, policy, frame)
+    """Decide the claim lines for one patient-month under its program (pure: same facts,
+    same result)."""
+    program = facts.program  # R38: exactly one program, never chosen by the engine
+    if program == "ccm":
+        rules = CCM
+        month = facts.month
+        frame = _frame(month.year, month.month, facts.timezone)  # step 1, R1
+        # Step 2 (the quick test is CCM's). Rule id -> reason clauses, joined by "; ".
+        fast = _gates_pass(facts, policy, frame)
+        clauses = {} if fast else _gate_clauses(facts, policy, frame)
+    elif program == "pcm":
+        rules = PCM
+        month = facts.month
+        frame = _frame(month.year, month.month, facts.timezone)  # R1
+        clauses = _gate_clauses(facts, policy, frame, PCM_GATES, PCM_PATIENT_GATES)  # R43, R45
+    else:
+        return _evaluate_apcm(facts, policy)
     gate_failed = bool(clauses)
     clinical_staff, physician, excluded, simultaneous, simultaneous_physician = _tally(
         facts, policy, frame, _windows(facts, policy, frame)
@@ -1019,19 +1172,20 @@ def evaluate(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> Result:
         what = _simultaneous_clause(simultaneous, simultaneous_physician)
         clauses["R37"] = what
         note = f" R37: {what}."
-    options = _best_per_track(facts, policy, frame, minutes)  # step 5
+    # Step 5: R19-R26 for CCM, R44 (with R26) for PCM.
+    options = _best_per_track(facts, policy, frame, minutes, rules.tracks, rules.lowest_threshold)
     if not options:
+        first = rules.first_track
         staff_pool = clinical_staff + physician
-        needed = STAFF_TRACK.threshold - staff_pool
+        needed = first.threshold - staff_pool
         pool = (
             f"{NUMERALS[staff_pool]} countable staff-pool "
             f"{'minute' if staff_pool == 1 else 'minutes'}"
         )
         clauses["R27"] = (
-            f"{pool} fall {NUMERALS[needed]} short of the {STAFF_TRACK.threshold} needed for "
-            f"{STAFF_TRACK.base}"
+            f"{pool} fall {NUMERALS[needed]} short of the {first.threshold} needed for {first.base}"
         )
-        return _result(clauses, minutes, new_next_threshold(STAFF_TRACK.base, needed))
+        return _result(clauses, minutes, new_next_threshold(first.base, needed))
     if len(options) == 1:
         chosen, others = options[0], []
     else:
@@ -1042,6 +1196,12 @@ def evaluate(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> Result:
             f"the pool earns {_count(chosen.earned, chosen.track.addon + ' unit')}; "
             f"at most {chosen.cap} may be billed"
         )
+    conditions = facts.patient.chronic_conditions
+    if rules is PCM:
+        condition = facts.patient.pcm_condition
+        note += f" R43: principal care management of {condition}."
+        # R44: the PCM condition first, then the other distinct codes (R34's four at most).
+        conditions = (condition, *conditions) if condition is not None else conditions
     return _result(
         clauses,
         minutes,
@@ -1051,5 +1211,82 @@ def evaluate(facts: PatientMonth, policy: Policy = DEFAULT_POLICY) -> Result:
         if policy.date_of_service_mode == "last_day_of_month"
         else _date_of_service(chosen, facts, policy, frame),  # R32
         policy.place_of_service,  # R33
-        diagnosis_pointers(facts.patient.chronic_conditions),  # R34
+        diagnosis_pointers(conditions),  # R34
+    )
+
+
+# --- APCM (R39-R42): gates only, then one level code. ---
+
+NO_MINUTES = new_minutes(0, 0)  # R41: an APCM month's time entries are not evaluated
+
+
+def _apcm_gates(facts: PatientMonth, policy: Policy) -> list[tuple[str, Gate]]:
+    """The APCM evaluation order's gates: R39, R40 (through R5, R7, R8, R9, R11, R28), R42,
+    R41. A failed R40 gate is reported under its own id."""
+    gates: list[tuple[str, Gate]] = [
+        ("R39", _gate_r39),
+        ("R5", _gate_r5),
+        ("R7", _gate_r7),
+        ("R8", _gate_r8),  # three-year look-back (R40)
+        ("R9", _gate_r9),
+    ]
+    if facts.patient.chronic_conditions:  # R40: R11 when a condition exists (else R41)
+        gates.append(("R11", _gate_r11))
+    if policy.oversight_blocks_apcm:  # R40 POLICY: R28 applies to APCM
+        gates.append(("R28", _gate_r28))
+    gates.append(("R42", _gate_r42))
+    gates.append(("R41", _gate_r41))
+    return gates
+
+
+def apcm_level(conditions: tuple[str, ...], qmb: bool, by_category: bool) -> str:
+    """R41: G0556 for 0 or 1 chronic conditions (counted as R4), G0557 for 2 or more,
+    G0558 for 2 or more and a Qualified Medicare Beneficiary."""
+    if condition_count(conditions, by_category) < MIN_CHRONIC_CONDITIONS:
+        return APCM_ONE_CONDITION
+    return APCM_TWO_CONDITIONS_QMB if qmb else APCM_TWO_CONDITIONS
+
+
+def _apcm_explanation(facts: PatientMonth, policy: Policy, code: str) -> str:
+    patient = facts.patient
+    count = condition_count(patient.chronic_conditions, policy.conditions_by_category)
+    codes = ", ".join(dict.fromkeys(patient.chronic_conditions))
+    qmb = ", a Qualified Medicare Beneficiary this month" if code == APCM_TWO_CONDITIONS_QMB else ""
+    how = "ICD-10-CM category" if policy.conditions_by_category else "distinct code"
+    return (
+        f"R39, R40, R41: APCM for a patient with {_count(count, 'chronic condition')} "
+        f"(counted by {how}: {codes}){qmb} → {code}; APCM attested; consent "
+        f"{patient.consent.given_on}; initiating visit {patient.initiating_visit.on}, within "
+        "three years of consent. No minutes are required."
+    )
+
+
+def _evaluate_apcm(facts: PatientMonth, policy: Policy) -> Result:
+    """R1, then R39-R42 all collected; one line by R41 when none failed."""
+    month = facts.month
+    frame = _frame(month.year, month.month, facts.timezone)  # R1
+    clauses: dict[str, str] = {}
+    for rule, gate in _apcm_gates(facts, policy):
+        failure = gate(facts, policy, frame)
+        if failure is not None:
+            clauses[rule] = failure
+    if clauses:
+        return _result(clauses, NO_MINUTES, None)  # APCM reports no next threshold
+    patient = facts.patient
+    code = apcm_level(patient.chronic_conditions, patient.qmb, policy.conditions_by_category)
+    line = new_line(
+        code,
+        1,
+        0,
+        facts.fee_schedule.prices.get(code, NO_AMOUNT),
+        _apcm_explanation(facts, policy, code),
+    )
+    return _result(
+        clauses,
+        NO_MINUTES,
+        None,
+        (line,),
+        frame.last_day,  # R41: R32's last day of the month in every mode
+        policy.place_of_service,  # R33
+        diagnosis_pointers(patient.chronic_conditions),  # R34
     )

@@ -14,12 +14,14 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfoNotFoundError
 
+from billing.rules.codes import CAP_LIMITS
 from billing.rules.engine import month_frame
 from billing.rules.types import (
     CENT,
     DATE_OF_SERVICE_MODES,
     MDM_LEVELS,
     PERFORMERS,
+    PROGRAMS,
     CarePlan,
     Consent,
     FeeSchedule,
@@ -31,6 +33,7 @@ from billing.rules.types import (
     PatientMonth,
     Performer,
     Policy,
+    Program,
     Result,
     TimeEntry,
 )
@@ -184,6 +187,23 @@ def _mdm(value: Any, path: str) -> Mdm | None:
     return cast(Mdm, value)
 
 
+def _pcm_condition(value: Any, path: str) -> str | None:
+    # R43: absent or null = no principal condition recorded (a PCM month is then blocked).
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(
+            path, f"must be an ICD-10-CM code as a non-empty string or null, got {value!r}"
+        )
+    return value
+
+
+def _program(value: Any, path: str) -> Program:
+    if value not in PROGRAMS:
+        raise InputError(path, f"must be one of ccm, pcm or apcm (R38), got {value!r}")
+    return cast(Program, value)
+
+
 def _patient(value: Any, path: str) -> Patient:
     obj = _object(value, path)
     code = _get(obj, "initiating_visit_code", path, None)
@@ -196,6 +216,8 @@ def _patient(value: Any, path: str) -> Patient:
         ),
         care_plan=_field(obj, "care_plan", path, _care_plan),
         mdm=_field(obj, "mdm", path, _mdm),
+        qmb=_field(obj, "qmb", path, _bool, False),  # R41, optional
+        pcm_condition=_field(obj, "pcm_condition", path, _pcm_condition, None),  # R43
     )
 
 
@@ -243,6 +265,9 @@ def _policy_value(field: dataclasses.Field[Any], value: Any, path: str) -> Any:
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InputError(path, "must be a whole number >= 0")
+        limit = CAP_LIMITS.get(field.name)
+        if limit is not None and value > limit:  # R22, R24, R44: the spec's most units
+            raise InputError(path, f"must be a whole number from 0 to {limit}")
         return value
     if isinstance(default, frozenset):
         return frozenset(_conditions(value, path))
@@ -260,7 +285,10 @@ def parse_policy(value: Any, path: str = "input.policy") -> Policy:
         if key not in fields:
             raise InputError(f"{path}.{key}", "unknown POLICY setting")
         changes[key] = _policy_value(fields[key], item, f"{path}.{key}")
-    return Policy(**changes)
+    try:
+        return Policy(**changes)
+    except ValueError as exc:  # e.g. a place of service outside the CMS code set (R33)
+        raise InputError(path, str(exc)) from None
 
 
 def parse_input(value: Any, path: str = "input") -> tuple[PatientMonth, Policy]:
@@ -282,6 +310,8 @@ def parse_input(value: Any, path: str = "input") -> tuple[PatientMonth, Policy]:
         ),
         ccm_billed_elsewhere=_field(obj, "ccm_billed_elsewhere", path, _bool),
         fee_schedule=_field(obj, "fee_schedule", path, _fee_schedule, {}),
+        program=_field(obj, "program", path, _program, "ccm"),  # R38, optional
+        apcm_attested=_field(obj, "apcm_attested", path, _bool, False),  # R39, optional
     )
     policy = parse_policy(obj["policy"], f"{path}.policy") if "policy" in obj else Policy()
     return facts, policy

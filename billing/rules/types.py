@@ -23,10 +23,12 @@ from billing.rules.codes import (
 Performer = Literal["clinical_staff", "physician"]
 Mdm = Literal["low", "moderate", "high"]
 DateOfServiceMode = Literal["last_day_of_month", "threshold_date"]
+Program = Literal["ccm", "pcm", "apcm"]  # R38
 
 PERFORMERS: frozenset[str] = frozenset(get_args(Performer))
 MDM_LEVELS: frozenset[str] = frozenset(get_args(Mdm))
 DATE_OF_SERVICE_MODES: frozenset[str] = frozenset(get_args(DateOfServiceMode))
+PROGRAMS: frozenset[str] = frozenset(get_args(Program))
 CENT = Decimal("0.01")
 NO_AMOUNT = Decimal("0.00")  # codes the spec gives no verified amount for
 
@@ -87,6 +89,8 @@ class Patient:
     initiating_visit: InitiatingVisit
     care_plan: CarePlan
     mdm: Mdm | None = None
+    qmb: bool = False  # R41: Qualified Medicare Beneficiary in the month (APCM)
+    pcm_condition: str | None = None  # R43: the ICD-10-CM code PCM addresses
 
     def __post_init__(self) -> None:
         if self.mdm is not None and self.mdm not in MDM_LEVELS:
@@ -96,6 +100,12 @@ class Patient:
         if not all(codes):
             raise ValueError("chronic condition codes must not be empty")
         object.__setattr__(self, "chronic_conditions", codes)
+        if self.pcm_condition is not None:
+            # R43 compares it with chronic_conditions, normalised the same way.
+            pcm_condition = self.pcm_condition.strip().upper()
+            if not pcm_condition:
+                raise ValueError("the PCM condition must not be empty")
+            object.__setattr__(self, "pcm_condition", pcm_condition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +220,12 @@ class PatientMonth:
     other_services: tuple[OtherService, ...] = ()
     ccm_billed_elsewhere: bool = False
     fee_schedule: FeeSchedule = field(default_factory=FeeSchedule)
+    program: Program = "ccm"  # R38: the one program this month is evaluated under
+    apcm_attested: bool = False  # R39: practitioner and practice APCM attestations
+
+    def __post_init__(self) -> None:
+        if self.program not in PROGRAMS:
+            raise ValueError(f"unknown program {self.program!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +244,12 @@ class Policy:
     cap_99489: int = 10  # R24
     oversight_blocks_any_practitioner: bool = True  # R28: off = same practitioner only
     apcm_by_other_practitioner_blocks: bool = True  # R30
+    # R39: CCM or PCM billed by another practitioner (or ccm_billed_elsewhere) blocks APCM.
+    other_care_management_blocks_apcm: bool = True
+    oversight_blocks_apcm: bool = True  # R40: R28 applies to APCM months
+    cap_99425: int = 2  # R44
+    cap_99427: int = 2  # R44
+    apcm_by_other_practitioner_blocks_pcm: bool = True  # R45: off = same practitioner only
     date_of_service_mode: DateOfServiceMode = "last_day_of_month"  # R32
     place_of_service: str = "11"  # R33
     simultaneous_minutes_once: bool = True  # R37: off = simultaneous minutes are summed

@@ -139,6 +139,8 @@ def test_posting_the_defaults_creates_no_row_and_no_event(
         ("cap_99489", "11", "R24 allows at most 10 units of 99489 a month."),
         ("date_of_service_mode", "whenever", "Select a valid choice"),
         ("cap_99489", "", "This field is required"),
+        ("cap_99425", "3", "R44 allows at most 2 units of 99425 a month."),
+        ("cap_99427", "-1", "greater than or equal to 0"),
     ],
 )
 def test_bad_input_is_explained_and_nothing_is_saved(
@@ -291,6 +293,8 @@ def test_api_put_replaces_the_settings(
         (body(place_of_service="00"), "place_of_service"),  # not in the CMS POS set
         (body(cap_99437=32767), "cap_99437"),  # R22: at most 2 units
         (body(cap_99489=11), "cap_99489"),  # R24: at most 10 units
+        (body(cap_99427=3), "cap_99427"),  # R44: at most 2 units
+        (body(oversight_blocks_apcm="sometimes"), "oversight_blocks_apcm"),
         (body(date_of_service_mode="whenever"), "date_of_service_mode"),
         ({k: v for k, v in body().items() if k != "cap_99437"}, "cap_99437"),
         (body(cap_9489=3), "cap_9489"),
@@ -333,6 +337,50 @@ def test_the_database_refuses_caps_above_the_spec_and_unknown_places_of_service(
 
     from billing.models import BillingPolicy
 
-    for change in ({"cap_99437": 3}, {"cap_99489": 11}, {"place_of_service": "00"}):
+    for change in (
+        {"cap_99437": 3},
+        {"cap_99489": 11},
+        {"cap_99425": 3},
+        {"cap_99427": 3},
+        {"place_of_service": "00"},
+    ):
         with pytest.raises(IntegrityError), transaction.atomic():
             BillingPolicy.objects.for_practice(practice).create(practice=practice, **change)
+
+
+PROGRAM_SWITCHES = [
+    ("other_care_management_blocks_apcm", False, "R39: CCM or PCM billed by another"),
+    ("oversight_blocks_apcm", False, "R40: care plan oversight and ESRD services block APCM"),
+    ("cap_99425", 1, "R44: most 99425 units a month"),
+    ("cap_99427", 0, "R44: most 99427 units a month"),
+    ("apcm_by_other_practitioner_blocks_pcm", False, "R45: APCM billed by another"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "label"), PROGRAM_SWITCHES, ids=[p[0] for p in PROGRAM_SWITCHES]
+)
+def test_the_part_ii_switches_are_on_the_page_and_reach_the_engine(
+    admin_client, practice, reconcile, django_capture_on_commit_callbacks, name, value, label
+):
+    page = admin_client.get(URL).content.decode()
+    assert label in page
+    assert getattr(loading.policy(practice), name) == getattr(rules.DEFAULT_POLICY, name)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(URL, form(**{name: value})).status_code == 302
+    assert getattr(loading.policy(practice), name) == value
+    (event,) = events(practice)
+    assert event.changed_fields == [f"{name}:{getattr(rules.DEFAULT_POLICY, name)}->{value}"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "_label"), PROGRAM_SWITCHES, ids=[p[0] for p in PROGRAM_SWITCHES]
+)
+def test_the_part_ii_switches_are_in_the_api(practice, admin, reconcile, name, value, _label):
+    answer = api(admin).get(API).json()
+    assert answer[name] == getattr(rules.DEFAULT_POLICY, name)
+    assert answer["defaults"][name] == getattr(rules.DEFAULT_POLICY, name)
+    response = api(admin).put(API, body(**{name: value}), format="json")
+    assert response.status_code == 200
+    assert response.json()[name] == value
+    assert getattr(loading.policy(practice), name) == value

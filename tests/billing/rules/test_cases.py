@@ -1,4 +1,5 @@
-"""Every worked case of the spec (billing-cases.json), table-driven, no database."""
+"""Every worked case of the spec (billing-cases.json, and Part II's
+billing-cases-programs.json), table-driven, no database."""
 
 from __future__ import annotations
 
@@ -17,22 +18,42 @@ HERE = Path(__file__).resolve().parent
 CASES_PATH = HERE / "cases.json"
 REPO_ROOT = HERE.parents[2]
 SHARED_CASES = REPO_ROOT.parent / "shared/spec/billing-cases.json"
-CASES: list[dict[str, Any]] = json.loads(CASES_PATH.read_text(), parse_float=Decimal)
+PROGRAM_CASES_PATH = HERE / "cases-programs.json"
+SHARED_PROGRAM_CASES = REPO_ROOT.parent / "shared/spec/billing-cases-programs.json"
+CCM_CASES: list[dict[str, Any]] = json.loads(CASES_PATH.read_text(), parse_float=Decimal)
+# Part II (R38-R46): PCM and APCM months, in the same format.
+PROGRAM_CASES: list[dict[str, Any]] = json.loads(
+    PROGRAM_CASES_PATH.read_text(), parse_float=Decimal
+)
+CASES = CCM_CASES + PROGRAM_CASES
 
 
-def test_case_file_is_a_byte_identical_copy_of_the_spec() -> None:
-    if not SHARED_CASES.exists():
+@pytest.mark.parametrize(
+    ("copy", "spec"),
+    [(CASES_PATH, SHARED_CASES), (PROGRAM_CASES_PATH, SHARED_PROGRAM_CASES)],
+    ids=["billing-cases", "billing-cases-programs"],
+)
+def test_case_file_is_a_byte_identical_copy_of_the_spec(copy: Path, spec: Path) -> None:
+    if not spec.exists():
         pytest.skip("../shared/spec is not present in this checkout")
-    assert CASES_PATH.read_bytes() == SHARED_CASES.read_bytes(), (
-        "tests/billing/rules/cases.json differs from ../shared/spec/billing-cases.json; "
+    assert copy.read_bytes() == spec.read_bytes(), (
+        f"tests/billing/rules/{copy.name} differs from ../shared/spec/{spec.name}; "
         "copy the spec's file again"
     )
 
 
 def test_there_are_62_cases_with_unique_ids() -> None:
-    ids = [case["id"] for case in CASES]
+    ids = [case["id"] for case in CCM_CASES]
     assert len(ids) == 62
     assert len(set(ids)) == len(ids)
+
+
+def test_there_are_12_program_cases_with_unique_ids_apart_from_the_ccm_ones() -> None:
+    ids = [case["id"] for case in PROGRAM_CASES]
+    assert len(ids) == 12
+    assert len(set(ids)) == len(ids)
+    assert not set(ids) & {case["id"] for case in CCM_CASES}
+    assert {case["input"]["program"] for case in PROGRAM_CASES} == {"pcm", "apcm"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])

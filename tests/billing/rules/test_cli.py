@@ -139,6 +139,19 @@ MALFORMED = [
     ("input.policy", {"cap_99437": "two"}, "input.policy.cap_99437"),
     ("input.policy", {"no_such_switch": True}, "input.policy.no_such_switch"),
     ("input", KeyError, "input"),
+    # Part II's optional inputs (R38, R39, R41, R43).
+    ("input.program", "rpm", "input.program"),
+    ("input.program", "CCM", "input.program"),
+    ("input.program", None, "input.program"),
+    ("input.apcm_attested", "yes", "input.apcm_attested"),
+    ("input.apcm_attested", 1, "input.apcm_attested"),
+    ("input.patient.qmb", "true", "input.patient.qmb"),
+    ("input.patient.qmb", None, "input.patient.qmb"),
+    ("input.patient.pcm_condition", 250.0, "input.patient.pcm_condition"),
+    ("input.patient.pcm_condition", ["E11.9"], "input.patient.pcm_condition"),
+    ("input.patient.pcm_condition", "  ", "input.patient.pcm_condition"),
+    ("input.policy", {"cap_99425": -1}, "input.policy.cap_99425"),
+    ("input.policy", {"oversight_blocks_apcm": "on"}, "input.policy.oversight_blocks_apcm"),
 ]
 
 
@@ -152,6 +165,50 @@ def test_malformed_field_is_reported_by_case_and_field(path: str, value: Any, fi
     assert status == 2
     assert stdout == ""
     assert f"case B01: field {field}:" in stderr
+
+
+def test_an_unknown_program_is_named_with_the_programs_allowed() -> None:
+    case = _case("B01")
+    case["input"]["program"] = "rpm"
+
+    status, _stdout, stderr = _run([case])
+
+    assert status == 2
+    assert (
+        "case B01: field input.program: must be one of ccm, pcm or apcm (R38), got 'rpm'" in stderr
+    )
+
+
+def test_the_program_inputs_are_optional_and_default_to_ccm() -> None:
+    case = _case("B01")
+    explicit = copy.deepcopy(case)
+    explicit["input"].update(program="ccm", apcm_attested=False)
+    explicit["input"]["patient"].update(qmb=False, pcm_condition=None)
+
+    assert _run([case]) == _run([explicit])
+
+
+def test_a_cap_above_the_specs_limit_is_refused_naming_the_policy() -> None:
+    case = _case("B01")
+    case["input"]["policy"] = {"cap_99427": 3}
+
+    status, stdout, stderr = _run([case])
+
+    # R44's cap 2 is also the most a practice may set (until the CMS MUE table is loaded).
+    assert status == 2
+    assert stdout == ""
+    assert "case B01: field input.policy.cap_99427: must be a whole number from 0 to 2" in stderr
+
+
+def test_a_place_of_service_outside_the_code_set_is_an_input_error() -> None:
+    case = _case("B01")
+    case["input"]["policy"] = {"place_of_service": "00"}
+
+    status, stdout, stderr = _run([case])
+
+    assert status == 2
+    assert stdout == ""
+    assert "case B01: field input.policy: unknown place of service '00'" in stderr
 
 
 def test_mixed_file_reports_every_bad_case_and_no_good_one() -> None:

@@ -218,7 +218,7 @@ def test_a_tie_across_tracks_goes_to_table_order() -> None:
 def test_the_code_table_lists_the_spec_rows_in_order() -> None:
     assert [row.code for row in CODE_TABLE] == [
         "99490", "99439", "99491", "99437", "99487", "99489",
-        "G0506", "99424", "99425", "99426", "99427",
+        "G0506", "99424", "99425", "99426", "99427", "G0556", "G0557", "G0558",
     ]  # fmt: skip
 
 

@@ -26,6 +26,11 @@ def test_defaults_are_the_specs() -> None:
     assert policy.cap_99489 == 10
     assert policy.oversight_blocks_any_practitioner is True
     assert policy.apcm_by_other_practitioner_blocks is True
+    assert policy.other_care_management_blocks_apcm is True  # R39
+    assert policy.oversight_blocks_apcm is True  # R40
+    assert policy.cap_99425 == 2  # R44
+    assert policy.cap_99427 == 2  # R44
+    assert policy.apcm_by_other_practitioner_blocks_pcm is True  # R45
     assert policy.date_of_service_mode == "last_day_of_month"
     assert policy.place_of_service == "11"
     assert policy.simultaneous_minutes_once is True

@@ -247,3 +247,66 @@ def test_r37_counting_simultaneous_minutes_once_never_bills_more(
     assert once.minutes.staff_pool <= summed.minutes.staff_pool
     assert once.minutes.physician_pool <= summed.minutes.physician_pool
     assert ("R37" in once.blocked_by) <= (once.minutes != summed.minutes)
+
+
+# --- Part II (R38-R46) ---
+
+PCM_CODES_BILLED = {"99424", "99425", "99426", "99427"}
+program_policies = st.builds(
+    Policy,
+    cap_99425=st.integers(0, 2),  # R44
+    cap_99427=st.integers(0, 2),  # R44
+    simultaneous_minutes_once=st.booleans(),  # R37
+    date_of_service_mode=st.sampled_from(["last_day_of_month", "threshold_date"]),
+)
+
+
+@FAST
+@given(patient_months(), program_policies, st.data())
+def test_r38_a_pcm_month_bills_only_pcm_codes_within_thresholds_and_caps(
+    facts: PatientMonth, policy: Policy, data: st.DataObject
+) -> None:
+    condition = data.draw(st.sampled_from(facts.patient.chronic_conditions))
+    pcm = dataclasses.replace(
+        facts,
+        program="pcm",
+        patient=dataclasses.replace(facts.patient, pcm_condition=condition),
+    )
+    result = evaluate(pcm, policy)
+    caps = {"99425": policy.cap_99425, "99427": policy.cap_99427}
+    pools = {"99424": result.minutes.physician_pool, "99426": result.minutes.staff_pool}
+
+    assert {line.code for line in result.lines} <= PCM_CODES_BILLED
+    for line in result.lines:
+        if line.code in pools:
+            assert line.units == 1
+            assert pools[line.code] >= 30
+        else:
+            base = "99424" if line.code == "99425" else "99426"
+            assert 1 <= line.units <= caps[line.code]
+            assert pools[base] >= 30 + 30 * line.units
+    if result.lines:
+        assert result.diagnosis_pointers[0] == condition  # R44
+    # R44 rests on R16, R17 and R37 as CCM does: the same pools as the CCM month.
+    assert result.minutes == evaluate(facts, policy).minutes
+
+
+@FAST
+@given(patient_months(), st.booleans(), st.booleans())
+def test_r41_an_apcm_month_does_not_depend_on_its_time_entries(
+    facts: PatientMonth, qmb: bool, attested: bool
+) -> None:
+    apcm = dataclasses.replace(
+        facts,
+        program="apcm",
+        apcm_attested=attested,
+        patient=dataclasses.replace(facts.patient, qmb=qmb),
+    )
+    without = dataclasses.replace(apcm, time_entries=())
+
+    assert evaluate(apcm) == evaluate(without)
+    result = evaluate(apcm)
+    assert result.next_threshold is None
+    assert [line.code for line in result.lines] == (
+        ["G0558" if qmb else "G0557"] if attested else []
+    )
