@@ -4,9 +4,11 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.templatetags.static import static
 from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django_htmx.jinja import htmx_script as django_htmx_script
 
 from ccm.roles import Capability, can, capabilities_of
 from ccm.tenancy import user_memberships
@@ -45,7 +47,7 @@ def practice(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if membership is None or user is None or not user.is_authenticated:
         return {}
-    layout = _layout(get_script_prefix(), membership.role)
+    layout = _layout(get_script_prefix(), membership.role, settings.DEBUG)
     return {
         "current_membership": membership,
         # What this member may do, by capability (ccm/roles.py): `perms_cm.export_claims`.
@@ -66,6 +68,11 @@ class Layout:
 
     def __init__(self, role: str) -> None:
         self.capabilities = MappingProxyType(capabilities_of(role))
+        # The head's assets, as `{% static %}` and `{% htmx_script %}` write them (the same
+        # for every request of the process: a storage lookup and a tag's work each time).
+        self.app_css = static("css/app.css")
+        self.app_js = static("js/app.js")
+        self.htmx_script: SafeString = django_htmx_script()
         self.urls = MappingProxyType({key: reverse(name) for key, name in LAYOUT_URLS.items()})
         links = [
             (reverse(name), label)
@@ -79,5 +86,5 @@ class Layout:
 
 
 @functools.lru_cache(maxsize=64)
-def _layout(script_prefix: str, role: str) -> Layout:
-    return Layout(role)
+def _layout(script_prefix: str, role: str, debug: bool) -> Layout:
+    return Layout(role)  # `debug`: htmx_script adds its debug script under DEBUG
