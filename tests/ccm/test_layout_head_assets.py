@@ -21,7 +21,7 @@ def _head(html: str, nonce: str) -> str:
 def test_a_members_page_head_is_the_tags(coordinator_client):
     response = coordinator_client.get("/worklist/")
     assert response.status_code == 200
-    assert response.context["ccm_layout"].app_css  # the layout's, not the tags'
+    assert response.context["ccm_head"].app_css  # the kept head's, not the tags'
     html = response.content.decode()
     nonce = response.wsgi_request.csp_nonce
     assert _head(html, nonce) == TAGS.render(Context({}))
