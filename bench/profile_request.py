@@ -15,6 +15,8 @@ import os
 
 os.environ.setdefault("DEBUG", "0")  # as gunicorn runs it (bench/_load.py)
 os.environ.setdefault("CAREMONTH_DEV_SECRET", "1")
+# As bench/_load.py runs gunicorn: no JSON request log line per request on stdout.
+os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import argparse
 import cProfile

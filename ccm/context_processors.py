@@ -4,9 +4,11 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.templatetags.static import static
 from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django_htmx.jinja import htmx_script as django_htmx_script
 
 from ccm.roles import Capability, can, capabilities_of
 from ccm.tenancy import user_memberships
@@ -45,7 +47,8 @@ def practice(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if membership is None or user is None or not user.is_authenticated:
         return {}
-    layout = _layout(get_script_prefix(), membership.role)
+    prefix = get_script_prefix()
+    layout = _layout(prefix, membership.role)
     return {
         "current_membership": membership,
         # What this member may do, by capability (ccm/roles.py): `perms_cm.export_claims`.
@@ -56,6 +59,7 @@ def practice(request: HttpRequest) -> dict[str, Any]:
         "inactivity_timeout_seconds": membership.practice.inactivity_timeout_minutes * 60,
         "inactivity_warning_seconds": settings.INACTIVITY_WARNING_SECONDS,
         "ccm_layout": layout,
+        "ccm_head": _head(prefix, settings.DEBUG),
     }
 
 
@@ -81,3 +85,18 @@ class Layout:
 @functools.lru_cache(maxsize=64)
 def _layout(script_prefix: str, role: str) -> Layout:
     return Layout(role)
+
+
+class Head:
+    """The head's assets, as `{% static %}` and `{% htmx_script %}` write them: the same for
+    every request of the process (a storage lookup and a tag's work each time otherwise)."""
+
+    def __init__(self) -> None:
+        self.app_css = static("css/app.css")
+        self.app_js = static("js/app.js")
+        self.htmx_script: SafeString = django_htmx_script()
+
+
+@functools.lru_cache(maxsize=8)
+def _head(script_prefix: str, debug: bool) -> Head:
+    return Head()  # `debug`: htmx_script adds its debug script under DEBUG

@@ -6,6 +6,8 @@ call one service and shape the answer. A closed month's time answers 409.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -362,7 +364,7 @@ class WorklistApi(ApiView):
         responses={200: PageSerializer, **error_responses(400, 403)},
     )
     def get(self, request: Request) -> Response:
-        f: dict[str, Any] = validated(self.FilterSerializer, request.query_params)
+        f = _worklist_filter(self.FilterSerializer, request.query_params)
         month = f.get("month") or self.practice.this_month()
         coordinator = None
         if f.get("coordinator"):
@@ -384,6 +386,32 @@ class WorklistApi(ApiView):
         audit.read_many(self.membership, [r.patient for r in rows], action="worklist.list")
         # WorklistRowSerializer's output (the schema above), built without its field machinery.
         return paginator.get_paginated_response(worklist_render.api_rows(rows))
+
+
+# The worklist filter's fields (WorklistApi.FilterSerializer's; a test holds them equal).
+WORKLIST_FILTER_FIELDS = ("month", "coordinator", "show", "sort", "call_window")
+_WORKLIST_FILTERS: dict[tuple[str | None, ...], Mapping[str, Any]] = {}
+_WORKLIST_FILTERS_MAX = 256
+_WORKLIST_FILTER_VALUE_MAX = 64  # longer values are validated anew (never kept)
+
+
+def _worklist_filter(
+    serializer_class: type[serializers.Serializer], query: Any
+) -> Mapping[str, Any]:
+    """`validated(serializer_class, query)`, kept per process for the filter values seen
+    (bounded: cleared when full; refused and long values never kept): the serializer's
+    fields are deep-copied and run on every request otherwise, about a tenth of a
+    millisecond. The result depends only on the five values (`validated` reads the last
+    value of each key; unknown keys are ignored)."""
+    values = tuple(query.get(name) for name in WORKLIST_FILTER_FIELDS)
+    found = _WORKLIST_FILTERS.get(values)
+    if found is None:
+        found = MappingProxyType(validated(serializer_class, query))  # a 400 when refused
+        if all(v is None or len(v) <= _WORKLIST_FILTER_VALUE_MAX for v in values):
+            if len(_WORKLIST_FILTERS) >= _WORKLIST_FILTERS_MAX:
+                _WORKLIST_FILTERS.clear()
+            _WORKLIST_FILTERS[values] = found
+    return found
 
 
 # --- Tasks -------------------------------------------------------------------------------------

@@ -11,4 +11,11 @@ def running_timer(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if membership is None or user is None or not user.is_authenticated:
         return {}
-    return {"running_timer": timer_get(membership=membership)}
+    # A view that read it with its own query (the worklist) left it on the request.
+    running = getattr(request, "running_timer", _UNREAD)
+    if running is _UNREAD:
+        running = timer_get(membership=membership)
+    return {"running_timer": running}
+
+
+_UNREAD = object()

@@ -11,7 +11,7 @@ import json
 import math
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, overload
@@ -59,6 +59,7 @@ from patients.models import CallWindow, CallWindowKind, Consent, Patient, Status
 from timelog.models import (
     ContactAttempt,
     Outcome,
+    RunningTimer,
     Task,
     TaskStatus,
     TimeAdjustment,
@@ -819,11 +820,38 @@ def worklist_page_rows(
     (consent, care plan, call windows: one EXISTS each) for the rows it estimates, not for
     the LIMIT: asked in one query it hashes every consent and call window of the practice;
     asked for the page's ids, it probes the indexes 25 times."""
+    rows, _ = worklist_page_rows_and_timer(
+        ids, practice=practice, month=month, today=today, now=now, membership=None
+    )
+    return rows
+
+
+# `worklist_page_rows_and_timer`'s timer when it did not read it (no rows: no query).
+TIMER_UNREAD: Any = object()
+
+
+def worklist_page_rows_and_timer(
+    ids: Iterable[Any],
+    *,
+    practice: Practice,
+    month: dt.date,
+    today: dt.date,
+    now: dt.datetime | None = None,
+    membership: Membership | None,
+) -> tuple[list[WorklistRow], RunningTimer | None]:
+    """`worklist_page_rows`, and the member's running timer (`timer_get(membership=...)`:
+    with its patient's id and name) read in the same statement: the page's header and timer
+    column need it, and it cost a query of its own. The timer is TIMER_UNREAD when there
+    were no ids (no statement)."""
     wanted = list(ids)
     if not wanted:
-        return []
+        return [], TIMER_UNREAD
     query = _page_rows_query(practice, month)
-    found = {values[0]: values for values in query.fetch(wanted)}
+    fetched = query.fetch(wanted, membership.pk if membership is not None else None)
+    found = {values[0]: values for values in fetched}
+    running = None
+    if membership is not None and fetched and fetched[0][-1] is not None:
+        running = _running_timer(fetched[0][-1], query.using, practice.pk, membership.pk)
     # The call window at `now`, from the rows' windows (as `call_window_open_q` answers it in
     # SQL): the only part of the row that depends on the time, so the query keeps its shape.
     local = (now or timezone.now()).astimezone(practice.zone)
@@ -831,6 +859,9 @@ def worklist_page_rows(
     behind_below = pace.behind_below()
     contact_cutoff = timezone.now() - dt.timedelta(days=NO_CONTACT_DAYS)
     using, patient_fields = query.using, query.patient_fields
+    make_patient = _maker(Patient, using, patient_fields)
+    make_task = _maker(Task, using, _NEXT_TASK_ATTNAMES)
+    days_left = pace.days_left
     rows = []
     for pk in wanted:
         values = found.get(pk)
@@ -850,22 +881,29 @@ def worklist_page_rows(
             open_task_count,
             windows_json,
             next_task_json,
+            _,  # the running timer (the same on every row)
         ) = values[len(patient_fields) :]
-        patient = _instance(Patient, using, patient_fields, values)
-        windows = [_window(text) for text in windows_json]
+        patient = make_patient(values)
+        call_now = False  # no window: no best time to be inside
+        if windows_json:
+            windows = [_window(text) for text in windows_json]
+            call_now = call_window_open(windows, local) and any(  # type: ignore[arg-type]
+                w.kind == CallWindowKind.BEST for w in windows
+            )
         row = WorklistRow(
             patient=patient,
             clinical_staff_minutes=staff,
             physician_minutes=physician,
             next_code=next_code or None,
             minutes_needed=needed,
-            days_left=pace.days_left,
+            days_left=days_left,
             behind_pace=pool < behind_below,
             last_contact=last_contact,
             open_tasks=open_task_count,
-            next_task=_next_task(next_task_json, using),
-            call_now=call_window_open(windows, local)  # type: ignore[arg-type]  # duck-typed
-            and any(w.kind == CallWindowKind.BEST for w in windows),
+            next_task=None
+            if next_task_json is None
+            else _next_task(next_task_json, make_task, practice.pk, patient.pk),
+            call_now=call_now,
             unanswered_attempts=unanswered,
         )
         # The flags in `_row`'s order.
@@ -880,11 +918,56 @@ def worklist_page_rows(
         elif care_plan_review_on is not None and care_plan_review_on <= today:
             row.flags.append(REVIEW_DUE_FLAG)
         rows.append(row)
-    return rows
+    return rows, running
 
 
-# A page's ids, as the one parameter of the compiled rows query (never a patient's id).
+# The running timer's columns read with the rows, and its patient's (the header shows the
+# name; the timer column compares the id).
+_TIMER_FIELDS = (
+    "id",
+    "practice_id",
+    "membership_id",
+    "patient_id",
+    "started_at",
+    "activity",
+    "note",
+)
+_TIMER_PATIENT_FIELDS = ("id", "practice_id", "first_name", "last_name")
+
+
+def _running_timer(text: Any, using: str, practice_id: Any, membership_id: Any) -> RunningTimer:
+    """The `wl_timer` column as `timer_get` makes it (its patient's other columns deferred:
+    read on access)."""
+    found = json.loads(text) if isinstance(text, str | bytes) else text
+    patient_id = uuid.UUID(found["patient_id"])
+    timer: RunningTimer = _instance(
+        RunningTimer,
+        using,
+        _TIMER_FIELDS,
+        (
+            uuid.UUID(found["id"]),
+            practice_id,
+            membership_id,
+            patient_id,
+            dt.datetime.fromisoformat(found["started_at"]),
+            found["activity"],
+            found["note"],
+        ),
+    )
+    patient = _instance(
+        Patient,
+        using,
+        _TIMER_PATIENT_FIELDS,
+        (patient_id, practice_id, found["first_name"], found["last_name"]),
+    )
+    RunningTimer.patient.field.set_cached_value(timer, patient)
+    return timer
+
+
+# A page's ids, and the member whose running timer is read with them: the parameters of the
+# compiled rows query (never a patient's or a membership's id).
 _PAGE_IDS_SENTINEL = [uuid.UUID(int=0)]
+_TIMER_MEMBER_SENTINEL = uuid.UUID(int=1)
 
 # The row's columns after the patient's (ROW_FIELDS), in `worklist_page_rows`' order.
 _ROW_COLUMNS = (
@@ -901,6 +984,7 @@ _ROW_COLUMNS = (
     "open_task_count",
     "wl_windows",
     "wl_next_task",
+    "wl_timer",
 )
 
 
@@ -912,17 +996,30 @@ class _PageRows:
     of the rows' cost): `worklist_page_rows` makes the patients and tasks the rows show."""
 
     using: str
-    sql: str  # one parameter: the ids (the practice and month are literals)
+    sql: str  # parameters %(ids)s (a uuid[] literal), %(member)s; the practice and month literals
     pick: Any  # the SELECT's row -> the wanted columns in order
     patient_fields: tuple[str, ...]
 
-    def fetch(self, ids: list[Any]) -> list[tuple[Any, ...]]:
+    def fetch(self, ids: list[Any], membership_id: Any = None) -> list[tuple[Any, ...]]:
+        """The rows of `ids`; each ends with `membership_id`'s running timer (JSON, or None)."""
         connection = connections[self.using]
+        # The ids as one array literal ('{id,id}', cast to uuid[] in the SQL): one text value
+        # to quote instead of a list of UUIDs to adapt one by one.
+        params = {
+            "ids": "{" + ",".join(map(_uuid_text, ids)) + "}",
+            "member": None if membership_id is None else _uuid_text(membership_id),
+        }
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, [ids])
+            cursor.execute(self.sql, params)
             fetched = cursor.fetchall()
         pick = self.pick
         return [pick(row) for row in fetched]
+
+
+def _uuid_text(value: Any) -> str:
+    """A patient id as an array element: a UUID's text, anything else parsed as one first
+    (never raw text inside the literal)."""
+    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
 def _page_rows_query(practice: Practice, month: dt.date) -> _PageRows:
@@ -937,31 +1034,53 @@ def _page_rows_query(practice: Practice, month: dt.date) -> _PageRows:
 
 def _compile_page_rows(practice: Practice, month: dt.date) -> _PageRows:
     wanted = (*ROW_FIELDS, *_ROW_COLUMNS)
+    timer = (
+        RunningTimer.objects.for_practice(practice)
+        .filter(membership_id=_TIMER_MEMBER_SENTINEL)
+        .order_by()
+        .values(
+            t=JSONObject(
+                **{name: name for name in _TIMER_FIELDS if name not in ("practice_id",)},
+                first_name="patient__first_name",
+                last_name="patient__last_name",
+            )
+        )[:1]
+    )
     queryset = (
         _rows_queryset(practice, month)
+        .annotate(wl_timer=Subquery(timer))
         .filter(AnyOf(F("pk"), _PAGE_IDS_SENTINEL))
         .values_list(*wanted)
     )
     query = queryset.query
     sql, values = query.sql_with_params()
     params = list(values)
-    slots = [i for i, param in enumerate(params) if param == _PAGE_IDS_SENTINEL]
+    slots = {
+        "ids": [i for i, param in enumerate(params) if param == _PAGE_IDS_SENTINEL],
+        "member": [i for i, param in enumerate(params) if param == _TIMER_MEMBER_SENTINEL],
+    }
     # The SELECT's columns as the ORM lists them (ValuesListIterable's names).
     names = [*query.extra_select, *query.values_select, *query.annotation_select]
-    if len(slots) != 1 or sorted(names) != sorted(wanted):
+    if any(len(found) != 1 for found in slots.values()) or sorted(names) != sorted(wanted):
         raise ValueError(f"not the worklist's rows query: {sql}")
     # The SQL holds the other values as literals, as the ORM's client-side binding sends
-    # them; the page's ids are its one parameter. Not prepared on the server: a statement
-    # prepared on one connection is lost behind a transaction-mode pooler (PgBouncer).
-    marker = f"worklist-page-ids-{uuid.uuid4()}"
-    params[slots[0]] = marker
+    # them; the page's ids and the member are its parameters, named. Not prepared on the
+    # server: a statement prepared on one connection is lost behind a transaction-mode
+    # pooler (PgBouncer).
+    markers = {name: f"worklist-page-{name}-{uuid.uuid4()}" for name in slots}
+    for name, (slot,) in slots.items():
+        params[slot] = markers[name]
     literal = connections[queryset.db].ops.compose_sql(sql, params)  # type: ignore[attr-defined]
-    quoted = f"'{marker}'"
-    if literal.count(quoted) != 1:
-        raise ValueError(f"not the worklist's rows query: {sql}")
+    literal = literal.replace("%", "%%")
+    casts = {"ids": "uuid[]", "member": "uuid"}
+    for name, marker in markers.items():
+        quoted = f"'{marker}'"
+        if literal.count(quoted) != 1:
+            raise ValueError(f"not the worklist's rows query: {sql}")
+        literal = literal.replace(quoted, f"%({name})s::{casts[name]}")
     return _PageRows(
         using=queryset.db,
-        sql=literal.replace("%", "%%").replace(quoted, "%s"),
+        sql=literal,
         pick=itemgetter(*(names.index(name) for name in wanted)),
         patient_fields=ROW_FIELDS,
     )
@@ -972,14 +1091,26 @@ def _instance(model: Any, using: str, names: tuple[str, ...], values: tuple[Any,
     deferred: read on access), without its walk over every field of the model: the state and
     the values set as from_db and unpickling set them. Falls back to from_db for a model with
     init signal receivers (none today)."""
+    return _maker(model, using, names)(values)
+
+
+def _maker(model: Any, using: str, names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], Any]:
+    """`_instance` of these columns for many rows: the signal receivers looked up once."""
     if pre_init.has_listeners(model) or post_init.has_listeners(model):
-        return model.from_db(using, list(names), list(values[: len(names)]))
-    obj = model.__new__(model)
-    state = ModelState()
-    state.db, state.adding = using, False
-    obj.__dict__["_state"] = state
-    obj.__dict__.update(zip(names, values[: len(names)], strict=True))
-    return obj
+        return lambda values: model.from_db(using, list(names), list(values[: len(names)]))
+    new = model.__new__
+    count = len(names)
+
+    def make(values: tuple[Any, ...]) -> Any:
+        obj = new(model)
+        state = ModelState()
+        state.db, state.adding = using, False
+        found = obj.__dict__
+        found["_state"] = state
+        found.update(zip(names, values[:count], strict=True))
+        return obj
+
+    return make
 
 
 class _Window:
@@ -1005,21 +1136,22 @@ def _window(text: Any) -> _Window:
 _NEXT_TASK_FIELDS = ("id", "practice_id", "patient_id", "kind", "title", "due_on")
 
 
-def _next_task(text: Any, using: str) -> Task | None:
+def _next_task(
+    text: Any, make: Callable[[tuple[Any, ...]], Any], practice_id: Any, patient_id: Any
+) -> Task:
     """The patient's next open task (the row's `wl_next_task`, read with the row) as the ORM
-    makes a Task of these columns (`.only()`: any other column is read on access)."""
-    if text is None:
-        return None
+    makes a Task of these columns (`.only()`: any other column is read on access). Its
+    practice and patient are the row's (the subquery's filter), not parsed again."""
     found = json.loads(text) if isinstance(text, str | bytes) else text
     values = (
         uuid.UUID(found["id"]),
-        uuid.UUID(found["practice_id"]),
-        uuid.UUID(found["patient_id"]),
+        practice_id,
+        patient_id,
         found["kind"],
         found["title"],
         dt.date.fromisoformat(found["due_on"]),
     )
-    task: Task = _instance(Task, using, _NEXT_TASK_ATTNAMES, values)
+    task: Task = make(values)
     return task
 
 

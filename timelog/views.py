@@ -86,9 +86,17 @@ def worklist(request: PracticeRequest) -> HttpResponse:
     if isinstance(ids, selectors.PageIds):
         ids.expect(request.GET.get("page"), PAGE_SIZE)  # read with the count: one query
     page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = selectors.worklist_page_rows(
-        page.object_list, practice=request.practice, month=month, today=today
+    # The running timer (the header's, and the timer column's) read with the rows.
+    rows, running = selectors.worklist_page_rows_and_timer(
+        page.object_list,
+        practice=request.practice,
+        month=month,
+        today=today,
+        membership=request.membership,
     )
+    if running is selectors.TIMER_UNREAD:  # no rows: no statement read it
+        running = services.timer_get(membership=request.membership)
+    request.running_timer = running  # type: ignore[attr-defined]  # the header's (context_processors)
     audit.read_many(request.membership, [row.patient for row in rows], action="worklist.list")
     query = request.GET.copy()
     query.pop("page", None)
@@ -116,9 +124,8 @@ def worklist(request: PracticeRequest) -> HttpResponse:
         else None,
     )
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "worklist":
-        # The rows alone; the running timer (the page's context processor reads it for the
-        # header) decides the timer column.
-        return HttpResponse(table.html(services.timer_get(membership=request.membership)))
+        # The rows alone; the running timer decides the timer column.
+        return HttpResponse(table.html(running))
     context = {
         "csrf_token": csrf_token,
         "worklist_url": worklist_render.url_of("timelog:worklist"),

@@ -169,8 +169,9 @@ def _flags(row: WorklistRow) -> str:
 
 @dataclass(frozen=True)
 class Table:
-    """What the rows table needs but the running timer, which the page's context processor
-    reads (`{% worklist_table table %}` takes it from there) and the htmx answer reads itself."""
+    """What the rows table needs but the running timer, which the view reads with the rows
+    (the page's context processor passes it on: `{% worklist_table table %}` takes it from
+    there; the htmx answer gets it directly)."""
 
     lines: Sequence[tuple[WorklistRow, str, str]]
     month_label: str
