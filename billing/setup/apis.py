@@ -14,7 +14,14 @@ from rest_framework.response import Response
 
 from billing.fees.selectors import FEE_CODE_NAMES
 from billing.fees.services import settings_lock
-from billing.models import ApcmElement, IsaQualifier, ProviderType, UsageIndicator
+from billing.models import (
+    ApcmElement,
+    ApcmPracticeAttestation,
+    ApcmPractitionerAttestation,
+    IsaQualifier,
+    ProviderType,
+    UsageIndicator,
+)
 from billing.setup import apcm, apcm_services, rules, selectors, services
 from ccm.api import (
     PAGE_PARAMETERS,
@@ -607,6 +614,7 @@ class ApcmPracticeAttestationWithdrawApi(ApiView):
         responses={200: ApcmPracticeAttestationSerializer, **error_responses(400, 403, 404)},
     )
     def post(self, request: Request, attestation_id: Any) -> Response:
+        get_for_practice_or_404(ApcmPracticeAttestation, self.practice, attestation_id)  # 404 first
         data = validated(ApcmWithdrawInputSerializer, request.data)
         row = apcm_services.withdraw(
             practice=self.practice,
@@ -633,6 +641,9 @@ class ApcmPractitionerAttestationWithdrawApi(ApiView):
         },
     )
     def post(self, request: Request, attestation_id: Any) -> Response:
+        get_for_practice_or_404(
+            ApcmPractitionerAttestation, self.practice, attestation_id
+        )  # 404 first
         data = validated(ApcmWithdrawInputSerializer, request.data)
         row = apcm_services.withdraw(
             practice=self.practice,
