@@ -186,12 +186,14 @@ def _apcm_page(
     in_force = apcm.in_force(practice, [month])
     practitioners = list(apcm.practitioner_choices(practice))
     forms_shown = [practice_form, practitioner_form, withdraw_form]
+    practice_rows = list(apcm.practice_attestations(practice))
     context = {
         "practice_form": practice_form,
         "practitioner_form": practitioner_form,
         "withdraw_form": withdraw_form,
         "withdrawing": str(withdrawing) if withdrawing else "",
-        "practice_rows": list(apcm.practice_attestations(practice)),
+        "practice_rows": practice_rows,
+        "practice_in_force": any(row.withdrawn_on is None for row in practice_rows),
         "practitioner_rows": list(apcm.practitioner_attestations(practice)),
         "gates": [(m, in_force.attested(m.pk, month)) for m in practitioners],
         "month": month,

@@ -309,9 +309,10 @@ def test_an_admin_records_both_on_the_page_and_sees_the_gate(
     )
     assert response.status_code == 302
     html = admin_client.get(URL).content.decode()
-    assert "Attested" in html
+    assert 'status-enrolled">Attested<' in html
     assert "Blocked (R39)" not in html
     assert "Nov 2, 2026" in html
+    assert "Record practice attestation" not in html  # in force: withdraw it first
     row = ApcmPractitionerAttestation.objects.unscoped().get()
     response = admin_client.post(f"{URL}practitioner/{row.pk}/withdraw/", {})
     assert response.status_code == 302
