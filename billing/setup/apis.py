@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from billing.fees.selectors import FEE_CODE_NAMES
 from billing.fees.services import settings_lock
 from billing.models import (
+    APCM_ELEMENTS,
     ApcmElement,
     ApcmPracticeAttestation,
     ApcmPractitionerAttestation,
@@ -505,12 +506,24 @@ class ApcmPractitionerAttestationSerializer(serializers.Serializer):
 ATTESTED_ON_HELP = "Default: today in the practice's time zone; not in a future month."
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": list(APCM_ELEMENTS)},
+        "minItems": len(APCM_ELEMENTS),
+        "maxItems": len(APCM_ELEMENTS),
+        "uniqueItems": True,
+        "description": "Every APCM service element, each once (400 when one is missing).",
+    }
+)
+class AllElementsField(serializers.ListField):
+    """The practice affirms every APCM service element: the schema says so (all of them,
+    each once); the service refuses anything else with its message."""
+
+
 @extend_schema_serializer(component_name="ApcmPracticeAttestationInput")
 class ApcmPracticeAttestationInputSerializer(StrictSerializer):
-    elements = serializers.ListField(
-        child=_element(),
-        help_text="Every APCM service element (400 when one is missing).",
-    )
+    elements = AllElementsField(child=_element())
     attested_on = serializers.DateField(required=False, help_text=ATTESTED_ON_HELP)
 
 
