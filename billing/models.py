@@ -1072,3 +1072,95 @@ class PracticeArchive(TenantModel):
     @property
     def expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+# --- APCM attestations (R39) -------------------------------------------------------------------
+
+
+class ApcmElement(models.TextChoices):
+    """The APCM service elements the practice attests it offers (R39)."""
+
+    ACCESS = "access", "24/7 access and continuity of care"
+    CARE_PLAN = "care_plan", "A comprehensive care plan"
+    TRANSITIONS = "transitions", "Care transitions"
+    COORDINATION = "coordination", "Coordination of care"
+    RISK = "risk_stratification", "Population-level risk stratification"
+    PERFORMANCE = "performance", "Performance measurement"
+
+
+APCM_ELEMENTS = tuple(ApcmElement.values)
+
+
+class ApcmPracticeAttestation(TenantModel):
+    """The practice attests it offers every APCM service element from `attested_on` (a
+    date in the practice's zone) until `withdrawn_on` (exclusive; None: in force). History
+    is kept: a withdrawal sets `withdrawn_on`, a new attestation is a new row."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    elements = ArrayField(models.CharField(max_length=24, choices=ApcmElement.choices))
+    attested_on = models.DateField()
+    recorded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    withdrawn_on = models.DateField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-attested_on", "-recorded_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice"],
+                condition=Q(withdrawn_on__isnull=True),
+                name="billing_apcm_practice_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(elements__contains=list(APCM_ELEMENTS)),
+                name="billing_apcm_practice_all_elements",
+            ),
+            models.CheckConstraint(
+                condition=Q(withdrawn_on__isnull=True)
+                | Q(withdrawn_on__gte=models.F("attested_on")),
+                name="billing_apcm_practice_withdrawn_after",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"APCM practice attestation {self.attested_on}"
+
+
+class ApcmPractitionerAttestation(TenantModel):
+    """A billing practitioner attests being responsible for all of the patient's primary
+    care and the continuing focal point for all needed services (R39), from `attested_on`
+    until `withdrawn_on` (exclusive). History kept as for the practice attestation."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    practitioner = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    statement = models.CharField(max_length=300)
+    attested_on = models.DateField()
+    recorded_by = models.ForeignKey("ccm.Membership", on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    withdrawn_on = models.DateField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        "ccm.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-attested_on", "-recorded_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["practice", "practitioner"],
+                condition=Q(withdrawn_on__isnull=True),
+                name="billing_apcm_practitioner_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(withdrawn_on__isnull=True)
+                | Q(withdrawn_on__gte=models.F("attested_on")),
+                name="billing_apcm_practitioner_withdrawn_after",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"APCM practitioner attestation {self.attested_on}"

@@ -52,6 +52,7 @@ class Capability(StrEnum):
     POST_REMITTANCES = "post_remittances"
     EDIT_COVERAGE = "edit_coverage"
     EDIT_BILLING_SETTINGS = "edit_billing_settings"
+    ATTEST_APCM = "attest_apcm"
     MANAGE_PRACTICE = "manage_practice"
     MANAGE_MEMBERS = "manage_members"
     MANAGE_API_TOKENS = "manage_api_tokens"
@@ -97,6 +98,11 @@ POLICY: Mapping[Capability, tuple[frozenset[Role], str]] = {
     Capability.EDIT_BILLING_SETTINGS: (
         frozenset({A}),
         "Change fee schedule, usual charges, policy and billing setup (EDI ids, payers)",
+    ),
+    # R39: the practice's and its practitioners' APCM attestations gate APCM billing.
+    Capability.ATTEST_APCM: (
+        frozenset({A}),
+        "Record and withdraw the APCM practice and practitioner attestations",
     ),
     Capability.MANAGE_PRACTICE: (frozenset({A}), "Change practice settings"),
     Capability.MANAGE_MEMBERS: (frozenset({A}), "Invite members, change roles"),

@@ -207,6 +207,27 @@ def _business_rules() -> dict[str, tuple[str, ...]]:
             summaries.TOO_MANY_LINES_MESSAGE.split("{")[0],
         ),
         **_careteam_rules(),
+        **_apcm_rules(),
+    }
+
+
+def _apcm_rules() -> dict[str, tuple[str, ...]]:
+    from billing.setup import apcm_services as apcm
+
+    # Today (a date in a future month) and the stored attestations (one in force at a time).
+    attest = (apcm.FUTURE_MESSAGE, apcm.ALREADY_MESSAGE)
+    # The stored attestation: already withdrawn, or dated after the withdrawal.
+    withdraw = (
+        apcm.FUTURE_MESSAGE,
+        apcm.WITHDRAWN_MESSAGE,
+        apcm.WITHDRAW_BEFORE_MESSAGE.split("(")[0],
+    )
+    return {
+        "billing_apcm_practice_attestations_create": attest,
+        # The stored member: an active physician with an NPI.
+        "billing_apcm_practitioner_attestations_create": (*attest, apcm.NOT_PRACTITIONER_MESSAGE),
+        "billing_apcm_practice_attestations_withdraw": withdraw,
+        "billing_apcm_practitioner_attestations_withdraw": withdraw,
     }
 
 

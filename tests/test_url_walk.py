@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from billing.models import OtherService, OtherServiceImport
+from billing.models import ApcmPractitionerAttestation, OtherService, OtherServiceImport
 from patients.models import Coverage, PatientImport
 from tests.factories import (
     ApiTokenFactory,
@@ -56,6 +56,7 @@ SAMPLES = {
     "attempt_id": "attempt",
     "summary_id": "summary",
     "medication_id": "medication",
+    "attestation_id": "apcm_attestation",
 }
 # Kwargs that are not tenant object ids (allauth keys, formats): a harmless filler.
 NON_OBJECT_KWARGS = {
@@ -66,6 +67,7 @@ NON_OBJECT_KWARGS = {
     "pk": "1",
     "section": "goals",
     "month": "2026-10",
+    "kind": "practitioner",
 }
 # Reachable without signing in (login machinery, health, API description).
 PUBLIC = re.compile(r"^/(accounts/|healthz|readyz|metrics|api/schema/|api/docs/)")
@@ -112,6 +114,13 @@ def cast(admin, coordinator, physician, biller, outsider):
         "outsider": outsider,
         "token": ApiTokenFactory(membership=admin, name="victim-token-name"),
         "payer": PayerFactory(practice=admin.practice, name="victim-payer-name", kind="medicare"),
+        "apcm_attestation": ApcmPractitionerAttestation.objects.for_practice(admin.practice).create(
+            practice=admin.practice,
+            practitioner=physician,
+            statement="victim-attestation",
+            attested_on="2026-01-05",
+            recorded_by=admin,
+        ),
         **_victim_patient(admin),
     }
 

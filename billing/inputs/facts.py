@@ -102,9 +102,11 @@ def patient_month(
     mdm: Any = None,
     fee_schedule: rules.FeeSchedule | None = None,
     time_entries: tuple[rules.TimeEntry, ...] | None = None,
+    apcm_attested: bool = False,
 ) -> rules.PatientMonth:
     """The engine's input for one patient-month (care plan: `care_plan_for_month`).
-    `time_entries`: already mapped (`entry_facts`), in place of `entries`."""
+    `time_entries`: already mapped (`entry_facts`), in place of `entries`. `apcm_attested`:
+    R39's attestations for the billing practitioner and month (billing.setup.apcm)."""
     facts_patient = rules.Patient(
         chronic_conditions=chronic_codes(conditions),
         consent=consent_for_month(consents, month),
@@ -127,4 +129,5 @@ def patient_month(
         other_services=tuple(other_services),
         ccm_billed_elsewhere=ccm_billed_elsewhere,
         fee_schedule=fee_schedule or rules.FeeSchedule(),
+        apcm_attested=apcm_attested,
     )

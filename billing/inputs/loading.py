@@ -23,6 +23,7 @@ from psycopg.types.datetime import TimestamptzLoader
 from billing import rules
 from billing.inputs import facts
 from billing.models import BillingPolicy, FeeSchedule, OtherService, PatientMonthFacts
+from billing.setup import apcm
 from careplans.models import CarePlanCopy, CarePlanVersion
 from ccm.models import Practice
 from ccm.months import last_day
@@ -130,7 +131,7 @@ def load_patient_months(
     fees: rules.FeeSchedule | None = None,
 ) -> tuple[list[Any], dict[Key, rules.PatientMonth]]:
     """The patients (billing practitioner, visit) and the engine's facts for every
-    (patient, month) asked for. Ten queries, no writes."""
+    (patient, month) asked for. Eleven queries (one of them the APCM attestations), no writes."""
     if not patient_ids or not months:
         return [], {}
     patients = list(
@@ -180,6 +181,7 @@ def load_patient_months(
     signed, copies = _care_plan_days(practice, ids)
     others = _other_services(practice, ids, months)
     month_facts = _month_facts(practice, ids, months)
+    attested = apcm.in_force(practice, months)  # R39
     fees = fees if fees is not None else fee_schedule(practice)
     out: dict[Key, rules.PatientMonth] = {}
     for patient in patients:
@@ -199,6 +201,7 @@ def load_patient_months(
                 ccm_billed_elsewhere=elsewhere,
                 mdm=mdm,
                 fee_schedule=fees,
+                apcm_attested=attested.attested(patient.billing_practitioner_id, month),
             )
     return patients, out
 
@@ -239,7 +242,8 @@ def load_month_batch(
     """`load_patient_months` for one month and a batch of patients, set-based: every query
     selects the id range of the batch (first to last id: no list of ids as parameters) and
     returns plain tuples; rows of patients outside the batch are dropped here. The patients
-    in id order, and the engine's facts by patient id. Nine queries, no writes."""
+    in id order, and the engine's facts by patient id. Ten queries (one of them the APCM
+    attestations of every practitioner), no writes."""
     wanted = set(patient_ids)
     if not wanted:
         return [], {}
@@ -321,6 +325,7 @@ def load_month_batch(
     for patient_id, day in given.order_by().values_list("patient_id", "given_on"):
         copies[patient_id].append(day)
     others = _other_services(practice, span, [month])
+    attested = apcm.in_force(practice, [month])  # R39: one query for every practitioner
     month_facts = {
         pk: (elsewhere, mdm or None)
         for pk, elsewhere, mdm in PatientMonthFacts.objects.for_practice(practice)
@@ -345,5 +350,6 @@ def load_month_batch(
             ccm_billed_elsewhere=elsewhere,
             mdm=mdm,
             fee_schedule=fees,
+            apcm_attested=attested.attested(patient.billing_practitioner_id, month),
         )
     return patients, out

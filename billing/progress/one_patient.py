@@ -43,7 +43,15 @@ from django.db.models.functions import Cast, JSONObject
 
 from billing import rules
 from billing.inputs import facts
-from billing.models import BillingPolicy, FeeSchedule, OtherService, PatientMonthFacts
+from billing.models import (
+    ApcmPracticeAttestation,
+    ApcmPractitionerAttestation,
+    BillingPolicy,
+    FeeSchedule,
+    OtherService,
+    PatientMonthFacts,
+)
+from billing.setup import apcm
 from careplans.models import CarePlanCopy, CarePlanVersion
 from ccm.models import Practice
 from ccm.months import last_day
@@ -143,6 +151,8 @@ class PatientInput:
     contacts: list[Row] = field(default_factory=list)
     policy: rules.Policy = rules.DEFAULT_POLICY
     coverages: list[Row] = field(default_factory=list)
+    # R39: (kind, practitioner id or None, attested on, withdrawn on), as apcm.InForce reads.
+    attestations: list[tuple[str, Any, dt.date, dt.date | None]] = field(default_factory=list)
 
 
 class _Entry(NamedTuple):
@@ -173,7 +183,7 @@ class _Patient(NamedTuple):
     initiating_visit_code: str
 
 
-# Stand-ins the query is built with once (building its 13 branches through the ORM costs
+# Stand-ins the query is built with once (building its 15 branches through the ORM costs
 # more than running it); each run swaps in the practice, the patient and the first month.
 _PRACTICE = uuid.UUID(int=0x5EAC71CE)
 _PATIENT = uuid.UUID(int=0x9A71E47)
@@ -310,6 +320,19 @@ def _union(practice: Any, patient_id: Any, since: dt.date | None) -> QuerySet[An
             s_t1=Cast(policy, TextField()),
         ),
         _branch(
+            ApcmPracticeAttestation.objects.for_practice(practice),
+            apcm.PRACTICE_KIND,
+            s_d1=F("attested_on"),
+            s_d2=F("withdrawn_on"),
+        ),
+        _branch(
+            ApcmPractitionerAttestation.objects.for_practice(practice),
+            apcm.PRACTITIONER_KIND,
+            s_u=F("practitioner_id"),
+            s_d1=F("attested_on"),
+            s_d2=F("withdrawn_on"),
+        ),
+        _branch(
             Coverage.objects.for_practice(practice).filter(**pid),
             "coverage",
             s_d1=F("starts_on"),
@@ -353,6 +376,8 @@ def _add(found: PatientInput, row: Row) -> None:
         found.policy = rules.Policy(**json.loads(row.t1))
     elif kind == "coverage":
         found.coverages.append(row)
+    elif kind in (apcm.PRACTICE_KIND, apcm.PRACTITIONER_KIND):
+        found.attestations.append((kind, row.u, row.d1, row.d2))
 
 
 def patient_month(
@@ -373,6 +398,7 @@ def patient_month(
         ccm_billed_elsewhere=bool(extra and extra.b),
         mdm=(extra.t1 or None) if extra else None,
         fee_schedule=fees,
+        apcm_attested=apcm.InForce(found.attestations).attested(patient.u, month),
     )
 
 

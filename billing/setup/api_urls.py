@@ -15,4 +15,24 @@ urlpatterns: list[Any] = [
         name="billing-payer-detail",
     ),
     path("v1/billing/usual-charges/", apis.UsualChargesApi.as_view(), name="billing-usual-charges"),
+    path(
+        "v1/billing/apcm/practice-attestations/",
+        apis.ApcmPracticeAttestationListApi.as_view(),
+        name="billing-apcm-practice-attestation-list",
+    ),
+    path(
+        "v1/billing/apcm/practice-attestations/<uuid:attestation_id>/withdraw/",
+        apis.ApcmPracticeAttestationWithdrawApi.as_view(),
+        name="billing-apcm-practice-attestation-withdraw",
+    ),
+    path(
+        "v1/billing/apcm/practitioner-attestations/",
+        apis.ApcmPractitionerAttestationListApi.as_view(),
+        name="billing-apcm-practitioner-attestation-list",
+    ),
+    path(
+        "v1/billing/apcm/practitioner-attestations/<uuid:attestation_id>/withdraw/",
+        apis.ApcmPractitionerAttestationWithdrawApi.as_view(),
+        name="billing-apcm-practitioner-attestation-withdraw",
+    ),
 ]

@@ -7,15 +7,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing.fees.selectors import FEE_CODE_NAMES
 from billing.fees.services import settings_lock
-from billing.models import IsaQualifier, ProviderType, UsageIndicator
-from billing.setup import rules, selectors, services
+from billing.models import (
+    APCM_ELEMENTS,
+    ApcmElement,
+    ApcmPracticeAttestation,
+    ApcmPractitionerAttestation,
+    IsaQualifier,
+    ProviderType,
+    UsageIndicator,
+)
+from billing.setup import apcm, apcm_services, rules, selectors, services
 from ccm.api import (
     PAGE_PARAMETERS,
     ApiView,
@@ -459,3 +467,202 @@ class UsualChargesApi(ApiView):
             practice=self.practice, actor=self.membership, amounts=amounts
         )
         return self._answer()
+
+
+# --- APCM attestations (R39) -----------------------------------------------------------------
+
+
+def _element() -> EnumField:
+    return EnumField(ApcmElement.choices, enum_name="ApcmElementEnum")
+
+
+class ApcmPracticeAttestationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    elements = serializers.ListField(child=_element())
+    attested_on = serializers.DateField(help_text="In the practice's time zone.")
+    recorded_by = serializers.UUIDField(source="recorded_by_id")
+    recorded_at = serializers.DateTimeField()
+    withdrawn_on = serializers.DateField(
+        allow_null=True, help_text="The first day it no longer holds; null: in force."
+    )
+    withdrawn_by = serializers.UUIDField(source="withdrawn_by_id", allow_null=True)
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApcmPractitionerAttestationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    practitioner = serializers.UUIDField(source="practitioner_id", help_text="A membership id.")
+    statement = serializers.CharField()
+    attested_on = serializers.DateField(help_text="In the practice's time zone.")
+    recorded_by = serializers.UUIDField(source="recorded_by_id")
+    recorded_at = serializers.DateTimeField()
+    withdrawn_on = serializers.DateField(
+        allow_null=True, help_text="The first day it no longer holds; null: in force."
+    )
+    withdrawn_by = serializers.UUIDField(source="withdrawn_by_id", allow_null=True)
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+
+
+ATTESTED_ON_HELP = "Default: today in the practice's time zone; not in a future month."
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": list(APCM_ELEMENTS)},
+        "minItems": len(APCM_ELEMENTS),
+        "maxItems": len(APCM_ELEMENTS),
+        "uniqueItems": True,
+        "description": "Every APCM service element, each once (400 when one is missing).",
+    }
+)
+class AllElementsField(serializers.ListField):
+    """The practice affirms every APCM service element: the schema says so (all of them,
+    each once); the service refuses anything else with its message."""
+
+
+@extend_schema_serializer(component_name="ApcmPracticeAttestationInput")
+class ApcmPracticeAttestationInputSerializer(StrictSerializer):
+    elements = AllElementsField(child=_element())
+    attested_on = serializers.DateField(required=False, help_text=ATTESTED_ON_HELP)
+
+
+@extend_schema_serializer(component_name="ApcmPractitionerAttestationInput")
+class ApcmPractitionerAttestationInputSerializer(StrictSerializer):
+    practitioner_id = serializers.UUIDField(
+        help_text="The membership of an active physician with an NPI (404: not a member)."
+    )
+    attested_on = serializers.DateField(required=False, help_text=ATTESTED_ON_HELP)
+
+
+@extend_schema_serializer(component_name="ApcmWithdrawInput")
+class ApcmWithdrawInputSerializer(StrictSerializer):
+    withdrawn_on = serializers.DateField(
+        required=False,
+        help_text="The first day it no longer holds (default today in the practice's zone).",
+    )
+
+
+class ApcmPracticeAttestationListApi(ApiView):
+    """The practice's APCM attestations (R39), newest first; admins record one."""
+
+    capability = Capability.VIEW_BILLING
+    write_capability = Capability.ATTEST_APCM
+    PageSerializer = page_of(ApcmPracticeAttestationSerializer, "ApcmPracticeAttestationPage")
+
+    @extend_schema(
+        operation_id="billing_apcm_practice_attestations_list",
+        summary="The practice's APCM attestations (history)",
+        parameters=PAGE_PARAMETERS,
+        responses={200: PageSerializer, **error_responses(403)},
+    )
+    def get(self, request: Request) -> Response:
+        paginator, page = paginate(self, apcm.practice_attestations(self.practice))
+        data = ApcmPracticeAttestationSerializer(page, many=True).data
+        return paginator.get_paginated_response(data)
+
+    @extend_schema(
+        operation_id="billing_apcm_practice_attestations_create",
+        summary="Record the practice's APCM attestation (admins)",
+        description="Every service element must be affirmed; one attestation is in force at "
+        "a time (400 otherwise: withdraw it first).",
+        request=ApcmPracticeAttestationInputSerializer,
+        responses={201: ApcmPracticeAttestationSerializer, **error_responses(400, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(ApcmPracticeAttestationInputSerializer, request.data)
+        row = apcm_services.practice_attest(practice=self.practice, actor=self.membership, **data)
+        return Response(ApcmPracticeAttestationSerializer(row).data, status=201)
+
+
+class ApcmPractitionerAttestationListApi(ApiView):
+    """The billing practitioners' APCM attestations (R39), newest first; admins record one."""
+
+    capability = Capability.VIEW_BILLING
+    write_capability = Capability.ATTEST_APCM
+    PageSerializer = page_of(
+        ApcmPractitionerAttestationSerializer, "ApcmPractitionerAttestationPage"
+    )
+
+    @extend_schema(
+        operation_id="billing_apcm_practitioner_attestations_list",
+        summary="The practitioners' APCM attestations (history)",
+        parameters=PAGE_PARAMETERS,
+        responses={200: PageSerializer, **error_responses(403)},
+    )
+    def get(self, request: Request) -> Response:
+        paginator, page = paginate(self, apcm.practitioner_attestations(self.practice))
+        data = ApcmPractitionerAttestationSerializer(page, many=True).data
+        return paginator.get_paginated_response(data)
+
+    @extend_schema(
+        operation_id="billing_apcm_practitioner_attestations_create",
+        summary="Record a billing practitioner's APCM attestation (admins)",
+        description="The practitioner attests being responsible for all of the patient's "
+        "primary care and the continuing focal point for all needed services. 400 for a "
+        "member who cannot bill (no NPI) or one already in force; 404 for a non-member.",
+        request=ApcmPractitionerAttestationInputSerializer,
+        responses={
+            201: ApcmPractitionerAttestationSerializer,
+            **error_responses(400, 403, 404),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(ApcmPractitionerAttestationInputSerializer, request.data)
+        row = apcm_services.practitioner_attest(
+            practice=self.practice, actor=self.membership, **data
+        )
+        return Response(ApcmPractitionerAttestationSerializer(row).data, status=201)
+
+
+class ApcmPracticeAttestationWithdrawApi(ApiView):
+    """Admins withdraw the practice's APCM attestation from a date (the row stays)."""
+
+    capability = Capability.ATTEST_APCM
+
+    @extend_schema(
+        operation_id="billing_apcm_practice_attestations_withdraw",
+        summary="Withdraw the practice's APCM attestation (admins)",
+        request=ApcmWithdrawInputSerializer,
+        responses={200: ApcmPracticeAttestationSerializer, **error_responses(400, 403, 404)},
+    )
+    def post(self, request: Request, attestation_id: Any) -> Response:
+        get_for_practice_or_404(ApcmPracticeAttestation, self.practice, attestation_id)  # 404 first
+        data = validated(ApcmWithdrawInputSerializer, request.data)
+        row = apcm_services.withdraw(
+            practice=self.practice,
+            actor=self.membership,
+            kind=apcm.PRACTICE_KIND,
+            attestation_id=attestation_id,
+            **data,
+        )
+        return Response(ApcmPracticeAttestationSerializer(row).data)
+
+
+class ApcmPractitionerAttestationWithdrawApi(ApiView):
+    """Admins withdraw a practitioner's APCM attestation from a date (the row stays)."""
+
+    capability = Capability.ATTEST_APCM
+
+    @extend_schema(
+        operation_id="billing_apcm_practitioner_attestations_withdraw",
+        summary="Withdraw a practitioner's APCM attestation (admins)",
+        request=ApcmWithdrawInputSerializer,
+        responses={
+            200: ApcmPractitionerAttestationSerializer,
+            **error_responses(400, 403, 404),
+        },
+    )
+    def post(self, request: Request, attestation_id: Any) -> Response:
+        get_for_practice_or_404(
+            ApcmPractitionerAttestation, self.practice, attestation_id
+        )  # 404 first
+        data = validated(ApcmWithdrawInputSerializer, request.data)
+        row = apcm_services.withdraw(
+            practice=self.practice,
+            actor=self.membership,
+            kind=apcm.PRACTITIONER_KIND,
+            attestation_id=attestation_id,
+            **data,
+        )
+        return Response(ApcmPractitionerAttestationSerializer(row).data)

@@ -11,4 +11,10 @@ urlpatterns: list[Any] = [
     path("charges/", views.usual_charges, name="usual-charges"),
     path("payers/", views.payer_list, name="payer-list"),
     path("payers/<uuid:payer_id>/", views.payer_edit, name="payer-edit"),
+    path("apcm/", views.apcm_attestations, name="apcm-attestations"),
+    path(
+        "apcm/<str:kind>/<uuid:attestation_id>/withdraw/",
+        views.apcm_withdraw,
+        name="apcm-withdraw",
+    ),
 ]

@@ -11,7 +11,13 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from billing.fees.services import settings_lock
-from billing.setup import selectors, services
+from billing.setup import apcm, apcm_services, selectors, services
+from billing.setup.apcm_forms import (
+    PracticeAttestationForm,
+    PractitionerAttestationForm,
+    WithdrawForm,
+)
+from billing.setup.apcm_services import FOCAL_POINT_STATEMENT
 from billing.setup.forms import (
     BillingSetupForm,
     PayerForm,
@@ -159,3 +165,92 @@ def payer_edit(request: PracticeRequest, payer_id: Any) -> HttpResponse:
     return form_page(
         request, "billing/payer_edit.html", form, payer=payer, can_edit=_is_admin(request)
     )
+
+
+# --- APCM attestations (R39) -----------------------------------------------------------------
+
+APCM_PRACTICE_SAVED = "The practice's APCM attestation is recorded."
+APCM_PRACTITIONER_SAVED = "The practitioner's APCM attestation is recorded."
+APCM_WITHDRAWN = "The APCM attestation is withdrawn; it stays in the history."
+
+
+def _apcm_page(
+    request: PracticeRequest,
+    practice_form: PracticeAttestationForm,
+    practitioner_form: PractitionerAttestationForm,
+    withdraw_form: WithdrawForm | None = None,
+    withdrawing: Any = None,
+) -> HttpResponse:
+    practice = request.practice
+    month = practice.this_month()
+    in_force = apcm.in_force(practice, [month])
+    practitioners = list(apcm.practitioner_choices(practice))
+    forms_shown = [practice_form, practitioner_form, withdraw_form]
+    practice_rows = list(apcm.practice_attestations(practice))
+    context = {
+        "practice_form": practice_form,
+        "practitioner_form": practitioner_form,
+        "withdraw_form": withdraw_form,
+        "withdrawing": str(withdrawing) if withdrawing else "",
+        "practice_rows": practice_rows,
+        "practice_in_force": any(row.withdrawn_on is None for row in practice_rows),
+        "practitioner_rows": list(apcm.practitioner_attestations(practice)),
+        "gates": [(m, in_force.attested(m.pk, month)) for m in practitioners],
+        "month": month,
+        "statement": FOCAL_POINT_STATEMENT,
+        "can_edit": can(request.membership, Capability.ATTEST_APCM),
+    }
+    status = 400 if any(f is not None and f.errors for f in forms_shown) else 200
+    return render(request, "billing/apcm_attestations.html", context, status=status)
+
+
+@page(Capability.VIEW_BILLING, "GET", "POST")
+def apcm_attestations(request: PracticeRequest) -> HttpResponse:
+    """The practice's and its practitioners' APCM attestations, whether each practitioner may
+    bill APCM this month, and the history; admins record (one form each)."""
+    writers_only(request, Capability.ATTEST_APCM)
+    practice = request.practice
+    action = request.POST.get("action") if request.method == "POST" else None
+    practice_form = PracticeAttestationForm(
+        request.POST if action == "practice" else None, prefix="practice"
+    )
+    practitioner_form = PractitionerAttestationForm(
+        request.POST if action == "practitioner" else None,
+        prefix="practitioner",
+        practitioners=list(apcm.practitioner_choices(practice)),
+    )
+    if action == "practice":
+        form = practice_form
+        saved = submit(
+            form, lambda: apcm_services.practice_attest(**acting(request), **form.cleaned_data)
+        )
+        if saved:
+            return done(request, APCM_PRACTICE_SAVED, "billing:apcm-attestations")
+    elif action == "practitioner":
+        chosen = practitioner_form
+        saved = submit(
+            chosen,
+            lambda: apcm_services.practitioner_attest(**acting(request), **chosen.cleaned_data),
+        )
+        if saved:
+            return done(request, APCM_PRACTITIONER_SAVED, "billing:apcm-attestations")
+    return _apcm_page(request, practice_form, practitioner_form)
+
+
+@page(Capability.ATTEST_APCM, "POST")
+def apcm_withdraw(request: PracticeRequest, kind: str, attestation_id: Any) -> HttpResponse:
+    """Withdraw one attestation from a date (the row stays in the history)."""
+    form = WithdrawForm(request.POST)
+    saved = submit(
+        form,
+        lambda: apcm_services.withdraw(
+            **acting(request), kind=kind, attestation_id=attestation_id, **form.cleaned_data
+        ),
+    )
+    if saved:
+        return done(request, APCM_WITHDRAWN, "billing:apcm-attestations")
+    practice_form = PracticeAttestationForm(prefix="practice")
+    practitioner_form = PractitionerAttestationForm(
+        prefix="practitioner", practitioners=list(apcm.practitioner_choices(request.practice))
+    )
+    return _apcm_page(request, practice_form, practitioner_form, form, attestation_id)

@@ -41,6 +41,7 @@ EXPECTED = {
     "post_remittances": {A, B},
     "edit_coverage": {A, C, B},
     "edit_billing_settings": {A},
+    "attest_apcm": {A},
     "manage_practice": {A},
     "manage_members": {A},
     "manage_api_tokens": {A},
