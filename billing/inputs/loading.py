@@ -7,6 +7,7 @@ the mapping.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable
@@ -54,32 +55,22 @@ def fee_schedule(practice: Practice) -> rules.FeeSchedule:
     return rules.FeeSchedule({code: Decimal(amount) for code, amount in amounts})
 
 
+# The engine's POLICY settings a practice stores (BillingPolicy's columns of the same names;
+# the others keep the spec's defaults). One list for every reader: `policy` here and the
+# one-patient refresh (billing.progress.one_patient), which reads them in SQL.
+POLICY_COLUMNS: tuple[str, ...] = tuple(
+    f.name
+    for f in dataclasses.fields(rules.Policy)
+    if f.name in {column.name for column in BillingPolicy._meta.concrete_fields}
+)
+
+
 def policy(practice: Practice) -> rules.Policy:
     """The practice's POLICY choices (billing.models.BillingPolicy), or the spec's defaults."""
     row = BillingPolicy.objects.for_practice(practice).first()
     if row is None:
         return rules.DEFAULT_POLICY
-    return rules.Policy(
-        conditions_by_category=row.conditions_by_category,
-        count_minutes_on_consent_date=row.count_minutes_on_consent_date,
-        count_minutes_on_revocation_date=row.count_minutes_on_revocation_date,
-        visit_year_inclusive=row.visit_year_inclusive,
-        count_minutes_before_care_plan=row.count_minutes_before_care_plan,
-        exclude_all_face_to_face=row.exclude_all_face_to_face,
-        cap_99437=row.cap_99437,
-        complex_requires_plan_change_in_month=row.complex_requires_plan_change_in_month,
-        cap_99489=row.cap_99489,
-        oversight_blocks_any_practitioner=row.oversight_blocks_any_practitioner,
-        apcm_by_other_practitioner_blocks=row.apcm_by_other_practitioner_blocks,
-        date_of_service_mode=row.date_of_service_mode,
-        place_of_service=row.place_of_service,
-        simultaneous_minutes_once=row.simultaneous_minutes_once,
-        other_care_management_blocks_apcm=row.other_care_management_blocks_apcm,  # R39
-        oversight_blocks_apcm=row.oversight_blocks_apcm,  # R40
-        cap_99425=row.cap_99425,  # R44
-        cap_99427=row.cap_99427,  # R44
-        apcm_by_other_practitioner_blocks_pcm=row.apcm_by_other_practitioner_blocks_pcm,  # R45
-    )
+    return rules.Policy(**{name: getattr(row, name) for name in POLICY_COLUMNS})
 
 
 def _other_services(practice: Practice, ids: Any, months: Collection[dt.date]) -> Any:

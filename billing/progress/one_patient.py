@@ -42,7 +42,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, JSONObject
 
 from billing import rules
-from billing.inputs import facts
+from billing.inputs import facts, loading
 from billing.models import (
     ApcmPracticeAttestation,
     ApcmPractitionerAttestation,
@@ -59,29 +59,6 @@ from patients.models import Condition, Consent, Coverage, CoveragePriority, Pati
 from patients.selectors import CoverageInForce
 from timelog.models import UNANSWERED, ContactAttempt, MonthProgress, Outcome, TimeEntry
 from timelog.selectors import adjusted
-
-# The BillingPolicy columns the engine's Policy takes (as billing.inputs.loading.policy).
-POLICY_FIELDS = (
-    "conditions_by_category",
-    "count_minutes_on_consent_date",
-    "count_minutes_on_revocation_date",
-    "visit_year_inclusive",
-    "count_minutes_before_care_plan",
-    "exclude_all_face_to_face",
-    "cap_99437",
-    "complex_requires_plan_change_in_month",
-    "cap_99489",
-    "oversight_blocks_any_practitioner",
-    "apcm_by_other_practitioner_blocks",
-    "date_of_service_mode",
-    "place_of_service",
-    "simultaneous_minutes_once",
-    "other_care_management_blocks_apcm",
-    "oversight_blocks_apcm",
-    "cap_99425",
-    "cap_99427",
-    "apcm_by_other_practitioner_blocks_pcm",
-)
 
 # The typed slots every branch fills (None where a record has nothing to put).
 SLOTS: dict[str, Any] = {
@@ -234,7 +211,7 @@ def _union(practice: Any, patient_id: Any, since: dt.date | None) -> QuerySet[An
             c_unanswered=Count("pk", filter=Q(Q(outcome__in=UNANSWERED), ~Exists(reached_later))),
         )
     )
-    policy = JSONObject(**{name: F(name) for name in POLICY_FIELDS})
+    policy = JSONObject(**{name: F(name) for name in loading.POLICY_COLUMNS})
     branches = [
         _branch(
             Patient.objects.for_practice(practice).filter(pk=patient_id),

@@ -384,3 +384,13 @@ def test_the_part_ii_switches_are_in_the_api(practice, admin, reconcile, name, v
     assert response.status_code == 200
     assert response.json()[name] == value
     assert getattr(loading.policy(practice), name) == value
+
+
+def test_every_stored_policy_setting_reaches_the_engine():
+    """One list of the POLICY columns the engine reads (billing.inputs.loading.POLICY_COLUMNS,
+    used by `policy()` and the one-patient refresh): every setting the page stores is in it,
+    so none is silently left at the spec's default by a name that differs from rules.Policy."""
+    from billing.fees.selectors import POLICY_FIELDS
+    from billing.inputs.loading import POLICY_COLUMNS
+
+    assert set(POLICY_COLUMNS) == set(POLICY_FIELDS)
